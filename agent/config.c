@@ -1,0 +1,400 @@
+/*
+ * config: one table of options serves both the command line and the config file, so a key
+ * is parsed and range-checked in exactly one place whichever way it arrives.
+ *
+ * The file format is the OpenBSD daemons' plain one: "key value" or "key = value" per line,
+ * '#' starts a comment. A key may appear once; an unknown key is an error, not a warning.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char config_usage[] =
+	"usage: dbavmd [-c FILE] [--platform auto|xen|netns|sim]\n"
+	"              [--enforcer netfront|netback|xen-credit|none]\n"
+	"              [--listen ADDR:PORT] [--period MS] [--state-dir DIR] [--token-file FILE]\n"
+	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
+	"       dbavmd --dev\n"
+	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
+	"       dbavmd --help | --version\n"
+	"\n"
+	"Every flag has a config-file key of the same name (\"period 100\"). See dbavmd(8).\n";
+
+typedef int setter_fn(struct config *cfg, const char *val, char *why, size_t why_len);
+
+struct option_def {
+	const char *name;
+	int has_arg;
+	setter_fn *set;
+};
+
+static int why(char *buf, size_t len, const char *fmt, const char *val)
+{
+	snprintf(buf, len, fmt, val);
+	return -EINVAL;
+}
+
+static int pick(const char *val, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(val, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const platform_names[] = {"auto", "xen", "netns", "sim"};
+static const char *const enforcer_names[] = {"netfront", "netback", "xen-credit", "none"};
+static const char *const mode_names[] = {"work_conserving", "strict"};
+
+const char *config_platform_name(enum platform_kind k)
+{
+	return platform_names[k];
+}
+
+const char *config_enforcer_name(enum enforcer_kind k)
+{
+	return enforcer_names[k];
+}
+
+const char *config_mode_name(enum alloc_mode m)
+{
+	return mode_names[m];
+}
+
+/* A whole decimal number in [lo, hi]; no sign, no trailing junk. */
+static int parse_u64(const char *val, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!*val || *val < '0' || *val > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(val, &end, 10);
+	if (errno || *end || n < lo || n > hi)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int copy_path(char *dst, size_t size, const char *val, char *w, size_t wl)
+{
+	if (!*val)
+		return why(w, wl, "must not be empty%s", "");
+	if (strlen(val) >= size)
+		return why(w, wl, "path too long: '%s'", val);
+	strcpy(dst, val);
+	return 0;
+}
+
+static int set_config(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->config_file, sizeof(c->config_file), v, w, wl);
+}
+
+static int set_platform(struct config *c, const char *v, char *w, size_t wl)
+{
+	int k = pick(v, platform_names, 4);
+
+	if (k < 0)
+		return why(w, wl, "must be auto, xen, netns or sim, got '%s'", v);
+	c->platform = (enum platform_kind)k;
+	return 0;
+}
+
+static int set_enforcer(struct config *c, const char *v, char *w, size_t wl)
+{
+	int k = pick(v, enforcer_names, 4);
+
+	if (k < 0)
+		return why(w, wl, "must be netfront, netback, xen-credit or none, got '%s'", v);
+	c->enforcer = (enum enforcer_kind)k;
+	return 0;
+}
+
+static int set_listen(struct config *c, const char *v, char *w, size_t wl)
+{
+	const char *colon = strrchr(v, ':');
+	uint64_t port;
+	size_t host_len;
+
+	if (!colon || colon == v)
+		return why(w, wl, "must be ADDR:PORT, got '%s'", v);
+	host_len = (size_t)(colon - v);
+	if (host_len >= sizeof(c->listen_addr))
+		return why(w, wl, "address too long: '%s'", v);
+	if (parse_u64(colon + 1, 1, 65535, &port))
+		return why(w, wl, "port must be 1..65535, got '%s'", colon + 1);
+	memcpy(c->listen_addr, v, host_len);
+	c->listen_addr[host_len] = '\0';
+	c->listen_port = (uint16_t)port;
+	return 0;
+}
+
+static int set_period(struct config *c, const char *v, char *w, size_t wl)
+{
+	uint64_t ms;
+
+	if (parse_u64(v, CONFIG_PERIOD_MS_MIN, CONFIG_PERIOD_MS_MAX, &ms))
+		return why(w, wl, "must be a whole number of milliseconds from 10 to 10000, got '%s'",
+			   v);
+	c->period_ms = (uint32_t)ms;
+	return 0;
+}
+
+static int set_state_dir(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->state_dir, sizeof(c->state_dir), v, w, wl);
+}
+
+static int set_token_file(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->token_file, sizeof(c->token_file), v, w, wl);
+}
+
+static int set_mode(struct config *c, const char *v, char *w, size_t wl)
+{
+	int k = pick(v, mode_names, 2);
+
+	if (k < 0)
+		return why(w, wl, "must be work_conserving or strict, got '%s'", v);
+	c->mode = (enum alloc_mode)k;
+	return 0;
+}
+
+static int set_log_level(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (log_level_parse(v, &c->log_level))
+		return why(w, wl, "must be error, warn, info or debug, got '%s'", v);
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!v || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_dev(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_bool(v, &c->dev))
+		return why(w, wl, "must be true or false, got '%s'", v);
+	return 0;
+}
+
+static int set_scenario(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->scenario, sizeof(c->scenario), v, w, wl);
+}
+
+static int set_ticks(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_u64(v, 1, 100000000, &c->ticks))
+		return why(w, wl, "must be a whole number from 1 to 100000000, got '%s'", v);
+	return 0;
+}
+
+static int set_report(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (strcmp(v, "json") != 0)
+		return why(w, wl, "the only report format is json, got '%s'", v);
+	c->report_json = true;
+	return 0;
+}
+
+static int set_help(struct config *c, const char *v, char *w, size_t wl)
+{
+	(void)v, (void)w, (void)wl;
+	c->help = true;
+	return 0;
+}
+
+static int set_version(struct config *c, const char *v, char *w, size_t wl)
+{
+	(void)v, (void)w, (void)wl;
+	c->version = true;
+	return 0;
+}
+
+/* has_arg 2: optional on the command line (--dev), a value in the file (dev true). */
+static const struct option_def defs[] = {
+	{"config", 1, set_config},       {"platform", 1, set_platform},
+	{"enforcer", 1, set_enforcer},   {"listen", 1, set_listen},
+	{"period", 1, set_period},       {"state-dir", 1, set_state_dir},
+	{"token-file", 1, set_token_file}, {"mode", 1, set_mode},
+	{"log-level", 1, set_log_level}, {"dev", 2, set_dev},
+	{"scenario", 1, set_scenario},   {"ticks", 1, set_ticks},
+	{"report", 1, set_report},       {"help", 0, set_help},
+	{"version", 0, set_version},
+};
+#define N_DEFS (sizeof(defs) / sizeof(defs[0]))
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->platform = PLATFORM_AUTO;
+	cfg->enforcer = ENFORCER_NETFRONT;
+	strcpy(cfg->listen_addr, "127.0.0.1");
+	cfg->listen_port = 8470;
+	cfg->period_ms = 100;
+	strcpy(cfg->state_dir, "/var/lib/dbavm");
+	cfg->mode = ALLOC_WORK_CONSERVING;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct config *cfg, const char *path, char *err, size_t err_len)
+{
+	char line[PATH_MAX + 64], w[PATH_MAX + 128];
+	bool seen[N_DEFS] = {false};
+	FILE *f = fopen(path, "r");
+	int lineno = 0;
+
+	if (!f) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *key, *val, *hash = strchr(line, '#');
+		size_t k;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, err_len, "%s:%d: line too long", path, lineno);
+			goto fail;
+		}
+		if (hash)
+			*hash = '\0';
+		key = trim(line);
+		if (!*key)
+			continue;
+		val = key + strcspn(key, " \t=");
+		if (*val) {
+			*val++ = '\0';
+			val = trim(val);
+			if (*val == '=')
+				val = trim(val + 1);
+		}
+		for (k = 0; k < N_DEFS; k++)
+			if (!strcmp(defs[k].name, key))
+				break;
+		if (k == N_DEFS || defs[k].has_arg == 0 || defs[k].set == set_config) {
+			snprintf(err, err_len, "%s:%d: unknown key '%s'", path, lineno, key);
+			goto fail;
+		}
+		if (seen[k]) {
+			snprintf(err, err_len, "%s:%d: %s is set twice", path, lineno, key);
+			goto fail;
+		}
+		seen[k] = true;
+		if (!*val) {
+			snprintf(err, err_len, "%s:%d: %s needs a value", path, lineno, key);
+			goto fail;
+		}
+		if (defs[k].set(cfg, val, w, sizeof(w))) {
+			snprintf(err, err_len, "%s:%d: %s %s", path, lineno, key, w);
+			goto fail;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, err_len, "%s: read error", path);
+		goto fail;
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -EINVAL;
+}
+
+/* Rules that tie flags together; checked once everything is in. */
+static int check_combination(const struct config *cfg, char *err, size_t err_len)
+{
+	const char *msg = NULL;
+
+	if (cfg->platform == PLATFORM_SIM && !cfg->scenario[0])
+		msg = "--platform sim needs --scenario FILE";
+	else if (cfg->scenario[0] && cfg->platform != PLATFORM_SIM)
+		msg = "--scenario goes with --platform sim";
+	else if (cfg->ticks && cfg->platform != PLATFORM_SIM)
+		msg = "--ticks goes with --platform sim";
+	else if (cfg->report_json && !cfg->ticks)
+		msg = "--report goes with --ticks";
+	else if (cfg->dev && cfg->platform == PLATFORM_SIM)
+		msg = "--dev builds a netns testbed; it does not go with --platform sim";
+	else if (cfg->platform == PLATFORM_SIM && cfg->enforcer == ENFORCER_XEN_CREDIT)
+		msg = "the sim models netfront, netback and none; not xen-credit";
+	if (!msg)
+		return 0;
+	snprintf(err, err_len, "%s", msg);
+	return -EINVAL;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len)
+{
+	struct option longopts[N_DEFS + 1];
+	char w[PATH_MAX + 128];
+	int opt, idx;
+
+	config_defaults(cfg);
+	memset(longopts, 0, sizeof(longopts));
+	for (size_t k = 0; k < N_DEFS; k++)
+		longopts[k] = (struct option){defs[k].name, defs[k].has_arg, NULL, (int)k + 256};
+	/* Pass 1: find -c, load the file. Pass 2: flags override the file. */
+	for (int pass = 0; pass < 2; pass++) {
+		optind = 0;
+		opterr = 0;
+		while ((opt = getopt_long(argc, argv, ":c:", longopts, &idx)) != -1) {
+			const struct option_def *d;
+
+			if (opt == '?' || opt == ':') {
+				if (optopt >= 256)
+					snprintf(err, err_len, "--%s %s", defs[optopt - 256].name,
+						 opt == ':' ? "needs a value" : "takes no value");
+				else if (optopt)
+					snprintf(err, err_len, "unknown option -%c", optopt);
+				else
+					snprintf(err, err_len, "unknown option %s",
+						 argv[optind - 1]);
+				return -EINVAL;
+			}
+			d = opt == 'c' ? &defs[0] : &defs[opt - 256];
+			if ((pass == 0) != (d->set == set_config))
+				continue;
+			if (d->set(cfg, optarg, w, sizeof(w))) {
+				snprintf(err, err_len, "--%s: %s", d->name, w);
+				return -EINVAL;
+			}
+		}
+		if (optind < argc) {
+			snprintf(err, err_len, "unexpected argument '%s'", argv[optind]);
+			return -EINVAL;
+		}
+		if (pass == 0 && cfg->config_file[0] &&
+		    load_file(cfg, cfg->config_file, err, err_len))
+			return -EINVAL;
+	}
+	if (cfg->help || cfg->version)
+		return 0;
+	return check_combination(cfg, err, err_len);
+}

@@ -1,0 +1,56 @@
+/*
+ * config: the command line of DESIGN.md section 9 and the config file that mirrors it. Every
+ * flag has a file key of the same name; defaults < file < flags. Errors are one line saying
+ * what and where (the flag, or file:line).
+ */
+#ifndef DBAVM_CONFIG_H
+#define DBAVM_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "log.h"
+
+enum platform_kind { PLATFORM_AUTO, PLATFORM_XEN, PLATFORM_NETNS, PLATFORM_SIM };
+enum enforcer_kind { ENFORCER_NETFRONT, ENFORCER_NETBACK, ENFORCER_XEN_CREDIT, ENFORCER_NONE };
+
+#define CONFIG_PERIOD_MS_MIN 10u
+#define CONFIG_PERIOD_MS_MAX 10000u
+
+struct config {
+	char config_file[PATH_MAX];
+	enum platform_kind platform;
+	enum enforcer_kind enforcer;
+	char listen_addr[64];
+	uint16_t listen_port;
+	uint32_t period_ms;
+	char state_dir[PATH_MAX];
+	char token_file[PATH_MAX];
+	enum alloc_mode mode;
+	enum log_level log_level;
+	bool dev;
+	char scenario[PATH_MAX];
+	uint64_t ticks; /* 0: run in real time */
+	bool report_json;
+	bool help, version;
+};
+
+void config_defaults(struct config *cfg);
+
+/*
+ * Fills cfg from argv (and the file named by -c). Returns 0, or -EINVAL with a one-line
+ * message in err.
+ */
+int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len);
+
+const char *config_platform_name(enum platform_kind k);
+const char *config_enforcer_name(enum enforcer_kind k);
+const char *config_mode_name(enum alloc_mode m);
+
+/* The --help text. */
+extern const char config_usage[];
+
+#endif

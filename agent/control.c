@@ -1,0 +1,376 @@
+/*
+ * control: the per-period pipeline and the reconciliation of the host model with what the
+ * platform reports. Everything here runs on the loop thread.
+ *
+ * A new vif is attached and allocated in the same period it is found, so it never runs
+ * without a limit for longer than the rest of that period.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int control_init(struct control *ctl, enum alloc_mode mode, struct platform *plat,
+		 struct enforcer *enf)
+{
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->mode = mode;
+	ctl->plat = plat;
+	ctl->enf = enf;
+	host_init(&ctl->host);
+	ctl->rescan = true;
+	ctl->topology_changed = true;
+	ctl->ws = alloc_ws_new();
+	return ctl->ws ? 0 : -ENOMEM;
+}
+
+static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
+{
+	struct vif *vif = vm->vifs[i];
+
+	ctl->enf->ops->detach(ctl->enf, vif);
+	log_info("vif released vm=%s vif=%s", vm->id, vif->id);
+	vm_remove_vif(vm, i);
+	ctl->topology_changed = true;
+}
+
+static void free_flat(struct control *ctl)
+{
+	free(ctl->flat);
+	free(ctl->slas);
+	free(ctl->ain);
+	free(ctl->aout);
+	free(ctl->aup);
+	free(ctl->apool[0]);
+	free(ctl->apool[1]);
+	ctl->flat = NULL;
+	ctl->slas = NULL;
+	ctl->ain = NULL;
+	ctl->aout = NULL;
+	ctl->aup = NULL;
+	ctl->apool[0] = ctl->apool[1] = NULL;
+}
+
+void control_close(struct control *ctl)
+{
+	for (size_t m = 0; m < ctl->host.n_vms; m++) {
+		struct vm *vm = ctl->host.vms[m];
+
+		while (vm->n_vifs)
+			detach_vif(ctl, vm, vm->n_vifs - 1);
+	}
+	host_free(&ctl->host);
+	free_flat(ctl);
+	alloc_ws_free(ctl->ws);
+	ctl->ws = NULL;
+}
+
+static int find_uplink(const struct host *host, const char *name)
+{
+	for (size_t u = 0; u < host->n_uplinks; u++)
+		if (!strcmp(host->uplinks[u].cfg.name, name))
+			return (int)u;
+	return -1;
+}
+
+static int reconcile_uplinks(struct control *ctl, const struct platform_scan *scan)
+{
+	struct host *h = &ctl->host;
+	struct uplink *up = calloc(scan->n_uplinks ? scan->n_uplinks : 1, sizeof(*up));
+
+	if (!up)
+		return -ENOMEM;
+	for (size_t u = 0; u < scan->n_uplinks; u++)
+		up[u].cfg = scan->uplinks[u];
+	free(h->uplinks);
+	h->uplinks = up;
+	h->n_uplinks = scan->n_uplinks;
+	h->host_capacity_pps = scan->host_capacity_pps;
+	/* Uplink indices may have moved: re-resolve every vif's. */
+	for (size_t m = 0; m < h->n_vms; m++) {
+		struct vm *vm = h->vms[m];
+
+		for (size_t i = vm->n_vifs; i-- > 0;) {
+			int u = find_uplink(h, vm->vifs[i]->uplink_name);
+
+			if (u < 0) {
+				log_warn("uplink gone, vif released vm=%s vif=%s uplink=%s", vm->id,
+					 vm->vifs[i]->id, vm->vifs[i]->uplink_name);
+				detach_vif(ctl, vm, i);
+				continue;
+			}
+			vm->vifs[i]->uplink = (uint32_t)u;
+		}
+	}
+	ctl->topology_changed = true;
+	return 0;
+}
+
+static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platform_vm *pvm)
+{
+	struct host *h = &ctl->host;
+
+	memcpy(vm->uuid, pvm->uuid, sizeof(vm->uuid));
+	vm->domid = pvm->domid;
+	if (!vm->present)
+		log_info("vm appeared vm=%s vifs=%zu sla=%s", vm->id, pvm->n_vifs,
+			 vm->has_sla ? "set" : "default");
+	vm->present = true;
+	for (size_t i = vm->n_vifs; i-- > 0;) {
+		size_t k;
+
+		for (k = 0; k < pvm->n_vifs && strcmp(pvm->vifs[k].id, vm->vifs[i]->id); k++)
+			;
+		if (k == pvm->n_vifs)
+			detach_vif(ctl, vm, i);
+	}
+	for (size_t k = 0; k < pvm->n_vifs; k++) {
+		const struct platform_vif *d = &pvm->vifs[k];
+		struct vif *vif;
+		int u, rc;
+
+		if (vm_find_vif(vm, d->id))
+			continue;
+		u = find_uplink(h, d->uplink);
+		if (u < 0) {
+			log_warn("vif skipped, unknown uplink vm=%s vif=%s uplink=%s", vm->id, d->id,
+				 d->uplink);
+			continue;
+		}
+		vif = vm_add_vif(h, vm, d);
+		if (!vif) {
+			log_error("vif skipped, out of memory vm=%s vif=%s", vm->id, d->id);
+			continue;
+		}
+		vif->uplink = (uint32_t)u;
+		rc = ctl->enf->ops->attach(ctl->enf, vif);
+		if (rc) {
+			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s", vm->id, d->id,
+				  ctl->enf->ops->name, strerror(-rc));
+			vm_remove_vif(vm, vm->n_vifs - 1);
+			continue;
+		}
+		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s", vm->id, d->id,
+			 d->uplink, ctl->enf->ops->name);
+		ctl->topology_changed = true;
+	}
+}
+
+static int reconcile(struct control *ctl, uint64_t now_ns)
+{
+	struct host *h = &ctl->host;
+	struct platform_scan scan;
+	int rc;
+
+	rc = ctl->plat->ops->scan(ctl->plat, now_ns, &scan);
+	if (rc) {
+		log_error("platform scan failed platform=%s err=%s", ctl->plat->ops->name,
+			  strerror(-rc));
+		return rc;
+	}
+	rc = reconcile_uplinks(ctl, &scan);
+	for (size_t k = 0; !rc && k < scan.n_vms; k++) {
+		struct vm *vm = host_find_vm(h, scan.vms[k].id);
+
+		if (!vm && !(vm = host_add_vm(h, scan.vms[k].id))) {
+			rc = -ENOMEM;
+			break;
+		}
+		reconcile_vm(ctl, vm, &scan.vms[k]);
+	}
+	/* VMs the scan no longer shows: release their vifs; forget them unless an SLA waits. */
+	for (size_t m = h->n_vms; !rc && m-- > 0;) {
+		struct vm *vm = h->vms[m];
+		size_t k;
+
+		for (k = 0; k < scan.n_vms && strcmp(scan.vms[k].id, vm->id); k++)
+			;
+		if (k < scan.n_vms || !vm->present)
+			continue;
+		while (vm->n_vifs)
+			detach_vif(ctl, vm, vm->n_vifs - 1);
+		vm->present = false;
+		log_info("vm gone vm=%s sla=%s", vm->id, vm->has_sla ? "kept" : "default");
+		if (!vm->has_sla)
+			host_remove_vm(h, vm);
+	}
+	platform_scan_free(&scan);
+	if (rc)
+		log_error("reconcile failed err=%s", strerror(-rc));
+	return rc;
+}
+
+static int cmp_vif_seq(const void *a, const void *b)
+{
+	const struct vif *x = *(struct vif *const *)a, *y = *(struct vif *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The allocator wants vifs in creation order with VM and uplink indices: build that once per
+ * change of topology, not every period. */
+static int rebuild_flat(struct control *ctl)
+{
+	struct host *h = &ctl->host;
+	size_t n = 0, k = 0, n_pools = h->n_uplinks + 1;
+
+	for (size_t m = 0; m < h->n_vms; m++)
+		n += h->vms[m]->n_vifs;
+	free_flat(ctl);
+	ctl->flat = calloc(n + 1, sizeof(*ctl->flat));
+	ctl->slas = calloc(h->n_vms + 1, sizeof(*ctl->slas));
+	ctl->ain = calloc(n + 1, sizeof(*ctl->ain));
+	ctl->aout = calloc(n + 1, sizeof(*ctl->aout));
+	ctl->aup = calloc(n_pools, sizeof(*ctl->aup));
+	ctl->apool[0] = calloc(n_pools, sizeof(*ctl->apool[0]));
+	ctl->apool[1] = calloc(n_pools, sizeof(*ctl->apool[1]));
+	if (!ctl->flat || !ctl->slas || !ctl->ain || !ctl->aout || !ctl->aup || !ctl->apool[0] ||
+	    !ctl->apool[1]) {
+		free_flat(ctl);
+		return -ENOMEM;
+	}
+	for (size_t m = 0; m < h->n_vms; m++) {
+		h->vms[m]->index = (uint32_t)m;
+		for (size_t i = 0; i < h->vms[m]->n_vifs; i++)
+			ctl->flat[k++] = h->vms[m]->vifs[i];
+	}
+	qsort(ctl->flat, n, sizeof(*ctl->flat), cmp_vif_seq);
+	ctl->n_flat = n;
+	ctl->vms_generation = h->vms_generation;
+	ctl->topology_changed = false;
+	return 0;
+}
+
+static void read_counters(struct control *ctl, uint64_t now_ns)
+{
+	for (size_t k = 0; k < ctl->n_flat; k++) {
+		struct vif *vif = ctl->flat[k];
+		struct vif_counters cur;
+		int rc = ctl->enf->ops->read_counters(ctl->enf, vif, &cur);
+
+		if (rc) {
+			log_debug("counters unreadable vm=%s vif=%s err=%s", vif->vm->id, vif->id,
+				  strerror(-rc));
+			memset(&vif->rates, 0, sizeof(vif->rates));
+			continue;
+		}
+		if (vif->have_cnt && now_ns > vif->cnt_ns)
+			measure_rates(&vif->cnt, &cur, now_ns - vif->cnt_ns, &vif->rates);
+		else
+			memset(&vif->rates, 0, sizeof(vif->rates));
+		vif->cnt = cur;
+		vif->cnt_ns = now_ns;
+		vif->have_cnt = true;
+	}
+}
+
+static int allocate(struct control *ctl)
+{
+	struct host *h = &ctl->host;
+	struct alloc_in in = {
+		.mode = ctl->mode,
+		.sees_offered = ctl->enf->ops->sees_offered,
+		.host_capacity_pps = h->host_capacity_pps,
+		.vms = ctl->slas,
+		.n_vms = h->n_vms,
+		.uplinks = ctl->aup,
+		.n_uplinks = h->n_uplinks,
+		.vifs = ctl->ain,
+		.n_vifs = ctl->n_flat,
+	};
+	struct alloc_out out = {ctl->aout, {ctl->apool[0], ctl->apool[1]}};
+	int rc;
+
+	for (size_t m = 0; m < h->n_vms; m++)
+		ctl->slas[m] = *vm_sla(h->vms[m]);
+	for (size_t u = 0; u < h->n_uplinks; u++)
+		ctl->aup[u] = (struct alloc_uplink_in){h->uplinks[u].cfg.capacity_bps,
+						       h->uplinks[u].cfg.capacity_pps};
+	for (size_t k = 0; k < ctl->n_flat; k++) {
+		const struct vif *vif = ctl->flat[k];
+		struct alloc_vif_in *a = &ctl->ain[k];
+
+		a->vm = vif->vm->index;
+		a->uplink = vif->uplink;
+		a->offered[ALLOC_BPS] = vif->rates.offered.bps;
+		a->offered[ALLOC_PPS] = vif->rates.offered.pps;
+		a->measured[ALLOC_BPS] = vif->rates.passed.bps;
+		a->measured[ALLOC_PPS] = vif->rates.passed.pps;
+		a->limit[ALLOC_BPS] = vif->applied ? vif->applied_bps : ALLOC_UNLIMITED;
+		a->limit[ALLOC_PPS] = vif->applied ? vif->applied_pps : ALLOC_UNLIMITED;
+	}
+	rc = alloc_run(&in, &out, ctl->ws);
+	if (rc)
+		return rc;
+	for (size_t u = 0; u < h->n_uplinks; u++)
+		for (int r = 0; r < ALLOC_NRES; r++)
+			h->uplinks[u].pool[r] = ctl->apool[r][u];
+	h->host_pps_pool = ctl->apool[ALLOC_PPS][h->n_uplinks];
+	return 0;
+}
+
+static void apply_limits(struct control *ctl)
+{
+	for (size_t k = 0; k < ctl->n_flat; k++) {
+		struct vif *vif = ctl->flat[k];
+		const struct alloc_vif_out *o = &ctl->aout[k];
+		uint64_t bps = o->limit[ALLOC_BPS], pps = o->limit[ALLOC_PPS];
+		int rc;
+
+		vif->alloc = *o;
+		vif->have_alloc = true;
+		if (vif->applied && vif->applied_bps == bps && vif->applied_pps == pps)
+			continue;
+		rc = ctl->enf->ops->apply(ctl->enf, vif, bps, pps);
+		if (rc) {
+			log_error("limit not applied vm=%s vif=%s err=%s", vif->vm->id, vif->id,
+				  strerror(-rc));
+			continue;
+		}
+		log_debug("limit applied vm=%s vif=%s limit_bps=%" PRIu64 " limit_pps=%" PRIu64,
+			  vif->vm->id, vif->id, bps, pps);
+		vif->applied = true;
+		vif->applied_bps = bps;
+		vif->applied_pps = pps;
+	}
+}
+
+int control_tick(struct control *ctl, uint64_t now_ns)
+{
+	int rc;
+
+	if (ctl->plat->ops->watch_fd(ctl->plat) < 0 && ctl->plat->ops->drain(ctl->plat, now_ns))
+		ctl->rescan = true;
+	if (ctl->rescan) {
+		rc = reconcile(ctl, now_ns);
+		if (rc)
+			return rc; /* keep the old model; the next period tries again */
+		ctl->rescan = false;
+	}
+	/* A VM record added or dropped (an SLA ahead of its VM) moves VM indices too. */
+	if ((ctl->topology_changed || ctl->vms_generation != ctl->host.vms_generation) &&
+	    (rc = rebuild_flat(ctl))) {
+		log_error("period skipped, out of memory vifs=%zu", ctl->n_flat);
+		return rc;
+	}
+	rc = ctl->enf->ops->sync(ctl->enf, now_ns);
+	if (rc)
+		log_warn("enforcer sync failed enforcer=%s err=%s", ctl->enf->ops->name,
+			 strerror(-rc));
+	read_counters(ctl, now_ns);
+	rc = allocate(ctl);
+	if (rc) {
+		log_error("allocation failed err=%s", strerror(-rc));
+		return rc;
+	}
+	apply_limits(ctl);
+	/* The first tick sets limits before any traffic is counted: it is period 0. */
+	ctl->tick += ctl->started;
+	ctl->started = true;
+	ctl->now_ns = now_ns;
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * control: one period of DESIGN.md section 2.
+ *
+ *   platform.scan (when due) -> enforcer.read_counters -> measure -> alloc -> enforcer.apply
+ *
+ * The host model it keeps is what the API and the reports read.
+ */
+#ifndef DBAVM_CONTROL_H
+#define DBAVM_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "enforcer.h"
+#include "host.h"
+#include "platform.h"
+
+struct control {
+	enum alloc_mode mode;
+	struct platform *plat;
+	struct enforcer *enf;
+	struct host host;
+	bool rescan; /* the platform said the host changed */
+	bool started;
+	uint64_t tick;     /* periods completed */
+	uint64_t now_ns;  /* time of the last tick */
+	uint64_t overruns; /* periods the loop fell behind */
+
+	/* Per-period working arrays, in vif creation order; rebuilt when vifs come or go. */
+	bool topology_changed;
+	struct vif **flat;
+	size_t n_flat;
+	uint64_t vms_generation; /* host.vms_generation when flat was built */
+	struct sla *slas;
+	struct alloc_vif_in *ain;
+	struct alloc_vif_out *aout;
+	struct alloc_uplink_in *aup;
+	struct alloc_pool_out *apool[ALLOC_NRES];
+	struct alloc_ws *ws;
+};
+
+int control_init(struct control *ctl, enum alloc_mode mode, struct platform *plat,
+		 struct enforcer *enf);
+/* Detaches every vif and frees the model; the platform and enforcer stay open. */
+void control_close(struct control *ctl);
+
+/* One period, standing for the time now_ns. Returns 0 or a negative errno (logged). */
+int control_tick(struct control *ctl, uint64_t now_ns);
+
+#endif

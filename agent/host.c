@@ -1,0 +1,136 @@
+/*
+ * host: VM and vif records. Vifs are allocated one by one so that their addresses stay put
+ * while an enforcer holds on to them; the arrays of pointers are what grows.
+ */
+#include "host.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void host_init(struct host *host)
+{
+	memset(host, 0, sizeof(*host));
+}
+
+void host_free(struct host *host)
+{
+	for (size_t i = 0; i < host->n_vms; i++) {
+		struct vm *vm = host->vms[i];
+
+		while (vm->n_vifs)
+			vm_remove_vif(vm, vm->n_vifs - 1);
+		free(vm->vifs);
+		free(vm);
+	}
+	free(host->vms);
+	free(host->uplinks);
+	memset(host, 0, sizeof(*host));
+}
+
+struct vm *host_find_vm(const struct host *host, const char *key)
+{
+	char domid[24];
+
+	for (size_t i = 0; i < host->n_vms; i++) {
+		struct vm *vm = host->vms[i];
+
+		if (!strcmp(vm->id, key) || (vm->uuid[0] && !strcasecmp(vm->uuid, key)))
+			return vm;
+		if (vm->domid >= 0) {
+			snprintf(domid, sizeof(domid), "%" PRId64, vm->domid);
+			if (!strcmp(domid, key))
+				return vm;
+		}
+	}
+	return NULL;
+}
+
+struct vm *host_add_vm(struct host *host, const char *id)
+{
+	struct vm **vms = realloc(host->vms, (host->n_vms + 1) * sizeof(*vms));
+	struct vm *vm;
+
+	if (!vms)
+		return NULL;
+	host->vms = vms;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return NULL;
+	snprintf(vm->id, sizeof(vm->id), "%s", id);
+	vm->domid = -1;
+	host->vms[host->n_vms++] = vm;
+	host->vms_generation++;
+	return vm;
+}
+
+void host_remove_vm(struct host *host, struct vm *vm)
+{
+	for (size_t i = 0; i < host->n_vms; i++) {
+		if (host->vms[i] != vm)
+			continue;
+		memmove(&host->vms[i], &host->vms[i + 1], (host->n_vms - i - 1) * sizeof(vm));
+		host->n_vms--;
+		host->vms_generation++;
+		free(vm->vifs);
+		free(vm);
+		return;
+	}
+}
+
+struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_vif *desc)
+{
+	struct vif **vifs = realloc(vm->vifs, (vm->n_vifs + 1) * sizeof(*vifs));
+	struct vif *vif;
+
+	if (!vifs)
+		return NULL;
+	vm->vifs = vifs;
+	vif = calloc(1, sizeof(*vif));
+	if (!vif)
+		return NULL;
+	memcpy(vif->id, desc->id, sizeof(vif->id));
+	memcpy(vif->host_ifname, desc->host_ifname, sizeof(vif->host_ifname));
+	memcpy(vif->guest_ifname, desc->guest_ifname, sizeof(vif->guest_ifname));
+	memcpy(vif->uplink_name, desc->uplink, sizeof(vif->uplink_name));
+	vif->seq = host->next_vif_seq++;
+	vif->vm = vm;
+	vm->vifs[vm->n_vifs++] = vif;
+	return vif;
+}
+
+void vm_remove_vif(struct vm *vm, size_t i)
+{
+	free(vm->vifs[i]);
+	memmove(&vm->vifs[i], &vm->vifs[i + 1], (vm->n_vifs - i - 1) * sizeof(vm->vifs[0]));
+	vm->n_vifs--;
+}
+
+struct vif *vm_find_vif(const struct vm *vm, const char *id)
+{
+	for (size_t i = 0; i < vm->n_vifs; i++)
+		if (!strcmp(vm->vifs[i]->id, id))
+			return vm->vifs[i];
+	return NULL;
+}
+
+int host_set_sla(struct host *host, const char *id, const struct sla *sla)
+{
+	struct vm *vm = host_find_vm(host, id);
+
+	if (!vm && !(vm = host_add_vm(host, id)))
+		return -ENOMEM;
+	vm->sla = *sla;
+	vm->has_sla = true;
+	return 0;
+}
+
+const struct sla *vm_sla(const struct vm *vm)
+{
+	/* sla_default()'s values, as a constant the API can point to. */
+	static const struct sla def = {SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED};
+
+	return vm->has_sla ? &vm->sla : &def;
+}

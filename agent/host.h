@@ -1,0 +1,87 @@
+/*
+ * host: the agent's model of this host. VMs (present on the host, or only known by an SLA
+ * PUT ahead of them), their vifs, the uplinks and what the allocator last said. One owner: the
+ * control loop writes it each period, the API reads it between periods on the same thread.
+ */
+#ifndef DBAVM_HOST_H
+#define DBAVM_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "measure.h"
+#include "platform.h"
+#include "sla.h"
+
+struct vm;
+
+struct vif {
+	char id[PLATFORM_ID_MAX];
+	char host_ifname[IFNAMSIZ];
+	char guest_ifname[IFNAMSIZ];
+	char uplink_name[IFNAMSIZ];
+	uint32_t uplink;      /* index into host.uplinks */
+	uint64_t seq;         /* creation order: the allocator's tie-breaker */
+	struct vm *vm;
+	struct vif_counters cnt; /* last reading */
+	uint64_t cnt_ns;         /* when it was taken */
+	bool have_cnt;
+	struct vif_rates rates;    /* over the last period */
+	struct alloc_vif_out alloc; /* the allocator's last answer */
+	bool have_alloc;
+	uint64_t applied_bps, applied_pps; /* what the enforcer holds */
+	bool applied;
+	void *enf; /* the enforcer's own per-vif state */
+};
+
+struct vm {
+	char id[PLATFORM_ID_MAX];
+	char uuid[PLATFORM_UUID_LEN];
+	int64_t domid;
+	bool present;
+	bool has_sla; /* else the default SLA applies */
+	struct sla sla;
+	struct vif **vifs;
+	size_t n_vifs;
+	uint32_t index; /* position in host.vms, as of the control loop's last rebuild */
+};
+
+struct uplink {
+	struct platform_uplink cfg;
+	struct alloc_pool_out pool[ALLOC_NRES];
+};
+
+struct host {
+	struct vm **vms; /* in the order they became known */
+	size_t n_vms;
+	struct uplink *uplinks;
+	size_t n_uplinks;
+	uint64_t host_capacity_pps;
+	struct alloc_pool_out host_pps_pool;
+	uint64_t next_vif_seq;
+	uint64_t vms_generation; /* bumped whenever a VM record is added or removed */
+};
+
+void host_init(struct host *host);
+void host_free(struct host *host);
+
+/* By name, UUID or (Xen) domid. NULL if unknown. */
+struct vm *host_find_vm(const struct host *host, const char *key);
+/* A new, absent VM record without an SLA; NULL on allocation failure. */
+struct vm *host_add_vm(struct host *host, const char *id);
+/* Drops the record; the VM must have no vifs. */
+void host_remove_vm(struct host *host, struct vm *vm);
+
+struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_vif *desc);
+/* Removes and frees vm->vifs[i]. */
+void vm_remove_vif(struct vm *vm, size_t i);
+struct vif *vm_find_vif(const struct vm *vm, const char *id);
+
+/* Sets a VM's SLA, creating an absent VM record if none has that id; -ENOMEM on failure. */
+int host_set_sla(struct host *host, const char *id, const struct sla *sla);
+
+/* The SLA that governs the VM: its own, or the default. */
+const struct sla *vm_sla(const struct vm *vm);
+
+#endif

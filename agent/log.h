@@ -1,0 +1,25 @@
+/*
+ * log: one line per event, key=value fields, to stderr (journald adds time and unit).
+ *
+ *   log_info("sla applied vm=%s vif=%s limit_bps=%" PRIu64, ...);
+ *
+ * The message's first words say what happened; the fields say to what.
+ */
+#ifndef DBAVM_LOG_H
+#define DBAVM_LOG_H
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Parses "error", "warn", "info" or "debug"; returns 0 or -EINVAL. */
+int log_level_parse(const char *s, enum log_level *out);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * loop: the agent's one event loop (epoll). Every fd the agent waits on is registered here:
+ * the period timer, the signal fd, the platform's watch fd and, later, the HTTP server's and
+ * libcurl's epoll fds. Callbacks run to completion on this one thread; nothing here locks.
+ */
+#ifndef DBAVM_LOOP_H
+#define DBAVM_LOOP_H
+
+#include <stdint.h>
+
+struct loop;
+
+typedef void loop_fd_fn(struct loop *loop, int fd, uint32_t events, void *arg);
+/* expirations > 1 means the loop was late by expirations - 1 whole periods. */
+typedef void loop_timer_fn(struct loop *loop, uint64_t expirations, void *arg);
+typedef void loop_signal_fn(struct loop *loop, int signo, void *arg);
+
+struct loop *loop_new(void);
+/* Closes the timer and signal fds it created; fds added with loop_add_fd stay their owner's. */
+void loop_free(struct loop *loop);
+
+int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn *fn, void *arg);
+int loop_del_fd(struct loop *loop, int fd);
+
+/* A periodic timer on CLOCK_MONOTONIC; returns its fd or a negative errno. */
+int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, void *arg);
+/* Blocks the signals and delivers them through a signalfd; returns 0 or a negative errno. */
+int loop_add_signals(struct loop *loop, const int *signals, int n, loop_signal_fn *fn, void *arg);
+
+/* Runs until loop_stop; returns 0, or a negative errno if epoll itself failed. */
+int loop_run(struct loop *loop);
+void loop_stop(struct loop *loop);
+
+#endif

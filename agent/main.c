@@ -1,0 +1,179 @@
+/*
+ * dbavmd: the per-host network SLA agent. main() reads the configuration, opens the platform
+ * and the enforcer, and either runs the control loop in real time on the event loop, or (sim
+ * with --ticks) runs it in simulated time as fast as it can and prints a report.
+ *
+ * Exit status: 0 on clean shutdown, 1 on a runtime failure, 2 on bad usage or configuration.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "scenario.h"
+#include "sim.h"
+#include "state_json.h"
+#include "version.h"
+
+#define EXIT_USAGE 2
+
+struct agent {
+	struct control ctl;
+	uint64_t period_ns;
+	uint64_t start_ns;
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "dbavmd: %s\nTry 'dbavmd --help'.\n", msg);
+	return EXIT_USAGE;
+}
+
+static int open_platform(const struct config *cfg, struct platform *plat, struct enforcer *enf,
+			 char *err, size_t err_len)
+{
+	if (cfg->dev) {
+		snprintf(err, err_len, "--dev: the netns testbed is not in this version yet; "
+				       "use --platform sim --scenario FILE");
+		return -EINVAL;
+	}
+	if (cfg->platform != PLATFORM_SIM) {
+		snprintf(err, err_len,
+			 "--platform %s: not in this version yet; use --platform sim --scenario FILE",
+			 config_platform_name(cfg->platform));
+		return -EINVAL;
+	}
+	return sim_open(cfg->scenario, cfg->enforcer, plat, enf, err, err_len);
+}
+
+/* The sim's SLAs arrive as if PUT before the VMs show up. */
+static int install_scenario_slas(struct control *ctl, const struct scenario *sc)
+{
+	for (size_t i = 0; i < sc->n_vms; i++)
+		if (sc->vms[i].has_sla && host_set_sla(&ctl->host, sc->vms[i].id, &sc->vms[i].sla))
+			return -ENOMEM;
+	return 0;
+}
+
+static int run_ticks(struct agent *a, uint64_t ticks)
+{
+	json_t *report;
+	int rc = 0;
+
+	for (uint64_t k = 0; k <= ticks && !rc; k++)
+		rc = control_tick(&a->ctl, k * a->period_ns);
+	if (rc)
+		return 1;
+	report = state_report_json(&a->ctl);
+	if (!report || json_dumpf(report, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) ||
+	    fputc('\n', stdout) == EOF || fflush(stdout)) {
+		log_error("report not written err=%s", strerror(errno));
+		json_decref(report);
+		return 1;
+	}
+	json_decref(report);
+	return 0;
+}
+
+static void on_period(struct loop *loop, uint64_t expirations, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)loop;
+	if (expirations > 1) {
+		a->ctl.overruns += expirations - 1;
+		log_debug("loop late periods=%" PRIu64, expirations - 1);
+	}
+	control_tick(&a->ctl, monotonic_ns() - a->start_ns);
+}
+
+static void on_signal(struct loop *loop, int signo, void *arg)
+{
+	(void)arg;
+	log_info("shutting down signal=%s", sigabbrev_np(signo));
+	loop_stop(loop);
+}
+
+static int run_loop(struct agent *a)
+{
+	static const int signals[] = {SIGTERM, SIGINT};
+	struct loop *loop = loop_new();
+	int rc;
+
+	if (!loop) {
+		log_error("event loop not created err=%s", strerror(errno));
+		return 1;
+	}
+	rc = loop_add_signals(loop, signals, 2, on_signal, a);
+	if (!rc)
+		rc = loop_add_timer(loop, a->period_ns, on_period, a) < 0;
+	if (rc) {
+		log_error("event loop setup failed");
+		loop_free(loop);
+		return 1;
+	}
+	a->start_ns = monotonic_ns();
+	control_tick(&a->ctl, 0);
+	rc = loop_run(loop);
+	loop_free(loop);
+	if (rc) {
+		log_error("event loop failed err=%s", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct platform plat = {0};
+	struct enforcer enf = {0};
+	struct agent a;
+	char err[PATH_MAX + 256];
+	int rc;
+
+	if (config_parse(&cfg, argc, argv, err, sizeof(err)))
+		return usage_error(err);
+	if (cfg.help) {
+		fputs(config_usage, stdout);
+		return 0;
+	}
+	if (cfg.version) {
+		printf("dbavmd %s\n", DBAVM_VERSION);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+	if (open_platform(&cfg, &plat, &enf, err, sizeof(err)))
+		return usage_error(err);
+	a.period_ns = (uint64_t)cfg.period_ms * 1000000u;
+	if (control_init(&a.ctl, cfg.mode, &plat, &enf) ||
+	    install_scenario_slas(&a.ctl, sim_scenario(&plat))) {
+		log_error("out of memory at start");
+		rc = 1;
+	} else {
+		log_info("dbavmd started version=%s platform=%s enforcer=%s mode=%s period_ms=%u",
+			 DBAVM_VERSION, plat.ops->name, enf.ops->name, config_mode_name(cfg.mode),
+			 cfg.period_ms);
+		rc = cfg.ticks ? run_ticks(&a, cfg.ticks) : run_loop(&a);
+	}
+	control_close(&a.ctl);
+	enf.ops->close(&enf);
+	plat.ops->close(&plat);
+	if (!cfg.ticks)
+		log_info("dbavmd stopped status=%d", rc);
+	return rc;
+}

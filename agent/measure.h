@@ -1,0 +1,33 @@
+/*
+ * measure: a vif's cumulative counters, read each period, turned into rates over the period.
+ */
+#ifndef DBAVM_MEASURE_H
+#define DBAVM_MEASURE_H
+
+#include <stdint.h>
+
+/* Cumulative since the enforcer attached. Enforcers that only see what passed leave offered
+ * equal to passed and dropped at 0. */
+struct vif_counters {
+	uint64_t offered_bytes, offered_pkts;
+	uint64_t passed_bytes, passed_pkts;
+	uint64_t dropped_bytes, dropped_pkts;
+};
+
+struct rate {
+	uint64_t bps, pps;
+};
+
+struct vif_rates {
+	struct rate offered, passed, dropped;
+};
+
+/*
+ * Rates between two readings dt_ns apart. A counter that went backwards was reset (a domain
+ * restarted, an interface was re-created): its delta is taken as the new reading, never as a
+ * negative number or a wrap-around spike.
+ */
+void measure_rates(const struct vif_counters *prev, const struct vif_counters *cur,
+		   uint64_t dt_ns, struct vif_rates *out);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * platform: discovery of VMs and their vifs (DESIGN.md section 4). A platform answers "what is
+ * on this host now" with a full scan, and offers an fd that becomes readable when the answer
+ * may have changed (xenstore watch, netlink, the sim's clock).
+ */
+#ifndef DBAVM_PLATFORM_H
+#define DBAVM_PLATFORM_H
+
+#include <net/if.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define PLATFORM_ID_MAX 64
+#define PLATFORM_UUID_LEN 37
+
+struct platform_vif {
+	char id[PLATFORM_ID_MAX];     /* "vif<domid>.<devid>", or the host ifname */
+	char host_ifname[IFNAMSIZ];   /* netback / host end of the veth */
+	char guest_ifname[IFNAMSIZ];  /* netfront / guest end */
+	char uplink[IFNAMSIZ];
+};
+
+struct platform_vm {
+	char id[PLATFORM_ID_MAX]; /* name, stable across restarts */
+	char uuid[PLATFORM_UUID_LEN]; /* "" when the platform has none */
+	int64_t domid;            /* -1 when the platform has none */
+	struct platform_vif *vifs;
+	size_t n_vifs;
+};
+
+struct platform_uplink {
+	char name[IFNAMSIZ];
+	uint64_t capacity_bps; /* 0: unlimited */
+	uint64_t capacity_pps; /* 0: draws on the host's packet budget */
+};
+
+struct platform_scan {
+	struct platform_uplink *uplinks;
+	size_t n_uplinks;
+	uint64_t host_capacity_pps; /* 0: unlimited */
+	struct platform_vm *vms;
+	size_t n_vms;
+};
+
+struct platform;
+
+struct platform_ops {
+	const char *name;
+	/* Fills *scan with what is on the host at now_ns; the caller frees it. */
+	int (*scan)(struct platform *p, uint64_t now_ns, struct platform_scan *scan);
+	/* fd readable when a rescan may be due; -1 if the platform has none. */
+	int (*watch_fd)(struct platform *p);
+	/* Consumes what made the watch fd readable; returns 1 if a rescan is due, else 0. */
+	int (*drain)(struct platform *p, uint64_t now_ns);
+	void (*close)(struct platform *p);
+};
+
+struct platform {
+	const struct platform_ops *ops;
+	void *priv;
+};
+
+void platform_scan_free(struct platform_scan *scan);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * scenario: the sim platform's input file (DESIGN.md section 9): uplinks, the host's packet
+ * budget, and VMs with SLAs and piecewise-constant offered load per vif.
+ */
+#ifndef DBAVM_SCENARIO_H
+#define DBAVM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform.h"
+#include "sla.h"
+
+#define SCENARIO_FRAME_MIN 42u    /* Ethernet + IPv4 + UDP headers, no payload */
+#define SCENARIO_FRAME_MAX 65535u
+#define SCENARIO_NEVER UINT64_MAX
+
+struct scenario_step {
+	uint64_t t_ms;     /* from this simulated time on ... */
+	uint64_t bps;      /* ... the vif offers this many bits/s ... */
+	uint32_t frame_bytes; /* ... in frames of this size */
+};
+
+struct scenario_vif {
+	struct platform_vif desc;
+	struct scenario_step *steps; /* t_ms strictly increasing, the first at 0 */
+	size_t n_steps;
+};
+
+struct scenario_vm {
+	char id[PLATFORM_ID_MAX];
+	bool has_sla;
+	struct sla sla;
+	uint64_t start_ms, stop_ms; /* present in [start_ms, stop_ms) */
+	struct scenario_vif *vifs;
+	size_t n_vifs;
+};
+
+struct scenario {
+	struct platform_uplink *uplinks;
+	size_t n_uplinks;
+	uint64_t host_capacity_pps;
+	struct scenario_vm *vms;
+	size_t n_vms;
+};
+
+/* Returns 0, or -EINVAL/-ENOMEM with a message naming the file and the field in err. */
+int scenario_load(const char *path, struct scenario *sc, char *err, size_t err_len);
+void scenario_free(struct scenario *sc);
+
+/* The step in force at t_ms (the last one that started at or before it). */
+const struct scenario_step *scenario_step_at(const struct scenario_vif *v, uint64_t t_ms);
+
+#endif

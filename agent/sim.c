@@ -1,0 +1,376 @@
+/*
+ * sim: the paper's host as a fluid model, advanced in simulated time.
+ *
+ * A vif's offered packets flow through up to four stages; each stage passes a fraction:
+ *   hook     netfront only: the token buckets, min(offered, limit_pps, limit_bps / frame)
+ *   copy     into the driver domain: all copies together spend the host's packet budget,
+ *            shared in proportion to what arrives (a saturated backend drops at random)
+ *   htb      netback only: the per-vif class's ceil, limit_bps / frame
+ *   uplink   its bit rate (and packet rate, if it has one), shared in proportion
+ * so with netfront only passed packets spend the budget, and with netback and none every
+ * offered packet does, which is the paper's point. "passed" is what leaves the uplink;
+ * "dropped" is everything else. Time is split wherever a vif's demand steps, so results do
+ * not depend on the period.
+ */
+#include "sim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "scenario.h"
+
+struct sim_vif {
+	const struct scenario_vif *sv;
+	uint32_t vm, uplink;
+	struct vif *vif; /* the agent's, while attached */
+	double offered_b, offered_p, passed_b, passed_p;
+	uint64_t limit_bps, limit_pps;
+	double pps; /* scratch: the flow through the current stage */
+};
+
+struct sim {
+	struct scenario sc;
+	enum enforcer_kind model;
+	struct sim_vif *v;
+	size_t n_v;
+	uint64_t t_ns;       /* the model has run up to here */
+	bool *present;       /* per VM, as the last scan reported */
+	double *up_bps, *up_pps; /* scratch per uplink */
+};
+
+static bool vm_present_at(const struct scenario_vm *vm, uint64_t now_ns)
+{
+	uint64_t t_ms = now_ns / 1000000u;
+
+	return t_ms >= vm->start_ms && t_ms < vm->stop_ms;
+}
+
+/* ---- platform side ---- */
+
+static int sim_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
+{
+	struct sim *s = p->priv;
+
+	memset(scan, 0, sizeof(*scan));
+	scan->uplinks = calloc(s->sc.n_uplinks, sizeof(*scan->uplinks));
+	scan->vms = calloc(s->sc.n_vms, sizeof(*scan->vms));
+	if (!scan->uplinks || !scan->vms) {
+		platform_scan_free(scan);
+		return -ENOMEM;
+	}
+	memcpy(scan->uplinks, s->sc.uplinks, s->sc.n_uplinks * sizeof(*scan->uplinks));
+	scan->n_uplinks = s->sc.n_uplinks;
+	scan->host_capacity_pps = s->sc.host_capacity_pps;
+	for (size_t i = 0; i < s->sc.n_vms; i++) {
+		const struct scenario_vm *svm = &s->sc.vms[i];
+		struct platform_vm *pvm;
+
+		s->present[i] = vm_present_at(svm, now_ns);
+		if (!s->present[i])
+			continue;
+		pvm = &scan->vms[scan->n_vms++];
+		memcpy(pvm->id, svm->id, sizeof(pvm->id));
+		pvm->domid = -1;
+		pvm->vifs = calloc(svm->n_vifs, sizeof(*pvm->vifs));
+		if (!pvm->vifs) {
+			platform_scan_free(scan);
+			return -ENOMEM;
+		}
+		for (size_t j = 0; j < svm->n_vifs; j++)
+			pvm->vifs[j] = svm->vifs[j].desc;
+		pvm->n_vifs = svm->n_vifs;
+	}
+	return 0;
+}
+
+static int sim_watch_fd(struct platform *p)
+{
+	(void)p;
+	return -1; /* polled each period: VMs come and go with simulated time */
+}
+
+static int sim_drain(struct platform *p, uint64_t now_ns)
+{
+	struct sim *s = p->priv;
+
+	for (size_t i = 0; i < s->sc.n_vms; i++)
+		if (vm_present_at(&s->sc.vms[i], now_ns) != s->present[i])
+			return 1;
+	return 0;
+}
+
+static void sim_close(struct platform *p)
+{
+	struct sim *s = p->priv;
+
+	if (!s)
+		return;
+	scenario_free(&s->sc);
+	free(s->v);
+	free(s->present);
+	free(s->up_bps);
+	free(s->up_pps);
+	free(s);
+	p->priv = NULL;
+}
+
+static const struct platform_ops sim_platform_ops = {
+	.name = "sim",
+	.scan = sim_scan,
+	.watch_fd = sim_watch_fd,
+	.drain = sim_drain,
+	.close = sim_close,
+};
+
+/* ---- enforcer side ---- */
+
+static double per_frame(uint64_t limit_bps, uint32_t frame_bytes)
+{
+	return limit_bps == UINT64_MAX ? INFINITY : (double)limit_bps / (8.0 * frame_bytes);
+}
+
+static double limit_pps_of(uint64_t limit_pps)
+{
+	return limit_pps == UINT64_MAX ? INFINITY : (double)limit_pps;
+}
+
+/* Scales every attached vif's flow so that their sum fits cap (0: no cap). */
+static void share_budget(struct sim *s, double cap)
+{
+	double total = 0;
+
+	if (cap <= 0)
+		return;
+	for (size_t i = 0; i < s->n_v; i++)
+		if (s->v[i].vif)
+			total += s->v[i].pps;
+	if (total <= cap)
+		return;
+	for (size_t i = 0; i < s->n_v; i++)
+		s->v[i].pps *= cap / total;
+}
+
+/* The model over [t_ns, t_ns + dt_ns), during which no demand steps. */
+static void run_interval(struct sim *s, uint64_t t_ns, uint64_t dt_ns)
+{
+	double dt = (double)dt_ns / 1e9;
+	uint64_t t_ms = t_ns / 1000000u;
+
+	memset(s->up_bps, 0, s->sc.n_uplinks * sizeof(double));
+	memset(s->up_pps, 0, s->sc.n_uplinks * sizeof(double));
+	for (size_t i = 0; i < s->n_v; i++) {
+		struct sim_vif *v = &s->v[i];
+		const struct scenario_step *st;
+		double offered;
+
+		if (!v->vif)
+			continue;
+		st = scenario_step_at(v->sv, t_ms);
+		offered = (double)st->bps / (8.0 * st->frame_bytes);
+		v->offered_p += offered * dt;
+		v->offered_b += offered * st->frame_bytes * dt;
+		v->pps = offered;
+		if (s->model == ENFORCER_NETFRONT)
+			v->pps = fmin(v->pps, fmin(limit_pps_of(v->limit_pps),
+						   per_frame(v->limit_bps, st->frame_bytes)));
+	}
+	share_budget(s, (double)s->sc.host_capacity_pps);
+	for (size_t i = 0; i < s->n_v; i++) {
+		struct sim_vif *v = &s->v[i];
+		uint32_t f;
+
+		if (!v->vif)
+			continue;
+		f = scenario_step_at(v->sv, t_ms)->frame_bytes;
+		if (s->model == ENFORCER_NETBACK)
+			v->pps = fmin(v->pps, per_frame(v->limit_bps, f));
+		s->up_bps[v->uplink] += v->pps * 8.0 * f;
+		s->up_pps[v->uplink] += v->pps;
+	}
+	for (size_t i = 0; i < s->n_v; i++) {
+		struct sim_vif *v = &s->v[i];
+		const struct platform_uplink *up = &s->sc.uplinks[v->uplink];
+		double scale = 1.0;
+		uint32_t f;
+
+		if (!v->vif)
+			continue;
+		f = scenario_step_at(v->sv, t_ms)->frame_bytes;
+		if (up->capacity_bps && s->up_bps[v->uplink] > (double)up->capacity_bps)
+			scale = (double)up->capacity_bps / s->up_bps[v->uplink];
+		if (up->capacity_pps && s->up_pps[v->uplink] > (double)up->capacity_pps)
+			scale = fmin(scale, (double)up->capacity_pps / s->up_pps[v->uplink]);
+		v->passed_p += v->pps * scale * dt;
+		v->passed_b += v->pps * scale * f * dt;
+	}
+}
+
+/* The next demand step of any attached vif after t_ns, or end. */
+static uint64_t next_boundary(const struct sim *s, uint64_t t_ns, uint64_t end_ns)
+{
+	uint64_t next = end_ns;
+
+	for (size_t i = 0; i < s->n_v; i++) {
+		const struct scenario_vif *sv = s->v[i].sv;
+
+		if (!s->v[i].vif)
+			continue;
+		for (size_t k = 0; k < sv->n_steps; k++) {
+			uint64_t b = sv->steps[k].t_ms * 1000000u;
+
+			if (b > t_ns) {
+				if (b < next)
+					next = b;
+				break;
+			}
+		}
+	}
+	return next;
+}
+
+static int sim_sync(struct enforcer *e, uint64_t now_ns)
+{
+	struct sim *s = e->priv;
+
+	while (s->t_ns < now_ns) {
+		uint64_t next = next_boundary(s, s->t_ns, now_ns);
+
+		run_interval(s, s->t_ns, next - s->t_ns);
+		s->t_ns = next;
+	}
+	return 0;
+}
+
+static int sim_attach(struct enforcer *e, struct vif *vif)
+{
+	struct sim *s = e->priv;
+
+	for (size_t i = 0; i < s->n_v; i++) {
+		struct sim_vif *v = &s->v[i];
+
+		if (strcmp(s->sc.vms[v->vm].id, vif->vm->id) || strcmp(v->sv->desc.id, vif->id))
+			continue;
+		if (v->vif)
+			return -EBUSY;
+		v->vif = vif;
+		v->offered_b = v->offered_p = v->passed_b = v->passed_p = 0;
+		v->limit_bps = v->limit_pps = UINT64_MAX;
+		vif->enf = v;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void sim_detach(struct enforcer *e, struct vif *vif)
+{
+	struct sim_vif *v = vif->enf;
+
+	(void)e;
+	if (v)
+		v->vif = NULL;
+	vif->enf = NULL;
+}
+
+static int sim_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+{
+	const struct sim_vif *v = vif->enf;
+
+	(void)e;
+	if (!v)
+		return -ENOENT;
+	out->offered_bytes = (uint64_t)v->offered_b;
+	out->offered_pkts = (uint64_t)v->offered_p;
+	out->passed_bytes = (uint64_t)v->passed_b;
+	out->passed_pkts = (uint64_t)v->passed_p;
+	out->dropped_bytes = out->offered_bytes - out->passed_bytes;
+	out->dropped_pkts = out->offered_pkts - out->passed_pkts;
+	return 0;
+}
+
+static int sim_apply(struct enforcer *e, struct vif *vif, uint64_t limit_bps, uint64_t limit_pps)
+{
+	struct sim_vif *v = vif->enf;
+
+	(void)e;
+	if (!v)
+		return -ENOENT;
+	v->limit_bps = limit_bps;
+	v->limit_pps = limit_pps;
+	return 0;
+}
+
+static void sim_enforcer_close(struct enforcer *e)
+{
+	e->priv = NULL; /* the platform owns the shared state */
+}
+
+static const struct enforcer_ops sim_enforcer_ops[] = {
+	[ENFORCER_NETFRONT] = {"netfront", true, sim_attach, sim_detach, sim_sync,
+			       sim_read_counters, sim_apply, sim_enforcer_close},
+	[ENFORCER_NETBACK] = {"netback", true, sim_attach, sim_detach, sim_sync,
+			      sim_read_counters, sim_apply, sim_enforcer_close},
+	[ENFORCER_NONE] = {"none", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
+			   sim_apply, sim_enforcer_close},
+};
+
+int sim_open(const char *scenario_path, enum enforcer_kind model, struct platform *plat,
+	     struct enforcer *enf, char *err, size_t err_len)
+{
+	struct sim *s;
+	size_t n = 0;
+	int rc;
+
+	if (model == ENFORCER_XEN_CREDIT) {
+		snprintf(err, err_len, "the sim does not model xen-credit");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = scenario_load(scenario_path, &s->sc, err, err_len);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	s->model = model;
+	for (size_t i = 0; i < s->sc.n_vms; i++)
+		n += s->sc.vms[i].n_vifs;
+	s->v = calloc(n ? n : 1, sizeof(*s->v));
+	s->present = calloc(s->sc.n_vms, sizeof(*s->present));
+	s->up_bps = calloc(s->sc.n_uplinks, sizeof(double));
+	s->up_pps = calloc(s->sc.n_uplinks, sizeof(double));
+	plat->ops = &sim_platform_ops;
+	plat->priv = s;
+	if (!s->v || !s->present || !s->up_bps || !s->up_pps) {
+		sim_close(plat);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->sc.n_vms; i++) {
+		for (size_t j = 0; j < s->sc.vms[i].n_vifs; j++) {
+			struct sim_vif *v = &s->v[s->n_v++];
+			const struct scenario_vif *sv = &s->sc.vms[i].vifs[j];
+
+			v->sv = sv;
+			v->vm = (uint32_t)i;
+			for (v->uplink = 0; strcmp(s->sc.uplinks[v->uplink].name, sv->desc.uplink);
+			     v->uplink++)
+				;
+		}
+	}
+	enf->ops = &sim_enforcer_ops[model];
+	enf->priv = s;
+	return 0;
+}
+
+const struct scenario *sim_scenario(const struct platform *plat)
+{
+	const struct sim *s = plat->priv;
+
+	return &s->sc;
+}

@@ -1,0 +1,46 @@
+/*
+ * sla: what a VM was sold. Parsed from JSON (the body of PUT /vms/{id}/sla, an entry of a sim
+ * scenario), validated field by field, and encoded back in the one native form.
+ */
+#ifndef DBAVM_SLA_H
+#define DBAVM_SLA_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define SLA_UNLIMITED UINT64_MAX /* a max that is unset */
+#define SLA_PRIORITY_MAX 7u
+#define SLA_WEIGHT_MAX 10000u
+/* Sane bounds: 100 Tbit/s and 10 Gpackets/s are far above any single host's uplinks. */
+#define SLA_BPS_MAX 100000000000000ull
+#define SLA_PPS_MAX 10000000000ull
+
+struct sla {
+	uint32_t priority; /* 0 (most important) .. 7 */
+	uint32_t weight;   /* 1 .. SLA_WEIGHT_MAX, share within a class */
+	uint64_t min_bps, max_bps; /* max_bps SLA_UNLIMITED = unlimited */
+	uint64_t min_pps, max_pps;
+};
+
+/* Why a document was refused: the field (dotted path, "" for the whole body) and a sentence. */
+struct sla_error {
+	char field[64];
+	char msg[192];
+};
+
+/* The SLA of a VM nobody set one for: class 7, weight 1, min 0, max unlimited. */
+void sla_default(struct sla *sla);
+
+/* Fills *sla from a parsed JSON object. Returns 0, or -EINVAL with *err filled. */
+int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err);
+
+/* Parses and validates a JSON text. Returns 0, or -EINVAL with *err filled. */
+int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *err);
+
+/* New reference to the native JSON form; NULL on allocation failure. */
+json_t *sla_to_json(const struct sla *sla);
+
+/* A rate as JSON: null when unlimited or unknown, an integer otherwise. */
+json_t *sla_rate_json(uint64_t rate);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * state_json: the state of a VM as JSON (DESIGN.md section 9), the one shape shared by
+ * GET /vms/{id}, the items of GET /vms and the sim's --report json.
+ */
+#ifndef DBAVM_STATE_JSON_H
+#define DBAVM_STATE_JSON_H
+
+#include <jansson.h>
+
+#include "control.h"
+#include "host.h"
+
+/* New references; NULL on allocation failure. */
+json_t *state_vm_json(const struct vm *vm);
+/* {"tick": N, "t_ms": T, "vms": [...]} for every VM the agent knows. */
+json_t *state_report_json(const struct control *ctl);
+
+#endif
