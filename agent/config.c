@@ -332,7 +332,9 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 {
 	const char *msg = NULL;
 
-	if (cfg->platform == PLATFORM_SIM && !cfg->scenario[0])
+	if (cfg->dev && cfg->platform == PLATFORM_SIM)
+		msg = "--dev builds a netns testbed; it does not go with --platform sim";
+	else if (cfg->platform == PLATFORM_SIM && !cfg->scenario[0])
 		msg = "--platform sim needs --scenario FILE";
 	else if (cfg->scenario[0] && cfg->platform != PLATFORM_SIM)
 		msg = "--scenario goes with --platform sim";
@@ -340,8 +342,6 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 		msg = "--ticks goes with --platform sim";
 	else if (cfg->report_json && !cfg->ticks)
 		msg = "--report goes with --ticks";
-	else if (cfg->dev && cfg->platform == PLATFORM_SIM)
-		msg = "--dev builds a netns testbed; it does not go with --platform sim";
 	else if (cfg->platform == PLATFORM_SIM && cfg->enforcer == ENFORCER_XEN_CREDIT)
 		msg = "the sim models netfront, netback and none; not xen-credit";
 	if (!msg)

@@ -1,0 +1,207 @@
+/*
+ * The command line and config file: defaults, precedence (defaults < file < flags), and a
+ * one-line error naming the flag or file:line for every bad input.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static int parse(struct config *cfg, char *err, size_t len, ...)
+{
+	char *argv[32] = {"dbavmd"};
+	int argc = 1;
+	va_list ap;
+
+	va_start(ap, len);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	return config_parse(cfg, argc, argv, err, len);
+}
+
+static char *write_file(const char *text)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	strcpy(path, "/tmp/dbavm-test-conf-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void config_defaults_match_the_design(void **state)
+{
+	struct config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, err, sizeof(err), NULL), 0);
+	assert_int_equal(c.platform, PLATFORM_AUTO);
+	assert_int_equal(c.enforcer, ENFORCER_NETFRONT);
+	assert_string_equal(c.listen_addr, "127.0.0.1");
+	assert_int_equal(c.listen_port, 8470);
+	assert_int_equal(c.period_ms, 100);
+	assert_int_equal(c.mode, ALLOC_WORK_CONSERVING);
+	assert_int_equal(c.log_level, LOG_LEVEL_INFO);
+}
+
+static void config_flags_set_every_key(void **state)
+{
+	struct config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, err, sizeof(err), "--platform", "sim", "--enforcer", "none",
+			       "--listen", "[::1]:9000", "--period", "10", "--state-dir", "/s",
+			       "--token-file", "/t", "--mode", "strict", "--log-level", "debug",
+			       "--scenario", "x.json", "--ticks", "5", "--report", "json", NULL),
+			 0);
+	assert_int_equal(c.platform, PLATFORM_SIM);
+	assert_int_equal(c.enforcer, ENFORCER_NONE);
+	assert_string_equal(c.listen_addr, "[::1]");
+	assert_int_equal(c.listen_port, 9000);
+	assert_int_equal(c.period_ms, 10);
+	assert_string_equal(c.state_dir, "/s");
+	assert_string_equal(c.token_file, "/t");
+	assert_int_equal(c.mode, ALLOC_STRICT);
+	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c.ticks, 5);
+	assert_true(c.report_json);
+}
+
+struct bad_flag {
+	const char *args[4];
+	const char *says; /* a piece the message must hold */
+};
+
+static const struct bad_flag bad_flags[] = {
+	{{"--period", "9"}, "--period"},
+	{{"--period", "10001"}, "--period"},
+	{{"--period", "100ms"}, "--period"},
+	{{"--period", "-100"}, "--period"},
+	{{"--period", ""}, "--period"},
+	{{"--platform", "kvm"}, "--platform"},
+	{{"--enforcer", "police"}, "--enforcer"},
+	{{"--mode", "fair"}, "--mode"},
+	{{"--log-level", "loud"}, "--log-level"},
+	{{"--listen", "8470"}, "--listen"},
+	{{"--listen", "127.0.0.1:0"}, "--listen"},
+	{{"--listen", "127.0.0.1:65536"}, "--listen"},
+	{{"--listen", ":80"}, "--listen"},
+	{{"--ticks", "0"}, "--ticks"},
+	{{"--report", "xml"}, "--report"},
+	{{"--bogus"}, "--bogus"},
+	{{"-x"}, "-x"},
+	{{"--period"}, "--period"},
+	{{"stray"}, "stray"},
+	{{"--platform", "sim"}, "--scenario"},
+	{{"--scenario", "a.json"}, "--platform sim"},
+	{{"--ticks", "3"}, "--platform sim"},
+	{{"--platform", "sim", "--scenario", "a"}, NULL}, /* fine: a control case */
+	{{"--dev", "--platform", "sim"}, "--dev"},
+	{{"-c", "/nonexistent/dbavmd.conf"}, "/nonexistent/dbavmd.conf"},
+};
+
+static void config_bad_flags_say_which(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
+		const struct bad_flag *b = &bad_flags[i];
+		struct config c;
+		char err[512] = "";
+		char *argv[8] = {"dbavmd"};
+		int argc = 1, rc;
+
+		for (int k = 0; k < 4 && b->args[k]; k++)
+			argv[argc++] = (char *)b->args[k];
+		rc = config_parse(&c, argc, argv, err, sizeof(err));
+		if (!b->says) {
+			if (rc)
+				fail_msg("case %zu refused: %s", i, err);
+			continue;
+		}
+		if (rc != -EINVAL)
+			fail_msg("case %zu (%s) accepted", i, b->args[0]);
+		if (!strstr(err, b->says))
+			fail_msg("case %zu: '%s' does not name '%s'", i, err, b->says);
+		if (strchr(err, '\n'))
+			fail_msg("case %zu: message is not one line", i);
+	}
+}
+
+static void config_file_sets_keys_and_flags_win(void **state)
+{
+	struct config c;
+	char err[512];
+	char *path = write_file("# dbavmd.conf\n"
+				"period 250\n"
+				"mode = strict   # trailing comment\n"
+				"\n"
+				"  log-level\twarn\n"
+				"listen 0.0.0.0:9100\n");
+
+	(void)state;
+	assert_int_equal(parse(&c, err, sizeof(err), "-c", path, "--period", "50", NULL), 0);
+	assert_int_equal(c.period_ms, 50);
+	assert_int_equal(c.mode, ALLOC_STRICT);
+	assert_int_equal(c.log_level, LOG_LEVEL_WARN);
+	assert_int_equal(c.listen_port, 9100);
+	/* The flag wins even when it comes before -c. */
+	assert_int_equal(parse(&c, err, sizeof(err), "--period", "60", "-c", path, NULL), 0);
+	assert_int_equal(c.period_ms, 60);
+	unlink(path);
+}
+
+static void config_file_errors_name_file_and_line(void **state)
+{
+	static const struct {
+		const char *text, *says;
+	} cases[] = {
+		{"period 100\nperod 100\n", ":2: unknown key 'perod'"},
+		{"period 5\n", ":1: period must be"},
+		{"period 100\nperiod 200\n", ":2: period is set twice"},
+		{"mode\n", ":1: mode needs a value"},
+		{"config /etc/other\n", ":1: unknown key 'config'"},
+		{"help yes\n", ":1: unknown key 'help'"},
+		{"dev maybe\n", ":1: dev must be true or false"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		char err[512] = "";
+		char *path = write_file(cases[i].text);
+
+		assert_int_equal(parse(&c, err, sizeof(err), "-c", path, NULL), -EINVAL);
+		if (!strstr(err, path) || !strstr(err, cases[i].says))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].says);
+		unlink(path);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_defaults_match_the_design),
+		cmocka_unit_test(config_flags_set_every_key),
+		cmocka_unit_test(config_bad_flags_say_which),
+		cmocka_unit_test(config_file_sets_keys_and_flags_win),
+		cmocka_unit_test(config_file_errors_name_file_and_line),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,181 @@
+/*
+ * The SLA parser: every field's bad values, wrong types, missing and unknown fields, huge
+ * numbers; each refusal names the field it concerns.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sla.h"
+
+struct bad_case {
+	const char *body;
+	const char *field; /* what the error must name */
+};
+
+static const struct bad_case bad[] = {
+	/* not an object, not JSON */
+	{"", ""},
+	{"[]", ""},
+	{"42", ""},
+	{"{\"priority\": 1", ""},
+	{"{\"priority\": 1}{}", ""},
+	{"{\"priority\": 1, \"priority\": 2}", ""},
+	/* priority */
+	{"{}", "priority"},
+	{"{\"priority\": -1}", "priority"},
+	{"{\"priority\": 8}", "priority"},
+	{"{\"priority\": 1.5}", "priority"},
+	{"{\"priority\": \"1\"}", "priority"},
+	{"{\"priority\": null}", "priority"},
+	{"{\"priority\": true}", "priority"},
+	{"{\"priority\": 99999999999999999999999}", ""}, /* beyond any integer JSON here */
+	/* weight */
+	{"{\"priority\": 1, \"weight\": 0}", "weight"},
+	{"{\"priority\": 1, \"weight\": -3}", "weight"},
+	{"{\"priority\": 1, \"weight\": 10001}", "weight"},
+	{"{\"priority\": 1, \"weight\": \"heavy\"}", "weight"},
+	{"{\"priority\": 1, \"weight\": null}", "weight"},
+	/* bandwidth */
+	{"{\"priority\": 1, \"bandwidth\": 5}", "bandwidth"},
+	{"{\"priority\": 1, \"bandwidth\": null}", "bandwidth"},
+	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": -1}}", "bandwidth.min_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": null}}", "bandwidth.min_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": \"1G\"}}", "bandwidth.min_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": 1e9}}", "bandwidth.min_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": -5}}", "bandwidth.max_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": 100000000000001}}", "bandwidth.max_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": 9223372036854775807}}",
+	 "bandwidth.max_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": [1]}}", "bandwidth.max_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": 10, \"max_bps\": 9}}",
+	 "bandwidth.min_bps"},
+	{"{\"priority\": 1, \"bandwidth\": {\"max_bsp\": 10}}", "bandwidth.max_bsp"},
+	/* packet_rate */
+	{"{\"priority\": 1, \"packet_rate\": []}", "packet_rate"},
+	{"{\"priority\": 1, \"packet_rate\": {\"min_pps\": -1}}", "packet_rate.min_pps"},
+	{"{\"priority\": 1, \"packet_rate\": {\"min_pps\": 10000000001}}", "packet_rate.min_pps"},
+	{"{\"priority\": 1, \"packet_rate\": {\"max_pps\": false}}", "packet_rate.max_pps"},
+	{"{\"priority\": 1, \"packet_rate\": {\"min_pps\": 7, \"max_pps\": 6}}",
+	 "packet_rate.min_pps"},
+	{"{\"priority\": 1, \"packet_rate\": {\"min_bps\": 7}}", "packet_rate.min_bps"},
+	/* unknown top-level fields */
+	{"{\"priority\": 1, \"prio\": 1}", "prio"},
+	{"{\"priority\": 1, \"Bandwidth\": {}}", "Bandwidth"},
+};
+
+static void sla_refuses_every_bad_field(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sla sla;
+		struct sla_error err;
+		int rc = sla_parse(bad[i].body, strlen(bad[i].body), &sla, &err);
+
+		if (rc != -EINVAL)
+			fail_msg("accepted: %s", bad[i].body);
+		if (strcmp(err.field, bad[i].field) != 0)
+			fail_msg("%s: field '%s', expected '%s'", bad[i].body, err.field,
+				 bad[i].field);
+		if (!err.msg[0])
+			fail_msg("%s: no message", bad[i].body);
+	}
+}
+
+static void sla_error_message_says_what_and_where(void **state)
+{
+	struct sla sla;
+	struct sla_error err;
+	const char *body = "{\"priority\": 1, \"bandwidth\": {\"min_bps\": 10, \"max_bps\": 9}}";
+
+	(void)state;
+	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "bandwidth.min_bps"));
+	assert_non_null(strstr(err.msg, "bandwidth.max_bps"));
+	body = "{\"priority\": 1,\n \"weight\": }";
+	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "line 2"));
+}
+
+static void sla_parses_the_paper_sla(void **state)
+{
+	struct sla sla;
+	struct sla_error err;
+	const char *body = "{\"priority\": 1, \"weight\": 1,"
+			   " \"bandwidth\": {\"min_bps\": 150000000, \"max_bps\": 150000000},"
+			   " \"packet_rate\": {\"min_pps\": 0, \"max_pps\": 20000}}";
+
+	(void)state;
+	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(sla.priority, 1);
+	assert_int_equal(sla.weight, 1);
+	assert_int_equal(sla.min_bps, 150000000);
+	assert_int_equal(sla.max_bps, 150000000);
+	assert_int_equal(sla.min_pps, 0);
+	assert_int_equal(sla.max_pps, 20000);
+}
+
+static void sla_missing_optional_fields_take_defaults(void **state)
+{
+	struct sla sla;
+	struct sla_error err;
+	const char *body = "{\"priority\": 0, \"bandwidth\": {\"max_bps\": null}}";
+
+	(void)state;
+	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(sla.priority, 0);
+	assert_int_equal(sla.weight, 1);
+	assert_int_equal(sla.min_bps, 0);
+	assert_true(sla.max_bps == SLA_UNLIMITED);
+	assert_true(sla.max_pps == SLA_UNLIMITED);
+}
+
+static void sla_accepts_the_bounds(void **state)
+{
+	struct sla sla;
+	struct sla_error err;
+	const char *body = "{\"priority\": 7, \"weight\": 10000,"
+			   " \"bandwidth\": {\"min_bps\": 100000000000000,"
+			   " \"max_bps\": 100000000000000},"
+			   " \"packet_rate\": {\"min_pps\": 10000000000, \"max_pps\": 10000000000}}";
+
+	(void)state;
+	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(sla.max_bps, SLA_BPS_MAX);
+	assert_int_equal(sla.max_pps, SLA_PPS_MAX);
+}
+
+static void sla_round_trips_through_json(void **state)
+{
+	struct sla in = {3, 7, 1000, SLA_UNLIMITED, 5, 600}, out;
+	struct sla_error err;
+	json_t *j = sla_to_json(&in);
+	char *text;
+
+	(void)state;
+	assert_non_null(j);
+	assert_true(json_is_null(json_object_get(json_object_get(j, "bandwidth"), "max_bps")));
+	text = json_dumps(j, 0);
+	assert_int_equal(sla_parse(text, strlen(text), &out, &err), 0);
+	assert_memory_equal(&in, &out, sizeof(in));
+	free(text);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sla_refuses_every_bad_field),
+		cmocka_unit_test(sla_error_message_says_what_and_where),
+		cmocka_unit_test(sla_parses_the_paper_sla),
+		cmocka_unit_test(sla_missing_optional_fields_take_defaults),
+		cmocka_unit_test(sla_accepts_the_bounds),
+		cmocka_unit_test(sla_round_trips_through_json),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
