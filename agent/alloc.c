@@ -9,8 +9,8 @@
  *   steps    1 guarantees, 2 class-by-class weighted water-filling up to want,
  *            3 headroom up to max (work_conserving), 4 limits.
  *
- * Water-filling a class sorts only when the class cannot have all it wants; classes that fit
- * cost one pass. That keeps a busy host near O(n) and the worst case O(n log n).
+ * Water-filling never sorts: a class that fits costs one pass, and one that does not is
+ * settled by an exact quickselect on gap-per-weight ratios, expected O(n).
  *
  * All arithmetic is integer. Products of a rate and a weight sum need more than 64 bits, hence
  * the 128-bit type; rates are at most 2^64 and weight sums far below 2^63.
@@ -45,6 +45,7 @@ struct fill_item {
 struct vm_acc {
 	u128 basis;            /* sum of its vifs' measured bps */
 	uint32_t n_vifs;
+	bool left_set;
 	uint64_t left[NSPLIT]; /* what the floor shares left over */
 };
 
@@ -129,6 +130,16 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+/* floor(v * num / den), num <= den; in 64 bits when the product fits, which is usual. */
+static uint64_t scale_down(uint64_t v, uint64_t num, u128 den)
+{
+	uint64_t prod;
+
+	if (den <= UINT64_MAX && !__builtin_mul_overflow(v, num, &prod))
+		return prod / (uint64_t)den;
+	return (uint64_t)((u128)v * num / den);
+}
+
 static uint64_t sat_u64(u128 v)
 {
 	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
@@ -160,35 +171,33 @@ static void split_slas(const struct alloc_in *in, struct alloc_ws *ws)
 	struct vm_acc *vm = ws->vm;
 
 	memset(vm, 0, in->n_vms * sizeof(*vm));
-	for (size_t m = 0; m < in->n_vms; m++)
-		sla_values(&in->vms[m], vm[m].left);
 	for (size_t i = 0; i < in->n_vifs; i++) {
 		vm[in->vifs[i].vm].basis += basis[i];
 		vm[in->vifs[i].vm].n_vifs++;
 	}
 	for (size_t i = 0; i < in->n_vifs; i++) {
 		struct vm_acc *v = &vm[in->vifs[i].vm];
-		uint64_t val[NSPLIT];
+		uint64_t *part = ws->split[i];
 
-		sla_values(&in->vms[in->vifs[i].vm], val);
+		sla_values(&in->vms[in->vifs[i].vm], part);
+		if (v->n_vifs == 1)
+			continue; /* the common case: the VM's values, unchanged */
+		if (!v->left_set) {
+			sla_values(&in->vms[in->vifs[i].vm], v->left);
+			v->left_set = true;
+		}
 		for (int j = 0; j < NSPLIT; j++) {
-			uint64_t part;
-
-			if (val[j] == ALLOC_UNLIMITED)
-				part = ALLOC_UNLIMITED;
-			else if (v->basis > 0)
-				part = (uint64_t)((u128)val[j] * basis[i] / v->basis);
-			else
-				part = val[j] / v->n_vifs;
-			ws->split[i][j] = part;
-			if (part != ALLOC_UNLIMITED)
-				v->left[j] -= part;
+			if (part[j] == ALLOC_UNLIMITED)
+				continue;
+			part[j] = v->basis > 0 ? scale_down(part[j], basis[i], v->basis)
+					       : part[j] / v->n_vifs;
+			v->left[j] -= part[j];
 		}
 	}
 	for (size_t i = 0; i < in->n_vifs; i++) {
 		struct vm_acc *v = &vm[in->vifs[i].vm];
 
-		if (v->basis > 0 && basis[i] == 0)
+		if (v->n_vifs == 1 || (v->basis > 0 && basis[i] == 0))
 			continue;
 		for (int j = 0; j < NSPLIT; j++) {
 			if (v->left[j] > 0 && ws->split[i][j] != ALLOC_UNLIMITED) {
@@ -222,29 +231,91 @@ static uint64_t demand_of(const struct alloc_in *in, const struct alloc_vif_in *
 	return min_u64(sat_u64((u128)lim + lim / 4), max);
 }
 
-static int cmp_fill_item(const void *pa, const void *pb)
+/* a's gap per weight against b's: cap_a / w_a <=> cap_b / w_b, exactly. */
+static int cmp_ratio(const struct fill_item *a, const struct fill_item *b)
 {
-	const struct fill_item *a = pa, *b = pb;
 	u128 l = (u128)a->cap * b->weight, r = (u128)b->cap * a->weight;
 
-	if (l != r)
-		return l < r ? -1 : 1;
-	return a->vif < b->vif ? -1 : a->vif > b->vif;
+	return l < r ? -1 : l > r;
+}
+
+static void swap_items(struct fill_item *a, struct fill_item *b)
+{
+	struct fill_item t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * Finds which vifs of a class saturate (get their whole gap) when R is water-filled into it.
+ *
+ * With f(t) = sum of min(cap_i, t * w_i), vif i saturates iff f(cap_i / w_i) <= R. That set is
+ * unique, so it can be found like a quickselect: partition the undecided vifs around one's
+ * ratio p, evaluate f(p) exactly, and settle one side. Expected O(n), no sort; the pivot choice
+ * changes the speed, never the answer. On return *sat_cap is the sum of the saturated gaps
+ * (already added to their a) and *unsat_w the sum of the other vifs' weights, marked unmet.
+ */
+static void settle_class(struct share *sh, struct fill_item *it, size_t n, uint64_t R,
+			 u128 *sat_cap, u128 *unsat_w)
+{
+	size_t lo = 0, hi = n; /* undecided: it[lo, hi) */
+	uint64_t pick = n;
+
+	*sat_cap = 0;
+	*unsat_w = 0;
+	while (lo < hi) {
+		size_t lt = lo, gt = hi, i = lo;
+		struct fill_item pivot;
+		u128 cap_le = 0, w_g = 0;
+
+		pick = pick * 6364136223846793005ull + 1442695040888963407ull;
+		pivot = it[lo + (size_t)((pick >> 33) % (hi - lo))];
+		/* Three-way partition: [lo, lt) below p, [lt, gt) at p, [gt, hi) above. */
+		while (i < gt) {
+			int c = cmp_ratio(&it[i], &pivot);
+
+			if (c < 0)
+				swap_items(&it[i++], &it[lt++]);
+			else if (c > 0)
+				swap_items(&it[i], &it[--gt]);
+			else
+				i++;
+		}
+		for (i = lo; i < gt; i++)
+			cap_le += it[i].cap;
+		for (i = gt; i < hi; i++)
+			w_g += it[i].weight;
+		/* f(p) <= R, with p = pivot.cap / pivot.weight, multiplied through by weight. */
+		if ((*sat_cap + cap_le) * pivot.weight + (u128)pivot.cap * (*unsat_w + w_g) <=
+		    (u128)R * pivot.weight) {
+			for (i = lo; i < gt; i++)
+				sh[it[i].vif].a += it[i].cap;
+			*sat_cap += cap_le;
+			lo = gt;
+		} else {
+			for (i = lt; i < hi; i++)
+				sh[it[i].vif].unmet = 1;
+			*unsat_w += w_g;
+			for (i = lt; i < gt; i++)
+				*unsat_w += it[i].weight;
+			hi = lt;
+		}
+	}
 }
 
 /*
  * Weighted water-filling of one class: raise every a_i towards its target (want or max) by
  * min(target - a_i, lambda * w_i), lambda chosen so that the class takes all of *R or is
- * satisfied. Vifs are saturated in order of target gap per weight; the rest share what is left
- * in proportion to weight, and the units the floors leave go to the first-created.
+ * satisfied. The vifs left below their target share what the saturated ones leave in
+ * proportion to weight; the units the floors leave go to the first-created.
  */
 static void fill_class(struct share *sh, struct fill_item *items, const uint32_t *cls, size_t n,
 		       uint64_t *R, int to_max)
 {
 	size_t n_items = 0;
-	u128 total = 0, wsum = 0;
+	u128 total = 0, sat_cap, wsum;
 	uint64_t rest, given = 0;
-	size_t k;
 
 	for (size_t j = 0; j < n; j++) {
 		struct share *s = &sh[cls[j]];
@@ -254,30 +325,24 @@ static void fill_class(struct share *sh, struct fill_item *items, const uint32_t
 			continue;
 		items[n_items++] = (struct fill_item){target - s->a, s->weight, cls[j]};
 		total += target - s->a;
-		wsum += s->weight;
 	}
 	if (n_items == 0)
 		return;
 	if (total <= *R) {
-		for (k = 0; k < n_items; k++)
+		for (size_t k = 0; k < n_items; k++)
 			sh[items[k].vif].a += items[k].cap;
 		*R -= (uint64_t)total;
 		return;
 	}
-	qsort(items, n_items, sizeof(*items), cmp_fill_item);
-	rest = *R;
-	for (k = 0; k < n_items; k++) {
-		if ((u128)items[k].cap * wsum > (u128)rest * items[k].weight)
-			break;
-		sh[items[k].vif].a += items[k].cap;
-		rest -= items[k].cap;
-		wsum -= items[k].weight;
-	}
-	for (; k < n_items; k++) {
-		struct share *s = &sh[items[k].vif];
+	settle_class(sh, items, n_items, *R, &sat_cap, &wsum);
+	rest = *R - (uint64_t)sat_cap;
+	/* lambda = rest / wsum. An unmet vif's gap exceeds lambda * w, so floor + 1 still fits. */
+	for (size_t j = 0; j < n; j++) {
+		struct share *s = &sh[cls[j]];
 
-		s->give = (uint64_t)((u128)rest * items[k].weight / wsum);
-		s->unmet = 1;
+		if (!s->unmet)
+			continue;
+		s->give = (uint64_t)((u128)rest * s->weight / wsum);
 		given += s->give;
 	}
 	rest -= given;
