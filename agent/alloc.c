@@ -32,7 +32,7 @@ struct share {
 	uint64_t give; /* scratch: what this step adds */
 	uint32_t weight;
 	uint8_t prio;
-	uint8_t unmet; /* scratch: still below its target after water-filling */
+	uint8_t unmet;	   /* scratch: still below its target after water-filling */
 	uint8_t free_pool; /* its pool has unlimited capacity: the limit is the max */
 };
 
@@ -43,7 +43,7 @@ struct fill_item {
 };
 
 struct vm_acc {
-	u128 basis;            /* sum of its vifs' measured bps */
+	u128 basis; /* sum of its vifs' measured bps */
 	uint32_t n_vifs;
 	bool left_set;
 	uint64_t left[NSPLIT]; /* what the floor shares left over */
@@ -219,8 +219,8 @@ static void split_slas(const struct alloc_in *in, struct alloc_ws *ws)
  * d_i. With offered load in sight it is the offered rate. Without, a vif running at 95 % or more
  * of its limit may want more than it shows: ask for 1.25 x the limit, capped at its max.
  */
-static uint64_t demand_of(const struct alloc_in *in, const struct alloc_vif_in *v,
-			  enum alloc_res r, uint64_t max)
+static uint64_t demand_of(const struct alloc_in *in, const struct alloc_vif_in *v, enum alloc_res r,
+			  uint64_t max)
 {
 	uint64_t lim = v->limit[r], m = v->measured[r];
 
@@ -323,7 +323,7 @@ static void fill_class(struct share *sh, struct fill_item *items, const uint32_t
 
 		if (target <= s->a)
 			continue;
-		items[n_items++] = (struct fill_item){target - s->a, s->weight, cls[j]};
+		items[n_items++] = (struct fill_item){ target - s->a, s->weight, cls[j] };
 		total += target - s->a;
 	}
 	if (n_items == 0)
@@ -361,8 +361,7 @@ static void fill_class(struct share *sh, struct fill_item *items, const uint32_t
 
 /* Step 1 when the guarantees exceed C: scale them by C / sum, the units lost to floors going to
  * the earlier class, then the first-created vif. */
-static void scale_guarantees(struct share *sh, const uint32_t *pool, size_t n, uint64_t C,
-			     u128 sum)
+static void scale_guarantees(struct share *sh, const uint32_t *pool, size_t n, uint64_t C, u128 sum)
 {
 	uint64_t got = 0;
 
@@ -492,7 +491,7 @@ static void run_resource(const struct alloc_in *in, struct alloc_out *out, struc
 
 		o->alloc[r] = sh[i].a;
 		o->limit[r] = sh[i].free_pool ? sh[i].max
-					       : min_u64(sh[i].max, max_u64(sh[i].a, sh[i].min));
+					      : min_u64(sh[i].max, max_u64(sh[i].a, sh[i].min));
 	}
 }
 

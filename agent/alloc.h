@@ -21,8 +21,8 @@ enum alloc_res { ALLOC_BPS, ALLOC_PPS, ALLOC_NRES };
 #define ALLOC_WEIGHT_ONE 65536u
 
 struct alloc_vif_in {
-	uint32_t vm;     /* index into alloc_in.vms */
-	uint32_t uplink; /* index into alloc_in.uplinks */
+	uint32_t vm;		       /* index into alloc_in.vms */
+	uint32_t uplink;	       /* index into alloc_in.uplinks */
 	uint64_t offered[ALLOC_NRES];  /* rate offered to the enforcer last period */
 	uint64_t measured[ALLOC_NRES]; /* rate it let pass last period */
 	uint64_t limit[ALLOC_NRES];    /* limit in force, ALLOC_UNLIMITED if none */
@@ -35,7 +35,7 @@ struct alloc_uplink_in {
 
 struct alloc_in {
 	enum alloc_mode mode;
-	bool sees_offered;          /* the enforcer counts load before its own drops */
+	bool sees_offered;	    /* the enforcer counts load before its own drops */
 	uint64_t host_capacity_pps; /* 0: unlimited */
 	const struct sla *vms;
 	size_t n_vms;
@@ -47,10 +47,10 @@ struct alloc_in {
 
 struct alloc_vif_out {
 	uint64_t min[ALLOC_NRES], max[ALLOC_NRES]; /* the VM's SLA split onto this vif */
-	uint32_t weight;                           /* likewise, in 1/ALLOC_WEIGHT_ONE */
-	uint64_t demand[ALLOC_NRES];               /* d_i */
-	uint64_t alloc[ALLOC_NRES];                /* a_i after step 3 */
-	uint64_t limit[ALLOC_NRES];                /* L_i, what the enforcer applies */
+	uint32_t weight;			   /* likewise, in 1/ALLOC_WEIGHT_ONE */
+	uint64_t demand[ALLOC_NRES];		   /* d_i */
+	uint64_t alloc[ALLOC_NRES];		   /* a_i after step 3 */
+	uint64_t limit[ALLOC_NRES];		   /* L_i, what the enforcer applies */
 };
 
 /*
@@ -66,7 +66,7 @@ struct alloc_pool_out {
 };
 
 struct alloc_out {
-	struct alloc_vif_out *vifs;     /* n_vifs entries, caller-owned */
+	struct alloc_vif_out *vifs;		  /* n_vifs entries, caller-owned */
 	struct alloc_pool_out *pools[ALLOC_NRES]; /* n_uplinks + 1 entries each, caller-owned */
 };
 

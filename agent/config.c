@@ -46,9 +46,9 @@ static int pick(const char *val, const char *const *names, int n)
 	return -1;
 }
 
-static const char *const platform_names[] = {"auto", "xen", "netns", "sim"};
-static const char *const enforcer_names[] = {"netfront", "netback", "xen-credit", "none"};
-static const char *const mode_names[] = {"work_conserving", "strict"};
+static const char *const platform_names[] = { "auto", "xen", "netns", "sim" };
+static const char *const enforcer_names[] = { "netfront", "netback", "xen-credit", "none" };
+static const char *const mode_names[] = { "work_conserving", "strict" };
 
 const char *config_platform_name(enum platform_kind k)
 {
@@ -140,8 +140,8 @@ static int set_period(struct config *c, const char *v, char *w, size_t wl)
 	uint64_t ms;
 
 	if (parse_u64(v, CONFIG_PERIOD_MS_MIN, CONFIG_PERIOD_MS_MAX, &ms))
-		return why(w, wl, "must be a whole number of milliseconds from 10 to 10000, got '%s'",
-			   v);
+		return why(w, wl,
+			   "must be a whole number of milliseconds from 10 to 10000, got '%s'", v);
 	c->period_ms = (uint32_t)ms;
 	return 0;
 }
@@ -227,14 +227,14 @@ static int set_version(struct config *c, const char *v, char *w, size_t wl)
 
 /* has_arg 2: optional on the command line (--dev), a value in the file (dev true). */
 static const struct option_def defs[] = {
-	{"config", 1, set_config},       {"platform", 1, set_platform},
-	{"enforcer", 1, set_enforcer},   {"listen", 1, set_listen},
-	{"period", 1, set_period},       {"state-dir", 1, set_state_dir},
-	{"token-file", 1, set_token_file}, {"mode", 1, set_mode},
-	{"log-level", 1, set_log_level}, {"dev", 2, set_dev},
-	{"scenario", 1, set_scenario},   {"ticks", 1, set_ticks},
-	{"report", 1, set_report},       {"help", 0, set_help},
-	{"version", 0, set_version},
+	{ "config", 1, set_config },	     { "platform", 1, set_platform },
+	{ "enforcer", 1, set_enforcer },     { "listen", 1, set_listen },
+	{ "period", 1, set_period },	     { "state-dir", 1, set_state_dir },
+	{ "token-file", 1, set_token_file }, { "mode", 1, set_mode },
+	{ "log-level", 1, set_log_level },   { "dev", 2, set_dev },
+	{ "scenario", 1, set_scenario },     { "ticks", 1, set_ticks },
+	{ "report", 1, set_report },	     { "help", 0, set_help },
+	{ "version", 0, set_version },
 };
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -266,7 +266,7 @@ static char *trim(char *s)
 static int load_file(struct config *cfg, const char *path, char *err, size_t err_len)
 {
 	char line[PATH_MAX + 64], w[PATH_MAX + 128];
-	bool seen[N_DEFS] = {false};
+	bool seen[N_DEFS] = { false };
 	FILE *f = fopen(path, "r");
 	int lineno = 0;
 
@@ -359,7 +359,7 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t er
 	config_defaults(cfg);
 	memset(longopts, 0, sizeof(longopts));
 	for (size_t k = 0; k < N_DEFS; k++)
-		longopts[k] = (struct option){defs[k].name, defs[k].has_arg, NULL, (int)k + 256};
+		longopts[k] = (struct option){ defs[k].name, defs[k].has_arg, NULL, (int)k + 256 };
 	/* Pass 1: find -c, load the file. Pass 2: flags override the file. */
 	for (int pass = 0; pass < 2; pass++) {
 		optind = 0;

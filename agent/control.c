@@ -137,8 +137,8 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 			continue;
 		u = find_uplink(h, d->uplink);
 		if (u < 0) {
-			log_warn("vif skipped, unknown uplink vm=%s vif=%s uplink=%s", vm->id, d->id,
-				 d->uplink);
+			log_warn("vif skipped, unknown uplink vm=%s vif=%s uplink=%s", vm->id,
+				 d->id, d->uplink);
 			continue;
 		}
 		vif = vm_add_vif(h, vm, d);
@@ -149,8 +149,8 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 		vif->uplink = (uint32_t)u;
 		rc = ctl->enf->ops->attach(ctl->enf, vif);
 		if (rc) {
-			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s", vm->id, d->id,
-				  ctl->enf->ops->name, strerror(-rc));
+			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s", vm->id,
+				  d->id, ctl->enf->ops->name, strerror(-rc));
 			vm_remove_vif(vm, vm->n_vifs - 1);
 			continue;
 		}
@@ -282,14 +282,14 @@ static int allocate(struct control *ctl)
 		.vifs = ctl->ain,
 		.n_vifs = ctl->n_flat,
 	};
-	struct alloc_out out = {ctl->aout, {ctl->apool[0], ctl->apool[1]}};
+	struct alloc_out out = { ctl->aout, { ctl->apool[0], ctl->apool[1] } };
 	int rc;
 
 	for (size_t m = 0; m < h->n_vms; m++)
 		ctl->slas[m] = *vm_sla(h->vms[m]);
 	for (size_t u = 0; u < h->n_uplinks; u++)
-		ctl->aup[u] = (struct alloc_uplink_in){h->uplinks[u].cfg.capacity_bps,
-						       h->uplinks[u].cfg.capacity_pps};
+		ctl->aup[u] = (struct alloc_uplink_in){ h->uplinks[u].cfg.capacity_bps,
+							h->uplinks[u].cfg.capacity_pps };
 	for (size_t k = 0; k < ctl->n_flat; k++) {
 		const struct vif *vif = ctl->flat[k];
 		struct alloc_vif_in *a = &ctl->ain[k];

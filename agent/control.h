@@ -23,8 +23,8 @@ struct control {
 	struct host host;
 	bool rescan; /* the platform said the host changed */
 	bool started;
-	uint64_t tick;     /* periods completed */
-	uint64_t now_ns;  /* time of the last tick */
+	uint64_t tick;	   /* periods completed */
+	uint64_t now_ns;   /* time of the last tick */
 	uint64_t overruns; /* periods the loop fell behind */
 
 	/* Per-period working arrays, in vif creation order; rebuilt when vifs come or go. */

@@ -130,7 +130,7 @@ int host_set_sla(struct host *host, const char *id, const struct sla *sla)
 const struct sla *vm_sla(const struct vm *vm)
 {
 	/* sla_default()'s values, as a constant the API can point to. */
-	static const struct sla def = {SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED};
+	static const struct sla def = { SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED };
 
 	return vm->has_sla ? &vm->sla : &def;
 }

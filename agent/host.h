@@ -21,13 +21,13 @@ struct vif {
 	char host_ifname[IFNAMSIZ];
 	char guest_ifname[IFNAMSIZ];
 	char uplink_name[IFNAMSIZ];
-	uint32_t uplink;      /* index into host.uplinks */
-	uint64_t seq;         /* creation order: the allocator's tie-breaker */
+	uint32_t uplink; /* index into host.uplinks */
+	uint64_t seq;	 /* creation order: the allocator's tie-breaker */
 	struct vm *vm;
 	struct vif_counters cnt; /* last reading */
-	uint64_t cnt_ns;         /* when it was taken */
+	uint64_t cnt_ns;	 /* when it was taken */
 	bool have_cnt;
-	struct vif_rates rates;    /* over the last period */
+	struct vif_rates rates;	    /* over the last period */
 	struct alloc_vif_out alloc; /* the allocator's last answer */
 	bool have_alloc;
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static enum log_level current_level = LOG_LEVEL_INFO;
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void log_set_level(enum log_level level)
 {

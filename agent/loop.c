@@ -59,7 +59,7 @@ void loop_free(struct loop *loop)
 static int reg_add(struct loop *loop, int fd, uint32_t events, enum reg_kind kind, void *fn,
 		   void *arg)
 {
-	struct epoll_event ev = {.events = events, .data.fd = fd};
+	struct epoll_event ev = { .events = events, .data.fd = fd };
 
 	if (fd < 0)
 		return -EBADF;
@@ -77,7 +77,7 @@ static int reg_add(struct loop *loop, int fd, uint32_t events, enum reg_kind kin
 		return -EEXIST;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	loop->regs[fd] = (struct reg){kind, fn, arg};
+	loop->regs[fd] = (struct reg){ kind, fn, arg };
 	return 0;
 }
 
@@ -97,7 +97,7 @@ int loop_del_fd(struct loop *loop, int fd)
 
 int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, void *arg)
 {
-	struct itimerspec its = {0};
+	struct itimerspec its = { 0 };
 	int fd, rc;
 
 	if (period_ns == 0)

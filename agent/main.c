@@ -47,13 +47,15 @@ static int open_platform(const struct config *cfg, struct platform *plat, struct
 			 char *err, size_t err_len)
 {
 	if (cfg->dev) {
-		snprintf(err, err_len, "--dev: the netns testbed is not in this version yet; "
-				       "use --platform sim --scenario FILE");
+		snprintf(err, err_len,
+			 "--dev: the netns testbed is not in this version yet; "
+			 "use --platform sim --scenario FILE");
 		return -EINVAL;
 	}
 	if (cfg->platform != PLATFORM_SIM) {
 		snprintf(err, err_len,
-			 "--platform %s: not in this version yet; use --platform sim --scenario FILE",
+			 "--platform %s: not in this version yet; use --platform sim --scenario "
+			 "FILE",
 			 config_platform_name(cfg->platform));
 		return -EINVAL;
 	}
@@ -110,7 +112,7 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 
 static int run_loop(struct agent *a)
 {
-	static const int signals[] = {SIGTERM, SIGINT};
+	static const int signals[] = { SIGTERM, SIGINT };
 	struct loop *loop = loop_new();
 	int rc;
 
@@ -140,8 +142,8 @@ static int run_loop(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	struct platform plat = {0};
-	struct enforcer enf = {0};
+	struct platform plat = { 0 };
+	struct enforcer enf = { 0 };
 	struct agent a;
 	char err[PATH_MAX + 256];
 	int rc;

@@ -32,10 +32,10 @@ static struct rate rate_of(uint64_t pb, uint64_t cb, uint64_t pp, uint64_t cp, u
 void measure_rates(const struct vif_counters *p, const struct vif_counters *c, uint64_t dt_ns,
 		   struct vif_rates *out)
 {
-	out->offered = rate_of(p->offered_bytes, c->offered_bytes, p->offered_pkts,
-			       c->offered_pkts, dt_ns);
-	out->passed = rate_of(p->passed_bytes, c->passed_bytes, p->passed_pkts, c->passed_pkts,
-			      dt_ns);
-	out->dropped = rate_of(p->dropped_bytes, c->dropped_bytes, p->dropped_pkts,
-			       c->dropped_pkts, dt_ns);
+	out->offered = rate_of(p->offered_bytes, c->offered_bytes, p->offered_pkts, c->offered_pkts,
+			       dt_ns);
+	out->passed =
+		rate_of(p->passed_bytes, c->passed_bytes, p->passed_pkts, c->passed_pkts, dt_ns);
+	out->dropped = rate_of(p->dropped_bytes, c->dropped_bytes, p->dropped_pkts, c->dropped_pkts,
+			       dt_ns);
 }

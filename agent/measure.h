@@ -27,7 +27,7 @@ struct vif_rates {
  * restarted, an interface was re-created): its delta is taken as the new reading, never as a
  * negative number or a wrap-around spike.
  */
-void measure_rates(const struct vif_counters *prev, const struct vif_counters *cur,
-		   uint64_t dt_ns, struct vif_rates *out);
+void measure_rates(const struct vif_counters *prev, const struct vif_counters *cur, uint64_t dt_ns,
+		   struct vif_rates *out);
 
 #endif

@@ -15,16 +15,16 @@
 #define PLATFORM_UUID_LEN 37
 
 struct platform_vif {
-	char id[PLATFORM_ID_MAX];     /* "vif<domid>.<devid>", or the host ifname */
-	char host_ifname[IFNAMSIZ];   /* netback / host end of the veth */
-	char guest_ifname[IFNAMSIZ];  /* netfront / guest end */
+	char id[PLATFORM_ID_MAX];    /* "vif<domid>.<devid>", or the host ifname */
+	char host_ifname[IFNAMSIZ];  /* netback / host end of the veth */
+	char guest_ifname[IFNAMSIZ]; /* netfront / guest end */
 	char uplink[IFNAMSIZ];
 };
 
 struct platform_vm {
-	char id[PLATFORM_ID_MAX]; /* name, stable across restarts */
+	char id[PLATFORM_ID_MAX];     /* name, stable across restarts */
 	char uuid[PLATFORM_UUID_LEN]; /* "" when the platform has none */
-	int64_t domid;            /* -1 when the platform has none */
+	int64_t domid;		      /* -1 when the platform has none */
 	struct platform_vif *vifs;
 	size_t n_vifs;
 };

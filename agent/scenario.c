@@ -33,15 +33,15 @@ static int fail(struct ctx *c, const char *path, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int only_keys(struct ctx *c, const char *path, const json_t *obj,
-		     const char *const *allowed)
+static int only_keys(struct ctx *c, const char *path, const json_t *obj, const char *const *allowed)
 {
 	const char *key;
 	json_t *v;
 
 	if (!json_is_object(obj))
 		return fail(c, path, "must be an object");
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		const char *const *a;
 
 		for (a = allowed; *a && strcmp(*a, key); a++)
@@ -53,8 +53,8 @@ static int only_keys(struct ctx *c, const char *path, const json_t *obj,
 }
 
 /* obj.key as an integer in [lo, hi]; absent gives dflt, or an error when dflt is NULL. */
-static int get_u64(struct ctx *c, const char *path, const json_t *obj, const char *key,
-		   uint64_t lo, uint64_t hi, const uint64_t *dflt, uint64_t *out)
+static int get_u64(struct ctx *c, const char *path, const json_t *obj, const char *key, uint64_t lo,
+		   uint64_t hi, const uint64_t *dflt, uint64_t *out)
 {
 	const json_t *v = json_object_get(obj, key);
 	json_int_t n;
@@ -75,8 +75,8 @@ static int get_u64(struct ctx *c, const char *path, const json_t *obj, const cha
 	return 0;
 }
 
-static int get_name(struct ctx *c, const char *path, const json_t *obj, const char *key,
-		    char *out, size_t size)
+static int get_name(struct ctx *c, const char *path, const json_t *obj, const char *key, char *out,
+		    size_t size)
 {
 	const json_t *v = json_object_get(obj, key);
 	const char *s;
@@ -90,14 +90,14 @@ static int get_name(struct ctx *c, const char *path, const json_t *obj, const ch
 		return fail(c, path, "%s must have 1 to %zu characters", key, size - 1);
 	for (const char *p = s; *p; p++)
 		if (*p <= ' ' || *p == '/' || *p == 0x7f)
-			return fail(c, path, "%s '%s' has a character not allowed in a name",
-				    key, s);
+			return fail(c, path, "%s '%s' has a character not allowed in a name", key,
+				    s);
 	strcpy(out, s);
 	return 0;
 }
 
-static const json_t *get_array(struct ctx *c, const char *path, const json_t *obj,
-			       const char *key, int *rc)
+static const json_t *get_array(struct ctx *c, const char *path, const json_t *obj, const char *key,
+			       int *rc)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -111,7 +111,7 @@ static const json_t *get_array(struct ctx *c, const char *path, const json_t *ob
 
 static int load_uplinks(struct ctx *c, const json_t *root, struct scenario *sc)
 {
-	static const char *const keys[] = {"name", "capacity_bps", "capacity_pps", NULL};
+	static const char *const keys[] = { "name", "capacity_bps", "capacity_pps", NULL };
 	const uint64_t zero = 0;
 	const json_t *arr, *u;
 	size_t i;
@@ -123,7 +123,8 @@ static int load_uplinks(struct ctx *c, const json_t *root, struct scenario *sc)
 	sc->uplinks = calloc(json_array_size(arr), sizeof(*sc->uplinks));
 	if (!sc->uplinks)
 		return -ENOMEM;
-	json_array_foreach(arr, i, u) {
+	json_array_foreach(arr, i, u)
+	{
 		struct platform_uplink *up = &sc->uplinks[i];
 		char path[48];
 
@@ -143,10 +144,9 @@ static int load_uplinks(struct ctx *c, const json_t *root, struct scenario *sc)
 	return 0;
 }
 
-static int load_steps(struct ctx *c, const char *vpath, const json_t *vif,
-		      struct scenario_vif *sv)
+static int load_steps(struct ctx *c, const char *vpath, const json_t *vif, struct scenario_vif *sv)
 {
-	static const char *const keys[] = {"t_ms", "bps", "frame_bytes", NULL};
+	static const char *const keys[] = { "t_ms", "bps", "frame_bytes", NULL };
 	const json_t *arr, *s;
 	size_t i;
 	int rc;
@@ -157,7 +157,8 @@ static int load_steps(struct ctx *c, const char *vpath, const json_t *vif,
 	sv->steps = calloc(json_array_size(arr), sizeof(*sv->steps));
 	if (!sv->steps)
 		return -ENOMEM;
-	json_array_foreach(arr, i, s) {
+	json_array_foreach(arr, i, s)
+	{
 		struct scenario_step *st = &sv->steps[i];
 		char path[128];
 		uint64_t frame;
@@ -166,8 +167,8 @@ static int load_steps(struct ctx *c, const char *vpath, const json_t *vif,
 		if ((rc = only_keys(c, path, s, keys)) ||
 		    (rc = get_u64(c, path, s, "t_ms", 0, UINT32_MAX * 1000ull, NULL, &st->t_ms)) ||
 		    (rc = get_u64(c, path, s, "bps", 0, SLA_BPS_MAX, NULL, &st->bps)) ||
-		    (rc = get_u64(c, path, s, "frame_bytes", SCENARIO_FRAME_MIN,
-				  SCENARIO_FRAME_MAX, NULL, &frame)))
+		    (rc = get_u64(c, path, s, "frame_bytes", SCENARIO_FRAME_MIN, SCENARIO_FRAME_MAX,
+				  NULL, &frame)))
 			return rc;
 		st->frame_bytes = (uint32_t)frame;
 		if (i == 0 && st->t_ms != 0)
@@ -182,7 +183,7 @@ static int load_steps(struct ctx *c, const char *vpath, const json_t *vif,
 static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct scenario *sc,
 		     struct scenario_vm *svm)
 {
-	static const char *const keys[] = {"id", "uplink", "demand", NULL};
+	static const char *const keys[] = { "id", "uplink", "demand", NULL };
 	const json_t *arr, *v;
 	size_t i;
 	int rc;
@@ -193,7 +194,8 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 	svm->vifs = calloc(json_array_size(arr), sizeof(*svm->vifs));
 	if (!svm->vifs)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		struct scenario_vif *sv = &svm->vifs[i];
 		char path[96];
 		size_t u;
@@ -201,8 +203,7 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 		snprintf(path, sizeof(path), "%s.vifs[%zu]", mpath, i);
 		if ((rc = only_keys(c, path, v, keys)) ||
 		    (rc = get_name(c, path, v, "id", sv->desc.id, sizeof(sv->desc.id))) ||
-		    (rc = get_name(c, path, v, "uplink", sv->desc.uplink,
-				   sizeof(sv->desc.uplink))))
+		    (rc = get_name(c, path, v, "uplink", sv->desc.uplink, sizeof(sv->desc.uplink))))
 			return rc;
 		for (u = 0; u < sc->n_uplinks && strcmp(sc->uplinks[u].name, sv->desc.uplink); u++)
 			;
@@ -224,7 +225,7 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 
 static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 {
-	static const char *const keys[] = {"id", "sla", "start_ms", "stop_ms", "vifs", NULL};
+	static const char *const keys[] = { "id", "sla", "start_ms", "stop_ms", "vifs", NULL };
 	const uint64_t zero = 0, never = SCENARIO_NEVER;
 	const json_t *arr, *vm;
 	size_t i;
@@ -236,7 +237,8 @@ static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 	sc->vms = calloc(json_array_size(arr), sizeof(*sc->vms));
 	if (!sc->vms)
 		return -ENOMEM;
-	json_array_foreach(arr, i, vm) {
+	json_array_foreach(arr, i, vm)
+	{
 		struct scenario_vm *svm = &sc->vms[i];
 		const json_t *sla;
 		char path[48];
@@ -271,9 +273,9 @@ static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 
 int scenario_load(const char *path, struct scenario *sc, char *err, size_t err_len)
 {
-	static const char *const keys[] = {"uplinks", "host", "vms", NULL};
-	static const char *const host_keys[] = {"capacity_pps", NULL};
-	struct ctx c = {path, err, err_len};
+	static const char *const keys[] = { "uplinks", "host", "vms", NULL };
+	static const char *const host_keys[] = { "capacity_pps", NULL };
+	struct ctx c = { path, err, err_len };
 	const uint64_t zero = 0;
 	json_error_t jerr;
 	const json_t *host;

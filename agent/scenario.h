@@ -12,13 +12,13 @@
 #include "platform.h"
 #include "sla.h"
 
-#define SCENARIO_FRAME_MIN 42u    /* Ethernet + IPv4 + UDP headers, no payload */
+#define SCENARIO_FRAME_MIN 42u /* Ethernet + IPv4 + UDP headers, no payload */
 #define SCENARIO_FRAME_MAX 65535u
 #define SCENARIO_NEVER UINT64_MAX
 
 struct scenario_step {
-	uint64_t t_ms;     /* from this simulated time on ... */
-	uint64_t bps;      /* ... the vif offers this many bits/s ... */
+	uint64_t t_ms;	      /* from this simulated time on ... */
+	uint64_t bps;	      /* ... the vif offers this many bits/s ... */
 	uint32_t frame_bytes; /* ... in frames of this size */
 };
 

@@ -36,8 +36,8 @@ struct sim {
 	enum enforcer_kind model;
 	struct sim_vif *v;
 	size_t n_v;
-	uint64_t t_ns;       /* the model has run up to here */
-	bool *present;       /* per VM, as the last scan reported */
+	uint64_t t_ns;		 /* the model has run up to here */
+	bool *present;		 /* per VM, as the last scan reported */
 	double *up_bps, *up_pps; /* scratch per uplink */
 };
 
@@ -308,12 +308,12 @@ static void sim_enforcer_close(struct enforcer *e)
 }
 
 static const struct enforcer_ops sim_enforcer_ops[] = {
-	[ENFORCER_NETFRONT] = {"netfront", true, sim_attach, sim_detach, sim_sync,
-			       sim_read_counters, sim_apply, sim_enforcer_close},
-	[ENFORCER_NETBACK] = {"netback", true, sim_attach, sim_detach, sim_sync,
-			      sim_read_counters, sim_apply, sim_enforcer_close},
-	[ENFORCER_NONE] = {"none", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
-			   sim_apply, sim_enforcer_close},
+	[ENFORCER_NETFRONT] = { "netfront", true, sim_attach, sim_detach, sim_sync,
+				sim_read_counters, sim_apply, sim_enforcer_close },
+	[ENFORCER_NETBACK] = { "netback", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
+			       sim_apply, sim_enforcer_close },
+	[ENFORCER_NONE] = { "none", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
+			    sim_apply, sim_enforcer_close },
 };
 
 int sim_open(const char *scenario_path, enum enforcer_kind model, struct platform *plat,

@@ -67,7 +67,8 @@ static int check_keys(const json_t *obj, const char *prefix, const char *const *
 	json_t *v;
 	char field[64];
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		int known = 0;
 
 		for (const char *const *a = allowed; *a; a++)
@@ -85,7 +86,7 @@ static int get_range(const json_t *root, const char *name, const char *unit, uin
 		     uint64_t *min, uint64_t *max, struct sla_error *err)
 {
 	char kmin[16], kmax[16], fmin[48], fmax[48], prefix[32];
-	const char *allowed[3] = {kmin, kmax, NULL};
+	const char *allowed[3] = { kmin, kmax, NULL };
 	const json_t *obj = json_object_get(root, name);
 	const json_t *v;
 	int rc;
@@ -116,8 +117,8 @@ static int get_range(const json_t *root, const char *name, const char *unit, uin
 
 int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
 {
-	static const char *const allowed[] = {"priority", "weight", "bandwidth", "packet_rate",
-					      NULL};
+	static const char *const allowed[] = { "priority", "weight", "bandwidth", "packet_rate",
+					       NULL };
 	const json_t *v;
 	uint64_t n;
 	int rc;
@@ -144,8 +145,7 @@ int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
 	rc = get_range(obj, "bandwidth", "bps", SLA_BPS_MAX, &sla->min_bps, &sla->max_bps, err);
 	if (rc)
 		return rc;
-	return get_range(obj, "packet_rate", "pps", SLA_PPS_MAX, &sla->min_pps, &sla->max_pps,
-			 err);
+	return get_range(obj, "packet_rate", "pps", SLA_PPS_MAX, &sla->min_pps, &sla->max_pps, err);
 }
 
 int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *err)

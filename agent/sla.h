@@ -16,8 +16,8 @@
 #define SLA_PPS_MAX 10000000000ull
 
 struct sla {
-	uint32_t priority; /* 0 (most important) .. 7 */
-	uint32_t weight;   /* 1 .. SLA_WEIGHT_MAX, share within a class */
+	uint32_t priority;	   /* 0 (most important) .. 7 */
+	uint32_t weight;	   /* 1 .. SLA_WEIGHT_MAX, share within a class */
 	uint64_t min_bps, max_bps; /* max_bps SLA_UNLIMITED = unlimited */
 	uint64_t min_pps, max_pps;
 };

@@ -28,8 +28,8 @@ static json_t *vif_json(const struct vif *vif)
 	}
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", vif->id, "uplink",
 			 vif->uplink_name, "offered", rate_json(&vif->rates.offered), "demand",
-			 demand, "limit", limit, "passed", rate_json(&vif->rates.passed),
-			 "dropped", rate_json(&vif->rates.dropped));
+			 demand, "limit", limit, "passed", rate_json(&vif->rates.passed), "dropped",
+			 rate_json(&vif->rates.dropped));
 }
 
 static void add(struct rate *sum, const struct rate *r)
@@ -40,7 +40,7 @@ static void add(struct rate *sum, const struct rate *r)
 
 json_t *state_vm_json(const struct vm *vm)
 {
-	struct rate offered = {0, 0}, passed = {0, 0}, dropped = {0, 0};
+	struct rate offered = { 0, 0 }, passed = { 0, 0 }, dropped = { 0, 0 };
 	json_t *vifs = json_array(), *obj;
 
 	if (!vifs)
@@ -54,8 +54,8 @@ json_t *state_vm_json(const struct vm *vm)
 			return NULL;
 		}
 	}
-	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o}", "id", vm->id,
-			"name", vm->id, "uuid", vm->uuid[0] ? json_string(vm->uuid) : json_null(),
+	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o}", "id", vm->id, "name",
+			vm->id, "uuid", vm->uuid[0] ? json_string(vm->uuid) : json_null(),
 			"present", vm->present, "sla", sla_to_json(vm_sla(vm)), "sla_set",
 			vm->has_sla, "vifs", vifs, "offered", rate_json(&offered), "passed",
 			rate_json(&passed), "dropped", rate_json(&dropped));

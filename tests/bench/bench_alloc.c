@@ -63,7 +63,7 @@ static void build(struct bench_host *h, size_t n, int one_class)
 	h->vifs = calloc(n, sizeof(*h->vifs));
 	h->vo = calloc(n, sizeof(*h->vo));
 	for (int u = 0; u < 4; u++)
-		h->up[u] = (struct alloc_uplink_in){cap_bps, 0};
+		h->up[u] = (struct alloc_uplink_in){ cap_bps, 0 };
 	for (size_t m = 0; m < n_vms; m++) {
 		struct sla *s = &h->vms[m];
 
@@ -94,7 +94,7 @@ static void build(struct bench_host *h, size_t n, int one_class)
 		.vifs = h->vifs,
 		.n_vifs = n,
 	};
-	h->out = (struct alloc_out){h->vo, {h->po[0], h->po[1]}};
+	h->out = (struct alloc_out){ h->vo, { h->po[0], h->po[1] } };
 }
 
 static void destroy(struct bench_host *h)
@@ -106,16 +106,31 @@ static void destroy(struct bench_host *h)
 
 int main(int argc, char **argv)
 {
-	static const size_t sizes[] = {10, 100, 1000, 10000, 100000};
-	static const char *const kinds[] = {"spread", "one-class"};
-	/* Enough runs for a stable median at every size, about 0.2 s each. */
-	int quick = argc > 1 && !strcmp(argv[1], "--quick");
+	static const size_t sizes[] = { 10, 100, 1000, 10000, 100000 };
+	static const char *const kinds[] = { "spread", "one-class" };
+	/* Enough runs for a stable median at every size, about 0.2 s each. --quick: a tenth.
+	 * --vifs N --runs R: one size only, for counting instructions under callgrind. */
+	int quick = 0, only_runs = 0;
+	size_t only = 0;
 
-	printf("%-10s %8s %7s %12s %12s %10s %14s\n", "host", "vifs", "runs", "median_us",
-	       "p90_us", "ns/vif", "ns/(n log2 n)");
+	for (int a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--quick"))
+			quick = 1;
+		else if (!strcmp(argv[a], "--vifs") && a + 1 < argc)
+			only = strtoul(argv[++a], NULL, 10);
+		else if (!strcmp(argv[a], "--runs") && a + 1 < argc)
+			only_runs = atoi(argv[++a]);
+		else {
+			fprintf(stderr, "usage: bench_alloc [--quick] [--vifs N --runs R]\n");
+			return 2;
+		}
+	}
+
+	printf("%-10s %8s %7s %12s %12s %10s %14s\n", "host", "vifs", "runs", "median_us", "p90_us",
+	       "ns/vif", "ns/(n log2 n)");
 	for (int k = 0; k < 2; k++) {
 		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-			size_t n = sizes[s];
+			size_t n = only ? only : sizes[s];
 			int runs = (int)(n >= 100000 ? 41 : n >= 10000 ? 201 : 1001);
 			struct alloc_ws *ws = alloc_ws_new();
 			struct bench_host h;
@@ -123,6 +138,10 @@ int main(int argc, char **argv)
 
 			if (quick)
 				runs = runs / 10 + 1;
+			if (only_runs > 0)
+				runs = only_runs;
+			if (only && s > 0)
+				break;
 			t = calloc((size_t)runs, sizeof(*t));
 			build(&h, n, k);
 			alloc_run(&h.in, &h.out, ws); /* warm: the workspace grows once */

@@ -23,7 +23,7 @@
 /* Runs dbavmd with the arguments (NULL-terminated); returns its exit status, stdout in out. */
 static int run(char *out, size_t out_len, char *errbuf, size_t err_len, ...)
 {
-	char *argv[32] = {DBAVMD};
+	char *argv[32] = { DBAVMD };
 	int argc = 1, po[2], pe[2], status;
 	size_t n = 0, m = 0;
 	va_list ap;
@@ -88,9 +88,9 @@ static json_t *vm(json_t *rep, const char *id)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(json_object_get(rep, "vms"), i, v)
-		if (!strcmp(json_string_value(json_object_get(v, "id")), id))
-			return v;
+	json_array_foreach(
+		json_object_get(rep, "vms"), i,
+		v) if (!strcmp(json_string_value(json_object_get(v, "id")), id)) return v;
 	fail_msg("no vm %s in report", id);
 	return NULL;
 }
@@ -111,9 +111,9 @@ static void near(double got, double want, double rel, const char *what)
 		fail_msg("%s: got %.0f, want %.0f (+-%.2f%%)", what, got, want, rel * 100);
 }
 
-static const double sc1_bps[3] = {150e6, 700e6, 150e6};
-static const double sc2_bps[3] = {10.24e6, 700e6, 30.72e6};
-static const char *const vms[3] = {"vm1", "vm2", "vm3"};
+static const double sc1_bps[3] = { 150e6, 700e6, 150e6 };
+static const double sc2_bps[3] = { 10.24e6, 700e6, 30.72e6 };
+static const char *const vms[3] = { "vm1", "vm2", "vm3" };
 
 static void sim_netfront_gives_every_vm_its_allocation(void **state)
 {
@@ -249,14 +249,15 @@ static void sim_report_has_the_shape_of_the_vm_state(void **state)
 	assert_string_equal(json_string_value(json_object_get(v, "name")), "vm1");
 	assert_true(json_is_null(json_object_get(v, "uuid")));
 	assert_true(json_is_true(json_object_get(v, "present")));
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(v, "sla"), "packet_rate"), "max_pps")),
-			 20000);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(v, "sla"), "packet_rate"), "max_pps")),
+		20000);
 	f = vif(v, 0);
 	assert_string_equal(json_string_value(json_object_get(f, "id")), "vif1.0");
 	assert_string_equal(json_string_value(json_object_get(f, "uplink")), "eth0");
-	for (const char *const *k = (const char *const[]){"demand", "limit", "passed", "dropped",
-							    NULL};
+	for (const char *const *k =
+		     (const char *const[]){ "demand", "limit", "passed", "dropped", NULL };
 	     *k; k++) {
 		assert_true(json_is_object(json_object_get(f, *k)));
 		assert_true(json_is_integer(json_object_get(json_object_get(f, *k), "bps")));
@@ -282,11 +283,11 @@ static void sim_report_is_deterministic(void **state)
 static void cli_bad_usage_exits_2_with_one_line(void **state)
 {
 	static const char *const cases[][3] = {
-		{"--period", "5", NULL},
-		{"--platform", "sim", NULL},
-		{"--no-such-flag", NULL, NULL},
-		{"--platform", "sim", "--scenario=/nonexistent.json"},
-		{"--platform=netns", NULL, NULL},
+		{ "--period", "5", NULL },
+		{ "--platform", "sim", NULL },
+		{ "--no-such-flag", NULL, NULL },
+		{ "--platform", "sim", "--scenario=/nonexistent.json" },
+		{ "--platform=netns", NULL, NULL },
 	};
 
 	(void)state;

@@ -54,8 +54,8 @@ static size_t add_vm(struct host *h, uint32_t prio, uint32_t weight, uint64_t mi
 {
 	size_t m = h->in.n_vms++, i = h->in.n_vifs++;
 
-	h->vms[m] = (struct sla){prio, weight, min_bps, max_bps, 0, U};
-	h->vifs[i] = (struct alloc_vif_in){.vm = (uint32_t)m, .uplink = 0};
+	h->vms[m] = (struct sla){ prio, weight, min_bps, max_bps, 0, U };
+	h->vifs[i] = (struct alloc_vif_in){ .vm = (uint32_t)m, .uplink = 0 };
 	h->vifs[i].offered[ALLOC_BPS] = demand_bps;
 	h->vifs[i].limit[ALLOC_BPS] = U;
 	h->vifs[i].limit[ALLOC_PPS] = U;
@@ -276,10 +276,10 @@ static void alloc_splits_vm_sla_by_traffic_share(void **state)
 
 	(void)state;
 	host_init(&h, ALLOC_STRICT, 100000, 0);
-	h.vms[0] = (struct sla){0, 2, 300, 900, 40, 101};
+	h.vms[0] = (struct sla){ 0, 2, 300, 900, 40, 101 };
 	h.in.n_vms = 1;
-	h.vifs[0] = (struct alloc_vif_in){.vm = 0, .uplink = 0};
-	h.vifs[1] = (struct alloc_vif_in){.vm = 0, .uplink = 0};
+	h.vifs[0] = (struct alloc_vif_in){ .vm = 0, .uplink = 0 };
+	h.vifs[1] = (struct alloc_vif_in){ .vm = 0, .uplink = 0 };
 	h.vifs[0].offered[ALLOC_BPS] = 100;
 	h.vifs[1].offered[ALLOC_BPS] = 300;
 	h.in.n_vifs = 2;
@@ -303,10 +303,10 @@ static void alloc_splits_silent_vm_equally(void **state)
 
 	(void)state;
 	host_init(&h, ALLOC_STRICT, 100000, 0);
-	h.vms[0] = (struct sla){0, 1, 301, U, 0, U};
+	h.vms[0] = (struct sla){ 0, 1, 301, U, 0, U };
 	h.in.n_vms = 1;
-	h.vifs[0] = (struct alloc_vif_in){.vm = 0, .uplink = 0};
-	h.vifs[1] = (struct alloc_vif_in){.vm = 0, .uplink = 0};
+	h.vifs[0] = (struct alloc_vif_in){ .vm = 0, .uplink = 0 };
+	h.vifs[1] = (struct alloc_vif_in){ .vm = 0, .uplink = 0 };
 	h.in.n_vifs = 2;
 	run(&h);
 	assert_int_equal(h.vo[0].min[ALLOC_BPS], 151);
@@ -321,7 +321,7 @@ static void alloc_host_packet_budget_spans_uplinks(void **state)
 	(void)state;
 	host_init(&h, ALLOC_STRICT, 1000000, 300);
 	h.up[1].capacity_bps = 1000000;
-	h.up[2] = (struct alloc_uplink_in){1000000, 50}; /* its own packet budget */
+	h.up[2] = (struct alloc_uplink_in){ 1000000, 50 }; /* its own packet budget */
 	h.in.n_uplinks = 3;
 	for (uint32_t i = 0; i < 3; i++) {
 		add_vm(&h, 0, 1, 0, U, 1000);
@@ -355,8 +355,8 @@ static void alloc_rejects_bad_indices(void **state)
  */
 static void paper_host(struct host *h, const uint32_t frame_bytes[3])
 {
-	static const uint64_t bps[3] = {150000000, 700000000, 150000000};
-	static const uint64_t pps[3] = {20000, 60000, 60000};
+	static const uint64_t bps[3] = { 150000000, 700000000, 150000000 };
+	static const uint64_t pps[3] = { 20000, 60000, 60000 };
 
 	host_init(h, ALLOC_WORK_CONSERVING, 1000000000, 190000);
 	for (int i = 0; i < 3; i++) {
@@ -376,7 +376,7 @@ static uint64_t effective_bps(const struct host *h, int i, uint32_t frame_bytes)
 
 static void alloc_paper_scenario1_large_frames(void **state)
 {
-	static const uint32_t f[3] = {1500, 1500, 1500};
+	static const uint32_t f[3] = { 1500, 1500, 1500 };
 	struct host h;
 
 	(void)state;
@@ -389,7 +389,7 @@ static void alloc_paper_scenario1_large_frames(void **state)
 
 static void alloc_paper_scenario2_small_frames(void **state)
 {
-	static const uint32_t f[3] = {64, 1500, 64};
+	static const uint32_t f[3] = { 64, 1500, 64 };
 	struct host h;
 
 	(void)state;
@@ -502,13 +502,15 @@ static void check_invariants(const struct host *h, unsigned long seed)
 				sum_lim += o->limit[r];
 				if (po->capacity == 0) {
 					if (o->limit[r] != o->max[r])
-						fail_msg("seed %lu: unlimited pool, limit != max", seed);
+						fail_msg("seed %lu: unlimited pool, limit != max",
+							 seed);
 					continue;
 				}
 				if (o->alloc[r] > o->max[r])
 					fail_msg("seed %lu vif %zu: a > max", seed, i);
 				if (!po->overcommitted &&
-				    o->alloc[r] < (o->demand[r] < o->min[r] ? o->demand[r] : o->min[r]))
+				    o->alloc[r] <
+					    (o->demand[r] < o->min[r] ? o->demand[r] : o->min[r]))
 					fail_msg("seed %lu vif %zu: a < min(d, min)", seed, i);
 				lim_expect = o->alloc[r] > o->min[r] ? o->alloc[r] : o->min[r];
 				if (lim_expect > o->max[r])
@@ -542,8 +544,8 @@ static void check_invariants(const struct host *h, unsigned long seed)
 				if (pool_of(h, i, r) != p || po->overcommitted)
 					continue;
 				if (ci > unmet_class && oi->alloc[r] > guarantee_of(h, oi, r))
-					fail_msg("seed %lu vif %zu: lower class above guarantee", seed,
-						 i);
+					fail_msg("seed %lu vif %zu: lower class above guarantee",
+						 seed, i);
 				if (ci != unmet_class || oi->alloc[r] >= want_of(oi, r))
 					continue;
 				for (size_t j = 0; j < h->in.n_vifs; j++) {
@@ -558,7 +560,8 @@ static void check_invariants(const struct host *h, unsigned long seed)
 					inc_j = oj->alloc[r] - gj;
 					if ((u128)inc_j * oi->weight >
 					    (u128)inc_i * oj->weight + oi->weight + oj->weight)
-						fail_msg("seed %lu: class %d not max-min fair (%zu vs %zu)",
+						fail_msg("seed %lu: class %d not max-min fair (%zu "
+							 "vs %zu)",
 							 seed, ci, i, j);
 				}
 			}

@@ -18,7 +18,7 @@
 
 static int parse(struct config *cfg, char *err, size_t len, ...)
 {
-	char *argv[32] = {"dbavmd"};
+	char *argv[32] = { "dbavmd" };
 	int argc = 1;
 	va_list ap;
 
@@ -90,31 +90,31 @@ struct bad_flag {
 };
 
 static const struct bad_flag bad_flags[] = {
-	{{"--period", "9"}, "--period"},
-	{{"--period", "10001"}, "--period"},
-	{{"--period", "100ms"}, "--period"},
-	{{"--period", "-100"}, "--period"},
-	{{"--period", ""}, "--period"},
-	{{"--platform", "kvm"}, "--platform"},
-	{{"--enforcer", "police"}, "--enforcer"},
-	{{"--mode", "fair"}, "--mode"},
-	{{"--log-level", "loud"}, "--log-level"},
-	{{"--listen", "8470"}, "--listen"},
-	{{"--listen", "127.0.0.1:0"}, "--listen"},
-	{{"--listen", "127.0.0.1:65536"}, "--listen"},
-	{{"--listen", ":80"}, "--listen"},
-	{{"--ticks", "0"}, "--ticks"},
-	{{"--report", "xml"}, "--report"},
-	{{"--bogus"}, "--bogus"},
-	{{"-x"}, "-x"},
-	{{"--period"}, "--period"},
-	{{"stray"}, "stray"},
-	{{"--platform", "sim"}, "--scenario"},
-	{{"--scenario", "a.json"}, "--platform sim"},
-	{{"--ticks", "3"}, "--platform sim"},
-	{{"--platform", "sim", "--scenario", "a"}, NULL}, /* fine: a control case */
-	{{"--dev", "--platform", "sim"}, "--dev"},
-	{{"-c", "/nonexistent/dbavmd.conf"}, "/nonexistent/dbavmd.conf"},
+	{ { "--period", "9" }, "--period" },
+	{ { "--period", "10001" }, "--period" },
+	{ { "--period", "100ms" }, "--period" },
+	{ { "--period", "-100" }, "--period" },
+	{ { "--period", "" }, "--period" },
+	{ { "--platform", "kvm" }, "--platform" },
+	{ { "--enforcer", "police" }, "--enforcer" },
+	{ { "--mode", "fair" }, "--mode" },
+	{ { "--log-level", "loud" }, "--log-level" },
+	{ { "--listen", "8470" }, "--listen" },
+	{ { "--listen", "127.0.0.1:0" }, "--listen" },
+	{ { "--listen", "127.0.0.1:65536" }, "--listen" },
+	{ { "--listen", ":80" }, "--listen" },
+	{ { "--ticks", "0" }, "--ticks" },
+	{ { "--report", "xml" }, "--report" },
+	{ { "--bogus" }, "--bogus" },
+	{ { "-x" }, "-x" },
+	{ { "--period" }, "--period" },
+	{ { "stray" }, "stray" },
+	{ { "--platform", "sim" }, "--scenario" },
+	{ { "--scenario", "a.json" }, "--platform sim" },
+	{ { "--ticks", "3" }, "--platform sim" },
+	{ { "--platform", "sim", "--scenario", "a" }, NULL }, /* fine: a control case */
+	{ { "--dev", "--platform", "sim" }, "--dev" },
+	{ { "-c", "/nonexistent/dbavmd.conf" }, "/nonexistent/dbavmd.conf" },
 };
 
 static void config_bad_flags_say_which(void **state)
@@ -124,7 +124,7 @@ static void config_bad_flags_say_which(void **state)
 		const struct bad_flag *b = &bad_flags[i];
 		struct config c;
 		char err[512] = "";
-		char *argv[8] = {"dbavmd"};
+		char *argv[8] = { "dbavmd" };
 		int argc = 1, rc;
 
 		for (int k = 0; k < 4 && b->args[k]; k++)
@@ -172,13 +172,13 @@ static void config_file_errors_name_file_and_line(void **state)
 	static const struct {
 		const char *text, *says;
 	} cases[] = {
-		{"period 100\nperod 100\n", ":2: unknown key 'perod'"},
-		{"period 5\n", ":1: period must be"},
-		{"period 100\nperiod 200\n", ":2: period is set twice"},
-		{"mode\n", ":1: mode needs a value"},
-		{"config /etc/other\n", ":1: unknown key 'config'"},
-		{"help yes\n", ":1: unknown key 'help'"},
-		{"dev maybe\n", ":1: dev must be true or false"},
+		{ "period 100\nperod 100\n", ":2: unknown key 'perod'" },
+		{ "period 5\n", ":1: period must be" },
+		{ "period 100\nperiod 200\n", ":2: period is set twice" },
+		{ "mode\n", ":1: mode needs a value" },
+		{ "config /etc/other\n", ":1: unknown key 'config'" },
+		{ "help yes\n", ":1: unknown key 'help'" },
+		{ "dev maybe\n", ":1: dev must be true or false" },
 	};
 
 	(void)state;

@@ -13,10 +13,13 @@
 
 static void measure_rates_over_the_period(void **state)
 {
-	struct vif_counters a = {0}, b = {
-		.offered_bytes = 1250000, .offered_pkts = 1000,
-		.passed_bytes = 125000, .passed_pkts = 100,
-		.dropped_bytes = 1125000, .dropped_pkts = 900,
+	struct vif_counters a = { 0 }, b = {
+		.offered_bytes = 1250000,
+		.offered_pkts = 1000,
+		.passed_bytes = 125000,
+		.passed_pkts = 100,
+		.dropped_bytes = 1125000,
+		.dropped_pkts = 900,
 	};
 	struct vif_rates r;
 
@@ -31,8 +34,8 @@ static void measure_rates_over_the_period(void **state)
 
 static void measure_counter_reset_is_not_a_spike(void **state)
 {
-	struct vif_counters a = {.passed_bytes = UINT64_MAX - 10, .passed_pkts = 5000000},
-			    b = {.passed_bytes = 1000, .passed_pkts = 10};
+	struct vif_counters a = { .passed_bytes = UINT64_MAX - 10, .passed_pkts = 5000000 },
+			    b = { .passed_bytes = 1000, .passed_pkts = 10 };
 	struct vif_rates r;
 
 	(void)state;
@@ -43,7 +46,7 @@ static void measure_counter_reset_is_not_a_spike(void **state)
 
 static void measure_zero_interval_gives_zero(void **state)
 {
-	struct vif_counters a = {0}, b = {.passed_bytes = 100};
+	struct vif_counters a = { 0 }, b = { .passed_bytes = 100 };
 	struct vif_rates r;
 
 	(void)state;
@@ -53,7 +56,7 @@ static void measure_zero_interval_gives_zero(void **state)
 
 static void measure_huge_counts_saturate(void **state)
 {
-	struct vif_counters a = {0}, b = {.passed_bytes = UINT64_MAX / 2};
+	struct vif_counters a = { 0 }, b = { .passed_bytes = UINT64_MAX / 2 };
 	struct vif_rates r;
 
 	(void)state;

@@ -41,10 +41,16 @@ static void scenario_loads_as_written(void **state)
 	char err[512];
 
 	(void)state;
-	write_file("{" UP ", \"host\": {\"capacity_pps\": 190000}, \"vms\": ["
-		   "{\"id\": \"a\", \"start_ms\": 5, \"stop_ms\": 900, \"sla\": {\"priority\": 2},"
-		   " \"vifs\": [" VIF(STEP ", {\"t_ms\": 300, \"bps\": 7, \"frame_bytes\": 1500}") "]},"
-		   "{\"id\": \"b\", \"vifs\": [" VIF(STEP) "]}]}");
+	write_file(
+		"{" UP ", \"host\": {\"capacity_pps\": 190000}, \"vms\": ["
+		"{\"id\": \"a\", \"start_ms\": 5, \"stop_ms\": 900, \"sla\": {\"priority\": 2},"
+		" \"vifs\": [" VIF(
+			STEP
+			", {\"t_ms\": 300, \"bps\": 7, \"frame_bytes\": 1500}") "]},"
+										"{\"id\": \"b\", "
+										"\"vifs\": "
+										"[" VIF(STEP) "]}]"
+											      "}");
 	assert_int_equal(scenario_load(path, &sc, err, sizeof(err)), 0);
 	assert_int_equal(sc.n_uplinks, 1);
 	assert_int_equal(sc.uplinks[0].capacity_bps, 1000);
@@ -66,48 +72,51 @@ static void scenario_refuses_bad_files_naming_the_field(void **state)
 	static const struct {
 		const char *text, *says;
 	} cases[] = {
-		{"{", "1:"},
-		{"[]", "must be an object"},
-		{"{\"vms\": []}", "uplinks must be a non-empty array"},
-		{"{" UP ", \"vms\": []}", "vms must be a non-empty array"},
-		{"{" UP ", \"extra\": 1, \"vms\": []}", "unknown field 'extra'"},
-		{"{\"uplinks\": [{\"name\": \"\"}], \"vms\": []}", "uplinks[0]: name must have"},
-		{"{\"uplinks\": [{\"name\": \"a b\"}], \"vms\": []}", "not allowed in a name"},
-		{"{\"uplinks\": [{\"name\": \"e\"}, {\"name\": \"e\"}], \"vms\": []}",
-		 "uplinks[1]: uplink 'e' is named twice"},
-		{"{\"uplinks\": [{\"name\": \"e\", \"capacity_bps\": -1}], \"vms\": []}",
-		 "uplinks[0]: capacity_bps must be between"},
-		{"{" UP ", \"host\": {\"capacity_pps\": \"x\"}, \"vms\": []}",
-		 "host: capacity_pps must be an integer"},
-		{"{" UP ", \"vms\": [{\"vifs\": [" VIF(STEP) "]}]}", "vms[0]: id is required"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"sla\": {\"priority\": 9}, \"vifs\": [" VIF(STEP)
-		 "]}]}",
-		 "vms[0]: sla.priority"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"start_ms\": 5, \"stop_ms\": 5, \"vifs\": ["
-		 VIF(STEP) "]}]}",
-		 "vms[0]: stop_ms must be after start_ms"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": []}]}",
-		 "vms[0]: vifs must be a non-empty array"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [{\"id\": \"v\", \"uplink\": \"eth9\","
-		 " \"demand\": [" STEP "]}]}]}",
-		 "vms[0].vifs[0]: uplink 'eth9' is not among"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(STEP) ", " VIF(STEP) "]}]}",
-		 "vms[0].vifs[1]: vif 'v' is named twice"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
-			 "{\"t_ms\": 1, \"bps\": 1, \"frame_bytes\": 64}") "]}]}",
-		 "vms[0].vifs[0].demand[0]: the first step must start at t_ms 0"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
-			 STEP ", {\"t_ms\": 0, \"bps\": 1, \"frame_bytes\": 64}") "]}]}",
-		 "vms[0].vifs[0].demand[1]: t_ms must increase"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
-			 "{\"t_ms\": 0, \"bps\": 1, \"frame_bytes\": 41}") "]}]}",
-		 "demand[0]: frame_bytes must be between 42"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
-			 "{\"t_ms\": 0, \"bps\": 1.5, \"frame_bytes\": 64}") "]}]}",
-		 "demand[0]: bps must be an integer"},
-		{"{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(STEP) "]}, {\"id\": \"a\", "
-		 "\"vifs\": [" VIF(STEP) "]}]}",
-		 "vms[1]: vm 'a' is named twice"},
+		{ "{", "1:" },
+		{ "[]", "must be an object" },
+		{ "{\"vms\": []}", "uplinks must be a non-empty array" },
+		{ "{" UP ", \"vms\": []}", "vms must be a non-empty array" },
+		{ "{" UP ", \"extra\": 1, \"vms\": []}", "unknown field 'extra'" },
+		{ "{\"uplinks\": [{\"name\": \"\"}], \"vms\": []}", "uplinks[0]: name must have" },
+		{ "{\"uplinks\": [{\"name\": \"a b\"}], \"vms\": []}", "not allowed in a name" },
+		{ "{\"uplinks\": [{\"name\": \"e\"}, {\"name\": \"e\"}], \"vms\": []}",
+		  "uplinks[1]: uplink 'e' is named twice" },
+		{ "{\"uplinks\": [{\"name\": \"e\", \"capacity_bps\": -1}], \"vms\": []}",
+		  "uplinks[0]: capacity_bps must be between" },
+		{ "{" UP ", \"host\": {\"capacity_pps\": \"x\"}, \"vms\": []}",
+		  "host: capacity_pps must be an integer" },
+		{ "{" UP ", \"vms\": [{\"vifs\": [" VIF(STEP) "]}]}", "vms[0]: id is required" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"sla\": {\"priority\": 9}, \"vifs\": [" VIF(
+			  STEP) "]}]}",
+		  "vms[0]: sla.priority" },
+		{ "{" UP
+		  ", \"vms\": [{\"id\": \"a\", \"start_ms\": 5, \"stop_ms\": 5, \"vifs\": [" VIF(
+			  STEP) "]}]}",
+		  "vms[0]: stop_ms must be after start_ms" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": []}]}",
+		  "vms[0]: vifs must be a non-empty array" },
+		{ "{" UP
+		  ", \"vms\": [{\"id\": \"a\", \"vifs\": [{\"id\": \"v\", \"uplink\": \"eth9\","
+		  " \"demand\": [" STEP "]}]}]}",
+		  "vms[0].vifs[0]: uplink 'eth9' is not among" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(STEP) ", " VIF(STEP) "]}]}",
+		  "vms[0].vifs[1]: vif 'v' is named twice" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
+			  "{\"t_ms\": 1, \"bps\": 1, \"frame_bytes\": 64}") "]}]}",
+		  "vms[0].vifs[0].demand[0]: the first step must start at t_ms 0" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
+			  STEP ", {\"t_ms\": 0, \"bps\": 1, \"frame_bytes\": 64}") "]}]}",
+		  "vms[0].vifs[0].demand[1]: t_ms must increase" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
+			  "{\"t_ms\": 0, \"bps\": 1, \"frame_bytes\": 41}") "]}]}",
+		  "demand[0]: frame_bytes must be between 42" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(
+			  "{\"t_ms\": 0, \"bps\": 1.5, \"frame_bytes\": 64}") "]}]}",
+		  "demand[0]: bps must be an integer" },
+		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(STEP) "]}, {\"id\": \"a\", "
+									     "\"vifs\": [" VIF(
+										     STEP) "]}]}",
+		  "vms[1]: vm 'a' is named twice" },
 	};
 
 	(void)state;

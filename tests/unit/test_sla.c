@@ -20,53 +20,53 @@ struct bad_case {
 
 static const struct bad_case bad[] = {
 	/* not an object, not JSON */
-	{"", ""},
-	{"[]", ""},
-	{"42", ""},
-	{"{\"priority\": 1", ""},
-	{"{\"priority\": 1}{}", ""},
-	{"{\"priority\": 1, \"priority\": 2}", ""},
+	{ "", "" },
+	{ "[]", "" },
+	{ "42", "" },
+	{ "{\"priority\": 1", "" },
+	{ "{\"priority\": 1}{}", "" },
+	{ "{\"priority\": 1, \"priority\": 2}", "" },
 	/* priority */
-	{"{}", "priority"},
-	{"{\"priority\": -1}", "priority"},
-	{"{\"priority\": 8}", "priority"},
-	{"{\"priority\": 1.5}", "priority"},
-	{"{\"priority\": \"1\"}", "priority"},
-	{"{\"priority\": null}", "priority"},
-	{"{\"priority\": true}", "priority"},
-	{"{\"priority\": 99999999999999999999999}", ""}, /* beyond any integer JSON here */
+	{ "{}", "priority" },
+	{ "{\"priority\": -1}", "priority" },
+	{ "{\"priority\": 8}", "priority" },
+	{ "{\"priority\": 1.5}", "priority" },
+	{ "{\"priority\": \"1\"}", "priority" },
+	{ "{\"priority\": null}", "priority" },
+	{ "{\"priority\": true}", "priority" },
+	{ "{\"priority\": 99999999999999999999999}", "" }, /* beyond any integer JSON here */
 	/* weight */
-	{"{\"priority\": 1, \"weight\": 0}", "weight"},
-	{"{\"priority\": 1, \"weight\": -3}", "weight"},
-	{"{\"priority\": 1, \"weight\": 10001}", "weight"},
-	{"{\"priority\": 1, \"weight\": \"heavy\"}", "weight"},
-	{"{\"priority\": 1, \"weight\": null}", "weight"},
+	{ "{\"priority\": 1, \"weight\": 0}", "weight" },
+	{ "{\"priority\": 1, \"weight\": -3}", "weight" },
+	{ "{\"priority\": 1, \"weight\": 10001}", "weight" },
+	{ "{\"priority\": 1, \"weight\": \"heavy\"}", "weight" },
+	{ "{\"priority\": 1, \"weight\": null}", "weight" },
 	/* bandwidth */
-	{"{\"priority\": 1, \"bandwidth\": 5}", "bandwidth"},
-	{"{\"priority\": 1, \"bandwidth\": null}", "bandwidth"},
-	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": -1}}", "bandwidth.min_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": null}}", "bandwidth.min_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": \"1G\"}}", "bandwidth.min_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": 1e9}}", "bandwidth.min_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": -5}}", "bandwidth.max_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": 100000000000001}}", "bandwidth.max_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": 9223372036854775807}}",
-	 "bandwidth.max_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"max_bps\": [1]}}", "bandwidth.max_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"min_bps\": 10, \"max_bps\": 9}}",
-	 "bandwidth.min_bps"},
-	{"{\"priority\": 1, \"bandwidth\": {\"max_bsp\": 10}}", "bandwidth.max_bsp"},
+	{ "{\"priority\": 1, \"bandwidth\": 5}", "bandwidth" },
+	{ "{\"priority\": 1, \"bandwidth\": null}", "bandwidth" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"min_bps\": -1}}", "bandwidth.min_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"min_bps\": null}}", "bandwidth.min_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"min_bps\": \"1G\"}}", "bandwidth.min_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"min_bps\": 1e9}}", "bandwidth.min_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"max_bps\": -5}}", "bandwidth.max_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"max_bps\": 100000000000001}}", "bandwidth.max_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"max_bps\": 9223372036854775807}}",
+	  "bandwidth.max_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"max_bps\": [1]}}", "bandwidth.max_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"min_bps\": 10, \"max_bps\": 9}}",
+	  "bandwidth.min_bps" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"max_bsp\": 10}}", "bandwidth.max_bsp" },
 	/* packet_rate */
-	{"{\"priority\": 1, \"packet_rate\": []}", "packet_rate"},
-	{"{\"priority\": 1, \"packet_rate\": {\"min_pps\": -1}}", "packet_rate.min_pps"},
-	{"{\"priority\": 1, \"packet_rate\": {\"min_pps\": 10000000001}}", "packet_rate.min_pps"},
-	{"{\"priority\": 1, \"packet_rate\": {\"max_pps\": false}}", "packet_rate.max_pps"},
-	{"{\"priority\": 1, \"packet_rate\": {\"min_pps\": 7, \"max_pps\": 6}}",
-	 "packet_rate.min_pps"},
-	{"{\"priority\": 1, \"packet_rate\": {\"min_bps\": 7}}", "packet_rate.min_bps"},
+	{ "{\"priority\": 1, \"packet_rate\": []}", "packet_rate" },
+	{ "{\"priority\": 1, \"packet_rate\": {\"min_pps\": -1}}", "packet_rate.min_pps" },
+	{ "{\"priority\": 1, \"packet_rate\": {\"min_pps\": 10000000001}}", "packet_rate.min_pps" },
+	{ "{\"priority\": 1, \"packet_rate\": {\"max_pps\": false}}", "packet_rate.max_pps" },
+	{ "{\"priority\": 1, \"packet_rate\": {\"min_pps\": 7, \"max_pps\": 6}}",
+	  "packet_rate.min_pps" },
+	{ "{\"priority\": 1, \"packet_rate\": {\"min_bps\": 7}}", "packet_rate.min_bps" },
 	/* unknown top-level fields */
-	{"{\"priority\": 1, \"prio\": 1}", "prio"},
-	{"{\"priority\": 1, \"Bandwidth\": {}}", "Bandwidth"},
+	{ "{\"priority\": 1, \"prio\": 1}", "prio" },
+	{ "{\"priority\": 1, \"Bandwidth\": {}}", "Bandwidth" },
 };
 
 static void sla_refuses_every_bad_field(void **state)
@@ -139,10 +139,11 @@ static void sla_accepts_the_bounds(void **state)
 {
 	struct sla sla;
 	struct sla_error err;
-	const char *body = "{\"priority\": 7, \"weight\": 10000,"
-			   " \"bandwidth\": {\"min_bps\": 100000000000000,"
-			   " \"max_bps\": 100000000000000},"
-			   " \"packet_rate\": {\"min_pps\": 10000000000, \"max_pps\": 10000000000}}";
+	const char *body =
+		"{\"priority\": 7, \"weight\": 10000,"
+		" \"bandwidth\": {\"min_bps\": 100000000000000,"
+		" \"max_bps\": 100000000000000},"
+		" \"packet_rate\": {\"min_pps\": 10000000000, \"max_pps\": 10000000000}}";
 
 	(void)state;
 	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), 0);
@@ -152,7 +153,7 @@ static void sla_accepts_the_bounds(void **state)
 
 static void sla_round_trips_through_json(void **state)
 {
-	struct sla in = {3, 7, 1000, SLA_UNLIMITED, 5, 600}, out;
+	struct sla in = { 3, 7, 1000, SLA_UNLIMITED, 5, 600 }, out;
 	struct sla_error err;
 	json_t *j = sla_to_json(&in);
 	char *text;

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs every package dbavm needs to build, run and test, from Debian 12's archive.
+# Idempotent: installs only what is missing, and touches nothing when all is there.
+# Run as root.
+set -eu
+
+PACKAGES="
+  build-essential cmake pkg-config
+  libjansson-dev
+  libcmocka-dev valgrind jq clang-format
+"
+
+missing=""
+for p in $PACKAGES; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	"install ok installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing:$missing; run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # one word per package
+apt-get install -y -q --no-install-recommends $missing
