@@ -484,6 +484,11 @@ static uint64_t guarantee_of(const struct host *h, const struct alloc_vif_out *o
 	return w < o->min[r] ? w : o->min[r];
 }
 
+/* How often the random hosts reach each case, so a weak generator shows. */
+static struct {
+	unsigned long pools, overcommitted, unlimited, unmet_class, fair_pairs;
+} seen;
+
 static void check_invariants(const struct host *h, unsigned long seed)
 {
 	for (int r = 0; r < ALLOC_NRES; r++) {
@@ -524,6 +529,12 @@ static void check_invariants(const struct host *h, unsigned long seed)
 						unmet_class = c;
 				}
 			}
+			if (po->n_vifs == 0)
+				continue;
+			seen.pools++;
+			seen.unlimited += po->capacity == 0;
+			seen.overcommitted += po->overcommitted;
+			seen.unmet_class += unmet_class < 8;
 			if (po->capacity == 0)
 				continue;
 			if (sum > po->capacity)
@@ -558,6 +569,7 @@ static void check_invariants(const struct host *h, unsigned long seed)
 					    oj->alloc[r] <= gj)
 						continue;
 					inc_j = oj->alloc[r] - gj;
+					seen.fair_pairs += i != j;
 					if ((u128)inc_j * oi->weight >
 					    (u128)inc_i * oj->weight + oi->weight + oj->weight)
 						fail_msg("seed %lu: class %d not max-min fair (%zu "
@@ -611,6 +623,13 @@ static void alloc_random_hosts_hold_every_invariant(void **state)
 		}
 	}
 	alloc_ws_free(ws);
+	print_message("pools %lu: over-committed %lu, unlimited %lu, with unmet want %lu; "
+		      "fairness pairs %lu\n",
+		      seen.pools, seen.overcommitted, seen.unlimited, seen.unmet_class,
+		      seen.fair_pairs);
+	if (seeds >= 1000)
+		assert_true(seen.overcommitted > seeds / 20 && seen.unlimited > seeds / 20 &&
+			    seen.unmet_class > seeds / 5 && seen.fair_pairs > seeds);
 }
 
 int main(void)
