@@ -18,6 +18,8 @@ const char config_usage[] =
 	"              [--enforcer netfront|netback|xen-credit|none]\n"
 	"              [--listen ADDR:PORT] [--period MS] [--state-dir DIR] [--token-file FILE]\n"
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
+	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
+	"              [--idle-timeout S]\n"
 	"       dbavmd --dev\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
@@ -191,6 +193,41 @@ static int set_dev(struct config *c, const char *v, char *w, size_t wl)
 	return 0;
 }
 
+static int set_auth_reads(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_bool(v, &c->auth_reads))
+		return why(w, wl, "must be true or false, got '%s'", v);
+	return 0;
+}
+
+static int set_max_body_bytes(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_u64(v, 256, 16u << 20, &c->max_body_bytes))
+		return why(w, wl, "must be a whole number of bytes from 256 to 16777216, got '%s'",
+			   v);
+	return 0;
+}
+
+static int set_max_connections(struct config *c, const char *v, char *w, size_t wl)
+{
+	uint64_t n;
+
+	if (parse_u64(v, 1, 10000, &n))
+		return why(w, wl, "must be a whole number from 1 to 10000, got '%s'", v);
+	c->max_connections = (uint32_t)n;
+	return 0;
+}
+
+static int set_idle_timeout(struct config *c, const char *v, char *w, size_t wl)
+{
+	uint64_t n;
+
+	if (parse_u64(v, 1, 3600, &n))
+		return why(w, wl, "must be a whole number of seconds from 1 to 3600, got '%s'", v);
+	c->idle_timeout_s = (uint32_t)n;
+	return 0;
+}
+
 static int set_scenario(struct config *c, const char *v, char *w, size_t wl)
 {
 	return copy_path(c->scenario, sizeof(c->scenario), v, w, wl);
@@ -227,13 +264,24 @@ static int set_version(struct config *c, const char *v, char *w, size_t wl)
 
 /* has_arg 2: optional on the command line (--dev), a value in the file (dev true). */
 static const struct option_def defs[] = {
-	{ "config", 1, set_config },	     { "platform", 1, set_platform },
-	{ "enforcer", 1, set_enforcer },     { "listen", 1, set_listen },
-	{ "period", 1, set_period },	     { "state-dir", 1, set_state_dir },
-	{ "token-file", 1, set_token_file }, { "mode", 1, set_mode },
-	{ "log-level", 1, set_log_level },   { "dev", 2, set_dev },
-	{ "scenario", 1, set_scenario },     { "ticks", 1, set_ticks },
-	{ "report", 1, set_report },	     { "help", 0, set_help },
+	{ "config", 1, set_config },
+	{ "platform", 1, set_platform },
+	{ "enforcer", 1, set_enforcer },
+	{ "listen", 1, set_listen },
+	{ "period", 1, set_period },
+	{ "state-dir", 1, set_state_dir },
+	{ "token-file", 1, set_token_file },
+	{ "mode", 1, set_mode },
+	{ "log-level", 1, set_log_level },
+	{ "dev", 2, set_dev },
+	{ "auth-reads", 2, set_auth_reads },
+	{ "max-body-bytes", 1, set_max_body_bytes },
+	{ "max-connections", 1, set_max_connections },
+	{ "idle-timeout", 1, set_idle_timeout },
+	{ "scenario", 1, set_scenario },
+	{ "ticks", 1, set_ticks },
+	{ "report", 1, set_report },
+	{ "help", 0, set_help },
 	{ "version", 0, set_version },
 };
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))
@@ -249,6 +297,9 @@ void config_defaults(struct config *cfg)
 	strcpy(cfg->state_dir, "/var/lib/dbavm");
 	cfg->mode = ALLOC_WORK_CONSERVING;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->max_body_bytes = 65536;
+	cfg->max_connections = 64;
+	cfg->idle_timeout_s = 30;
 }
 
 static char *trim(char *s)

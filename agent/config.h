@@ -31,6 +31,10 @@ struct config {
 	char token_file[PATH_MAX];
 	enum alloc_mode mode;
 	enum log_level log_level;
+	bool auth_reads; /* GETs need the token too */
+	uint64_t max_body_bytes;
+	uint32_t max_connections;
+	uint32_t idle_timeout_s;
 	bool dev;
 	char scenario[PATH_MAX];
 	uint64_t ticks; /* 0: run in real time */

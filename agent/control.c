@@ -258,10 +258,13 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 			memset(&vif->rates, 0, sizeof(vif->rates));
 			continue;
 		}
-		if (vif->have_cnt && now_ns > vif->cnt_ns)
+		if (vif->have_cnt && now_ns > vif->cnt_ns) {
 			measure_rates(&vif->cnt, &cur, now_ns - vif->cnt_ns, &vif->rates);
-		else
+			measure_accumulate(&vif->cnt, &cur, &vif->total);
+			measure_accumulate(&vif->cnt, &cur, &vif->vm->total);
+		} else {
 			memset(&vif->rates, 0, sizeof(vif->rates));
+		}
 		vif->cnt = cur;
 		vif->cnt_ns = now_ns;
 		vif->have_cnt = true;

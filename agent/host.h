@@ -24,8 +24,9 @@ struct vif {
 	uint32_t uplink; /* index into host.uplinks */
 	uint64_t seq;	 /* creation order: the allocator's tie-breaker */
 	struct vm *vm;
-	struct vif_counters cnt; /* last reading */
-	uint64_t cnt_ns;	 /* when it was taken */
+	struct vif_counters cnt;   /* last reading */
+	struct vif_counters total; /* since the agent found the vif; never goes back */
+	uint64_t cnt_ns;	   /* when it was taken */
 	bool have_cnt;
 	struct vif_rates rates;	    /* over the last period */
 	struct alloc_vif_out alloc; /* the allocator's last answer */
@@ -40,7 +41,8 @@ struct vm {
 	char uuid[PLATFORM_UUID_LEN];
 	int64_t domid;
 	bool present;
-	bool has_sla; /* else the default SLA applies */
+	bool has_sla;		   /* else the default SLA applies */
+	struct vif_counters total; /* over all its vifs since the agent started; never goes back */
 	struct sla sla;
 	struct vif **vifs;
 	size_t n_vifs;

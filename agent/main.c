@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
+#include "auth.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -19,12 +21,18 @@
 #include "scenario.h"
 #include "sim.h"
 #include "state_json.h"
+#include "store.h"
 #include "version.h"
 
 #define EXIT_USAGE 2
 
 struct agent {
+	const struct config *cfg;
 	struct control ctl;
+	struct store *store;
+	struct auth *auth;
+	struct api api;
+	struct metrics_info info;
 	uint64_t period_ns;
 	uint64_t start_ns;
 };
@@ -110,12 +118,29 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 	loop_stop(loop);
 }
 
+/* Real time: the store, the token and the API around the control loop. Returns the exit
+ * status. */
 static int run_loop(struct agent *a)
 {
 	static const int signals[] = { SIGTERM, SIGINT };
-	struct loop *loop = loop_new();
+	struct store_load load;
+	char why[PATH_MAX + 512];
+	struct loop *loop;
 	int rc;
 
+	rc = auth_open(a->cfg->token_file, &a->auth, why, sizeof(why));
+	if (rc)
+		return usage_error(why);
+	rc = store_open(a->cfg->state_dir, &a->store, &load);
+	if (rc) {
+		snprintf(why, sizeof(why), "--state-dir %s: %s", a->cfg->state_dir, load.why);
+		return usage_error(why);
+	}
+	for (size_t i = 0; i < load.n_entries; i++)
+		if (host_set_sla(&a->ctl.host, load.entries[i].id, &load.entries[i].sla))
+			return 1;
+	log_info("state loaded dir=%s slas=%zu", a->cfg->state_dir, load.n_entries);
+	loop = loop_new();
 	if (!loop) {
 		log_error("event loop not created err=%s", strerror(errno));
 		return 1;
@@ -128,9 +153,20 @@ static int run_loop(struct agent *a)
 		loop_free(loop);
 		return 1;
 	}
+	rc = api_open(&a->api, loop, &a->ctl, a->store, a->auth, a->cfg, &a->info, &load);
+	if (rc) {
+		log_error("api not started listen=%s:%u err=%s", a->cfg->listen_addr,
+			  a->cfg->listen_port, strerror(-rc));
+		loop_free(loop);
+		return 1;
+	}
+	log_info("api listening listen=%s:%u token=%s reads=%s", a->cfg->listen_addr,
+		 a->cfg->listen_port, auth_configured(a->auth) ? "set" : "none",
+		 a->cfg->auth_reads ? "token" : "open");
 	a->start_ns = monotonic_ns();
 	control_tick(&a->ctl, 0);
 	rc = loop_run(loop);
+	api_close(&a->api);
 	loop_free(loop);
 	if (rc) {
 		log_error("event loop failed err=%s", strerror(-rc));
@@ -161,7 +197,11 @@ int main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	if (open_platform(&cfg, &plat, &enf, err, sizeof(err)))
 		return usage_error(err);
+	memset(&a, 0, sizeof(a));
+	a.cfg = &cfg;
 	a.period_ns = (uint64_t)cfg.period_ms * 1000000u;
+	a.info = (struct metrics_info){ plat.ops->name, enf.ops->name, config_mode_name(cfg.mode),
+					cfg.period_ms };
 	if (control_init(&a.ctl, cfg.mode, &plat, &enf) ||
 	    install_scenario_slas(&a.ctl, sim_scenario(&plat))) {
 		log_error("out of memory at start");
@@ -173,6 +213,8 @@ int main(int argc, char **argv)
 		rc = cfg.ticks ? run_ticks(&a, cfg.ticks) : run_loop(&a);
 	}
 	control_close(&a.ctl);
+	store_close(a.store);
+	auth_close(a.auth);
 	enf.ops->close(&enf);
 	plat.ops->close(&plat);
 	if (!cfg.ticks)

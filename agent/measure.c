@@ -39,3 +39,14 @@ void measure_rates(const struct vif_counters *p, const struct vif_counters *c, u
 	out->dropped = rate_of(p->dropped_bytes, c->dropped_bytes, p->dropped_pkts, c->dropped_pkts,
 			       dt_ns);
 }
+
+void measure_accumulate(const struct vif_counters *p, const struct vif_counters *c,
+			struct vif_counters *t)
+{
+	t->offered_bytes += delta(p->offered_bytes, c->offered_bytes);
+	t->offered_pkts += delta(p->offered_pkts, c->offered_pkts);
+	t->passed_bytes += delta(p->passed_bytes, c->passed_bytes);
+	t->passed_pkts += delta(p->passed_pkts, c->passed_pkts);
+	t->dropped_bytes += delta(p->dropped_bytes, c->dropped_bytes);
+	t->dropped_pkts += delta(p->dropped_pkts, c->dropped_pkts);
+}

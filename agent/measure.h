@@ -30,4 +30,8 @@ struct vif_rates {
 void measure_rates(const struct vif_counters *prev, const struct vif_counters *cur, uint64_t dt_ns,
 		   struct vif_rates *out);
 
+/* Adds what was counted between the readings to *total, resets handled as above. */
+void measure_accumulate(const struct vif_counters *prev, const struct vif_counters *cur,
+			struct vif_counters *total);
+
 #endif

@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
   build-essential cmake pkg-config
-  libjansson-dev
+  libjansson-dev libmicrohttpd-dev libssl-dev
   libcmocka-dev valgrind jq clang-format
 "
 

@@ -1,0 +1,28 @@
+/*
+ * admit: admission control for SLAs (DESIGN.md section 5): a VM's guarantees may not make the
+ * guarantees on its uplink (bps) or on the packet budget it draws on (the host's, or its
+ * uplink's own) exceed the capacity. Changes still on their way to disk count as made.
+ */
+#ifndef DBAVM_ADMIT_H
+#define DBAVM_ADMIT_H
+
+#include <stddef.h>
+
+#include "host.h"
+#include "sla.h"
+
+struct admit_change {
+	const char *id;
+	const struct sla *sla; /* NULL: the SLA is being deleted */
+};
+
+struct admit_refusal {
+	char field[32];
+	char msg[256];
+};
+
+/* 0 if VM id may have sla, else -EBUSY with why filled. pending are in submission order. */
+int admit_sla(const struct host *h, const char *id, const struct sla *sla,
+	      const struct admit_change *pending, size_t n_pending, struct admit_refusal *why);
+
+#endif

@@ -1,0 +1,489 @@
+/*
+ * api: routing, authorisation, validation and answers. Handlers read the host model directly
+ * (everything runs on the loop thread) and never wait on I/O: SLA changes go to the store's
+ * queue and the request is suspended until the store calls back.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+
+#include <microhttpd.h>
+
+#include "admit.h"
+#include "log.h"
+#include "neutron.h"
+#include "state_json.h"
+
+struct api_pending {
+	struct api_pending *next;
+	struct http_request *req;
+	char id[PLATFORM_ID_MAX]; /* the VM's own id, or the id as PUT for a new one */
+	bool del;
+	bool created;
+	struct sla sla;
+};
+
+static void respond_error(struct http_request *req, unsigned status, const char *field,
+			  const char *msg)
+{
+	json_t *doc = json_pack("{s:s}", "error", msg);
+
+	if (doc && field && *field)
+		json_object_set_new(doc, "field", json_string(field));
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		http_add_header(req, "WWW-Authenticate", "Bearer realm=\"dbavm\"");
+	http_respond_json(req, status, doc);
+}
+
+/* ---- VM ids ---- */
+
+/* 1..63 bytes of printable ASCII without '/', '"', '\\' or spaces: safe in paths, JSON,
+ * Prometheus labels and log lines. */
+static bool valid_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= PLATFORM_ID_MAX)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == '"' || *p == '\\')
+			return false;
+	return true;
+}
+
+/* ---- reads ---- */
+
+static void get_vm(struct api *api, struct http_request *req, const char *id)
+{
+	const struct vm *vm = host_find_vm(&api->ctl->host, id);
+	char msg[128];
+
+	if (!vm) {
+		snprintf(msg, sizeof(msg), "no VM %s on this host and no SLA stored for it", id);
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	http_respond_json(req, MHD_HTTP_OK, state_vm_json(vm));
+}
+
+static void get_vms(struct api *api, struct http_request *req)
+{
+	json_t *report = state_report_json(api->ctl);
+	json_t *vms = report ? json_incref(json_object_get(report, "vms")) : NULL;
+
+	json_decref(report);
+	http_respond_json(req, MHD_HTTP_OK, vms ? json_pack("{s:o}", "vms", vms) : NULL);
+}
+
+static void get_sla(struct api *api, struct http_request *req, const char *id)
+{
+	const struct vm *vm = host_find_vm(&api->ctl->host, id);
+	char msg[160];
+
+	if (!vm || !vm->has_sla) {
+		snprintf(msg, sizeof(msg), "no SLA set for VM %s%s", id,
+			 vm ? "; the default applies" : "");
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	http_respond_json(req, MHD_HTTP_OK, sla_to_json(&vm->sla));
+}
+
+static json_t *pool_json(const struct alloc_pool_out *p, const char *unit)
+{
+	char committed[32], allocated[32], over[32];
+
+	snprintf(committed, sizeof(committed), "committed_%s", unit);
+	snprintf(allocated, sizeof(allocated), "allocated_%s", unit);
+	snprintf(over, sizeof(over), "overcommitted_%s", unit);
+	return json_pack("{s:I, s:I, s:b}", committed, (json_int_t)p->committed, allocated,
+			 (json_int_t)p->allocated, over, p->overcommitted);
+}
+
+static json_t *uplink_json(const struct uplink *up)
+{
+	json_t *u = json_pack(
+		"{s:s, s:o, s:o, s:i}", "name", up->cfg.name, "capacity_bps",
+		up->cfg.capacity_bps ? json_integer((json_int_t)up->cfg.capacity_bps) : json_null(),
+		"capacity_pps",
+		up->cfg.capacity_pps ? json_integer((json_int_t)up->cfg.capacity_pps) : json_null(),
+		"vifs", (int)up->pool[ALLOC_BPS].n_vifs);
+
+	for (int r = 0; u && r < ALLOC_NRES; r++) {
+		json_t *pool;
+
+		if (r == ALLOC_PPS && !up->cfg.capacity_pps)
+			break; /* its packets count against the host's budget */
+		pool = pool_json(&up->pool[r], r == ALLOC_BPS ? "bps" : "pps");
+		json_object_update(u, pool);
+		json_decref(pool);
+	}
+	return u;
+}
+
+static void get_host(struct api *api, struct http_request *req)
+{
+	const struct host *h = &api->ctl->host;
+	json_t *ups = json_array(), *doc, *pps;
+
+	for (size_t u = 0; ups && u < h->n_uplinks; u++)
+		json_array_append_new(ups, uplink_json(&h->uplinks[u]));
+	doc = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:o}", "platform", api->info.platform,
+			"enforcer", api->info.enforcer, "mode", api->info.mode, "period_ms",
+			(int)api->info.period_ms, "tick", (json_int_t)api->ctl->tick, "overruns",
+			(json_int_t)api->ctl->overruns, "capacity_pps",
+			h->host_capacity_pps ? json_integer((json_int_t)h->host_capacity_pps)
+					     : json_null(),
+			"uplinks", ups);
+	pps = pool_json(&h->host_pps_pool, "pps");
+	if (doc && pps)
+		json_object_update(doc, pps);
+	json_decref(pps);
+	http_respond_json(req, MHD_HTTP_OK, doc);
+}
+
+static void get_metrics(struct api *api, struct http_request *req)
+{
+	size_t len;
+	char *text = metrics_render(api->ctl, &api->info, &len);
+
+	if (!text) {
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	http_respond(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+static void get_readyz(struct api *api, struct http_request *req)
+{
+	json_t *problems = json_array();
+
+	if (api->store_corrupt)
+		json_array_append_new(problems, json_string(api->store_problem));
+	if (!api->ctl->started)
+		json_array_append_new(problems, json_string("no control period has run yet"));
+	if (json_array_size(problems) == 0) {
+		json_decref(problems);
+		http_respond_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
+		return;
+	}
+	http_respond_json(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+			  json_pack("{s:s, s:o}", "status", "not ready", "problems", problems));
+}
+
+/* ---- writes ---- */
+
+static size_t pending_changes(const struct api *api, struct admit_change *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct api_pending *p = api->pending; p && n < max; p = p->next)
+		out[n++] = (struct admit_change){ p->id, p->del ? NULL : &p->sla };
+	return n;
+}
+
+static bool is_json(const char *content_type)
+{
+	size_t n = strlen("application/json");
+
+	return content_type && !strncasecmp(content_type, "application/json", n) &&
+	       (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+static void submit(struct api *api, struct http_request *req, struct api_pending *p)
+{
+	struct api_pending **tail = &api->pending;
+	int rc = store_submit(api->store, p->id, p->del ? NULL : &p->sla, p);
+
+	if (rc) {
+		free(p);
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p; /* answered from on_stored */
+}
+
+static void put_sla(struct api *api, struct http_request *req, const char *id)
+{
+	struct admit_change pend[64];
+	struct admit_refusal refusal;
+	struct sla_error err;
+	struct api_pending *p;
+	struct sla sla;
+	const struct vm *vm;
+	json_error_t jerr;
+	const char *body;
+	size_t len, n_pend;
+	json_t *doc;
+	int rc;
+
+	if (!is_json(http_header(req, "Content-Type"))) {
+		respond_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+			      "the body must be JSON, sent as Content-Type: application/json");
+		return;
+	}
+	body = http_body(req, &len);
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+		respond_error(req, MHD_HTTP_BAD_REQUEST, NULL, msg);
+		return;
+	}
+	rc = neutron_is_policy(doc) ? neutron_to_sla(doc, &sla, &err)
+				    : sla_from_json(doc, &sla, &err);
+	json_decref(doc);
+	if (rc) {
+		respond_error(req, MHD_HTTP_BAD_REQUEST, err.field, err.msg);
+		return;
+	}
+	n_pend = pending_changes(api, pend, sizeof(pend) / sizeof(pend[0]));
+	if (admit_sla(&api->ctl->host, id, &sla, pend, n_pend, &refusal)) {
+		log_info("sla refused vm=%s why=\"%s\"", id, refusal.msg);
+		respond_error(req, MHD_HTTP_CONFLICT, refusal.field, refusal.msg);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	vm = host_find_vm(&api->ctl->host, id);
+	p->req = req;
+	snprintf(p->id, sizeof(p->id), "%s", vm ? vm->id : id);
+	p->sla = sla;
+	p->created = !vm || !vm->has_sla;
+	submit(api, req, p);
+}
+
+static void delete_sla(struct api *api, struct http_request *req, const char *id)
+{
+	const struct vm *vm = host_find_vm(&api->ctl->host, id);
+	struct api_pending *p;
+	char msg[128];
+
+	if (!vm || !vm->has_sla) {
+		snprintf(msg, sizeof(msg), "no SLA set for VM %s", id);
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	p->req = req;
+	snprintf(p->id, sizeof(p->id), "%s", vm->id);
+	p->del = true;
+	submit(api, req, p);
+}
+
+/* The store has written (or failed to write) a change: make it real, then answer. */
+static void on_stored(void *cookie, int rc, void *arg)
+{
+	struct api_pending *p = cookie, **pp;
+	struct api *api = arg;
+	struct host *h = &api->ctl->host;
+	struct vm *vm;
+	char msg[160];
+
+	for (pp = &api->pending; *pp && *pp != p; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = p->next;
+	if (rc) {
+		snprintf(msg, sizeof(msg), "the SLA could not be stored (%s); nothing changed",
+			 strerror(-rc));
+		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, msg);
+		free(p);
+		return;
+	}
+	if (p->del) {
+		vm = host_find_vm(h, p->id);
+		if (vm) {
+			vm->has_sla = false;
+			if (!vm->present)
+				host_remove_vm(h, vm);
+		}
+		log_info("sla deleted vm=%s", p->id);
+		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+	} else if (host_set_sla(h, p->id, &p->sla)) {
+		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+			      "stored, but out of memory applying it; it applies after a restart");
+	} else {
+		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64,
+			 p->id, p->sla.priority, p->sla.weight, p->sla.min_bps, p->sla.min_pps);
+		http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+				  sla_to_json(&p->sla));
+	}
+	free(p);
+}
+
+static void on_store_event(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct api *api = arg;
+
+	(void)loop, (void)fd, (void)events;
+	store_complete(api->store, on_stored, api);
+}
+
+/* ---- routing ---- */
+
+enum route { R_NONE, R_HEALTHZ, R_READYZ, R_HOST, R_METRICS, R_VMS, R_VM, R_SLA };
+
+/* Splits the path; *id points into buf for /vms/{id}[/sla]. */
+static enum route route_of(const char *path, char *buf, size_t size, const char **id)
+{
+	char *slash;
+
+	*id = NULL;
+	if (!strcmp(path, "/healthz"))
+		return R_HEALTHZ;
+	if (!strcmp(path, "/readyz"))
+		return R_READYZ;
+	if (!strcmp(path, "/host"))
+		return R_HOST;
+	if (!strcmp(path, "/metrics"))
+		return R_METRICS;
+	if (!strcmp(path, "/vms") || !strcmp(path, "/vms/"))
+		return R_VMS;
+	if (strncmp(path, "/vms/", 5) || strlen(path + 5) >= size)
+		return R_NONE;
+	strcpy(buf, path + 5);
+	*id = buf;
+	slash = strchr(buf, '/');
+	if (!slash)
+		return R_VM;
+	*slash = '\0';
+	return !strcmp(slash + 1, "sla") ? R_SLA : R_NONE;
+}
+
+static const char *allowed_methods(enum route r)
+{
+	return r == R_SLA ? "GET, PUT, DELETE" : "GET";
+}
+
+static void handle(struct http_request *req, void *arg)
+{
+	struct api *api = arg;
+	const char *method = http_method(req), *id;
+	char buf[256], msg[320];
+	bool get = !strcmp(method, "GET"), mutating;
+	enum route r = route_of(http_path(req), buf, sizeof(buf), &id);
+
+	if (r == R_NONE) {
+		snprintf(msg, sizeof(msg), "no such resource: %.200s", http_path(req));
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	mutating = r == R_SLA && (!strcmp(method, "PUT") || !strcmp(method, "DELETE"));
+	if (!get && !mutating) {
+		snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: %s", method,
+			 allowed_methods(r));
+		http_add_header(req, "Allow", allowed_methods(r));
+		respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, msg);
+		return;
+	}
+	if ((mutating || (api->cfg->auth_reads && r != R_HEALTHZ && r != R_READYZ)) &&
+	    !auth_check(api->auth, http_header(req, "Authorization"))) {
+		respond_error(
+			req, MHD_HTTP_UNAUTHORIZED, NULL,
+			!auth_configured(api->auth)
+				? "this agent has no --token-file: calls that need a token "
+				  "are refused"
+				: "missing or wrong bearer token (Authorization: Bearer ...)");
+		return;
+	}
+	if (id && !valid_id(id)) {
+		respond_error(req, MHD_HTTP_BAD_REQUEST, "id",
+			      "a VM id is 1 to 63 printable characters, without spaces, '/', '\"' "
+			      "or '\\'");
+		return;
+	}
+	switch (r) {
+	case R_HEALTHZ:
+		http_respond_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+		break;
+	case R_READYZ:
+		get_readyz(api, req);
+		break;
+	case R_HOST:
+		get_host(api, req);
+		break;
+	case R_METRICS:
+		get_metrics(api, req);
+		break;
+	case R_VMS:
+		get_vms(api, req);
+		break;
+	case R_VM:
+		get_vm(api, req, id);
+		break;
+	case R_SLA:
+		if (get)
+			get_sla(api, req, id);
+		else if (!strcmp(method, "PUT"))
+			put_sla(api, req, id);
+		else
+			delete_sla(api, req, id);
+		break;
+	case R_NONE:
+		break;
+	}
+}
+
+int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,
+	     struct auth *auth, const struct config *cfg, const struct metrics_info *info,
+	     const struct store_load *load)
+{
+	struct http_limits limits = { cfg->max_body_bytes, cfg->max_connections,
+				      cfg->idle_timeout_s };
+	int rc;
+
+	memset(api, 0, sizeof(*api));
+	api->ctl = ctl;
+	api->store = store;
+	api->auth = auth;
+	api->cfg = cfg;
+	api->info = *info;
+	api->loop = loop;
+	if (load->corrupt) {
+		api->store_corrupt = true;
+		snprintf(api->store_problem, sizeof(api->store_problem),
+			 "the state file was unusable (%s) and is kept aside at %s; SLAs put "
+			 "before it are not in force",
+			 load->why, load->kept_at);
+	}
+	rc = loop_add_fd(loop, store_event_fd(store), EPOLLIN, on_store_event, api);
+	if (rc)
+		return rc;
+	rc = http_open(&api->http, cfg->listen_addr, cfg->listen_port, &limits, loop, handle, api);
+	if (rc)
+		loop_del_fd(loop, store_event_fd(store));
+	return rc;
+}
+
+void api_close(struct api *api)
+{
+	/* Answer what is on its way to disk before the server goes. */
+	for (int waited_ms = 0; api->pending && waited_ms < 5000; waited_ms += 50) {
+		struct pollfd pfd = { store_event_fd(api->store), POLLIN, 0 };
+
+		if (poll(&pfd, 1, 50) > 0)
+			store_complete(api->store, on_stored, api);
+	}
+	loop_del_fd(api->loop, store_event_fd(api->store));
+	http_close(api->http);
+	api->http = NULL;
+}

@@ -1,0 +1,44 @@
+/*
+ * api: the routes of DESIGN.md section 8 over the host model, the store and the token.
+ *
+ *   PUT|GET|DELETE /vms/{id}/sla   GET /vms   GET /vms/{id}   GET /host
+ *   GET /metrics   GET /healthz   GET /readyz
+ *
+ * A PUT or DELETE is answered only once the store has it on disk; until then it is pending,
+ * and admission control counts it as made.
+ */
+#ifndef DBAVM_API_H
+#define DBAVM_API_H
+
+#include "auth.h"
+#include "config.h"
+#include "control.h"
+#include "http.h"
+#include "loop.h"
+#include "metrics.h"
+#include "store.h"
+
+struct api_pending;
+
+struct api {
+	struct control *ctl;
+	struct store *store;
+	struct auth *auth;
+	const struct config *cfg;
+	struct metrics_info info;
+	struct http_server *http;
+	struct loop *loop;
+	struct api_pending *pending; /* in submission order */
+	bool store_corrupt;
+	char store_problem[4608];
+};
+
+/* Starts listening. Returns 0 or a negative errno. */
+int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,
+	     struct auth *auth, const struct config *cfg, const struct metrics_info *info,
+	     const struct store_load *load);
+/* Waits (up to a few seconds) for pending changes to reach the disk and answers them, then
+ * stops listening. */
+void api_close(struct api *api);
+
+#endif

@@ -1,0 +1,387 @@
+/*
+ * http: libmicrohttpd in "external select" mode with epoll (MHD_USE_EPOLL without an internal
+ * thread). MHD's epoll fd is readable whenever MHD has work; the loop then calls MHD_run. A
+ * timerfd, re-armed from MHD_get_timeout after every run, wakes the loop for idle timeouts.
+ *
+ * A request that cannot be answered at once (its answer waits for the disk) is suspended.
+ * Resuming it fires the timer, the loop runs MHD, and the access handler, called again,
+ * queues the answer that was stored for it.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+
+struct header {
+	struct header *next;
+	char *name, *value;
+};
+
+struct http_request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	char method[16];
+	char *path;
+	char *body;
+	size_t body_len;
+	bool too_large;
+	bool dispatched;
+	bool suspended;
+	/* The answer, once known. */
+	bool answered;
+	unsigned status;
+	const char *content_type;
+	char *resp_body;
+	size_t resp_len;
+	struct header *headers;
+};
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	struct loop *loop;
+	int mhd_fd, timer_fd;
+	struct http_limits limits;
+	http_handler_fn *handler;
+	void *arg;
+};
+
+static void free_headers(struct header *h)
+{
+	while (h) {
+		struct header *n = h->next;
+
+		free(h->name);
+		free(h->value);
+		free(h);
+		h = n;
+	}
+}
+
+static void request_free(struct http_request *req)
+{
+	free(req->path);
+	free(req->body);
+	free(req->resp_body);
+	free_headers(req->headers);
+	free(req);
+}
+
+static enum MHD_Result queue_answer(struct http_request *req)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+
+	resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	req->resp_body = NULL; /* MHD owns it now */
+	if (req->content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+	for (struct header *h = req->headers; h; h = h->next)
+		MHD_add_response_header(resp, h->name, h->value);
+	ok = MHD_queue_response(req->conn, req->status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+static char *error_body(const char *msg, size_t *len)
+{
+	json_t *doc = json_pack("{s:s}", "error", msg);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	*len = text ? strlen(text) : 0;
+	return text;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	(void)version;
+	if (!req) {
+		const char *cl;
+
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		req->srv = srv;
+		req->conn = conn;
+		snprintf(req->method, sizeof(req->method), "%s", method);
+		req->path = strdup(url);
+		if (!req->path) {
+			free(req);
+			return MHD_NO;
+		}
+		*con_cls = req;
+		/* A declared body over the limit is refused before a byte of it is read. */
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > srv->limits.max_body_bytes) {
+			req->too_large = true;
+			http_respond(req, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", NULL, 0);
+			return queue_answer(req);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!req->too_large && req->body_len + *upload_size <= srv->limits.max_body_bytes) {
+			char *b = realloc(req->body, req->body_len + *upload_size + 1);
+
+			if (!b)
+				return MHD_NO;
+			memcpy(b + req->body_len, upload, *upload_size);
+			req->body = b;
+			req->body_len += *upload_size;
+			req->body[req->body_len] = '\0';
+		} else {
+			req->too_large = true; /* chunked past the limit: drain, then refuse */
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (req->answered)
+		return queue_answer(req); /* resumed, or answered while the body was coming */
+	if (req->dispatched)
+		return MHD_YES; /* a spurious call while suspended */
+	req->dispatched = true;
+	if (req->too_large) {
+		http_respond(req, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", NULL, 0);
+		return queue_answer(req);
+	}
+	srv->handler(req, srv->arg);
+	if (req->answered)
+		return queue_answer(req);
+	req->suspended = true;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	(void)cls, (void)conn, (void)code;
+	if (*con_cls)
+		request_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static void rearm_timer(struct http_server *srv)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+	struct itimerspec its = { 0 };
+
+	if (MHD_get_timeout(srv->mhd, &ms) == MHD_YES) {
+		if (ms == 0)
+			ms = 1;
+		its.it_value.tv_sec = (time_t)(ms / 1000);
+		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	}
+	timerfd_settime(srv->timer_fd, 0, &its, NULL);
+}
+
+static void run_mhd(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct http_server *srv = arg;
+	uint64_t n;
+
+	(void)loop, (void)events;
+	if (fd == srv->timer_fd && read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("http timer read failed err=%s", strerror(errno));
+	MHD_run(srv->mhd);
+	rearm_timer(srv);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+	size_t len;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	while (len && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	log_warn("http: %s", msg);
+}
+
+static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss, unsigned *flags)
+{
+	char host[64];
+	size_t len = strlen(addr);
+
+	memset(ss, 0, sizeof(*ss));
+	if (addr[0] == '[' && len > 2 && addr[len - 1] == ']' && len - 2 < sizeof(host)) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		memcpy(host, addr + 1, len - 2);
+		host[len - 2] = '\0';
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return -EINVAL;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*flags |= MHD_USE_IPv6;
+		return 0;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+		return -EINVAL;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	return 0;
+}
+
+int http_open(struct http_server **out, const char *addr, uint16_t port,
+	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
+	      void *arg)
+{
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	struct http_server *srv;
+	int rc;
+
+	rc = parse_addr(addr, port, &ss, &flags);
+	if (rc)
+		return rc;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->loop = loop;
+	srv->limits = *limits;
+	srv->handler = handler;
+	srv->arg = arg;
+	srv->mhd_fd = srv->timer_fd = -1;
+	srv->mhd = MHD_start_daemon(
+		flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)limits->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		srv, MHD_OPTION_END);
+	if (!srv->mhd) {
+		rc = errno ? -errno : -EADDRINUSE;
+		free(srv);
+		return rc;
+	}
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	srv->mhd_fd = info ? info->epoll_fd : -1;
+	srv->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (srv->mhd_fd < 0 || srv->timer_fd < 0 ||
+	    (rc = loop_add_fd(loop, srv->mhd_fd, EPOLLIN, run_mhd, srv)) ||
+	    (rc = loop_add_fd(loop, srv->timer_fd, EPOLLIN, run_mhd, srv))) {
+		http_close(srv);
+		return rc ? rc : -EIO;
+	}
+	rearm_timer(srv);
+	*out = srv;
+	return 0;
+}
+
+void http_close(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->mhd_fd >= 0)
+		loop_del_fd(srv->loop, srv->mhd_fd);
+	if (srv->timer_fd >= 0) {
+		loop_del_fd(srv->loop, srv->timer_fd);
+		close(srv->timer_fd);
+	}
+	if (srv->mhd)
+		MHD_stop_daemon(srv->mhd);
+	free(srv);
+}
+
+const char *http_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *http_path(const struct http_request *req)
+{
+	return req->path;
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_body(const struct http_request *req, size_t *len)
+{
+	*len = req->body_len;
+	return req->body ? req->body : "";
+}
+
+int http_add_header(struct http_request *req, const char *name, const char *value)
+{
+	struct header *h = calloc(1, sizeof(*h));
+
+	if (!h || !(h->name = strdup(name)) || !(h->value = strdup(value))) {
+		free_headers(h);
+		return -ENOMEM;
+	}
+	h->next = req->headers;
+	req->headers = h;
+	return 0;
+}
+
+void http_respond(struct http_request *req, unsigned status, const char *content_type, char *body,
+		  size_t len)
+{
+	if (req->answered) {
+		free(body);
+		return;
+	}
+	if (status == MHD_HTTP_CONTENT_TOO_LARGE && !body) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "the body is larger than the limit of %zu bytes",
+			 req->srv->limits.max_body_bytes);
+		body = error_body(msg, &len);
+	}
+	req->answered = true;
+	req->status = status;
+	req->content_type = content_type;
+	req->resp_body = body;
+	req->resp_len = body ? len : 0;
+	if (req->suspended) {
+		struct itimerspec now = { .it_value = { 0, 1 } };
+
+		/* In external-poll mode MHD does not wake its own epoll fd on resume: fire the
+		 * timer so the loop runs MHD on its next turn (never from inside MHD). */
+		req->suspended = false;
+		MHD_resume_connection(req->conn);
+		timerfd_settime(req->srv->timer_fd, 0, &now, NULL);
+	}
+}
+
+void http_respond_json(struct http_request *req, unsigned status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	if (!text) {
+		http_respond(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+			     strdup("{\"error\":\"out of memory\"}"), 25);
+		return;
+	}
+	http_respond(req, status, "application/json", text, strlen(text));
+}

@@ -1,0 +1,51 @@
+/*
+ * http: a small HTTP server on libmicrohttpd, run from the agent's own event loop: MHD's epoll
+ * fd and a timer for its timeouts are registered in the loop, and MHD never starts a thread.
+ *
+ * The server collects a request's body (up to a limit), then hands the request to one handler.
+ * The handler answers at once with http_respond, or later: a request not answered when the
+ * handler returns is suspended until http_respond is called for it.
+ */
+#ifndef DBAVM_HTTP_H
+#define DBAVM_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "loop.h"
+
+struct http_server;
+struct http_request;
+
+struct http_limits {
+	size_t max_body_bytes;
+	unsigned max_connections;
+	unsigned idle_timeout_s;
+};
+
+typedef void http_handler_fn(struct http_request *req, void *arg);
+
+/* Listens on addr:port (IPv4, or IPv6 in brackets). Returns 0 or a negative errno. */
+int http_open(struct http_server **out, const char *addr, uint16_t port,
+	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
+	      void *arg);
+void http_close(struct http_server *srv);
+
+const char *http_method(const struct http_request *req);
+const char *http_path(const struct http_request *req);
+/* A request header, or NULL. */
+const char *http_header(const struct http_request *req, const char *name);
+const char *http_body(const struct http_request *req, size_t *len);
+
+/* Answers the request; takes body (malloc'd, may be NULL). The request must not be used
+ * after this call. */
+void http_respond(struct http_request *req, unsigned status, const char *content_type, char *body,
+		  size_t len);
+/* Answers with a JSON document (takes the reference). */
+void http_respond_json(struct http_request *req, unsigned status, json_t *doc);
+/* Adds a header to the answer that http_respond will send. */
+int http_add_header(struct http_request *req, const char *name, const char *value);
+
+#endif
