@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
   build-essential cmake pkg-config
-  libjansson-dev libmicrohttpd-dev libssl-dev
+  libjansson-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev
   libcmocka-dev valgrind jq clang-format
 "
 
@@ -18,6 +18,11 @@ for p in $PACKAGES; do
 	*) missing="$missing $p" ;;
 	esac
 done
+
+# Node.js runs the OpenAPI checks. Any node >= 18.17 will do: a machine that has one from
+# elsewhere keeps it, others get Debian's.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"

@@ -1,0 +1,465 @@
+/*
+ * The HTTP API of a real dbavmd on the sim platform, driven with libcurl: every route and
+ * every error status of DESIGN.md section 8 with its JSON body, round trips, admission, the
+ * allocation following an SLA change, SLAs waiting for their VM, restarts, read protection,
+ * a corrupt state file, a failing disk. Every exchange is recorded for the OpenAPI check.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "agent_proc.h"
+
+#define TOKEN "s3cret"
+#define JSON_CT "application/json"
+
+static struct agent_proc main_agent;
+
+static int start_main(void **state)
+{
+	(void)state;
+	agent_prepare(&main_agent);
+	if (agent_start(&main_agent, "paper-scenario2.json", "--token-file", main_agent.token_file,
+			"--period", "50", NULL))
+		return -1;
+	return 0;
+}
+
+static int stop_main(void **state)
+{
+	int rc = agent_stop(&main_agent);
+
+	(void)state;
+	agent_reap_all();
+	return rc == 0 ? 0 : -1;
+}
+
+/* One exchange with the main agent; the body is JSON text or NULL. */
+static long call(const struct agent_proc *a, const char *method, const char *path,
+		 const char *token, const char *body, json_t **out)
+{
+	struct reply r;
+
+	agent_http(a, method, path, token, body ? JSON_CT : NULL, body, body ? strlen(body) : 0,
+		   &r);
+	if (out)
+		*out = reply_json(&r);
+	reply_free(&r);
+	return r.status;
+}
+
+static json_t *get_ok(const struct agent_proc *a, const char *path, const char *token)
+{
+	json_t *j = NULL;
+	long status = call(a, "GET", path, token, NULL, &j);
+
+	if (status != 200 || !j)
+		fail_msg("GET %s: %ld", path, status);
+	return j;
+}
+
+static json_int_t jint(json_t *j, const char *path)
+{
+	char buf[128], *save = NULL;
+	json_t *v = j;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+		v = (*k >= '0' && *k <= '9') ? json_array_get(v, strtoul(k, NULL, 10))
+					     : json_object_get(v, k);
+	if (!json_is_integer(v))
+		fail_msg("%s is not an integer", path);
+	return json_integer_value(v);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void api_every_read_route_answers(void **state)
+{
+	struct reply r;
+	json_t *j;
+
+	(void)state;
+	j = get_ok(&main_agent, "/healthz", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	json_decref(j);
+	j = get_ok(&main_agent, "/readyz", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ready");
+	json_decref(j);
+	j = get_ok(&main_agent, "/host", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "platform")), "sim");
+	assert_int_equal(jint(j, "uplinks.0.capacity_bps"), 1000000000);
+	assert_int_equal(jint(j, "capacity_pps"), 190000);
+	json_decref(j);
+	j = get_ok(&main_agent, "/vms", NULL);
+	assert_int_equal(json_array_size(json_object_get(j, "vms")), 3);
+	json_decref(j);
+	j = get_ok(&main_agent, "/vms/vm1", NULL);
+	assert_int_equal(jint(j, "vifs.0.limit.pps"), 20000);
+	json_decref(j);
+	agent_http(&main_agent, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.content_type, "text/plain"));
+	assert_non_null(strstr(r.body, "dbavm_vif_limit_packets_per_second{vm=\"vm1\","
+				       "vif=\"vif1.0\"} 20000\n"));
+	reply_free(&r);
+}
+
+static void api_put_then_get_round_trips(void **state)
+{
+	const char *native = "{\"priority\":2,\"weight\":3,\"bandwidth\":{\"min_bps\":1000000,"
+			     "\"max_bps\":90000000},\"packet_rate\":{\"min_pps\":100,"
+			     "\"max_pps\":null}}";
+	const char *neutron =
+		"{\"policy\":{\"id\":\"6a8454ba\",\"name\":\"gold\",\"rules\":["
+		"{\"type\":\"bandwidth_limit\",\"max_kbps\":150000,\"max_burst_kbps\":0,"
+		"\"direction\":\"egress\",\"id\":\"r1\"},"
+		"{\"type\":\"minimum_bandwidth\",\"min_kbps\":1000,\"direction\":\"egress\"},"
+		"{\"type\":\"packet_rate_limit\",\"max_kpps\":20,\"direction\":\"egress\"},"
+		"{\"type\":\"minimum_packet_rate\",\"min_kpps\":1,\"direction\":\"any\"}]}}";
+	json_t *put = NULL, *got, *want = json_loads(native, 0, NULL);
+
+	(void)state;
+	/* vm3 came with an SLA from the scenario: replacing it is a 200. */
+	assert_int_equal(call(&main_agent, "PUT", "/vms/vm3/sla", TOKEN, native, &put), 200);
+	assert_true(json_equal(put, want));
+	got = get_ok(&main_agent, "/vms/vm3/sla", NULL);
+	assert_true(json_equal(got, want));
+	json_decref(put);
+	json_decref(got);
+	json_decref(want);
+	/* A Neutron policy for a VM not on the host: created (201), answered natively. */
+	assert_int_equal(call(&main_agent, "PUT", "/vms/ghost/sla", TOKEN, neutron, &put), 201);
+	got = get_ok(&main_agent, "/vms/ghost/sla", NULL);
+	assert_true(json_equal(put, got));
+	assert_int_equal(jint(got, "priority"), 7);
+	assert_int_equal(jint(got, "bandwidth.max_bps"), 150000000);
+	assert_int_equal(jint(got, "bandwidth.min_bps"), 1000000);
+	assert_int_equal(jint(got, "packet_rate.max_pps"), 20000);
+	assert_int_equal(jint(got, "packet_rate.min_pps"), 1000);
+	json_decref(put);
+	json_decref(got);
+	got = get_ok(&main_agent, "/vms/ghost", NULL);
+	assert_true(json_is_false(json_object_get(got, "present")));
+	assert_true(json_is_true(json_object_get(got, "sla_set")));
+	json_decref(got);
+	assert_int_equal(call(&main_agent, "DELETE", "/vms/ghost/sla", TOKEN, NULL, NULL), 204);
+	assert_int_equal(call(&main_agent, "GET", "/vms/ghost/sla", NULL, NULL, NULL), 404);
+	assert_int_equal(call(&main_agent, "GET", "/vms/ghost", NULL, NULL, NULL), 404);
+}
+
+struct bad_call {
+	const char *method, *path, *token, *content_type, *body;
+	long status;
+	const char *field; /* NULL: the error names no field */
+};
+
+static const struct bad_call bad_calls[] = {
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "{\"priority\":", 400, NULL },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "[1,2]", 400, NULL },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "{\"priority\":\"1\"}", 400, "priority" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "{\"priority\":1,\"weight\":0}", 400, "weight" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"priority\":1,\"bandwidth\":{\"min_bps\":10,\"max_bps\":9}}", 400,
+	  "bandwidth.min_bps" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"priority\":1,\"packet_rate\":{\"max_pps\":-1}}", 400, "packet_rate.max_pps" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "{\"priority\":1,\"speed\":5}", 400, "speed" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit\",\"max_kbps\":5,"
+	  "\"direction\":\"ingress\"}]}}",
+	  400, "policy.rules[0].direction" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":26}]}}", 400,
+	  "policy.rules[0].type" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, NULL, "{\"priority\":1}", 415, NULL },
+	{ "PUT", "/vms/vm1/sla", TOKEN, "text/plain", "{\"priority\":1}", 415, NULL },
+	{ "PUT", "/vms/vm1/sla", NULL, JSON_CT, "{\"priority\":1}", 401, NULL },
+	{ "PUT", "/vms/vm1/sla", "wrong", JSON_CT, "{\"priority\":1}", 401, NULL },
+	{ "DELETE", "/vms/vm1/sla", NULL, NULL, NULL, 401, NULL },
+	{ "DELETE", "/vms/vm1/sla", "s3cret-and-more", NULL, NULL, 401, NULL },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"priority\":1,\"bandwidth\":{\"min_bps\":900000000}}", 409, "bandwidth.min_bps" },
+	{ "PUT", "/vms/newvm/sla", TOKEN, JSON_CT,
+	  "{\"priority\":1,\"packet_rate\":{\"min_pps\":190001}}", 409, "packet_rate.min_pps" },
+	{ "GET", "/vms/nope", NULL, NULL, NULL, 404, NULL },
+	{ "GET", "/vms/nope/sla", NULL, NULL, NULL, 404, NULL },
+	{ "DELETE", "/vms/nope/sla", TOKEN, NULL, NULL, 404, NULL },
+	{ "GET", "/vms/bad%20id", NULL, NULL, NULL, 400, "id" },
+	{ "GET", "/vms/bad%22id/sla", NULL, NULL, NULL, 400, "id" },
+	{ "PUT", "/vms/bad%5Cid/sla", TOKEN, JSON_CT, "{\"priority\":1}", 400, "id" },
+	{ "DELETE", "/vms/0123456789012345678901234567890123456789012345678901234567890123/sla",
+	  TOKEN, NULL, NULL, 400, "id" },
+	{ "POST", "/vms", TOKEN, JSON_CT, "{}", 405, NULL },
+	{ "PATCH", "/vms/vm1/sla", TOKEN, JSON_CT, "{}", 405, NULL },
+	{ "GET", "/nothing", NULL, NULL, NULL, 404, NULL },
+	{ "GET", "/vms/vm1/other", NULL, NULL, NULL, 404, NULL },
+};
+
+static void api_errors_answer_with_status_and_json(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_calls) / sizeof(bad_calls[0]); i++) {
+		const struct bad_call *b = &bad_calls[i];
+		struct reply r;
+		json_t *j, *field;
+
+		agent_http(&main_agent, b->method, b->path, b->token, b->content_type, b->body,
+			   b->body ? strlen(b->body) : 0, &r);
+		if (r.status != b->status)
+			fail_msg("%s %s (case %zu): %ld, want %ld: %s", b->method, b->path, i,
+				 r.status, b->status, r.body);
+		j = reply_json(&r);
+		if (!j || !json_is_string(json_object_get(j, "error")) ||
+		    strcmp(r.content_type, JSON_CT))
+			fail_msg("case %zu: not a JSON error: %s", i, r.body);
+		field = json_object_get(j, "field");
+		if (b->field ? !json_is_string(field) || strcmp(json_string_value(field), b->field)
+			     : field != NULL)
+			fail_msg("case %zu: field %s, want %s", i,
+				 field ? json_string_value(field) : "none",
+				 b->field ? b->field : "none");
+		if (b->status == 401 && !strstr(r.www_authenticate, "Bearer"))
+			fail_msg("case %zu: 401 without WWW-Authenticate: Bearer", i);
+		if (b->status == 405 && !r.allow[0])
+			fail_msg("case %zu: 405 without Allow", i);
+		if (b->status == 409 &&
+		    !strstr(json_string_value(json_object_get(j, "error")), "free"))
+			fail_msg("case %zu: 409 does not say what is free", i);
+		json_decref(j);
+		reply_free(&r);
+	}
+}
+
+static void api_refuses_oversized_bodies(void **state)
+{
+	size_t len = 70000;
+	char *big = malloc(len + 1);
+	struct reply r;
+
+	(void)state;
+	memset(big, ' ', len);
+	big[0] = '{';
+	big[len - 1] = '}';
+	big[len] = '\0';
+	agent_http(&main_agent, "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, big, len, &r);
+	assert_int_equal(r.status, 413);
+	assert_non_null(strstr(r.body, "\"error\""));
+	reply_free(&r);
+	free(big);
+	/* The agent still serves. */
+	assert_int_equal(call(&main_agent, "GET", "/healthz", NULL, NULL, NULL), 200);
+}
+
+static void api_allocation_follows_an_sla_within_two_periods(void **state)
+{
+	const char *sla = "{\"priority\":1,\"bandwidth\":{\"min_bps\":0,\"max_bps\":300000000},"
+			  "\"packet_rate\":{\"min_pps\":0,\"max_pps\":60000}}";
+	json_int_t t_put, t_seen = -1;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(call(&main_agent, "PUT", "/vms/vm2/sla", TOKEN, sla, NULL), 200);
+	j = get_ok(&main_agent, "/host", NULL);
+	t_put = jint(j, "tick");
+	json_decref(j);
+	for (int i = 0; i < 200 && t_seen < 0; i++) {
+		json_t *vm = get_ok(&main_agent, "/vms/vm2", NULL);
+		json_int_t limit = jint(vm, "vifs.0.limit.bps");
+
+		json_decref(vm);
+		if (limit == 300000000) {
+			j = get_ok(&main_agent, "/host", NULL);
+			t_seen = jint(j, "tick");
+			json_decref(j);
+		} else {
+			sleep_ms(5);
+		}
+	}
+	if (t_seen < 0)
+		fail_msg("the limit never followed the SLA");
+	if (t_seen - t_put > 2)
+		fail_msg("the limit followed after %lld periods", (long long)(t_seen - t_put));
+	/* And the traffic follows the limit. */
+	sleep_ms(200);
+	j = get_ok(&main_agent, "/vms/vm2", NULL);
+	assert_true(llabs(jint(j, "passed.bps") - 300000000) < 3000000);
+	json_decref(j);
+}
+
+static void api_sla_waits_for_its_vm_and_survives_restart(void **state)
+{
+	const char *sla = "{\"priority\":0,\"bandwidth\":{\"min_bps\":0,\"max_bps\":100000000}}";
+	struct agent_proc a;
+	json_t *j = NULL;
+	int present = 0;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(agent_start(&a, "late-vm.json", "--token-file", a.token_file, "--period",
+				     "50", NULL),
+			 0);
+	assert_int_equal(call(&a, "PUT", "/vms/late/sla", TOKEN, sla, NULL), 201);
+	j = get_ok(&a, "/vms/late", NULL);
+	assert_true(json_is_false(json_object_get(j, "present")));
+	json_decref(j);
+	for (int i = 0; i < 100 && !present; i++) {
+		sleep_ms(50);
+		j = get_ok(&a, "/vms/late", NULL);
+		present = json_is_true(json_object_get(j, "present")) &&
+			  json_array_size(json_object_get(j, "vifs")) == 1 &&
+			  jint(j, "vifs.0.limit.bps") == 100000000;
+		json_decref(j);
+	}
+	assert_true(present);
+	assert_int_equal(agent_stop(&a), 0);
+	assert_int_equal(agent_start(&a, "late-vm.json", "--token-file", a.token_file, NULL), 0);
+	j = get_ok(&a, "/vms/late/sla", NULL);
+	assert_int_equal(jint(j, "bandwidth.max_bps"), 100000000);
+	assert_int_equal(jint(j, "priority"), 0);
+	json_decref(j);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
+static void api_reads_can_require_the_token(void **state)
+{
+	static const char *const paths[] = { "/vms", "/vms/vm1", "/vms/vm1/sla", "/host",
+					     "/metrics" };
+	struct agent_proc a;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file,
+				     "--auth-reads", NULL),
+			 0);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(call(&a, "GET", paths[i], NULL, NULL, NULL), 401);
+		assert_int_equal(call(&a, "GET", paths[i], TOKEN, NULL, NULL), 200);
+	}
+	assert_int_equal(call(&a, "GET", "/healthz", NULL, NULL, NULL), 200);
+	assert_int_equal(call(&a, "GET", "/readyz", NULL, NULL, NULL), 200);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
+static void api_corrupt_state_is_kept_aside_and_reported(void **state)
+{
+	struct agent_proc a;
+	char path[160], cmd[256];
+	json_t *j = NULL;
+	FILE *f;
+
+	(void)state;
+	agent_prepare(&a);
+	mkdir(a.state_dir, 0700);
+	snprintf(path, sizeof(path), "%s/slas.json", a.state_dir);
+	f = fopen(path, "w");
+	fputs("{\"version\": 1, \"slas\": {\"vm1\": {\"priority\": 99}}}\n", f);
+	fclose(f);
+	assert_int_equal(
+		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 0);
+	assert_int_equal(call(&a, "GET", "/readyz", NULL, NULL, &j), 503);
+	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(j, "problems"), 0)),
+			       "kept aside"));
+	json_decref(j);
+	snprintf(cmd, sizeof(cmd), "grep -q '\"priority\": 99' %s/slas.json.corrupt-*",
+		 a.state_dir);
+	assert_int_equal(system(cmd), 0); /* kept, byte for byte */
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(call(&a, "PUT", "/vms/newvm/sla", TOKEN, "{\"priority\":1}", NULL), 201);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(system(cmd), 0); /* and never overwritten */
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
+static void api_failed_write_answers_500_and_changes_nothing(void **state)
+{
+	struct agent_proc a;
+	char cmd[160];
+	json_t *j;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(
+		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 0);
+	assert_int_equal(call(&a, "PUT", "/vms/vm1/sla", TOKEN, "{\"priority\":4}", NULL), 200);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", a.state_dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(call(&a, "PUT", "/vms/vm1/sla", TOKEN, "{\"priority\":5}", NULL), 500);
+	assert_int_equal(call(&a, "DELETE", "/vms/vm1/sla", TOKEN, NULL, NULL), 500);
+	j = get_ok(&a, "/vms/vm1/sla", NULL);
+	assert_int_equal(jint(j, "priority"), 4);
+	json_decref(j);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
+static void api_refuses_a_token_file_others_can_read(void **state)
+{
+	struct agent_proc a;
+
+	(void)state;
+	agent_prepare(&a);
+	chmod(a.token_file, 0644);
+	assert_int_equal(
+		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 2);
+	agent_cleanup(&a);
+}
+
+static void api_without_token_file_refuses_writes(void **state)
+{
+	struct agent_proc a;
+	struct reply r;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(agent_start(&a, "paper-scenario1.json", NULL), 0);
+	agent_http(&a, "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "{\"priority\":1}", 14, &r);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(r.body, "--token-file"));
+	reply_free(&r);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(api_every_read_route_answers),
+		cmocka_unit_test(api_put_then_get_round_trips),
+		cmocka_unit_test(api_errors_answer_with_status_and_json),
+		cmocka_unit_test(api_refuses_oversized_bodies),
+		cmocka_unit_test(api_allocation_follows_an_sla_within_two_periods),
+		cmocka_unit_test(api_sla_waits_for_its_vm_and_survives_restart),
+		cmocka_unit_test(api_reads_can_require_the_token),
+		cmocka_unit_test(api_corrupt_state_is_kept_aside_and_reported),
+		cmocka_unit_test(api_failed_write_answers_500_and_changes_nothing),
+		cmocka_unit_test(api_refuses_a_token_file_others_can_read),
+		cmocka_unit_test(api_without_token_file_refuses_writes),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, start_main, stop_main);
+	curl_global_cleanup();
+	return rc;
+}
