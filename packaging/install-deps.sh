@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   build-essential cmake pkg-config
   libjansson-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev
-  libcmocka-dev valgrind jq clang-format
+  libcmocka-dev valgrind jq clang-format prometheus curl python3
 "
 
 missing=""
@@ -34,6 +34,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as prometheus start a service when installed; the tests start their own, on
+# loopback. Forbid service starts for this install only (policy-rc.d, honoured by
+# invoke-rc.d and deb-systemd-invoke), unless the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=yes
+fi
+trap '[ -n "$own_policy" ] && rm -f "$policy"' EXIT
 apt-get update -q
 # shellcheck disable=SC2086 # one word per package
 apt-get install -y -q --no-install-recommends $missing
