@@ -14,6 +14,21 @@
 
 #include "log.h"
 
+const uint32_t control_lateness_bucket_us[CONTROL_N_LATENESS] = {
+	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000,
+};
+
+void control_note_lateness(struct control *ctl, uint64_t late_ns)
+{
+	size_t b = 0;
+
+	while (b < CONTROL_N_LATENESS && late_ns > control_lateness_bucket_us[b] * 1000ull)
+		b++;
+	ctl->lateness_count[b]++;
+	ctl->lateness_sum_ns += late_ns;
+	ctl->lateness_n++;
+}
+
 int control_init(struct control *ctl, enum alloc_mode mode, struct platform *plat,
 		 struct enforcer *enf)
 {
@@ -34,7 +49,7 @@ static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
 
 	ctl->enf->ops->detach(ctl->enf, vif);
 	log_info("vif released vm=%s vif=%s", vm->id, vif->id);
-	vm_remove_vif(vm, i);
+	vm_remove_vif(&ctl->host, vm, i);
 	ctl->topology_changed = true;
 }
 
@@ -119,6 +134,8 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 	if (!vm->present)
 		log_info("vm appeared vm=%s vifs=%zu sla=%s", vm->id, pvm->n_vifs,
 			 vm->has_sla ? "set" : "default");
+	if (!vm->present)
+		h->generation++;
 	vm->present = true;
 	for (size_t i = vm->n_vifs; i-- > 0;) {
 		size_t k;
@@ -151,7 +168,7 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 		if (rc) {
 			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s", vm->id,
 				  d->id, ctl->enf->ops->name, strerror(-rc));
-			vm_remove_vif(vm, vm->n_vifs - 1);
+			vm_remove_vif(h, vm, vm->n_vifs - 1);
 			continue;
 		}
 		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s", vm->id, d->id,
@@ -194,6 +211,7 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 		while (vm->n_vifs)
 			detach_vif(ctl, vm, vm->n_vifs - 1);
 		vm->present = false;
+		h->generation++;
 		log_info("vm gone vm=%s sla=%s", vm->id, vm->has_sla ? "kept" : "default");
 		if (!vm->has_sla)
 			host_remove_vm(h, vm);

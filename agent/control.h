@@ -16,6 +16,9 @@
 #include "host.h"
 #include "platform.h"
 
+#define CONTROL_N_LATENESS 12
+extern const uint32_t control_lateness_bucket_us[CONTROL_N_LATENESS];
+
 struct control {
 	enum alloc_mode mode;
 	struct platform *plat;
@@ -26,6 +29,10 @@ struct control {
 	uint64_t tick;	   /* periods completed */
 	uint64_t now_ns;   /* time of the last tick */
 	uint64_t overruns; /* periods the loop fell behind */
+	/* How late each period started, as a histogram (CONTROL_LATENESS_BUCKETS_US upper bounds,
+	 * the last bucket unbounded), with the count and sum. */
+	uint64_t lateness_count[CONTROL_N_LATENESS + 1];
+	uint64_t lateness_sum_ns, lateness_n;
 
 	/* Per-period working arrays, in vif creation order; rebuilt when vifs come or go. */
 	bool topology_changed;
@@ -44,6 +51,9 @@ int control_init(struct control *ctl, enum alloc_mode mode, struct platform *pla
 		 struct enforcer *enf);
 /* Detaches every vif and frees the model; the platform and enforcer stay open. */
 void control_close(struct control *ctl);
+
+/* Records that a period started late_ns after it was due. */
+void control_note_lateness(struct control *ctl, uint64_t late_ns);
 
 /* One period, standing for the time now_ns. Returns 0 or a negative errno (logged). */
 int control_tick(struct control *ctl, uint64_t now_ns);

@@ -21,7 +21,7 @@ void host_free(struct host *host)
 		struct vm *vm = host->vms[i];
 
 		while (vm->n_vifs)
-			vm_remove_vif(vm, vm->n_vifs - 1);
+			vm_remove_vif(host, vm, vm->n_vifs - 1);
 		free(vm->vifs);
 		free(vm);
 	}
@@ -63,6 +63,7 @@ struct vm *host_add_vm(struct host *host, const char *id)
 	vm->domid = -1;
 	host->vms[host->n_vms++] = vm;
 	host->vms_generation++;
+	host->generation++;
 	return vm;
 }
 
@@ -74,6 +75,7 @@ void host_remove_vm(struct host *host, struct vm *vm)
 		memmove(&host->vms[i], &host->vms[i + 1], (host->n_vms - i - 1) * sizeof(vm));
 		host->n_vms--;
 		host->vms_generation++;
+		host->generation++;
 		free(vm->vifs);
 		free(vm);
 		return;
@@ -98,11 +100,13 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 	vif->seq = host->next_vif_seq++;
 	vif->vm = vm;
 	vm->vifs[vm->n_vifs++] = vif;
+	host->generation++;
 	return vif;
 }
 
-void vm_remove_vif(struct vm *vm, size_t i)
+void vm_remove_vif(struct host *host, struct vm *vm, size_t i)
 {
+	host->generation++;
 	free(vm->vifs[i]);
 	memmove(&vm->vifs[i], &vm->vifs[i + 1], (vm->n_vifs - i - 1) * sizeof(vm->vifs[0]));
 	vm->n_vifs--;
@@ -124,7 +128,16 @@ int host_set_sla(struct host *host, const char *id, const struct sla *sla)
 		return -ENOMEM;
 	vm->sla = *sla;
 	vm->has_sla = true;
+	host->generation++;
 	return 0;
+}
+
+void host_clear_sla(struct host *host, struct vm *vm)
+{
+	vm->has_sla = false;
+	host->generation++;
+	if (!vm->present)
+		host_remove_vm(host, vm);
 }
 
 const struct sla *vm_sla(const struct vm *vm)

@@ -63,6 +63,7 @@ struct host {
 	struct alloc_pool_out host_pps_pool;
 	uint64_t next_vif_seq;
 	uint64_t vms_generation; /* bumped whenever a VM record is added or removed */
+	uint64_t generation;	 /* bumped on every change: VMs, vifs, SLAs */
 };
 
 void host_init(struct host *host);
@@ -77,11 +78,13 @@ void host_remove_vm(struct host *host, struct vm *vm);
 
 struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_vif *desc);
 /* Removes and frees vm->vifs[i]. */
-void vm_remove_vif(struct vm *vm, size_t i);
+void vm_remove_vif(struct host *host, struct vm *vm, size_t i);
 struct vif *vm_find_vif(const struct vm *vm, const char *id);
 
 /* Sets a VM's SLA, creating an absent VM record if none has that id; -ENOMEM on failure. */
 int host_set_sla(struct host *host, const char *id, const struct sla *sla);
+/* Drops a VM's SLA (the default applies); forgets the VM if it is not on the host. */
+void host_clear_sla(struct host *host, struct vm *vm);
 
 /* The SLA that governs the VM: its own, or the default. */
 const struct sla *vm_sla(const struct vm *vm);

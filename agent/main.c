@@ -35,6 +35,7 @@ struct agent {
 	struct metrics_info info;
 	uint64_t period_ns;
 	uint64_t start_ns;
+	uint64_t periods_due; /* timer expirations since the start */
 };
 
 static uint64_t monotonic_ns(void)
@@ -102,13 +103,17 @@ static int run_ticks(struct agent *a, uint64_t ticks)
 static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 {
 	struct agent *a = arg;
+	uint64_t now = monotonic_ns() - a->start_ns, due;
 
 	(void)loop;
 	if (expirations > 1) {
 		a->ctl.overruns += expirations - 1;
 		log_debug("loop late periods=%" PRIu64, expirations - 1);
 	}
-	control_tick(&a->ctl, monotonic_ns() - a->start_ns);
+	a->periods_due += expirations;
+	due = a->periods_due * a->period_ns;
+	control_note_lateness(&a->ctl, now > due ? now - due : 0);
+	control_tick(&a->ctl, now);
 }
 
 static void on_signal(struct loop *loop, int signo, void *arg)
@@ -146,6 +151,7 @@ static int run_loop(struct agent *a)
 		return 1;
 	}
 	rc = loop_add_signals(loop, signals, 2, on_signal, a);
+	a->start_ns = monotonic_ns(); /* the timer's periods fall due from here */
 	if (!rc)
 		rc = loop_add_timer(loop, a->period_ns, on_period, a) < 0;
 	if (rc) {
@@ -163,7 +169,6 @@ static int run_loop(struct agent *a)
 	log_info("api listening listen=%s:%u token=%s reads=%s", a->cfg->listen_addr,
 		 a->cfg->listen_port, auth_configured(a->auth) ? "set" : "none",
 		 a->cfg->auth_reads ? "token" : "open");
-	a->start_ns = monotonic_ns();
 	control_tick(&a->ctl, 0);
 	rc = loop_run(loop);
 	api_close(&a->api);

@@ -151,14 +151,17 @@ static void get_host(struct api *api, struct http_request *req)
 
 static void get_metrics(struct api *api, struct http_request *req)
 {
+	struct metrics_text *t = metrics_get(api->metrics, api->ctl);
+	const char *text;
 	size_t len;
-	char *text = metrics_render(api->ctl, &api->info, &len);
 
-	if (!text) {
+	if (!t) {
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 		return;
 	}
-	http_respond(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	text = metrics_text_data(t, &len);
+	http_respond_shared(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len,
+			    metrics_text_release, t);
 }
 
 static void get_readyz(struct api *api, struct http_request *req)
@@ -311,11 +314,8 @@ static void on_stored(void *cookie, int rc, void *arg)
 	}
 	if (p->del) {
 		vm = host_find_vm(h, p->id);
-		if (vm) {
-			vm->has_sla = false;
-			if (!vm->present)
-				host_remove_vm(h, vm);
-		}
+		if (vm)
+			host_clear_sla(h, vm);
 		log_info("sla deleted vm=%s", p->id);
 		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
 	} else if (host_set_sla(h, p->id, &p->sla)) {
@@ -465,12 +465,19 @@ int api_open(struct api *api, struct loop *loop, struct control *ctl, struct sto
 			 "before it are not in force",
 			 load->why, load->kept_at);
 	}
+	api->metrics = metrics_new(info);
+	if (!api->metrics)
+		return -ENOMEM;
 	rc = loop_add_fd(loop, store_event_fd(store), EPOLLIN, on_store_event, api);
-	if (rc)
+	if (rc) {
+		metrics_free(api->metrics);
 		return rc;
+	}
 	rc = http_open(&api->http, cfg->listen_addr, cfg->listen_port, &limits, loop, handle, api);
-	if (rc)
+	if (rc) {
 		loop_del_fd(loop, store_event_fd(store));
+		metrics_free(api->metrics);
+	}
 	return rc;
 }
 
@@ -486,4 +493,6 @@ void api_close(struct api *api)
 	loop_del_fd(api->loop, store_event_fd(api->store));
 	http_close(api->http);
 	api->http = NULL;
+	metrics_free(api->metrics);
+	api->metrics = NULL;
 }

@@ -26,6 +26,7 @@ struct api {
 	struct auth *auth;
 	const struct config *cfg;
 	struct metrics_info info;
+	struct metrics *metrics;
 	struct http_server *http;
 	struct loop *loop;
 	struct api_pending *pending; /* in submission order */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -45,6 +46,9 @@ struct http_request {
 	const char *content_type;
 	char *resp_body;
 	size_t resp_len;
+	const char *shared_body; /* not ours: release(release_cls) when done */
+	void (*release)(void *);
+	void *release_cls;
 	struct header *headers;
 };
 
@@ -71,6 +75,8 @@ static void free_headers(struct header *h)
 
 static void request_free(struct http_request *req)
 {
+	if (req->release)
+		req->release(req->release_cls);
 	free(req->path);
 	free(req->body);
 	free(req->resp_body);
@@ -83,11 +89,19 @@ static enum MHD_Result queue_answer(struct http_request *req)
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
 
-	resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body,
-					       MHD_RESPMEM_MUST_FREE);
+	if (req->release) {
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+			req->resp_len, (void *)req->shared_body, req->release, req->release_cls);
+		if (resp)
+			req->release = NULL; /* MHD releases it now */
+	} else {
+		resp = MHD_create_response_from_buffer(req->resp_len, req->resp_body,
+						       MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			req->resp_body = NULL; /* MHD owns it now */
+	}
 	if (!resp)
 		return MHD_NO;
-	req->resp_body = NULL; /* MHD owns it now */
 	if (req->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
 	for (struct header *h = req->headers; h; h = h->next)
@@ -182,6 +196,27 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * A send buffer of bounded size per connection bounds how much one MHD_run can write, and so
+ * how long it keeps the loop from its next period: loopback buffers otherwise grow to
+ * megabytes, and a few large responses in one run would delay a 10 ms period by more than 1 ms.
+ */
+#define HTTP_SNDBUF_BYTES (64 * 1024)
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci;
+	int size = HTTP_SNDBUF_BYTES;
+
+	(void)cls, (void)socket_context;
+	if (code != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci && setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+		log_debug("http send buffer not bounded err=%s", strerror(errno));
+}
+
 static void rearm_timer(struct http_server *srv)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
@@ -274,7 +309,7 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)limits->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		srv, MHD_OPTION_END);
+		srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
 	if (!srv->mhd) {
 		rc = errno ? -errno : -EADDRINUSE;
 		free(srv);
@@ -343,6 +378,23 @@ int http_add_header(struct http_request *req, const char *name, const char *valu
 	return 0;
 }
 
+/* Marks the request answered; a suspended one is resumed so that MHD sends the answer. */
+static void finish(struct http_request *req, unsigned status, const char *content_type)
+{
+	req->answered = true;
+	req->status = status;
+	req->content_type = content_type;
+	if (req->suspended) {
+		struct itimerspec now = { .it_value = { 0, 1 } };
+
+		/* In external-poll mode MHD does not wake its own epoll fd on resume: fire the
+		 * timer so the loop runs MHD on its next turn (never from inside MHD). */
+		req->suspended = false;
+		MHD_resume_connection(req->conn);
+		timerfd_settime(req->srv->timer_fd, 0, &now, NULL);
+	}
+}
+
 void http_respond(struct http_request *req, unsigned status, const char *content_type, char *body,
 		  size_t len)
 {
@@ -357,20 +409,23 @@ void http_respond(struct http_request *req, unsigned status, const char *content
 			 req->srv->limits.max_body_bytes);
 		body = error_body(msg, &len);
 	}
-	req->answered = true;
-	req->status = status;
-	req->content_type = content_type;
 	req->resp_body = body;
 	req->resp_len = body ? len : 0;
-	if (req->suspended) {
-		struct itimerspec now = { .it_value = { 0, 1 } };
+	finish(req, status, content_type);
+}
 
-		/* In external-poll mode MHD does not wake its own epoll fd on resume: fire the
-		 * timer so the loop runs MHD on its next turn (never from inside MHD). */
-		req->suspended = false;
-		MHD_resume_connection(req->conn);
-		timerfd_settime(req->srv->timer_fd, 0, &now, NULL);
+void http_respond_shared(struct http_request *req, unsigned status, const char *content_type,
+			 const char *body, size_t len, void (*release)(void *), void *cls)
+{
+	if (req->answered) {
+		release(cls);
+		return;
 	}
+	req->shared_body = body;
+	req->resp_len = len;
+	req->release = release;
+	req->release_cls = cls;
+	finish(req, status, content_type);
 }
 
 void http_respond_json(struct http_request *req, unsigned status, json_t *doc)

@@ -43,6 +43,9 @@ const char *http_body(const struct http_request *req, size_t *len);
  * after this call. */
 void http_respond(struct http_request *req, unsigned status, const char *content_type, char *body,
 		  size_t len);
+/* Answers with a body the server does not own: release(cls) is called once it is sent. */
+void http_respond_shared(struct http_request *req, unsigned status, const char *content_type,
+			 const char *body, size_t len, void (*release)(void *), void *cls);
 /* Answers with a JSON document (takes the reference). */
 void http_respond_json(struct http_request *req, unsigned status, json_t *doc);
 /* Adds a header to the answer that http_respond will send. */

@@ -1,8 +1,9 @@
 /*
- * metrics: renders the exposition into one growing buffer. Every family's samples are
- * contiguous, as the format requires, so the VMs are walked once per family. Numbers are
- * formatted by hand: with a thousand VMs there are tens of thousands of samples, and printf
- * per sample would dominate the scrape.
+ * metrics: renders the exposition into one buffer. Every family's samples are contiguous, as
+ * the format requires, so the VMs are walked once per family. With a thousand VMs that is
+ * some 25,000 samples, so the hot path is plain copying: label sets are escaped once per
+ * change of the model and kept, numbers are formatted by hand, and the buffer starts at the
+ * size the last render needed.
  *
  * Units are Prometheus base units: bytes and bytes per second (the SLA's bits / 8), packets,
  * seconds. Unlimited is +Inf.
@@ -10,11 +11,35 @@
 #include "metrics.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "version.h"
+
+struct metrics_text {
+	unsigned refs;
+	size_t len;
+	char data[];
+};
+
+struct metrics {
+	struct metrics_info info;
+	/* The label sets, {vm="..."} per VM and {vm="...",vif="..."} per vif, in host order,
+	 * valid for labels_generation. */
+	uint64_t labels_generation;
+	bool have_labels;
+	char *labels;		      /* all of them, NUL-separated */
+	size_t *vm_label, *vif_label; /* offsets into labels, per VM and per vif in host order */
+	uint16_t *vm_label_len, *vif_label_len;
+	size_t n_vm_labels;
+	/* The last text and the state of the model it shows. */
+	struct metrics_text *text;
+	uint64_t text_tick, text_generation;
+	bool text_started;
+	size_t last_len;
+};
 
 struct buf {
 	char *p;
@@ -27,7 +52,7 @@ static void reserve(struct buf *b, size_t more)
 	char *n;
 	size_t cap;
 
-	if (b->oom || b->len + more <= b->cap)
+	if (b->len + more <= b->cap || b->oom)
 		return;
 	cap = b->cap ? b->cap : 4096;
 	while (cap < b->len + more)
@@ -41,23 +66,25 @@ static void reserve(struct buf *b, size_t more)
 	b->cap = cap;
 }
 
-static void put(struct buf *b, const char *s, size_t n)
+static inline void put(struct buf *b, const char *s, size_t n)
 {
-	reserve(b, n);
-	if (b->oom)
-		return;
+	if (b->len + n > b->cap) {
+		reserve(b, n);
+		if (b->oom)
+			return;
+	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
 
-static void puts_(struct buf *b, const char *s)
+static inline void puts_(struct buf *b, const char *s)
 {
 	put(b, s, strlen(s));
 }
 
-static void put_u64(struct buf *b, uint64_t v)
+static inline void put_u64(struct buf *b, uint64_t v)
 {
-	char tmp[24];
+	char tmp[20];
 	int i = sizeof(tmp);
 
 	do {
@@ -90,15 +117,29 @@ static void put_rate(struct buf *b, uint64_t v)
 		put_u64(b, v);
 }
 
+/* Seconds with six decimals from microseconds. */
+static void put_us_as_seconds(struct buf *b, uint64_t us)
+{
+	char frac[6];
+
+	put_u64(b, us / 1000000);
+	for (int i = 5; i >= 0; i--, us /= 10)
+		frac[i] = (char)('0' + us % 10);
+	put(b, ".", 1);
+	put(b, frac, 6);
+}
+
 static void put_label_value(struct buf *b, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			put(b, "\\", 1);
-		if (*s == '\n')
-			puts_(b, "\\n");
-		else
-			put(b, s, 1);
+	while (*s) {
+		size_t run = strcspn(s, "\\\"\n");
+
+		put(b, s, run);
+		s += run;
+		if (!*s)
+			break;
+		put(b, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2);
+		s++;
 	}
 }
 
@@ -115,38 +156,80 @@ static void family(struct buf *b, const char *name, const char *type, const char
 	put(b, "\n", 1);
 }
 
-/* name{vm="..."[,vif="..."]} and a space: the value follows. */
-static void sample_vm(struct buf *b, const char *name, const struct vm *vm, const struct vif *vif)
+/* ---- label sets, escaped once per change of the model ---- */
+
+static int build_labels(struct metrics *m, const struct host *h)
 {
-	puts_(b, name);
-	puts_(b, "{vm=\"");
-	put_label_value(b, vm->id);
-	if (vif) {
-		puts_(b, "\",vif=\"");
-		put_label_value(b, vif->id);
+	struct buf b = { 0 };
+	size_t n_vifs = 0, k = 0;
+
+	for (size_t i = 0; i < h->n_vms; i++)
+		n_vifs += h->vms[i]->n_vifs;
+	free(m->vm_label);
+	free(m->vif_label);
+	free(m->vm_label_len);
+	free(m->vif_label_len);
+	m->vm_label = malloc((h->n_vms + 1) * sizeof(size_t));
+	m->vif_label = malloc((n_vifs + 1) * sizeof(size_t));
+	m->vm_label_len = malloc((h->n_vms + 1) * sizeof(uint16_t));
+	m->vif_label_len = malloc((n_vifs + 1) * sizeof(uint16_t));
+	if (!m->vm_label || !m->vif_label || !m->vm_label_len || !m->vif_label_len)
+		return -1;
+	for (size_t i = 0; i < h->n_vms; i++) {
+		const struct vm *vm = h->vms[i];
+
+		m->vm_label[i] = b.len;
+		puts_(&b, "{vm=\"");
+		put_label_value(&b, vm->id);
+		put(&b, "\"} ", 3);
+		m->vm_label_len[i] = (uint16_t)(b.len - m->vm_label[i]);
+		for (size_t j = 0; j < vm->n_vifs; j++, k++) {
+			m->vif_label[k] = b.len;
+			puts_(&b, "{vm=\"");
+			put_label_value(&b, vm->id);
+			puts_(&b, "\",vif=\"");
+			put_label_value(&b, vm->vifs[j]->id);
+			put(&b, "\"} ", 3);
+			m->vif_label_len[k] = (uint16_t)(b.len - m->vif_label[k]);
+		}
 	}
-	puts_(b, "\"} ");
+	if (b.oom) {
+		free(b.p);
+		return -1;
+	}
+	free(m->labels);
+	m->labels = b.p;
+	m->n_vm_labels = h->n_vms;
+	m->labels_generation = h->generation;
+	m->have_labels = true;
+	return 0;
 }
+
+/* name{labels} followed by a space: the value comes next. One capacity check for the line. */
+static inline void sample(struct buf *b, const char *name, size_t name_len, const char *labels,
+			  size_t labels_len)
+{
+	reserve(b, name_len + labels_len + 32);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, name, name_len);
+	memcpy(b->p + b->len + name_len, labels, labels_len);
+	b->len += name_len + labels_len;
+}
+
+#define VM_LABEL(m, i) (m)->labels + (m)->vm_label[i], (m)->vm_label_len[i]
+#define VIF_LABEL(m, k) (m)->labels + (m)->vif_label[k], (m)->vif_label_len[k]
+
+/* ---- the families ---- */
 
 enum counter_field { OFF_B, OFF_P, PAS_B, PAS_P, DRO_B, DRO_P };
 
 static uint64_t counter_of(const struct vif_counters *c, enum counter_field f)
 {
-	switch (f) {
-	case OFF_B:
-		return c->offered_bytes;
-	case OFF_P:
-		return c->offered_pkts;
-	case PAS_B:
-		return c->passed_bytes;
-	case PAS_P:
-		return c->passed_pkts;
-	case DRO_B:
-		return c->dropped_bytes;
-	case DRO_P:
-		return c->dropped_pkts;
-	}
-	return 0;
+	const uint64_t v[6] = { c->offered_bytes, c->offered_pkts,  c->passed_bytes,
+				c->passed_pkts,	  c->dropped_bytes, c->dropped_pkts };
+
+	return v[f];
 }
 
 static const struct {
@@ -160,28 +243,32 @@ static const struct {
 	{ "dropped_packets_total", "Packets dropped." },
 };
 
-static void render_counters(struct buf *b, const struct host *h)
+static void render_counters(struct buf *b, const struct metrics *m, const struct host *h)
 {
 	char name[64];
 
 	for (int f = 0; f < 6; f++) {
+		size_t len, k = 0;
+
 		strcpy(name, "dbavm_vm_");
 		strcat(name, counters[f].suffix);
+		len = strlen(name);
 		family(b, name, "counter", counters[f].help);
-		for (size_t m = 0; m < h->n_vms; m++) {
-			sample_vm(b, name, h->vms[m], NULL);
-			put_u64(b, counter_of(&h->vms[m]->total, (enum counter_field)f));
+		for (size_t i = 0; i < h->n_vms; i++) {
+			sample(b, name, len, VM_LABEL(m, i));
+			put_u64(b, counter_of(&h->vms[i]->total, (enum counter_field)f));
 			put(b, "\n", 1);
 		}
 		strcpy(name, "dbavm_vif_");
 		strcat(name, counters[f].suffix);
+		len = strlen(name);
 		family(b, name, "counter", counters[f].help);
-		for (size_t m = 0; m < h->n_vms; m++) {
-			const struct vm *vm = h->vms[m];
+		for (size_t i = 0; i < h->n_vms; i++) {
+			const struct vm *vm = h->vms[i];
 
-			for (size_t i = 0; i < vm->n_vifs; i++) {
-				sample_vm(b, name, vm, vm->vifs[i]);
-				put_u64(b, counter_of(&vm->vifs[i]->total, (enum counter_field)f));
+			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
+				sample(b, name, len, VIF_LABEL(m, k));
+				put_u64(b, counter_of(&vm->vifs[j]->total, (enum counter_field)f));
 				put(b, "\n", 1);
 			}
 		}
@@ -190,7 +277,7 @@ static void render_counters(struct buf *b, const struct host *h)
 
 enum vif_gauge { LIMIT, DEMAND, ALLOC };
 
-static void render_vif_gauges(struct buf *b, const struct host *h)
+static void render_vif_gauges(struct buf *b, const struct metrics *m, const struct host *h)
 {
 	static const struct {
 		const char *name, *help;
@@ -211,23 +298,24 @@ static void render_vif_gauges(struct buf *b, const struct host *h)
 		  ALLOC_PPS },
 	};
 
-	for (size_t k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
-		family(b, g[k].name, "gauge", g[k].help);
-		for (size_t m = 0; m < h->n_vms; m++) {
-			const struct vm *vm = h->vms[m];
+	for (size_t f = 0; f < sizeof(g) / sizeof(g[0]); f++) {
+		size_t len = strlen(g[f].name), k = 0;
 
-			for (size_t i = 0; i < vm->n_vifs; i++) {
-				const struct vif *vif = vm->vifs[i];
-				const struct alloc_vif_out *o = &vif->alloc;
+		family(b, g[f].name, "gauge", g[f].help);
+		for (size_t i = 0; i < h->n_vms; i++) {
+			const struct vm *vm = h->vms[i];
+
+			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
+				const struct alloc_vif_out *o = &vm->vifs[j]->alloc;
 				uint64_t v;
 
-				if (!vif->have_alloc)
+				if (!vm->vifs[j]->have_alloc)
 					continue;
-				v = g[k].what == LIMIT	  ? o->limit[g[k].r]
-				    : g[k].what == DEMAND ? o->demand[g[k].r]
-							  : o->alloc[g[k].r];
-				sample_vm(b, g[k].name, vm, vif);
-				if (g[k].r == ALLOC_BPS)
+				v = g[f].what == LIMIT	  ? o->limit[g[f].r]
+				    : g[f].what == DEMAND ? o->demand[g[f].r]
+							  : o->alloc[g[f].r];
+				sample(b, g[f].name, len, VIF_LABEL(m, k));
+				if (g[f].r == ALLOC_BPS)
 					put_bits_as_bytes(b, v);
 				else
 					put_rate(b, v);
@@ -237,7 +325,7 @@ static void render_vif_gauges(struct buf *b, const struct host *h)
 	}
 }
 
-static void render_vm_gauges(struct buf *b, const struct host *h)
+static void render_vm_gauges(struct buf *b, const struct metrics *m, const struct host *h)
 {
 	static const char *const names[] = { "dbavm_vm_sla_min_bytes_per_second",
 					     "dbavm_vm_sla_max_bytes_per_second",
@@ -256,14 +344,16 @@ static void render_vm_gauges(struct buf *b, const struct host *h)
 		"1 if the VM is on this host now, 0 if only its SLA is known."
 	};
 
-	for (int k = 0; k < 7; k++) {
-		family(b, names[k], "gauge", helps[k]);
-		for (size_t m = 0; m < h->n_vms; m++) {
-			const struct vm *vm = h->vms[m];
+	for (int f = 0; f < 7; f++) {
+		size_t len = strlen(names[f]);
+
+		family(b, names[f], "gauge", helps[f]);
+		for (size_t i = 0; i < h->n_vms; i++) {
+			const struct vm *vm = h->vms[i];
 			const struct sla *s = vm_sla(vm);
 
-			sample_vm(b, names[k], vm, NULL);
-			switch (k) {
+			sample(b, names[f], len, VM_LABEL(m, i));
+			switch (f) {
 			case 0:
 				put_bits_as_bytes(b, s->min_bps);
 				break;
@@ -345,43 +435,131 @@ static void render_uplinks(struct buf *b, const struct host *h)
 	put(b, "\n", 1);
 }
 
-char *metrics_render(const struct control *ctl, const struct metrics_info *info, size_t *len)
+static void render_loop(struct buf *b, const struct metrics_info *info, const struct control *ctl)
 {
-	struct buf b = { 0 };
+	uint64_t cum = 0;
 
-	family(&b, "dbavm_build_info", "gauge", "The running dbavmd: version and configuration.");
-	puts_(&b, "dbavm_build_info{version=\"" DBAVM_VERSION "\",platform=\"");
-	put_label_value(&b, info->platform);
-	puts_(&b, "\",enforcer=\"");
-	put_label_value(&b, info->enforcer);
-	puts_(&b, "\",mode=\"");
-	put_label_value(&b, info->mode);
-	puts_(&b, "\"} 1\n");
-	family(&b, "dbavm_loop_period_seconds", "gauge", "The control period.");
-	puts_(&b, "dbavm_loop_period_seconds ");
-	put_u64(&b, info->period_ms / 1000);
-	put(&b, ".", 1);
-	put_u64(&b, info->period_ms % 1000 / 100);
-	put_u64(&b, info->period_ms % 100 / 10);
-	put_u64(&b, info->period_ms % 10);
-	put(&b, "\n", 1);
-	family(&b, "dbavm_loop_ticks_total", "counter", "Periods completed.");
-	puts_(&b, "dbavm_loop_ticks_total ");
-	put_u64(&b, ctl->tick);
-	put(&b, "\n", 1);
-	family(&b, "dbavm_loop_overruns_total", "counter",
+	family(b, "dbavm_build_info", "gauge", "The running dbavmd: version and configuration.");
+	puts_(b, "dbavm_build_info{version=\"" DBAVM_VERSION "\",platform=\"");
+	put_label_value(b, info->platform);
+	puts_(b, "\",enforcer=\"");
+	put_label_value(b, info->enforcer);
+	puts_(b, "\",mode=\"");
+	put_label_value(b, info->mode);
+	puts_(b, "\"} 1\n");
+	family(b, "dbavm_loop_period_seconds", "gauge", "The control period.");
+	puts_(b, "dbavm_loop_period_seconds ");
+	put_us_as_seconds(b, (uint64_t)info->period_ms * 1000);
+	put(b, "\n", 1);
+	family(b, "dbavm_loop_ticks_total", "counter", "Periods completed.");
+	puts_(b, "dbavm_loop_ticks_total ");
+	put_u64(b, ctl->tick);
+	put(b, "\n", 1);
+	family(b, "dbavm_loop_lateness_seconds", "histogram",
+	       "How late each control period started after it was due.");
+	for (int i = 0; i <= CONTROL_N_LATENESS; i++) {
+		cum += ctl->lateness_count[i];
+		puts_(b, "dbavm_loop_lateness_seconds_bucket{le=\"");
+		if (i < CONTROL_N_LATENESS)
+			put_us_as_seconds(b, control_lateness_bucket_us[i]);
+		else
+			puts_(b, "+Inf");
+		puts_(b, "\"} ");
+		put_u64(b, cum);
+		put(b, "\n", 1);
+	}
+	puts_(b, "dbavm_loop_lateness_seconds_sum ");
+	put_us_as_seconds(b, ctl->lateness_sum_ns / 1000);
+	puts_(b, "\ndbavm_loop_lateness_seconds_count ");
+	put_u64(b, ctl->lateness_n);
+	put(b, "\n", 1);
+	family(b, "dbavm_loop_overruns_total", "counter",
 	       "Periods the loop started late by a whole period or more.");
-	puts_(&b, "dbavm_loop_overruns_total ");
-	put_u64(&b, ctl->overruns);
-	put(&b, "\n", 1);
-	render_uplinks(&b, &ctl->host);
-	render_vm_gauges(&b, &ctl->host);
-	render_counters(&b, &ctl->host);
-	render_vif_gauges(&b, &ctl->host);
+	puts_(b, "dbavm_loop_overruns_total ");
+	put_u64(b, ctl->overruns);
+	put(b, "\n", 1);
+}
+
+/* ---- the text and its life ---- */
+
+struct metrics *metrics_new(const struct metrics_info *info)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+
+	if (m)
+		m->info = *info;
+	return m;
+}
+
+void metrics_text_release(void *p)
+{
+	struct metrics_text *t = p;
+
+	if (t && --t->refs == 0)
+		free(t);
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	metrics_text_release(m->text);
+	free(m->labels);
+	free(m->vm_label);
+	free(m->vif_label);
+	free(m->vm_label_len);
+	free(m->vif_label_len);
+	free(m);
+}
+
+const char *metrics_text_data(const struct metrics_text *t, size_t *len)
+{
+	*len = t->len;
+	return t->data;
+}
+
+static struct metrics_text *render(struct metrics *m, const struct control *ctl)
+{
+	const struct host *h = &ctl->host;
+	struct buf b = { 0 };
+	struct metrics_text *t;
+	size_t head = offsetof(struct metrics_text, data);
+
+	if ((!m->have_labels || m->labels_generation != h->generation) && build_labels(m, h))
+		return NULL;
+	/* The header of struct metrics_text first, the text after it: one allocation. */
+	reserve(&b, head + m->last_len + m->last_len / 8 + 4096);
+	b.len = head;
+	render_loop(&b, &m->info, ctl);
+	render_uplinks(&b, h);
+	render_vm_gauges(&b, m, h);
+	render_counters(&b, m, h);
+	render_vif_gauges(&b, m, h);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
 	}
-	*len = b.len;
-	return b.p;
+	t = (struct metrics_text *)b.p;
+	t->refs = 1;
+	t->len = b.len - head;
+	m->last_len = t->len;
+	return t;
+}
+
+struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl)
+{
+	if (!m->text || !m->text_started || m->text_tick != ctl->tick ||
+	    m->text_generation != ctl->host.generation || m->text_started != ctl->started) {
+		struct metrics_text *t = render(m, ctl);
+
+		if (!t)
+			return NULL;
+		metrics_text_release(m->text);
+		m->text = t;
+		m->text_tick = ctl->tick;
+		m->text_generation = ctl->host.generation;
+		m->text_started = ctl->started;
+	}
+	m->text->refs++;
+	return m->text;
 }

@@ -1,6 +1,10 @@
 /*
  * metrics: the Prometheus text exposition (format 0.0.4) of the host model: per VM and per
  * vif counters and gauges, uplinks, the loop, the build.
+ *
+ * The text is rendered at most once per state of the model (a new period, or a change such as
+ * an SLA) and shared by every scrape until then, so a storm of scrapes costs the loop one
+ * render per period, not one per request.
  */
 #ifndef DBAVM_METRICS_H
 #define DBAVM_METRICS_H
@@ -14,7 +18,17 @@ struct metrics_info {
 	unsigned period_ms;
 };
 
-/* Returns a malloc'd text and its length in *len, or NULL on allocation failure. */
-char *metrics_render(const struct control *ctl, const struct metrics_info *info, size_t *len);
+struct metrics;
+struct metrics_text; /* reference-counted */
+
+struct metrics *metrics_new(const struct metrics_info *info);
+void metrics_free(struct metrics *m);
+
+/* The exposition of the model as it is now, with a reference the caller must release;
+ * NULL on allocation failure. */
+struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl);
+const char *metrics_text_data(const struct metrics_text *t, size_t *len);
+/* Drops a reference (void * so it can serve as a free callback). */
+void metrics_text_release(void *t);
 
 #endif

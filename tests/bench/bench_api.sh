@@ -1,0 +1,99 @@
+#!/bin/sh
+# bench_api: the HTTP API under load from wrk on loopback, with 1,000 VMs on a simulated host
+# and the control loop at a 10 ms period.
+#   1. GET /metrics, one client (as Prometheus scrapes), then four at once: requests/s and
+#      p99 latency (target p99 < 5 ms)
+#   2. PUT /vms/{id}/sla, 16 clients: requests/s and p99 (each answered once on disk)
+#   and during each, how late the loop's periods started (p99 from the agent's own
+#   dbavm_loop_lateness_seconds histogram; target p99 < 1 ms).
+# Usage: bench_api.sh DBAVMD [SECONDS]
+set -eu
+DBAVMD=$1
+SECONDS_EACH=${2:-10}
+VMS=1000
+
+dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+python3 - "$dir/scenario.json" "$VMS" <<'PY'
+import json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+vms = [{"id": f"vm{i}",
+        "sla": {"priority": i % 8, "bandwidth": {"min_bps": 0, "max_bps": 50000000}},
+        "vifs": [{"id": f"vif{i}.0", "uplink": f"eth{i % 4}",
+                  "demand": [{"t_ms": 0, "bps": 30000000 + 1000 * i, "frame_bytes": 1500}]}]}
+       for i in range(n)]
+json.dump({"uplinks": [{"name": f"eth{u}", "capacity_bps": 10000000000} for u in range(4)],
+           "host": {"capacity_pps": 2000000}, "vms": vms}, open(path, "w"))
+PY
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 's3cret\n' >"$dir/token"
+chmod 600 "$dir/token"
+"$DBAVMD" --platform sim --scenario "$dir/scenario.json" --period 10 --log-level warn \
+	--listen "127.0.0.1:$port" --state-dir "$dir/state" --token-file "$dir/token" \
+	--max-connections 256 2>"$dir/agent.log" &
+pid=$!
+url="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
+
+# The lateness histogram's cumulative buckets, one "le count" per line.
+lateness() {
+	curl -sf "$url/metrics" | sed -n 's/^dbavm_loop_lateness_seconds_bucket{le="\([^"]*\)"} \(.*\)$/\1 \2/p'
+}
+# p99 lateness between two readings: the smallest bucket bound holding 99 % of the periods,
+# then the share of periods within 0.1, 0.25, 0.5, 1 and 2.5 ms.
+p99_between() {
+	paste -d' ' "$1" "$2" | awk '{ le[NR] = $1; d[NR] = $4 - $2 } END {
+		total = d[NR]; for (i = 1; i <= NR; i++) if (d[i] >= 0.99 * total) {
+			printf "p99 <= %s s over %d periods;", le[i], total; break }
+		for (i = 1; i <= NR; i++) if (le[i] >= 0.0001 && le[i] <= 0.0025)
+			printf " <=%gms %.1f%%", le[i] * 1000, 100 * d[i] / total }'
+}
+# wrk's requests/s, p99 and error counts from its --latency report.
+summary() {
+	awk '/Requests\/sec/ { rps = $2 } /^ +99%/ { p99 = $2 }
+	     /Non-2xx/ { bad = $NF } /Socket errors/ { sock = $0 }
+	     END { printf "%s req/s, p99 %s, non-2xx %s%s", rps, p99, bad ? bad : 0,
+	           sock ? " (" sock ")" : "" }' "$1"
+}
+
+size=$(curl -sf "$url/metrics" | wc -c)
+lines=$(curl -sf "$url/metrics" | wc -l)
+echo "dbavmd: $VMS VMs, period 10 ms; /metrics is $lines lines, $size bytes"
+lateness >"$dir/l0"
+sleep "$SECONDS_EACH"
+lateness >"$dir/l1"
+echo "idle               loop lateness $(p99_between "$dir/l0" "$dir/l1")"
+
+# One scraper, as a Prometheus server is; then four at once, to saturate the loop.
+wrk -t1 -c1 -d"${SECONDS_EACH}s" --latency "$url/metrics" >"$dir/wrk-metrics1"
+echo "GET /metrics  x1   $(summary "$dir/wrk-metrics1")"
+lateness >"$dir/l1"
+wrk -t1 -c4 -d"${SECONDS_EACH}s" --latency "$url/metrics" >"$dir/wrk-metrics"
+lateness >"$dir/l2"
+echo "GET /metrics  x4   $(summary "$dir/wrk-metrics")"
+echo "                   loop lateness $(p99_between "$dir/l1" "$dir/l2")"
+
+cat >"$dir/put.lua" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{"priority":' .. (n % 8) .. ',"bandwidth":{"min_bps":0,"max_bps":' ..
+               (40000000 + n % 1000) .. '}}'
+  return wrk.format("PUT", "/vms/vm" .. (n % 1000) .. "/sla",
+                    {["Content-Type"] = "application/json",
+                     ["Authorization"] = "Bearer s3cret"}, body)
+end
+LUA
+wrk -t1 -c16 -d"${SECONDS_EACH}s" --latency -s "$dir/put.lua" "$url" >"$dir/wrk-put"
+lateness >"$dir/l3"
+echo "PUT sla      x16  $(summary "$dir/wrk-put")"
+echo "                   loop lateness $(p99_between "$dir/l2" "$dir/l3")"
+overruns=$(curl -sf "$url/metrics" | sed -n 's/^dbavm_loop_overruns_total //p')
+echo "loop overruns (whole periods missed) over the run: $overruns"
