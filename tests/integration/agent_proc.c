@@ -90,7 +90,7 @@ static void sleep_ms(long ms)
 int agent_start(struct agent_proc *a, const char *scenario, ...)
 {
 	char port[16], listen[32], path[512];
-	char *argv[40];
+	char *argv[56], *wrapper = getenv("DBAVM_TEST_WRAPPER"), *words = NULL;
 	int argc = 0, status;
 	va_list ap;
 
@@ -98,6 +98,12 @@ int agent_start(struct agent_proc *a, const char *scenario, ...)
 	snprintf(port, sizeof(port), "%u", a->port);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", a->port);
 	snprintf(path, sizeof(path), "%s/%s", DATA_DIR, scenario);
+	/* DBAVM_TEST_WRAPPER: a command line the agent runs under (valgrind ...). */
+	if (wrapper && *wrapper) {
+		words = strdup(wrapper);
+		for (char *w = strtok(words, " "); w && argc < 16; w = strtok(NULL, " "))
+			argv[argc++] = w;
+	}
 	argv[argc++] = DBAVMD;
 	argv[argc++] = "--platform=sim";
 	argv[argc++] = "--scenario";
@@ -107,7 +113,7 @@ int agent_start(struct agent_proc *a, const char *scenario, ...)
 	argv[argc++] = "--state-dir";
 	argv[argc++] = a->state_dir;
 	va_start(ap, scenario);
-	while (argc < 38 && (argv[argc] = va_arg(ap, char *)))
+	while (argc < 54 && (argv[argc] = va_arg(ap, char *)))
 		argc++;
 	va_end(ap);
 	argv[argc] = NULL;
@@ -117,10 +123,11 @@ int agent_start(struct agent_proc *a, const char *scenario, ...)
 
 		dup2(fd, 2);
 		dup2(fd, 1);
-		execv(DBAVMD, argv);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 200; i++) {
+	free(words);
+	for (int i = 0; i < 800; i++) {
 		struct reply r;
 
 		if (waitpid(a->pid, &status, WNOHANG) == a->pid) {
