@@ -112,7 +112,8 @@ static int map_copy(struct map *dst, const struct map *src)
 	dst->e = malloc(dst->cap * sizeof(*dst->e));
 	if (!dst->e)
 		return -ENOMEM;
-	memcpy(dst->e, src->e, src->n * sizeof(*dst->e));
+	if (src->n) /* an empty map has no array: memcpy from NULL is undefined even for 0 */
+		memcpy(dst->e, src->e, src->n * sizeof(*dst->e));
 	dst->n = src->n;
 	return 0;
 }

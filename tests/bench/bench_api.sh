@@ -19,7 +19,7 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' HUP INT PIPE TERM
 
 python3 - "$dir/scenario.json" "$VMS" <<'PY'
 import json, sys

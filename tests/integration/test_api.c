@@ -250,8 +250,8 @@ static void api_errors_answer_with_status_and_json(void **state)
 
 static void api_refuses_oversized_bodies(void **state)
 {
-	size_t len = 70000;
-	char *big = malloc(len + 1);
+	static char big[70001];
+	size_t len = sizeof(big) - 1;
 	struct reply r;
 
 	(void)state;
@@ -263,7 +263,6 @@ static void api_refuses_oversized_bodies(void **state)
 	assert_int_equal(r.status, 413);
 	assert_non_null(strstr(r.body, "\"error\""));
 	reply_free(&r);
-	free(big);
 	/* The agent still serves. */
 	assert_int_equal(call(&main_agent, "GET", "/healthz", NULL, NULL, NULL), 200);
 }
@@ -307,7 +306,7 @@ static void api_allocation_follows_an_sla_within_two_periods(void **state)
 static void api_sla_waits_for_its_vm_and_survives_restart(void **state)
 {
 	const char *sla = "{\"priority\":0,\"bandwidth\":{\"min_bps\":0,\"max_bps\":100000000}}";
-	struct agent_proc a;
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 	json_t *j = NULL;
 	int present = 0;
 
@@ -343,7 +342,7 @@ static void api_reads_can_require_the_token(void **state)
 {
 	static const char *const paths[] = { "/vms", "/vms/vm1", "/vms/vm1/sla", "/host",
 					     "/metrics" };
-	struct agent_proc a;
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 
 	(void)state;
 	agent_prepare(&a);
@@ -362,7 +361,7 @@ static void api_reads_can_require_the_token(void **state)
 
 static void api_corrupt_state_is_kept_aside_and_reported(void **state)
 {
-	struct agent_proc a;
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 	char path[160], cmd[256];
 	json_t *j = NULL;
 	FILE *f;
@@ -393,7 +392,7 @@ static void api_corrupt_state_is_kept_aside_and_reported(void **state)
 
 static void api_failed_write_answers_500_and_changes_nothing(void **state)
 {
-	struct agent_proc a;
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 	char cmd[160];
 	json_t *j;
 
@@ -415,7 +414,7 @@ static void api_failed_write_answers_500_and_changes_nothing(void **state)
 
 static void api_refuses_a_token_file_others_can_read(void **state)
 {
-	struct agent_proc a;
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 
 	(void)state;
 	agent_prepare(&a);
@@ -427,7 +426,7 @@ static void api_refuses_a_token_file_others_can_read(void **state)
 
 static void api_without_token_file_refuses_writes(void **state)
 {
-	struct agent_proc a;
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 	struct reply r;
 
 	(void)state;

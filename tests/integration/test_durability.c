@@ -77,7 +77,7 @@ static void durability_acknowledged_slas_survive_sigkill(void **state)
 {
 	const char *seed_env = getenv("DBAVM_DURABILITY_SEED");
 	unsigned long seed = seed_env ? strtoul(seed_env, NULL, 10) : (unsigned long)time(NULL);
-	struct agent_proc a;
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 	unsigned long total_acked = 0, in_flight_landed = 0, in_flight_lost = 0;
 
 	(void)state;
