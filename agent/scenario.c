@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -223,9 +225,46 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 	return 0;
 }
 
+/* The optional identities a Xen VM has: a UUID (8-4-4-4-12 hex) and a domid, both unique. */
+static int load_identity(struct ctx *c, const char *path, const json_t *vm,
+			 const struct scenario *sc, size_t i, struct scenario_vm *svm)
+{
+	const json_t *u = json_object_get(vm, "uuid");
+	const uint64_t none = UINT64_MAX;
+	uint64_t domid;
+	int rc;
+
+	svm->domid = -1;
+	if (u) {
+		const char *s = json_is_string(u) ? json_string_value(u) : "";
+		size_t n = strlen(s);
+		int ok = n == PLATFORM_UUID_LEN - 1;
+
+		for (size_t k = 0; ok && k < n; k++)
+			ok = (k == 8 || k == 13 || k == 18 || k == 23)
+				     ? s[k] == '-'
+				     : isxdigit((unsigned char)s[k]);
+		if (!ok)
+			return fail(c, path, "uuid must be a UUID (8-4-4-4-12 hex digits)");
+		strcpy(svm->uuid, s);
+	}
+	if ((rc = get_u64(c, path, vm, "domid", 0, 32752, &none, &domid)))
+		return rc;
+	if (domid != UINT64_MAX)
+		svm->domid = (int64_t)domid;
+	for (size_t j = 0; j < i; j++) {
+		if (svm->uuid[0] && !strcasecmp(sc->vms[j].uuid, svm->uuid))
+			return fail(c, path, "uuid %s is given twice", svm->uuid);
+		if (svm->domid >= 0 && sc->vms[j].domid == svm->domid)
+			return fail(c, path, "domid %lld is given twice", (long long)svm->domid);
+	}
+	return 0;
+}
+
 static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 {
-	static const char *const keys[] = { "id", "sla", "start_ms", "stop_ms", "vifs", NULL };
+	static const char *const keys[] = { "id",	"uuid",	   "domid", "sla",
+					    "start_ms", "stop_ms", "vifs",  NULL };
 	const uint64_t zero = 0, never = SCENARIO_NEVER;
 	const json_t *arr, *vm;
 	size_t i;
@@ -252,6 +291,8 @@ static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 			return rc;
 		if (svm->stop_ms <= svm->start_ms)
 			return fail(c, path, "stop_ms must be after start_ms");
+		if ((rc = load_identity(c, path, vm, sc, i, svm)))
+			return rc;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(sc->vms[j].id, svm->id))
 				return fail(c, path, "vm '%s' is named twice", svm->id);

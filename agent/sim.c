@@ -73,7 +73,8 @@ static int sim_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 			continue;
 		pvm = &scan->vms[scan->n_vms++];
 		memcpy(pvm->id, svm->id, sizeof(pvm->id));
-		pvm->domid = -1;
+		memcpy(pvm->uuid, svm->uuid, sizeof(pvm->uuid));
+		pvm->domid = svm->domid;
 		pvm->vifs = calloc(svm->n_vifs, sizeof(*pvm->vifs));
 		if (!pvm->vifs) {
 			platform_scan_free(scan);

@@ -231,15 +231,29 @@ static void rearm_timer(struct http_server *srv)
 	timerfd_settime(srv->timer_fd, 0, &its, NULL);
 }
 
+static unsigned connections(const struct http_server *srv)
+{
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return i ? i->num_connections : 0;
+}
+
 static void run_mhd(struct loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct http_server *srv = arg;
+	unsigned before = connections(srv);
 	uint64_t n;
 
 	(void)loop, (void)events;
 	if (fd == srv->timer_fd && read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("http timer read failed err=%s", strerror(errno));
 	MHD_run(srv->mhd);
+	/* At its connection limit MHD takes the listening socket out of its epoll set, and puts
+	 * it back only at the start of a later run. If this run closed connections, nothing
+	 * else would cause that run: MHD's set is empty and it wants no timeout. */
+	if (before >= srv->limits.max_connections && connections(srv) < before)
+		MHD_run(srv->mhd);
 	rearm_timer(srv);
 }
 

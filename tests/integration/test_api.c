@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -440,6 +444,107 @@ static void api_without_token_file_refuses_writes(void **state)
 	agent_cleanup(&a);
 }
 
+static void api_vm_is_found_by_name_uuid_or_domid(void **state)
+{
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
+	static const char *const keys[] = { "vm1", "6f1c2e2a-8ad3-4f0e-9a72-a61c2e2a8ad3",
+					    "6F1C2E2A-8AD3-4F0E-9A72-A61C2E2A8AD3", "1" };
+	json_t *j;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(
+		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 0);
+	for (size_t i = 0; i < 4; i++) {
+		char path[96];
+
+		snprintf(path, sizeof(path), "/vms/%s", keys[i]);
+		j = get_ok(&a, path, NULL);
+		assert_string_equal(json_string_value(json_object_get(j, "id")), "vm1");
+		assert_int_equal(jint(j, "domid"), 1);
+		json_decref(j);
+	}
+	/* A PUT by domid lands on the VM's own record. */
+	assert_int_equal(call(&a, "PUT", "/vms/2/sla", TOKEN, "{\"priority\":6}", NULL), 200);
+	j = get_ok(&a, "/vms/vm2/sla", NULL);
+	assert_int_equal(jint(j, "priority"), 6);
+	json_decref(j);
+	j = get_ok(&a, "/vms", NULL);
+	assert_int_equal(json_array_size(json_object_get(j, "vms")), 3);
+	json_decref(j);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
+/* A TCP connection to the agent; -1 on failure. */
+static int raw_connect(unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* 1 if the peer closed the connection within timeout_ms. */
+static int closed_within(int fd, int timeout_ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char c;
+
+	return poll(&p, 1, timeout_ms) == 1 && read(fd, &c, 1) <= 0;
+}
+
+/* 1 if an HTTP answer starts arriving within timeout_ms. */
+static int answered_within(int fd, int timeout_ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char buf[16];
+
+	return poll(&p, 1, timeout_ms) == 1 && read(fd, buf, sizeof(buf)) > 0 &&
+	       !strncmp(buf, "HTTP/1.1 200", 12);
+}
+
+static void api_limits_connections_and_idle_time(void **state)
+{
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
+	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	int idle[2], extra;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(agent_start(&a, "paper-scenario1.json", "--max-connections", "2",
+				     "--idle-timeout", "1", NULL),
+			 0);
+	idle[0] = raw_connect(a.port);
+	idle[1] = raw_connect(a.port);
+	assert_true(idle[0] >= 0 && idle[1] >= 0);
+	sleep_ms(100);
+	/* A third is over the limit: the agent does not take it while two are open ... */
+	extra = raw_connect(a.port);
+	assert_true(extra >= 0);
+	assert_int_equal(write(extra, req, strlen(req)), (ssize_t)strlen(req));
+	assert_false(answered_within(extra, 300));
+	/* ... the idle two are closed after the timeout (1 s), not before ... */
+	assert_false(closed_within(idle[0], 300));
+	assert_true(closed_within(idle[0], 2500));
+	assert_true(closed_within(idle[1], 500));
+	/* ... and then the waiting request is served. */
+	assert_true(answered_within(extra, 1000));
+	close(idle[0]);
+	close(idle[1]);
+	close(extra);
+	/* And then there is room again. */
+	assert_int_equal(call(&a, "GET", "/healthz", NULL, NULL, NULL), 200);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +559,8 @@ int main(void)
 		cmocka_unit_test(api_failed_write_answers_500_and_changes_nothing),
 		cmocka_unit_test(api_refuses_a_token_file_others_can_read),
 		cmocka_unit_test(api_without_token_file_refuses_writes),
+		cmocka_unit_test(api_vm_is_found_by_name_uuid_or_domid),
+		cmocka_unit_test(api_limits_connections_and_idle_time),
 	};
 	int rc;
 
