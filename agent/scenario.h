@@ -31,7 +31,7 @@ struct scenario_vif {
 struct scenario_vm {
 	char id[PLATFORM_ID_MAX];
 	char uuid[PLATFORM_UUID_LEN]; /* "" if none */
-	int64_t domid;                /* -1 if none */
+	int64_t domid;		      /* -1 if none */
 	bool has_sla;
 	struct sla sla;
 	uint64_t start_ms, stop_ms; /* present in [start_ms, stop_ms) */
