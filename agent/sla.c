@@ -24,10 +24,7 @@ void sla_default(struct sla *sla)
 	};
 }
 
-static int fail(struct sla_error *err, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sla_error *err, const char *field, const char *fmt, ...)
+int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,12 +46,13 @@ static int get_uint(const json_t *v, const char *field, uint64_t lo, uint64_t hi
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return fail(err, field, "%s must be an integer%s", field,
-			    nullable ? " or null (unlimited)" : "");
+		return sla_error_set(err, field, "%s must be an integer%s", field,
+				     nullable ? " or null (unlimited)" : "");
 	n = json_integer_value(v);
 	if (n < 0 || (uint64_t)n < lo || (uint64_t)n > hi)
-		return fail(err, field, "%s must be between %llu and %llu, got %lld", field,
-			    (unsigned long long)lo, (unsigned long long)hi, (long long)n);
+		return sla_error_set(err, field, "%s must be between %llu and %llu, got %lld",
+				     field, (unsigned long long)lo, (unsigned long long)hi,
+				     (long long)n);
 	*out = (uint64_t)n;
 	return 0;
 }
@@ -75,7 +73,7 @@ static int check_keys(const json_t *obj, const char *prefix, const char *const *
 			known |= strcmp(key, *a) == 0;
 		if (!known) {
 			snprintf(field, sizeof(field), "%s%s", prefix, key);
-			return fail(err, field, "unknown field %s", field);
+			return sla_error_set(err, field, "unknown field %s", field);
 		}
 	}
 	return 0;
@@ -96,7 +94,7 @@ static int get_range(const json_t *root, const char *name, const char *unit, uin
 	if (!obj)
 		return 0;
 	if (!json_is_object(obj))
-		return fail(err, name, "%s must be an object", name);
+		return sla_error_set(err, name, "%s must be an object", name);
 	snprintf(kmin, sizeof(kmin), "min_%s", unit);
 	snprintf(kmax, sizeof(kmax), "max_%s", unit);
 	snprintf(fmin, sizeof(fmin), "%s.%s", name, kmin);
@@ -110,8 +108,8 @@ static int get_range(const json_t *root, const char *name, const char *unit, uin
 	if ((v = json_object_get(obj, kmax)) && (rc = get_uint(v, fmax, 0, hi, 1, max, err)))
 		return rc;
 	if (*min > *max)
-		return fail(err, fmin, "%s (%llu) must not exceed %s (%llu)", fmin,
-			    (unsigned long long)*min, fmax, (unsigned long long)*max);
+		return sla_error_set(err, fmin, "%s (%llu) must not exceed %s (%llu)", fmin,
+				     (unsigned long long)*min, fmax, (unsigned long long)*max);
 	return 0;
 }
 
@@ -125,15 +123,16 @@ int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
 
 	memset(err, 0, sizeof(*err));
 	if (!json_is_object(obj))
-		return fail(err, "", "the SLA must be a JSON object");
+		return sla_error_set(err, "", "the SLA must be a JSON object");
 	rc = check_keys(obj, "", allowed, err);
 	if (rc)
 		return rc;
 	sla_default(sla);
 	v = json_object_get(obj, "priority");
 	if (!v)
-		return fail(err, "priority", "priority is required (0 = most important .. %u)",
-			    SLA_PRIORITY_MAX);
+		return sla_error_set(err, "priority",
+				     "priority is required (0 = most important .. %u)",
+				     SLA_PRIORITY_MAX);
 	if ((rc = get_uint(v, "priority", 0, SLA_PRIORITY_MAX, 0, &n, err)))
 		return rc;
 	sla->priority = (uint32_t)n;
@@ -158,8 +157,8 @@ int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *e
 	/* Duplicate keys would make "which value counts" a guess: refuse them. */
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return fail(err, "", "malformed JSON at line %d column %d: %s", jerr.line,
-			    jerr.column, jerr.text);
+		return sla_error_set(err, "", "malformed JSON at line %d column %d: %s", jerr.line,
+				     jerr.column, jerr.text);
 	rc = sla_from_json(root, sla, err);
 	json_decref(root);
 	return rc;

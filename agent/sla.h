@@ -28,6 +28,10 @@ struct sla_error {
 	char msg[192];
 };
 
+/* Fills *err (field, and a sentence from fmt); returns -EINVAL for the caller to pass on. */
+int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The SLA of a VM nobody set one for: class 7, weight 1, min 0, max unlimited. */
 void sla_default(struct sla *sla);
 

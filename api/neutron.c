@@ -5,27 +5,12 @@
 #include "neutron.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 int neutron_is_policy(const json_t *doc)
 {
 	return json_is_object(doc) && json_object_get(doc, "policy") != NULL;
-}
-
-static int fail(struct sla_error *err, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sla_error *err, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	snprintf(err->field, sizeof(err->field), "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
 }
 
 struct rule_kind {
@@ -61,62 +46,67 @@ static int parse_rule(const json_t *rule, size_t i, uint64_t vals[4], int seen[4
 
 	snprintf(path, sizeof(path), "policy.rules[%zu]", i);
 	if (!json_is_object(rule))
-		return fail(err, path, "%s must be an object", path);
+		return sla_error_set(err, path, "%s must be an object", path);
 	v = json_object_get(rule, "type");
 	snprintf(field, sizeof(field), "%s.type", path);
 	if (!json_is_string(v))
-		return fail(err, field, "%s must be a string", field);
+		return sla_error_set(err, field, "%s must be a string", field);
 	type = json_string_value(v);
 	for (ki = 0; ki < 4; ki++)
 		if (!strcmp(kinds[ki].type, type))
 			k = &kinds[ki];
 	if (!k)
-		return fail(err, field,
-			    "rule type '%s' is not supported (bandwidth_limit, minimum_bandwidth, "
-			    "packet_rate_limit, minimum_packet_rate)",
-			    type);
+		return sla_error_set(
+			err, field,
+			"rule type '%s' is not supported (bandwidth_limit, minimum_bandwidth, "
+			"packet_rate_limit, minimum_packet_rate)",
+			type);
 	ki = (size_t)(k - kinds);
 	if (seen[ki])
-		return fail(err, field, "a second %s rule; a policy has at most one of each", type);
+		return sla_error_set(err, field,
+				     "a second %s rule; a policy has at most one of each", type);
 	seen[ki] = 1;
 	d = json_object_get(rule, "direction");
 	snprintf(field, sizeof(field), "%s.direction", path);
 	if (d && !json_is_string(d))
-		return fail(err, field, "%s must be a string", field);
+		return sla_error_set(err, field, "%s must be a string", field);
 	dir = d ? json_string_value(d) : "egress";
 	if (!strcmp(dir, "ingress"))
-		return fail(err, field,
-			    "%s is ingress: dbavm enforces what a VM sends (egress) only", field);
+		return sla_error_set(err, field,
+				     "%s is ingress: dbavm enforces what a VM sends (egress) only",
+				     field);
 	if (strcmp(dir, "egress") && strcmp(dir, "any"))
-		return fail(err, field, "%s must be egress (or any), got '%s'", field, dir);
+		return sla_error_set(err, field, "%s must be egress (or any), got '%s'", field,
+				     dir);
 	json_object_foreach((json_t *)rule, key, v)
 	{
 		if (is_rule_meta(key) || !strcmp(key, k->value_key) ||
 		    (k->burst_key && !strcmp(key, k->burst_key)))
 			continue;
 		snprintf(field, sizeof(field), "%s.%s", path, key);
-		return fail(err, field, "unknown field %s for a %s rule", field, type);
+		return sla_error_set(err, field, "unknown field %s for a %s rule", field, type);
 	}
 	v = json_object_get(rule, k->value_key);
 	snprintf(field, sizeof(field), "%s.%s", path, k->value_key);
 	if (!v)
-		return fail(err, field, "%s is required", field);
+		return sla_error_set(err, field, "%s is required", field);
 	if (!json_is_integer(v))
-		return fail(err, field, "%s must be an integer", field);
+		return sla_error_set(err, field, "%s must be an integer", field);
 	n = json_integer_value(v);
 	if (n < 0 || (uint64_t)n > k->limit)
-		return fail(err, field, "%s must be between 0 and %llu, got %lld", field,
-			    (unsigned long long)k->limit, (long long)n);
+		return sla_error_set(err, field, "%s must be between 0 and %llu, got %lld", field,
+				     (unsigned long long)k->limit, (long long)n);
 	if (k->burst_key && (v = json_object_get(rule, k->burst_key)) &&
 	    (!json_is_integer(v) || json_integer_value(v) < 0)) {
 		snprintf(field, sizeof(field), "%s.%s", path, k->burst_key);
-		return fail(err, field, "%s must be a whole number", field);
+		return sla_error_set(err, field, "%s must be a whole number", field);
 	}
 	/* Neutron back ends disagree on whether a zero maximum means "no limit" or "nothing":
 	 * refuse it rather than guess. */
 	if (n == 0 && (ki == 0 || ki == 2))
-		return fail(err, field, "%s of 0 is ambiguous; omit the %s rule for no limit",
-			    field, type);
+		return sla_error_set(err, field,
+				     "%s of 0 is ambiguous; omit the %s rule for no limit", field,
+				     type);
 	vals[ki] = (uint64_t)n * 1000;
 	return 0;
 }
@@ -132,14 +122,14 @@ int neutron_to_sla(const json_t *doc, struct sla *sla, struct sla_error *err)
 	int rc;
 
 	memset(err, 0, sizeof(*err));
-	json_object_foreach((json_t *)doc, key, v) if (strcmp(key, "policy")) return fail(
+	json_object_foreach((json_t *)doc, key, v) if (strcmp(key, "policy")) return sla_error_set(
 		err, key, "unknown field %s next to policy", key);
 	policy = json_object_get(doc, "policy");
 	if (!json_is_object(policy))
-		return fail(err, "policy", "policy must be an object");
+		return sla_error_set(err, "policy", "policy must be an object");
 	rules = json_object_get(policy, "rules");
 	if (!json_is_array(rules))
-		return fail(err, "policy.rules", "policy.rules must be an array");
+		return sla_error_set(err, "policy.rules", "policy.rules must be an array");
 	json_array_foreach(rules, i,
 			   rule) if ((rc = parse_rule(rule, i, vals, seen, err))) return rc;
 	sla_default(sla);
@@ -150,10 +140,12 @@ int neutron_to_sla(const json_t *doc, struct sla *sla, struct sla_error *err)
 		sla->max_pps = vals[2];
 	sla->min_pps = vals[3];
 	if (sla->min_bps > sla->max_bps)
-		return fail(err, "policy.rules", "min_kbps (%llu) exceeds max_kbps (%llu)",
-			    (unsigned long long)vals[1] / 1000, (unsigned long long)vals[0] / 1000);
+		return sla_error_set(err, "policy.rules", "min_kbps (%llu) exceeds max_kbps (%llu)",
+				     (unsigned long long)vals[1] / 1000,
+				     (unsigned long long)vals[0] / 1000);
 	if (sla->min_pps > sla->max_pps)
-		return fail(err, "policy.rules", "min_kpps (%llu) exceeds max_kpps (%llu)",
-			    (unsigned long long)vals[3] / 1000, (unsigned long long)vals[2] / 1000);
+		return sla_error_set(err, "policy.rules", "min_kpps (%llu) exceeds max_kpps (%llu)",
+				     (unsigned long long)vals[3] / 1000,
+				     (unsigned long long)vals[2] / 1000);
 	return 0;
 }
