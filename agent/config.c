@@ -18,6 +18,7 @@ const char config_usage[] =
 	"              [--enforcer netfront|netback|xen-credit|none]\n"
 	"              [--listen ADDR:PORT] [--period MS] [--state-dir DIR] [--token-file FILE]\n"
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
+	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
 	"              [--idle-timeout S]\n"
 	"       dbavmd --dev\n"
@@ -193,6 +194,55 @@ static int set_dev(struct config *c, const char *v, char *w, size_t wl)
 	return 0;
 }
 
+/* "NAME:BPS[:PPS],..." */
+static int set_uplinks(struct config *c, const char *v, char *w, size_t wl)
+{
+	char buf[1024], *save = NULL;
+
+	if (strlen(v) >= sizeof(buf))
+		return why(w, wl, "is too long: '%s'", v);
+	strcpy(buf, v);
+	c->n_uplinks = 0;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		struct config_uplink *u = &c->uplinks[c->n_uplinks];
+		char *bps = strchr(item, ':'), *pps;
+
+		if (c->n_uplinks == CONFIG_MAX_UPLINKS)
+			return why(w, wl, "names more than 16 uplinks%s", "");
+		if (!bps || bps == item || (size_t)(bps - item) >= sizeof(u->name))
+			return why(w, wl,
+				   "must be NAME:BPS[:PPS],... with names of 1 to 15 "
+				   "characters, got '%s'",
+				   item);
+		*bps++ = '\0';
+		pps = strchr(bps, ':');
+		if (pps)
+			*pps++ = '\0';
+		if (parse_u64(bps, 0, SLA_BPS_MAX, &u->capacity_bps) ||
+		    (pps && parse_u64(pps, 0, SLA_PPS_MAX, &u->capacity_pps)))
+			return why(w, wl,
+				   "capacities must be whole numbers (bit/s, packet/s) in '%s'",
+				   item);
+		if (!pps)
+			u->capacity_pps = 0;
+		strcpy(u->name, item);
+		for (size_t k = 0; k < c->n_uplinks; k++)
+			if (!strcmp(c->uplinks[k].name, u->name))
+				return why(w, wl, "names uplink '%s' twice", u->name);
+		c->n_uplinks++;
+	}
+	if (!c->n_uplinks)
+		return why(w, wl, "names no uplink%s", "");
+	return 0;
+}
+
+static int set_host_pps(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_u64(v, 0, SLA_PPS_MAX, &c->host_pps))
+		return why(w, wl, "must be a whole number of packets per second, got '%s'", v);
+	return 0;
+}
+
 static int set_auth_reads(struct config *c, const char *v, char *w, size_t wl)
 {
 	if (parse_bool(v, &c->auth_reads))
@@ -274,6 +324,8 @@ static const struct option_def defs[] = {
 	{ "mode", 1, set_mode },
 	{ "log-level", 1, set_log_level },
 	{ "dev", 2, set_dev },
+	{ "uplinks", 1, set_uplinks },
+	{ "host-pps", 1, set_host_pps },
 	{ "auth-reads", 2, set_auth_reads },
 	{ "max-body-bytes", 1, set_max_body_bytes },
 	{ "max-connections", 1, set_max_connections },
@@ -393,6 +445,9 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 		msg = "--ticks goes with --platform sim";
 	else if (cfg->report_json && !cfg->ticks)
 		msg = "--report goes with --ticks";
+	else if (cfg->platform == PLATFORM_SIM && (cfg->n_uplinks || cfg->host_pps))
+		msg = "--uplinks and --host-pps are for real hosts; the sim's come from its "
+		      "scenario";
 	else if (cfg->platform == PLATFORM_SIM && cfg->enforcer == ENFORCER_XEN_CREDIT)
 		msg = "the sim models netfront, netback and none; not xen-credit";
 	if (!msg)

@@ -17,6 +17,14 @@
 enum platform_kind { PLATFORM_AUTO, PLATFORM_XEN, PLATFORM_NETNS, PLATFORM_SIM };
 enum enforcer_kind { ENFORCER_NETFRONT, ENFORCER_NETBACK, ENFORCER_XEN_CREDIT, ENFORCER_NONE };
 
+#define CONFIG_MAX_UPLINKS 16
+
+struct config_uplink {
+	char name[16];	       /* IFNAMSIZ */
+	uint64_t capacity_bps; /* 0: unlimited */
+	uint64_t capacity_pps; /* 0: the host's packet budget */
+};
+
 #define CONFIG_PERIOD_MS_MIN 10u
 #define CONFIG_PERIOD_MS_MAX 10000u
 
@@ -31,7 +39,10 @@ struct config {
 	char token_file[PATH_MAX];
 	enum alloc_mode mode;
 	enum log_level log_level;
-	bool auth_reads; /* GETs need the token too */
+	struct config_uplink uplinks[CONFIG_MAX_UPLINKS];
+	size_t n_uplinks;
+	uint64_t host_pps; /* the host's packet budget, 0: unlimited */
+	bool auth_reads;   /* GETs need the token too */
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t idle_timeout_s;

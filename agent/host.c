@@ -97,6 +97,7 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 	memcpy(vif->host_ifname, desc->host_ifname, sizeof(vif->host_ifname));
 	memcpy(vif->guest_ifname, desc->guest_ifname, sizeof(vif->guest_ifname));
 	memcpy(vif->uplink_name, desc->uplink, sizeof(vif->uplink_name));
+	vif->desc = *desc;
 	vif->seq = host->next_vif_seq++;
 	vif->vm = vm;
 	vm->vifs[vm->n_vifs++] = vif;

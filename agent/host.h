@@ -21,8 +21,9 @@ struct vif {
 	char host_ifname[IFNAMSIZ];
 	char guest_ifname[IFNAMSIZ];
 	char uplink_name[IFNAMSIZ];
-	uint32_t uplink; /* index into host.uplinks */
-	uint64_t seq;	 /* creation order: the allocator's tie-breaker */
+	struct platform_vif desc; /* as the platform described it */
+	uint32_t uplink;	  /* index into host.uplinks */
+	uint64_t seq;		  /* creation order: the allocator's tie-breaker */
 	struct vm *vm;
 	struct vif_counters cnt;   /* last reading */
 	struct vif_counters total; /* since the agent found the vif; never goes back */

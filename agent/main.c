@@ -18,6 +18,8 @@
 #include "control.h"
 #include "log.h"
 #include "loop.h"
+#include "netfront.h"
+#include "netns.h"
 #include "scenario.h"
 #include "sim.h"
 #include "state_json.h"
@@ -52,23 +54,57 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
+static int open_netns(const struct config *cfg, struct platform *plat, struct enforcer *enf,
+		      char *err, size_t err_len)
+{
+	struct platform_uplink up[CONFIG_MAX_UPLINKS];
+	int rc;
+
+	if (!cfg->n_uplinks) {
+		snprintf(err, err_len, "--platform netns needs --uplinks NAME:BPS[:PPS],...");
+		return -EINVAL;
+	}
+	if (cfg->enforcer != ENFORCER_NETFRONT) {
+		snprintf(err, err_len,
+			 "--enforcer %s: not in this version yet on netns; use netfront",
+			 config_enforcer_name(cfg->enforcer));
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->n_uplinks; i++) {
+		memset(&up[i], 0, sizeof(up[i]));
+		memcpy(up[i].name, cfg->uplinks[i].name, sizeof(up[i].name));
+		up[i].capacity_bps = cfg->uplinks[i].capacity_bps;
+		up[i].capacity_pps = cfg->uplinks[i].capacity_pps;
+	}
+	rc = netns_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
+	if (rc)
+		return rc;
+	rc = netfront_open(enf, err, err_len);
+	if (rc)
+		plat->ops->close(plat);
+	return rc;
+}
+
 static int open_platform(const struct config *cfg, struct platform *plat, struct enforcer *enf,
 			 char *err, size_t err_len)
 {
 	if (cfg->dev) {
 		snprintf(err, err_len,
-			 "--dev: the netns testbed is not in this version yet; "
-			 "use --platform sim --scenario FILE");
+			 "--dev: the testbed is built by tests/testbed/testbed.sh in "
+			 "this version");
 		return -EINVAL;
 	}
-	if (cfg->platform != PLATFORM_SIM) {
-		snprintf(err, err_len,
-			 "--platform %s: not in this version yet; use --platform sim --scenario "
-			 "FILE",
-			 config_platform_name(cfg->platform));
+	switch (cfg->platform) {
+	case PLATFORM_SIM:
+		return sim_open(cfg->scenario, cfg->enforcer, plat, enf, err, err_len);
+	case PLATFORM_XEN:
+		snprintf(err, err_len, "--platform xen: not in this version yet");
 		return -EINVAL;
+	case PLATFORM_AUTO: /* no Xen support yet: auto is netns */
+	case PLATFORM_NETNS:
+		return open_netns(cfg, plat, enf, err, err_len);
 	}
-	return sim_open(cfg->scenario, cfg->enforcer, plat, enf, err, err_len);
+	return -EINVAL;
 }
 
 /* The sim's SLAs arrive as if PUT before the VMs show up. */
@@ -208,7 +244,7 @@ int main(int argc, char **argv)
 	a.info = (struct metrics_info){ plat.ops->name, enf.ops->name, config_mode_name(cfg.mode),
 					cfg.period_ms };
 	if (control_init(&a.ctl, cfg.mode, &plat, &enf) ||
-	    install_scenario_slas(&a.ctl, sim_scenario(&plat))) {
+	    (cfg.platform == PLATFORM_SIM && install_scenario_slas(&a.ctl, sim_scenario(&plat)))) {
 		log_error("out of memory at start");
 		rc = 1;
 	} else {

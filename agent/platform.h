@@ -19,6 +19,11 @@ struct platform_vif {
 	char host_ifname[IFNAMSIZ];  /* netback / host end of the veth */
 	char guest_ifname[IFNAMSIZ]; /* netfront / guest end */
 	char uplink[IFNAMSIZ];
+	/* netns only: where the guest end is, for an enforcer that hooks it there. */
+	char guest_netns[96];	/* path of the VM's namespace (/run/netns/NAME) */
+	uint64_t netns_cookie;	/* its SO_NETNS_COOKIE */
+	uint32_t guest_ifindex; /* the guest end's ifindex in that namespace */
+	uint32_t host_ifindex;	/* the host end's ifindex in the driver domain */
 };
 
 struct platform_vm {

@@ -18,9 +18,9 @@ static struct host h;
 /* Two uplinks of 1000 bit/s (eth1 with its own packet budget of 100), host budget 500 pps. */
 static int setup(void **state)
 {
-	static struct platform_vif v1 = { "vif1.0", "", "", "eth0" },
-				   v2 = { "vif2.0", "", "", "eth0" },
-				   v3 = { "vif3.0", "", "", "eth1" };
+	static struct platform_vif v1 = { .id = "vif1.0", .uplink = "eth0" },
+				   v2 = { .id = "vif2.0", .uplink = "eth0" },
+				   v3 = { .id = "vif3.0", .uplink = "eth1" };
 	struct vm *vm;
 
 	(void)state;

@@ -1,0 +1,478 @@
+/*
+ * netns: discovery through rtnetlink (libmnl), never through command output.
+ *
+ * A scan dumps the driver domain's links. A veth whose peer is in another namespace carries
+ * the peer's ifindex (IFLA_LINK) and that namespace's id as the driver domain numbers it
+ * (IFLA_LINK_NETNSID). Each named namespace's id comes from RTM_GETNSID; inside each, a second
+ * dump gives the guest end's name, and a socket made there gives the namespace cookie the
+ * BPF hook keys on. Entering a namespace is a setns of the loop thread, undone at once.
+ *
+ * The watch fd is an epoll set holding a netlink socket subscribed to link events and an
+ * inotify watch on /run/netns: either says a rescan is due.
+ */
+#include "netns.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/net_namespace.h>
+#include <linux/rtnetlink.h>
+
+#include "log.h"
+
+#define NETNS_DIR "/run/netns"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+struct link {
+	uint32_t ifindex;
+	char name[IFNAMSIZ];
+	char kind[16];
+	uint32_t master;      /* 0: none */
+	uint32_t peer;	      /* IFLA_LINK: the peer's ifindex (in its namespace) */
+	int32_t peer_netnsid; /* -1: same namespace */
+};
+
+struct links {
+	struct link *l;
+	size_t n, cap;
+};
+
+struct netns {
+	struct platform_uplink *uplinks;
+	size_t n_uplinks;
+	uint64_t host_capacity_pps;
+	int own_netns;
+	struct mnl_socket *rtnl;   /* requests in the driver domain */
+	struct mnl_socket *events; /* link events in the driver domain, never asked anything */
+	int inotify_fd;
+	int epoll_fd; /* the watch fd */
+	unsigned seq;
+};
+
+/* ---- rtnetlink ---- */
+
+static int link_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (mnl_attr_type_valid(a, IFLA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int info_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (mnl_attr_type_valid(a, IFLA_INFO_MAX) < 0)
+		return MNL_CB_OK;
+	tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int on_link(const struct nlmsghdr *nlh, void *data)
+{
+	struct links *ls = data;
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFLA_MAX + 1] = { 0 }, *info[IFLA_INFO_MAX + 1] = { 0 };
+	struct link *l;
+
+	mnl_attr_parse(nlh, sizeof(*ifm), link_attr, tb);
+	if (!tb[IFLA_IFNAME])
+		return MNL_CB_OK;
+	if (ls->n == ls->cap) {
+		size_t cap = ls->cap ? 2 * ls->cap : 64;
+		struct link *n = realloc(ls->l, cap * sizeof(*n));
+
+		if (!n)
+			return MNL_CB_ERROR;
+		ls->l = n;
+		ls->cap = cap;
+	}
+	l = &ls->l[ls->n++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = (uint32_t)ifm->ifi_index;
+	snprintf(l->name, sizeof(l->name), "%.*s", IFNAMSIZ - 1, mnl_attr_get_str(tb[IFLA_IFNAME]));
+	l->master = tb[IFLA_MASTER] ? mnl_attr_get_u32(tb[IFLA_MASTER]) : 0;
+	l->peer = tb[IFLA_LINK] ? mnl_attr_get_u32(tb[IFLA_LINK]) : 0;
+	l->peer_netnsid =
+		tb[IFLA_LINK_NETNSID] ? (int32_t)mnl_attr_get_u32(tb[IFLA_LINK_NETNSID]) : -1;
+	if (tb[IFLA_LINKINFO]) {
+		mnl_attr_parse_nested(tb[IFLA_LINKINFO], info_attr, info);
+		if (info[IFLA_INFO_KIND])
+			snprintf(l->kind, sizeof(l->kind), "%s",
+				 mnl_attr_get_str(info[IFLA_INFO_KIND]));
+	}
+	return MNL_CB_OK;
+}
+
+/* Sends one request and runs cb over the answer (a dump, or one message). */
+static int request(struct mnl_socket *nl, struct nlmsghdr *nlh, unsigned seq, mnl_cb_t cb,
+		   void *data)
+{
+	char buf[32768]; /* a dump's datagrams are at most a page or two */
+	unsigned portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int rc;
+
+	bool dump = nlh->nlmsg_flags & NLM_F_DUMP;
+
+	nlh->nlmsg_seq = seq;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (rc == MNL_CB_ERROR)
+			return errno ? -errno : -EIO;
+		/* A dump ends with NLMSG_DONE; a single request with its one answer. */
+		if (rc == MNL_CB_STOP || !dump)
+			return 0;
+	}
+	return n < 0 ? -errno : 0;
+}
+
+static int dump_links(struct mnl_socket *nl, unsigned seq, struct links *out)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	return request(nl, nlh, seq, on_link, out);
+}
+
+static int on_nsid(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh,
+			  sizeof(struct rtgenmsg)) if (mnl_attr_get_type(a) == NETNSA_NSID) *
+		(int32_t *)data = (int32_t)mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+/* The id the driver domain gives the namespace open at fd; -1 if it has none yet. */
+static int32_t nsid_of(struct mnl_socket *nl, unsigned seq, int fd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+	int32_t id = -1;
+
+	nlh->nlmsg_type = RTM_GETNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)fd);
+	if (request(nl, nlh, seq, on_nsid, &id))
+		return -1;
+	return id;
+}
+
+static struct mnl_socket *open_rtnl(unsigned groups)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+
+	if (nl && mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		return NULL;
+	}
+	return nl;
+}
+
+/* ---- one namespace ---- */
+
+struct ns_view {
+	struct links links;
+	uint64_t cookie;
+};
+
+/* Enters the namespace at fd, dumps its links and takes its cookie, comes back. */
+static int look_inside(struct netns *ns, int fd, unsigned seq, struct ns_view *v)
+{
+	struct mnl_socket *nl = NULL;
+	socklen_t len = sizeof(v->cookie);
+	int s = -1, rc = 0;
+
+	if (setns(fd, CLONE_NEWNET) < 0)
+		return -errno;
+	nl = open_rtnl(0);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (setns(ns->own_netns, CLONE_NEWNET) < 0) {
+		log_error("netns could not return to the driver domain err=%s", strerror(errno));
+		abort(); /* every later socket would be in the VM */
+	}
+	if (!nl || s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &v->cookie, &len) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = dump_links(nl, seq, &v->links);
+	if (nl)
+		mnl_socket_close(nl);
+	if (s >= 0)
+		close(s);
+	return rc;
+}
+
+static const struct link *find_link(const struct links *ls, uint32_t ifindex)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->l[i].ifindex == ifindex)
+			return &ls->l[i];
+	return NULL;
+}
+
+/* Which configured uplink serves a host end: the one on the same bridge, or the only one. */
+static const struct platform_uplink *uplink_for(const struct netns *ns, const struct links *root,
+						const struct link *host_end)
+{
+	for (size_t u = 0; u < ns->n_uplinks; u++) {
+		for (size_t i = 0; i < root->n; i++) {
+			const struct link *l = &root->l[i];
+
+			if (!strcmp(l->name, ns->uplinks[u].name) && l->master &&
+			    l->master == host_end->master)
+				return &ns->uplinks[u];
+		}
+	}
+	return ns->n_uplinks == 1 ? &ns->uplinks[0] : NULL;
+}
+
+static bool is_uplink(const struct netns *ns, const char *name)
+{
+	for (size_t u = 0; u < ns->n_uplinks; u++)
+		if (!strcmp(ns->uplinks[u].name, name))
+			return true;
+	return false;
+}
+
+/* The VM in namespace `name`: its vifs are the driver domain's veths whose peer is there. */
+static int scan_one(struct netns *ns, const struct links *root, const char *name,
+		    struct platform_vm *vm)
+{
+	char path[96];
+	struct ns_view v = { { 0 }, 0 };
+	int32_t nsid;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), NETNS_DIR "/%.63s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	nsid = nsid_of(ns->rtnl, ++ns->seq, fd);
+	rc = nsid < 0 ? 0 : look_inside(ns, fd, ++ns->seq, &v);
+	close(fd);
+	if (rc || nsid < 0) {
+		free(v.links.l);
+		return rc;
+	}
+	snprintf(vm->id, sizeof(vm->id), "%.63s", name);
+	vm->domid = -1;
+	for (size_t i = 0; i < root->n; i++) {
+		const struct link *h = &root->l[i];
+		const struct link *g;
+		const struct platform_uplink *up;
+		struct platform_vif *pv, *grown;
+
+		if (h->peer_netnsid != nsid || strcmp(h->kind, "veth") || is_uplink(ns, h->name))
+			continue;
+		g = find_link(&v.links, h->peer);
+		up = uplink_for(ns, root, h);
+		if (!g || !up)
+			continue;
+		grown = realloc(vm->vifs, (vm->n_vifs + 1) * sizeof(*grown));
+		if (!grown) {
+			rc = -ENOMEM;
+			break;
+		}
+		vm->vifs = grown;
+		pv = &vm->vifs[vm->n_vifs++];
+		memset(pv, 0, sizeof(*pv));
+		snprintf(pv->id, sizeof(pv->id), "%s", h->name);
+		memcpy(pv->host_ifname, h->name, IFNAMSIZ);
+		memcpy(pv->guest_ifname, g->name, IFNAMSIZ);
+		memcpy(pv->uplink, up->name, IFNAMSIZ);
+		memcpy(pv->guest_netns, path, sizeof(pv->guest_netns));
+		pv->netns_cookie = v.cookie;
+		pv->guest_ifindex = g->ifindex;
+		pv->host_ifindex = h->ifindex;
+	}
+	free(v.links.l);
+	return rc;
+}
+
+static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
+{
+	struct netns *ns = p->priv;
+	struct links root = { 0 };
+	struct dirent *de;
+	DIR *dir;
+	int rc;
+
+	(void)now_ns;
+	memset(scan, 0, sizeof(*scan));
+	scan->uplinks = calloc(ns->n_uplinks ? ns->n_uplinks : 1, sizeof(*scan->uplinks));
+	if (!scan->uplinks)
+		return -ENOMEM;
+	memcpy(scan->uplinks, ns->uplinks, ns->n_uplinks * sizeof(*scan->uplinks));
+	scan->n_uplinks = ns->n_uplinks;
+	scan->host_capacity_pps = ns->host_capacity_pps;
+	rc = dump_links(ns->rtnl, ++ns->seq, &root);
+	if (rc) {
+		free(root.l);
+		platform_scan_free(scan);
+		return rc;
+	}
+	dir = opendir(NETNS_DIR);
+	while (dir && (de = readdir(dir))) {
+		struct platform_vm vm = { 0 }, *grown;
+
+		if (de->d_name[0] == '.')
+			continue;
+		rc = scan_one(ns, &root, de->d_name, &vm);
+		if (rc) {
+			log_debug("namespace skipped netns=%s err=%s", de->d_name, strerror(-rc));
+			free(vm.vifs);
+			rc = 0;
+			continue;
+		}
+		if (vm.n_vifs == 0)
+			continue; /* not a VM: no vif of ours in it (the sink, say) */
+		grown = realloc(scan->vms, (scan->n_vms + 1) * sizeof(*grown));
+		if (!grown) {
+			free(vm.vifs);
+			rc = -ENOMEM;
+			break;
+		}
+		scan->vms = grown;
+		scan->vms[scan->n_vms++] = vm;
+	}
+	if (dir)
+		closedir(dir);
+	free(root.l);
+	if (rc)
+		platform_scan_free(scan);
+	return rc;
+}
+
+static int netns_watch_fd(struct platform *p)
+{
+	return ((struct netns *)p->priv)->epoll_fd;
+}
+
+static int netns_drain(struct platform *p, uint64_t now_ns)
+{
+	struct netns *ns = p->priv;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int due = 0;
+
+	(void)now_ns;
+	while (recv(mnl_socket_get_fd(ns->events), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		due = 1;
+	while (read(ns->inotify_fd, buf, sizeof(buf)) > 0)
+		due = 1;
+	return due;
+}
+
+static void netns_close(struct platform *p)
+{
+	struct netns *ns = p->priv;
+
+	if (!ns)
+		return;
+	if (ns->rtnl)
+		mnl_socket_close(ns->rtnl);
+	if (ns->events)
+		mnl_socket_close(ns->events);
+	if (ns->inotify_fd >= 0)
+		close(ns->inotify_fd);
+	if (ns->epoll_fd >= 0)
+		close(ns->epoll_fd);
+	if (ns->own_netns >= 0)
+		close(ns->own_netns);
+	free(ns->uplinks);
+	free(ns);
+	p->priv = NULL;
+}
+
+static const struct platform_ops netns_ops = {
+	.name = "netns",
+	.scan = netns_scan,
+	.watch_fd = netns_watch_fd,
+	.drain = netns_drain,
+	.close = netns_close,
+};
+
+int netns_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
+	       uint64_t host_capacity_pps, char *why, size_t why_len)
+{
+	struct netns *ns = calloc(1, sizeof(*ns));
+	struct epoll_event ev = { .events = EPOLLIN };
+	int rc;
+
+	if (!ns)
+		return -ENOMEM;
+	ns->inotify_fd = ns->epoll_fd = ns->own_netns = -1;
+	p->ops = &netns_ops;
+	p->priv = ns;
+	ns->uplinks = calloc(n_uplinks ? n_uplinks : 1, sizeof(*ns->uplinks));
+	if (!ns->uplinks) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	memcpy(ns->uplinks, uplinks, n_uplinks * sizeof(*uplinks));
+	ns->n_uplinks = n_uplinks;
+	ns->host_capacity_pps = host_capacity_pps;
+	ns->seq = (unsigned)time(NULL);
+	ns->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ns->rtnl = open_rtnl(0);
+	ns->events = open_rtnl(RTMGRP_LINK);
+	mkdir(NETNS_DIR, 0755); /* as iproute2 does: the place named namespaces live */
+	ns->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ns->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (ns->own_netns < 0 || !ns->rtnl || !ns->events || ns->inotify_fd < 0 ||
+	    ns->epoll_fd < 0 ||
+	    inotify_add_watch(ns->inotify_fd, NETNS_DIR,
+			      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) < 0) {
+		rc = -errno;
+		snprintf(why, why_len, "netns: cannot watch links and " NETNS_DIR ": %s",
+			 strerror(errno));
+		goto fail;
+	}
+	ev.data.fd = mnl_socket_get_fd(ns->events);
+	rc = epoll_ctl(ns->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = ns->inotify_fd;
+	if (!rc)
+		rc = epoll_ctl(ns->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	if (rc) {
+		rc = -errno;
+		snprintf(why, why_len, "netns: epoll: %s", strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	netns_close(p);
+	return rc;
+}

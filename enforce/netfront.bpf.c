@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netfront.bpf.c: the hook on tc egress (clsact) of a vif's guest end, inside the VM's
+ * network namespace. A packet over its vif's budget is dropped here (TC_ACT_SHOT), before it
+ * crosses into the driver domain.
+ *
+ * The budget is a pair of GCRA buckets, one in bytes and one in packets: each keeps a
+ * theoretical arrival time (tat); a packet conforms when both tats are within their burst
+ * tolerance of now, and then moves both on by its cost. Costs are precomputed by the agent
+ * (ns per byte in 16.16 fixed point, ns per packet), so the per-packet path multiplies and
+ * never divides. The two tats change together under one bpf_spin_lock, since a vif's packets
+ * come from every CPU.
+ *
+ * Counters are per-CPU and lock-free; the agent sums them.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netfront.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFRONT_MAX_VIFS);
+	__type(key, struct netfront_key);
+	__type(value, __u32);
+} vif_slot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETFRONT_MAX_VIFS);
+	__type(key, __u32);
+	__type(value, struct netfront_limit);
+} limits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETFRONT_MAX_VIFS);
+	__type(key, __u32);
+	__type(value, struct netfront_bucket);
+} buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NETFRONT_MAX_VIFS);
+	__type(key, __u32);
+	__type(value, struct netfront_counters);
+} counters SEC(".maps");
+
+static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
+				    __u64 now, __u64 len)
+{
+	__u64 cost_b = (len * l->ns_per_byte_q16) >> 16, cost_p = l->ns_per_pkt;
+	__u64 tb, tp;
+	int ok;
+
+	bpf_spin_lock(&b->lock);
+	tb = b->tat_bytes > now ? b->tat_bytes : now;
+	tp = b->tat_pkts > now ? b->tat_pkts : now;
+	ok = tb - now <= l->burst_bytes_ns && tp - now <= l->burst_pkts_ns;
+	if (ok) {
+		b->tat_bytes = tb + cost_b;
+		b->tat_pkts = tp + cost_p;
+	}
+	bpf_spin_unlock(&b->lock);
+	return ok;
+}
+
+SEC("tc")
+int netfront_egress(struct __sk_buff *skb)
+{
+	struct netfront_key key = {
+		.netns_cookie = bpf_get_netns_cookie(skb),
+		.ifindex = skb->ifindex,
+	};
+	const struct netfront_limit *l;
+	struct netfront_counters *c;
+	struct netfront_bucket *b;
+	__u64 len = skb->len;
+	__u32 *slot;
+	int pass = 1;
+
+	slot = bpf_map_lookup_elem(&vif_slot, &key);
+	if (!slot)
+		return TC_ACT_OK; /* not a vif the agent manages (yet) */
+	l = bpf_map_lookup_elem(&limits, slot);
+	b = bpf_map_lookup_elem(&buckets, slot);
+	c = bpf_map_lookup_elem(&counters, slot);
+	if (!l || !b || !c)
+		return TC_ACT_OK;
+	if (l->ns_per_byte_q16 || l->ns_per_pkt)
+		pass = conforms(b, l, bpf_ktime_get_ns(), len);
+	c->c[NETFRONT_OFFERED_BYTES] += len;
+	c->c[NETFRONT_OFFERED_PKTS] += 1;
+	if (pass) {
+		c->c[NETFRONT_PASSED_BYTES] += len;
+		c->c[NETFRONT_PASSED_PKTS] += 1;
+		return TC_ACT_OK;
+	}
+	c->c[NETFRONT_DROPPED_BYTES] += len;
+	c->c[NETFRONT_DROPPED_PKTS] += 1;
+	return TC_ACT_SHOT;
+}
+
+char LICENSE[] SEC("license") = "GPL";

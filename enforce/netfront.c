@@ -1,0 +1,309 @@
+/*
+ * netfront.c: loads netfront.bpf.c (through its skeleton, generated at build time) once, and
+ * for each vif attaches it to tc egress (clsact) of the guest end, inside the VM's namespace.
+ * Limits and counters live in maps this process owns: changing a limit is one map update,
+ * never a reload.
+ *
+ * Attaching needs a netlink socket in the VM's namespace; libbpf opens one per call, so the
+ * loop thread enters the namespace (setns) for the call and returns to its own at once.
+ */
+#include "netfront.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "enforcer.h"
+#include "host.h"
+#include "log.h"
+#include "netfront.skel.h"
+
+/* The default burst (DESIGN.md section 6): 5 ms of rate, and at least two full frames. */
+#define BURST_NS 5000000ull
+#define MAX_FRAME_BYTES 1514ull
+
+struct netfront {
+	struct netfront_bpf *skel;
+	int own_netns; /* the driver domain, to come back to */
+	int n_cpus;
+	struct netfront_counters *percpu; /* scratch, n_cpus entries */
+	unsigned char used[NETFRONT_MAX_VIFS];
+};
+
+struct nf_vif {
+	struct netfront_key key;
+	__u32 slot;
+	bool hooked;	   /* our filter is attached */
+	bool created_hook; /* the clsact qdisc is ours to remove */
+};
+
+/* Runs fn in the namespace at path, then returns to the driver domain. */
+static int in_netns(struct netfront *nf, const char *path, int (*fn)(void *), void *arg)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	rc = fn(arg);
+	if (setns(nf->own_netns, CLONE_NEWNET) < 0) {
+		/* Nothing else could be trusted after this: every socket would be in the VM. */
+		log_error("netfront could not return to the driver domain err=%s", strerror(errno));
+		abort();
+	}
+	return rc;
+}
+
+struct hook_op {
+	struct netfront *nf;
+	struct nf_vif *v;
+	bool attach;
+};
+
+static int hook_in_ns(void *arg)
+{
+	struct hook_op *op = arg;
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)op->v->key.ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+	int rc;
+
+	if (!op->attach) {
+		if (op->v->hooked) {
+			opts.flags = opts.prog_fd = opts.prog_id = 0;
+			bpf_tc_detach(&hook, &opts);
+		}
+		if (op->v->created_hook)
+			bpf_tc_hook_destroy(&hook);
+		op->v->hooked = op->v->created_hook = false;
+		return 0;
+	}
+	rc = bpf_tc_hook_create(&hook);
+	if (rc && rc != -EEXIST)
+		return rc;
+	op->v->created_hook = rc == 0;
+	opts.prog_fd = bpf_program__fd(op->nf->skel->progs.netfront_egress);
+	opts.flags = BPF_TC_F_REPLACE;
+	rc = bpf_tc_attach(&hook, &opts);
+	if (rc) {
+		if (op->v->created_hook)
+			bpf_tc_hook_destroy(&hook);
+		op->v->created_hook = false;
+		return rc;
+	}
+	op->v->hooked = true;
+	return 0;
+}
+
+static int map_fd(struct netfront *nf, int which)
+{
+	struct bpf_map *m[] = { nf->skel->maps.vif_slot, nf->skel->maps.limits,
+				nf->skel->maps.buckets, nf->skel->maps.counters };
+
+	return bpf_map__fd(m[which]);
+}
+
+enum { M_SLOT, M_LIMITS, M_BUCKETS, M_COUNTERS };
+
+static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps);
+
+static int nf_attach(struct enforcer *e, struct vif *vif)
+{
+	struct netfront *nf = e->priv;
+	struct nf_vif *v;
+	struct hook_op op;
+	__u32 slot;
+	int rc;
+
+	if (!vif->desc.guest_netns[0] || !vif->desc.netns_cookie || !vif->desc.guest_ifindex)
+		return -EINVAL; /* the platform did not say where the guest end is */
+	for (slot = 0; slot < NETFRONT_MAX_VIFS && nf->used[slot]; slot++)
+		;
+	if (slot == NETFRONT_MAX_VIFS)
+		return -ENOSPC;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->key.netns_cookie = vif->desc.netns_cookie;
+	v->key.ifindex = vif->desc.guest_ifindex;
+	v->slot = slot;
+	/* Fresh state for the slot before the key leads packets to it. */
+	memset(nf->percpu, 0, (size_t)nf->n_cpus * sizeof(*nf->percpu));
+	rc = bpf_map_update_elem(map_fd(nf, M_COUNTERS), &slot, nf->percpu, BPF_ANY);
+	if (!rc) {
+		struct netfront_bucket zero;
+
+		memset(&zero, 0, sizeof(zero));
+		rc = bpf_map_update_elem(map_fd(nf, M_BUCKETS), &slot, &zero, BPF_ANY);
+	}
+	vif->enf = v;
+	if (!rc)
+		rc = nf_apply(e, vif, UINT64_MAX, UINT64_MAX);
+	if (!rc)
+		rc = bpf_map_update_elem(map_fd(nf, M_SLOT), &v->key, &slot, BPF_NOEXIST);
+	if (!rc) {
+		op = (struct hook_op){ nf, v, true };
+		rc = in_netns(nf, vif->desc.guest_netns, hook_in_ns, &op);
+		if (rc)
+			bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
+	}
+	if (rc) {
+		vif->enf = NULL;
+		free(v);
+		return rc < 0 ? rc : -EIO;
+	}
+	nf->used[slot] = 1;
+	return 0;
+}
+
+static void nf_detach(struct enforcer *e, struct vif *vif)
+{
+	struct netfront *nf = e->priv;
+	struct nf_vif *v = vif->enf;
+	struct hook_op op = { nf, v, false };
+	int rc;
+
+	if (!v)
+		return;
+	rc = in_netns(nf, vif->desc.guest_netns, hook_in_ns, &op);
+	if (rc && rc != -ENOENT)
+		log_warn("netfront hook not removed vm=%s vif=%s err=%s", vif->vm->id, vif->id,
+			 strerror(-rc));
+	bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
+	nf->used[v->slot] = 0;
+	free(v);
+	vif->enf = NULL;
+}
+
+static int nf_sync(struct enforcer *e, uint64_t now_ns)
+{
+	(void)e, (void)now_ns;
+	return 0;
+}
+
+static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+{
+	struct netfront *nf = e->priv;
+	struct nf_vif *v = vif->enf;
+	__u64 sum[NETFRONT_N_COUNTERS] = { 0 };
+
+	if (!v)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(map_fd(nf, M_COUNTERS), &v->slot, nf->percpu))
+		return -errno;
+	for (int cpu = 0; cpu < nf->n_cpus; cpu++)
+		for (int k = 0; k < NETFRONT_N_COUNTERS; k++)
+			sum[k] += nf->percpu[cpu].c[k];
+	*out = (struct vif_counters){ sum[NETFRONT_OFFERED_BYTES], sum[NETFRONT_OFFERED_PKTS],
+				      sum[NETFRONT_PASSED_BYTES],  sum[NETFRONT_PASSED_PKTS],
+				      sum[NETFRONT_DROPPED_BYTES], sum[NETFRONT_DROPPED_PKTS] };
+	return 0;
+}
+
+/* bps/pps to costs in time. 0 passes nothing: a cost so large that the first packet spends
+ * more than any burst. */
+static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
+{
+	struct netfront_limit l = { 0, 0, BURST_NS, BURST_NS };
+
+	if (bps != UINT64_MAX) {
+		l.ns_per_byte_q16 = bps ? ((8000000000ull << 16) / bps) : (1ull << 47);
+		if (l.ns_per_byte_q16 == 0)
+			l.ns_per_byte_q16 = 1; /* faster than 1 byte per 2^16 ns: never 0 */
+		if (2 * MAX_FRAME_BYTES * l.ns_per_byte_q16 >> 16 > BURST_NS)
+			l.burst_bytes_ns = 2 * MAX_FRAME_BYTES * l.ns_per_byte_q16 >> 16;
+	}
+	if (pps != UINT64_MAX) {
+		l.ns_per_pkt = pps ? 1000000000ull / pps : (1ull << 62);
+		if (l.ns_per_pkt == 0)
+			l.ns_per_pkt = 1;
+		if (2 * l.ns_per_pkt > BURST_NS && pps)
+			l.burst_pkts_ns = 2 * l.ns_per_pkt;
+	}
+	if (bps == 0 || pps == 0)
+		l.burst_bytes_ns = l.burst_pkts_ns = 0;
+	return l;
+}
+
+static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+{
+	struct netfront *nf = e->priv;
+	struct nf_vif *v = vif->enf;
+	struct netfront_limit l = limit_of(bps, pps);
+
+	if (!v)
+		return -ENOENT;
+	return bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &l, BPF_ANY) ? -errno : 0;
+}
+
+static void nf_close(struct enforcer *e)
+{
+	struct netfront *nf = e->priv;
+
+	if (!nf)
+		return;
+	netfront_bpf__destroy(nf->skel);
+	if (nf->own_netns >= 0)
+		close(nf->own_netns);
+	free(nf->percpu);
+	free(nf);
+	e->priv = NULL;
+}
+
+static const struct enforcer_ops netfront_ops = {
+	.name = "netfront",
+	.sees_offered = true,
+	.attach = nf_attach,
+	.detach = nf_detach,
+	.sync = nf_sync,
+	.read_counters = nf_read_counters,
+	.apply = nf_apply,
+	.close = nf_close,
+};
+
+int netfront_open(struct enforcer *e, char *why, size_t why_len)
+{
+	struct netfront *nf = calloc(1, sizeof(*nf));
+	int rc;
+
+	if (!nf)
+		return -ENOMEM;
+	nf->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	nf->n_cpus = libbpf_num_possible_cpus();
+	if (nf->own_netns < 0 || nf->n_cpus <= 0) {
+		rc = nf->own_netns < 0 ? -errno : nf->n_cpus;
+		snprintf(why, why_len, "netfront: %s", strerror(-rc));
+		goto fail;
+	}
+	nf->percpu = calloc((size_t)nf->n_cpus, sizeof(*nf->percpu));
+	nf->skel = netfront_bpf__open_and_load();
+	if (!nf->percpu || !nf->skel) {
+		rc = errno ? -errno : -ENOMEM;
+		snprintf(why, why_len,
+			 "netfront: the BPF program did not load (%s); it needs root (CAP_BPF and "
+			 "CAP_NET_ADMIN) and a kernel with BPF and clsact",
+			 strerror(-rc));
+		goto fail;
+	}
+	e->ops = &netfront_ops;
+	e->priv = nf;
+	return 0;
+fail:
+	if (nf->own_netns >= 0)
+		close(nf->own_netns);
+	netfront_bpf__destroy(nf->skel);
+	free(nf->percpu);
+	free(nf);
+	return rc;
+}

@@ -1,0 +1,70 @@
+#!/bin/sh
+# The demo testbed of DESIGN.md section 10, on network namespaces:
+#
+#   dbavm-vm1..N   the guests: eth0 = guest end of a veth, 198.18.0.<i>/24
+#   dbavm-br0      bridge in the root namespace (the driver domain); the vifs' host ends,
+#                  dbavm-vif<i>, are its ports
+#   dbavm-up0      the uplink: a veth from the bridge to namespace dbavm-sink (198.18.0.254),
+#                  shaped to 1 Gbit/s in the driver domain (HTB, class 1:1)
+#
+# Everything is named dbavm-*, addressed from 198.18.0.0/15, and has no route out.
+#   testbed.sh up [N]   remove any stale testbed, build one with N VMs (default 3)
+#   testbed.sh down     remove it (also what `up` does first)
+set -eu
+
+down() {
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^dbavm-' || true); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 |
+		grep '^dbavm-' || true); do
+		ip link del "$link" 2>/dev/null || true
+	done
+}
+
+quiet_ipv6() { # no router solicitations or DAD in the counters
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 >/dev/null
+}
+
+up() {
+	n=${1:-3}
+	down
+	ip link add dbavm-br0 type bridge
+	sysctl -qw "net.ipv6.conf.dbavm-br0.disable_ipv6=1"
+	ip link set dbavm-br0 up
+	ip netns add dbavm-sink
+	quiet_ipv6 dbavm-sink
+	ip link add dbavm-up0 type veth peer name eth0 netns dbavm-sink
+	sysctl -qw "net.ipv6.conf.dbavm-up0.disable_ipv6=1"
+	ip link set dbavm-up0 master dbavm-br0 up
+	ip -n dbavm-sink link set lo up
+	ip -n dbavm-sink addr add 198.18.0.254/24 dev eth0
+	ip -n dbavm-sink link set eth0 up
+	# The uplink: 1 Gbit/s leaving the driver domain.
+	tc qdisc add dev dbavm-up0 root handle 1: htb default 1
+	tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 1gbit ceil 1gbit burst 64k cburst 64k
+	i=1
+	while [ "$i" -le "$n" ]; do
+		ns=dbavm-vm$i
+		ip netns add "$ns"
+		quiet_ipv6 "$ns"
+		ip link add "dbavm-vif$i" type veth peer name eth0 netns "$ns"
+		sysctl -qw "net.ipv6.conf.dbavm-vif$i.disable_ipv6=1"
+		ip link set "dbavm-vif$i" master dbavm-br0 up
+		ip -n "$ns" link set lo up
+		ip -n "$ns" addr add "198.18.0.$i/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		i=$((i + 1))
+	done
+}
+
+case "${1:-}" in
+up) up "${2:-3}" ;;
+down) down ;;
+*)
+	echo "usage: testbed.sh up [N] | down" >&2
+	exit 2
+	;;
+esac
