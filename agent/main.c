@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #include "api.h"
@@ -152,6 +153,16 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 	control_tick(&a->ctl, now);
 }
 
+/* The platform says the host may have changed: rescan at the next period. */
+static void on_platform_event(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)loop, (void)fd, (void)events;
+	if (a->ctl.plat->ops->drain(a->ctl.plat, monotonic_ns() - a->start_ns))
+		a->ctl.rescan = true;
+}
+
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	(void)arg;
@@ -190,6 +201,9 @@ static int run_loop(struct agent *a)
 	a->start_ns = monotonic_ns(); /* the timer's periods fall due from here */
 	if (!rc)
 		rc = loop_add_timer(loop, a->period_ns, on_period, a) < 0;
+	if (!rc && a->ctl.plat->ops->watch_fd(a->ctl.plat) >= 0)
+		rc = loop_add_fd(loop, a->ctl.plat->ops->watch_fd(a->ctl.plat), EPOLLIN,
+				 on_platform_event, a);
 	if (rc) {
 		log_error("event loop setup failed");
 		loop_free(loop);

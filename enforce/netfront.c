@@ -80,14 +80,18 @@ static int hook_in_ns(void *arg)
 	int rc;
 
 	if (!op->attach) {
+		rc = 0;
 		if (op->v->hooked) {
 			opts.flags = opts.prog_fd = opts.prog_id = 0;
-			bpf_tc_detach(&hook, &opts);
+			rc = bpf_tc_detach(&hook, &opts);
 		}
-		if (op->v->created_hook)
-			bpf_tc_hook_destroy(&hook);
+		/* Only both attach points together name the clsact qdisc itself; one alone
+		 * would just flush its filters. */
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		if (op->v->created_hook && !rc)
+			rc = bpf_tc_hook_destroy(&hook);
 		op->v->hooked = op->v->created_hook = false;
-		return 0;
+		return rc;
 	}
 	rc = bpf_tc_hook_create(&hook);
 	if (rc && rc != -EEXIST)

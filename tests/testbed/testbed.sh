@@ -5,11 +5,13 @@
 #   dbavm-br0      bridge in the root namespace (the driver domain); the vifs' host ends,
 #                  dbavm-vif<i>, are its ports
 #   dbavm-up0      the uplink: a veth from the bridge to namespace dbavm-sink (198.18.0.254),
-#                  shaped to 1 Gbit/s in the driver domain (HTB, class 1:1)
+#                  shaped to 1 Gbit/s (or RATE) in the driver domain (HTB, class 1:1)
 #
 # Everything is named dbavm-*, addressed from 198.18.0.0/15, and has no route out.
-#   testbed.sh up [N]   remove any stale testbed, build one with N VMs (default 3)
+#   testbed.sh up [N [RATE]]  remove any stale testbed, build one with N VMs (default 3) and
+#                             the uplink shaped to RATE (tc units, default 1gbit)
 #   testbed.sh down     remove it (also what `up` does first)
+#   testbed.sh add-vm I / del-vm I   a VM dbavm-vm<I> arrives / goes, while the rest runs
 set -eu
 
 down() {
@@ -28,8 +30,22 @@ quiet_ipv6() { # no router solicitations or DAD in the counters
 		net.ipv6.conf.default.disable_ipv6=1 >/dev/null
 }
 
+add_vm() {
+	i=$1
+	ns=dbavm-vm$i
+	ip netns add "$ns"
+	quiet_ipv6 "$ns"
+	ip link add "dbavm-vif$i" type veth peer name eth0 netns "$ns"
+	sysctl -qw "net.ipv6.conf.dbavm-vif$i.disable_ipv6=1"
+	ip link set "dbavm-vif$i" master dbavm-br0 up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "198.18.0.$i/24" dev eth0
+	ip -n "$ns" link set eth0 up
+}
+
 up() {
 	n=${1:-3}
+	rate=${2:-1gbit}
 	down
 	ip link add dbavm-br0 type bridge
 	sysctl -qw "net.ipv6.conf.dbavm-br0.disable_ipv6=1"
@@ -44,27 +60,25 @@ up() {
 	ip -n dbavm-sink link set eth0 up
 	# The uplink: 1 Gbit/s leaving the driver domain.
 	tc qdisc add dev dbavm-up0 root handle 1: htb default 1
-	tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 1gbit ceil 1gbit burst 64k cburst 64k
+	tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate "$rate" ceil "$rate" burst 64k cburst 64k \
+		quantum 60000
 	i=1
 	while [ "$i" -le "$n" ]; do
-		ns=dbavm-vm$i
-		ip netns add "$ns"
-		quiet_ipv6 "$ns"
-		ip link add "dbavm-vif$i" type veth peer name eth0 netns "$ns"
-		sysctl -qw "net.ipv6.conf.dbavm-vif$i.disable_ipv6=1"
-		ip link set "dbavm-vif$i" master dbavm-br0 up
-		ip -n "$ns" link set lo up
-		ip -n "$ns" addr add "198.18.0.$i/24" dev eth0
-		ip -n "$ns" link set eth0 up
+		add_vm "$i"
 		i=$((i + 1))
 	done
 }
 
 case "${1:-}" in
-up) up "${2:-3}" ;;
+up) up "${2:-3}" "${3:-1gbit}" ;;
 down) down ;;
+add-vm) add_vm "$2" ;;
+del-vm)
+	ip netns pids "dbavm-vm$2" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	ip netns del "dbavm-vm$2"
+	;;
 *)
-	echo "usage: testbed.sh up [N] | down" >&2
+	echo "usage: testbed.sh up [N [RATE]] | down | add-vm I | del-vm I" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,219 @@
+#!/bin/sh
+# The netns platform and the netfront hook on real traffic (root, BPF, iperf3 UDP), on the
+# testbed of tests/testbed/testbed.sh:
+#   - the paper's scenarios 1 and 2: every VM's rate received at the sink within 5 % of its
+#     allocation (150/700/150 Mbit/s; 20 kpps, 700 Mbit/s, 60 kpps);
+#   - the agent's per-VM figures (metrics counters, API rates) within 3 % of iperf3's;
+#   - an SLA changed with curl in force within three periods;
+#   - a VM added and a VM removed while traffic runs, the others undisturbed;
+#   - nothing left behind: BPF programs, clsact qdiscs, namespaces, links.
+# The VMs offer about 25 % over their allocation: enough for every allocation to bind and for
+# every drop to be the hook's.
+set -eu
+DBAVMD=$1
+TOP=$2
+# Rates are the paper's divided by SCALE (default 10: a 100 Mbit/s uplink): two cores cannot
+# source and sink the paper's 1 Gbit/s per VM through a bridge, and what is checked here is
+# the exactness of the enforcement, which does not depend on the scale. SCALE=1 runs the
+# paper's own figures on a machine that can carry them.
+S=${SCALE:-10}
+TESTBED="$TOP/tests/testbed/testbed.sh"
+
+dir=$(mktemp -d /tmp/dbavm-netns-XXXXXX)
+agent=""
+passed=0
+failed=0
+cleanup() {
+	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	"$TESTBED" down 2>/dev/null || true
+	if [ "$failed" -gt 0 ] && [ -f "$dir/agent.log" ]; then
+		echo "agent log:"
+		tail -40 "$dir/agent.log"
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT PIPE TERM
+
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+# within NAME GOT WANT PERCENT
+within() {
+	if awk -v g="$2" -v w="$3" -v p="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= w * p / 100) }'; then
+		ok "$1: $2, want $3 +-$4%"
+	else
+		bad "$1: $2, want $3 +-$4%"
+	fi
+}
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+api="http://127.0.0.1:$port"
+printf 's3cret\n' >"$dir/token"
+chmod 600 "$dir/token"
+put() { # VM BPS PPS
+	curl -sf -o /dev/null -X PUT "$api/vms/$1/sla" -H 'Authorization: Bearer s3cret' \
+		-H 'Content-Type: application/json' \
+		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},\"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
+}
+vm_json() { curl -sf "$api/vms/$1"; }
+tick() { curl -sf "$api/host" | jq .tick; }
+counter() { # METRIC VM (retried: a loaded machine may be slow to answer)
+	for _ in 1 2 3; do
+		v=$(curl -sf -m 5 "$api/metrics" | sed -n "s/^$1{vm=\"$2\"} //p")
+		[ -n "$v" ] && { echo "$v"; return; }
+		sleep 0.2
+	done
+	echo 0
+}
+
+# iperf3: a server per VM on the sink, a client per VM; received packets/s from the server's
+# own counts (packets sent minus lost), as iperf3 reports them.
+serve() { ip netns exec dbavm-sink iperf3 -s -p "52$1" -D -1 -J --logfile "$dir/srv$1.json"; }
+send() { # VM RATE PAYLOAD SECONDS
+	ip netns exec "dbavm-vm$1" timeout $(($4 + 10)) iperf3 -c 198.18.0.254 -p "52$1" -u \
+		-b "$2" -l "$3" -t "$4" -J --get-server-output >"$dir/cli$1.json" 2>/dev/null
+}
+recv_pps() { jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$dir/cli$1.json"; }
+recv_pkts() { jq '.end.sum.packets - .end.sum.lost_packets' "$dir/cli$1.json"; }
+
+"$TESTBED" up 3 "$((1000 / S))mbit"
+"$DBAVMD" --platform netns --uplinks "dbavm-up0:$((1000000000 / S))" --host-pps $((190000 / S)) --period 100 \
+	--listen "127.0.0.1:$port" --state-dir "$dir/state" --token-file "$dir/token" \
+	2>"$dir/agent.log" &
+agent=$!
+for _ in $(seq 50); do curl -sf "$api/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "== discovery"
+n=$(curl -sf "$api/vms" | jq '[.vms[] | select(.present and (.vifs | length) == 1)] | length')
+[ "$n" = 3 ] && ok "three VMs with one vif each" || bad "found $n VMs"
+hooks=$(bpftool prog show 2>/dev/null | grep -c netfront_egress || true)
+[ "$hooks" -ge 1 ] && ok "the netfront program is loaded" || bad "no netfront program"
+for i in 1 2 3; do
+	ip netns exec "dbavm-vm$i" tc filter show dev eth0 egress | grep -q netfront_egress &&
+		ok "hook on dbavm-vm$i eth0 egress" || bad "no hook on dbavm-vm$i"
+done
+
+put dbavm-vm1 $((150000000 / S)) $((20000 / S))
+put dbavm-vm2 $((700000000 / S)) $((60000 / S))
+put dbavm-vm3 $((150000000 / S)) $((60000 / S))
+
+# scenario RUN FRAME1 FRAME2 FRAME3 RATE1 RATE2 RATE3 (payload bytes, iperf3 -b)
+run() {
+	for i in 1 2 3; do serve "$i"; done
+	sleep 0.3
+	for i in 1 2 3; do echo "$(counter dbavm_vm_passed_packets_total "dbavm-vm$i")" >"$dir/c0.$i"; done
+	send 1 "$5" "$2" 8 &
+	p1=$!
+	send 2 "$6" "$3" 8 &
+	p2=$!
+	send 3 "$7" "$4" 8 &
+	p3=$!
+	sleep 3
+	for s in 1 2 3 4 5 6 7 8; do # the API's rates in steady state, every half period
+		vm_json dbavm-vm1 | jq .passed.pps >>"$dir/api1"
+		vm_json dbavm-vm2 | jq .passed.pps >>"$dir/api2"
+		vm_json dbavm-vm3 | jq .passed.pps >>"$dir/api3"
+		sleep 0.45
+	done
+	wait "$p1" "$p2" "$p3"
+	sleep 0.3
+	for i in 1 2 3; do echo "$(counter dbavm_vm_passed_packets_total "dbavm-vm$i")" >"$dir/c1.$i"; done
+}
+
+check_agent() { # VM: counters and API against iperf3
+	i=$1
+	got=$(($(cat "$dir/c1.$i") - $(cat "$dir/c0.$i")))
+	within "dbavm-vm$i packets counted by the agent vs received by iperf3" "$got" "$(recv_pkts "$i")" 3
+	rate=$(awk '{ s += $1 } END { printf "%d", s / NR }' "$dir/api$i")
+	within "dbavm-vm$i pps in GET /vms vs iperf3" "$rate" "$(recv_pps "$i" | cut -d. -f1)" 3
+	rm -f "$dir/api$i"
+}
+
+echo "== scenario 1: 1500-byte frames (payload 1458)"
+mbps() { recv_pps "$1" | awk -v s="$S" '{ print $1 * 1500 * 8 / 1e6 * s }'; } # at the paper's scale
+kpps() { recv_pps "$1" | awk -v s="$S" '{ print $1 / 1e3 * s }'; }
+echo "(rates below are scaled back up by $S to the paper's figures)"
+run 1 1458 1458 1458 $((190 / S))M $((880 / S))M $((190 / S))M
+within "dbavm-vm1 Mbit/s at the sink" "$(mbps 1)" 150 5
+within "dbavm-vm2 Mbit/s at the sink" "$(mbps 2)" 700 5
+within "dbavm-vm3 Mbit/s at the sink" "$(mbps 3)" 150 5
+for i in 1 2 3; do check_agent "$i"; done
+
+echo "== scenario 2: dbavm-vm1 and dbavm-vm3 send 64-byte frames (payload 22)"
+run 2 22 1458 22 "$(awk -v s="$S" 'BEGIN { print 4400 / s }')K" $((880 / S))M \
+	"$(awk -v s="$S" 'BEGIN { print 13200 / s }')K"
+within "dbavm-vm1 kpps at the sink" "$(kpps 1)" 20 5
+within "dbavm-vm2 Mbit/s at the sink" "$(mbps 2)" 700 5
+within "dbavm-vm3 kpps at the sink" "$(kpps 3)" 60 5
+for i in 1 2 3; do check_agent "$i"; done
+
+echo "== an SLA change takes effect within three periods"
+serve 1
+sleep 0.3
+send 1 $((190 / S))M 1458 6 &
+p1=$!
+sleep 2
+put dbavm-vm1 $((50000000 / S)) $((20000 / S))
+t0=$(tick)
+seen=""
+for _ in $(seq 100); do
+	if [ "$(vm_json dbavm-vm1 | jq .vifs[0].limit.bps)" = $((50000000 / S)) ]; then
+		seen=$(tick)
+		break
+	fi
+	sleep 0.02
+done
+[ -n "$seen" ] && [ $((seen - t0)) -le 3 ] && ok "limit in force $((seen - t0)) periods after the PUT" ||
+	bad "limit not in force within 3 periods (${seen:-never}, from $t0)"
+sleep 1
+within "dbavm-vm1 passes its new 50 Mbit/s" "$(vm_json dbavm-vm1 | jq ".passed.bps / 1e6 * $S")" 50 5
+wait "$p1"
+
+echo "== a VM arrives and one goes while traffic runs"
+put dbavm-vm1 $((150000000 / S)) $((20000 / S))
+serve 1
+serve 3
+sleep 0.3
+send 1 $((190 / S))M 1458 6 &
+p1=$!
+send 3 $((190 / S))M 1458 6 &
+p3=$!
+sleep 1.5
+"$TESTBED" add-vm 4
+"$TESTBED" del-vm 2
+sleep 0.5
+present4=$(vm_json dbavm-vm4 2>/dev/null | jq '.present and (.vifs | length) == 1' || echo false)
+[ "$present4" = true ] && ok "dbavm-vm4 picked up within 0.5 s" || bad "dbavm-vm4 not picked up"
+ip netns exec dbavm-vm4 tc filter show dev eth0 egress | grep -q netfront_egress &&
+	ok "dbavm-vm4 hooked" || bad "dbavm-vm4 not hooked"
+gone=$(curl -sf "$api/vms/dbavm-vm2" | jq '.present == false and (.vifs | length) == 0')
+[ "$gone" = true ] && ok "dbavm-vm2 released, its SLA kept" || bad "dbavm-vm2 not released"
+sleep 1
+within "dbavm-vm1 undisturbed" "$(vm_json dbavm-vm1 | jq ".passed.bps / 1e6 * $S")" 150 5
+within "dbavm-vm3 undisturbed" "$(vm_json dbavm-vm3 | jq ".passed.bps / 1e6 * $S")" 150 5
+wait "$p1" "$p3"
+
+echo "== stopping the agent leaves nothing behind"
+kill "$agent"
+wait "$agent" && ok "the agent exited 0 on SIGTERM" || bad "the agent's exit status was $?"
+agent=""
+# The kernel frees a program once its last reference is gone, after an RCU grace period.
+for _ in $(seq 20); do
+	left=$(bpftool prog show 2>/dev/null | grep -c netfront_egress || true)
+	[ "$left" = 0 ] && break
+	sleep 0.1
+done
+[ "$left" = 0 ] && ok "no BPF program left" || bad "$left BPF programs left"
+for ns in dbavm-vm1 dbavm-vm3 dbavm-vm4; do
+	if ip netns exec "$ns" tc qdisc show dev eth0 | grep -q clsact; then
+		bad "clsact left on $ns"
+	else
+		ok "no clsact left on $ns"
+	fi
+done
+"$TESTBED" down
+[ -z "$(ip netns list | grep dbavm- || true)" ] && [ -z "$(ip -o link | grep dbavm- || true)" ] &&
+	ok "no namespace or link left" || bad "testbed leftovers"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
