@@ -46,15 +46,10 @@ within() {
 	fi
 }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. "$TOP/tests/testbed/traffic.sh"
+port=$(free_port)
 api="http://127.0.0.1:$port"
-printf 's3cret\n' >"$dir/token"
-chmod 600 "$dir/token"
-put() { # VM BPS PPS
-	curl -sf -o /dev/null -X PUT "$api/vms/$1/sla" -H 'Authorization: Bearer s3cret' \
-		-H 'Content-Type: application/json' \
-		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},\"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
-}
+put() { api_put_sla "$@"; }
 vm_json() { curl -sf "$api/vms/$1"; }
 tick() { curl -sf "$api/host" | jq .tick; }
 counter() { # METRIC VM (retried: a loaded machine may be slow to answer)
@@ -66,22 +61,14 @@ counter() { # METRIC VM (retried: a loaded machine may be slow to answer)
 	echo 0
 }
 
-# iperf3: a server per VM on the sink, a client per VM; received packets/s from the server's
-# own counts (packets sent minus lost), as iperf3 reports them.
-serve() { ip netns exec dbavm-sink iperf3 -s -p "52$1" -D -1 -J --logfile "$dir/srv$1.json"; }
-send() { # VM RATE PAYLOAD SECONDS
-	ip netns exec "dbavm-vm$1" timeout $(($4 + 10)) iperf3 -c 198.18.0.254 -p "52$1" -u \
-		-b "$2" -l "$3" -t "$4" -J --get-server-output >"$dir/cli$1.json" 2>/dev/null
-}
-recv_pps() { jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$dir/cli$1.json"; }
-recv_pkts() { jq '.end.sum.packets - .end.sum.lost_packets' "$dir/cli$1.json"; }
+serve() { traffic_serve "$@"; }
+send() { traffic_send "$@"; }
+recv_pps() { traffic_recv_pps "$@"; }
+recv_pkts() { traffic_recv_pkts "$@"; }
 
 "$TESTBED" up 3 "$((1000 / S))mbit"
-"$DBAVMD" --platform netns --uplinks "dbavm-up0:$((1000000000 / S))" --host-pps $((190000 / S)) --period 100 \
-	--listen "127.0.0.1:$port" --state-dir "$dir/state" --token-file "$dir/token" \
-	2>"$dir/agent.log" &
-agent=$!
-for _ in $(seq 50); do curl -sf "$api/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+agent_start_netns "$DBAVMD" $((1000000000 / S)) $((190000 / S)) "$port" ||
+	bad "the agent did not become ready"
 
 echo "== discovery"
 n=$(curl -sf "$api/vms" | jq '[.vms[] | select(.present and (.vifs | length) == 1)] | length')

@@ -1,0 +1,41 @@
+# Sourced, not run: iperf3 traffic on the testbed of testbed.sh, and the agent's API.
+# Needs $dir (a scratch directory) and $api (the agent's base URL) set by the caller.
+
+# A UDP sink for VM i on the sink namespace, one test, JSON.
+traffic_serve() {
+	ip netns exec dbavm-sink iperf3 -s -p "52$1" -D -1 -J --logfile "$dir/srv$1.json"
+}
+
+# VM i sends UDP at RATE (iperf3 -b, payload bits) with PAYLOAD bytes for SECONDS.
+traffic_send() {
+	ip netns exec "dbavm-vm$1" timeout $(($4 + 10)) iperf3 -c 198.18.0.254 -p "52$1" -u \
+		-b "$2" -l "$3" -t "$4" -J --get-server-output >"$dir/cli$1.json" 2>/dev/null
+}
+
+# What the sink received from VM i, per second, and what VM i sent, as iperf3 counts them.
+traffic_recv_pps() { jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$dir/cli$1.json"; }
+traffic_recv_pkts() { jq '.end.sum.packets - .end.sum.lost_packets' "$dir/cli$1.json"; }
+traffic_sent_pps() { jq '.end.sum.packets / .end.sum.seconds' "$dir/cli$1.json"; }
+
+# PUT an SLA with min = max = BPS and max_pps = PPS, as the paper's VMs require.
+api_put_sla() {
+	curl -sf -o /dev/null -X PUT "$api/vms/$1/sla" -H "Authorization: Bearer $(cat "$dir/token")" \
+		-H 'Content-Type: application/json' \
+		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},\"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
+}
+
+# Starts dbavmd on the testbed (netns, netfront) with a token in $dir; sets $agent.
+agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT
+	printf 's3cret\n' >"$dir/token"
+	chmod 600 "$dir/token"
+	"$1" --platform netns --uplinks "dbavm-up0:$2" --host-pps "$3" --period 100 \
+		--listen "127.0.0.1:$4" --state-dir "$dir/state" --token-file "$dir/token" \
+		2>"$dir/agent.log" &
+	agent=$!
+	for _ in $(seq 50); do curl -sf "$api/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
