@@ -216,6 +216,7 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 		if (!vm->has_sla)
 			host_remove_vm(h, vm);
 	}
+	log_debug("platform scanned platform=%s vms=%zu", ctl->plat->ops->name, scan.n_vms);
 	platform_scan_free(&scan);
 	if (rc)
 		log_error("reconcile failed err=%s", strerror(-rc));

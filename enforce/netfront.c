@@ -34,6 +34,12 @@ struct netfront {
 	int n_cpus;
 	struct netfront_counters *percpu; /* scratch, n_cpus entries */
 	unsigned char used[NETFRONT_MAX_VIFS];
+	/* Every slot's counters, as read by the last sync: one batched lookup a period instead
+	 * of a syscall per vif. n_cpus entries per slot, slots [0, n_read). */
+	struct netfront_counters *snap;
+	__u32 *snap_keys;
+	__u32 n_read;
+	__u32 top; /* 1 + the highest slot in use */
 };
 
 struct nf_vif {
@@ -168,6 +174,8 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 		return rc < 0 ? rc : -EIO;
 	}
 	nf->used[slot] = 1;
+	if (slot + 1 > nf->top)
+		nf->top = slot + 1;
 	return 0;
 }
 
@@ -186,13 +194,30 @@ static void nf_detach(struct enforcer *e, struct vif *vif)
 			 strerror(-rc));
 	bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	nf->used[v->slot] = 0;
+	while (nf->top > 0 && !nf->used[nf->top - 1])
+		nf->top--;
 	free(v);
 	vif->enf = NULL;
 }
 
+/* Reads the counters of slots 0 .. the highest in use in one BPF_MAP_LOOKUP_BATCH. Slots are
+ * handed out lowest first, so that range stays as short as the number of vifs allows. */
 static int nf_sync(struct enforcer *e, uint64_t now_ns)
 {
-	(void)e, (void)now_ns;
+	struct netfront *nf = e->priv;
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = nf->top, out;
+	int rc;
+
+	(void)now_ns;
+	nf->n_read = 0;
+	if (count == 0)
+		return 0;
+	rc = bpf_map_lookup_batch(map_fd(nf, M_COUNTERS), NULL, &out, nf->snap_keys, nf->snap,
+				  &count, &opts);
+	if (rc && errno != ENOENT) /* ENOENT: the end of the map came first, count is right */
+		return -errno;
+	nf->n_read = count;
 	return 0;
 }
 
@@ -204,11 +229,11 @@ static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
 
 	if (!v)
 		return -ENOENT;
-	if (bpf_map_lookup_elem(map_fd(nf, M_COUNTERS), &v->slot, nf->percpu))
-		return -errno;
+	if (v->slot >= nf->n_read) /* attached since the last sync */
+		return -EAGAIN;
 	for (int cpu = 0; cpu < nf->n_cpus; cpu++)
 		for (int k = 0; k < NETFRONT_N_COUNTERS; k++)
-			sum[k] += nf->percpu[cpu].c[k];
+			sum[k] += nf->snap[(size_t)v->slot * (size_t)nf->n_cpus + (size_t)cpu].c[k];
 	*out = (struct vif_counters){ sum[NETFRONT_OFFERED_BYTES], sum[NETFRONT_OFFERED_PKTS],
 				      sum[NETFRONT_PASSED_BYTES],  sum[NETFRONT_PASSED_PKTS],
 				      sum[NETFRONT_DROPPED_BYTES], sum[NETFRONT_DROPPED_PKTS] };
@@ -261,6 +286,8 @@ static void nf_close(struct enforcer *e)
 	if (nf->own_netns >= 0)
 		close(nf->own_netns);
 	free(nf->percpu);
+	free(nf->snap);
+	free(nf->snap_keys);
 	free(nf);
 	e->priv = NULL;
 }
@@ -291,8 +318,10 @@ int netfront_open(struct enforcer *e, char *why, size_t why_len)
 		goto fail;
 	}
 	nf->percpu = calloc((size_t)nf->n_cpus, sizeof(*nf->percpu));
+	nf->snap = calloc((size_t)NETFRONT_MAX_VIFS * (size_t)nf->n_cpus, sizeof(*nf->snap));
+	nf->snap_keys = calloc(NETFRONT_MAX_VIFS, sizeof(*nf->snap_keys));
 	nf->skel = netfront_bpf__open_and_load();
-	if (!nf->percpu || !nf->skel) {
+	if (!nf->percpu || !nf->snap || !nf->snap_keys || !nf->skel) {
 		rc = errno ? -errno : -ENOMEM;
 		snprintf(why, why_len,
 			 "netfront: the BPF program did not load (%s); it needs root (CAP_BPF and "
@@ -308,6 +337,8 @@ fail:
 		close(nf->own_netns);
 	netfront_bpf__destroy(nf->skel);
 	free(nf->percpu);
+	free(nf->snap);
+	free(nf->snap_keys);
 	free(nf);
 	return rc;
 }
