@@ -183,13 +183,24 @@ static void get_readyz(struct api *api, struct http_request *req)
 
 /* ---- writes ---- */
 
-static size_t pending_changes(const struct api *api, struct admit_change *out, size_t max)
+/* Every change on its way to disk, for admission to count as made; *n of them, malloc'd
+ * (NULL with *n 0 when there are none). */
+static struct admit_change *pending_changes(const struct api *api, size_t *n)
 {
-	size_t n = 0;
+	struct admit_change *out;
+	size_t k = 0;
 
-	for (const struct api_pending *p = api->pending; p && n < max; p = p->next)
-		out[n++] = (struct admit_change){ p->id, p->del ? NULL : &p->sla };
-	return n;
+	*n = 0;
+	for (const struct api_pending *p = api->pending; p; p = p->next)
+		k++;
+	if (k == 0)
+		return NULL;
+	out = calloc(k, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (const struct api_pending *p = api->pending; p; p = p->next)
+		out[(*n)++] = (struct admit_change){ p->id, p->del ? NULL : &p->sla };
+	return out;
 }
 
 static bool is_json(const char *content_type)
@@ -217,7 +228,7 @@ static void submit(struct api *api, struct http_request *req, struct api_pending
 
 static void put_sla(struct api *api, struct http_request *req, const char *id)
 {
-	struct admit_change pend[64];
+	struct admit_change *pend;
 	struct admit_refusal refusal;
 	struct sla_error err;
 	struct api_pending *p;
@@ -251,8 +262,14 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 		respond_error(req, MHD_HTTP_BAD_REQUEST, err.field, err.msg);
 		return;
 	}
-	n_pend = pending_changes(api, pend, sizeof(pend) / sizeof(pend[0]));
-	if (admit_sla(&api->ctl->host, id, &sla, pend, n_pend, &refusal)) {
+	pend = pending_changes(api, &n_pend);
+	if (api->pending && !pend) {
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	rc = admit_sla(&api->ctl->host, id, &sla, pend, n_pend, &refusal);
+	free(pend);
+	if (rc) {
 		log_info("sla refused vm=%s why=\"%s\"", id, refusal.msg);
 		respond_error(req, MHD_HTTP_CONFLICT, refusal.field, refusal.msg);
 		return;
