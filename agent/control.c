@@ -48,7 +48,7 @@ static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
 	struct vif *vif = vm->vifs[i];
 
 	ctl->enf->ops->detach(ctl->enf, vif);
-	log_info("vif released vm=%s vif=%s", vm->id, vif->id);
+	log_info("vif released vm=%s vif=%s", vm->id, vif->desc.id);
 	vm_remove_vif(&ctl->host, vm, i);
 	ctl->topology_changed = true;
 }
@@ -110,11 +110,11 @@ static int reconcile_uplinks(struct control *ctl, const struct platform_scan *sc
 		struct vm *vm = h->vms[m];
 
 		for (size_t i = vm->n_vifs; i-- > 0;) {
-			int u = find_uplink(h, vm->vifs[i]->uplink_name);
+			int u = find_uplink(h, vm->vifs[i]->desc.uplink);
 
 			if (u < 0) {
 				log_warn("uplink gone, vif released vm=%s vif=%s uplink=%s", vm->id,
-					 vm->vifs[i]->id, vm->vifs[i]->uplink_name);
+					 vm->vifs[i]->desc.id, vm->vifs[i]->desc.uplink);
 				detach_vif(ctl, vm, i);
 				continue;
 			}
@@ -140,7 +140,7 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 	for (size_t i = vm->n_vifs; i-- > 0;) {
 		size_t k;
 
-		for (k = 0; k < pvm->n_vifs && strcmp(pvm->vifs[k].id, vm->vifs[i]->id); k++)
+		for (k = 0; k < pvm->n_vifs && strcmp(pvm->vifs[k].id, vm->vifs[i]->desc.id); k++)
 			;
 		if (k == pvm->n_vifs)
 			detach_vif(ctl, vm, i);
@@ -272,15 +272,18 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 		int rc = ctl->enf->ops->read_counters(ctl->enf, vif, &cur);
 
 		if (rc) {
-			log_debug("counters unreadable vm=%s vif=%s err=%s", vif->vm->id, vif->id,
-				  strerror(-rc));
+			log_debug("counters unreadable vm=%s vif=%s err=%s", vif->vm->id,
+				  vif->desc.id, strerror(-rc));
 			memset(&vif->rates, 0, sizeof(vif->rates));
 			continue;
 		}
 		if (vif->have_cnt && now_ns > vif->cnt_ns) {
-			measure_rates(&vif->cnt, &cur, now_ns - vif->cnt_ns, &vif->rates);
-			measure_accumulate(&vif->cnt, &cur, &vif->total);
-			measure_accumulate(&vif->cnt, &cur, &vif->vm->total);
+			struct vif_counters d;
+
+			measure_delta(&vif->cnt, &cur, &d);
+			measure_rates(&d, now_ns - vif->cnt_ns, &vif->rates);
+			measure_add(&vif->total, &d);
+			measure_add(&vif->vm->total, &d);
 		} else {
 			memset(&vif->rates, 0, sizeof(vif->rates));
 		}
@@ -349,12 +352,12 @@ static void apply_limits(struct control *ctl)
 			continue;
 		rc = ctl->enf->ops->apply(ctl->enf, vif, bps, pps);
 		if (rc) {
-			log_error("limit not applied vm=%s vif=%s err=%s", vif->vm->id, vif->id,
-				  strerror(-rc));
+			log_error("limit not applied vm=%s vif=%s err=%s", vif->vm->id,
+				  vif->desc.id, strerror(-rc));
 			continue;
 		}
 		log_debug("limit applied vm=%s vif=%s limit_bps=%" PRIu64 " limit_pps=%" PRIu64,
-			  vif->vm->id, vif->id, bps, pps);
+			  vif->vm->id, vif->desc.id, bps, pps);
 		vif->applied = true;
 		vif->applied_bps = bps;
 		vif->applied_pps = pps;

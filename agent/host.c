@@ -93,10 +93,6 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 	vif = calloc(1, sizeof(*vif));
 	if (!vif)
 		return NULL;
-	memcpy(vif->id, desc->id, sizeof(vif->id));
-	memcpy(vif->host_ifname, desc->host_ifname, sizeof(vif->host_ifname));
-	memcpy(vif->guest_ifname, desc->guest_ifname, sizeof(vif->guest_ifname));
-	memcpy(vif->uplink_name, desc->uplink, sizeof(vif->uplink_name));
 	vif->desc = *desc;
 	vif->seq = host->next_vif_seq++;
 	vif->vm = vm;
@@ -116,7 +112,7 @@ void vm_remove_vif(struct host *host, struct vm *vm, size_t i)
 struct vif *vm_find_vif(const struct vm *vm, const char *id)
 {
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		if (!strcmp(vm->vifs[i]->id, id))
+		if (!strcmp(vm->vifs[i]->desc.id, id))
 			return vm->vifs[i];
 	return NULL;
 }
@@ -143,8 +139,7 @@ void host_clear_sla(struct host *host, struct vm *vm)
 
 const struct sla *vm_sla(const struct vm *vm)
 {
-	/* sla_default()'s values, as a constant the API can point to. */
-	static const struct sla def = { SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED };
+	static const struct sla def = SLA_DEFAULT_INIT;
 
 	return vm->has_sla ? &vm->sla : &def;
 }

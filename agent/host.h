@@ -17,11 +17,7 @@
 struct vm;
 
 struct vif {
-	char id[PLATFORM_ID_MAX];
-	char host_ifname[IFNAMSIZ];
-	char guest_ifname[IFNAMSIZ];
-	char uplink_name[IFNAMSIZ];
-	struct platform_vif desc; /* as the platform described it */
+	struct platform_vif desc; /* as the platform described it: id, ifnames, uplink */
 	uint32_t uplink;	  /* index into host.uplinks */
 	uint64_t seq;		  /* creation order: the allocator's tie-breaker */
 	struct vm *vm;

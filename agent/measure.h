@@ -23,15 +23,17 @@ struct vif_rates {
 };
 
 /*
- * Rates between two readings dt_ns apart. A counter that went backwards was reset (a domain
+ * What was counted between two readings. A counter that went backwards was reset (a domain
  * restarted, an interface was re-created): its delta is taken as the new reading, never as a
  * negative number or a wrap-around spike.
  */
-void measure_rates(const struct vif_counters *prev, const struct vif_counters *cur, uint64_t dt_ns,
-		   struct vif_rates *out);
+void measure_delta(const struct vif_counters *prev, const struct vif_counters *cur,
+		   struct vif_counters *delta);
 
-/* Adds what was counted between the readings to *total, resets handled as above. */
-void measure_accumulate(const struct vif_counters *prev, const struct vif_counters *cur,
-			struct vif_counters *total);
+/* Rates from a delta counted over dt_ns. */
+void measure_rates(const struct vif_counters *delta, uint64_t dt_ns, struct vif_rates *out);
+
+/* Adds a delta to running totals. */
+void measure_add(struct vif_counters *total, const struct vif_counters *delta);
 
 #endif

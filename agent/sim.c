@@ -252,7 +252,8 @@ static int sim_attach(struct enforcer *e, struct vif *vif)
 	for (size_t i = 0; i < s->n_v; i++) {
 		struct sim_vif *v = &s->v[i];
 
-		if (strcmp(s->sc.vms[v->vm].id, vif->vm->id) || strcmp(v->sv->desc.id, vif->id))
+		if (strcmp(s->sc.vms[v->vm].id, vif->vm->id) ||
+		    strcmp(v->sv->desc.id, vif->desc.id))
 			continue;
 		if (v->vif)
 			return -EBUSY;

@@ -14,14 +14,7 @@
 
 void sla_default(struct sla *sla)
 {
-	*sla = (struct sla){
-		.priority = SLA_PRIORITY_MAX,
-		.weight = 1,
-		.min_bps = 0,
-		.max_bps = SLA_UNLIMITED,
-		.min_pps = 0,
-		.max_pps = SLA_UNLIMITED,
-	};
+	*sla = (struct sla)SLA_DEFAULT_INIT;
 }
 
 int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...)

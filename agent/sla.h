@@ -33,6 +33,10 @@ int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...
 	__attribute__((format(printf, 3, 4)));
 
 /* The SLA of a VM nobody set one for: class 7, weight 1, min 0, max unlimited. */
+#define SLA_DEFAULT_INIT                                                                           \
+	{                                                                                          \
+		SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED                            \
+	}
 void sla_default(struct sla *sla);
 
 /* Fills *sla from a parsed JSON object. Returns 0, or -EINVAL with *err filled. */

@@ -188,7 +188,7 @@ static int build_labels(struct metrics *m, const struct host *h)
 			puts_(&b, "{vm=\"");
 			put_label_value(&b, vm->id);
 			puts_(&b, "\",vif=\"");
-			put_label_value(&b, vm->vifs[j]->id);
+			put_label_value(&b, vm->vifs[j]->desc.id);
 			put(&b, "\"} ", 3);
 			m->vif_label_len[k] = (uint16_t)(b.len - m->vif_label[k]);
 		}
@@ -548,8 +548,9 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl)
 
 struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl)
 {
-	if (!m->text || !m->text_started || m->text_tick != ctl->tick ||
-	    m->text_generation != ctl->host.generation || m->text_started != ctl->started) {
+	/* The text stands for one state of the model: a period, a generation of changes. */
+	if (!m->text || m->text_tick != ctl->tick || m->text_generation != ctl->host.generation ||
+	    m->text_started != ctl->started) {
 		struct metrics_text *t = render(m, ctl);
 
 		if (!t)

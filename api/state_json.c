@@ -26,8 +26,8 @@ static json_t *vif_json(const struct vif *vif)
 		demand = pair(UINT64_MAX, UINT64_MAX);
 		limit = pair(UINT64_MAX, UINT64_MAX);
 	}
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", vif->id, "uplink",
-			 vif->uplink_name, "offered", rate_json(&vif->rates.offered), "demand",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", vif->desc.id, "uplink",
+			 vif->desc.uplink, "offered", rate_json(&vif->rates.offered), "demand",
 			 demand, "limit", limit, "passed", rate_json(&vif->rates.passed), "dropped",
 			 rate_json(&vif->rates.dropped));
 }

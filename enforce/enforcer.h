@@ -1,8 +1,8 @@
 /*
  * enforcer: applies allocations to vifs and counts what they offer, pass and drop
- * (DESIGN.md section 4). Implementations: netfront (BPF at the guest end), netback (tc HTB in
- * the driver domain), xen-credit (netback's credit scheduler), none (measure only); the sim
- * platform brings a model of its own.
+ * (DESIGN.md section 4). Implemented: netfront (BPF at the guest end, netfront.c); the sim
+ * platform brings a model of its own. To come: netback (tc HTB in the driver domain),
+ * xen-credit (netback's credit scheduler), none (measure only).
  */
 #ifndef DBAVM_ENFORCER_H
 #define DBAVM_ENFORCER_H

@@ -190,7 +190,7 @@ static void nf_detach(struct enforcer *e, struct vif *vif)
 		return;
 	rc = in_netns(nf, vif->desc.guest_netns, hook_in_ns, &op);
 	if (rc && rc != -ENOENT)
-		log_warn("netfront hook not removed vm=%s vif=%s err=%s", vif->vm->id, vif->id,
+		log_warn("netfront hook not removed vm=%s vif=%s err=%s", vif->vm->id, vif->desc.id,
 			 strerror(-rc));
 	bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	nf->used[v->slot] = 0;

@@ -86,15 +86,8 @@ put dbavm-vm3 $((150000000 / S)) $((60000 / S))
 
 # scenario RUN FRAME1 FRAME2 FRAME3 RATE1 RATE2 RATE3 (payload bytes, iperf3 -b)
 run() {
-	for i in 1 2 3; do serve "$i"; done
-	sleep 0.3
 	for i in 1 2 3; do echo "$(counter dbavm_vm_passed_packets_total "dbavm-vm$i")" >"$dir/c0.$i"; done
-	send 1 "$5" "$2" 8 &
-	p1=$!
-	send 2 "$6" "$3" 8 &
-	p2=$!
-	send 3 "$7" "$4" 8 &
-	p3=$!
+	traffic_start3 "$2" "$3" "$4" "$5" "$6" "$7" 8
 	sleep 3
 	for s in 1 2 3 4 5 6 7 8; do # the API's rates in steady state, every half period
 		vm_json dbavm-vm1 | jq .passed.pps >>"$dir/api1"
@@ -102,7 +95,8 @@ run() {
 		vm_json dbavm-vm3 | jq .passed.pps >>"$dir/api3"
 		sleep 0.45
 	done
-	wait "$p1" "$p2" "$p3"
+	# shellcheck disable=SC2086 # a list of pids
+	wait $traffic_pids
 	sleep 0.3
 	for i in 1 2 3; do echo "$(counter dbavm_vm_passed_packets_total "dbavm-vm$i")" >"$dir/c1.$i"; done
 }

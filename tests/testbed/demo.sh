@@ -82,17 +82,11 @@ api_put_sla dbavm-vm3 $((150000000 / S)) $((60000 / S))
 real_scenario() { # TITLE PAYLOAD1 PAYLOAD2 PAYLOAD3 RATE1 RATE2 RATE3 (iperf3 -b)
 	echo
 	echo "$1"
-	for i in 1 2 3; do traffic_serve "$i"; done
-	sleep 0.3
-	traffic_send 1 "$5" "$2" 8 &
-	p1=$!
-	traffic_send 2 "$6" "$3" 8 &
-	p2=$!
-	traffic_send 3 "$7" "$4" 8 &
-	p3=$!
+	traffic_start3 "$2" "$3" "$4" "$5" "$6" "$7" 8
 	sleep 5
 	curl -sf "$api/vms" >"$dir/vms.json"
-	wait "$p1" "$p2" "$p3"
+	# shellcheck disable=SC2086 # a list of pids
+	wait $traffic_pids
 	printf '%-9s %16s %14s %13s %11s %9s %14s\n' vm "SLA Mbit/s,kpps" "offered kpps" \
 		"got Mbit/s" "got kpps" "loss %" "agent Mbit/s"
 	for i in 1 2 3; do

@@ -12,6 +12,20 @@ traffic_send() {
 		-b "$2" -l "$3" -t "$4" -J --get-server-output >"$dir/cli$1.json" 2>/dev/null
 }
 
+# VMs 1, 2 and 3 each start a sink server and then send at once, for SECONDS:
+#   traffic_start3 PAYLOAD1 PAYLOAD2 PAYLOAD3 RATE1 RATE2 RATE3 SECONDS
+# The senders' pids are left in $traffic_pids, for `wait $traffic_pids`.
+traffic_start3() {
+	for i in 1 2 3; do traffic_serve "$i"; done
+	sleep 0.3
+	traffic_send 1 "$4" "$1" "$7" &
+	traffic_pids=$!
+	traffic_send 2 "$5" "$2" "$7" &
+	traffic_pids="$traffic_pids $!"
+	traffic_send 3 "$6" "$3" "$7" &
+	traffic_pids="$traffic_pids $!"
+}
+
 # What the sink received from VM i, per second, and what VM i sent, as iperf3 counts them.
 traffic_recv_pps() { jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$dir/cli$1.json"; }
 traffic_recv_pkts() { jq '.end.sum.packets - .end.sum.lost_packets' "$dir/cli$1.json"; }
