@@ -19,6 +19,7 @@
 #include "control.h"
 #include "log.h"
 #include "loop.h"
+#include "netback.h"
 #include "netfront.h"
 #include "netns.h"
 #include "scenario.h"
@@ -65,10 +66,10 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 		snprintf(err, err_len, "--platform netns needs --uplinks NAME:BPS[:PPS],...");
 		return -EINVAL;
 	}
-	if (cfg->enforcer != ENFORCER_NETFRONT) {
+	if (cfg->enforcer == ENFORCER_XEN_CREDIT) {
 		snprintf(err, err_len,
-			 "--enforcer %s: not in this version yet on netns; use netfront",
-			 config_enforcer_name(cfg->enforcer));
+			 "--enforcer xen-credit needs --platform xen; on netns use netfront, "
+			 "netback or none");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < cfg->n_uplinks; i++) {
@@ -80,7 +81,16 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 	rc = netns_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
 	if (rc)
 		return rc;
-	rc = netfront_open(enf, err, err_len);
+	switch (cfg->enforcer) {
+	case ENFORCER_NETBACK:
+		rc = netback_open(enf, up, cfg->n_uplinks, err, err_len);
+		break;
+	case ENFORCER_NONE:
+		rc = none_open(enf, err, err_len);
+		break;
+	default:
+		rc = netfront_open(enf, err, err_len);
+	}
 	if (rc)
 		plat->ops->close(plat);
 	return rc;

@@ -33,6 +33,7 @@
 #include <linux/rtnetlink.h>
 
 #include "log.h"
+#include "rtnl.h"
 
 #define NETNS_DIR "/run/netns"
 
@@ -63,7 +64,6 @@ struct netns {
 	struct mnl_socket *events; /* link events in the driver domain, never asked anything */
 	int inotify_fd;
 	int epoll_fd; /* the watch fd */
-	unsigned seq;
 };
 
 /* ---- rtnetlink ---- */
@@ -126,32 +126,7 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Sends one request and runs cb over the answer (a dump, or one message). */
-static int request(struct mnl_socket *nl, struct nlmsghdr *nlh, unsigned seq, mnl_cb_t cb,
-		   void *data)
-{
-	char buf[32768]; /* a dump's datagrams are at most a page or two */
-	unsigned portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-	int rc;
-
-	bool dump = nlh->nlmsg_flags & NLM_F_DUMP;
-
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (rc == MNL_CB_ERROR)
-			return errno ? -errno : -EIO;
-		/* A dump ends with NLMSG_DONE; a single request with its one answer. */
-		if (rc == MNL_CB_STOP || !dump)
-			return 0;
-	}
-	return n < 0 ? -errno : 0;
-}
-
-static int dump_links(struct mnl_socket *nl, unsigned seq, struct links *out)
+static int dump_links(struct mnl_socket *nl, struct links *out)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -161,7 +136,7 @@ static int dump_links(struct mnl_socket *nl, unsigned seq, struct links *out)
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
-	return request(nl, nlh, seq, on_link, out);
+	return rtnl_request(nl, nlh, on_link, out);
 }
 
 static int on_nsid(const struct nlmsghdr *nlh, void *data)
@@ -175,7 +150,7 @@ static int on_nsid(const struct nlmsghdr *nlh, void *data)
 }
 
 /* The id the driver domain gives the namespace open at fd; -1 if it has none yet. */
-static int32_t nsid_of(struct mnl_socket *nl, unsigned seq, int fd)
+static int32_t nsid_of(struct mnl_socket *nl, int fd)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -187,20 +162,9 @@ static int32_t nsid_of(struct mnl_socket *nl, unsigned seq, int fd)
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->rtgen_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)fd);
-	if (request(nl, nlh, seq, on_nsid, &id))
+	if (rtnl_request(nl, nlh, on_nsid, &id))
 		return -1;
 	return id;
-}
-
-static struct mnl_socket *open_rtnl(unsigned groups)
-{
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-
-	if (nl && mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
-		mnl_socket_close(nl);
-		return NULL;
-	}
-	return nl;
 }
 
 /* ---- one namespace ---- */
@@ -211,7 +175,7 @@ struct ns_view {
 };
 
 /* Enters the namespace at fd, dumps its links and takes its cookie, comes back. */
-static int look_inside(struct netns *ns, int fd, unsigned seq, struct ns_view *v)
+static int look_inside(struct netns *ns, int fd, struct ns_view *v)
 {
 	struct mnl_socket *nl = NULL;
 	socklen_t len = sizeof(v->cookie);
@@ -219,7 +183,7 @@ static int look_inside(struct netns *ns, int fd, unsigned seq, struct ns_view *v
 
 	if (setns(fd, CLONE_NEWNET) < 0)
 		return -errno;
-	nl = open_rtnl(0);
+	nl = rtnl_open(0);
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (setns(ns->own_netns, CLONE_NEWNET) < 0) {
 		log_error("netns could not return to the driver domain err=%s", strerror(errno));
@@ -228,7 +192,7 @@ static int look_inside(struct netns *ns, int fd, unsigned seq, struct ns_view *v
 	if (!nl || s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &v->cookie, &len) < 0)
 		rc = -errno;
 	if (!rc)
-		rc = dump_links(nl, seq, &v->links);
+		rc = dump_links(nl, &v->links);
 	if (nl)
 		mnl_socket_close(nl);
 	if (s >= 0)
@@ -281,8 +245,8 @@ static int scan_one(struct netns *ns, const struct links *root, const char *name
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	nsid = nsid_of(ns->rtnl, ++ns->seq, fd);
-	rc = nsid < 0 ? 0 : look_inside(ns, fd, ++ns->seq, &v);
+	nsid = nsid_of(ns->rtnl, fd);
+	rc = nsid < 0 ? 0 : look_inside(ns, fd, &v);
 	close(fd);
 	if (rc || nsid < 0) {
 		free(v.links.l);
@@ -339,7 +303,7 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 	memcpy(scan->uplinks, ns->uplinks, ns->n_uplinks * sizeof(*scan->uplinks));
 	scan->n_uplinks = ns->n_uplinks;
 	scan->host_capacity_pps = ns->host_capacity_pps;
-	rc = dump_links(ns->rtnl, ++ns->seq, &root);
+	rc = dump_links(ns->rtnl, &root);
 	if (rc) {
 		free(root.l);
 		platform_scan_free(scan);
@@ -445,10 +409,9 @@ int netns_open(struct platform *p, const struct platform_uplink *uplinks, size_t
 	memcpy(ns->uplinks, uplinks, n_uplinks * sizeof(*uplinks));
 	ns->n_uplinks = n_uplinks;
 	ns->host_capacity_pps = host_capacity_pps;
-	ns->seq = (unsigned)time(NULL);
 	ns->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	ns->rtnl = open_rtnl(0);
-	ns->events = open_rtnl(RTMGRP_LINK);
+	ns->rtnl = rtnl_open(0);
+	ns->events = rtnl_open(RTMGRP_LINK);
 	mkdir(NETNS_DIR, 0755); /* as iproute2 does: the place named namespaces live */
 	ns->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	ns->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

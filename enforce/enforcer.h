@@ -1,8 +1,8 @@
 /*
  * enforcer: applies allocations to vifs and counts what they offer, pass and drop
- * (DESIGN.md section 4). Implemented: netfront (BPF at the guest end, netfront.c); the sim
- * platform brings a model of its own. To come: netback (tc HTB in the driver domain),
- * xen-credit (netback's credit scheduler), none (measure only).
+ * (DESIGN.md section 4). On netns: netfront (BPF at the guest end, netfront.c), netback (HTB
+ * on the uplink in the driver domain, netback.c) and none (interface statistics, none.c); the
+ * sim platform brings a model of its own. To come: xen-credit (netback's credit scheduler).
  */
 #ifndef DBAVM_ENFORCER_H
 #define DBAVM_ENFORCER_H

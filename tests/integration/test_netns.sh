@@ -6,7 +6,9 @@
 #   - the agent's per-VM figures (metrics counters, API rates) within 3 % of iperf3's;
 #   - an SLA changed with curl in force within three periods;
 #   - a VM added and a VM removed while traffic runs, the others undisturbed;
-#   - nothing left behind: BPF programs, clsact qdiscs, namespaces, links.
+#   - nothing left behind: BPF programs, clsact qdiscs, namespaces, links;
+#   - the baselines: netback (HTB on the uplink) holds the Mbit/s allocations but not the pps
+#     caps, and leaves no qdisc or filter; none counts what each VM sent and guarantees nothing.
 # The VMs offer about 25 % over their allocation: enough for every allocation to bind and for
 # every drop to be the hook's.
 set -eu
@@ -195,6 +197,66 @@ done
 "$TESTBED" down
 [ -z "$(ip netns list | grep dbavm- || true)" ] && [ -z "$(ip -o link | grep dbavm- || true)" ] &&
 	ok "no namespace or link left" || bad "testbed leftovers"
+
+# The baselines, on a fresh testbed each (netback replaces the uplink's root qdisc).
+baseline() { # ENFORCER
+	"$TESTBED" up 3 "$((1000 / S))mbit"
+	agent_start_netns "$DBAVMD" $((1000000000 / S)) $((190000 / S)) "$port" "$1" ||
+		bad "the agent did not become ready under $1"
+	put dbavm-vm1 $((150000000 / S)) $((20000 / S))
+	put dbavm-vm2 $((700000000 / S)) $((60000 / S))
+	put dbavm-vm3 $((150000000 / S)) $((60000 / S))
+}
+baseline_stop() {
+	kill "$agent"
+	wait "$agent" && ok "the agent exited 0 under $1" || bad "exit status $? under $1"
+	agent=""
+}
+above() { # NAME GOT LOWEST
+	awk -v g="$2" -v w="$3" 'BEGIN { exit !(g >= w) }' && ok "$1: $2, at least $3" ||
+		bad "$1: $2, want at least $3"
+}
+
+echo "== netback: HTB on the uplink, one class per vif (the paper's TC)"
+baseline netback
+tc class show dev dbavm-up0 | grep -q "class htb db:1 root" && ok "netback's HTB on dbavm-up0" ||
+	bad "no netback HTB on dbavm-up0"
+run 1 1458 1458 1458 $((190 / S))M $((880 / S))M $((190 / S))M
+within "netback: dbavm-vm1 Mbit/s at the sink" "$(mbps 1)" 150 5
+within "netback: dbavm-vm2 Mbit/s at the sink" "$(mbps 2)" 700 5
+within "netback: dbavm-vm3 Mbit/s at the sink" "$(mbps 3)" 150 5
+for i in 1 2 3; do check_agent "$i"; done
+dropped=$(counter dbavm_vm_dropped_packets_total dbavm-vm2)
+above "netback: HTB dropped dbavm-vm2's excess (packets)" "$dropped" $((8000 / S))
+# HTB shapes bits only: the small-frame VMs pass their 64-byte frames over their pps caps.
+run 2 22 1458 22 "$(awk -v s="$S" 'BEGIN { print 4400 / s }')K" $((880 / S))M \
+	"$(awk -v s="$S" 'BEGIN { print 13200 / s }')K"
+above "netback: dbavm-vm1 kpps at the sink, no pps limit" "$(kpps 1)" 24
+within "netback: dbavm-vm2 Mbit/s at the sink" "$(mbps 2)" 700 5
+above "netback: dbavm-vm3 kpps at the sink, no pps limit" "$(kpps 3)" 72
+for i in 1 2 3; do check_agent "$i"; done
+baseline_stop netback
+tc qdisc show dev dbavm-up0 | grep -q "htb db:" && bad "netback's qdisc left on dbavm-up0" ||
+	ok "netback's qdisc removed"
+[ "$(tc filter show dev dbavm-up0 | wc -l)" = 0 ] && ok "no filter left on dbavm-up0" ||
+	bad "filters left on dbavm-up0"
+
+echo "== none: measured only; the uplink's own queue decides"
+baseline none
+# dbavm-vm1 and dbavm-vm3 offer 800 Mbit/s each, and the uplink's one queue takes them in.
+run 1 1458 1458 1458 $((800 / S))M $((880 / S))M $((800 / S))M
+for i in 1 2 3; do # what the agent counts is what each VM sent
+	got=$(($(cat "$dir/c1.$i") - $(cat "$dir/c0.$i")))
+	within "none: dbavm-vm$i packets counted vs sent by iperf3" "$got" \
+		"$(jq .end.sum.packets "$dir/cli$i.json")" 3
+done
+rm -f "$dir"/api?
+v2=$(mbps 2)
+awk -v g="$v2" 'BEGIN { exit !(g < 0.95 * 700) }' &&
+	ok "none: dbavm-vm2 misses its 700 Mbit/s guarantee ($v2)" ||
+	bad "none: dbavm-vm2 got $v2 Mbit/s without enforcement"
+baseline_stop none
+"$TESTBED" down
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -38,13 +38,14 @@ api_put_sla() {
 		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},\"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
 }
 
-# Starts dbavmd on the testbed (netns, netfront) with a token in $dir; sets $agent.
-agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT
+# Starts dbavmd on the testbed (netns; netfront unless ENFORCER is given) with a token in
+# $dir; sets $agent.
+agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT [ENFORCER]
 	printf 's3cret\n' >"$dir/token"
 	chmod 600 "$dir/token"
-	"$1" --platform netns --uplinks "dbavm-up0:$2" --host-pps "$3" --period 100 \
-		--listen "127.0.0.1:$4" --state-dir "$dir/state" --token-file "$dir/token" \
-		2>"$dir/agent.log" &
+	"$1" --platform netns --enforcer "${5:-netfront}" --uplinks "dbavm-up0:$2" \
+		--host-pps "$3" --period 100 --listen "127.0.0.1:$4" --state-dir "$dir/state" \
+		--token-file "$dir/token" 2>>"$dir/agent.log" &
 	agent=$!
 	for _ in $(seq 50); do curl -sf "$api/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
 	return 1
