@@ -21,7 +21,7 @@ const char config_usage[] =
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
 	"              [--idle-timeout S]\n"
-	"       dbavmd --dev\n"
+	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
 	"\n"
@@ -435,8 +435,11 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 {
 	const char *msg = NULL;
 
-	if (cfg->dev && cfg->platform == PLATFORM_SIM)
-		msg = "--dev builds a netns testbed; it does not go with --platform sim";
+	if (cfg->dev && cfg->platform != PLATFORM_AUTO && cfg->platform != PLATFORM_NETNS)
+		msg = "--dev builds a netns testbed; it goes with --platform netns (or auto)";
+	else if (cfg->dev && cfg->n_uplinks &&
+		 (cfg->n_uplinks > 1 || strcmp(cfg->uplinks[0].name, "dbavm-up0")))
+		msg = "--dev has one uplink, dbavm-up0: --uplinks may only give its capacity";
 	else if (cfg->platform == PLATFORM_SIM && !cfg->scenario[0])
 		msg = "--platform sim needs --scenario FILE";
 	else if (cfg->scenario[0] && cfg->platform != PLATFORM_SIM)

@@ -19,6 +19,7 @@
 #include "control.h"
 #include "log.h"
 #include "loop.h"
+#include "devbed.h"
 #include "netback.h"
 #include "netfront.h"
 #include "netns.h"
@@ -99,12 +100,6 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 static int open_platform(const struct config *cfg, struct platform *plat, struct enforcer *enf,
 			 char *err, size_t err_len)
 {
-	if (cfg->dev) {
-		snprintf(err, err_len,
-			 "--dev: the testbed is built by tests/testbed/testbed.sh in "
-			 "this version");
-		return -EINVAL;
-	}
 	switch (cfg->platform) {
 	case PLATFORM_SIM:
 		return sim_open(cfg->scenario, cfg->enforcer, plat, enf, err, err_len);
@@ -116,6 +111,28 @@ static int open_platform(const struct config *cfg, struct platform *plat, struct
 		return open_netns(cfg, plat, enf, err, err_len);
 	}
 	return -EINVAL;
+}
+
+/* --dev: the testbed of DESIGN.md section 10 under the netns platform. SIGTERM and SIGINT are
+ * held from here on, so that one arriving while the testbed is built still ends in an orderly
+ * shutdown that removes it (the event loop takes them over). */
+static int start_dev(struct config *cfg, char *err, size_t err_len)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	cfg->platform = PLATFORM_NETNS;
+	if (!cfg->n_uplinks) {
+		snprintf(cfg->uplinks[0].name, sizeof(cfg->uplinks[0].name), DEVBED_UPLINK);
+		cfg->uplinks[0].capacity_bps = 1000000000;
+		cfg->n_uplinks = 1;
+	}
+	if (!cfg->host_pps)
+		cfg->host_pps = 190000; /* the paper's host */
+	return devbed_up(DEVBED_VMS, cfg->uplinks[0].capacity_bps, err, err_len);
 }
 
 /* The sim's SLAs arrive as if PUT before the VMs show up. */
@@ -260,8 +277,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg.log_level);
-	if (open_platform(&cfg, &plat, &enf, err, sizeof(err)))
+	if (cfg.dev && start_dev(&cfg, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (open_platform(&cfg, &plat, &enf, err, sizeof(err))) {
+		if (cfg.dev)
+			devbed_down();
 		return usage_error(err);
+	}
 	memset(&a, 0, sizeof(a));
 	a.cfg = &cfg;
 	a.period_ns = (uint64_t)cfg.period_ms * 1000000u;
@@ -282,6 +306,8 @@ int main(int argc, char **argv)
 	auth_close(a.auth);
 	enf.ops->close(&enf);
 	plat.ops->close(&plat);
+	if (cfg.dev)
+		log_info("dev testbed removed items=%d", devbed_down());
 	if (!cfg.ticks)
 		log_info("dbavmd stopped status=%d", rc);
 	return rc;

@@ -43,9 +43,6 @@
 #define ROOT_MINOR 1u
 #define DEFAULT_MINOR 2u
 #define FIRST_VIF_MINOR 0x10u
-#define BURST_NS 5000000ull /* as netfront's buckets: 5 ms of rate, at least two frames */
-#define MAX_FRAME_BYTES 1514ull
-#define PSCHED_SHIFT 6			     /* the kernel's tick: 64 ns */
 #define UNLIMITED_BYTES_PER_S 12500000000ull /* 100 Gbit/s, for an uplink of no capacity */
 
 struct class_stats {
@@ -82,88 +79,6 @@ struct nb_vif {
 
 /* ---- HTB over rtnetlink ---- */
 
-static struct nlmsghdr *tc_msg(char *buf, int type, unsigned flags, unsigned ifindex, __u32 handle,
-			       __u32 parent)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct tcmsg *t;
-
-	nlh->nlmsg_type = (uint16_t)type;
-	nlh->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | flags);
-	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
-	t->tcm_family = AF_UNSPEC;
-	t->tcm_ifindex = (int)ifindex;
-	t->tcm_handle = handle;
-	t->tcm_parent = parent;
-	return nlh;
-}
-
-static __u32 burst_ticks(uint64_t bytes_per_s)
-{
-	uint64_t burst = bytes_per_s * BURST_NS / 1000000000ull, ns;
-
-	if (burst < 2 * MAX_FRAME_BYTES)
-		burst = 2 * MAX_FRAME_BYTES;
-	ns = burst * 1000000000ull / bytes_per_s;
-	return (__u32)(ns >> PSCHED_SHIFT);
-}
-
-/* Creates the class, or changes it if it exists. Rates in bytes per second, at least 1. */
-static int htb_class(struct mnl_socket *nl, unsigned ifindex, __u32 classid, __u32 parent,
-		     uint64_t rate, uint64_t ceil)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh =
-		tc_msg(buf, RTM_NEWTCLASS, NLM_F_ACK | NLM_F_CREATE, ifindex, classid, parent);
-	struct tc_htb_opt o;
-	struct nlattr *nest;
-	uint64_t quantum;
-
-	rate = rate ? rate : 1;
-	ceil = ceil < rate ? rate : ceil;
-	memset(&o, 0, sizeof(o));
-	o.rate.rate = rate > UINT32_MAX ? UINT32_MAX : (__u32)rate;
-	o.ceil.rate = ceil > UINT32_MAX ? UINT32_MAX : (__u32)ceil;
-	o.rate.linklayer = o.ceil.linklayer = TC_LINKLAYER_ETHERNET; /* no rate tables */
-	o.buffer = burst_ticks(rate);
-	o.cbuffer = burst_ticks(ceil);
-	quantum = rate / 10; /* HTB's own rule (r2q 10), kept within its sane range */
-	o.quantum = (__u32)(quantum < 2 * MAX_FRAME_BYTES ? 2 * MAX_FRAME_BYTES
-			    : quantum > 200000		  ? 200000
-							  : quantum);
-	mnl_attr_put_strz(nlh, TCA_KIND, "htb");
-	nest = mnl_attr_nest_start(nlh, TCA_OPTIONS);
-	mnl_attr_put(nlh, TCA_HTB_PARMS, sizeof(o), &o);
-	if (rate > UINT32_MAX)
-		mnl_attr_put_u64(nlh, TCA_HTB_RATE64, rate);
-	if (ceil > UINT32_MAX)
-		mnl_attr_put_u64(nlh, TCA_HTB_CEIL64, ceil);
-	mnl_attr_nest_end(nlh, nest);
-	return rtnl_request(nl, nlh, NULL, NULL);
-}
-
-static int htb_qdisc(struct mnl_socket *nl, unsigned ifindex)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = tc_msg(buf, RTM_NEWQDISC, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
-				      ifindex, HTB_HANDLE, TC_H_ROOT);
-	struct tc_htb_glob g = { .version = 3, .rate2quantum = 10, .defcls = DEFAULT_MINOR };
-	struct nlattr *nest;
-
-	mnl_attr_put_strz(nlh, TCA_KIND, "htb");
-	nest = mnl_attr_nest_start(nlh, TCA_OPTIONS);
-	mnl_attr_put(nlh, TCA_HTB_INIT, sizeof(g), &g);
-	mnl_attr_nest_end(nlh, nest);
-	return rtnl_request(nl, nlh, NULL, NULL);
-}
-
-static int tc_delete(struct mnl_socket *nl, int type, unsigned ifindex, __u32 handle, __u32 parent)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-
-	return rtnl_request(nl, tc_msg(buf, type, NLM_F_ACK, ifindex, handle, parent), NULL, NULL);
-}
-
 static uint64_t capacity_bytes(const struct nb_uplink *u)
 {
 	return u->cfg.capacity_bps ? u->cfg.capacity_bps / 8 : UNLIMITED_BYTES_PER_S;
@@ -174,8 +89,8 @@ static uint64_t capacity_bytes(const struct nb_uplink *u)
 static int htb_filter(struct netback *nb, unsigned ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = tc_msg(buf, RTM_NEWTFILTER, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-				      ifindex, 1, HTB_HANDLE);
+	struct nlmsghdr *nlh = rtnl_tc_msg(
+		buf, RTM_NEWTFILTER, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, ifindex, 1, HTB_HANDLE);
 	struct tcmsg *t = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *nest;
 
@@ -202,18 +117,19 @@ static int uplink_install(struct netback *nb, struct nb_uplink *u)
 	u->ifindex = if_nametoindex(u->cfg.name);
 	if (!u->ifindex)
 		return -errno;
-	rc = htb_qdisc(nb->nl, u->ifindex);
+	rc = rtnl_htb_qdisc(nb->nl, u->ifindex, HTB_HANDLE, DEFAULT_MINOR);
 	if (rc)
 		return rc;
 	u->installed = true; /* from here on, close removes it */
-	rc = htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), HTB_HANDLE, cap, cap);
+	rc = rtnl_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), HTB_HANDLE, cap,
+			    cap);
 	if (!rc)
-		rc = htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, DEFAULT_MINOR),
-			       TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), cap / 100, cap);
+		rc = rtnl_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, DEFAULT_MINOR),
+				    TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), cap / 100, cap);
 	if (!rc)
 		rc = htb_filter(nb, u->ifindex);
 	if (rc) {
-		tc_delete(nb->nl, RTM_DELQDISC, u->ifindex, HTB_HANDLE, TC_H_ROOT);
+		rtnl_tc_delete(nb->nl, RTM_DELQDISC, u->ifindex, HTB_HANDLE, TC_H_ROOT);
 		u->installed = false;
 		return rc;
 	}
@@ -329,7 +245,7 @@ static int nb_attach(struct enforcer *e, struct vif *vif)
 				       BPF_NOEXIST))
 		rc = -errno;
 	if (rc) {
-		tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[u].ifindex, c.classid, 0);
+		rtnl_tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[u].ifindex, c.classid, 0);
 		vif->enf = NULL;
 		free(v);
 		return rc;
@@ -351,8 +267,8 @@ static void nb_detach(struct enforcer *e, struct vif *vif)
 		return;
 	/* Unclassify first: no packet may be sent to a class that is going. */
 	bpf_map_delete_elem(bpf_map__fd(nb->skel->maps.vif_class), &v->host_ifindex);
-	rc = tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[v->uplink].ifindex,
-		       TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot), 0);
+	rc = rtnl_tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[v->uplink].ifindex,
+			    TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot), 0);
 	if (rc && rc != -ENOENT && rc != -ENODEV)
 		log_warn("netback class not removed vm=%s vif=%s err=%s", vif->vm->id, vif->desc.id,
 			 strerror(-rc));
@@ -385,8 +301,8 @@ static int nb_sync(struct enforcer *e, uint64_t now_ns)
 
 		if (nb->uplinks[u].installed)
 			rc = rtnl_request(nb->nl,
-					  tc_msg(buf, RTM_GETTCLASS, NLM_F_DUMP,
-						 nb->uplinks[u].ifindex, 0, 0),
+					  rtnl_tc_msg(buf, RTM_GETTCLASS, NLM_F_DUMP,
+						      nb->uplinks[u].ifindex, 0, 0),
 					  on_class, nb);
 	}
 	return rc;
@@ -433,8 +349,8 @@ static int nb_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 	rate = vif->have_alloc ? vif->alloc.min[ALLOC_BPS] / 8 : 0;
 	if (rate > ceil)
 		rate = ceil;
-	return htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot),
-			 TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), rate, ceil);
+	return rtnl_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot),
+			      TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), rate, ceil);
 }
 
 static void nb_free(struct netback *nb)
@@ -462,7 +378,8 @@ static void nb_close(struct enforcer *e)
 
 		if (!nb->uplinks[u].installed)
 			continue;
-		rc = tc_delete(nb->nl, RTM_DELQDISC, nb->uplinks[u].ifindex, HTB_HANDLE, TC_H_ROOT);
+		rc = rtnl_tc_delete(nb->nl, RTM_DELQDISC, nb->uplinks[u].ifindex, HTB_HANDLE,
+				    TC_H_ROOT);
 		if (rc && rc != -ENODEV && rc != -ENOENT)
 			log_warn("netback qdisc not removed uplink=%s err=%s",
 				 nb->uplinks[u].cfg.name, strerror(-rc));

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include "host.h"
 #include "log.h"
 #include "netfront.skel.h"
+#include "rtnl.h"
 
 /* The default burst (DESIGN.md section 6): 5 ms of rate, and at least two full frames. */
 #define BURST_NS 5000000ull
@@ -56,18 +56,8 @@ static int in_netns(struct netfront *nf, const char *path, int (*fn)(void *), vo
 
 	if (fd < 0)
 		return -errno;
-	if (setns(fd, CLONE_NEWNET) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+	rc = rtnl_in_netns(fd, nf->own_netns, fn, arg);
 	close(fd);
-	rc = fn(arg);
-	if (setns(nf->own_netns, CLONE_NEWNET) < 0) {
-		/* Nothing else could be trusted after this: every socket would be in the VM. */
-		log_error("netfront could not return to the driver domain err=%s", strerror(errno));
-		abort();
-	}
 	return rc;
 }
 

@@ -1,0 +1,249 @@
+#include "devbed.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/pkt_sched.h>
+
+#include "log.h"
+#include "rtnl.h"
+
+#define NETNS_DIR "/run/netns"
+#define PREFIX "dbavm-"
+
+struct bed {
+	struct mnl_socket *nl; /* in the driver domain */
+	int home;	       /* the driver domain's namespace */
+	const char *doing;     /* for the error message */
+};
+
+/* Writes "1" to a sysctl; IPv6 may be absent from the kernel, which is as good. */
+static void sysctl_one(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) != 1)
+			log_debug("sysctl not set path=%s err=%s", path, strerror(errno));
+		close(fd);
+	}
+}
+
+static void ipv6_off_link(const char *ifname)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	sysctl_one(path);
+}
+
+static int ipv6_off_ns(void *arg)
+{
+	(void)arg;
+	/* /proc/sys/net is the namespace of whoever opens it: this one. */
+	sysctl_one("/proc/sys/net/ipv6/conf/all/disable_ipv6");
+	sysctl_one("/proc/sys/net/ipv6/conf/default/disable_ipv6");
+	return 0;
+}
+
+/* /run/netns as iproute2 keeps it: a shared mount point, so that namespaces mounted there are
+ * seen from every mount namespace. */
+static int netns_dir_ready(void)
+{
+	if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) == 0)
+		return 0;
+	if (errno != EINVAL || mount(NETNS_DIR, NETNS_DIR, "none", MS_BIND | MS_REC, NULL) < 0 ||
+	    mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A new named namespace, as `ip netns add`: a fresh network namespace bind-mounted on
+ * /run/netns/NAME. Returns an fd open on it, or a negative errno. */
+static int netns_add(struct bed *b, const char *name)
+{
+	char path[128];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), NETNS_DIR "/%s", name);
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (unshare(CLONE_NEWNET) < 0) {
+		rc = -errno;
+		unlink(path);
+		return rc;
+	}
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) < 0)
+		rc = -errno;
+	if (setns(b->home, CLONE_NEWNET) < 0) {
+		log_error("could not return to the driver domain's namespace err=%s",
+			  strerror(errno));
+		abort();
+	}
+	if (rc) {
+		unlink(path);
+		return rc;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+struct inside {
+	uint32_t addr; /* network order */
+};
+
+static int setup_inside(void *arg)
+{
+	const struct inside *in = arg;
+	struct mnl_socket *nl = rtnl_open(0);
+	unsigned lo = if_nametoindex("lo"), eth0 = if_nametoindex("eth0");
+	int rc;
+
+	if (!nl)
+		return -errno;
+	rc = lo && eth0 ? 0 : -ENODEV;
+	if (!rc)
+		rc = rtnl_link_up(nl, lo, 0);
+	if (!rc)
+		rc = rtnl_addr_add(nl, eth0, in->addr, 24);
+	if (!rc)
+		rc = rtnl_link_up(nl, eth0, 0);
+	mnl_socket_close(nl);
+	return rc;
+}
+
+/* Namespace ns with eth0 = addr/24, whose peer `host_end` is a port of the bridge. */
+static int add_guest(struct bed *b, const char *ns, const char *host_end, unsigned bridge,
+		     const char *addr)
+{
+	struct inside in;
+	unsigned ifindex;
+	int fd, rc;
+
+	b->doing = ns;
+	fd = netns_add(b, ns);
+	if (fd < 0)
+		return fd;
+	inet_pton(AF_INET, addr, &in.addr);
+	rc = rtnl_in_netns(fd, b->home, ipv6_off_ns, NULL);
+	if (!rc)
+		rc = rtnl_link_add(b->nl, host_end, "veth", "eth0", fd);
+	if (!rc) {
+		ipv6_off_link(host_end);
+		ifindex = if_nametoindex(host_end);
+		rc = ifindex ? rtnl_link_up(b->nl, ifindex, bridge) : -errno;
+	}
+	if (!rc)
+		rc = rtnl_in_netns(fd, b->home, setup_inside, &in);
+	close(fd);
+	return rc;
+}
+
+static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
+{
+	char ns[IFNAMSIZ + 8], vif[IFNAMSIZ], addr[32];
+	unsigned br, up;
+	int rc;
+
+	b->doing = PREFIX "br0";
+	rc = rtnl_link_add(b->nl, PREFIX "br0", "bridge", NULL, -1);
+	if (rc)
+		return rc;
+	ipv6_off_link(PREFIX "br0");
+	br = if_nametoindex(PREFIX "br0");
+	if (!br || (rc = rtnl_link_up(b->nl, br, 0)))
+		return br ? rc : -errno;
+	rc = add_guest(b, PREFIX "sink", DEVBED_UPLINK, br, "198.18.0.254");
+	if (rc)
+		return rc;
+	b->doing = DEVBED_UPLINK " shaping";
+	up = if_nametoindex(DEVBED_UPLINK);
+	if (!up)
+		return -errno;
+	rc = uplink_bps ? rtnl_htb_qdisc(b->nl, up, TC_H_MAKE(1u << 16, 0), 1) : 0;
+	if (!rc && uplink_bps)
+		rc = rtnl_htb_class(b->nl, up, TC_H_MAKE(1u << 16, 1), TC_H_MAKE(1u << 16, 0),
+				    uplink_bps / 8, uplink_bps / 8);
+	for (unsigned i = 1; i <= n_vms && !rc; i++) {
+		snprintf(ns, sizeof(ns), PREFIX "vm%u", i);
+		snprintf(vif, sizeof(vif), PREFIX "vif%u", i);
+		snprintf(addr, sizeof(addr), "198.18.0.%u", i);
+		rc = add_guest(b, ns, vif, br, addr);
+	}
+	return rc;
+}
+
+int devbed_down(void)
+{
+	struct mnl_socket *nl = rtnl_open(0);
+	struct if_nameindex *ifs = if_nameindex();
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	for (struct if_nameindex *i = ifs; nl && i && i->if_index; i++)
+		if (!strncmp(i->if_name, PREFIX, strlen(PREFIX)) &&
+		    rtnl_link_del(nl, i->if_index) == 0)
+			n++; /* a veth's peer goes with it: ENODEV for it is no error */
+	if (ifs)
+		if_freenameindex(ifs);
+	if (nl)
+		mnl_socket_close(nl);
+	dir = opendir(NETNS_DIR);
+	while (dir && (de = readdir(dir))) {
+		char path[300];
+
+		if (strncmp(de->d_name, PREFIX, strlen(PREFIX)))
+			continue;
+		snprintf(path, sizeof(path), NETNS_DIR "/%s", de->d_name);
+		umount2(path, MNT_DETACH);
+		if (unlink(path) == 0)
+			n++;
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+int devbed_up(unsigned n_vms, uint64_t uplink_bps, char *why, size_t why_len)
+{
+	struct bed b = { .nl = rtnl_open(0), .doing = NETNS_DIR };
+	int stale, rc;
+
+	b.home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	rc = b.nl && b.home >= 0 ? netns_dir_ready() : -errno;
+	if (!rc) {
+		stale = devbed_down();
+		if (stale)
+			log_warn("stale dev testbed removed items=%d", stale);
+		rc = build(&b, n_vms, uplink_bps);
+	}
+	if (rc) {
+		snprintf(why, why_len,
+			 "--dev: building the testbed failed at %s: %s (it needs root)", b.doing,
+			 strerror(-rc));
+		devbed_down();
+	} else {
+		log_info("dev testbed up vms=%u uplink=" DEVBED_UPLINK " uplink_bps=%llu", n_vms,
+			 (unsigned long long)uplink_bps);
+	}
+	if (b.nl)
+		mnl_socket_close(b.nl);
+	if (b.home >= 0)
+		close(b.home);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * devbed: the demo testbed of DESIGN.md section 10, built by `dbavmd --dev` through
+ * rtnetlink, in the driver domain (the root namespace):
+ *
+ *   dbavm-vm1..N  the guests: named namespaces, eth0 = guest end of a veth, 198.18.0.<i>/24
+ *   dbavm-br0     the bridge; the vifs' host ends dbavm-vif<i> are its ports
+ *   dbavm-up0     the uplink: a veth from the bridge to namespace dbavm-sink (198.18.0.254),
+ *                 shaped to the uplink's capacity by an HTB (1:, class 1:1)
+ *
+ * Everything is named dbavm-*, addressed from 198.18.0.0/15, with no route out, and IPv6
+ * off (no router solicitations in the counters).
+ */
+#ifndef DBAVM_DEVBED_H
+#define DBAVM_DEVBED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEVBED_UPLINK "dbavm-up0"
+#define DEVBED_VMS 3
+
+/* Removes whatever an earlier testbed left (namespaces dbavm-*, links dbavm-* in the driver
+ * domain), then builds one with n_vms VMs and the uplink shaped to uplink_bps. Returns 0, or a
+ * negative errno with why set, having removed what it had built. */
+int devbed_up(unsigned n_vms, uint64_t uplink_bps, char *why, size_t why_len);
+
+/* Removes every dbavm-* namespace and driver-domain link. Returns how many it removed. */
+int devbed_down(void);
+
+#endif
