@@ -1,5 +1,6 @@
 #!/bin/sh
-# The demo: the paper's two scenarios on dbavm's simulated host, under the three ways of
+# The demo: the paper's two scenarios on dbavm's simulated host and then on real traffic
+# (dbavmd --dev, iperf3), under the three ways of
 # enforcing (none, netback = tc after the copy, netfront = dbavm's hook before it), with a
 # table per scenario of what each VM was sold and what it got. Installs what it needs and
 # builds first; leaves nothing running.
@@ -50,13 +51,18 @@ after every offered packet was copied into the driver domain, so small frames ex
 packet budget. netfront: dbavm drops over-budget packets in the guest, before the copy.
 TXT
 
-# ---- Part 2: real traffic on network namespaces, through the eBPF hook ----
+# ---- Part 2: real traffic on network namespaces: dbavmd --dev, the three enforcers ----
 S=${SCALE:-10}
 dir=$(mktemp -d /tmp/dbavm-demo-XXXXXX)
 agent=""
-cleanup() {
+stop_agent() { # the agent removes its testbed when it stops
+	ip netns pids dbavm-sink 2>/dev/null | xargs -r kill 2>/dev/null || true
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-	tests/testbed/testbed.sh down 2>/dev/null || true
+	agent=""
+}
+cleanup() {
+	stop_agent
+	tests/testbed/testbed.sh down 2>/dev/null || true # had it been killed outright
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -64,53 +70,81 @@ trap 'exit 1' HUP INT PIPE TERM
 . tests/testbed/traffic.sh
 port=$(free_port)
 api="http://127.0.0.1:$port"
+printf 's3cret\n' >"$dir/token"
+chmod 600 "$dir/token"
 
 cat <<TXT
 
-Part 2, real traffic: the testbed (namespaces dbavm-vm1..3, bridge dbavm-br0, uplink
-dbavm-up0 to dbavm-sink), dbavmd with its eBPF hook on each guest's eth0, iperf3 UDP from
-each VM to the sink for 8 s. Rates are the paper's divided by $S (SCALE=$S): this machine's
-cores cannot source 1 Gbit/s per VM through a bridge; SCALE=1 runs the paper's own figures.
-VM1 and VM3 offer 3x their allocation, VM2 1.25x.
+Part 2, real traffic: \`dbavmd --dev\` builds the testbed (namespaces dbavm-vm1..3, bridge
+dbavm-br0, uplink dbavm-up0 to dbavm-sink) and runs on it; the SLAs go in with curl; iperf3
+sends UDP from each VM to the sink for 8 s, under each enforcer in turn. Rates are the
+paper's divided by $S (SCALE=$S): this machine's cores cannot source 1 Gbit/s per VM through
+a bridge; SCALE=1 runs the paper's own figures. VM1 and VM3 offer 3x their allocation, VM2
+1.25x. Figures are at the sink, scaled back up by $S to the paper's.
 TXT
-tests/testbed/testbed.sh up 3 "$((1000 / S))mbit" 2>/dev/null
-agent_start_netns build/demo/dbavmd $((1000000000 / S)) $((190000 / S)) "$port"
-api_put_sla dbavm-vm1 $((150000000 / S)) $((20000 / S))
-api_put_sla dbavm-vm2 $((700000000 / S)) $((60000 / S))
-api_put_sla dbavm-vm3 $((150000000 / S)) $((60000 / S))
 
-real_scenario() { # TITLE PAYLOAD1 PAYLOAD2 PAYLOAD3 RATE1 RATE2 RATE3 (iperf3 -b)
-	echo
-	echo "$1"
-	traffic_start3 "$2" "$3" "$4" "$5" "$6" "$7" 8
-	sleep 5
-	curl -sf "$api/vms" >"$dir/vms.json"
+start_dev() { # ENFORCER
+	build/demo/dbavmd --dev --enforcer "$1" --uplinks "dbavm-up0:$((1000000000 / S))" \
+		--host-pps $((190000 / S)) --listen "127.0.0.1:$port" --state-dir "$dir/state" \
+		--token-file "$dir/token" 2>>"$dir/agent.log" &
+	agent=$!
+	for _ in $(seq 100); do
+		[ "$(curl -sf "$api/vms" | jq '[.vms[] | select(.present)] | length' 2>/dev/null)" = 3 ] &&
+			return 0
+		sleep 0.1
+	done
+	echo "dbavmd --dev did not come up; its log:" >&2
+	tail -20 "$dir/agent.log" >&2
+	exit 1
+}
+
+real_scenario() { # ENFORCER SCENARIO PAYLOAD1 PAYLOAD2 PAYLOAD3 RATE1 RATE2 RATE3
+	traffic_start3 "$3" "$4" "$5" "$6" "$7" "$8" 8
 	# shellcheck disable=SC2086 # a list of pids
 	wait $traffic_pids
-	printf '%-9s %16s %14s %13s %11s %9s %14s\n' vm "SLA Mbit/s,kpps" "offered kpps" \
-		"got Mbit/s" "got kpps" "loss %" "agent Mbit/s"
 	for i in 1 2 3; do
-		frame=$(($(eval echo "\$$((i + 1))") + 42))
-		sent=$(traffic_sent_pps "$i")
-		got=$(traffic_recv_pps "$i")
-		agent_bps=$(jq ".vms[] | select(.id == \"dbavm-vm$i\") | .passed.bps" "$dir/vms.json")
-		sla=$(jq -r ".vms[] | select(.id == \"dbavm-vm$i\") | .sla |
-			\"\\(.bandwidth.max_bps / 1e6),\\(.packet_rate.max_pps / 1e3)\"" \
-			"$dir/vms.json")
-		awk -v vm="dbavm-vm$i" -v sla="$sla" -v sent="$sent" -v got="$got" -v f="$frame" \
-			-v ab="$agent_bps" -v s="$S" 'BEGIN {
-			printf "%-9s %16s %14.2f %13.2f %11.2f %9.1f %14.2f\n", vm, sla, sent / 1e3,
-			       got * f * 8 / 1e6, got / 1e3, 100 * (1 - got / sent), ab / 1e6 }'
+		eval "payload=\$$((i + 2))"
+		printf '%s %s %s %s %s\n' "$1" "$i" "$((payload + 42))" "$(traffic_sent_pps "$i")" \
+			"$(traffic_recv_pps "$i")" >>"$dir/rows$2"
 	done
 }
-real_scenario "Scenario 1 (real): 1500-byte frames" 1458 1458 1458 \
-	$((450 / S))M $((875 / S))M $((450 / S))M
-real_scenario "Scenario 2 (real): VM1 and VM3 64-byte frames, VM2 1500-byte frames" 22 1458 22 \
-	"$(awk -v s="$S" 'BEGIN { print 10560 / s }')K" $((875 / S))M \
-	"$(awk -v s="$S" 'BEGIN { print 31680 / s }')K"
+
+for enforcer in none netback netfront; do
+	start_dev "$enforcer"
+	api_put_sla dbavm-vm1 $((150000000 / S)) $((20000 / S))
+	api_put_sla dbavm-vm2 $((700000000 / S)) $((60000 / S))
+	api_put_sla dbavm-vm3 $((150000000 / S)) $((60000 / S))
+	real_scenario "$enforcer" 1 1458 1458 1458 $((450 / S))M $((875 / S))M $((450 / S))M
+	real_scenario "$enforcer" 2 22 1458 22 "$(awk -v s="$S" 'BEGIN { print 10560 / s }')K" \
+		$((875 / S))M "$(awk -v s="$S" 'BEGIN { print 31680 / s }')K"
+	stop_agent
+done
+
+for scenario in 1 2; do
+	echo
+	case $scenario in
+	1) echo "Scenario 1 (real): every VM sends 1500-byte frames" ;;
+	2) echo "Scenario 2 (real): VM1 and VM3 send 64-byte frames, VM2 1500-byte frames" ;;
+	esac
+	printf '%-9s %-4s %16s %12s %12s %10s %8s\n' enforcer vm "SLA Mbit/s,kpps" \
+		"got Mbit/s" "got kpps" "loss %" "SLA met"
+	# rows: enforcer vm frame_bytes sent_pps received_pps (at 1/S)
+	awk -v s="$S" 'BEGIN { split("150 700 150", mb, " "); split("20 60 60", kp, " ") }
+	{
+		mbps = $5 * $3 * 8 / 1e6 * s; kpps = $5 / 1e3 * s; offered = $4 * $3 * 8 / 1e6 * s
+		# What the SLA lets this traffic have, in Mbit/s: the lower cap, at most what was
+		# offered. Met: at least 95 % of it, and neither cap exceeded by more than 5 %.
+		due = mb[$2]; if (kp[$2] * $3 * 8 / 1e3 < due) due = kp[$2] * $3 * 8 / 1e3
+		if (offered < due) due = offered
+		met = (mbps >= 0.95 * due && mbps <= 1.05 * mb[$2] && kpps <= 1.05 * kp[$2]) ? "yes" : "NO"
+		printf "%-9s vm%-2s %16s %12.1f %12.1f %10.1f %8s\n", $1, $2, mb[$2] "," kp[$2], mbps,
+		       kpps, 100 * (1 - $5 / $4), met
+	}' "$dir/rows$scenario"
+done
 cat <<TXT
 
-The hook passes each VM its allocation: at this scale 15/70/15 Mbit/s in scenario 1 and
-2 kpps / 70 Mbit/s / 6 kpps in scenario 2 (x$S: the paper's 150/700/150 and 20 kpps /
-700 Mbit/s / 60 kpps); everything over it is dropped in the guest, before the bridge.
+none: nothing limits the VMs; the uplink's one queue shares by offered load and VM2 misses its
+700 Mbit/s. netback: HTB on the uplink holds the Mbit/s, after the copy, and has no packet-rate
+limit: VM1's and VM3's small frames pass over their kpps caps. netfront: dbavm's eBPF hook
+drops over-budget packets in the guest, before the bridge; every VM gets its allocation.
 TXT
