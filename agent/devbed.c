@@ -141,7 +141,7 @@ static int add_guest(struct bed *b, const char *ns, const char *host_end, unsign
 	inet_pton(AF_INET, addr, &in.addr);
 	rc = rtnl_in_netns(fd, b->home, ipv6_off_ns, NULL);
 	if (!rc)
-		rc = rtnl_link_add(b->nl, host_end, "veth", "eth0", fd);
+		rc = rtnl_veth_add(b->nl, host_end, "eth0", fd);
 	if (!rc) {
 		ipv6_off_link(host_end);
 		ifindex = if_nametoindex(host_end);
@@ -160,7 +160,7 @@ static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
 	int rc;
 
 	b->doing = PREFIX "br0";
-	rc = rtnl_link_add(b->nl, PREFIX "br0", "bridge", NULL, -1);
+	rc = rtnl_bridge_add(b->nl, PREFIX "br0");
 	if (rc)
 		return rc;
 	ipv6_off_link(PREFIX "br0");

@@ -171,30 +171,49 @@ static struct nlmsghdr *link_msg(char *buf, int type, unsigned flags, unsigned i
 	return nlh;
 }
 
-int rtnl_link_add(struct mnl_socket *nl, const char *name, const char *kind, const char *peer,
-		  int peer_ns_fd)
+/* Starts an RTM_NEWLINK for a new link of this kind; the caller adds IFLA_INFO_DATA if any
+ * and closes the returned IFLA_LINKINFO nest. */
+static struct nlmsghdr *new_link(char *buf, const char *name, const char *kind,
+				 struct nlattr **info)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
-	struct nlattr *info, *data, *pe;
 
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	*info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
-	if (peer) {
-		struct ifinfomsg pm = { .ifi_family = AF_UNSPEC };
+	return nlh;
+}
 
-		data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-		pe = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-		/* The peer's attributes follow an ifinfomsg of its own. */
-		memcpy(mnl_nlmsg_get_payload_tail(nlh), &pm, sizeof(pm));
-		nlh->nlmsg_len += MNL_ALIGN(sizeof(pm));
-		mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
-		if (peer_ns_fd >= 0)
-			mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
-		mnl_attr_nest_end(nlh, pe);
-		mnl_attr_nest_end(nlh, data);
-	}
+int rtnl_bridge_add(struct mnl_socket *nl, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlattr *info, *data;
+	struct nlmsghdr *nlh = new_link(buf, name, "bridge", &info);
+
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_BR_FORWARD_DELAY, 0);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
+
+int rtnl_veth_add(struct mnl_socket *nl, const char *name, const char *peer, int peer_ns_fd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct ifinfomsg pm = { .ifi_family = AF_UNSPEC };
+	struct nlattr *info, *data, *pe;
+	struct nlmsghdr *nlh = new_link(buf, name, "veth", &info);
+
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	pe = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* The peer's attributes follow an ifinfomsg of its own. */
+	memcpy(mnl_nlmsg_get_payload_tail(nlh), &pm, sizeof(pm));
+	nlh->nlmsg_len += MNL_ALIGN(sizeof(pm));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	if (peer_ns_fd >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
+	mnl_attr_nest_end(nlh, pe);
+	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, info);
 	return rtnl_request(nl, nlh, NULL, NULL);
 }

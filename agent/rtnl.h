@@ -40,10 +40,10 @@ int rtnl_tc_delete(struct mnl_socket *nl, int type, unsigned ifindex, uint32_t h
 
 /* ---- links and addresses ---- */
 
-/* A bridge (peer NULL), or a veth pair whose peer is created in the namespace open at
- * peer_ns_fd. */
-int rtnl_link_add(struct mnl_socket *nl, const char *name, const char *kind, const char *peer,
-		  int peer_ns_fd);
+/* A bridge whose ports forward at once (forward delay 0: no link events seconds later). */
+int rtnl_bridge_add(struct mnl_socket *nl, const char *name);
+/* A veth pair whose peer is created in the namespace open at peer_ns_fd (-1: this one). */
+int rtnl_veth_add(struct mnl_socket *nl, const char *name, const char *peer, int peer_ns_fd);
 /* Sets the master (0: leave) and brings the link up. */
 int rtnl_link_up(struct mnl_socket *nl, unsigned ifindex, unsigned master);
 int rtnl_link_del(struct mnl_socket *nl, unsigned ifindex);

@@ -42,9 +42,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NETFRONT_MAX_VIFS);
+	__uint(max_entries, NETFRONT_PAGES);
 	__type(key, __u32);
-	__type(value, struct netfront_counters);
+	__type(value, struct netfront_counter_page);
 } counters SEC(".maps");
 
 static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
@@ -74,10 +74,11 @@ int netfront_egress(struct __sk_buff *skb)
 		.ifindex = skb->ifindex,
 	};
 	const struct netfront_limit *l;
+	struct netfront_counter_page *page;
 	struct netfront_counters *c;
 	struct netfront_bucket *b;
 	__u64 len = skb->len;
-	__u32 *slot;
+	__u32 *slot, page_no;
 	int pass = 1;
 
 	slot = bpf_map_lookup_elem(&vif_slot, &key);
@@ -85,9 +86,11 @@ int netfront_egress(struct __sk_buff *skb)
 		return TC_ACT_OK; /* not a vif the agent manages (yet) */
 	l = bpf_map_lookup_elem(&limits, slot);
 	b = bpf_map_lookup_elem(&buckets, slot);
-	c = bpf_map_lookup_elem(&counters, slot);
-	if (!l || !b || !c)
+	page_no = *slot / NETFRONT_SLOTS_PER_PAGE;
+	page = bpf_map_lookup_elem(&counters, &page_no);
+	if (!l || !b || !page)
 		return TC_ACT_OK;
+	c = &page->slot[*slot & (NETFRONT_SLOTS_PER_PAGE - 1)];
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
 		pass = conforms(b, l, bpf_ktime_get_ns(), len);
 	c->c[NETFRONT_OFFERED_BYTES] += len;

@@ -32,11 +32,10 @@ struct netfront {
 	struct netfront_bpf *skel;
 	int own_netns; /* the driver domain, to come back to */
 	int n_cpus;
-	struct netfront_counters *percpu; /* scratch, n_cpus entries */
 	unsigned char used[NETFRONT_MAX_VIFS];
-	/* Every slot's counters, as read by the last sync: one batched lookup a period instead
-	 * of a syscall per vif. n_cpus entries per slot, slots [0, n_read). */
-	struct netfront_counters *snap;
+	/* The counter pages in use, as read by the last sync: one batched lookup a period
+	 * instead of a syscall per vif. n_cpus entries per page, pages [0, n_read). */
+	struct netfront_counter_page *snap;
 	__u32 *snap_keys;
 	__u32 n_read;
 	__u32 top; /* 1 + the highest slot in use */
@@ -122,6 +121,7 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 {
 	struct netfront *nf = e->priv;
 	struct nf_vif *v;
+	struct netfront_bucket zero;
 	struct hook_op op;
 	__u32 slot;
 	int rc;
@@ -138,15 +138,12 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 	v->key.netns_cookie = vif->desc.netns_cookie;
 	v->key.ifindex = vif->desc.guest_ifindex;
 	v->slot = slot;
-	/* Fresh state for the slot before the key leads packets to it. */
-	memset(nf->percpu, 0, (size_t)nf->n_cpus * sizeof(*nf->percpu));
-	rc = bpf_map_update_elem(map_fd(nf, M_COUNTERS), &slot, nf->percpu, BPF_ANY);
-	if (!rc) {
-		struct netfront_bucket zero;
-
-		memset(&zero, 0, sizeof(zero));
-		rc = bpf_map_update_elem(map_fd(nf, M_BUCKETS), &slot, &zero, BPF_ANY);
-	}
+	/* Fresh bucket state for the slot before the key leads packets to it. Its counters
+	 * are not zeroed (their page is shared with other vifs and written by the hook on every
+	 * CPU): a reused slot's counts go on from the last vif's, and the agent measures from
+	 * its first reading (measure.c), as for any counter it did not start. */
+	memset(&zero, 0, sizeof(zero));
+	rc = bpf_map_update_elem(map_fd(nf, M_BUCKETS), &slot, &zero, BPF_ANY) ? -errno : 0;
 	vif->enf = v;
 	if (!rc)
 		rc = nf_apply(e, vif, UINT64_MAX, UINT64_MAX);
@@ -190,13 +187,13 @@ static void nf_detach(struct enforcer *e, struct vif *vif)
 	vif->enf = NULL;
 }
 
-/* Reads the counters of slots 0 .. the highest in use in one BPF_MAP_LOOKUP_BATCH. Slots are
- * handed out lowest first, so that range stays as short as the number of vifs allows. */
+/* Reads the counter pages of slots 0 .. the highest in use in one BPF_MAP_LOOKUP_BATCH. Slots
+ * are handed out lowest first, so that range stays as short as the number of vifs allows. */
 static int nf_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct netfront *nf = e->priv;
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = nf->top, out;
+	__u32 count = (nf->top + NETFRONT_SLOTS_PER_PAGE - 1) / NETFRONT_SLOTS_PER_PAGE, out;
 	int rc;
 
 	(void)now_ns;
@@ -216,14 +213,17 @@ static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
 	struct netfront *nf = e->priv;
 	struct nf_vif *v = vif->enf;
 	__u64 sum[NETFRONT_N_COUNTERS] = { 0 };
+	size_t page, idx;
 
 	if (!v)
 		return -ENOENT;
-	if (v->slot >= nf->n_read) /* attached since the last sync */
+	page = v->slot / NETFRONT_SLOTS_PER_PAGE;
+	idx = v->slot % NETFRONT_SLOTS_PER_PAGE;
+	if (page >= nf->n_read) /* attached since the last sync */
 		return -EAGAIN;
-	for (int cpu = 0; cpu < nf->n_cpus; cpu++)
+	for (size_t cpu = 0; cpu < (size_t)nf->n_cpus; cpu++)
 		for (int k = 0; k < NETFRONT_N_COUNTERS; k++)
-			sum[k] += nf->snap[(size_t)v->slot * (size_t)nf->n_cpus + (size_t)cpu].c[k];
+			sum[k] += nf->snap[page * (size_t)nf->n_cpus + cpu].slot[idx].c[k];
 	*out = (struct vif_counters){ sum[NETFRONT_OFFERED_BYTES], sum[NETFRONT_OFFERED_PKTS],
 				      sum[NETFRONT_PASSED_BYTES],  sum[NETFRONT_PASSED_PKTS],
 				      sum[NETFRONT_DROPPED_BYTES], sum[NETFRONT_DROPPED_PKTS] };
@@ -275,7 +275,6 @@ static void nf_close(struct enforcer *e)
 	netfront_bpf__destroy(nf->skel);
 	if (nf->own_netns >= 0)
 		close(nf->own_netns);
-	free(nf->percpu);
 	free(nf->snap);
 	free(nf->snap_keys);
 	free(nf);
@@ -307,11 +306,10 @@ int netfront_open(struct enforcer *e, char *why, size_t why_len)
 		snprintf(why, why_len, "netfront: %s", strerror(-rc));
 		goto fail;
 	}
-	nf->percpu = calloc((size_t)nf->n_cpus, sizeof(*nf->percpu));
-	nf->snap = calloc((size_t)NETFRONT_MAX_VIFS * (size_t)nf->n_cpus, sizeof(*nf->snap));
-	nf->snap_keys = calloc(NETFRONT_MAX_VIFS, sizeof(*nf->snap_keys));
+	nf->snap = calloc((size_t)NETFRONT_PAGES * (size_t)nf->n_cpus, sizeof(*nf->snap));
+	nf->snap_keys = calloc(NETFRONT_PAGES, sizeof(*nf->snap_keys));
 	nf->skel = netfront_bpf__open_and_load();
-	if (!nf->percpu || !nf->snap || !nf->snap_keys || !nf->skel) {
+	if (!nf->snap || !nf->snap_keys || !nf->skel) {
 		rc = errno ? -errno : -ENOMEM;
 		snprintf(why, why_len,
 			 "netfront: the BPF program did not load (%s); it needs root (CAP_BPF and "
@@ -326,7 +324,6 @@ fail:
 	if (nf->own_netns >= 0)
 		close(nf->own_netns);
 	netfront_bpf__destroy(nf->skel);
-	free(nf->percpu);
 	free(nf->snap);
 	free(nf->snap_keys);
 	free(nf);

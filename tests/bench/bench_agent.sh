@@ -6,7 +6,7 @@
 # periods of 10, 100 and 1,000 ms, with
 # the testbed's 3 VMs and with 100. The VMs are idle: this is the agent's own cost per period
 # (read counters, allocate, publish), which traffic through the BPF hook does not change.
-# Target: under 1 % of a core at a 10 ms period with 100 vifs.
+# Target: under 1 % of a core at a 10 ms period with 100 vifs (met: tests/bench/README.md).
 # Usage: bench_agent.sh DBAVMD [SECONDS]
 set -eu
 DBAVMD=$1

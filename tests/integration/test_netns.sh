@@ -175,6 +175,12 @@ sleep 1
 within "dbavm-vm1 undisturbed" "$(vm_json dbavm-vm1 | jq ".passed.bps / 1e6 * $S")" 150 5
 within "dbavm-vm3 undisturbed" "$(vm_json dbavm-vm3 | jq ".passed.bps / 1e6 * $S")" 150 5
 wait "$p1" "$p3"
+# dbavm-vm2's slot is free: the next vif gets it, and must not inherit its counters.
+"$TESTBED" add-vm 5
+sleep 0.5
+n5=$(counter dbavm_vm_offered_packets_total dbavm-vm5)
+[ "$n5" -lt 100 ] && ok "dbavm-vm5 starts from its own counters ($n5 packets)" ||
+	bad "dbavm-vm5 inherited counters: $n5 packets"
 
 echo "== stopping the agent leaves nothing behind"
 kill "$agent"
@@ -187,7 +193,7 @@ for _ in $(seq 20); do
 	sleep 0.1
 done
 [ "$left" = 0 ] && ok "no BPF program left" || bad "$left BPF programs left"
-for ns in dbavm-vm1 dbavm-vm3 dbavm-vm4; do
+for ns in dbavm-vm1 dbavm-vm3 dbavm-vm4 dbavm-vm5; do
 	if ip netns exec "$ns" tc qdisc show dev eth0 | grep -q clsact; then
 		bad "clsact left on $ns"
 	else

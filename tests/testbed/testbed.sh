@@ -47,7 +47,7 @@ up() {
 	n=${1:-3}
 	rate=${2:-1gbit}
 	down
-	ip link add dbavm-br0 type bridge
+	ip link add dbavm-br0 type bridge forward_delay 0 # ports forward at once: no late link events
 	sysctl -qw "net.ipv6.conf.dbavm-br0.disable_ipv6=1"
 	ip link set dbavm-br0 up
 	ip netns add dbavm-sink
