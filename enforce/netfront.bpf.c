@@ -47,6 +47,50 @@ struct {
 	__type(value, struct netfront_counter_page);
 } counters SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct netfront_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct netfront_uplink_key);
+	__type(value, __u32);
+} uplinks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, NETFRONT_SAMPLES_BYTES);
+} samples SEC(".maps");
+
+/* The few kernel fields the uplink program reads, relocated by libbpf from the kernel's BTF. */
+struct net {
+	__u64 net_cookie;
+} __attribute__((preserve_access_index));
+typedef struct {
+	struct net *net;
+} possible_net_t;
+struct net_device {
+	int ifindex;
+	possible_net_t nd_net;
+} __attribute__((preserve_access_index));
+struct sk_buff {
+	unsigned int len;
+	unsigned char *data;
+} __attribute__((preserve_access_index));
+
+static __always_inline void sample(__u64 sig, __u32 slot, __u32 where)
+{
+	struct netfront_sample s = { sig, bpf_ktime_get_ns(), slot, where };
+
+	/* No wakeup: the agent collects the samples once a period. A full ring loses the
+	 * sample, never the packet. */
+	bpf_ringbuf_output(&samples, &s, sizeof(s), BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
 				    __u64 now, __u64 len)
 {
@@ -96,13 +140,57 @@ int netfront_egress(struct __sk_buff *skb)
 	c->c[NETFRONT_OFFERED_BYTES] += len;
 	c->c[NETFRONT_OFFERED_PKTS] += 1;
 	if (pass) {
+		__u32 zero = 0, n = netfront_sig_len(skb->len);
+		struct netfront_config *cfg = bpf_map_lookup_elem(&config, &zero);
+		__u32 w[NETFRONT_SIG_BYTES / 4];
+
 		c->c[NETFRONT_PASSED_BYTES] += len;
 		c->c[NETFRONT_PASSED_PKTS] += 1;
+		if (cfg && cfg->sample_on && n &&
+		    !bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES, w,
+					n == 64 ? 64 : n == 48 ? 48 : 28)) {
+			__u64 sig = netfront_sig(w, n, skb->len);
+
+			if (!(sig & cfg->sample_mask))
+				sample(sig, *slot, NETFRONT_AT_HOOK);
+		}
 		return TC_ACT_OK;
 	}
 	c->c[NETFRONT_DROPPED_BYTES] += len;
 	c->c[NETFRONT_DROPPED_PKTS] += 1;
 	return TC_ACT_SHOT;
+}
+
+/* The uplink's egress: every packet a driver is handed (after the qdisc, so queueing there
+ * counts as delay). Only devices listed in `uplinks` are looked at. */
+SEC("tp_btf/net_dev_start_xmit")
+int netfront_uplink(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	struct net_device *dev = (struct net_device *)ctx[1];
+	struct netfront_uplink_key key = { 0 };
+	__u32 zero = 0, n, len;
+	struct netfront_config *cfg;
+	__u8 buf[NETFRONT_L2_BYTES + NETFRONT_SIG_BYTES];
+	__u64 sig;
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !cfg->sample_on)
+		return 0;
+	key.ifindex = (__u32)dev->ifindex;
+	key.netns_cookie = dev->nd_net.net->net_cookie;
+	if (!bpf_map_lookup_elem(&uplinks, &key))
+		return 0;
+	len = skb->len;
+	n = netfront_sig_len(len);
+	if (!n || bpf_probe_read_kernel(buf,
+					NETFRONT_L2_BYTES + (n == 64 ? 64 : n == 48 ? 48 : 28),
+					skb->data))
+		return 0;
+	sig = netfront_sig((const __u32 *)(buf + NETFRONT_L2_BYTES), n, len);
+	if (!(sig & cfg->sample_mask))
+		sample(sig, 0, NETFRONT_AT_UPLINK);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

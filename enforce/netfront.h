@@ -56,6 +56,70 @@ struct netfront_counter_page {
 	struct netfront_counters slot[NETFRONT_SLOTS_PER_PAGE];
 };
 
+/* Delay sampling (DESIGN.md section 7). A packet's signature is a hash of its length and of
+ * up to NETFRONT_SIG_BYTES bytes from the start of its network header, the same at the hook
+ * and at the uplink (the bridge does not change them). A packet is sampled when its
+ * signature's low bits are 0 under the mask: both ends decide alike without talking. */
+#define NETFRONT_SIG_BYTES 64
+#define NETFRONT_L2_BYTES 14
+
+struct netfront_config {
+	__u64 sample_mask; /* sample_every - 1; sampling is off when sample_every is 0 */
+	__u32 sample_on;
+	__u32 pad;
+};
+
+/* An uplink's egress, for the uplink program: the device's ifindex and its namespace. */
+struct netfront_uplink_key {
+	__u64 netns_cookie;
+	__u32 ifindex;
+	__u32 pad;
+};
+
+enum netfront_where { NETFRONT_AT_HOOK, NETFRONT_AT_UPLINK };
+
+/* One sampled packet, seen at the hook (passed) or leaving by an uplink. */
+struct netfront_sample {
+	__u64 sig;
+	__u64 ts_ns; /* bpf_ktime_get_ns: the same clock at both ends */
+	__u32 slot;  /* the vif's, at the hook; unused at the uplink */
+	__u32 where;
+};
+
+#define NETFRONT_SAMPLES_BYTES (1u << 20)
+
+/* The signature of n bytes at b (n a multiple of 4, at most NETFRONT_SIG_BYTES) of a packet
+ * of len bytes: FNV-1a over 32-bit words, then a 64-bit finaliser so every bit counts. */
+static inline __u64 netfront_sig(const __u32 *w, __u32 n, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ull ^ len;
+
+#ifdef __clang__
+#pragma unroll
+#endif
+	for (__u32 i = 0; i < NETFRONT_SIG_BYTES / 4; i++)
+		if (i < n / 4)
+			h = (h ^ w[i]) * 0x100000001b3ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* How many bytes past the link header a packet of len bytes contributes to its signature. */
+static inline __u32 netfront_sig_len(__u32 len)
+{
+	if (len >= NETFRONT_L2_BYTES + 64)
+		return 64;
+	if (len >= NETFRONT_L2_BYTES + 48)
+		return 48;
+	if (len >= NETFRONT_L2_BYTES + 28)
+		return 28;
+	return 0; /* too short to tell apart: not sampled */
+}
+
 #ifndef __bpf__
 #include <stddef.h>
 

@@ -1,0 +1,73 @@
+/*
+ * delay: one-way delay, jitter and path loss of each vif, from sampled packets (DESIGN.md
+ * section 7). The enforcer reports each sampled packet twice: when it passes the hook (with
+ * the vif) and when it leaves by an uplink; the matcher pairs the two by signature. The
+ * difference of the timestamps is that packet's delay through the driver domain; a sample not
+ * seen at the uplink within the timeout was lost on the path.
+ *
+ * Pure: no I/O, no clock of its own; times are the enforcer's (ns).
+ */
+#ifndef DBAVM_DELAY_H
+#define DBAVM_DELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Log-linear buckets: 8 per power of two (12.5 % wide at most), from 1 ns to 2^40 ns. */
+#define DELAY_SUB 8
+#define DELAY_N_FINE (41 * DELAY_SUB)
+
+/* The Prometheus histogram's bucket bounds, in ns (the last, +Inf, is implied). */
+#define DELAY_N_PROM 16
+extern const uint64_t delay_prom_bounds_ns[DELAY_N_PROM];
+
+struct delay_hist {
+	uint64_t n, sum_ns;
+	uint32_t fine[DELAY_N_FINE];
+};
+
+struct delay_stats {
+	struct delay_hist period;	 /* since the last delay_period_end */
+	struct delay_hist total;	 /* since the vif was found */
+	uint64_t prom[DELAY_N_PROM + 1]; /* since found, per Prometheus bucket (not cumulative) */
+	double jitter_ns;		 /* RFC 3550: J += (|D| - J) / 16 */
+	uint64_t last_delay_ns;
+	bool have_last;
+	uint64_t sampled, lost; /* samples taken at the hook, and never seen at the uplink */
+	uint64_t period_sampled, period_lost;
+	uint64_t pending; /* samples of this vif still awaited at the uplink */
+};
+
+/* What a histogram says. n == 0: no sample, the rest is meaningless. */
+struct delay_summary {
+	uint64_t n;
+	double mean_ns, p50_ns, p99_ns;
+};
+
+void delay_summarize(const struct delay_hist *h, struct delay_summary *out);
+/* Adds b's samples to a (to sum a VM's vifs). */
+void delay_hist_merge(struct delay_hist *a, const struct delay_hist *b);
+/* Ends a period: the period histogram and loss counts start again. */
+void delay_period_end(struct delay_stats *s);
+
+struct delay_matcher;
+
+/* A matcher holding at most `capacity` samples in flight; a sample older than timeout_ns is
+ * lost. NULL on allocation failure. */
+struct delay_matcher *delay_matcher_new(size_t capacity, uint64_t timeout_ns);
+void delay_matcher_free(struct delay_matcher *m);
+
+/* A sampled packet passed the hook of the vif whose stats these are. */
+void delay_at_hook(struct delay_matcher *m, struct delay_stats *s, uint64_t sig, uint64_t ts_ns);
+/* A sampled packet left by an uplink: if it was awaited, its delay is recorded. */
+void delay_at_uplink(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns);
+/* Counts as lost every sample awaited since before now_ns - timeout. */
+void delay_expire(struct delay_matcher *m, uint64_t now_ns);
+/* The vif is going: its samples are no longer awaited (and not counted lost). */
+void delay_forget(struct delay_matcher *m, const struct delay_stats *s);
+
+/* Samples dropped because too many were in flight, since the matcher was made. */
+uint64_t delay_overflows(const struct delay_matcher *m);
+
+#endif
