@@ -20,7 +20,7 @@ const char config_usage[] =
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
-	"              [--idle-timeout S]\n"
+	"              [--idle-timeout S] [--sample-every N]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
@@ -243,6 +243,16 @@ static int set_host_pps(struct config *c, const char *v, char *w, size_t wl)
 	return 0;
 }
 
+static int set_sample_every(struct config *c, const char *v, char *w, size_t wl)
+{
+	uint64_t n;
+
+	if (parse_u64(v, 0, 65536, &n) || (n & (n - 1)))
+		return why(w, wl, "must be 0 (off) or a power of two up to 65536, got '%s'", v);
+	c->sample_every = (uint32_t)n;
+	return 0;
+}
+
 static int set_auth_reads(struct config *c, const char *v, char *w, size_t wl)
 {
 	if (parse_bool(v, &c->auth_reads))
@@ -330,6 +340,7 @@ static const struct option_def defs[] = {
 	{ "max-body-bytes", 1, set_max_body_bytes },
 	{ "max-connections", 1, set_max_connections },
 	{ "idle-timeout", 1, set_idle_timeout },
+	{ "sample-every", 1, set_sample_every },
 	{ "scenario", 1, set_scenario },
 	{ "ticks", 1, set_ticks },
 	{ "report", 1, set_report },
@@ -352,6 +363,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_body_bytes = 65536;
 	cfg->max_connections = 64;
 	cfg->idle_timeout_s = 30;
+	cfg->sample_every = 64;
 }
 
 static char *trim(char *s)

@@ -46,6 +46,7 @@ struct config {
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t idle_timeout_s;
+	uint32_t sample_every; /* delay sampling: 1 packet in this many (a power of 2), 0: off */
 	bool dev;
 	char scenario[PATH_MAX];
 	uint64_t ticks; /* 0: run in real time */

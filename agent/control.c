@@ -14,6 +14,10 @@
 
 #include "log.h"
 
+/* Samples awaited at the uplink at once, and how long one may take before it counts lost. */
+#define CONTROL_SAMPLES_IN_FLIGHT 65536
+#define CONTROL_SAMPLE_TIMEOUT_NS 2000000000ull
+
 const uint32_t control_lateness_bucket_us[CONTROL_N_LATENESS] = {
 	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000,
 };
@@ -40,7 +44,12 @@ int control_init(struct control *ctl, enum alloc_mode mode, struct platform *pla
 	ctl->rescan = true;
 	ctl->topology_changed = true;
 	ctl->ws = alloc_ws_new();
-	return ctl->ws ? 0 : -ENOMEM;
+	if (enf->sample_every && enf->ops->drain_samples)
+		ctl->matcher =
+			delay_matcher_new(CONTROL_SAMPLES_IN_FLIGHT, CONTROL_SAMPLE_TIMEOUT_NS);
+	return ctl->ws && (ctl->matcher || !enf->sample_every || !enf->ops->drain_samples)
+		       ? 0
+		       : -ENOMEM;
 }
 
 static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
@@ -48,6 +57,8 @@ static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
 	struct vif *vif = vm->vifs[i];
 
 	ctl->enf->ops->detach(ctl->enf, vif);
+	if (ctl->matcher && vif->delay)
+		delay_forget(ctl->matcher, vif->delay);
 	log_info("vif released vm=%s vif=%s", vm->id, vif->desc.id);
 	vm_remove_vif(&ctl->host, vm, i);
 	ctl->topology_changed = true;
@@ -82,6 +93,8 @@ void control_close(struct control *ctl)
 	free_flat(ctl);
 	alloc_ws_free(ctl->ws);
 	ctl->ws = NULL;
+	delay_matcher_free(ctl->matcher);
+	ctl->matcher = NULL;
 }
 
 static int find_uplink(const struct host *host, const char *name)
@@ -164,6 +177,11 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 			continue;
 		}
 		vif->uplink = (uint32_t)u;
+		if (ctl->matcher && !(vif->delay = calloc(1, sizeof(*vif->delay)))) {
+			log_error("vif skipped, out of memory vm=%s vif=%s", vm->id, d->id);
+			vm_remove_vif(h, vm, vm->n_vifs - 1);
+			continue;
+		}
 		rc = ctl->enf->ops->attach(ctl->enf, vif);
 		if (rc) {
 			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s", vm->id,
@@ -387,6 +405,12 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		log_warn("enforcer sync failed enforcer=%s err=%s", ctl->enf->ops->name,
 			 strerror(-rc));
 	read_counters(ctl, now_ns);
+	if (ctl->matcher) {
+		for (size_t k = 0; k < ctl->n_flat; k++)
+			if (ctl->flat[k]->delay)
+				delay_period_end(ctl->flat[k]->delay);
+		ctl->enf->ops->drain_samples(ctl->enf, ctl->matcher);
+	}
 	rc = allocate(ctl);
 	if (rc) {
 		log_error("allocation failed err=%s", strerror(-rc));

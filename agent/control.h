@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "delay.h"
 #include "enforcer.h"
 #include "host.h"
 #include "platform.h"
@@ -45,6 +46,7 @@ struct control {
 	struct alloc_uplink_in *aup;
 	struct alloc_pool_out *apool[ALLOC_NRES];
 	struct alloc_ws *ws;
+	struct delay_matcher *matcher; /* when the enforcer samples delay */
 };
 
 int control_init(struct control *ctl, enum alloc_mode mode, struct platform *plat,

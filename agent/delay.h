@@ -48,6 +48,9 @@ struct delay_summary {
 void delay_summarize(const struct delay_hist *h, struct delay_summary *out);
 /* Adds b's samples to a (to sum a VM's vifs). */
 void delay_hist_merge(struct delay_hist *a, const struct delay_hist *b);
+/* Adds s to sum (a VM's vifs into one): histograms and counts add up, jitter is the mean of
+ * the vifs' weighted by their samples. */
+void delay_stats_add(struct delay_stats *sum, const struct delay_stats *s);
 /* Ends a period: the period histogram and loss counts start again. */
 void delay_period_end(struct delay_stats *s);
 

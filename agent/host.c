@@ -104,6 +104,7 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 void vm_remove_vif(struct host *host, struct vm *vm, size_t i)
 {
 	host->generation++;
+	free(vm->vifs[i]->delay);
 	free(vm->vifs[i]);
 	memmove(&vm->vifs[i], &vm->vifs[i + 1], (vm->n_vifs - i - 1) * sizeof(vm->vifs[0]));
 	vm->n_vifs--;

@@ -30,7 +30,8 @@ struct vif {
 	bool have_alloc;
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */
 	bool applied;
-	void *enf; /* the enforcer's own per-vif state */
+	void *enf;		   /* the enforcer's own per-vif state */
+	struct delay_stats *delay; /* NULL: the enforcer does not measure delay */
 };
 
 struct vm {

@@ -90,7 +90,7 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 		rc = none_open(enf, err, err_len);
 		break;
 	default:
-		rc = netfront_open(enf, err, err_len);
+		rc = netfront_open(enf, cfg->sample_every, err, err_len);
 	}
 	if (rc)
 		plat->ops->close(plat);

@@ -313,7 +313,7 @@ static const struct enforcer_ops sim_enforcer_ops[] = {
 	[ENFORCER_NETFRONT] = { "netfront", true, sim_attach, sim_detach, sim_sync,
 				sim_read_counters, sim_apply, sim_enforcer_close },
 	[ENFORCER_NETBACK] = { "netback", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
-			       sim_apply, sim_enforcer_close },
+			       sim_apply, sim_enforcer_close, NULL, true },
 	[ENFORCER_NONE] = { "none", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
 			    sim_apply, sim_enforcer_close },
 };

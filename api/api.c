@@ -70,7 +70,7 @@ static void get_vm(struct api *api, struct http_request *req, const char *id)
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
-	http_respond_json(req, MHD_HTTP_OK, state_vm_json(vm));
+	http_respond_json(req, MHD_HTTP_OK, state_vm_json(api->ctl, vm));
 }
 
 static void get_vms(struct api *api, struct http_request *req)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,18 @@ static void put_us_as_seconds(struct buf *b, uint64_t us)
 		frac[i] = (char)('0' + us % 10);
 	put(b, ".", 1);
 	put(b, frac, 6);
+}
+
+/* Seconds with nine decimals from nanoseconds. */
+static void put_ns_as_seconds(struct buf *b, uint64_t ns)
+{
+	char frac[9];
+
+	put_u64(b, ns / 1000000000u);
+	for (int i = 8; i >= 0; i--, ns /= 10)
+		frac[i] = (char)('0' + ns % 10);
+	put(b, ".", 1);
+	put(b, frac, 9);
 }
 
 static void put_label_value(struct buf *b, const char *s)
@@ -273,6 +286,96 @@ static void render_counters(struct buf *b, const struct metrics *m, const struct
 			}
 		}
 	}
+}
+
+/* name{vm="...",extra} and a space: the VM's label set with one label more. */
+static void sample_vm_with(struct buf *b, const char *name, const struct metrics *m, size_t i,
+			   const char *extra)
+{
+	puts_(b, name);
+	put(b, m->labels + m->vm_label[i], m->vm_label_len[i] - 2u); /* without "} " */
+	put(b, ",", 1);
+	puts_(b, extra);
+	put(b, "} ", 2);
+}
+
+/* Delay, jitter and loss by cause (DESIGN.md section 7), for the VMs whose enforcer measures
+ * them; a figure the enforcer cannot see has no series rather than a 0. */
+static void render_delay(struct buf *b, const struct metrics *m, const struct control *ctl)
+{
+	const struct host *h = &ctl->host;
+	bool on_path = ctl->enf->ops->drops_on_path;
+	struct delay_stats *d = calloc(h->n_vms + 1, sizeof(*d));
+	bool *have = calloc(h->n_vms + 1, sizeof(*have));
+
+	if (!d || !have) {
+		b->oom = true;
+		free(d);
+		free(have);
+		return;
+	}
+	for (size_t i = 0; i < h->n_vms; i++)
+		for (size_t j = 0; j < h->vms[i]->n_vifs; j++)
+			if (h->vms[i]->vifs[j]->delay) {
+				delay_stats_add(&d[i], h->vms[i]->vifs[j]->delay);
+				have[i] = true;
+			}
+	family(b, "dbavm_vm_delay_seconds", "histogram",
+	       "One-way delay of sampled packets from the netfront hook to the uplink's egress.");
+	for (size_t i = 0; i < h->n_vms; i++) {
+		uint64_t cum = 0;
+		char le[48];
+
+		if (!have[i])
+			continue;
+		for (int k = 0; k <= DELAY_N_PROM; k++) {
+			cum += d[i].prom[k];
+			if (k < DELAY_N_PROM)
+				snprintf(le, sizeof(le), "le=\"%g\"",
+					 (double)delay_prom_bounds_ns[k] / 1e9);
+			else
+				snprintf(le, sizeof(le), "le=\"+Inf\"");
+			sample_vm_with(b, "dbavm_vm_delay_seconds_bucket", m, i, le);
+			put_u64(b, cum);
+			put(b, "\n", 1);
+		}
+		sample(b, "dbavm_vm_delay_seconds_sum", 26, VM_LABEL(m, i));
+		put_ns_as_seconds(b, d[i].total.sum_ns);
+		put(b, "\n", 1);
+		sample(b, "dbavm_vm_delay_seconds_count", 28, VM_LABEL(m, i));
+		put_u64(b, d[i].total.n);
+		put(b, "\n", 1);
+	}
+	family(b, "dbavm_vm_jitter_seconds", "gauge",
+	       "RFC 3550 interarrival jitter over consecutive delay samples.");
+	for (size_t i = 0; i < h->n_vms; i++) {
+		if (!have[i] || !d[i].have_last)
+			continue;
+		sample(b, "dbavm_vm_jitter_seconds", 23, VM_LABEL(m, i));
+		put_ns_as_seconds(b, (uint64_t)(d[i].jitter_ns + 0.5));
+		put(b, "\n", 1);
+	}
+	family(b, "dbavm_vm_lost_packets_total", "counter",
+	       "Packets lost, by cause: policy (dropped at the netfront hook by the SLA), path "
+	       "(lost between the guest and the uplink; from samples, scaled by the sampling "
+	       "rate).");
+	for (size_t i = 0; i < h->n_vms; i++) {
+		const struct vm *vm = h->vms[i];
+
+		if (!on_path) {
+			sample_vm_with(b, "dbavm_vm_lost_packets_total", m, i, "cause=\"policy\"");
+			put_u64(b, vm->total.dropped_pkts);
+			put(b, "\n", 1);
+		}
+		if (on_path || have[i]) {
+			sample_vm_with(b, "dbavm_vm_lost_packets_total", m, i, "cause=\"path\"");
+			put_u64(b, on_path ? vm->total.dropped_pkts
+					   : d[i].lost * (uint64_t)ctl->enf->sample_every);
+			put(b, "\n", 1);
+		}
+	}
+	free(d);
+	free(have);
 }
 
 enum vif_gauge { LIMIT, DEMAND, ALLOC };
@@ -535,6 +638,7 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl)
 	render_vm_gauges(&b, m, h);
 	render_counters(&b, m, h);
 	render_vif_gauges(&b, m, h);
+	render_delay(&b, m, ctl);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

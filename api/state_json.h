@@ -11,7 +11,7 @@
 #include "host.h"
 
 /* New references; NULL on allocation failure. */
-json_t *state_vm_json(const struct vm *vm);
+json_t *state_vm_json(const struct control *ctl, const struct vm *vm);
 /* {"tick": N, "t_ms": T, "vms": [...]} for every VM the agent knows. */
 json_t *state_report_json(const struct control *ctl);
 

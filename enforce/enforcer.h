@@ -14,6 +14,7 @@
 
 struct vif;
 struct enforcer;
+struct delay_matcher;
 
 struct enforcer_ops {
 	const char *name;
@@ -26,11 +27,18 @@ struct enforcer_ops {
 	/* limit_bps / limit_pps: UINT64_MAX means unlimited. */
 	int (*apply)(struct enforcer *e, struct vif *vif, uint64_t limit_bps, uint64_t limit_pps);
 	void (*close)(struct enforcer *e);
+	/* Optional (NULL: no delay measurement): hands every sampled packet since the last call
+	 * to the matcher (delay.h), then expires the samples it waited for too long. */
+	void (*drain_samples)(struct enforcer *e, struct delay_matcher *m);
+	/* Where its drops happen: in the guest, by policy (netfront), or on the path after the
+	 * copy (netback's HTB: the guest's packets are lost in the driver domain). */
+	bool drops_on_path;
 };
 
 struct enforcer {
 	const struct enforcer_ops *ops;
 	void *priv;
+	uint32_t sample_every; /* delay sampling: 1 packet in this many; 0: none */
 };
 
 #endif

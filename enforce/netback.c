@@ -399,6 +399,7 @@ static const struct enforcer_ops netback_ops = {
 	.read_counters = nb_read_counters,
 	.apply = nb_apply,
 	.close = nb_close,
+	.drops_on_path = true, /* HTB drops what the guest already sent */
 };
 
 int netback_open(struct enforcer *e, const struct platform_uplink *uplinks, size_t n_uplinks,

@@ -148,7 +148,9 @@ int netfront_egress(struct __sk_buff *skb)
 		c->c[NETFRONT_PASSED_PKTS] += 1;
 		if (cfg && cfg->sample_on && n &&
 		    !bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES, w,
-					n == 64 ? 64 : n == 48 ? 48 : 28)) {
+					n == 64	  ? 64
+					: n == 48 ? 48
+						  : 28)) {
 			__u64 sig = netfront_sig(w, n, skb->len);
 
 			if (!(sig & cfg->sample_mask))
@@ -184,7 +186,9 @@ int netfront_uplink(__u64 *ctx)
 	len = skb->len;
 	n = netfront_sig_len(len);
 	if (!n || bpf_probe_read_kernel(buf,
-					NETFRONT_L2_BYTES + (n == 64 ? 64 : n == 48 ? 48 : 28),
+					NETFRONT_L2_BYTES + (n == 64   ? 64
+							     : n == 48 ? 48
+								       : 28),
 					skb->data))
 		return 0;
 	sig = netfront_sig((const __u32 *)(buf + NETFRONT_L2_BYTES), n, len);

@@ -15,9 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <net/if.h>
+#include <sys/socket.h>
+#include <time.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "delay.h"
 #include "enforcer.h"
 #include "host.h"
 #include "log.h"
@@ -39,7 +44,18 @@ struct netfront {
 	__u32 *snap_keys;
 	__u32 n_read;
 	__u32 top; /* 1 + the highest slot in use */
+	/* Delay sampling: the vif of each slot, the ring the samples come by, the program on the
+	 * uplinks' egress, and the driver domain's namespace cookie (uplinks live there). */
+	struct vif *by_slot[NETFRONT_MAX_VIFS];
+	struct ring_buffer *rb;
+	struct bpf_link *uplink_prog;
+	struct delay_matcher *matcher; /* during drain only */
+	__u64 own_cookie;
 };
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 
 struct nf_vif {
 	struct netfront_key key;
@@ -161,6 +177,17 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 		return rc < 0 ? rc : -EIO;
 	}
 	nf->used[slot] = 1;
+	nf->by_slot[slot] = vif;
+	if (nf->rb) { /* the vif's uplink: where its samples are looked for */
+		struct netfront_uplink_key uk = { nf->own_cookie, if_nametoindex(vif->desc.uplink),
+						  0 };
+		__u32 one = 1;
+
+		if (!uk.ifindex ||
+		    bpf_map_update_elem(bpf_map__fd(nf->skel->maps.uplinks), &uk, &one, BPF_ANY))
+			log_warn("netfront uplink not watched, no delay vm=%s uplink=%s err=%s",
+				 vif->vm->id, vif->desc.uplink, strerror(errno));
+	}
 	if (slot + 1 > nf->top)
 		nf->top = slot + 1;
 	return 0;
@@ -181,6 +208,7 @@ static void nf_detach(struct enforcer *e, struct vif *vif)
 			 strerror(-rc));
 	bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	nf->used[v->slot] = 0;
+	nf->by_slot[v->slot] = NULL;
 	while (nf->top > 0 && !nf->used[nf->top - 1])
 		nf->top--;
 	free(v);
@@ -266,12 +294,45 @@ static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 	return bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &l, BPF_ANY) ? -errno : 0;
 }
 
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct netfront *nf = ctx;
+	const struct netfront_sample *s = data;
+
+	if (size < sizeof(*s))
+		return 0;
+	if (s->where == NETFRONT_AT_UPLINK) {
+		delay_at_uplink(nf->matcher, s->sig, s->ts_ns);
+	} else if (s->slot < NETFRONT_MAX_VIFS && nf->by_slot[s->slot] &&
+		   nf->by_slot[s->slot]->delay) {
+		delay_at_hook(nf->matcher, nf->by_slot[s->slot]->delay, s->sig, s->ts_ns);
+	}
+	return 0;
+}
+
+/* The ring is read in place (mapped): no system call unless it holds samples. */
+static void nf_drain_samples(struct enforcer *e, struct delay_matcher *m)
+{
+	struct netfront *nf = e->priv;
+	struct timespec ts;
+
+	if (!nf->rb)
+		return;
+	nf->matcher = m;
+	ring_buffer__consume(nf->rb);
+	nf->matcher = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
+	delay_expire(m, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+}
+
 static void nf_close(struct enforcer *e)
 {
 	struct netfront *nf = e->priv;
 
 	if (!nf)
 		return;
+	ring_buffer__free(nf->rb);
+	bpf_link__destroy(nf->uplink_prog);
 	netfront_bpf__destroy(nf->skel);
 	if (nf->own_netns >= 0)
 		close(nf->own_netns);
@@ -290,9 +351,34 @@ static const struct enforcer_ops netfront_ops = {
 	.read_counters = nf_read_counters,
 	.apply = nf_apply,
 	.close = nf_close,
+	.drain_samples = nf_drain_samples,
 };
 
-int netfront_open(struct enforcer *e, char *why, size_t why_len)
+/* Sampling on: the uplink program attached, the ring opened, the mask in the config map. */
+static int sampling_start(struct netfront *nf, uint32_t every)
+{
+	struct netfront_config c = { every - 1, 1, 0 };
+	socklen_t len = sizeof(nf->own_cookie);
+	__u32 zero = 0;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &nf->own_cookie, &len) < 0)
+		rc = -errno;
+	if (s >= 0)
+		close(s);
+	if (rc)
+		return rc;
+	nf->uplink_prog = bpf_program__attach(nf->skel->progs.netfront_uplink);
+	if (!nf->uplink_prog)
+		return -errno;
+	nf->rb = ring_buffer__new(bpf_map__fd(nf->skel->maps.samples), on_sample, nf, NULL);
+	if (!nf->rb)
+		return -errno;
+	return bpf_map_update_elem(bpf_map__fd(nf->skel->maps.config), &zero, &c, BPF_ANY) ? -errno
+											   : 0;
+}
+
+int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
 {
 	struct netfront *nf = calloc(1, sizeof(*nf));
 	int rc;
@@ -308,7 +394,14 @@ int netfront_open(struct enforcer *e, char *why, size_t why_len)
 	}
 	nf->snap = calloc((size_t)NETFRONT_PAGES * (size_t)nf->n_cpus, sizeof(*nf->snap));
 	nf->snap_keys = calloc(NETFRONT_PAGES, sizeof(*nf->snap_keys));
-	nf->skel = netfront_bpf__open_and_load();
+	nf->skel = netfront_bpf__open();
+	/* Without sampling the uplink program is not even loaded (it needs the kernel's BTF). */
+	if (nf->skel && !sample_every)
+		bpf_program__set_autoload(nf->skel->progs.netfront_uplink, false);
+	if (nf->skel && netfront_bpf__load(nf->skel)) {
+		netfront_bpf__destroy(nf->skel);
+		nf->skel = NULL;
+	}
 	if (!nf->snap || !nf->snap_keys || !nf->skel) {
 		rc = errno ? -errno : -ENOMEM;
 		snprintf(why, why_len,
@@ -317,12 +410,22 @@ int netfront_open(struct enforcer *e, char *why, size_t why_len)
 			 strerror(-rc));
 		goto fail;
 	}
+	if (sample_every && (rc = sampling_start(nf, sample_every))) {
+		snprintf(why, why_len,
+			 "netfront: delay sampling could not start (%s); --sample-every 0 turns it "
+			 "off",
+			 strerror(-rc));
+		goto fail;
+	}
 	e->ops = &netfront_ops;
 	e->priv = nf;
+	e->sample_every = sample_every;
 	return 0;
 fail:
 	if (nf->own_netns >= 0)
 		close(nf->own_netns);
+	ring_buffer__free(nf->rb);
+	bpf_link__destroy(nf->uplink_prog);
 	netfront_bpf__destroy(nf->skel);
 	free(nf->snap);
 	free(nf->snap_keys);

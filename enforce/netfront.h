@@ -122,11 +122,13 @@ static inline __u32 netfront_sig_len(__u32 len)
 
 #ifndef __bpf__
 #include <stddef.h>
+#include <stdint.h>
 
 struct enforcer;
 /* Loads the BPF object and makes e the netfront enforcer. Returns 0, or a negative errno with
  * why set (no BPF, no permission). */
-int netfront_open(struct enforcer *e, char *why, size_t why_len);
+/* sample_every: delay sampling, 1 passed packet in this many (a power of two), 0: off. */
+int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len);
 #endif
 
 #endif
