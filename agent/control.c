@@ -382,6 +382,87 @@ static void apply_limits(struct control *ctl)
 	}
 }
 
+void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out)
+{
+	bool on_path = ctl->enf->ops->drops_on_path;
+	struct delay_hist period;
+	uint64_t sampled = 0, lost = 0, jitter_n = 0;
+	double jitter = 0;
+
+	memset(out, 0, sizeof(*out));
+	period.n = 0;
+	period.sum_ns = 0;
+	out->tick = ctl->tick;
+	out->t_ms = ctl->now_ns / 1000000u;
+	out->delay_na = true;
+	for (size_t i = 0; i < vm->n_vifs; i++) {
+		const struct vif *v = vm->vifs[i];
+
+		out->offered.bps += v->rates.offered.bps;
+		out->offered.pps += v->rates.offered.pps;
+		out->passed.bps += v->rates.passed.bps;
+		out->passed.pps += v->rates.passed.pps;
+		out->dropped.bps += v->rates.dropped.bps;
+		out->dropped.pps += v->rates.dropped.pps;
+		if (!v->delay)
+			continue;
+		if (out->delay_na)
+			memset(&period, 0, sizeof(period));
+		out->delay_na = false;
+		delay_hist_merge(&period, &v->delay->period);
+		sampled += v->delay->period_sampled;
+		lost += v->delay->period_lost;
+		if (v->delay->have_last) {
+			jitter += v->delay->jitter_ns * (double)v->delay->total.n;
+			jitter_n += v->delay->total.n;
+		}
+	}
+	if (!out->delay_na)
+		delay_summarize(&period, &out->delay);
+	out->jitter_na = jitter_n == 0;
+	out->jitter_ns = jitter_n ? jitter / (double)jitter_n : 0;
+	/* Policy: dropped at the hook. Path: netback's own drops, or the share of samples lost,
+	 * applied to what passed the hook. */
+	out->policy_na = on_path;
+	out->policy_pps = on_path ? 0 : out->dropped.pps;
+	out->policy_ratio_na = on_path || !out->offered.pps;
+	if (!out->policy_ratio_na)
+		out->policy_ratio = (double)out->dropped.pps / (double)out->offered.pps;
+	out->path_na = !on_path && out->delay_na;
+	if (on_path) {
+		out->path_pps = out->dropped.pps;
+		out->path_ratio_na = !out->offered.pps;
+		if (!out->path_ratio_na)
+			out->path_ratio = (double)out->dropped.pps / (double)out->offered.pps;
+	} else if (!out->path_na) {
+		out->path_ratio_na = !sampled || !out->offered.pps;
+		if (!out->path_ratio_na) {
+			out->path_ratio = (double)lost / (double)sampled * (double)out->passed.pps /
+					  (double)out->offered.pps;
+			out->path_pps =
+				(uint64_t)(out->path_ratio * (double)out->offered.pps + 0.5);
+		}
+	}
+}
+
+/* Each present VM's period, into its history ring. */
+static void record_history(struct control *ctl)
+{
+	for (size_t m = 0; m < ctl->host.n_vms; m++) {
+		struct vm *vm = ctl->host.vms[m];
+
+		if (!vm->present)
+			continue;
+		if (!vm->hist && !(vm->hist = calloc(VM_HISTORY, sizeof(*vm->hist))))
+			continue; /* no history for it this period; the rest goes on */
+		control_vm_period(ctl, vm, &vm->hist[(vm->hist_head + vm->hist_n) % VM_HISTORY]);
+		if (vm->hist_n < VM_HISTORY)
+			vm->hist_n++;
+		else
+			vm->hist_head = (vm->hist_head + 1) % VM_HISTORY;
+	}
+}
+
 int control_tick(struct control *ctl, uint64_t now_ns)
 {
 	int rc;
@@ -421,5 +502,6 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 	ctl->tick += ctl->started;
 	ctl->started = true;
 	ctl->now_ns = now_ns;
+	record_history(ctl);
 	return 0;
 }

@@ -57,6 +57,9 @@ void control_close(struct control *ctl);
 /* Records that a period started late_ns after it was due. */
 void control_note_lateness(struct control *ctl, uint64_t late_ns);
 
+/* What the VM got over the last period (host.h). */
+void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out);
+
 /* One period, standing for the time now_ns. Returns 0 or a negative errno (logged). */
 int control_tick(struct control *ctl, uint64_t now_ns);
 

@@ -23,6 +23,7 @@ void host_free(struct host *host)
 		while (vm->n_vifs)
 			vm_remove_vif(host, vm, vm->n_vifs - 1);
 		free(vm->vifs);
+		free(vm->hist);
 		free(vm);
 	}
 	free(host->vms);
@@ -77,6 +78,7 @@ void host_remove_vm(struct host *host, struct vm *vm)
 		host->vms_generation++;
 		host->generation++;
 		free(vm->vifs);
+		free(vm->hist);
 		free(vm);
 		return;
 	}

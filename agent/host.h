@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "delay.h"
 #include "measure.h"
 #include "platform.h"
 #include "sla.h"
@@ -34,6 +35,23 @@ struct vif {
 	struct delay_stats *delay; /* NULL: the enforcer does not measure delay */
 };
 
+/* What a VM got over one period, as GET /vms/{id} and its history report it. A figure the
+ * enforcer cannot see is marked not available (…_na), never given as 0. */
+struct vm_period {
+	uint64_t tick, t_ms;
+	struct rate offered, passed, dropped;
+	bool delay_na;			     /* the enforcer does not measure delay */
+	struct delay_summary delay;	     /* over the period; delay.n == 0: no sample in it */
+	bool jitter_na;			     /* not measured, or no two samples yet */
+	double jitter_ns;		     /* RFC 3550, since the first sample */
+	bool policy_na, path_na;	     /* loss of that cause not measurable here */
+	bool policy_ratio_na, path_ratio_na; /* nothing offered, or no sample in the period */
+	uint64_t policy_pps, path_pps;
+	double policy_ratio, path_ratio; /* shares of what was offered */
+};
+
+#define VM_HISTORY 60 /* periods kept for GET /vms/{id}/stats */
+
 struct vm {
 	char id[PLATFORM_ID_MAX];
 	char uuid[PLATFORM_UUID_LEN];
@@ -44,7 +62,9 @@ struct vm {
 	struct sla sla;
 	struct vif **vifs;
 	size_t n_vifs;
-	uint32_t index; /* position in host.vms, as of the control loop's last rebuild */
+	uint32_t index;		/* position in host.vms, as of the control loop's last rebuild */
+	struct vm_period *hist; /* VM_HISTORY periods, a ring; NULL until the VM is present */
+	uint32_t hist_head, hist_n;
 };
 
 struct uplink {

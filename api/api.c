@@ -73,6 +73,19 @@ static void get_vm(struct api *api, struct http_request *req, const char *id)
 	http_respond_json(req, MHD_HTTP_OK, state_vm_json(api->ctl, vm));
 }
 
+static void get_vm_stats(struct api *api, struct http_request *req, const char *id)
+{
+	const struct vm *vm = host_find_vm(&api->ctl->host, id);
+	char msg[128];
+
+	if (!vm) {
+		snprintf(msg, sizeof(msg), "no VM %s on this host and no SLA stored for it", id);
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	http_respond_json(req, MHD_HTTP_OK, state_vm_stats_json(vm, api->cfg->period_ms));
+}
+
 static void get_vms(struct api *api, struct http_request *req)
 {
 	json_t *report = state_report_json(api->ctl);
@@ -357,9 +370,9 @@ static void on_store_event(struct loop *loop, int fd, uint32_t events, void *arg
 
 /* ---- routing ---- */
 
-enum route { R_NONE, R_HEALTHZ, R_READYZ, R_HOST, R_METRICS, R_VMS, R_VM, R_SLA };
+enum route { R_NONE, R_HEALTHZ, R_READYZ, R_HOST, R_METRICS, R_VMS, R_VM, R_SLA, R_STATS };
 
-/* Splits the path; *id points into buf for /vms/{id}[/sla]. */
+/* Splits the path; *id points into buf for /vms/{id}[/sla|/stats]. */
 static enum route route_of(const char *path, char *buf, size_t size, const char **id)
 {
 	char *slash;
@@ -383,7 +396,7 @@ static enum route route_of(const char *path, char *buf, size_t size, const char 
 	if (!slash)
 		return R_VM;
 	*slash = '\0';
-	return !strcmp(slash + 1, "sla") ? R_SLA : R_NONE;
+	return !strcmp(slash + 1, "sla") ? R_SLA : !strcmp(slash + 1, "stats") ? R_STATS : R_NONE;
 }
 
 static const char *allowed_methods(enum route r)
@@ -446,6 +459,9 @@ static void handle(struct http_request *req, void *arg)
 		break;
 	case R_VM:
 		get_vm(api, req, id);
+		break;
+	case R_STATS:
+		get_vm_stats(api, req, id);
 		break;
 	case R_SLA:
 		if (get)

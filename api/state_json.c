@@ -4,6 +4,7 @@
  */
 #include "state_json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *pair(uint64_t bps, uint64_t pps)
@@ -34,107 +35,104 @@ static json_t *vif_json(const struct vif *vif)
 			 rate_json(&vif->rates.dropped));
 }
 
-static void add(struct rate *sum, const struct rate *r)
-{
-	sum->bps += r->bps;
-	sum->pps += r->pps;
-}
-
-static json_t *ratio_json(double num, double den)
-{
-	return den > 0 ? json_real(num / den) : json_null();
-}
-
 static json_t *seconds_json(double ns)
 {
 	return json_real(ns / 1e9);
 }
 
-static json_t *summary_json(const struct delay_hist *h)
+static json_t *summary_json(const struct delay_summary *s)
 {
-	struct delay_summary s;
-
-	delay_summarize(h, &s);
-	if (!s.n)
+	if (!s->n)
 		return json_pack("{s:i, s:n, s:n, s:n}", "samples", 0, "mean_s", "p50_s", "p99_s");
-	return json_pack("{s:I, s:o, s:o, s:o}", "samples", (json_int_t)s.n, "mean_s",
-			 seconds_json(s.mean_ns), "p50_s", seconds_json(s.p50_ns), "p99_s",
-			 seconds_json(s.p99_ns));
+	return json_pack("{s:I, s:o, s:o, s:o}", "samples", (json_int_t)s->n, "mean_s",
+			 seconds_json(s->mean_ns), "p50_s", seconds_json(s->p50_ns), "p99_s",
+			 seconds_json(s->p99_ns));
 }
 
-/* Loss over the last period, as packets per second and as a share of what was offered, by
- * cause: policy (dropped at the hook by the SLA) and path (lost between the hook and the
- * uplink). What the enforcer cannot see is null. */
-static json_t *loss_json(const struct control *ctl, const struct delay_stats *d, bool have_delay,
-			 const struct rate *offered, const struct rate *passed,
-			 const struct rate *dropped)
+static json_t *cause_json(bool na, bool ratio_na, uint64_t pps, double ratio)
 {
-	bool on_path = ctl->enf->ops->drops_on_path;
-	json_t *policy, *path;
+	if (na)
+		return json_pack("{s:n, s:n}", "pps", "ratio");
+	return json_pack("{s:I, s:o}", "pps", (json_int_t)pps, "ratio",
+			 ratio_na ? json_null() : json_real(ratio));
+}
 
-	policy = on_path ? json_pack("{s:n, s:n}", "pps", "ratio")
-			 : json_pack("{s:I, s:o}", "pps", (json_int_t)dropped->pps, "ratio",
-				     ratio_json((double)dropped->pps, (double)offered->pps));
-	if (on_path) {
-		path = json_pack("{s:I, s:o}", "pps", (json_int_t)dropped->pps, "ratio",
-				 ratio_json((double)dropped->pps, (double)offered->pps));
-	} else if (have_delay && d->period_sampled && offered->pps) {
-		/* The share of sampled packets lost, applied to what passed the hook. */
-		double r = (double)d->period_lost / (double)d->period_sampled *
-			   (double)passed->pps / (double)offered->pps;
+/* Loss over the period by cause, as packets per second and as a share of what was offered:
+ * policy (dropped at the hook by the SLA), path (lost between the guest and the uplink). */
+static json_t *loss_json(const struct vm_period *p)
+{
+	return json_pack(
+		"{s:o, s:o}", "policy",
+		cause_json(p->policy_na, p->policy_ratio_na, p->policy_pps, p->policy_ratio),
+		"path", cause_json(p->path_na, p->path_ratio_na, p->path_pps, p->path_ratio));
+}
 
-		path = json_pack("{s:I, s:f}", "pps", (json_int_t)(r * (double)offered->pps + 0.5),
-				 "ratio", r);
-	} else {
-		path = json_pack("{s:n, s:n}", "pps", "ratio");
-	}
-	return json_pack("{s:o, s:o}", "policy", policy, "path", path);
+static json_t *jitter_json(const struct vm_period *p)
+{
+	return p->jitter_na ? json_null() : seconds_json(p->jitter_ns);
 }
 
 json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 {
-	struct rate offered = { 0, 0 }, passed = { 0, 0 }, dropped = { 0, 0 };
-	json_t *vifs = json_array(), *obj;
-	struct delay_stats d;
-	bool have_delay = false;
-
-	memset(&d, 0, sizeof(d));
+	struct vm_period p;
+	json_t *vifs = json_array(), *obj, *delay = NULL;
 
 	if (!vifs)
 		return NULL;
+	control_vm_period(ctl, vm, &p);
 	for (size_t i = 0; i < vm->n_vifs; i++) {
-		add(&offered, &vm->vifs[i]->rates.offered);
-		add(&passed, &vm->vifs[i]->rates.passed);
-		add(&dropped, &vm->vifs[i]->rates.dropped);
-		if (vm->vifs[i]->delay) {
-			delay_stats_add(&d, vm->vifs[i]->delay);
-			have_delay = true;
-		}
 		if (json_array_append_new(vifs, vif_json(vm->vifs[i]))) {
 			json_decref(vifs);
 			return NULL;
 		}
 	}
-	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o}", "id", vm->id, "name",
-			vm->id, "uuid", vm->uuid[0] ? json_string(vm->uuid) : json_null(),
-			"present", vm->present, "sla", sla_to_json(vm_sla(vm)), "sla_set",
-			vm->has_sla, "vifs", vifs, "offered", rate_json(&offered), "passed",
-			rate_json(&passed), "dropped", rate_json(&dropped));
+	if (!p.delay_na) {
+		struct delay_hist *total = calloc(1, sizeof(*total));
+		struct delay_summary t = { 0, 0, 0, 0 };
+
+		for (size_t i = 0; total && i < vm->n_vifs; i++)
+			if (vm->vifs[i]->delay)
+				delay_hist_merge(total, &vm->vifs[i]->delay->total);
+		if (total)
+			delay_summarize(total, &t);
+		free(total);
+		delay = json_pack("{s:o, s:o}", "period", summary_json(&p.delay), "total",
+				  summary_json(&t));
+	}
+	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+			vm->id, "name", vm->id, "uuid",
+			vm->uuid[0] ? json_string(vm->uuid) : json_null(), "present", vm->present,
+			"sla", sla_to_json(vm_sla(vm)), "sla_set", vm->has_sla, "vifs", vifs,
+			"offered", rate_json(&p.offered), "passed", rate_json(&p.passed), "dropped",
+			rate_json(&p.dropped), "loss", loss_json(&p), "delay",
+			delay ? delay : json_null(), "jitter_s", jitter_json(&p));
 	if (obj && vm->domid >= 0)
 		json_object_set_new(obj, "domid", json_integer(vm->domid));
-	if (obj) {
-		json_object_set_new(obj, "delay",
-				    have_delay ? json_pack("{s:o, s:o}", "period",
-							   summary_json(&d.period), "total",
-							   summary_json(&d.total))
-					       : json_null());
-		json_object_set_new(obj, "jitter_s",
-				    have_delay && d.have_last ? seconds_json(d.jitter_ns)
-							      : json_null());
-		json_object_set_new(obj, "loss",
-				    loss_json(ctl, &d, have_delay, &offered, &passed, &dropped));
-	}
 	return obj;
+}
+
+json_t *state_vm_stats_json(const struct vm *vm, uint32_t period_ms)
+{
+	json_t *periods = json_array();
+
+	if (!periods)
+		return NULL;
+	for (uint32_t k = 0; k < vm->hist_n; k++) {
+		const struct vm_period *p = &vm->hist[(vm->hist_head + k) % VM_HISTORY];
+		json_t *e = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "tick",
+				      (json_int_t)p->tick, "t_ms", (json_int_t)p->t_ms, "offered",
+				      rate_json(&p->offered), "passed", rate_json(&p->passed),
+				      "dropped", rate_json(&p->dropped), "loss", loss_json(p),
+				      "delay", p->delay_na ? json_null() : summary_json(&p->delay),
+				      "jitter_s", jitter_json(p));
+
+		if (json_array_append_new(periods, e)) {
+			json_decref(periods);
+			return NULL;
+		}
+	}
+	return json_pack("{s:s, s:I, s:o}", "id", vm->id, "period_ms", (json_int_t)period_ms,
+			 "periods", periods);
 }
 
 json_t *state_report_json(const struct control *ctl)

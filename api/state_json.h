@@ -12,6 +12,8 @@
 
 /* New references; NULL on allocation failure. */
 json_t *state_vm_json(const struct control *ctl, const struct vm *vm);
+/* {"id", "period_ms", "periods": [...]}: the VM's last VM_HISTORY periods, oldest first. */
+json_t *state_vm_stats_json(const struct vm *vm, uint32_t period_ms);
 /* {"tick": N, "t_ms": T, "vms": [...]} for every VM the agent knows. */
 json_t *state_report_json(const struct control *ctl);
 

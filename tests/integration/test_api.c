@@ -117,6 +117,19 @@ static void api_every_read_route_answers(void **state)
 	json_decref(j);
 	j = get_ok(&main_agent, "/vms/vm1", NULL);
 	assert_int_equal(jint(j, "vifs.0.limit.pps"), 20000);
+	/* The sim's enforcer drops at the hook and measures no delay: policy loss is counted,
+	 * the rest is not available (null), never 0. */
+	assert_true(json_is_null(json_object_get(j, "delay")));
+	assert_true(json_is_null(json_object_get(j, "jitter_s")));
+	assert_true(json_is_null(
+		json_object_get(json_object_get(json_object_get(j, "loss"), "path"), "ratio")));
+	assert_true(json_is_integer(
+		json_object_get(json_object_get(json_object_get(j, "loss"), "policy"), "pps")));
+	json_decref(j);
+	j = get_ok(&main_agent, "/vms/vm1/stats", NULL);
+	assert_int_equal(jint(j, "period_ms"), 50);
+	assert_true(json_array_size(json_object_get(j, "periods")) >= 1);
+	assert_true(json_array_size(json_object_get(j, "periods")) <= 60);
 	json_decref(j);
 	agent_http(&main_agent, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);
@@ -205,6 +218,8 @@ static const struct bad_call bad_calls[] = {
 	  "{\"priority\":1,\"packet_rate\":{\"min_pps\":190001}}", 409, "packet_rate.min_pps" },
 	{ "GET", "/vms/nope", NULL, NULL, NULL, 404, NULL },
 	{ "GET", "/vms/nope/sla", NULL, NULL, NULL, 404, NULL },
+	{ "GET", "/vms/nope/stats", NULL, NULL, NULL, 404, NULL },
+	{ "GET", "/vms/bad%20id/stats", NULL, NULL, NULL, 400, "id" },
 	{ "DELETE", "/vms/nope/sla", TOKEN, NULL, NULL, 404, NULL },
 	{ "GET", "/vms/bad%20id", NULL, NULL, NULL, 400, "id" },
 	{ "GET", "/vms/bad%22id/sla", NULL, NULL, NULL, 400, "id" },
@@ -344,8 +359,8 @@ static void api_sla_waits_for_its_vm_and_survives_restart(void **state)
 
 static void api_reads_can_require_the_token(void **state)
 {
-	static const char *const paths[] = { "/vms", "/vms/vm1", "/vms/vm1/sla", "/host",
-					     "/metrics" };
+	static const char *const paths[] = { "/vms",  "/vms/vm1", "/vms/vm1/sla",
+					     "/host", "/metrics", "/vms/vm1/stats" };
 	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 
 	(void)state;
@@ -353,7 +368,7 @@ static void api_reads_can_require_the_token(void **state)
 	assert_int_equal(agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file,
 				     "--auth-reads", NULL),
 			 0);
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		assert_int_equal(call(&a, "GET", paths[i], NULL, NULL, NULL), 401);
 		assert_int_equal(call(&a, "GET", paths[i], TOKEN, NULL, NULL), 200);
 	}
