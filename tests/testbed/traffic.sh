@@ -40,12 +40,14 @@ api_put_sla() {
 
 # Starts dbavmd on the testbed (netns; netfront unless ENFORCER is given) with a token in
 # $dir; sets $agent.
-agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT [ENFORCER]
+agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT [ENFORCER [MORE FLAGS...]]
 	printf 's3cret\n' >"$dir/token"
 	chmod 600 "$dir/token"
-	"$1" --platform netns --enforcer "${5:-netfront}" --uplinks "dbavm-up0:$2" \
-		--host-pps "$3" --period 100 --listen "127.0.0.1:$4" --state-dir "$dir/state" \
-		--token-file "$dir/token" 2>>"$dir/agent.log" &
+	_bin=$1 _bps=$2 _pps=$3 _port=$4 _enf=${5:-netfront}
+	shift $(($# < 5 ? $# : 5))
+	"$_bin" --platform netns --enforcer "$_enf" --uplinks "dbavm-up0:$_bps" \
+		--host-pps "$_pps" --period 100 --listen "127.0.0.1:$_port" --state-dir "$dir/state" \
+		--token-file "$dir/token" "$@" 2>>"$dir/agent.log" &
 	agent=$!
 	for _ in $(seq 50); do curl -sf "$api/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
 	return 1

@@ -1,0 +1,149 @@
+#!/bin/sh
+# Delay, jitter and loss per VM on real traffic (root, BPF, iperf3 UDP), against iperf3's own
+# receiver-side figures (DESIGN.md section 7):
+#   - uplink not congested, then congested: the agent's jitter within 25 % or 0.1 ms
+#     (whichever is larger) of iperf3's, its total loss (policy + path) within one
+#     percentage point of iperf3's;
+#   - a VM far over its SLA: policy drops, not path loss, under netfront; path loss under
+#     netback;
+#   - a queue built on the uplink on purpose (HTB at 20 Mbit/s, a 200-packet FIFO): the
+#     delay rises by what depth and rate predict (200 x 1514 bytes at 20 Mbit/s = 121 ms),
+#     within 20 %.
+# Every packet is sampled (--sample-every 1): jitter is defined over consecutive samples, and
+# iperf3's is over consecutive packets.
+set -eu
+DBAVMD=$1
+TOP=$2
+TESTBED="$TOP/tests/testbed/testbed.sh"
+dir=$(mktemp -d /tmp/dbavm-delay-XXXXXX)
+agent=""
+passed=0
+failed=0
+cleanup() {
+	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	"$TESTBED" down 2>/dev/null || true
+	if [ "$failed" -gt 0 ] && [ -f "$dir/agent.log" ]; then
+		echo "agent log:"
+		tail -20 "$dir/agent.log"
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT PIPE TERM
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. "$TOP/tests/testbed/traffic.sh"
+port=$(free_port)
+api="http://127.0.0.1:$port"
+
+metric() { # NAME LABELS (inside the braces)
+	curl -sf -m 5 "$api/metrics" | awk -v k="$1{$2}" 'index($0, k " ") == 1 { print $2; f = 1 }
+		END { if (!f) print 0 }'
+}
+has_metric() { curl -sf -m 5 "$api/metrics" | grep -q "^$1{$2} "; }
+
+start() { # ENFORCER UPLINK_SHAPE
+	"$TESTBED" up 3 "$2"
+	agent_start_netns "$DBAVMD" 100000000 100000 "$port" "$1" --sample-every 1 ||
+		bad "the agent did not become ready"
+	api_put_sla dbavm-vm1 15000000 100000
+}
+stop() {
+	kill "$agent"
+	wait "$agent" || bad "the agent's exit status was $?"
+	agent=""
+	"$TESTBED" down
+}
+
+# run RATE SECONDS: dbavm-vm1 sends 1500-byte frames at RATE; counters before and after.
+run() {
+	o0=$(metric dbavm_vm_offered_packets_total 'vm="dbavm-vm1"')
+	p0=$(metric dbavm_vm_lost_packets_total 'vm="dbavm-vm1",cause="policy"')
+	q0=$(metric dbavm_vm_lost_packets_total 'vm="dbavm-vm1",cause="path"')
+	traffic_serve 1
+	sleep 0.3
+	traffic_send 1 "$1" 1458 "$2" &
+	s=$!
+	sleep $(($2 - 2))
+	curl -sf "$api/vms/dbavm-vm1" >"$dir/vm.json"
+	wait "$s"
+	sleep 2.5 # a sample is lost once it is 2 s late
+	o1=$(metric dbavm_vm_offered_packets_total 'vm="dbavm-vm1"')
+	p1=$(metric dbavm_vm_lost_packets_total 'vm="dbavm-vm1",cause="policy"')
+	q1=$(metric dbavm_vm_lost_packets_total 'vm="dbavm-vm1",cause="path"')
+	policy=$(awk -v a="$p0" -v b="$p1" -v o="$o0" -v p="$o1" 'BEGIN { print 100 * (b - a) / (p - o) }')
+	path=$(awk -v a="$q0" -v b="$q1" -v o="$o0" -v p="$o1" 'BEGIN { print 100 * (b - a) / (p - o) }')
+	iperf_loss=$(jq '.end.sum.lost_percent' "$dir/cli1.json")
+	iperf_jitter=$(jq '.end.sum.jitter_ms' "$dir/cli1.json")
+	jitter=$(jq 'if .jitter_s == null then null else .jitter_s * 1000 end' "$dir/vm.json")
+	echo "     agent: policy $policy %, path $path %, jitter $jitter ms; iperf3: loss $iperf_loss %, jitter $iperf_jitter ms"
+}
+loss_agrees() { # WHAT
+	awk -v a="$policy" -v b="$path" -v i="$iperf_loss" 'BEGIN { d = a + b - i; exit !(d <= 1 && d >= -1) }' &&
+		ok "$1: total loss $(awk -v a="$policy" -v b="$path" 'BEGIN { print a + b }') % vs iperf3 $iperf_loss %" ||
+		bad "$1: total loss policy $policy + path $path % vs iperf3 $iperf_loss %"
+}
+jitter_agrees() { # WHAT
+	awk -v a="$jitter" -v i="$iperf_jitter" 'BEGIN { d = a - i; if (d < 0) d = -d
+		t = 0.25 * i; if (t < 0.1) t = 0.1; exit !(d <= t) }' &&
+		ok "$1: jitter $jitter ms vs iperf3 $iperf_jitter ms" ||
+		bad "$1: jitter $jitter ms vs iperf3 $iperf_jitter ms (25 % or 0.1 ms)"
+}
+below() { # WHAT VALUE LIMIT
+	awk -v v="$2" -v l="$3" 'BEGIN { exit !(v < l) }' && ok "$1: $2 < $3" || bad "$1: $2, want < $3"
+}
+
+echo "== netfront, uplink not congested: within the SLA, then far over it"
+start netfront 100mbit
+run 10M 6
+loss_agrees "within SLA"
+jitter_agrees "within SLA"
+base=$(jq '.delay.period.p50_s' "$dir/vm.json")
+echo "     delay p50 $base s"
+run 45M 6
+loss_agrees "3x over SLA"
+jitter_agrees "3x over SLA"
+awk -v p="$policy" 'BEGIN { exit !(p > 50) }' && ok "3x over SLA: policy drops ($policy %)" ||
+	bad "3x over SLA: policy drops only $policy %"
+below "3x over SLA: path loss %" "$path" 0.5
+stop
+
+echo "== netfront, uplink congested (shaped to 20 Mbit/s, the agent told 100)"
+start netfront 20mbit
+api_put_sla dbavm-vm1 100000000 100000
+run 30M 8
+loss_agrees "congested"
+jitter_agrees "congested"
+awk -v p="$path" 'BEGIN { exit !(p > 20) }' && ok "congested: path loss ($path %)" ||
+	bad "congested: path loss only $path %"
+below "congested: policy loss %" "$policy" 0.5
+stop
+
+echo "== netback: the same VM far over its SLA loses on the path"
+start netback 100mbit
+run 45M 6
+loss_agrees "netback, 3x over SLA"
+awk -v p="$path" 'BEGIN { exit !(p > 50) }' && ok "netback: path loss ($path %)" ||
+	bad "netback: path loss only $path %"
+has_metric dbavm_vm_lost_packets_total 'vm="dbavm-vm1",cause="policy"' &&
+	bad "netback reports policy drops it cannot see" || ok "netback: no policy-loss series"
+[ "$(jq '.delay' "$dir/vm.json")" = null ] && ok "netback: delay not available (null)" ||
+	bad "netback reports a delay"
+stop
+
+echo "== a queue on the uplink: 20 Mbit/s, 200 packets deep"
+start netfront 100mbit
+tc class change dev dbavm-up0 parent 1: classid 1:1 htb rate 20mbit ceil 20mbit burst 4k cburst 4k
+tc qdisc add dev dbavm-up0 parent 1:1 handle 10: pfifo limit 200
+api_put_sla dbavm-vm1 100000000 100000
+run 25M 8
+p50=$(jq '.delay.period.p50_s' "$dir/vm.json")
+rise=$(awk -v a="$p50" -v b="$base" 'BEGIN { print (a - b) * 1000 }')
+want=$(awk 'BEGIN { print 200 * 1514 * 8 / 20e6 * 1000 }')
+awk -v r="$rise" -v w="$want" 'BEGIN { d = r - w; if (d < 0) d = -d; exit !(d <= 0.2 * w) }' &&
+	ok "delay rose by $rise ms, the queue predicts $want ms (+-20 %)" ||
+	bad "delay rose by $rise ms, the queue predicts $want ms"
+stop
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
