@@ -55,13 +55,6 @@ struct {
 } config SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, struct netfront_uplink_key);
-	__type(value, __u32);
-} uplinks SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NETFRONT_SAMPLES_BYTES);
 } samples SEC(".maps");
@@ -89,6 +82,24 @@ static __always_inline void sample(__u64 sig, __u32 slot, __u32 where)
 	/* No wakeup: the agent collects the samples once a period. A full ring loses the
 	 * sample, never the packet. */
 	bpf_ringbuf_output(&samples, &s, sizeof(s), BPF_RB_NO_WAKEUP);
+}
+
+/* The packet's signature (netfront.h), read in place when the headers are in the linear part
+ * (nearly always), else copied out. 0 if it cannot be read. */
+static __always_inline __u64 hook_sig(struct __sk_buff *skb, __u32 *w, __u32 n)
+{
+	const __u8 *data = (const __u8 *)(long)skb->data, *end = (const __u8 *)(long)skb->data_end;
+	const __u8 *l3 = data + NETFRONT_L2_BYTES;
+
+	if (n == 64 && l3 + 64 <= end)
+		return netfront_sig((const __u32 *)l3, 64, skb->len);
+	if (n == 48 && l3 + 48 <= end)
+		return netfront_sig((const __u32 *)l3, 48, skb->len);
+	if (n == 28 && l3 + 28 <= end)
+		return netfront_sig((const __u32 *)l3, 28, skb->len);
+	if (bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES, w, n == 64 ? 64 : n == 48 ? 48 : 28))
+		return 0;
+	return netfront_sig(w, n, skb->len);
 }
 
 static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
@@ -146,14 +157,10 @@ int netfront_egress(struct __sk_buff *skb)
 
 		c->c[NETFRONT_PASSED_BYTES] += len;
 		c->c[NETFRONT_PASSED_PKTS] += 1;
-		if (cfg && cfg->sample_on && n &&
-		    !bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES, w,
-					n == 64	  ? 64
-					: n == 48 ? 48
-						  : 28)) {
-			__u64 sig = netfront_sig(w, n, skb->len);
+		if (cfg && cfg->sample_on && n) {
+			__u64 sig = hook_sig(skb, w, n);
 
-			if (!(sig & cfg->sample_mask))
+			if (sig && !(sig & cfg->sample_mask))
 				sample(sig, *slot, NETFRONT_AT_HOOK);
 		}
 		return TC_ACT_OK;
@@ -170,8 +177,8 @@ int netfront_uplink(__u64 *ctx)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	struct net_device *dev = (struct net_device *)ctx[1];
-	struct netfront_uplink_key key = { 0 };
-	__u32 zero = 0, n, len;
+	__u32 zero = 0, n, len, ifindex;
+	int found = 0;
 	struct netfront_config *cfg;
 	__u8 buf[NETFRONT_L2_BYTES + NETFRONT_SIG_BYTES];
 	__u64 sig;
@@ -179,9 +186,17 @@ int netfront_uplink(__u64 *ctx)
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg || !cfg->sample_on)
 		return 0;
-	key.ifindex = (__u32)dev->ifindex;
-	key.netns_cookie = dev->nd_net.net->net_cookie;
-	if (!bpf_map_lookup_elem(&uplinks, &key))
+	ifindex = (__u32)dev->ifindex;
+	for (__u32 i = 0; i < NETFRONT_MAX_UPLINKS; i++) {
+		if (i >= cfg->n_uplinks)
+			break;
+		if (cfg->uplink[i].ifindex == ifindex) {
+			found = cfg->uplink[i].netns_cookie == dev->nd_net.net->net_cookie;
+			if (found)
+				break;
+		}
+	}
+	if (!found)
 		return 0;
 	len = skb->len;
 	n = netfront_sig_len(len);

@@ -50,6 +50,7 @@ struct netfront {
 	struct ring_buffer *rb;
 	struct bpf_link *uplink_prog;
 	struct delay_matcher *matcher; /* during drain only */
+	struct netfront_config cfg;    /* what the config map holds */
 	__u64 own_cookie;
 };
 
@@ -133,6 +134,26 @@ enum { M_SLOT, M_LIMITS, M_BUCKETS, M_COUNTERS };
 
 static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps);
 
+/* Adds the uplink (a driver-domain device) to those the uplink program watches, once. */
+static int watch_uplink(struct netfront *nf, const char *name)
+{
+	struct netfront_uplink_key k = { nf->own_cookie, if_nametoindex(name), 0 };
+	__u32 zero = 0, i;
+
+	if (!k.ifindex)
+		return -errno;
+	for (i = 0; i < nf->cfg.n_uplinks; i++)
+		if (nf->cfg.uplink[i].ifindex == k.ifindex)
+			return 0;
+	if (i == NETFRONT_MAX_UPLINKS)
+		return -ENOSPC;
+	nf->cfg.uplink[i] = k;
+	nf->cfg.n_uplinks++;
+	return bpf_map_update_elem(bpf_map__fd(nf->skel->maps.config), &zero, &nf->cfg, BPF_ANY)
+		       ? -errno
+		       : 0;
+}
+
 static int nf_attach(struct enforcer *e, struct vif *vif)
 {
 	struct netfront *nf = e->priv;
@@ -178,16 +199,9 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 	}
 	nf->used[slot] = 1;
 	nf->by_slot[slot] = vif;
-	if (nf->rb) { /* the vif's uplink: where its samples are looked for */
-		struct netfront_uplink_key uk = { nf->own_cookie, if_nametoindex(vif->desc.uplink),
-						  0 };
-		__u32 one = 1;
-
-		if (!uk.ifindex ||
-		    bpf_map_update_elem(bpf_map__fd(nf->skel->maps.uplinks), &uk, &one, BPF_ANY))
-			log_warn("netfront uplink not watched, no delay vm=%s uplink=%s err=%s",
-				 vif->vm->id, vif->desc.uplink, strerror(errno));
-	}
+	if (nf->rb && watch_uplink(nf, vif->desc.uplink))
+		log_warn("netfront uplink not watched, no delay vm=%s uplink=%s", vif->vm->id,
+			 vif->desc.uplink);
 	if (slot + 1 > nf->top)
 		nf->top = slot + 1;
 	return 0;
@@ -357,7 +371,6 @@ static const struct enforcer_ops netfront_ops = {
 /* Sampling on: the uplink program attached, the ring opened, the mask in the config map. */
 static int sampling_start(struct netfront *nf, uint32_t every)
 {
-	struct netfront_config c = { every - 1, 1, 0 };
 	socklen_t len = sizeof(nf->own_cookie);
 	__u32 zero = 0;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
@@ -374,8 +387,11 @@ static int sampling_start(struct netfront *nf, uint32_t every)
 	nf->rb = ring_buffer__new(bpf_map__fd(nf->skel->maps.samples), on_sample, nf, NULL);
 	if (!nf->rb)
 		return -errno;
-	return bpf_map_update_elem(bpf_map__fd(nf->skel->maps.config), &zero, &c, BPF_ANY) ? -errno
-											   : 0;
+	nf->cfg.sample_mask = every - 1;
+	nf->cfg.sample_on = 1;
+	return bpf_map_update_elem(bpf_map__fd(nf->skel->maps.config), &zero, &nf->cfg, BPF_ANY)
+		       ? -errno
+		       : 0;
 }
 
 int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)

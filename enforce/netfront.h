@@ -63,17 +63,22 @@ struct netfront_counter_page {
 #define NETFRONT_SIG_BYTES 64
 #define NETFRONT_L2_BYTES 14
 
-struct netfront_config {
-	__u64 sample_mask; /* sample_every - 1; sampling is off when sample_every is 0 */
-	__u32 sample_on;
-	__u32 pad;
-};
+#define NETFRONT_MAX_UPLINKS 8
 
 /* An uplink's egress, for the uplink program: the device's ifindex and its namespace. */
 struct netfront_uplink_key {
 	__u64 netns_cookie;
 	__u32 ifindex;
 	__u32 pad;
+};
+
+struct netfront_config {
+	__u64 sample_mask; /* sample_every - 1; sampling is off when sample_every is 0 */
+	__u32 sample_on;
+	__u32 n_uplinks;
+	/* Scanned in the program, not a map lookup: every packet any device sends passes the
+	 * uplink program, and nearly all are not on an uplink. */
+	struct netfront_uplink_key uplink[NETFRONT_MAX_UPLINKS];
 };
 
 enum netfront_where { NETFRONT_AT_HOOK, NETFRONT_AT_UPLINK };
