@@ -17,10 +17,28 @@ static json_t *rate_json(const struct rate *r)
 	return pair(r->bps, r->pps);
 }
 
+static json_t *summary_json(const struct delay_summary *s);
+static json_t *seconds_json(double ns);
+
+/* A vif's delay (over the period and since found) and jitter; null when not measured. */
+static void vif_delay_json(const struct vif *vif, json_t **delay, json_t **jitter)
+{
+	struct delay_summary p, t;
+
+	*delay = *jitter = NULL;
+	if (!vif->delay)
+		return;
+	delay_summarize(&vif->delay->period, &p);
+	delay_summarize(&vif->delay->total, &t);
+	*delay = json_pack("{s:o, s:o}", "period", summary_json(&p), "total", summary_json(&t));
+	if (vif->delay->have_last)
+		*jitter = seconds_json(vif->delay->jitter_ns);
+}
+
 static json_t *vif_json(const struct vif *vif)
 {
 	const struct alloc_vif_out *a = &vif->alloc;
-	json_t *demand, *limit;
+	json_t *demand, *limit, *delay, *jitter;
 
 	if (vif->have_alloc) {
 		demand = pair(a->demand[ALLOC_BPS], a->demand[ALLOC_PPS]);
@@ -29,10 +47,12 @@ static json_t *vif_json(const struct vif *vif)
 		demand = pair(UINT64_MAX, UINT64_MAX);
 		limit = pair(UINT64_MAX, UINT64_MAX);
 	}
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", vif->desc.id, "uplink",
-			 vif->desc.uplink, "offered", rate_json(&vif->rates.offered), "demand",
-			 demand, "limit", limit, "passed", rate_json(&vif->rates.passed), "dropped",
-			 rate_json(&vif->rates.dropped));
+	vif_delay_json(vif, &delay, &jitter);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->desc.id,
+			 "uplink", vif->desc.uplink, "offered", rate_json(&vif->rates.offered),
+			 "demand", demand, "limit", limit, "passed", rate_json(&vif->rates.passed),
+			 "dropped", rate_json(&vif->rates.dropped), "delay",
+			 delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null());
 }
 
 static json_t *seconds_json(double ns)
