@@ -5,7 +5,7 @@
 #     (whichever is larger) of iperf3's, its total loss (policy + path) within one
 #     percentage point of iperf3's;
 #   - a VM far over its SLA: policy drops, not path loss, under netfront; path loss under
-#     netback;
+#     netback; under none, what cannot be measured is null, not 0;
 #   - a queue built on the uplink on purpose (HTB at 20 Mbit/s, a 200-packet FIFO): the
 #     delay rises by what depth and rate predict (200 x 1514 bytes at 20 Mbit/s = 121 ms),
 #     within 20 %.
@@ -117,6 +117,11 @@ jitter_agrees "congested"
 awk -v p="$path" 'BEGIN { exit !(p > 20) }' && ok "congested: path loss ($path %)" ||
 	bad "congested: path loss only $path %"
 below "congested: policy loss %" "$policy" 0.5
+curl -sf "$api/metrics" >"$dir/metrics.txt"
+promtool check metrics <"$dir/metrics.txt" >"$dir/promtool.txt" 2>&1 &&
+	grep -q '^dbavm_vm_delay_seconds_bucket{vm="dbavm-vm1",le="+Inf"} ' "$dir/metrics.txt" &&
+	ok "promtool accepts /metrics with the delay histogram, jitter and loss series" ||
+	bad "promtool: $(cat "$dir/promtool.txt")"
 stop
 
 echo "== netback: the same VM far over its SLA loses on the path"
@@ -129,6 +134,14 @@ has_metric dbavm_vm_lost_packets_total 'vm="dbavm-vm1",cause="policy"' &&
 	bad "netback reports policy drops it cannot see" || ok "netback: no policy-loss series"
 [ "$(jq '.delay' "$dir/vm.json")" = null ] && ok "netback: delay not available (null)" ||
 	bad "netback reports a delay"
+stop
+
+echo "== none: nothing is dropped by policy; path loss and delay are not measured"
+start none 100mbit
+run 10M 4
+v=$(jq -c '[.loss.policy.pps, .loss.path.pps, .loss.path.ratio, .delay, .jitter_s]' "$dir/vm.json")
+[ "$v" = "[0,null,null,null,null]" ] && ok "none: policy 0, path, delay and jitter null" ||
+	bad "none reports $v (policy pps, path pps, path ratio, delay, jitter)"
 stop
 
 echo "== a queue on the uplink: 20 Mbit/s, 200 packets deep"
