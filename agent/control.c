@@ -382,16 +382,19 @@ static void apply_limits(struct control *ctl)
 	}
 }
 
+static void loss_of(struct vm_period *p, bool on_path, bool have_delay, uint64_t offered,
+		    uint64_t passed, uint64_t dropped, uint64_t sampled, uint64_t lost,
+		    double dt_s);
+
 void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out)
 {
 	bool on_path = ctl->enf->ops->drops_on_path;
-	struct delay_hist period;
+	const struct delay_hist *only = NULL; /* the one vif's period with samples, if one */
+	struct delay_hist *merged = NULL;
 	uint64_t sampled = 0, lost = 0, jitter_n = 0;
 	double jitter = 0;
 
 	memset(out, 0, sizeof(*out));
-	period.n = 0;
-	period.sum_ns = 0;
 	out->tick = ctl->tick;
 	out->t_ms = ctl->now_ns / 1000000u;
 	out->delay_na = true;
@@ -406,46 +409,125 @@ void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm
 		out->dropped.pps += v->rates.dropped.pps;
 		if (!v->delay)
 			continue;
-		if (out->delay_na)
-			memset(&period, 0, sizeof(period));
 		out->delay_na = false;
-		delay_hist_merge(&period, &v->delay->period);
 		sampled += v->delay->period_sampled;
 		lost += v->delay->period_lost;
 		if (v->delay->have_last) {
 			jitter += v->delay->jitter_ns * (double)v->delay->total.n;
 			jitter_n += v->delay->total.n;
 		}
+		if (!v->delay->period.n)
+			continue;
+		/* Most VMs have one vif: its histogram is summarised in place, copied for none. */
+		if (!only) {
+			only = &v->delay->period;
+		} else {
+			if (!merged && (merged = calloc(1, sizeof(*merged))))
+				delay_hist_merge(merged, only);
+			if (merged)
+				delay_hist_merge(merged, &v->delay->period);
+		}
 	}
-	if (!out->delay_na)
-		delay_summarize(&period, &out->delay);
+	if (only)
+		delay_summarize(merged ? merged : only, &out->delay);
+	free(merged);
 	out->jitter_na = jitter_n == 0;
 	out->jitter_ns = jitter_n ? jitter / (double)jitter_n : 0;
-	/* Policy: dropped at the hook. Path: netback's own drops, or the share of samples lost,
-	 * applied to what passed the hook. */
-	out->policy_na = on_path;
-	out->policy_pps = on_path ? 0 : out->dropped.pps;
-	out->policy_ratio_na = on_path || !out->offered.pps;
-	if (!out->policy_ratio_na)
-		out->policy_ratio = (double)out->dropped.pps / (double)out->offered.pps;
-	out->path_na = !on_path && out->delay_na;
+	loss_of(out, on_path, !out->delay_na, out->offered.pps, out->passed.pps, out->dropped.pps,
+		sampled, lost, 1.0);
+}
+
+/* Loss by cause from packet counts over dt_s: policy (the hook's drops) or path (netback's
+ * drops, or the share of samples lost applied to what passed). */
+static void loss_of(struct vm_period *p, bool on_path, bool have_delay, uint64_t offered,
+		    uint64_t passed, uint64_t dropped, uint64_t sampled, uint64_t lost, double dt_s)
+{
+	p->policy_na = on_path;
+	p->policy_pps = on_path ? 0 : (uint64_t)((double)dropped / dt_s + 0.5);
+	p->policy_ratio_na = on_path || !offered;
+	if (!p->policy_ratio_na)
+		p->policy_ratio = (double)dropped / (double)offered;
+	p->path_na = !on_path && !have_delay;
 	if (on_path) {
-		out->path_pps = out->dropped.pps;
-		out->path_ratio_na = !out->offered.pps;
-		if (!out->path_ratio_na)
-			out->path_ratio = (double)out->dropped.pps / (double)out->offered.pps;
-	} else if (!out->path_na) {
-		out->path_ratio_na = !sampled || !out->offered.pps;
-		if (!out->path_ratio_na) {
-			out->path_ratio = (double)lost / (double)sampled * (double)out->passed.pps /
-					  (double)out->offered.pps;
-			out->path_pps =
-				(uint64_t)(out->path_ratio * (double)out->offered.pps + 0.5);
+		p->path_pps = (uint64_t)((double)dropped / dt_s + 0.5);
+		p->path_ratio_na = !offered;
+		if (!p->path_ratio_na)
+			p->path_ratio = (double)dropped / (double)offered;
+	} else if (!p->path_na) {
+		p->path_ratio_na = !sampled || !offered;
+		if (!p->path_ratio_na) {
+			p->path_ratio =
+				(double)lost / (double)sampled * (double)passed / (double)offered;
+			p->path_pps = (uint64_t)(p->path_ratio * (double)offered / dt_s + 0.5);
 		}
 	}
 }
 
-/* Each present VM's period, into its history ring. */
+static uint64_t rate_over(uint64_t delta, double dt_s, uint64_t scale)
+{
+	return (uint64_t)((double)delta * (double)scale / dt_s + 0.5);
+}
+
+/* One history entry for a VM: what it got since its last entry. */
+static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *e)
+{
+	struct vif_counters d;
+	struct delay_hist *merged = NULL;
+	const struct delay_hist *only = NULL;
+	uint64_t sampled = 0, lost = 0, jitter_n = 0;
+	double jitter = 0, dt_s = (double)(ctl->now_ns - vm->hist_ns) / 1e9;
+	bool have_delay = false;
+
+	memset(e, 0, sizeof(*e));
+	e->tick = ctl->tick;
+	e->t_ms = ctl->now_ns / 1000000u;
+	measure_delta(&vm->hist_total, &vm->total, &d);
+	e->offered = (struct rate){ rate_over(d.offered_bytes, dt_s, 8),
+				    rate_over(d.offered_pkts, dt_s, 1) };
+	e->passed = (struct rate){ rate_over(d.passed_bytes, dt_s, 8),
+				   rate_over(d.passed_pkts, dt_s, 1) };
+	e->dropped = (struct rate){ rate_over(d.dropped_bytes, dt_s, 8),
+				    rate_over(d.dropped_pkts, dt_s, 1) };
+	for (size_t i = 0; i < vm->n_vifs; i++) {
+		struct delay_stats *s = vm->vifs[i]->delay;
+
+		if (!s)
+			continue;
+		have_delay = true;
+		sampled += s->sampled;
+		lost += s->lost;
+		if (s->have_last) {
+			jitter += s->jitter_ns * (double)s->total.n;
+			jitter_n += s->total.n;
+		}
+		if (s->window.n && !only) {
+			only = &s->window;
+		} else if (s->window.n) {
+			if (!merged && (merged = calloc(1, sizeof(*merged))))
+				delay_hist_merge(merged, only);
+			if (merged)
+				delay_hist_merge(merged, &s->window);
+		}
+	}
+	e->delay_na = !have_delay;
+	if (only)
+		delay_summarize(merged ? merged : only, &e->delay);
+	free(merged);
+	for (size_t i = 0; i < vm->n_vifs; i++)
+		if (vm->vifs[i]->delay && vm->vifs[i]->delay->window.n)
+			memset(&vm->vifs[i]->delay->window, 0, sizeof(vm->vifs[i]->delay->window));
+	e->jitter_na = jitter_n == 0;
+	e->jitter_ns = jitter_n ? jitter / (double)jitter_n : 0;
+	/* Samples and losses are the vifs' counts since found; a vif that went took its own. */
+	loss_of(e, ctl->enf->ops->drops_on_path, have_delay, d.offered_pkts, d.passed_pkts,
+		d.dropped_pkts, sampled > vm->hist_sampled ? sampled - vm->hist_sampled : 0,
+		lost > vm->hist_lost ? lost - vm->hist_lost : 0, dt_s);
+	vm->hist_sampled = sampled;
+	vm->hist_lost = lost;
+}
+
+/* Every second (or every period, if longer), an entry for each present VM: a period of a few
+ * milliseconds costs nothing here. */
 static void record_history(struct control *ctl)
 {
 	for (size_t m = 0; m < ctl->host.n_vms; m++) {
@@ -453,9 +535,17 @@ static void record_history(struct control *ctl)
 
 		if (!vm->present)
 			continue;
-		if (!vm->hist && !(vm->hist = calloc(VM_HISTORY, sizeof(*vm->hist))))
-			continue; /* no history for it this period; the rest goes on */
-		control_vm_period(ctl, vm, &vm->hist[(vm->hist_head + vm->hist_n) % VM_HISTORY]);
+		if (!vm->hist) { /* entries start from here */
+			vm->hist = calloc(VM_HISTORY, sizeof(*vm->hist));
+			vm->hist_total = vm->total;
+			vm->hist_ns = ctl->now_ns;
+			continue;
+		}
+		if (ctl->now_ns - vm->hist_ns < VM_HISTORY_NS)
+			continue;
+		history_entry(ctl, vm, &vm->hist[(vm->hist_head + vm->hist_n) % VM_HISTORY]);
+		vm->hist_total = vm->total;
+		vm->hist_ns = ctl->now_ns;
 		if (vm->hist_n < VM_HISTORY)
 			vm->hist_n++;
 		else
@@ -487,9 +577,7 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 			 strerror(-rc));
 	read_counters(ctl, now_ns);
 	if (ctl->matcher) {
-		for (size_t k = 0; k < ctl->n_flat; k++)
-			if (ctl->flat[k]->delay)
-				delay_period_end(ctl->flat[k]->delay);
+		delay_matcher_period_end(ctl->matcher);
 		ctl->enf->ops->drain_samples(ctl->enf, ctl->matcher);
 	}
 	rc = allocate(ctl);

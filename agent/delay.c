@@ -100,7 +100,8 @@ void delay_period_end(struct delay_stats *s)
 {
 	if (s->period.n)
 		memset(&s->period, 0, sizeof(s->period));
-	s->period_sampled = s->period_lost = 0;
+	if (s->period_sampled || s->period_lost) /* a quiet vif's line stays clean */
+		s->period_sampled = s->period_lost = 0;
 }
 
 static void record(struct delay_stats *s, uint64_t ns)
@@ -109,6 +110,7 @@ static void record(struct delay_stats *s, uint64_t ns)
 
 	hist_add(&s->period, ns);
 	hist_add(&s->total, ns);
+	hist_add(&s->window, ns);
 	while (b < DELAY_N_PROM && ns > delay_prom_bounds_ns[b])
 		b++;
 	s->prom[b]++;
@@ -132,6 +134,9 @@ struct pending {
 };
 
 struct delay_matcher {
+	/* The stats written since the last delay_matcher_period_end: only they need resetting. */
+	struct delay_stats **dirty;
+	size_t n_dirty, cap_dirty;
 	struct pending *p; /* capacity entries, a ring in arrival order */
 	uint32_t cap, head, count;
 	uint32_t *bucket; /* nbucket chain heads */
@@ -169,7 +174,26 @@ void delay_matcher_free(struct delay_matcher *m)
 		return;
 	free(m->p);
 	free(m->bucket);
+	free(m->dirty);
 	free(m);
+}
+
+/* Notes that s changed this period. A full list (out of memory) just leaves s unreset. */
+static void touch(struct delay_matcher *m, struct delay_stats *s)
+{
+	if (s->dirty)
+		return;
+	if (m->n_dirty == m->cap_dirty) {
+		size_t cap = m->cap_dirty ? 2 * m->cap_dirty : 64;
+		struct delay_stats **d = realloc(m->dirty, cap * sizeof(*d));
+
+		if (!d)
+			return;
+		m->dirty = d;
+		m->cap_dirty = cap;
+	}
+	m->dirty[m->n_dirty++] = s;
+	s->dirty = true;
 }
 
 static uint32_t *chain(struct delay_matcher *m, uint64_t sig)
@@ -194,6 +218,7 @@ static void pop(struct delay_matcher *m)
 	if (e->s) {
 		e->s->lost++;
 		e->s->period_lost++;
+		touch(m, e->s);
 		e->s->pending--;
 		unlink_entry(m, m->head);
 	}
@@ -221,6 +246,7 @@ void delay_at_hook(struct delay_matcher *m, struct delay_stats *s, uint64_t sig,
 	s->sampled++;
 	s->period_sampled++;
 	s->pending++;
+	touch(m, s);
 }
 
 void delay_at_uplink(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns)
@@ -236,6 +262,7 @@ void delay_at_uplink(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns)
 	unlink_entry(m, found);
 	m->p[found].s->pending--;
 	record(m->p[found].s, ts_ns > m->p[found].ts_ns ? ts_ns - m->p[found].ts_ns : 0);
+	touch(m, m->p[found].s);
 	m->p[found].s = NULL;
 }
 
@@ -245,8 +272,22 @@ void delay_expire(struct delay_matcher *m, uint64_t now_ns)
 		pop(m);
 }
 
+void delay_matcher_period_end(struct delay_matcher *m)
+{
+	for (size_t i = 0; i < m->n_dirty; i++) {
+		delay_period_end(m->dirty[i]);
+		m->dirty[i]->dirty = false;
+	}
+	m->n_dirty = 0;
+}
+
 void delay_forget(struct delay_matcher *m, const struct delay_stats *s)
 {
+	for (size_t i = 0; s->dirty && i < m->n_dirty; i++)
+		if (m->dirty[i] == s) {
+			m->dirty[i] = m->dirty[--m->n_dirty];
+			break;
+		}
 	if (!s->pending)
 		return;
 	for (uint32_t k = 0; k < m->count; k++) {

@@ -28,15 +28,18 @@ struct delay_hist {
 };
 
 struct delay_stats {
-	struct delay_hist period;	 /* since the last delay_period_end */
-	struct delay_hist total;	 /* since the vif was found */
-	uint64_t prom[DELAY_N_PROM + 1]; /* since found, per Prometheus bucket (not cumulative) */
-	double jitter_ns;		 /* RFC 3550: J += (|D| - J) / 16 */
+	/* What every period touches first, together: counts, jitter, then the histograms. */
+	uint64_t period_sampled, period_lost;
+	uint64_t sampled, lost; /* samples taken at the hook, and never seen at the uplink */
+	uint64_t pending;	/* samples of this vif still awaited at the uplink */
+	double jitter_ns;	/* RFC 3550: J += (|D| - J) / 16 */
 	uint64_t last_delay_ns;
 	bool have_last;
-	uint64_t sampled, lost; /* samples taken at the hook, and never seen at the uplink */
-	uint64_t period_sampled, period_lost;
-	uint64_t pending; /* samples of this vif still awaited at the uplink */
+	bool dirty;			 /* written this period: on the matcher's list to reset */
+	struct delay_hist period;	 /* since the last delay_period_end */
+	struct delay_hist total;	 /* since the vif was found */
+	struct delay_hist window;	 /* since the history last took it (control.c) */
+	uint64_t prom[DELAY_N_PROM + 1]; /* since found, per Prometheus bucket (not cumulative) */
 };
 
 /* What a histogram says. n == 0: no sample, the rest is meaningless. */
@@ -67,6 +70,9 @@ void delay_at_hook(struct delay_matcher *m, struct delay_stats *s, uint64_t sig,
 void delay_at_uplink(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns);
 /* Counts as lost every sample awaited since before now_ns - timeout. */
 void delay_expire(struct delay_matcher *m, uint64_t now_ns);
+/* Ends a period for every stats the matcher wrote during it (the others have nothing to
+ * reset): cheaper than delay_period_end on every vif. */
+void delay_matcher_period_end(struct delay_matcher *m);
 /* The vif is going: its samples are no longer awaited (and not counted lost). */
 void delay_forget(struct delay_matcher *m, const struct delay_stats *s);
 

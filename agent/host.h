@@ -50,7 +50,8 @@ struct vm_period {
 	double policy_ratio, path_ratio; /* shares of what was offered */
 };
 
-#define VM_HISTORY 60 /* periods kept for GET /vms/{id}/stats */
+#define VM_HISTORY 60		    /* entries kept for GET /vms/{id}/stats */
+#define VM_HISTORY_NS 1000000000ull /* one a second, or a period if longer */
 
 struct vm {
 	char id[PLATFORM_ID_MAX];
@@ -63,8 +64,11 @@ struct vm {
 	struct vif **vifs;
 	size_t n_vifs;
 	uint32_t index;		/* position in host.vms, as of the control loop's last rebuild */
-	struct vm_period *hist; /* VM_HISTORY periods, a ring; NULL until the VM is present */
+	struct vm_period *hist; /* VM_HISTORY entries, a ring; NULL until the VM is present */
 	uint32_t hist_head, hist_n;
+	/* Where the last entry left off: totals, samples, losses and the time. */
+	struct vif_counters hist_total;
+	uint64_t hist_sampled, hist_lost, hist_ns;
 };
 
 struct uplink {

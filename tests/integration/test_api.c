@@ -126,10 +126,23 @@ static void api_every_read_route_answers(void **state)
 	assert_true(json_is_integer(
 		json_object_get(json_object_get(json_object_get(j, "loss"), "policy"), "pps")));
 	json_decref(j);
-	j = get_ok(&main_agent, "/vms/vm1/stats", NULL);
+	/* History: one entry a second, each over the second before it. */
+	for (int k = 0; k < 40; k++) {
+		j = get_ok(&main_agent, "/vms/vm1/stats", NULL);
+		if (json_array_size(json_object_get(j, "periods")) >= 2)
+			break;
+		json_decref(j);
+		j = NULL;
+		usleep(100000);
+	}
+	assert_non_null(j);
 	assert_int_equal(jint(j, "period_ms"), 50);
-	assert_true(json_array_size(json_object_get(j, "periods")) >= 1);
 	assert_true(json_array_size(json_object_get(j, "periods")) <= 60);
+	/* The second entry is a whole second of VM1 held at its 20 kpps. */
+	assert_in_range(jint(j, "periods.1.passed.pps"), 19800, 20200);
+	assert_true(json_is_null(/* the sim measures no delay */
+				 json_object_get(json_array_get(json_object_get(j, "periods"), 1),
+						 "delay")));
 	json_decref(j);
 	agent_http(&main_agent, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
 	assert_int_equal(r.status, 200);

@@ -156,6 +156,10 @@ want=$(awk 'BEGIN { print 200 * 1514 * 8 / 20e6 * 1000 }')
 awk -v r="$rise" -v w="$want" 'BEGIN { d = r - w; if (d < 0) d = -d; exit !(d <= 0.2 * w) }' &&
 	ok "delay rose by $rise ms, the queue predicts $want ms (+-20 %)" ||
 	bad "delay rose by $rise ms, the queue predicts $want ms"
+hist=$(curl -sf "$api/vms/dbavm-vm1/stats" | jq '[.periods[].delay.p50_s // 0] | max * 1000')
+awk -v r="$hist" -v w="$want" 'BEGIN { d = r - w; if (d < 0) d = -d; exit !(d <= 0.2 * w) }' &&
+	ok "GET /vms/{id}/stats: a second at p50 $hist ms" ||
+	bad "GET /vms/{id}/stats: p50 at most $hist ms, the queue predicts $want ms"
 stop
 
 echo "$passed passed, $failed failed"

@@ -101,6 +101,32 @@ static void a_forgotten_vif_loses_nothing_and_overflow_is_counted(void **state)
 	delay_matcher_free(m);
 }
 
+static void a_period_ends_for_what_was_written_and_a_forgotten_vif_is_not_touched(void **state)
+{
+	struct delay_matcher *m = delay_matcher_new(16, 1000 * MS);
+	struct delay_stats *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+
+	(void)state;
+	delay_at_hook(m, a, 1, 0);
+	delay_at_uplink(m, 1, 500);
+	delay_at_hook(m, b, 2, 0);
+	assert_int_equal(a->period.n, 1);
+	assert_int_equal(a->period_sampled, 1);
+	delay_matcher_period_end(m);
+	assert_int_equal(a->period.n, 0);
+	assert_int_equal(a->period_sampled, 0);
+	assert_int_equal(a->total.n, 1); /* totals stay */
+	assert_int_equal(b->period_sampled, 0);
+	delay_at_hook(m, b, 3, 10);
+	delay_forget(m, b);
+	free(b); /* gone: the next period end must not touch it (ASan and valgrind watch) */
+	delay_matcher_period_end(m);
+	delay_expire(m, 2000 * MS);
+	assert_int_equal(a->lost, 0);
+	free(a);
+	delay_matcher_free(m);
+}
+
 static void quantiles_are_within_the_bucket_resolution(void **state)
 {
 	struct delay_matcher *m = delay_matcher_new(4096, 1000 * MS);
@@ -171,6 +197,8 @@ int main(void)
 		cmocka_unit_test(an_unseen_sample_is_lost_at_the_timeout_not_before),
 		cmocka_unit_test(equal_signatures_match_oldest_first),
 		cmocka_unit_test(a_forgotten_vif_loses_nothing_and_overflow_is_counted),
+		cmocka_unit_test(
+			a_period_ends_for_what_was_written_and_a_forgotten_vif_is_not_touched),
 		cmocka_unit_test(quantiles_are_within_the_bucket_resolution),
 		cmocka_unit_test(the_signature_sees_every_word_and_the_length),
 		cmocka_unit_test(one_sample_in_2_to_the_k_is_taken),
