@@ -295,7 +295,13 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 			memset(&vif->rates, 0, sizeof(vif->rates));
 			continue;
 		}
-		if (vif->have_cnt && now_ns > vif->cnt_ns) {
+		if (vif->have_cnt && now_ns > vif->cnt_ns &&
+		    cur.offered_pkts == vif->cnt.offered_pkts &&
+		    cur.passed_pkts == vif->cnt.passed_pkts) {
+			/* Idle (offered and passed counts are the ones that move first): nothing to
+			 * add, and the totals stay out of the cache. */
+			memset(&vif->rates, 0, sizeof(vif->rates));
+		} else if (vif->have_cnt && now_ns > vif->cnt_ns) {
 			struct vif_counters d;
 
 			measure_delta(&vif->cnt, &cur, &d);
