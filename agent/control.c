@@ -277,6 +277,7 @@ static int rebuild_flat(struct control *ctl)
 	}
 	qsort(ctl->flat, n, sizeof(*ctl->flat), cmp_vif_seq);
 	ctl->n_flat = n;
+	ctl->alloc_valid = false;
 	ctl->vms_generation = h->vms_generation;
 	ctl->topology_changed = false;
 	return 0;
@@ -334,27 +335,48 @@ static int allocate(struct control *ctl)
 	struct alloc_out out = { ctl->aout, { ctl->apool[0], ctl->apool[1] } };
 	int rc;
 
-	for (size_t m = 0; m < h->n_vms; m++)
-		ctl->slas[m] = *vm_sla(h->vms[m]);
-	for (size_t u = 0; u < h->n_uplinks; u++)
-		ctl->aup[u] = (struct alloc_uplink_in){ h->uplinks[u].cfg.capacity_bps,
-							h->uplinks[u].cfg.capacity_pps };
+	bool changed = !ctl->alloc_valid || ctl->alloc_host_pps != h->host_capacity_pps;
+
+	for (size_t m = 0; m < h->n_vms; m++) {
+		const struct sla *s = vm_sla(h->vms[m]);
+
+		if (!changed && memcmp(&ctl->slas[m], s, sizeof(*s)))
+			changed = true;
+		ctl->slas[m] = *s;
+	}
+	for (size_t u = 0; u < h->n_uplinks; u++) {
+		struct alloc_uplink_in a = { h->uplinks[u].cfg.capacity_bps,
+					     h->uplinks[u].cfg.capacity_pps };
+
+		changed = changed || memcmp(&ctl->aup[u], &a, sizeof(a));
+		ctl->aup[u] = a;
+	}
 	for (size_t k = 0; k < ctl->n_flat; k++) {
 		const struct vif *vif = ctl->flat[k];
-		struct alloc_vif_in *a = &ctl->ain[k];
+		struct alloc_vif_in a;
 
-		a->vm = vif->vm->index;
-		a->uplink = vif->uplink;
-		a->offered[ALLOC_BPS] = vif->rates.offered.bps;
-		a->offered[ALLOC_PPS] = vif->rates.offered.pps;
-		a->measured[ALLOC_BPS] = vif->rates.passed.bps;
-		a->measured[ALLOC_PPS] = vif->rates.passed.pps;
-		a->limit[ALLOC_BPS] = vif->applied ? vif->applied_bps : ALLOC_UNLIMITED;
-		a->limit[ALLOC_PPS] = vif->applied ? vif->applied_pps : ALLOC_UNLIMITED;
+		memset(&a, 0, sizeof(a)); /* padding too: compared as bytes */
+		a.vm = vif->vm->index;
+		a.uplink = vif->uplink;
+		a.offered[ALLOC_BPS] = vif->rates.offered.bps;
+		a.offered[ALLOC_PPS] = vif->rates.offered.pps;
+		a.measured[ALLOC_BPS] = vif->rates.passed.bps;
+		a.measured[ALLOC_PPS] = vif->rates.passed.pps;
+		a.limit[ALLOC_BPS] = vif->applied ? vif->applied_bps : ALLOC_UNLIMITED;
+		a.limit[ALLOC_PPS] = vif->applied ? vif->applied_pps : ALLOC_UNLIMITED;
+		changed = changed || memcmp(&ctl->ain[k], &a, sizeof(a));
+		ctl->ain[k] = a;
 	}
+	/* The allocator is a pure function: the same inputs, the same answer (an idle host's
+	 * periods mostly are). */
+	if (!changed)
+		return 0;
+	ctl->alloc_valid = false;
 	rc = alloc_run(&in, &out, ctl->ws);
 	if (rc)
 		return rc;
+	ctl->alloc_valid = true;
+	ctl->alloc_host_pps = h->host_capacity_pps;
 	for (size_t u = 0; u < h->n_uplinks; u++)
 		for (int r = 0; r < ALLOC_NRES; r++)
 			h->uplinks[u].pool[r] = ctl->apool[r][u];

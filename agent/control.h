@@ -46,6 +46,10 @@ struct control {
 	struct alloc_uplink_in *aup;
 	struct alloc_pool_out *apool[ALLOC_NRES];
 	struct alloc_ws *ws;
+	/* aout holds the allocator's answer to exactly what ain, slas and aup hold now (and
+	 * to alloc_host_pps): a period whose inputs did not change skips the allocator. */
+	bool alloc_valid;
+	uint64_t alloc_host_pps;
 	struct delay_matcher *matcher; /* when the enforcer samples delay */
 };
 
