@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   build-essential cmake pkg-config
   libjansson-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev
-  libbpf-dev libmnl-dev clang llvm bpftool iproute2 iperf3
+  libbpf-dev libmnl-dev libxen-dev xenstore-utils clang llvm bpftool iproute2 iperf3
   libcmocka-dev valgrind jq clang-format prometheus curl python3
 "
 
