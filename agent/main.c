@@ -26,6 +26,7 @@
 #include "scenario.h"
 #include "sim.h"
 #include "state_json.h"
+#include "xen.h"
 #include "store.h"
 #include "version.h"
 
@@ -57,6 +58,16 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
+static void uplinks_of(const struct config *cfg, struct platform_uplink *up)
+{
+	for (size_t i = 0; i < cfg->n_uplinks; i++) {
+		memset(&up[i], 0, sizeof(up[i]));
+		memcpy(up[i].name, cfg->uplinks[i].name, sizeof(up[i].name));
+		up[i].capacity_bps = cfg->uplinks[i].capacity_bps;
+		up[i].capacity_pps = cfg->uplinks[i].capacity_pps;
+	}
+}
+
 static int open_netns(const struct config *cfg, struct platform *plat, struct enforcer *enf,
 		      char *err, size_t err_len)
 {
@@ -73,12 +84,7 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 			 "netback or none");
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < cfg->n_uplinks; i++) {
-		memset(&up[i], 0, sizeof(up[i]));
-		memcpy(up[i].name, cfg->uplinks[i].name, sizeof(up[i].name));
-		up[i].capacity_bps = cfg->uplinks[i].capacity_bps;
-		up[i].capacity_pps = cfg->uplinks[i].capacity_pps;
-	}
+	uplinks_of(cfg, up);
 	rc = netns_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
 	if (rc)
 		return rc;
@@ -97,6 +103,33 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 	return rc;
 }
 
+/* Xen: discovery through libxenstore; in this version, measured only (enforcer none). */
+static int open_xen(const struct config *cfg, struct platform *plat, struct enforcer *enf,
+		    char *err, size_t err_len)
+{
+	struct platform_uplink up[CONFIG_MAX_UPLINKS];
+	int rc;
+
+	if (!cfg->n_uplinks) {
+		snprintf(err, err_len, "--platform xen needs --uplinks NAME:BPS[:PPS],...");
+		return -EINVAL;
+	}
+	if (cfg->enforcer != ENFORCER_NONE) {
+		snprintf(err, err_len,
+			 "--enforcer %s: on xen this version has none only (xen-credit is to come)",
+			 config_enforcer_name(cfg->enforcer));
+		return -EINVAL;
+	}
+	uplinks_of(cfg, up);
+	rc = xen_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
+	if (rc)
+		return rc;
+	rc = none_open(enf, err, err_len);
+	if (rc)
+		plat->ops->close(plat);
+	return rc;
+}
+
 static int open_platform(const struct config *cfg, struct platform *plat, struct enforcer *enf,
 			 char *err, size_t err_len)
 {
@@ -104,9 +137,11 @@ static int open_platform(const struct config *cfg, struct platform *plat, struct
 	case PLATFORM_SIM:
 		return sim_open(cfg->scenario, cfg->enforcer, plat, enf, err, err_len);
 	case PLATFORM_XEN:
-		snprintf(err, err_len, "--platform xen: not in this version yet");
-		return -EINVAL;
-	case PLATFORM_AUTO: /* no Xen support yet: auto is netns */
+		return open_xen(cfg, plat, enf, err, err_len);
+	case PLATFORM_AUTO: /* xen when a xenstore answers, else netns */
+		if (!cfg->dev && xen_available())
+			return open_xen(cfg, plat, enf, err, err_len);
+		return open_netns(cfg, plat, enf, err, err_len);
 	case PLATFORM_NETNS:
 		return open_netns(cfg, plat, enf, err, err_len);
 	}

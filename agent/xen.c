@@ -1,0 +1,293 @@
+#include "xen.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "log.h"
+
+#define BACKEND "/local/domain/0/backend/vif"
+#define WATCH_TOKEN "dbavm"
+#define MAX_ID 0x7fef /* DOMID_FIRST_RESERVED - 1 */
+
+#define WARNED_MAX 256
+
+struct xen {
+	struct platform_uplink *uplinks;
+	size_t n_uplinks;
+	uint64_t host_capacity_pps;
+	struct xs_handle *xs;
+	/* What was already said about the store's contents: every rescan would repeat it. */
+	uint64_t warned[WARNED_MAX];
+	size_t n_warned;
+};
+
+/* A warning about the store's contents, logged the first time only (then at debug). */
+__attribute__((format(printf, 2, 3))) static void warn_once(struct xen *x, const char *fmt, ...)
+{
+	char msg[256];
+	uint64_t h = 0xcbf29ce484222325ull;
+	va_list ap;
+	size_t i;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (const char *c = msg; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	for (i = 0; i < x->n_warned && x->warned[i] != h; i++)
+		;
+	if (i < x->n_warned) {
+		log_debug("%s", msg);
+		return;
+	}
+	if (x->n_warned < WARNED_MAX)
+		x->warned[x->n_warned++] = h;
+	log_warn("%s", msg);
+}
+
+bool xen_available(void)
+{
+	struct xs_handle *h = xs_open(0);
+
+	if (h)
+		xs_close(h);
+	return h != NULL;
+}
+
+/* A decimal id in [0, MAX_ID], or -1. */
+static long parse_id(const char *s)
+{
+	char *end;
+	long v;
+
+	if (!*s || strlen(s) > 5)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno || *end || v < 0 || v > MAX_ID ? -1 : v;
+}
+
+/* Reads path into buf (at most size - 1 bytes, NUL-terminated). 0, or -1 if missing/too long. */
+static int read_str(struct xs_handle *xs, const char *path, char *buf, size_t size)
+{
+	unsigned len = 0;
+	char *v = xs_read(xs, XBT_NULL, path, &len);
+
+	if (!v)
+		return -1;
+	if (len >= size || memchr(v, '\0', len)) {
+		free(v);
+		return -1;
+	}
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	free(v);
+	return 0;
+}
+
+/* The uplink a vif on this bridge leaves by: the configured uplink that is a port of the same
+ * bridge, or the only one. */
+static const struct platform_uplink *uplink_for(const struct xen *x, const char *bridge)
+{
+	for (size_t u = 0; bridge[0] && u < x->n_uplinks; u++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/brif/%s", bridge,
+			 x->uplinks[u].name);
+		if (access(path, F_OK) == 0)
+			return &x->uplinks[u];
+	}
+	return x->n_uplinks == 1 ? &x->uplinks[0] : NULL;
+}
+
+/* The domain's vifs, name and UUID; 0 with vm->n_vifs == 0 if it has none usable. */
+static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
+{
+	char path[160], vmpath[128], *slash;
+	char **devs;
+	unsigned n = 0;
+
+	snprintf(path, sizeof(path), "/local/domain/%ld/name", domid);
+	if (read_str(x->xs, path, vm->id, sizeof(vm->id)) || !vm->id[0]) {
+		warn_once(x, "domain skipped, no name in xenstore domid=%ld", domid);
+		return 0;
+	}
+	vm->domid = domid;
+	snprintf(path, sizeof(path), "/local/domain/%ld/vm", domid);
+	if (!read_str(x->xs, path, vmpath, sizeof(vmpath)) && (slash = strrchr(vmpath, '/')) &&
+	    strlen(slash + 1) == PLATFORM_UUID_LEN - 1)
+		memcpy(vm->uuid, slash + 1, PLATFORM_UUID_LEN);
+	snprintf(path, sizeof(path), BACKEND "/%ld", domid);
+	devs = xs_directory(x->xs, XBT_NULL, path, &n);
+	for (unsigned i = 0; devs && i < n; i++) {
+		long devid = parse_id(devs[i]);
+		char state[8], bridge[IFNAMSIZ], host[IFNAMSIZ];
+		const struct platform_uplink *up;
+		struct platform_vif *pv, *grown;
+
+		if (devid < 0) {
+			warn_once(x, "vif skipped, bad devid in xenstore domid=%ld devid=%.16s",
+				  domid, devs[i]);
+			continue;
+		}
+		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/state", domid, devid);
+		if (read_str(x->xs, path, state, sizeof(state)) || strcmp(state, "4"))
+			continue; /* not connected (XenbusStateConnected is 4) */
+		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/bridge", domid, devid);
+		if (read_str(x->xs, path, bridge, sizeof(bridge)))
+			bridge[0] = '\0';
+		up = uplink_for(x, bridge);
+		snprintf(host, sizeof(host), "vif%hu.%hu", (unsigned short)domid,
+			 (unsigned short)devid); /* both <= MAX_ID: 14 characters at most */
+		if (!up) {
+			warn_once(x, "vif skipped, no uplink for its bridge vm=%s vif=%s bridge=%s",
+				  vm->id, host, bridge);
+			continue;
+		}
+		grown = realloc(vm->vifs, (vm->n_vifs + 1) * sizeof(*grown));
+		if (!grown) {
+			free(devs);
+			return -ENOMEM;
+		}
+		vm->vifs = grown;
+		pv = &vm->vifs[vm->n_vifs++];
+		memset(pv, 0, sizeof(*pv));
+		memcpy(pv->id, host, sizeof(host));
+		memcpy(pv->host_ifname, host, sizeof(host));
+		memcpy(pv->uplink, up->name, IFNAMSIZ);
+		pv->host_ifindex = if_nametoindex(host);
+	}
+	free(devs);
+	return 0;
+}
+
+static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
+{
+	struct xen *x = p->priv;
+	char **doms;
+	unsigned n = 0;
+	int rc = 0;
+
+	(void)now_ns;
+	memset(scan, 0, sizeof(*scan));
+	scan->uplinks = calloc(x->n_uplinks ? x->n_uplinks : 1, sizeof(*scan->uplinks));
+	if (!scan->uplinks)
+		return -ENOMEM;
+	memcpy(scan->uplinks, x->uplinks, x->n_uplinks * sizeof(*scan->uplinks));
+	scan->n_uplinks = x->n_uplinks;
+	scan->host_capacity_pps = x->host_capacity_pps;
+	doms = xs_directory(x->xs, XBT_NULL, BACKEND, &n);
+	if (!doms && errno != ENOENT) {
+		rc = -errno;
+		platform_scan_free(scan);
+		return rc ? rc : -EIO;
+	}
+	for (unsigned i = 0; doms && i < n && !rc; i++) {
+		long domid = parse_id(doms[i]);
+		struct platform_vm vm, *grown;
+
+		memset(&vm, 0, sizeof(vm));
+		if (domid <= 0) { /* dom0's own vifs are not a guest's */
+			if (domid < 0)
+				warn_once(x, "domain skipped, bad domid in xenstore domid=%.16s",
+					  doms[i]);
+			continue;
+		}
+		rc = scan_domain(x, domid, &vm);
+		if (rc || !vm.n_vifs) {
+			free(vm.vifs);
+			continue;
+		}
+		grown = realloc(scan->vms, (scan->n_vms + 1) * sizeof(*grown));
+		if (!grown) {
+			free(vm.vifs);
+			rc = -ENOMEM;
+			break;
+		}
+		scan->vms = grown;
+		scan->vms[scan->n_vms++] = vm;
+	}
+	free(doms);
+	if (rc)
+		platform_scan_free(scan);
+	return rc;
+}
+
+static int xen_watch_fd(struct platform *p)
+{
+	return xs_fileno(((struct xen *)p->priv)->xs);
+}
+
+static int xen_drain(struct platform *p, uint64_t now_ns)
+{
+	struct xen *x = p->priv;
+	char **ev;
+	int due = 0;
+
+	(void)now_ns;
+	while ((ev = xs_check_watch(x->xs))) {
+		free(ev);
+		due = 1;
+	}
+	return due;
+}
+
+static void xen_close(struct platform *p)
+{
+	struct xen *x = p->priv;
+
+	if (!x)
+		return;
+	if (x->xs)
+		xs_close(x->xs);
+	free(x->uplinks);
+	free(x);
+	p->priv = NULL;
+}
+
+static const struct platform_ops xen_ops = {
+	.name = "xen",
+	.scan = xen_scan,
+	.watch_fd = xen_watch_fd,
+	.drain = xen_drain,
+	.close = xen_close,
+};
+
+int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
+	     uint64_t host_capacity_pps, char *why, size_t why_len)
+{
+	struct xen *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return -ENOMEM;
+	p->ops = &xen_ops;
+	p->priv = x;
+	x->uplinks = calloc(n_uplinks ? n_uplinks : 1, sizeof(*x->uplinks));
+	if (!x->uplinks) {
+		xen_close(p);
+		return -ENOMEM;
+	}
+	memcpy(x->uplinks, uplinks, n_uplinks * sizeof(*uplinks));
+	x->n_uplinks = n_uplinks;
+	x->host_capacity_pps = host_capacity_pps;
+	x->xs = xs_open(0);
+	if (!x->xs || !xs_watch(x->xs, BACKEND, WATCH_TOKEN) || xs_fileno(x->xs) < 0) {
+		int rc = errno ? -errno : -EIO;
+
+		snprintf(why, why_len,
+			 "xen: no xenstore (%s); dom0 runs xenstored, or XENSTORED_PATH names its "
+			 "socket",
+			 strerror(-rc));
+		xen_close(p);
+		return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * xen: the Xen platform. Discovery through libxenstore: every domain's vifs from the backend
+ * tree in dom0 (/local/domain/0/backend/vif/<domid>/<devid>/...), each domain's name and UUID,
+ * and a watch on that tree. A vif's host end is netback's netdev, vif<domid>.<devid>.
+ */
+#ifndef DBAVM_XEN_H
+#define DBAVM_XEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "platform.h"
+
+/* True if a xenstore answers (XENSTORED_PATH, the socket, or the xenbus device). */
+bool xen_available(void);
+
+/* Opens the platform over the given uplinks and host packet budget. Returns 0, or a negative
+ * errno with why set. */
+int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
+	     uint64_t host_capacity_pps, char *why, size_t why_len);
+
+#endif

@@ -1,0 +1,153 @@
+#!/bin/sh
+# The Xen platform without a hypervisor (root): the real libxenstore client in dbavmd talks to
+# xs_testd (XENSTORED_PATH), populated as a dom0's store is for three domUs; the vifs' netback
+# netdevs vif<domid>.<devid> are real veths in a namespace made here (dbavm-xenhost, where the
+# agent runs: its driver domain), their guest ends in one namespace per domU.
+#   - the agent finds the three domUs and their vifs; they answer by name, UUID and domid,
+#     and SLAs PUT each way land;
+#   - a domU created and destroyed mid-run is picked up and released within a period;
+#   - malformed store contents (missing name, garbage domid and devid, a name too long, a vif
+#     not connected) are logged and skipped, the agent runs on;
+#   - counters are the netdevs' own: the agent's packets agree with what iperf3 sent.
+# In this version the Xen platform measures only (--enforcer none): xen-credit is to come.
+set -eu
+DBAVMD=$1
+XS_TESTD=$2
+dir=$(mktemp -d /tmp/dbavm-xen-XXXXXX)
+H=dbavm-xenhost
+xs=""
+agent=""
+passed=0
+failed=0
+cleanup() {
+	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	[ -n "$xs" ] && kill "$xs" 2>/dev/null && wait "$xs" 2>/dev/null
+	for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	if [ "$failed" -gt 0 ] && [ -f "$dir/agent.log" ]; then
+		echo "agent log:"
+		tail -30 "$dir/agent.log"
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT PIPE TERM
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+inh() { ip netns exec "$H" "$@"; }
+export XENSTORED_PATH="$dir/xenstored.sock"
+
+uuid() { echo "6f3c0b8e-1a2b-4c3d-8e9f-00000000000$1"; }
+domu() { # DOMID: the store entries of a connected domU named xvm<DOMID> with vif <DOMID>.0
+	cat <<STORE
+/local/domain/$1/name=xvm$1
+/local/domain/$1/vm=/vm/$(uuid "$1")
+/local/domain/$1/device/vif/0/backend=/local/domain/0/backend/vif/$1/0
+/local/domain/0/backend/vif/$1/0/frontend=/local/domain/$1/device/vif/0
+/local/domain/0/backend/vif/$1/0/frontend-id=$1
+/local/domain/0/backend/vif/$1/0/handle=0
+/local/domain/0/backend/vif/$1/0/mac=00:16:3e:00:00:0$1
+/local/domain/0/backend/vif/$1/0/bridge=xenbr0
+/local/domain/0/backend/vif/$1/0/state=4
+STORE
+}
+netdev() { # DOMID: vif<DOMID>.0 in the driver domain, its guest end in dbavm-xg<DOMID>
+	ip netns add "dbavm-xg$1"
+	inh ip link add "vif$1.0" type veth peer name eth0 netns "dbavm-xg$1"
+	inh ip addr add "198.18.1.$((100 + $1))/24" dev "vif$1.0"
+	inh ip link set "vif$1.0" up
+	ip -n "dbavm-xg$1" addr add "198.18.1.$1/24" dev eth0
+	ip -n "dbavm-xg$1" link set eth0 up
+}
+
+for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4; do ip netns del "$ns" 2>/dev/null || true; done
+ip netns add $H
+inh ip link set lo up
+for d in 1 2 3; do netdev "$d"; done
+{
+	echo "/local/domain/0/name=Domain-0"
+	for d in 1 2 3; do domu "$d"; done
+	# Malformed: a domain without a name, a garbage domid, a garbage devid, a name too long
+	# for an id, and a vif that is not connected.
+	echo "/local/domain/0/backend/vif/7/0/state=4"
+	echo "/local/domain/0/backend/vif/abc/0/state=4"
+	echo "/local/domain/0/backend/vif/1/zz/state=4"
+	echo "/local/domain/8/name=$(printf 'n%.0s' $(seq 80))"
+	echo "/local/domain/0/backend/vif/8/0/state=4"
+	echo "/local/domain/9/name=half"
+	echo "/local/domain/0/backend/vif/9/0/state=2"
+} >"$dir/store"
+"$XS_TESTD" "$XENSTORED_PATH" "$dir/store" &
+xs=$!
+for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
+
+printf 's3cret\n' >"$dir/token"
+chmod 600 "$dir/token"
+ip netns exec "$H" "$DBAVMD" --platform xen --enforcer none --uplinks eth0:1000000000 --period 100 \
+	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
+	2>"$dir/agent.log" &
+agent=$!
+api() { inh curl -sf -m 5 "http://127.0.0.1:8470$1"; }
+put() { # ID BPS
+	inh curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:8470/vms/$1/sla" \
+		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2}}"
+}
+present() { api /vms | jq '[.vms[] | select(.present)] | length'; }
+for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+
+echo "== discovery"
+[ "$(present)" = 3 ] && ok "three domUs present" || bad "$(present) domUs present"
+v=$(api /vms | jq -c '[.vms[] | select(.present) | [.id, .domid, .uuid, .vifs[0].id]] | sort')
+want='[["xvm1",1,"'$(uuid 1)'","vif1.0"],["xvm2",2,"'$(uuid 2)'","vif2.0"],["xvm3",3,"'$(uuid 3)'","vif3.0"]]'
+[ "$v" = "$want" ] && ok "names, domids, UUIDs and vifs from the store" || bad "got $v"
+for key in xvm2 2 "$(uuid 2)"; do
+	[ "$(api "/vms/$key" | jq -r .id)" = xvm2 ] && ok "GET /vms/$key is xvm2" || bad "GET /vms/$key"
+done
+for key in xvm1 2 "$(uuid 3)"; do
+	c=$(put "$key" 150000000)
+	[ "$c" = 201 ] && ok "PUT by $key: 201" || bad "PUT by $key: $c"
+done
+n=$(api /vms | jq '[.vms[] | select(.sla_set)] | length')
+[ "$n" = 3 ] && ok "the three SLAs landed on the three domUs" || bad "$n SLAs set"
+
+echo "== malformed store contents are logged and skipped"
+for what in "no name in xenstore domid=7" "bad domid in xenstore domid=abc" \
+	"bad devid in xenstore domid=1 devid=zz" "no name in xenstore domid=8"; do
+	grep -q "$what" "$dir/agent.log" && ok "logged: $what" || bad "not logged: $what"
+done
+api /vms/half >/dev/null 2>&1 && bad "a vif not connected was taken" || ok "a vif not connected is not a VM's"
+api /healthz >/dev/null && ok "the agent runs on" || bad "the agent stopped"
+
+echo "== a domU created and destroyed mid-run"
+netdev 4
+domu 4 | while IFS== read -r k val; do xenstore-write "$k" "$val"; done
+sleep 0.3
+[ "$(api /vms/xvm4 | jq '.present and (.vifs | length) == 1')" = true ] &&
+	ok "xvm4 picked up within 0.3 s" || bad "xvm4 not picked up"
+xenstore-rm /local/domain/0/backend/vif/4
+xenstore-rm /local/domain/4
+sleep 0.3
+api /vms/xvm4 >/dev/null 2>&1 && bad "xvm4 not released" || ok "xvm4 released within 0.3 s"
+[ "$(present)" = 3 ] && ok "the others undisturbed" || bad "$(present) present"
+
+echo "== counters are the netdevs'"
+inh iperf3 -s -1 -D -p 5301 -B 198.18.1.101
+sleep 0.3
+c0=$(api /metrics | awk '/^dbavm_vm_offered_packets_total\{vm="xvm1"\}/ { print $2 }')
+ip netns exec dbavm-xg1 timeout 10 iperf3 -c 198.18.1.101 -p 5301 -u -b 5M -l 1000 -t 2 -J \
+	>"$dir/cli.json" 2>/dev/null
+sleep 0.3
+c1=$(api /metrics | awk '/^dbavm_vm_offered_packets_total\{vm="xvm1"\}/ { print $2 }')
+sent=$(jq '.end.sum.packets' "$dir/cli.json")
+awk -v g="$((c1 - c0))" -v w="$sent" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= 0.03 * w) }' &&
+	ok "xvm1's packets counted $((c1 - c0)), iperf3 sent $sent (+-3%)" ||
+	bad "xvm1's packets counted $((c1 - c0)), iperf3 sent $sent"
+
+kill "$agent"
+wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
+agent=""
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
