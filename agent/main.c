@@ -27,6 +27,7 @@
 #include "sim.h"
 #include "state_json.h"
 #include "xen.h"
+#include "xen_credit.h"
 #include "store.h"
 #include "version.h"
 
@@ -103,7 +104,7 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 	return rc;
 }
 
-/* Xen: discovery through libxenstore; in this version, measured only (enforcer none). */
+/* Xen: discovery through libxenstore; xen-credit enforces, none measures. */
 static int open_xen(const struct config *cfg, struct platform *plat, struct enforcer *enf,
 		    char *err, size_t err_len)
 {
@@ -114,9 +115,8 @@ static int open_xen(const struct config *cfg, struct platform *plat, struct enfo
 		snprintf(err, err_len, "--platform xen needs --uplinks NAME:BPS[:PPS],...");
 		return -EINVAL;
 	}
-	if (cfg->enforcer != ENFORCER_NONE) {
-		snprintf(err, err_len,
-			 "--enforcer %s: on xen this version has none only (xen-credit is to come)",
+	if (cfg->enforcer != ENFORCER_NONE && cfg->enforcer != ENFORCER_XEN_CREDIT) {
+		snprintf(err, err_len, "--enforcer %s: on xen use xen-credit or none",
 			 config_enforcer_name(cfg->enforcer));
 		return -EINVAL;
 	}
@@ -124,7 +124,8 @@ static int open_xen(const struct config *cfg, struct platform *plat, struct enfo
 	rc = xen_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
 	if (rc)
 		return rc;
-	rc = none_open(enf, err, err_len);
+	rc = cfg->enforcer == ENFORCER_XEN_CREDIT ? xen_credit_open(enf, true, err, err_len)
+						  : none_open(enf, err, err_len);
 	if (rc)
 		plat->ops->close(plat);
 	return rc;

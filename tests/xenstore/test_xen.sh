@@ -9,7 +9,8 @@
 #   - malformed store contents (missing name, garbage domid and devid, a name too long, a vif
 #     not connected) are logged and skipped, the agent runs on;
 #   - counters are the netdevs' own: the agent's packets agree with what iperf3 sent.
-# In this version the Xen platform measures only (--enforcer none): xen-credit is to come.
+#   - xen-credit: every vif's rate node says what its limit says (bytes per 50 ms, the
+#     packet limit folded in), and the nodes are cleared when the agent stops.
 set -eu
 DBAVMD=$1
 XS_TESTD=$2
@@ -149,5 +150,38 @@ awk -v g="$((c1 - c0))" -v w="$sent" 'BEGIN { d = g - w; if (d < 0) d = -d; exit
 kill "$agent"
 wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
 agent=""
+
+echo "== xen-credit: each vif's allocation as netback's rate node"
+ip netns exec "$H" "$DBAVMD" --platform xen --enforcer xen-credit --uplinks eth0:1000000000 \
+	--period 100 --listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
+	2>>"$dir/agent.log" &
+agent=$!
+for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+c=$(put xvm1 150000000)
+sleep 0.5
+# What the node must say for the limit the API reports (bytes per 50 ms, rounded; the packet
+# limit folded in with a full frame until one is measured).
+expected() { # VM
+	api "/vms/$1" | jq -r '.vifs[0].limit | [.bps // -1, .pps // -1] | @tsv' |
+		awk '{ b = $1; if ($2 >= 0 && ($2 * 1514 * 8 < b || b < 0)) b = $2 * 1514 * 8
+		       if (b < 0) print "none"; else { v = int((b * 50000 + 4000000) / 8000000)
+		       if (v < 1) v = 1; printf "%d,50000\n", v } }'
+}
+for d in 1 2 3; do
+	want=$(expected "xvm$d")
+	got=$(xenstore-read "/local/domain/0/backend/vif/$d/0/rate" 2>/dev/null || echo none)
+	[ "$got" = "$want" ] && ok "xvm$d: rate node $got, as its limit says" ||
+		bad "xvm$d: rate node $got, its limit says $want"
+done
+[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate)" = 937500,50000 ] &&
+	ok "xvm1 at its 150 Mbit/s: 937500 bytes per 50 ms" || bad "xvm1's node is not 937500,50000"
+kill "$agent"
+wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
+agent=""
+left=0
+for d in 1 2 3; do
+	xenstore-read "/local/domain/0/backend/vif/$d/0/rate" >/dev/null 2>&1 && left=$((left + 1))
+done
+[ "$left" = 0 ] && ok "the rate nodes cleared on exit" || bad "$left rate nodes left"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,197 @@
+#include "xen_credit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenstore.h>
+
+#include "enforcer.h"
+#include "host.h"
+#include "log.h"
+#include "netback.h" /* none_open: the counters */
+
+#define BACKEND "/local/domain/0/backend/vif"
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+
+bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bytes, char *buf, size_t len)
+{
+	uint64_t eff = bps, bytes;
+
+	if (pps != UINT64_MAX) {
+		uint64_t frame = mean_frame_bytes ? mean_frame_bytes : XEN_CREDIT_FRAME_BYTES;
+		uint64_t from_pps = sat_mul(sat_mul(pps, frame), 8);
+
+		if (from_pps < eff)
+			eff = from_pps;
+	}
+	if (eff == UINT64_MAX)
+		return false;
+	/* bytes per window = bps / 8 * usec / 1e6, rounded to nearest, in 128 bits */
+	bytes = (uint64_t)(((unsigned __int128)eff * XEN_CREDIT_USEC + 4000000) / 8000000);
+	if (bytes == 0)
+		bytes = 1;
+	snprintf(buf, len, "%llu,%u", (unsigned long long)bytes, XEN_CREDIT_USEC);
+	return true;
+}
+
+struct xc_vif {
+	char path[96]; /* the backend's rate node */
+	bool written;
+};
+
+struct xc {
+	struct xs_handle *xs;
+	struct enforcer counters; /* none: the netdevs' statistics */
+	bool clear_on_exit;
+	struct xc_vif **vifs; /* attached, for clearing on exit */
+	size_t n_vifs;
+};
+
+static int xc_attach(struct enforcer *e, struct vif *vif)
+{
+	struct xc *x = e->priv;
+	unsigned domid, devid;
+	struct xc_vif *v, **grown;
+	char tail;
+	int rc;
+
+	if (sscanf(vif->desc.id, "vif%u.%u%c", &domid, &devid, &tail) != 2)
+		return -EINVAL;
+	rc = x->counters.ops->attach(&x->counters, vif);
+	if (rc)
+		return rc;
+	v = calloc(1, sizeof(*v));
+	grown = v ? realloc(x->vifs, (x->n_vifs + 1) * sizeof(*grown)) : NULL;
+	if (!grown) {
+		free(v);
+		return -ENOMEM;
+	}
+	x->vifs = grown;
+	x->vifs[x->n_vifs++] = v;
+	snprintf(v->path, sizeof(v->path), BACKEND "/%u/%u/rate", domid, devid);
+	vif->enf = v;
+	return 0;
+}
+
+static void xc_forget(struct xc *x, struct xc_vif *v)
+{
+	for (size_t i = 0; i < x->n_vifs; i++)
+		if (x->vifs[i] == v) {
+			x->vifs[i] = x->vifs[--x->n_vifs];
+			break;
+		}
+	free(v);
+}
+
+static void xc_detach(struct enforcer *e, struct vif *vif)
+{
+	struct xc *x = e->priv;
+
+	struct xc_vif *v = vif->enf;
+
+	if (!v)
+		return;
+	x->counters.ops->detach(&x->counters, vif);
+	/* The agent stopping (or the vif going, when the node is gone already). */
+	if (x->clear_on_exit && v->written && !xs_rm(x->xs, XBT_NULL, v->path) && errno != ENOENT)
+		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", vif->vm->id,
+			 vif->desc.id, strerror(errno));
+	xc_forget(x, v);
+	vif->enf = NULL;
+}
+
+static int xc_sync(struct enforcer *e, uint64_t now_ns)
+{
+	struct xc *x = e->priv;
+
+	return x->counters.ops->sync(&x->counters, now_ns);
+}
+
+static int xc_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+{
+	struct xc *x = e->priv;
+
+	return x->counters.ops->read_counters(&x->counters, vif, out);
+}
+
+static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+{
+	struct xc *x = e->priv;
+	struct xc_vif *v = vif->enf;
+	uint64_t frame =
+		vif->rates.passed.pps ? vif->rates.passed.bps / 8 / vif->rates.passed.pps : 0;
+	char value[48];
+
+	if (!v)
+		return -ENOENT;
+	if (xen_credit_rate(bps, pps, frame, value, sizeof(value))) {
+		if (!xs_write(x->xs, XBT_NULL, v->path, value, (unsigned)strlen(value)))
+			return errno ? -errno : -EIO;
+		v->written = true;
+	} else if (v->written) {
+		if (!xs_rm(x->xs, XBT_NULL, v->path) && errno != ENOENT)
+			return errno ? -errno : -EIO;
+		v->written = false;
+	}
+	return 0;
+}
+
+static void xc_close(struct enforcer *e)
+{
+	struct xc *x = e->priv;
+
+	if (!x)
+		return;
+	for (size_t i = 0; i < x->n_vifs; i++) /* detach has cleared what it should */
+		free(x->vifs[i]);
+	free(x->vifs);
+	if (x->counters.ops)
+		x->counters.ops->close(&x->counters);
+	if (x->xs)
+		xs_close(x->xs);
+	free(x);
+	e->priv = NULL;
+}
+
+static const struct enforcer_ops xen_credit_ops = {
+	.name = "xen-credit",
+	.sees_offered = false, /* what waits in the guest is not seen: demand is estimated */
+	.attach = xc_attach,
+	.detach = xc_detach,
+	.sync = xc_sync,
+	.read_counters = xc_read_counters,
+	.apply = xc_apply,
+	.close = xc_close,
+};
+
+int xen_credit_open(struct enforcer *e, bool clear_on_exit, char *why, size_t why_len)
+{
+	struct xc *x = calloc(1, sizeof(*x));
+	int rc;
+
+	if (!x)
+		return -ENOMEM;
+	x->clear_on_exit = clear_on_exit;
+	x->xs = xs_open(0);
+	if (!x->xs) {
+		rc = errno ? -errno : -EIO;
+		snprintf(why, why_len, "xen-credit: no xenstore (%s)", strerror(-rc));
+		free(x);
+		return rc;
+	}
+	rc = none_open(&x->counters, why, why_len);
+	if (rc) {
+		xs_close(x->xs);
+		free(x);
+		return rc;
+	}
+	e->ops = &xen_credit_ops;
+	e->priv = x;
+	return 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * xen_credit: the Xen enforcer (DESIGN.md section 6). Each vif's allocation goes to netback's
+ * credit scheduler as the backend's `rate` node, "<bytes>,<usec>": netback then takes no more
+ * than <bytes> from the guest's ring per <usec>, so excess waits or drops in the guest, before
+ * any grant copy. Counters are the vif netdevs' own (what passed; netback sees nothing of what
+ * waits in the guest, so the allocator estimates demand).
+ */
+#ifndef DBAVM_XEN_CREDIT_H
+#define DBAVM_XEN_CREDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XEN_CREDIT_USEC 50000u	     /* the credit window: 50 ms, as xl's default */
+#define XEN_CREDIT_FRAME_BYTES 1514u /* the frame size assumed before one is measured */
+
+/*
+ * The rate node's value for a limit of bps and pps (UINT64_MAX: unlimited) with frames of
+ * mean_frame_bytes (0: not measured yet). The packet limit is folded into the byte credit.
+ * Returns false when nothing limits: the node is removed (netback's default is unlimited).
+ * A limit of 0 is written as 1 byte a window: netback reads 0 as unlimited.
+ */
+bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bytes, char *buf, size_t len);
+
+struct enforcer;
+/* The enforcer, with its own xenstore connection; clear_on_exit: remove the rate nodes it
+ * wrote when it closes. Returns 0, or a negative errno with why set. */
+int xen_credit_open(struct enforcer *e, bool clear_on_exit, char *why, size_t why_len);
+
+#endif
