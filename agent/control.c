@@ -394,7 +394,8 @@ static void apply_limits(struct control *ctl)
 
 		vif->alloc = *o;
 		vif->have_alloc = true;
-		if (vif->applied && vif->applied_bps == bps && vif->applied_pps == pps)
+		if (vif->applied && vif->applied_bps == bps && vif->applied_pps == pps &&
+		    !ctl->reapply)
 			continue;
 		rc = ctl->enf->ops->apply(ctl->enf, vif, bps, pps);
 		if (rc) {
@@ -581,12 +582,20 @@ static void record_history(struct control *ctl)
 	}
 }
 
+void control_platform_event(struct control *ctl, int what)
+{
+	if (what)
+		ctl->rescan = true;
+	if (what == PLATFORM_RESYNC)
+		ctl->reapply = true;
+}
+
 int control_tick(struct control *ctl, uint64_t now_ns)
 {
 	int rc;
 
-	if (ctl->plat->ops->watch_fd(ctl->plat) < 0 && ctl->plat->ops->drain(ctl->plat, now_ns))
-		ctl->rescan = true;
+	if (ctl->plat->ops->watch_fd(ctl->plat) < 0)
+		control_platform_event(ctl, ctl->plat->ops->drain(ctl->plat, now_ns));
 	if (ctl->rescan) {
 		rc = reconcile(ctl, now_ns);
 		if (rc)
@@ -614,6 +623,7 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		return rc;
 	}
 	apply_limits(ctl);
+	ctl->reapply = false;
 	/* The first tick sets limits before any traffic is counted: it is period 0. */
 	ctl->tick += ctl->started;
 	ctl->started = true;

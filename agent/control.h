@@ -25,7 +25,8 @@ struct control {
 	struct platform *plat;
 	struct enforcer *enf;
 	struct host host;
-	bool rescan; /* the platform said the host changed */
+	bool rescan;  /* the platform said the host changed */
+	bool reapply; /* ...or came back from an outage: every limit is applied again */
 	bool started;
 	uint64_t tick;	   /* periods completed */
 	uint64_t now_ns;   /* time of the last tick */
@@ -63,6 +64,9 @@ void control_note_lateness(struct control *ctl, uint64_t late_ns);
 
 /* What the VM got over the last period (host.h). */
 void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out);
+
+/* What the platform's drain said (0, PLATFORM_RESCAN, PLATFORM_RESYNC). */
+void control_platform_event(struct control *ctl, int what);
 
 /* One period, standing for the time now_ns. Returns 0 or a negative errno (logged). */
 int control_tick(struct control *ctl, uint64_t now_ns);

@@ -222,8 +222,8 @@ static void on_platform_event(struct loop *loop, int fd, uint32_t events, void *
 	struct agent *a = arg;
 
 	(void)loop, (void)fd, (void)events;
-	if (a->ctl.plat->ops->drain(a->ctl.plat, monotonic_ns() - a->start_ns))
-		a->ctl.rescan = true;
+	control_platform_event(&a->ctl,
+			       a->ctl.plat->ops->drain(a->ctl.plat, monotonic_ns() - a->start_ns));
 }
 
 static void on_signal(struct loop *loop, int signo, void *arg)

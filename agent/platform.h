@@ -50,14 +50,22 @@ struct platform_scan {
 
 struct platform;
 
+#define PLATFORM_RESCAN 1
+#define PLATFORM_RESYNC 2
+
 struct platform_ops {
 	const char *name;
 	/* Fills *scan with what is on the host at now_ns; the caller frees it. */
 	int (*scan)(struct platform *p, uint64_t now_ns, struct platform_scan *scan);
 	/* fd readable when a rescan may be due; -1 if the platform has none. */
 	int (*watch_fd)(struct platform *p);
-	/* Consumes what made the watch fd readable; returns 1 if a rescan is due, else 0. */
+	/* Consumes what made the watch fd readable; returns 0, PLATFORM_RESCAN if a rescan is
+	 * due, or PLATFORM_RESYNC if the platform came back from an outage (rescan, and apply
+	 * every limit again: what the enforcer had set may be gone). Called every period while
+	 * watch_fd is -1. */
 	int (*drain)(struct platform *p, uint64_t now_ns);
+	/* Optional: why the platform cannot be trusted now (NULL: it can), for /readyz. */
+	const char *(*problem)(struct platform *p);
 	void (*close)(struct platform *p);
 };
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -23,7 +25,10 @@ struct xen {
 	struct platform_uplink *uplinks;
 	size_t n_uplinks;
 	uint64_t host_capacity_pps;
-	struct xs_handle *xs;
+	struct xs_handle *xs; /* NULL while xenstore is unreachable */
+	int epfd;	      /* the watch fd: an epoll set holding the connection's fd */
+	int probe_fd; /* a 1 s timer in that set: libxenstore says nothing when xenstored goes */
+	char problem[96]; /* why it cannot be trusted now, for /readyz */
 	/* What was already said about the store's contents: every rescan would repeat it. */
 	uint64_t warned[WARNED_MAX];
 	size_t n_warned;
@@ -169,6 +174,58 @@ static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
 	return 0;
 }
 
+/* The liveness probe: every second, in the watch fd's epoll set for good. */
+static int probe_start(struct xen *x)
+{
+	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = x->probe_fd };
+
+	if (timerfd_settime(x->probe_fd, 0, &its, NULL) < 0 ||
+	    epoll_ctl(x->epfd, EPOLL_CTL_ADD, x->probe_fd, &ev) < 0)
+		return -1;
+	return 0;
+}
+
+/* Connects, watches the backend tree and puts the connection's fd in the epoll set. */
+static int xs_connect(struct xen *x)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	x->xs = xs_open(0);
+	if (!x->xs)
+		return errno ? -errno : -EIO;
+	ev.data.fd = xs_fileno(x->xs);
+	if (!xs_watch(x->xs, BACKEND, WATCH_TOKEN) || ev.data.fd < 0 ||
+	    epoll_ctl(x->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		int rc = errno ? -errno : -EIO;
+
+		xs_close(x->xs);
+		x->xs = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+static void xs_lost(struct xen *x, int err)
+{
+	if (!x->xs)
+		return;
+	epoll_ctl(x->epfd, EPOLL_CTL_DEL, xs_fileno(x->xs), NULL);
+	xs_close(x->xs);
+	x->xs = NULL;
+	snprintf(x->problem, sizeof(x->problem), "xenstore unreachable (%s); reconnecting",
+		 strerror(err));
+	log_warn("xenstore connection lost err=%s; the last model is kept, limits stay as set",
+		 strerror(err));
+}
+
+/* An error that means the connection, not the request, failed. */
+static bool connection_error(int err)
+{
+	return err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == EBADF || err == EIO ||
+	       err == ECONNREFUSED;
+}
+
 static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
 {
 	struct xen *x = p->priv;
@@ -178,6 +235,8 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 
 	(void)now_ns;
 	memset(scan, 0, sizeof(*scan));
+	if (!x->xs)
+		return -ENOTCONN;
 	scan->uplinks = calloc(x->n_uplinks ? x->n_uplinks : 1, sizeof(*scan->uplinks));
 	if (!scan->uplinks)
 		return -ENOMEM;
@@ -186,9 +245,11 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	scan->host_capacity_pps = x->host_capacity_pps;
 	doms = xs_directory(x->xs, XBT_NULL, BACKEND, &n);
 	if (!doms && errno != ENOENT) {
-		rc = -errno;
+		rc = errno ? -errno : -EIO;
+		if (connection_error(-rc))
+			xs_lost(x, -rc);
 		platform_scan_free(scan);
-		return rc ? rc : -EIO;
+		return rc;
 	}
 	for (unsigned i = 0; doms && i < n && !rc; i++) {
 		long domid = parse_id(doms[i]);
@@ -221,22 +282,46 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	return rc;
 }
 
+/* -1 while disconnected: the control loop then calls drain every period, to reconnect. */
 static int xen_watch_fd(struct platform *p)
 {
-	return xs_fileno(((struct xen *)p->priv)->xs);
+	struct xen *x = p->priv;
+
+	return x->xs ? x->epfd : -1;
 }
 
 static int xen_drain(struct platform *p, uint64_t now_ns)
 {
 	struct xen *x = p->priv;
+	uint64_t ticks;
 	char **ev;
 	int due = 0;
 
 	(void)now_ns;
+	if (!x->xs) {
+		if (xs_connect(x))
+			return 0; /* again next period */
+		x->problem[0] = '\0';
+		log_info("xenstore reconnected: rescanning, watching and applying every limit "
+			 "again");
+		return PLATFORM_RESYNC;
+	}
+	if (read(x->probe_fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks)) {
+		char *path = xs_get_domain_path(x->xs, 0); /* a round trip to xenstored */
+
+		if (!path && connection_error(errno ? errno : EIO)) {
+			xs_lost(x, errno ? errno : EIO);
+			return 0;
+		}
+		free(path);
+	}
+	errno = 0;
 	while ((ev = xs_check_watch(x->xs))) {
 		free(ev);
-		due = 1;
+		due = PLATFORM_RESCAN;
 	}
+	if (errno && errno != EAGAIN && connection_error(errno))
+		xs_lost(x, errno);
 	return due;
 }
 
@@ -248,9 +333,20 @@ static void xen_close(struct platform *p)
 		return;
 	if (x->xs)
 		xs_close(x->xs);
+	if (x->epfd >= 0)
+		close(x->epfd);
+	if (x->probe_fd >= 0)
+		close(x->probe_fd);
 	free(x->uplinks);
 	free(x);
 	p->priv = NULL;
+}
+
+static const char *xen_problem(struct platform *p)
+{
+	struct xen *x = p->priv;
+
+	return x->problem[0] ? x->problem : NULL;
 }
 
 static const struct platform_ops xen_ops = {
@@ -259,6 +355,7 @@ static const struct platform_ops xen_ops = {
 	.watch_fd = xen_watch_fd,
 	.drain = xen_drain,
 	.close = xen_close,
+	.problem = xen_problem,
 };
 
 int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
@@ -268,6 +365,7 @@ int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n
 
 	if (!x)
 		return -ENOMEM;
+	x->epfd = x->probe_fd = -1;
 	p->ops = &xen_ops;
 	p->priv = x;
 	x->uplinks = calloc(n_uplinks ? n_uplinks : 1, sizeof(*x->uplinks));
@@ -278,8 +376,10 @@ int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n
 	memcpy(x->uplinks, uplinks, n_uplinks * sizeof(*uplinks));
 	x->n_uplinks = n_uplinks;
 	x->host_capacity_pps = host_capacity_pps;
-	x->xs = xs_open(0);
-	if (!x->xs || !xs_watch(x->xs, BACKEND, WATCH_TOKEN) || xs_fileno(x->xs) < 0) {
+	x->epfd = epoll_create1(EPOLL_CLOEXEC);
+	x->probe_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	errno = 0;
+	if (x->epfd < 0 || x->probe_fd < 0 || probe_start(x) || (errno = -xs_connect(x))) {
 		int rc = errno ? -errno : -EIO;
 
 		snprintf(why, why_len,

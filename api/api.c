@@ -185,6 +185,9 @@ static void get_readyz(struct api *api, struct http_request *req)
 		json_array_append_new(problems, json_string(api->store_problem));
 	if (!api->ctl->started)
 		json_array_append_new(problems, json_string("no control period has run yet"));
+	if (api->ctl->plat->ops->problem && api->ctl->plat->ops->problem(api->ctl->plat))
+		json_array_append_new(problems,
+				      json_string(api->ctl->plat->ops->problem(api->ctl->plat)));
 	if (json_array_size(problems) == 0) {
 		json_decref(problems);
 		http_respond_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));

@@ -53,6 +53,8 @@ struct xc {
 	size_t n_vifs;
 };
 
+static bool xc_put(struct xc *x, const char *path, const char *value);
+
 static int xc_attach(struct enforcer *e, struct vif *vif)
 {
 	struct xc *x = e->priv;
@@ -99,7 +101,7 @@ static void xc_detach(struct enforcer *e, struct vif *vif)
 		return;
 	x->counters.ops->detach(&x->counters, vif);
 	/* The agent stopping (or the vif going, when the node is gone already). */
-	if (x->clear_on_exit && v->written && !xs_rm(x->xs, XBT_NULL, v->path) && errno != ENOENT)
+	if (x->clear_on_exit && v->written && !xc_put(x, v->path, NULL))
 		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", vif->vm->id,
 			 vif->desc.id, strerror(errno));
 	xc_forget(x, v);
@@ -120,6 +122,29 @@ static int xc_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
 	return x->counters.ops->read_counters(&x->counters, vif, out);
 }
 
+/* Writes (value) or removes (NULL) a node; after xenstored restarted, once more on a new
+ * connection. */
+static bool xc_put(struct xc *x, const char *path, const char *value)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool ok = value ? xs_write(x->xs, XBT_NULL, path, value, (unsigned)strlen(value))
+				: xs_rm(x->xs, XBT_NULL, path) || errno == ENOENT;
+		struct xs_handle *again;
+
+		if (ok)
+			return true;
+		if (errno != EPIPE && errno != ECONNRESET && errno != EIO && errno != EBADF &&
+		    errno != ENOTCONN)
+			return false;
+		again = xs_open(0);
+		if (!again)
+			return false;
+		xs_close(x->xs);
+		x->xs = again;
+	}
+	return false;
+}
+
 static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
 {
 	struct xc *x = e->priv;
@@ -131,11 +156,11 @@ static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 	if (!v)
 		return -ENOENT;
 	if (xen_credit_rate(bps, pps, frame, value, sizeof(value))) {
-		if (!xs_write(x->xs, XBT_NULL, v->path, value, (unsigned)strlen(value)))
+		if (!xc_put(x, v->path, value))
 			return errno ? -errno : -EIO;
 		v->written = true;
 	} else if (v->written) {
-		if (!xs_rm(x->xs, XBT_NULL, v->path) && errno != ENOENT)
+		if (!xc_put(x, v->path, NULL))
 			return errno ? -errno : -EIO;
 		v->written = false;
 	}

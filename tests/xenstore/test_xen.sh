@@ -10,7 +10,9 @@
 #     not connected) are logged and skipped, the agent runs on;
 #   - counters are the netdevs' own: the agent's packets agree with what iperf3 sent.
 #   - xen-credit: every vif's rate node says what its limit says (bytes per 50 ms, the
-#     packet limit folded in), and the nodes are cleared when the agent stops.
+#     packet limit folded in), and the nodes are cleared when the agent stops;
+#   - xenstored restarted mid-run: /readyz reports the outage, the agent reconnects, re-reads
+#     the tree, watches again and writes every rate node again.
 set -eu
 DBAVMD=$1
 XS_TESTD=$2
@@ -23,7 +25,7 @@ failed=0
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
 	[ -n "$xs" ] && kill "$xs" 2>/dev/null && wait "$xs" 2>/dev/null
-	for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4; do
+	for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4 dbavm-xg5; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
@@ -63,7 +65,7 @@ netdev() { # DOMID: vif<DOMID>.0 in the driver domain, its guest end in dbavm-xg
 	ip -n "dbavm-xg$1" link set eth0 up
 }
 
-for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4; do ip netns del "$ns" 2>/dev/null || true; done
+for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4 dbavm-xg5; do ip netns del "$ns" 2>/dev/null || true; done
 ip netns add $H
 inh ip link set lo up
 for d in 1 2 3; do netdev "$d"; done
@@ -175,6 +177,35 @@ for d in 1 2 3; do
 done
 [ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate)" = 937500,50000 ] &&
 	ok "xvm1 at its 150 Mbit/s: 937500 bytes per 50 ms" || bad "xvm1's node is not 937500,50000"
+
+echo "== xenstored restarted: survived, reported, everything re-read and re-applied"
+kill "$xs"
+wait "$xs" || true
+xs=""
+for _ in $(seq 25); do # the agent probes xenstore every second
+	r=$(inh curl -s -m 5 "http://127.0.0.1:8470/readyz")
+	echo "$r" | grep -q "not ready" && break
+	sleep 0.1
+done
+echo "$r" | jq -e '.status == "not ready" and any(.problems[]; test("xenstore unreachable"))' \
+	>/dev/null && ok "/readyz: 503, xenstore unreachable" || bad "/readyz said $r"
+[ "$(present)" = 3 ] && ok "the VMs kept through the outage" || bad "$(present) VMs during the outage"
+"$XS_TESTD" "$XENSTORED_PATH" "$dir/store" & # a fresh store: no rate nodes in it
+xs=$!
+for _ in $(seq 30); do
+	inh curl -sf -m 5 "http://127.0.0.1:8470/readyz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+inh curl -sf -m 5 "http://127.0.0.1:8470/readyz" >/dev/null && ok "/readyz: ready again" ||
+	bad "not ready after the restart"
+sleep 0.3
+[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 937500,50000 ] &&
+	ok "xvm1's rate node written again" || bad "xvm1's rate node not re-applied"
+netdev 5
+domu 5 | while IFS== read -r k val; do xenstore-write "$k" "$val"; done
+sleep 0.3
+[ "$(api /vms/xvm5 | jq '.present')" = true ] && ok "watching again: xvm5 picked up" ||
+	bad "the watch was not registered again"
 kill "$agent"
 wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
 agent=""
