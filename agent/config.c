@@ -20,7 +20,7 @@ const char config_usage[] =
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
-	"              [--idle-timeout S] [--sample-every N]\n"
+	"              [--idle-timeout S] [--sample-every N] [--keep-rates]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
@@ -253,6 +253,13 @@ static int set_sample_every(struct config *c, const char *v, char *w, size_t wl)
 	return 0;
 }
 
+static int set_keep_rates(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_bool(v, &c->keep_rates))
+		return why(w, wl, "must be true or false, got '%s'", v);
+	return 0;
+}
+
 static int set_auth_reads(struct config *c, const char *v, char *w, size_t wl)
 {
 	if (parse_bool(v, &c->auth_reads))
@@ -337,6 +344,7 @@ static const struct option_def defs[] = {
 	{ "uplinks", 1, set_uplinks },
 	{ "host-pps", 1, set_host_pps },
 	{ "auth-reads", 2, set_auth_reads },
+	{ "keep-rates", 2, set_keep_rates },
 	{ "max-body-bytes", 1, set_max_body_bytes },
 	{ "max-connections", 1, set_max_connections },
 	{ "idle-timeout", 1, set_idle_timeout },

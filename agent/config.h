@@ -43,6 +43,7 @@ struct config {
 	size_t n_uplinks;
 	uint64_t host_pps; /* the host's packet budget, 0: unlimited */
 	bool auth_reads;   /* GETs need the token too */
+	bool keep_rates;   /* xen-credit: leave the rate nodes in place on exit */
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t idle_timeout_s;

@@ -124,8 +124,9 @@ static int open_xen(const struct config *cfg, struct platform *plat, struct enfo
 	rc = xen_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
 	if (rc)
 		return rc;
-	rc = cfg->enforcer == ENFORCER_XEN_CREDIT ? xen_credit_open(enf, true, err, err_len)
-						  : none_open(enf, err, err_len);
+	rc = cfg->enforcer == ENFORCER_XEN_CREDIT
+		     ? xen_credit_open(enf, !cfg->keep_rates, err, err_len)
+		     : none_open(enf, err, err_len);
 	if (rc)
 		plat->ops->close(plat);
 	return rc;

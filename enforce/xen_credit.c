@@ -155,7 +155,8 @@ static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 
 	if (!v)
 		return -ENOENT;
-	if (xen_credit_rate(bps, pps, frame, value, sizeof(value))) {
+	/* A VM without an SLA of its own (never set, or deleted) is not dbavm's to limit. */
+	if (vif->vm->has_sla && xen_credit_rate(bps, pps, frame, value, sizeof(value))) {
 		if (!xc_put(x, v->path, value))
 			return errno ? -errno : -EIO;
 		v->written = true;

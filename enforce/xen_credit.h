@@ -3,7 +3,8 @@
  * credit scheduler as the backend's `rate` node, "<bytes>,<usec>": netback then takes no more
  * than <bytes> from the guest's ring per <usec>, so excess waits or drops in the guest, before
  * any grant copy. Counters are the vif netdevs' own (what passed; netback sees nothing of what
- * waits in the guest, so the allocator estimates demand).
+ * waits in the guest, so the allocator estimates demand). A VM whose SLA is deleted (or was
+ * never set) gets its rate node removed: netback's default, unlimited.
  */
 #ifndef DBAVM_XEN_CREDIT_H
 #define DBAVM_XEN_CREDIT_H

@@ -10,7 +10,8 @@
 #     not connected) are logged and skipped, the agent runs on;
 #   - counters are the netdevs' own: the agent's packets agree with what iperf3 sent.
 #   - xen-credit: every vif's rate node says what its limit says (bytes per 50 ms, the
-#     packet limit folded in), and the nodes are cleared when the agent stops;
+#     packet limit folded in); cleared when an SLA is deleted and when the agent stops
+#     (kept with --keep-rates);
 #   - xenstored restarted mid-run: /readyz reports the outage, the agent reconnects, re-reads
 #     the tree, watches again and writes every rate node again.
 set -eu
@@ -206,6 +207,11 @@ domu 5 | while IFS== read -r k val; do xenstore-write "$k" "$val"; done
 sleep 0.3
 [ "$(api /vms/xvm5 | jq '.present')" = true ] && ok "watching again: xvm5 picked up" ||
 	bad "the watch was not registered again"
+c=$(inh curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:8470/vms/xvm3/sla" \
+	-H 'Authorization: Bearer s3cret')
+sleep 0.3
+[ "$c" = 204 ] && ! xenstore-read /local/domain/0/backend/vif/3/0/rate >/dev/null 2>&1 &&
+	ok "SLA deleted: xvm3's rate node cleared" || bad "SLA delete ($c) left xvm3's rate node"
 kill "$agent"
 wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
 agent=""
@@ -214,5 +220,15 @@ for d in 1 2 3; do
 	xenstore-read "/local/domain/0/backend/vif/$d/0/rate" >/dev/null 2>&1 && left=$((left + 1))
 done
 [ "$left" = 0 ] && ok "the rate nodes cleared on exit" || bad "$left rate nodes left"
+ip netns exec "$H" "$DBAVMD" --platform xen --enforcer xen-credit --uplinks eth0:1000000000 \
+	--period 100 --listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
+	--keep-rates 2>>"$dir/agent.log" &
+agent=$!
+for _ in $(seq 50); do xenstore-read /local/domain/0/backend/vif/1/0/rate >/dev/null 2>&1 && break; sleep 0.1; done
+kill "$agent"
+wait "$agent" || bad "exit status $? with --keep-rates"
+agent=""
+[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 937500,50000 ] &&
+	ok "--keep-rates: xvm1's rate node stays after exit" || bad "--keep-rates: the node went"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
