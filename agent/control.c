@@ -411,59 +411,61 @@ static void apply_limits(struct control *ctl)
 	}
 }
 
-static void loss_of(struct vm_period *p, bool on_path, bool have_delay, uint64_t offered,
-		    uint64_t passed, uint64_t dropped, uint64_t sampled, uint64_t lost,
-		    double dt_s);
-
-void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out)
+static const struct delay_hist *span_of(const struct delay_stats *s, enum delay_span span)
 {
-	bool on_path = ctl->enf->ops->drops_on_path;
-	const struct delay_hist *only = NULL; /* the one vif's period with samples, if one */
+	switch (span) {
+	case DELAY_PERIOD:
+		return &s->period;
+	case DELAY_WINDOW:
+		return &s->window;
+	case DELAY_TOTAL:
+		return &s->total;
+	default:
+		return NULL;
+	}
+}
+
+void control_vm_delay(const struct vm *vm, enum delay_span span, struct vm_delay *out)
+{
+	const struct delay_hist *only = NULL; /* the one vif's histogram with samples, if one */
 	struct delay_hist *merged = NULL;
-	uint64_t sampled = 0, lost = 0, jitter_n = 0;
 	double jitter = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->tick = ctl->tick;
-	out->t_ms = ctl->now_ns / 1000000u;
-	out->delay_na = true;
 	for (size_t i = 0; i < vm->n_vifs; i++) {
-		const struct vif *v = vm->vifs[i];
+		const struct delay_stats *s = vm->vifs[i]->delay;
+		const struct delay_hist *h;
 
-		out->offered.bps += v->rates.offered.bps;
-		out->offered.pps += v->rates.offered.pps;
-		out->passed.bps += v->rates.passed.bps;
-		out->passed.pps += v->rates.passed.pps;
-		out->dropped.bps += v->rates.dropped.bps;
-		out->dropped.pps += v->rates.dropped.pps;
-		if (!v->delay)
+		if (!s)
 			continue;
-		out->delay_na = false;
-		sampled += v->delay->period_sampled;
-		lost += v->delay->period_lost;
-		if (v->delay->have_last) {
-			jitter += v->delay->jitter_ns * (double)v->delay->total.n;
-			jitter_n += v->delay->total.n;
-		}
-		if (!v->delay->period.n)
+		out->measured = true;
+		out->sampled += s->sampled;
+		out->lost += s->lost;
+		out->period_sampled += s->period_sampled;
+		out->period_lost += s->period_lost;
+		out->total_n += s->total.n;
+		out->total_sum_ns += s->total.sum_ns;
+		for (unsigned b = 0; b <= DELAY_N_PROM; b++)
+			out->prom[b] += s->prom[b];
+		jitter += s->jitter_ns * (double)s->total.n;
+		h = span_of(s, span);
+		if (!h || !h->n)
 			continue;
 		/* Most VMs have one vif: its histogram is summarised in place, copied for none. */
 		if (!only) {
-			only = &v->delay->period;
+			only = h;
 		} else {
 			if (!merged && (merged = calloc(1, sizeof(*merged))))
 				delay_hist_merge(merged, only);
 			if (merged)
-				delay_hist_merge(merged, &v->delay->period);
+				delay_hist_merge(merged, h);
 		}
 	}
 	if (only)
-		delay_summarize(merged ? merged : only, &out->delay);
+		delay_summarize(merged ? merged : only, &out->summary);
 	free(merged);
-	out->jitter_na = jitter_n == 0;
-	out->jitter_ns = jitter_n ? jitter / (double)jitter_n : 0;
-	loss_of(out, on_path, !out->delay_na, out->offered.pps, out->passed.pps, out->dropped.pps,
-		sampled, lost, 1.0);
+	out->jitter_na = out->total_n == 0;
+	out->jitter_ns = out->total_n ? jitter / (double)out->total_n : 0;
 }
 
 /* Loss by cause from packet counts over dt_s: policy (the hook's drops) or path (netback's
@@ -492,6 +494,37 @@ static void loss_of(struct vm_period *p, bool on_path, bool have_delay, uint64_t
 	}
 }
 
+static void delay_into(struct vm_period *p, const struct vm_delay *d)
+{
+	p->delay_na = !d->measured;
+	p->delay = d->summary;
+	p->jitter_na = d->jitter_na;
+	p->jitter_ns = d->jitter_ns;
+}
+
+void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out)
+{
+	struct vm_delay d;
+
+	memset(out, 0, sizeof(*out));
+	out->tick = ctl->tick;
+	out->t_ms = ctl->now_ns / 1000000u;
+	for (size_t i = 0; i < vm->n_vifs; i++) {
+		const struct vif *v = vm->vifs[i];
+
+		out->offered.bps += v->rates.offered.bps;
+		out->offered.pps += v->rates.offered.pps;
+		out->passed.bps += v->rates.passed.bps;
+		out->passed.pps += v->rates.passed.pps;
+		out->dropped.bps += v->rates.dropped.bps;
+		out->dropped.pps += v->rates.dropped.pps;
+	}
+	control_vm_delay(vm, DELAY_PERIOD, &d);
+	delay_into(out, &d);
+	loss_of(out, ctl->enf->ops->drops_on_path, d.measured, out->offered.pps, out->passed.pps,
+		out->dropped.pps, d.period_sampled, d.period_lost, 1.0);
+}
+
 static uint64_t rate_over(uint64_t delta, double dt_s, uint64_t scale)
 {
 	return (uint64_t)((double)delta * (double)scale / dt_s + 0.5);
@@ -501,11 +534,8 @@ static uint64_t rate_over(uint64_t delta, double dt_s, uint64_t scale)
 static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *e)
 {
 	struct vif_counters d;
-	struct delay_hist *merged = NULL;
-	const struct delay_hist *only = NULL;
-	uint64_t sampled = 0, lost = 0, jitter_n = 0;
-	double jitter = 0, dt_s = (double)(ctl->now_ns - vm->hist_ns) / 1e9;
-	bool have_delay = false;
+	struct vm_delay dl;
+	double dt_s = (double)(ctl->now_ns - vm->hist_ns) / 1e9;
 
 	memset(e, 0, sizeof(*e));
 	e->tick = ctl->tick;
@@ -517,42 +547,17 @@ static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *
 				   rate_over(d.passed_pkts, dt_s, 1) };
 	e->dropped = (struct rate){ rate_over(d.dropped_bytes, dt_s, 8),
 				    rate_over(d.dropped_pkts, dt_s, 1) };
-	for (size_t i = 0; i < vm->n_vifs; i++) {
-		struct delay_stats *s = vm->vifs[i]->delay;
-
-		if (!s)
-			continue;
-		have_delay = true;
-		sampled += s->sampled;
-		lost += s->lost;
-		if (s->have_last) {
-			jitter += s->jitter_ns * (double)s->total.n;
-			jitter_n += s->total.n;
-		}
-		if (s->window.n && !only) {
-			only = &s->window;
-		} else if (s->window.n) {
-			if (!merged && (merged = calloc(1, sizeof(*merged))))
-				delay_hist_merge(merged, only);
-			if (merged)
-				delay_hist_merge(merged, &s->window);
-		}
-	}
-	e->delay_na = !have_delay;
-	if (only)
-		delay_summarize(merged ? merged : only, &e->delay);
-	free(merged);
+	control_vm_delay(vm, DELAY_WINDOW, &dl);
+	delay_into(e, &dl);
 	for (size_t i = 0; i < vm->n_vifs; i++)
 		if (vm->vifs[i]->delay && vm->vifs[i]->delay->window.n)
 			memset(&vm->vifs[i]->delay->window, 0, sizeof(vm->vifs[i]->delay->window));
-	e->jitter_na = jitter_n == 0;
-	e->jitter_ns = jitter_n ? jitter / (double)jitter_n : 0;
 	/* Samples and losses are the vifs' counts since found; a vif that went took its own. */
-	loss_of(e, ctl->enf->ops->drops_on_path, have_delay, d.offered_pkts, d.passed_pkts,
-		d.dropped_pkts, sampled > vm->hist_sampled ? sampled - vm->hist_sampled : 0,
-		lost > vm->hist_lost ? lost - vm->hist_lost : 0, dt_s);
-	vm->hist_sampled = sampled;
-	vm->hist_lost = lost;
+	loss_of(e, ctl->enf->ops->drops_on_path, dl.measured, d.offered_pkts, d.passed_pkts,
+		d.dropped_pkts, dl.sampled > vm->hist_sampled ? dl.sampled - vm->hist_sampled : 0,
+		dl.lost > vm->hist_lost ? dl.lost - vm->hist_lost : 0, dt_s);
+	vm->hist_sampled = dl.sampled;
+	vm->hist_lost = dl.lost;
 }
 
 /* Every second (or every period, if longer), an entry for each present VM: a period of a few

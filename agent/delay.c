@@ -77,25 +77,6 @@ void delay_hist_merge(struct delay_hist *a, const struct delay_hist *b)
 		a->fine[i] += b->fine[i];
 }
 
-void delay_stats_add(struct delay_stats *sum, const struct delay_stats *s)
-{
-	uint64_t n0 = sum->total.n, n = n0 + s->total.n;
-
-	if (n)
-		sum->jitter_ns = (sum->jitter_ns * (double)n0 + s->jitter_ns * (double)s->total.n) /
-				 (double)n;
-	sum->have_last = sum->have_last || s->have_last;
-	delay_hist_merge(&sum->period, &s->period);
-	delay_hist_merge(&sum->total, &s->total);
-	for (unsigned b = 0; b <= DELAY_N_PROM; b++)
-		sum->prom[b] += s->prom[b];
-	sum->sampled += s->sampled;
-	sum->lost += s->lost;
-	sum->period_sampled += s->period_sampled;
-	sum->period_lost += s->period_lost;
-	sum->pending += s->pending;
-}
-
 void delay_period_end(struct delay_stats *s)
 {
 	if (s->period.n)
@@ -114,13 +95,12 @@ static void record(struct delay_stats *s, uint64_t ns)
 	while (b < DELAY_N_PROM && ns > delay_prom_bounds_ns[b])
 		b++;
 	s->prom[b]++;
-	if (s->have_last) {
+	if (s->total.n > 1) { /* this sample is in total already: a difference needs two */
 		double d = fabs((double)ns - (double)s->last_delay_ns);
 
 		s->jitter_ns += (d - s->jitter_ns) / 16.0;
 	}
 	s->last_delay_ns = ns;
-	s->have_last = true;
 }
 
 /* ---- the matcher ---- */

@@ -30,15 +30,14 @@ struct delay_hist {
 struct delay_stats {
 	/* What every period touches first, together: counts, jitter, then the histograms. */
 	uint64_t period_sampled, period_lost;
-	uint64_t sampled, lost; /* samples taken at the hook, and never seen at the uplink */
-	uint64_t pending;	/* samples of this vif still awaited at the uplink */
-	double jitter_ns;	/* RFC 3550: J += (|D| - J) / 16 */
-	uint64_t last_delay_ns;
-	bool have_last;
-	bool dirty;			 /* written this period: on the matcher's list to reset */
-	struct delay_hist period;	 /* since the last delay_period_end */
-	struct delay_hist total;	 /* since the vif was found */
-	struct delay_hist window;	 /* since the history last took it (control.c) */
+	uint64_t sampled, lost;	  /* samples taken at the hook, and never seen at the uplink */
+	uint64_t pending;	  /* samples of this vif still awaited at the uplink */
+	double jitter_ns;	  /* RFC 3550: J += (|D| - J) / 16 */
+	uint64_t last_delay_ns;	  /* meaningful once total.n > 0 */
+	bool dirty;		  /* written this period: on the matcher's list to reset */
+	struct delay_hist period; /* since the last delay_period_end */
+	struct delay_hist total;  /* since the vif was found */
+	struct delay_hist window; /* since the history last took it (control.c) */
 	uint64_t prom[DELAY_N_PROM + 1]; /* since found, per Prometheus bucket (not cumulative) */
 };
 
@@ -51,9 +50,6 @@ struct delay_summary {
 void delay_summarize(const struct delay_hist *h, struct delay_summary *out);
 /* Adds b's samples to a (to sum a VM's vifs). */
 void delay_hist_merge(struct delay_hist *a, const struct delay_hist *b);
-/* Adds s to sum (a VM's vifs into one): histograms and counts add up, jitter is the mean of
- * the vifs' weighted by their samples. */
-void delay_stats_add(struct delay_stats *sum, const struct delay_stats *s);
 /* Ends a period: the period histogram and loss counts start again. */
 void delay_period_end(struct delay_stats *s);
 

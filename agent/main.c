@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "devbed.h"
 #include "netback.h"
+#include "none.h"
 #include "netfront.h"
 #include "netns.h"
 #include "scenario.h"
@@ -59,34 +60,32 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
-static void uplinks_of(const struct config *cfg, struct platform_uplink *up)
+/* A real host: the platform (netns or xen) over the configured uplinks, then the enforcer. */
+static int open_host(const struct config *cfg, bool xen, struct platform *plat,
+		     struct enforcer *enf, char *err, size_t err_len)
 {
+	struct platform_uplink up[CONFIG_MAX_UPLINKS];
+	struct platform_host host = { up, cfg->n_uplinks, cfg->host_pps };
+	const char *name = xen ? "xen" : "netns";
+	int rc;
+
+	if (!cfg->n_uplinks) {
+		snprintf(err, err_len, "--platform %s needs --uplinks NAME:BPS[:PPS],...", name);
+		return -EINVAL;
+	}
+	if (cfg->enforcer != ENFORCER_NONE && xen != (cfg->enforcer == ENFORCER_XEN_CREDIT)) {
+		snprintf(err, err_len, "--enforcer %s: on %s use %s",
+			 config_enforcer_name(cfg->enforcer), name,
+			 xen ? "xen-credit or none" : "netfront, netback or none");
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < cfg->n_uplinks; i++) {
 		memset(&up[i], 0, sizeof(up[i]));
 		memcpy(up[i].name, cfg->uplinks[i].name, sizeof(up[i].name));
 		up[i].capacity_bps = cfg->uplinks[i].capacity_bps;
 		up[i].capacity_pps = cfg->uplinks[i].capacity_pps;
 	}
-}
-
-static int open_netns(const struct config *cfg, struct platform *plat, struct enforcer *enf,
-		      char *err, size_t err_len)
-{
-	struct platform_uplink up[CONFIG_MAX_UPLINKS];
-	int rc;
-
-	if (!cfg->n_uplinks) {
-		snprintf(err, err_len, "--platform netns needs --uplinks NAME:BPS[:PPS],...");
-		return -EINVAL;
-	}
-	if (cfg->enforcer == ENFORCER_XEN_CREDIT) {
-		snprintf(err, err_len,
-			 "--enforcer xen-credit needs --platform xen; on netns use netfront, "
-			 "netback or none");
-		return -EINVAL;
-	}
-	uplinks_of(cfg, up);
-	rc = netns_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
+	rc = xen ? xen_open(plat, &host, err, err_len) : netns_open(plat, &host, err, err_len);
 	if (rc)
 		return rc;
 	switch (cfg->enforcer) {
@@ -96,37 +95,12 @@ static int open_netns(const struct config *cfg, struct platform *plat, struct en
 	case ENFORCER_NONE:
 		rc = none_open(enf, err, err_len);
 		break;
+	case ENFORCER_XEN_CREDIT:
+		rc = xen_credit_open(enf, !cfg->keep_rates, err, err_len);
+		break;
 	default:
 		rc = netfront_open(enf, cfg->sample_every, err, err_len);
 	}
-	if (rc)
-		plat->ops->close(plat);
-	return rc;
-}
-
-/* Xen: discovery through libxenstore; xen-credit enforces, none measures. */
-static int open_xen(const struct config *cfg, struct platform *plat, struct enforcer *enf,
-		    char *err, size_t err_len)
-{
-	struct platform_uplink up[CONFIG_MAX_UPLINKS];
-	int rc;
-
-	if (!cfg->n_uplinks) {
-		snprintf(err, err_len, "--platform xen needs --uplinks NAME:BPS[:PPS],...");
-		return -EINVAL;
-	}
-	if (cfg->enforcer != ENFORCER_NONE && cfg->enforcer != ENFORCER_XEN_CREDIT) {
-		snprintf(err, err_len, "--enforcer %s: on xen use xen-credit or none",
-			 config_enforcer_name(cfg->enforcer));
-		return -EINVAL;
-	}
-	uplinks_of(cfg, up);
-	rc = xen_open(plat, up, cfg->n_uplinks, cfg->host_pps, err, err_len);
-	if (rc)
-		return rc;
-	rc = cfg->enforcer == ENFORCER_XEN_CREDIT
-		     ? xen_credit_open(enf, !cfg->keep_rates, err, err_len)
-		     : none_open(enf, err, err_len);
 	if (rc)
 		plat->ops->close(plat);
 	return rc;
@@ -139,13 +113,11 @@ static int open_platform(const struct config *cfg, struct platform *plat, struct
 	case PLATFORM_SIM:
 		return sim_open(cfg->scenario, cfg->enforcer, plat, enf, err, err_len);
 	case PLATFORM_XEN:
-		return open_xen(cfg, plat, enf, err, err_len);
+		return open_host(cfg, true, plat, enf, err, err_len);
 	case PLATFORM_AUTO: /* xen when a xenstore answers, else netns */
-		if (!cfg->dev && xen_available())
-			return open_xen(cfg, plat, enf, err, err_len);
-		return open_netns(cfg, plat, enf, err, err_len);
+		return open_host(cfg, !cfg->dev && xen_available(), plat, enf, err, err_len);
 	case PLATFORM_NETNS:
-		return open_netns(cfg, plat, enf, err, err_len);
+		return open_host(cfg, false, plat, enf, err, err_len);
 	}
 	return -EINVAL;
 }

@@ -56,9 +56,7 @@ struct links {
 };
 
 struct netns {
-	struct platform_uplink *uplinks;
-	size_t n_uplinks;
-	uint64_t host_capacity_pps;
+	struct platform_host host;
 	int own_netns;
 	struct mnl_socket *rtnl;   /* requests in the driver domain */
 	struct mnl_socket *events; /* link events in the driver domain, never asked anything */
@@ -68,28 +66,6 @@ struct netns {
 
 /* ---- rtnetlink ---- */
 
-static int link_attr(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(a);
-
-	if (mnl_attr_type_valid(a, IFLA_MAX) < 0)
-		return MNL_CB_OK;
-	tb[type] = a;
-	return MNL_CB_OK;
-}
-
-static int info_attr(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(a);
-
-	if (mnl_attr_type_valid(a, IFLA_INFO_MAX) < 0)
-		return MNL_CB_OK;
-	tb[type] = a;
-	return MNL_CB_OK;
-}
-
 static int on_link(const struct nlmsghdr *nlh, void *data)
 {
 	struct links *ls = data;
@@ -97,7 +73,7 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[IFLA_MAX + 1] = { 0 }, *info[IFLA_INFO_MAX + 1] = { 0 };
 	struct link *l;
 
-	mnl_attr_parse(nlh, sizeof(*ifm), link_attr, tb);
+	rtnl_parse(nlh, sizeof(*ifm), tb, IFLA_MAX);
 	if (!tb[IFLA_IFNAME])
 		return MNL_CB_OK;
 	if (ls->n == ls->cap) {
@@ -118,7 +94,7 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 	l->peer_netnsid =
 		tb[IFLA_LINK_NETNSID] ? (int32_t)mnl_attr_get_u32(tb[IFLA_LINK_NETNSID]) : -1;
 	if (tb[IFLA_LINKINFO]) {
-		mnl_attr_parse_nested(tb[IFLA_LINKINFO], info_attr, info);
+		rtnl_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
 		if (info[IFLA_INFO_KIND])
 			snprintf(l->kind, sizeof(l->kind), "%s",
 				 mnl_attr_get_str(info[IFLA_INFO_KIND]));
@@ -128,15 +104,7 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 
 static int dump_links(struct mnl_socket *nl, struct links *out)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
-
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	return rtnl_request(nl, nlh, on_link, out);
+	return rtnl_dump_links(nl, on_link, out);
 }
 
 static int on_nsid(const struct nlmsghdr *nlh, void *data)
@@ -212,22 +180,22 @@ static const struct link *find_link(const struct links *ls, uint32_t ifindex)
 static const struct platform_uplink *uplink_for(const struct netns *ns, const struct links *root,
 						const struct link *host_end)
 {
-	for (size_t u = 0; u < ns->n_uplinks; u++) {
+	for (size_t u = 0; u < ns->host.n_uplinks; u++) {
 		for (size_t i = 0; i < root->n; i++) {
 			const struct link *l = &root->l[i];
 
-			if (!strcmp(l->name, ns->uplinks[u].name) && l->master &&
+			if (!strcmp(l->name, ns->host.uplinks[u].name) && l->master &&
 			    l->master == host_end->master)
-				return &ns->uplinks[u];
+				return &ns->host.uplinks[u];
 		}
 	}
-	return ns->n_uplinks == 1 ? &ns->uplinks[0] : NULL;
+	return ns->host.n_uplinks == 1 ? &ns->host.uplinks[0] : NULL;
 }
 
 static bool is_uplink(const struct netns *ns, const char *name)
 {
-	for (size_t u = 0; u < ns->n_uplinks; u++)
-		if (!strcmp(ns->uplinks[u].name, name))
+	for (size_t u = 0; u < ns->host.n_uplinks; u++)
+		if (!strcmp(ns->host.uplinks[u].name, name))
 			return true;
 	return false;
 }
@@ -258,7 +226,7 @@ static int scan_one(struct netns *ns, const struct links *root, const char *name
 		const struct link *h = &root->l[i];
 		const struct link *g;
 		const struct platform_uplink *up;
-		struct platform_vif *pv, *grown;
+		struct platform_vif *pv;
 
 		if (h->peer_netnsid != nsid || strcmp(h->kind, "veth") || is_uplink(ns, h->name))
 			continue;
@@ -266,14 +234,11 @@ static int scan_one(struct netns *ns, const struct links *root, const char *name
 		up = uplink_for(ns, root, h);
 		if (!g || !up)
 			continue;
-		grown = realloc(vm->vifs, (vm->n_vifs + 1) * sizeof(*grown));
-		if (!grown) {
+		pv = platform_vm_add_vif(vm);
+		if (!pv) {
 			rc = -ENOMEM;
 			break;
 		}
-		vm->vifs = grown;
-		pv = &vm->vifs[vm->n_vifs++];
-		memset(pv, 0, sizeof(*pv));
 		snprintf(pv->id, sizeof(pv->id), "%s", h->name);
 		memcpy(pv->host_ifname, h->name, IFNAMSIZ);
 		memcpy(pv->guest_ifname, g->name, IFNAMSIZ);
@@ -296,13 +261,9 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 	int rc;
 
 	(void)now_ns;
-	memset(scan, 0, sizeof(*scan));
-	scan->uplinks = calloc(ns->n_uplinks ? ns->n_uplinks : 1, sizeof(*scan->uplinks));
-	if (!scan->uplinks)
-		return -ENOMEM;
-	memcpy(scan->uplinks, ns->uplinks, ns->n_uplinks * sizeof(*scan->uplinks));
-	scan->n_uplinks = ns->n_uplinks;
-	scan->host_capacity_pps = ns->host_capacity_pps;
+	rc = platform_scan_start(scan, &ns->host);
+	if (rc)
+		return rc;
 	rc = dump_links(ns->rtnl, &root);
 	if (rc) {
 		free(root.l);
@@ -311,7 +272,7 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 	}
 	dir = opendir(NETNS_DIR);
 	while (dir && (de = readdir(dir))) {
-		struct platform_vm vm = { 0 }, *grown;
+		struct platform_vm vm = { 0 };
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -324,14 +285,8 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 		}
 		if (vm.n_vifs == 0)
 			continue; /* not a VM: no vif of ours in it (the sink, say) */
-		grown = realloc(scan->vms, (scan->n_vms + 1) * sizeof(*grown));
-		if (!grown) {
-			free(vm.vifs);
-			rc = -ENOMEM;
+		if ((rc = platform_scan_add_vm(scan, &vm)))
 			break;
-		}
-		scan->vms = grown;
-		scan->vms[scan->n_vms++] = vm;
 	}
 	if (dir)
 		closedir(dir);
@@ -376,7 +331,7 @@ static void netns_close(struct platform *p)
 		close(ns->epoll_fd);
 	if (ns->own_netns >= 0)
 		close(ns->own_netns);
-	free(ns->uplinks);
+	platform_host_free(&ns->host);
 	free(ns);
 	p->priv = NULL;
 }
@@ -389,8 +344,7 @@ static const struct platform_ops netns_ops = {
 	.close = netns_close,
 };
 
-int netns_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
-	       uint64_t host_capacity_pps, char *why, size_t why_len)
+int netns_open(struct platform *p, const struct platform_host *host, char *why, size_t why_len)
 {
 	struct netns *ns = calloc(1, sizeof(*ns));
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -401,14 +355,8 @@ int netns_open(struct platform *p, const struct platform_uplink *uplinks, size_t
 	ns->inotify_fd = ns->epoll_fd = ns->own_netns = -1;
 	p->ops = &netns_ops;
 	p->priv = ns;
-	ns->uplinks = calloc(n_uplinks ? n_uplinks : 1, sizeof(*ns->uplinks));
-	if (!ns->uplinks) {
-		rc = -ENOMEM;
+	if ((rc = platform_host_copy(&ns->host, host)))
 		goto fail;
-	}
-	memcpy(ns->uplinks, uplinks, n_uplinks * sizeof(*uplinks));
-	ns->n_uplinks = n_uplinks;
-	ns->host_capacity_pps = host_capacity_pps;
 	ns->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	ns->rtnl = rtnl_open(0);
 	ns->events = rtnl_open(RTMGRP_LINK);

@@ -10,9 +10,8 @@
 
 #include "platform.h"
 
-/* Opens the platform over the given uplinks (names, capacities) and host packet budget.
- * Returns 0, or a negative errno with why set. */
-int netns_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
-	       uint64_t host_capacity_pps, char *why, size_t why_len);
+/* Opens the platform over the given host (uplinks and packet budget; copied). Returns 0, or a
+ * negative errno with why set. */
+int netns_open(struct platform *p, const struct platform_host *host, char *why, size_t why_len);
 
 #endif

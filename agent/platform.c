@@ -1,10 +1,66 @@
 /*
- * platform: what every platform shares: freeing a scan.
+ * platform: what every platform shares: the configured host, building and freeing a scan.
  */
 #include "platform.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+int platform_host_copy(struct platform_host *dst, const struct platform_host *src)
+{
+	*dst = *src;
+	dst->uplinks = calloc(src->n_uplinks ? src->n_uplinks : 1, sizeof(*dst->uplinks));
+	if (!dst->uplinks)
+		return -ENOMEM;
+	memcpy(dst->uplinks, src->uplinks, src->n_uplinks * sizeof(*src->uplinks));
+	return 0;
+}
+
+void platform_host_free(struct platform_host *h)
+{
+	free(h->uplinks);
+	h->uplinks = NULL;
+	h->n_uplinks = 0;
+}
+
+int platform_scan_start(struct platform_scan *scan, const struct platform_host *h)
+{
+	struct platform_host copy;
+
+	memset(scan, 0, sizeof(*scan));
+	if (platform_host_copy(&copy, h))
+		return -ENOMEM;
+	scan->uplinks = copy.uplinks;
+	scan->n_uplinks = copy.n_uplinks;
+	scan->host_capacity_pps = copy.host_capacity_pps;
+	return 0;
+}
+
+int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm)
+{
+	struct platform_vm *grown = realloc(scan->vms, (scan->n_vms + 1) * sizeof(*grown));
+
+	if (!grown) {
+		free(vm->vifs);
+		vm->vifs = NULL;
+		return -ENOMEM;
+	}
+	scan->vms = grown;
+	scan->vms[scan->n_vms++] = *vm;
+	return 0;
+}
+
+struct platform_vif *platform_vm_add_vif(struct platform_vm *vm)
+{
+	struct platform_vif *grown = realloc(vm->vifs, (vm->n_vifs + 1) * sizeof(*grown));
+
+	if (!grown)
+		return NULL;
+	vm->vifs = grown;
+	memset(&vm->vifs[vm->n_vifs], 0, sizeof(*grown));
+	return &vm->vifs[vm->n_vifs++];
+}
 
 void platform_scan_free(struct platform_scan *scan)
 {

@@ -7,6 +7,7 @@
 #define DBAVM_PLATFORM_H
 
 #include <net/if.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -47,6 +48,24 @@ struct platform_scan {
 	struct platform_vm *vms;
 	size_t n_vms;
 };
+
+/* The host as configured (uplinks, packet budget): kept by a platform, copied into each scan. */
+struct platform_host {
+	struct platform_uplink *uplinks;
+	size_t n_uplinks;
+	uint64_t host_capacity_pps; /* 0: unlimited */
+};
+
+/* dst becomes a copy of src. 0 or -ENOMEM. */
+int platform_host_copy(struct platform_host *dst, const struct platform_host *src);
+void platform_host_free(struct platform_host *h);
+
+/* Starts a scan: empty, with the host's uplinks and packet budget. 0 or -ENOMEM. */
+int platform_scan_start(struct platform_scan *scan, const struct platform_host *h);
+/* Appends vm to the scan, which takes its vifs (freed on failure). 0 or -ENOMEM. */
+int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm);
+/* A new, zeroed vif at the end of vm's; NULL on allocation failure. */
+struct platform_vif *platform_vm_add_vif(struct platform_vm *vm);
 
 struct platform;
 

@@ -54,6 +54,47 @@ int rtnl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 	return n < 0 ? -errno : 0;
 }
 
+struct attr_table {
+	const struct nlattr **tb;
+	uint16_t max;
+};
+
+static int attr_cb(const struct nlattr *a, void *data)
+{
+	const struct attr_table *t = data;
+
+	if (mnl_attr_get_type(a) <= t->max)
+		t->tb[mnl_attr_get_type(a)] = a;
+	return MNL_CB_OK;
+}
+
+void rtnl_parse(const struct nlmsghdr *nlh, size_t offset, const struct nlattr **tb, uint16_t max)
+{
+	struct attr_table t = { tb, max };
+
+	mnl_attr_parse(nlh, (unsigned)offset, attr_cb, &t);
+}
+
+void rtnl_parse_nested(const struct nlattr *attr, const struct nlattr **tb, uint16_t max)
+{
+	struct attr_table t = { tb, max };
+
+	mnl_attr_parse_nested(attr, attr_cb, &t);
+}
+
+int rtnl_dump_links(struct mnl_socket *nl, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	return rtnl_request(nl, nlh, cb, data);
+}
+
 int rtnl_in_netns(int ns_fd, int home_fd, int (*fn)(void *), void *arg)
 {
 	int rc;

@@ -17,6 +17,14 @@ struct mnl_socket *rtnl_open(unsigned groups);
  * or a negative errno, the kernel's own for a refused request. */
 int rtnl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 
+/* Fills tb (max + 1 entries, zeroed by the caller) with the attributes after offset bytes of
+ * the message's payload, or nested in attr, by type; types above max are skipped. */
+void rtnl_parse(const struct nlmsghdr *nlh, size_t offset, const struct nlattr **tb, uint16_t max);
+void rtnl_parse_nested(const struct nlattr *attr, const struct nlattr **tb, uint16_t max);
+
+/* Dumps every link of the socket's namespace (RTM_GETLINK), cb run on each. */
+int rtnl_dump_links(struct mnl_socket *nl, mnl_cb_t cb, void *data);
+
 /* Runs fn(arg) with the calling thread in the network namespace open at ns_fd, then returns
  * it to the one open at home_fd (aborting if it cannot: every later socket would be in the
  * wrong place). Returns fn's result, or a negative errno if the namespace cannot be entered. */

@@ -54,16 +54,15 @@ static int sim_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 {
 	struct sim *s = p->priv;
 
-	memset(scan, 0, sizeof(*scan));
-	scan->uplinks = calloc(s->sc.n_uplinks, sizeof(*scan->uplinks));
-	scan->vms = calloc(s->sc.n_vms, sizeof(*scan->vms));
-	if (!scan->uplinks || !scan->vms) {
+	struct platform_host host = { s->sc.uplinks, s->sc.n_uplinks, s->sc.host_capacity_pps };
+
+	if (platform_scan_start(scan, &host))
+		return -ENOMEM;
+	scan->vms = calloc(s->sc.n_vms ? s->sc.n_vms : 1, sizeof(*scan->vms));
+	if (!scan->vms) {
 		platform_scan_free(scan);
 		return -ENOMEM;
 	}
-	memcpy(scan->uplinks, s->sc.uplinks, s->sc.n_uplinks * sizeof(*scan->uplinks));
-	scan->n_uplinks = s->sc.n_uplinks;
-	scan->host_capacity_pps = s->sc.host_capacity_pps;
 	for (size_t i = 0; i < s->sc.n_vms; i++) {
 		const struct scenario_vm *svm = &s->sc.vms[i];
 		struct platform_vm *pvm;

@@ -22,9 +22,7 @@
 #define WARNED_MAX 256
 
 struct xen {
-	struct platform_uplink *uplinks;
-	size_t n_uplinks;
-	uint64_t host_capacity_pps;
+	struct platform_host host;
 	struct xs_handle *xs; /* NULL while xenstore is unreachable */
 	int epfd;	      /* the watch fd: an epoll set holding the connection's fd */
 	int probe_fd; /* a 1 s timer in that set: libxenstore says nothing when xenstored goes */
@@ -102,15 +100,15 @@ static int read_str(struct xs_handle *xs, const char *path, char *buf, size_t si
  * bridge, or the only one. */
 static const struct platform_uplink *uplink_for(const struct xen *x, const char *bridge)
 {
-	for (size_t u = 0; bridge[0] && u < x->n_uplinks; u++) {
+	for (size_t u = 0; bridge[0] && u < x->host.n_uplinks; u++) {
 		char path[128];
 
 		snprintf(path, sizeof(path), "/sys/class/net/%s/brif/%s", bridge,
-			 x->uplinks[u].name);
+			 x->host.uplinks[u].name);
 		if (access(path, F_OK) == 0)
-			return &x->uplinks[u];
+			return &x->host.uplinks[u];
 	}
-	return x->n_uplinks == 1 ? &x->uplinks[0] : NULL;
+	return x->host.n_uplinks == 1 ? &x->host.uplinks[0] : NULL;
 }
 
 /* The domain's vifs, name and UUID; 0 with vm->n_vifs == 0 if it has none usable. */
@@ -136,7 +134,7 @@ static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
 		long devid = parse_id(devs[i]);
 		char state[8], bridge[IFNAMSIZ], host[IFNAMSIZ];
 		const struct platform_uplink *up;
-		struct platform_vif *pv, *grown;
+		struct platform_vif *pv;
 
 		if (devid < 0) {
 			warn_once(x, "vif skipped, bad devid in xenstore domid=%ld devid=%.16s",
@@ -157,14 +155,11 @@ static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
 				  vm->id, host, bridge);
 			continue;
 		}
-		grown = realloc(vm->vifs, (vm->n_vifs + 1) * sizeof(*grown));
-		if (!grown) {
+		pv = platform_vm_add_vif(vm);
+		if (!pv) {
 			free(devs);
 			return -ENOMEM;
 		}
-		vm->vifs = grown;
-		pv = &vm->vifs[vm->n_vifs++];
-		memset(pv, 0, sizeof(*pv));
 		memcpy(pv->id, host, sizeof(host));
 		memcpy(pv->host_ifname, host, sizeof(host));
 		memcpy(pv->uplink, up->name, IFNAMSIZ);
@@ -219,8 +214,7 @@ static void xs_lost(struct xen *x, int err)
 		 strerror(err));
 }
 
-/* An error that means the connection, not the request, failed. */
-static bool connection_error(int err)
+bool xen_connection_error(int err)
 {
 	return err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == EBADF || err == EIO ||
 	       err == ECONNREFUSED;
@@ -237,23 +231,19 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	memset(scan, 0, sizeof(*scan));
 	if (!x->xs)
 		return -ENOTCONN;
-	scan->uplinks = calloc(x->n_uplinks ? x->n_uplinks : 1, sizeof(*scan->uplinks));
-	if (!scan->uplinks)
-		return -ENOMEM;
-	memcpy(scan->uplinks, x->uplinks, x->n_uplinks * sizeof(*scan->uplinks));
-	scan->n_uplinks = x->n_uplinks;
-	scan->host_capacity_pps = x->host_capacity_pps;
+	if ((rc = platform_scan_start(scan, &x->host)))
+		return rc;
 	doms = xs_directory(x->xs, XBT_NULL, BACKEND, &n);
 	if (!doms && errno != ENOENT) {
 		rc = errno ? -errno : -EIO;
-		if (connection_error(-rc))
+		if (xen_connection_error(-rc))
 			xs_lost(x, -rc);
 		platform_scan_free(scan);
 		return rc;
 	}
 	for (unsigned i = 0; doms && i < n && !rc; i++) {
 		long domid = parse_id(doms[i]);
-		struct platform_vm vm, *grown;
+		struct platform_vm vm;
 
 		memset(&vm, 0, sizeof(vm));
 		if (domid <= 0) { /* dom0's own vifs are not a guest's */
@@ -267,14 +257,7 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 			free(vm.vifs);
 			continue;
 		}
-		grown = realloc(scan->vms, (scan->n_vms + 1) * sizeof(*grown));
-		if (!grown) {
-			free(vm.vifs);
-			rc = -ENOMEM;
-			break;
-		}
-		scan->vms = grown;
-		scan->vms[scan->n_vms++] = vm;
+		rc = platform_scan_add_vm(scan, &vm);
 	}
 	free(doms);
 	if (rc)
@@ -309,7 +292,7 @@ static int xen_drain(struct platform *p, uint64_t now_ns)
 	if (read(x->probe_fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks)) {
 		char *path = xs_get_domain_path(x->xs, 0); /* a round trip to xenstored */
 
-		if (!path && connection_error(errno ? errno : EIO)) {
+		if (!path && xen_connection_error(errno ? errno : EIO)) {
 			xs_lost(x, errno ? errno : EIO);
 			return 0;
 		}
@@ -320,7 +303,7 @@ static int xen_drain(struct platform *p, uint64_t now_ns)
 		free(ev);
 		due = PLATFORM_RESCAN;
 	}
-	if (errno && errno != EAGAIN && connection_error(errno))
+	if (errno && errno != EAGAIN && xen_connection_error(errno))
 		xs_lost(x, errno);
 	return due;
 }
@@ -337,7 +320,7 @@ static void xen_close(struct platform *p)
 		close(x->epfd);
 	if (x->probe_fd >= 0)
 		close(x->probe_fd);
-	free(x->uplinks);
+	platform_host_free(&x->host);
 	free(x);
 	p->priv = NULL;
 }
@@ -358,8 +341,7 @@ static const struct platform_ops xen_ops = {
 	.problem = xen_problem,
 };
 
-int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
-	     uint64_t host_capacity_pps, char *why, size_t why_len)
+int xen_open(struct platform *p, const struct platform_host *host, char *why, size_t why_len)
 {
 	struct xen *x = calloc(1, sizeof(*x));
 
@@ -368,14 +350,10 @@ int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n
 	x->epfd = x->probe_fd = -1;
 	p->ops = &xen_ops;
 	p->priv = x;
-	x->uplinks = calloc(n_uplinks ? n_uplinks : 1, sizeof(*x->uplinks));
-	if (!x->uplinks) {
+	if (platform_host_copy(&x->host, host)) {
 		xen_close(p);
 		return -ENOMEM;
 	}
-	memcpy(x->uplinks, uplinks, n_uplinks * sizeof(*uplinks));
-	x->n_uplinks = n_uplinks;
-	x->host_capacity_pps = host_capacity_pps;
 	x->epfd = epoll_create1(EPOLL_CLOEXEC);
 	x->probe_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	errno = 0;

@@ -14,9 +14,12 @@
 /* True if a xenstore answers (XENSTORED_PATH, the socket, or the xenbus device). */
 bool xen_available(void);
 
-/* Opens the platform over the given uplinks and host packet budget. Returns 0, or a negative
- * errno with why set. */
-int xen_open(struct platform *p, const struct platform_uplink *uplinks, size_t n_uplinks,
-	     uint64_t host_capacity_pps, char *why, size_t why_len);
+/* An error from libxenstore that means the connection, not the request, failed (xenstored
+ * went away): reconnect. */
+bool xen_connection_error(int err);
+
+/* Opens the platform over the given host (uplinks and packet budget; copied). Returns 0, or a
+ * negative errno with why set. */
+int xen_open(struct platform *p, const struct platform_host *host, char *why, size_t why_len);
 
 #endif

@@ -60,7 +60,8 @@ static bool valid_id(const char *id)
 
 /* ---- reads ---- */
 
-static void get_vm(struct api *api, struct http_request *req, const char *id)
+/* GET /vms/{id} and /vms/{id}/stats: the VM's state or its history, or 404. */
+static void get_vm(struct api *api, struct http_request *req, const char *id, bool history)
 {
 	const struct vm *vm = host_find_vm(&api->ctl->host, id);
 	char msg[128];
@@ -70,20 +71,9 @@ static void get_vm(struct api *api, struct http_request *req, const char *id)
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
-	http_respond_json(req, MHD_HTTP_OK, state_vm_json(api->ctl, vm));
-}
-
-static void get_vm_stats(struct api *api, struct http_request *req, const char *id)
-{
-	const struct vm *vm = host_find_vm(&api->ctl->host, id);
-	char msg[128];
-
-	if (!vm) {
-		snprintf(msg, sizeof(msg), "no VM %s on this host and no SLA stored for it", id);
-		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
-		return;
-	}
-	http_respond_json(req, MHD_HTTP_OK, state_vm_stats_json(vm, api->cfg->period_ms));
+	http_respond_json(req, MHD_HTTP_OK,
+			  history ? state_vm_stats_json(vm, api->cfg->period_ms)
+				  : state_vm_json(api->ctl, vm));
 }
 
 static void get_vms(struct api *api, struct http_request *req)
@@ -461,10 +451,8 @@ static void handle(struct http_request *req, void *arg)
 		get_vms(api, req);
 		break;
 	case R_VM:
-		get_vm(api, req, id);
-		break;
 	case R_STATS:
-		get_vm_stats(api, req, id);
+		get_vm(api, req, id, r == R_STATS);
 		break;
 	case R_SLA:
 		if (get)

@@ -305,28 +305,21 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 {
 	const struct host *h = &ctl->host;
 	bool on_path = ctl->enf->ops->drops_on_path;
-	struct delay_stats *d = calloc(h->n_vms + 1, sizeof(*d));
-	bool *have = calloc(h->n_vms + 1, sizeof(*have));
+	struct vm_delay *d = calloc(h->n_vms + 1, sizeof(*d));
 
-	if (!d || !have) {
+	if (!d) {
 		b->oom = true;
-		free(d);
-		free(have);
 		return;
 	}
 	for (size_t i = 0; i < h->n_vms; i++)
-		for (size_t j = 0; j < h->vms[i]->n_vifs; j++)
-			if (h->vms[i]->vifs[j]->delay) {
-				delay_stats_add(&d[i], h->vms[i]->vifs[j]->delay);
-				have[i] = true;
-			}
+		control_vm_delay(h->vms[i], DELAY_NONE, &d[i]);
 	family(b, "dbavm_vm_delay_seconds", "histogram",
 	       "One-way delay of sampled packets from the netfront hook to the uplink's egress.");
 	for (size_t i = 0; i < h->n_vms; i++) {
 		uint64_t cum = 0;
 		char le[48];
 
-		if (!have[i])
+		if (!d[i].measured)
 			continue;
 		for (int k = 0; k <= DELAY_N_PROM; k++) {
 			cum += d[i].prom[k];
@@ -340,16 +333,16 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 			put(b, "\n", 1);
 		}
 		sample(b, "dbavm_vm_delay_seconds_sum", 26, VM_LABEL(m, i));
-		put_ns_as_seconds(b, d[i].total.sum_ns);
+		put_ns_as_seconds(b, d[i].total_sum_ns);
 		put(b, "\n", 1);
 		sample(b, "dbavm_vm_delay_seconds_count", 28, VM_LABEL(m, i));
-		put_u64(b, d[i].total.n);
+		put_u64(b, d[i].total_n);
 		put(b, "\n", 1);
 	}
 	family(b, "dbavm_vm_jitter_seconds", "gauge",
 	       "RFC 3550 interarrival jitter over consecutive delay samples.");
 	for (size_t i = 0; i < h->n_vms; i++) {
-		if (!have[i] || !d[i].have_last)
+		if (!d[i].measured || d[i].jitter_na)
 			continue;
 		sample(b, "dbavm_vm_jitter_seconds", 23, VM_LABEL(m, i));
 		put_ns_as_seconds(b, (uint64_t)(d[i].jitter_ns + 0.5));
@@ -367,7 +360,7 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 			put_u64(b, vm->total.dropped_pkts);
 			put(b, "\n", 1);
 		}
-		if (on_path || have[i]) {
+		if (on_path || d[i].measured) {
 			sample_vm_with(b, "dbavm_vm_lost_packets_total", m, i, "cause=\"path\"");
 			put_u64(b, on_path ? vm->total.dropped_pkts
 					   : d[i].lost * (uint64_t)ctl->enf->sample_every);
@@ -375,7 +368,6 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 		}
 	}
 	free(d);
-	free(have);
 }
 
 enum vif_gauge { LIMIT, DEMAND, ALLOC };

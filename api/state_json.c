@@ -31,7 +31,7 @@ static void vif_delay_json(const struct vif *vif, json_t **delay, json_t **jitte
 	delay_summarize(&vif->delay->period, &p);
 	delay_summarize(&vif->delay->total, &t);
 	*delay = json_pack("{s:o, s:o}", "period", summary_json(&p), "total", summary_json(&t));
-	if (vif->delay->have_last)
+	if (vif->delay->total.n)
 		*jitter = seconds_json(vif->delay->jitter_ns);
 }
 
@@ -107,17 +107,11 @@ json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 		}
 	}
 	if (!p.delay_na) {
-		struct delay_hist *total = calloc(1, sizeof(*total));
-		struct delay_summary t = { 0, 0, 0, 0 };
+		struct vm_delay total;
 
-		for (size_t i = 0; total && i < vm->n_vifs; i++)
-			if (vm->vifs[i]->delay)
-				delay_hist_merge(total, &vm->vifs[i]->delay->total);
-		if (total)
-			delay_summarize(total, &t);
-		free(total);
+		control_vm_delay(vm, DELAY_TOTAL, &total);
 		delay = json_pack("{s:o, s:o}", "period", summary_json(&p.delay), "total",
-				  summary_json(&t));
+				  summary_json(&total.summary));
 	}
 	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
 			vm->id, "name", vm->id, "uuid",

@@ -37,6 +37,9 @@
 #include "log.h"
 #include "netback.skel.h"
 #include "rtnl.h"
+#include "slots.h"
+
+_Static_assert(NETBACK_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
 
 #define HTB_MAJOR 0xdbu
 #define HTB_HANDLE TC_H_MAKE(HTB_MAJOR << 16, 0)
@@ -62,10 +65,10 @@ struct netback {
 	size_t n_uplinks;
 	int n_cpus;
 	struct netback_counters *percpu; /* scratch, n_cpus entries */
-	unsigned char used[NETBACK_MAX_VIFS];
-	struct netback_counters *snap; /* n_cpus per slot, slots [0, n_read) */
+	struct slots slots;		 /* the vifs' indices into the maps */
+	struct netback_counters *snap;	 /* n_cpus per slot, slots [0, n_read) */
 	__u32 *snap_keys;
-	__u32 n_read, top;
+	__u32 n_read;
 	struct class_stats *cls; /* per slot, from the last dump */
 	bool *cls_seen;
 };
@@ -140,22 +143,12 @@ static int uplink_install(struct netback *nb, struct nb_uplink *u)
 
 /* ---- class statistics ---- */
 
-static int stats_attr(const struct nlattr *a, void *data)
+/* Copies an attribute's payload into dst, at most size bytes (older kernels send less). */
+static void attr_copy(void *dst, size_t size, const struct nlattr *a)
 {
-	const struct nlattr **tb = data;
+	size_t len = mnl_attr_get_payload_len(a);
 
-	if (mnl_attr_type_valid(a, TCA_STATS_MAX) >= 0)
-		tb[mnl_attr_get_type(a)] = a;
-	return MNL_CB_OK;
-}
-
-static int tca_attr(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_type_valid(a, TCA_MAX) >= 0)
-		tb[mnl_attr_get_type(a)] = a;
-	return MNL_CB_OK;
+	memcpy(dst, mnl_attr_get_payload(a), len < size ? len : size);
 }
 
 static int on_class(const struct nlmsghdr *nlh, void *data)
@@ -171,19 +164,16 @@ static int on_class(const struct nlmsghdr *nlh, void *data)
 	slot = minor - FIRST_VIF_MINOR;
 	if (slot >= NETBACK_MAX_VIFS)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*t), tca_attr, tb);
+	rtnl_parse(nlh, sizeof(*t), tb, TCA_MAX);
 	if (!tb[TCA_STATS2])
 		return MNL_CB_OK;
-	mnl_attr_parse_nested(tb[TCA_STATS2], stats_attr, st);
+	rtnl_parse_nested(tb[TCA_STATS2], st, TCA_STATS_MAX);
 	c = &nb->cls[slot];
 	memset(c, 0, sizeof(*c));
 	if (st[TCA_STATS_BASIC]) {
 		struct gnet_stats_basic b = { 0 };
 
-		memcpy(&b, mnl_attr_get_payload(st[TCA_STATS_BASIC]),
-		       mnl_attr_get_payload_len(st[TCA_STATS_BASIC]) < sizeof(b)
-			       ? mnl_attr_get_payload_len(st[TCA_STATS_BASIC])
-			       : sizeof(b));
+		attr_copy(&b, sizeof(b), st[TCA_STATS_BASIC]);
 		c->bytes = b.bytes;
 		c->pkts = b.packets;
 	}
@@ -192,10 +182,7 @@ static int on_class(const struct nlmsghdr *nlh, void *data)
 	if (st[TCA_STATS_QUEUE]) {
 		struct gnet_stats_queue q = { 0 };
 
-		memcpy(&q, mnl_attr_get_payload(st[TCA_STATS_QUEUE]),
-		       mnl_attr_get_payload_len(st[TCA_STATS_QUEUE]) < sizeof(q)
-			       ? mnl_attr_get_payload_len(st[TCA_STATS_QUEUE])
-			       : sizeof(q));
+		attr_copy(&q, sizeof(q), st[TCA_STATS_QUEUE]);
 		c->drops = q.drops;
 		c->backlog_bytes = q.backlog;
 	}
@@ -223,10 +210,9 @@ static int nb_attach(struct enforcer *e, struct vif *vif)
 	rc = uplink_install(nb, &nb->uplinks[u]);
 	if (rc)
 		return rc;
-	for (slot = 0; slot < NETBACK_MAX_VIFS && nb->used[slot]; slot++)
-		;
-	if (slot == NETBACK_MAX_VIFS)
+	if (slots_free(&nb->slots) < 0)
 		return -ENOSPC;
+	slot = (__u32)slots_free(&nb->slots);
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -250,10 +236,8 @@ static int nb_attach(struct enforcer *e, struct vif *vif)
 		free(v);
 		return rc;
 	}
-	nb->used[slot] = 1;
+	slots_take(&nb->slots, slot);
 	nb->cls_seen[slot] = false;
-	if (slot + 1 > nb->top)
-		nb->top = slot + 1;
 	return 0;
 }
 
@@ -272,9 +256,7 @@ static void nb_detach(struct enforcer *e, struct vif *vif)
 	if (rc && rc != -ENOENT && rc != -ENODEV)
 		log_warn("netback class not removed vm=%s vif=%s err=%s", vif->vm->id, vif->desc.id,
 			 strerror(-rc));
-	nb->used[v->slot] = 0;
-	while (nb->top > 0 && !nb->used[nb->top - 1])
-		nb->top--;
+	slots_put(&nb->slots, v->slot);
 	free(v);
 	vif->enf = NULL;
 }
@@ -283,7 +265,7 @@ static int nb_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct netback *nb = e->priv;
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = nb->top, out;
+	__u32 count = nb->slots.top, out;
 	int rc = 0;
 
 	(void)now_ns;
@@ -295,7 +277,7 @@ static int nb_sync(struct enforcer *e, uint64_t now_ns)
 	    errno != ENOENT)
 		return -errno;
 	nb->n_read = count;
-	memset(nb->cls_seen, 0, NETBACK_MAX_VIFS * sizeof(*nb->cls_seen));
+	memset(nb->cls_seen, 0, nb->slots.top * sizeof(*nb->cls_seen)); /* the slots in use */
 	for (size_t u = 0; u < nb->n_uplinks && !rc; u++) {
 		char buf[MNL_SOCKET_BUFFER_SIZE];
 

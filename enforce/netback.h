@@ -34,9 +34,6 @@ struct enforcer;
  * are attached, and removed on close. Returns 0, or a negative errno with why set. */
 int netback_open(struct enforcer *e, const struct platform_uplink *uplinks, size_t n_uplinks,
 		 char *why, size_t why_len);
-/* The measure-only enforcer: counts each vif from its host end's interface statistics and
- * limits nothing. */
-int none_open(struct enforcer *e, char *why, size_t why_len);
 #endif
 
 #endif

@@ -28,6 +28,9 @@
 #include "log.h"
 #include "netfront.skel.h"
 #include "rtnl.h"
+#include "slots.h"
+
+_Static_assert(NETFRONT_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
 
 /* The default burst (DESIGN.md section 6): 5 ms of rate, and at least two full frames. */
 #define BURST_NS 5000000ull
@@ -37,13 +40,12 @@ struct netfront {
 	struct netfront_bpf *skel;
 	int own_netns; /* the driver domain, to come back to */
 	int n_cpus;
-	unsigned char used[NETFRONT_MAX_VIFS];
+	struct slots slots; /* the vifs' indices into the maps */
 	/* The counter pages in use, as read by the last sync: one batched lookup a period
 	 * instead of a syscall per vif. n_cpus entries per page, pages [0, n_read). */
 	struct netfront_counter_page *snap;
 	__u32 *snap_keys;
 	__u32 n_read;
-	__u32 top; /* 1 + the highest slot in use */
 	/* Delay sampling: the vif of each slot, the ring the samples come by, the program on the
 	 * uplinks' egress, and the driver domain's namespace cookie (uplinks live there). */
 	struct vif *by_slot[NETFRONT_MAX_VIFS];
@@ -165,10 +167,9 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 
 	if (!vif->desc.guest_netns[0] || !vif->desc.netns_cookie || !vif->desc.guest_ifindex)
 		return -EINVAL; /* the platform did not say where the guest end is */
-	for (slot = 0; slot < NETFRONT_MAX_VIFS && nf->used[slot]; slot++)
-		;
-	if (slot == NETFRONT_MAX_VIFS)
+	if (slots_free(&nf->slots) < 0)
 		return -ENOSPC;
+	slot = (__u32)slots_free(&nf->slots);
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -197,13 +198,11 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 		free(v);
 		return rc < 0 ? rc : -EIO;
 	}
-	nf->used[slot] = 1;
+	slots_take(&nf->slots, slot);
 	nf->by_slot[slot] = vif;
 	if (nf->rb && watch_uplink(nf, vif->desc.uplink))
 		log_warn("netfront uplink not watched, no delay vm=%s uplink=%s", vif->vm->id,
 			 vif->desc.uplink);
-	if (slot + 1 > nf->top)
-		nf->top = slot + 1;
 	return 0;
 }
 
@@ -221,10 +220,8 @@ static void nf_detach(struct enforcer *e, struct vif *vif)
 		log_warn("netfront hook not removed vm=%s vif=%s err=%s", vif->vm->id, vif->desc.id,
 			 strerror(-rc));
 	bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
-	nf->used[v->slot] = 0;
+	slots_put(&nf->slots, v->slot);
 	nf->by_slot[v->slot] = NULL;
-	while (nf->top > 0 && !nf->used[nf->top - 1])
-		nf->top--;
 	free(v);
 	vif->enf = NULL;
 }
@@ -235,7 +232,7 @@ static int nf_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct netfront *nf = e->priv;
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = (nf->top + NETFRONT_SLOTS_PER_PAGE - 1) / NETFRONT_SLOTS_PER_PAGE, out;
+	__u32 count = (nf->slots.top + NETFRONT_SLOTS_PER_PAGE - 1) / NETFRONT_SLOTS_PER_PAGE, out;
 	int rc;
 
 	(void)now_ns;

@@ -14,7 +14,7 @@
 
 #include "enforcer.h"
 #include "host.h"
-#include "netback.h"
+#include "none.h"
 #include "rtnl.h"
 
 struct link_stats {
@@ -80,18 +80,11 @@ static void none_detach(struct enforcer *e, struct vif *vif)
 static int none_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct none *nn = e->priv;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
 	int rc;
 
 	(void)now_ns;
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
 	nn->n = 0;
-	rc = rtnl_request(nn->nl, nlh, on_link, nn);
+	rc = rtnl_dump_links(nn->nl, on_link, nn);
 	if (rc)
 		nn->n = 0;
 	qsort(nn->s, nn->n, sizeof(*nn->s), by_ifindex);

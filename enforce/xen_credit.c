@@ -10,7 +10,8 @@
 #include "enforcer.h"
 #include "host.h"
 #include "log.h"
-#include "netback.h" /* none_open: the counters */
+#include "none.h"
+#include "xen.h"
 
 #define BACKEND "/local/domain/0/backend/vif"
 
@@ -133,8 +134,7 @@ static bool xc_put(struct xc *x, const char *path, const char *value)
 
 		if (ok)
 			return true;
-		if (errno != EPIPE && errno != ECONNRESET && errno != EIO && errno != EBADF &&
-		    errno != ENOTCONN)
+		if (!xen_connection_error(errno))
 			return false;
 		again = xs_open(0);
 		if (!again)
