@@ -14,14 +14,13 @@ SECS=${2:-10}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
 agent=""
+. "$TOP/tests/testbed/traffic.sh"
 cleanup() {
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
+	testbed_cleanup
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
-. "$TOP/tests/testbed/traffic.sh"
 # CPU nanoseconds of PID over SECS seconds.
 cpu_ns_over() {
 	if command -v perf >/dev/null 2>&1; then

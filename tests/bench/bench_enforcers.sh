@@ -24,14 +24,13 @@ ROUNDS=${4:-3}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
 agent=""
+. "$TOP/tests/testbed/traffic.sh"
 cleanup() {
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
+	testbed_cleanup
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
-. "$TOP/tests/testbed/traffic.sh"
 
 # Busy (user, nice, system, irq, softirq) and softirq jiffies, summed over all CPUs.
 cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $8 }' /proc/stat; }
@@ -52,9 +51,8 @@ one() { # MODE ROUND
 	sleep 0.5
 	rx=""
 	for i in 1 2 3; do
-		ip netns exec dbavm-sink timeout $((SECS + 10)) "$UDPBLAST" recv "52$i" $((SECS + 2)) \
-			>"$dir/rx$i" &
-		rx="$rx $!"
+		blast_recv "$i" $((SECS + 2))
+		rx="$rx $blast_pid"
 	done
 	sleep 0.3
 	set -- "$1" "$2" $(cpu_jiffies)
@@ -62,9 +60,8 @@ one() { # MODE ROUND
 	for i in 1 2 3; do
 		payload=22
 		[ "$i" = 2 ] && payload=1458
-		ip netns exec "dbavm-vm$i" timeout $((SECS + 10)) "$UDPBLAST" send 198.18.0.254 \
-			"52$i" "$payload" "$SECS" 1e9 >"$dir/tx$i" &
-		pids="$pids $!"
+		blast_send "$i" "$payload" "$SECS" 1e9
+		pids="$pids $blast_pid"
 	done
 	# shellcheck disable=SC2086 # a list of pids
 	wait $pids

@@ -15,14 +15,13 @@ ROUNDS=${5:-3}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
 agent=""
+. "$TOP/tests/testbed/traffic.sh"
 cleanup() {
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
+	testbed_cleanup
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
-. "$TOP/tests/testbed/traffic.sh"
 
 "$BENCH_HOOK" 20000 5
 echo
@@ -38,16 +37,14 @@ one() { # SAMPLE_EVERY
 	sleep 0.5
 	rx=""
 	for i in 1 3; do
-		ip netns exec dbavm-sink timeout $((SECS + 10)) "$UDPBLAST" recv "52$i" $((SECS + 2)) \
-			>"$dir/rx$i" &
-		rx="$rx $!"
+		blast_recv "$i" $((SECS + 2))
+		rx="$rx $blast_pid"
 	done
 	sleep 0.3
 	tx=""
 	for i in 1 3; do
-		ip netns exec "dbavm-vm$i" timeout $((SECS + 10)) "$UDPBLAST" send 198.18.0.254 \
-			"52$i" 22 "$SECS" 1e12 >/dev/null &
-		tx="$tx $!"
+		blast_send "$i" 22 "$SECS" 1e12
+		tx="$tx $blast_pid"
 	done
 	# shellcheck disable=SC2086 # lists of pids
 	wait $tx $rx

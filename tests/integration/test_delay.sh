@@ -17,22 +17,15 @@ TOP=$2
 TESTBED="$TOP/tests/testbed/testbed.sh"
 dir=$(mktemp -d /tmp/dbavm-delay-XXXXXX)
 agent=""
-passed=0
-failed=0
+. "$TOP/tests/testbed/check.sh"
+. "$TOP/tests/testbed/traffic.sh"
 cleanup() {
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-	"$TESTBED" down 2>/dev/null || true
-	if [ "$failed" -gt 0 ] && [ -f "$dir/agent.log" ]; then
-		echo "agent log:"
-		tail -20 "$dir/agent.log"
-	fi
+	testbed_cleanup
+	check_log_on_failure "$dir/agent.log" 20
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-. "$TOP/tests/testbed/traffic.sh"
 port=$(free_port)
 api="http://127.0.0.1:$port"
 
@@ -88,9 +81,6 @@ jitter_agrees() { # WHAT
 		t = 0.25 * i; if (t < 0.1) t = 0.1; exit !(d <= t) }' &&
 		ok "$1: jitter $jitter ms vs iperf3 $iperf_jitter ms" ||
 		bad "$1: jitter $jitter ms vs iperf3 $iperf_jitter ms (25 % or 0.1 ms)"
-}
-below() { # WHAT VALUE LIMIT
-	awk -v v="$2" -v l="$3" 'BEGIN { exit !(v < l) }' && ok "$1: $2 < $3" || bad "$1: $2, want < $3"
 }
 
 echo "== netfront, uplink not congested: within the SLA, then far over it"
@@ -162,5 +152,4 @@ awk -v r="$hist" -v w="$want" 'BEGIN { d = r - w; if (d < 0) d = -d; exit !(d <=
 	bad "GET /vms/{id}/stats: p50 at most $hist ms, the queue predicts $want ms"
 stop
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_done

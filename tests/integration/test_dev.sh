@@ -9,22 +9,16 @@ set -eu
 DBAVMD=$1
 dir=$(mktemp -d /tmp/dbavm-dev-XXXXXX)
 agent=""
-passed=0
-failed=0
+. "$(dirname "$0")/../testbed/check.sh"
 cleanup() {
 	[ -n "$agent" ] && kill -9 "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
 	# Whatever a failed check left: the agent's own cleaner, run once more.
 	"$DBAVMD" --dev --listen 127.0.0.1:1 --state-dir /nonexistent/x >/dev/null 2>&1 || true
-	if [ "$failed" -gt 0 ] && [ -f "$dir/agent.log" ]; then
-		echo "agent log:"
-		tail -30 "$dir/agent.log"
-	fi
+	check_log_on_failure "$dir/agent.log" 30
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 . "$(dirname "$0")/../testbed/traffic.sh"
 port=$(free_port)
@@ -117,5 +111,4 @@ nothing_left "after a start-up error"
 "$DBAVMD" --dev --uplinks eth0:1000 2>/dev/null && bad "--dev on another uplink accepted" ||
 	ok "--dev with an uplink other than dbavm-up0 refused"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_done

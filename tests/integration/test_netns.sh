@@ -23,32 +23,16 @@ TESTBED="$TOP/tests/testbed/testbed.sh"
 
 dir=$(mktemp -d /tmp/dbavm-netns-XXXXXX)
 agent=""
-passed=0
-failed=0
+. "$TOP/tests/testbed/check.sh"
+. "$TOP/tests/testbed/traffic.sh"
 cleanup() {
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-	"$TESTBED" down 2>/dev/null || true
-	if [ "$failed" -gt 0 ] && [ -f "$dir/agent.log" ]; then
-		echo "agent log:"
-		tail -40 "$dir/agent.log"
-	fi
+	testbed_cleanup
+	check_log_on_failure "$dir/agent.log" 40
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-# within NAME GOT WANT PERCENT
-within() {
-	if awk -v g="$2" -v w="$3" -v p="$4" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(d <= w * p / 100) }'; then
-		ok "$1: $2, want $3 +-$4%"
-	else
-		bad "$1: $2, want $3 +-$4%"
-	fi
-}
-
-. "$TOP/tests/testbed/traffic.sh"
 port=$(free_port)
 api="http://127.0.0.1:$port"
 put() { api_put_sla "$@"; }
@@ -118,11 +102,15 @@ echo "== scenario 1: 1500-byte frames (payload 1458)"
 mbps() { recv_pps "$1" | awk -v s="$S" '{ print $1 * 1500 * 8 / 1e6 * s }'; } # at the paper's scale
 kpps() { recv_pps "$1" | awk -v s="$S" '{ print $1 / 1e3 * s }'; }
 echo "(rates below are scaled back up by $S to the paper's figures)"
-run 1 1458 1458 1458 $((190 / S))M $((880 / S))M $((190 / S))M
-within "dbavm-vm1 Mbit/s at the sink" "$(mbps 1)" 150 5
-within "dbavm-vm2 Mbit/s at the sink" "$(mbps 2)" 700 5
-within "dbavm-vm3 Mbit/s at the sink" "$(mbps 3)" 150 5
-for i in 1 2 3; do check_agent "$i"; done
+# Scenario 1 and its checks: every VM at its Mbit/s allocation, the agent agreeing with iperf3.
+scenario1() { # CHECK_PREFIX
+	run 1 1458 1458 1458 $((190 / S))M $((880 / S))M $((190 / S))M
+	within "${1}dbavm-vm1 Mbit/s at the sink" "$(mbps 1)" 150 5
+	within "${1}dbavm-vm2 Mbit/s at the sink" "$(mbps 2)" 700 5
+	within "${1}dbavm-vm3 Mbit/s at the sink" "$(mbps 3)" 150 5
+	for i in 1 2 3; do check_agent "$i"; done
+}
+scenario1 ""
 
 echo "== scenario 2: dbavm-vm1 and dbavm-vm3 send 64-byte frames (payload 22)"
 run 2 22 1458 22 "$(awk -v s="$S" 'BEGIN { print 4400 / s }')K" $((880 / S))M \
@@ -220,20 +208,12 @@ baseline_stop() {
 	wait "$agent" && ok "the agent exited 0 under $1" || bad "exit status $? under $1"
 	agent=""
 }
-above() { # NAME GOT LOWEST
-	awk -v g="$2" -v w="$3" 'BEGIN { exit !(g >= w) }' && ok "$1: $2, at least $3" ||
-		bad "$1: $2, want at least $3"
-}
 
 echo "== netback: HTB on the uplink, one class per vif (the paper's TC)"
 baseline netback
 tc class show dev dbavm-up0 | grep -q "class htb db:1 root" && ok "netback's HTB on dbavm-up0" ||
 	bad "no netback HTB on dbavm-up0"
-run 1 1458 1458 1458 $((190 / S))M $((880 / S))M $((190 / S))M
-within "netback: dbavm-vm1 Mbit/s at the sink" "$(mbps 1)" 150 5
-within "netback: dbavm-vm2 Mbit/s at the sink" "$(mbps 2)" 700 5
-within "netback: dbavm-vm3 Mbit/s at the sink" "$(mbps 3)" 150 5
-for i in 1 2 3; do check_agent "$i"; done
+scenario1 "netback: "
 dropped=$(counter dbavm_vm_dropped_packets_total dbavm-vm2)
 above "netback: HTB dropped dbavm-vm2's excess (packets)" "$dropped" $((8000 / S))
 # HTB shapes bits only: the small-frame VMs pass their 64-byte frames over their pps caps.
@@ -266,5 +246,4 @@ awk -v g="$v2" 'BEGIN { exit !(g < 0.95 * 700) }' &&
 baseline_stop none
 "$TESTBED" down
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_done

@@ -1,5 +1,24 @@
-# Sourced, not run: iperf3 traffic on the testbed of testbed.sh, and the agent's API.
-# Needs $dir (a scratch directory) and $api (the agent's base URL) set by the caller.
+# Sourced, not run: iperf3 and udpblast traffic on the testbed of testbed.sh, and the agent's
+# API. Needs $TOP (the source tree), $dir (a scratch directory) and $api (the agent's base URL)
+# set by the caller; $UDPBLAST for the blast_ functions.
+
+# What an EXIT trap does first: stop $agent (if any) and remove the testbed.
+testbed_cleanup() {
+	[ -n "${agent:-}" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
+}
+
+# udpblast: a sink for VM i on the sink namespace for SECONDS, counting into $dir/rx<i>; VM i
+# sending PAYLOAD-byte datagrams at BPS for SECONDS, into $dir/tx<i>. The pid in $blast_pid.
+blast_recv() { # I SECONDS
+	ip netns exec dbavm-sink timeout $(($2 + 10)) "$UDPBLAST" recv "52$1" "$2" >"$dir/rx$1" &
+	blast_pid=$!
+}
+blast_send() { # I PAYLOAD SECONDS BPS
+	ip netns exec "dbavm-vm$1" timeout $(($3 + 10)) "$UDPBLAST" send 198.18.0.254 "52$1" "$2" \
+		"$3" "$4" >"$dir/tx$1" &
+	blast_pid=$!
+}
 
 # A UDP sink for VM i on the sink namespace, one test, JSON.
 traffic_serve() {

@@ -21,8 +21,7 @@ dir=$(mktemp -d /tmp/dbavm-xen-XXXXXX)
 H=dbavm-xenhost
 xs=""
 agent=""
-passed=0
-failed=0
+. "$(dirname "$0")/../testbed/check.sh"
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
 	[ -n "$xs" ] && kill "$xs" 2>/dev/null && wait "$xs" 2>/dev/null
@@ -30,16 +29,11 @@ cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
-	if [ "$failed" -gt 0 ] && [ -f "$dir/agent.log" ]; then
-		echo "agent log:"
-		tail -30 "$dir/agent.log"
-	fi
+	check_log_on_failure "$dir/agent.log" 30
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 inh() { ip netns exec "$H" "$@"; }
 export XENSTORED_PATH="$dir/xenstored.sock"
 
@@ -230,5 +224,4 @@ wait "$agent" || bad "exit status $? with --keep-rates"
 agent=""
 [ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 937500,50000 ] &&
 	ok "--keep-rates: xvm1's rate node stays after exit" || bad "--keep-rates: the node went"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_done

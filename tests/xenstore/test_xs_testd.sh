@@ -7,19 +7,13 @@ set -eu
 XS_TESTD=$1
 dir=$(mktemp -d /tmp/dbavm-xs-XXXXXX)
 pid=""
-passed=0
-failed=0
+. "$(dirname "$0")/../testbed/check.sh"
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-expect() { # WHAT GOT WANT
-	[ "$2" = "$3" ] && ok "$1" || bad "$1: got '$2', want '$3'"
-}
 
 cat >"$dir/store" <<'STORE'
 /local/domain/0/name=Domain-0
@@ -60,5 +54,4 @@ kill "$pid"
 wait "$pid" && ok "SIGTERM: exit 0" || bad "exit status $?"
 pid=""
 [ ! -e "$XENSTORED_PATH" ] && ok "socket removed" || bad "socket left"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+check_done
