@@ -12,15 +12,8 @@ set -eu
 DBAVMD=$1
 SECS=${2:-10}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
-agent=""
 . "$TOP/tests/testbed/traffic.sh"
-cleanup() {
-	testbed_cleanup
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
+bench_start
 # CPU nanoseconds of PID over SECS seconds.
 cpu_ns_over() {
 	if command -v perf >/dev/null 2>&1; then

@@ -22,15 +22,8 @@ UDPBLAST=$2
 SECS=${3:-10}
 ROUNDS=${4:-3}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
-agent=""
 . "$TOP/tests/testbed/traffic.sh"
-cleanup() {
-	testbed_cleanup
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
+bench_start
 
 # Busy (user, nice, system, irq, softirq) and softirq jiffies, summed over all CPUs.
 cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $8 }' /proc/stat; }

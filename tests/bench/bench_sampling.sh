@@ -13,15 +13,8 @@ BENCH_HOOK=$3
 SECS=${4:-5}
 ROUNDS=${5:-3}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
-agent=""
 . "$TOP/tests/testbed/traffic.sh"
-cleanup() {
-	testbed_cleanup
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
+bench_start
 
 "$BENCH_HOOK" 20000 5
 echo

@@ -8,6 +8,15 @@ testbed_cleanup() {
 	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
 }
 
+# A benchmark's start: a scratch $dir, no agent yet, and traps that stop the agent and remove
+# the testbed and $dir on exit, error and signal.
+bench_start() {
+	dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
+	agent=""
+	trap 'testbed_cleanup; rm -rf "$dir"' EXIT
+	trap 'exit 1' HUP INT PIPE TERM
+}
+
 # udpblast: a sink for VM i on the sink namespace for SECONDS, counting into $dir/rx<i>; VM i
 # sending PAYLOAD-byte datagrams at BPS for SECONDS, into $dir/tx<i>. The pid in $blast_pid.
 blast_recv() { # I SECONDS
