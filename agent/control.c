@@ -305,7 +305,9 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 		} else if (vif->have_cnt && now_ns > vif->cnt_ns) {
 			struct vif_counters d;
 
-			measure_delta(&vif->cnt, &cur, &d);
+			if (measure_delta(&vif->cnt, &cur, &d))
+				log_info("counters reset vm=%s vif=%s: counted from zero again",
+					 vif->vm->id, vif->desc.id);
 			measure_rates(&d, now_ns - vif->cnt_ns, &vif->rates);
 			measure_add(&vif->total, &d);
 			measure_add(&vif->vm->total, &d);

@@ -6,11 +6,6 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-static uint64_t delta(uint64_t prev, uint64_t cur)
-{
-	return cur >= prev ? cur - prev : cur;
-}
-
 static uint64_t per_second(uint64_t count, uint64_t dt_ns)
 {
 	u128 r;
@@ -29,15 +24,25 @@ static struct rate rate_of(uint64_t bytes, uint64_t pkts, uint64_t dt_ns)
 	};
 }
 
-void measure_delta(const struct vif_counters *p, const struct vif_counters *c,
+bool measure_delta(const struct vif_counters *p, const struct vif_counters *c,
 		   struct vif_counters *d)
 {
-	d->offered_bytes = delta(p->offered_bytes, c->offered_bytes);
-	d->offered_pkts = delta(p->offered_pkts, c->offered_pkts);
-	d->passed_bytes = delta(p->passed_bytes, c->passed_bytes);
-	d->passed_pkts = delta(p->passed_pkts, c->passed_pkts);
-	d->dropped_bytes = delta(p->dropped_bytes, c->dropped_bytes);
-	d->dropped_pkts = delta(p->dropped_pkts, c->dropped_pkts);
+	/* One counter gone back means all were reset together (they belong to one netdev or
+	 * one xenstat record): the others may have counted past their old values already, so
+	 * subtracting those would lose what came after the reset. */
+	if (c->offered_bytes < p->offered_bytes || c->offered_pkts < p->offered_pkts ||
+	    c->passed_bytes < p->passed_bytes || c->passed_pkts < p->passed_pkts ||
+	    c->dropped_bytes < p->dropped_bytes || c->dropped_pkts < p->dropped_pkts) {
+		*d = *c;
+		return true;
+	}
+	d->offered_bytes = c->offered_bytes - p->offered_bytes;
+	d->offered_pkts = c->offered_pkts - p->offered_pkts;
+	d->passed_bytes = c->passed_bytes - p->passed_bytes;
+	d->passed_pkts = c->passed_pkts - p->passed_pkts;
+	d->dropped_bytes = c->dropped_bytes - p->dropped_bytes;
+	d->dropped_pkts = c->dropped_pkts - p->dropped_pkts;
+	return false;
 }
 
 void measure_rates(const struct vif_counters *d, uint64_t dt_ns, struct vif_rates *out)

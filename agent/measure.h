@@ -4,6 +4,7 @@
 #ifndef DBAVM_MEASURE_H
 #define DBAVM_MEASURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Cumulative since the enforcer attached. Enforcers that only see what passed leave offered
@@ -23,11 +24,12 @@ struct vif_rates {
 };
 
 /*
- * What was counted between two readings. A counter that went backwards was reset (a domain
- * restarted, an interface was re-created): its delta is taken as the new reading, never as a
- * negative number or a wrap-around spike.
+ * What was counted between two readings. A counter that went backwards means the counters
+ * were reset (a domain restarted, its vif netdev was re-created, a migration): the delta is
+ * then the whole new reading, never a negative number or a wrap-around spike. Returns whether
+ * it was a reset.
  */
-void measure_delta(const struct vif_counters *prev, const struct vif_counters *cur,
+bool measure_delta(const struct vif_counters *prev, const struct vif_counters *cur,
 		   struct vif_counters *delta);
 
 /* Rates from a delta counted over dt_ns. */

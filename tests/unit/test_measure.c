@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -48,6 +49,66 @@ static void measure_counter_reset_is_not_a_spike(void **state)
 	assert_int_equal(r.passed.pps, 10);
 }
 
+/* A vif's netdev re-created while it carried traffic (same name, a domain restarted or its
+ * vif hot-plugged again): its new packet count already passed the old one, its byte count did
+ * not. All counters restarted together, so all are taken from the new reading. */
+static void measure_partial_looking_reset_is_one_reset(void **state)
+{
+	struct vif_counters a = { .passed_bytes = 1000000,
+				  .passed_pkts = 100,
+				  .offered_bytes = 1000000,
+				  .offered_pkts = 100 },
+			    b = { .passed_bytes = 9000,
+				  .passed_pkts = 150,
+				  .offered_bytes = 9000,
+				  .offered_pkts = 150 };
+	struct vif_counters d;
+
+	(void)state;
+	assert_true(measure_delta(&a, &b, &d));
+	assert_int_equal(d.passed_pkts, 150);
+	assert_int_equal(d.passed_bytes, 9000);
+	assert_int_equal(d.offered_pkts, 150);
+	assert_false(measure_delta(&b, &b, &d));
+	assert_int_equal(d.passed_pkts, 0);
+}
+
+/* A source at a steady 1,000 packets (1 MB) a second read every 100 ms; its counters restart
+ * from zero at tick 7 (the domain restarted 40 ms into that period) and again at tick 12 (the
+ * vif was re-created and carried nothing in that period). No rate is ever negative, none above the
+ * source's, and every period without a reset reads the source exactly. */
+static void measure_reset_sequence_has_no_spike(void **state)
+{
+	struct vif_counters prev = { 0 }, cur, d;
+	struct vif_rates r;
+	uint64_t since = 0; /* ms counted on the current counters */
+	int resets = 0;
+
+	(void)state;
+	for (int tick = 1; tick <= 20; tick++) {
+		if (tick == 7)
+			since = 60; /* reset 40 ms into the period */
+		else if (tick == 12)
+			since = 0; /* down for the period */
+		else
+			since += 100;
+		memset(&cur, 0, sizeof(cur));
+		cur.passed_pkts = cur.offered_pkts = since;
+		cur.passed_bytes = cur.offered_bytes = since * 1000;
+		resets += measure_delta(&prev, &cur, &d);
+		measure_rates(&d, 100000000, &r);
+		assert_true(r.passed.pps <= 1000 && r.passed.bps <= 8000000);
+		if (tick == 7)
+			assert_int_equal(r.passed.pps, 600); /* what came after the reset */
+		else if (tick == 12)
+			assert_int_equal(r.passed.pps, 0);
+		else
+			assert_int_equal(r.passed.pps, 1000);
+		prev = cur;
+	}
+	assert_int_equal(resets, 2);
+}
+
 static void measure_zero_interval_gives_zero(void **state)
 {
 	struct vif_counters a = { 0 }, b = { .passed_bytes = 100 };
@@ -77,6 +138,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(measure_rates_over_the_period),
 		cmocka_unit_test(measure_counter_reset_is_not_a_spike),
+		cmocka_unit_test(measure_partial_looking_reset_is_one_reset),
+		cmocka_unit_test(measure_reset_sequence_has_no_spike),
 		cmocka_unit_test(measure_zero_interval_gives_zero),
 		cmocka_unit_test(measure_huge_counts_saturate),
 	};
