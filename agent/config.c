@@ -116,6 +116,7 @@ static int set_enforcer(struct config *c, const char *v, char *w, size_t wl)
 	if (k < 0)
 		return why(w, wl, "must be netfront, netback, xen-credit or none, got '%s'", v);
 	c->enforcer = (enum enforcer_kind)k;
+	c->enforcer_given = true;
 	return 0;
 }
 

@@ -32,6 +32,7 @@ struct config {
 	char config_file[PATH_MAX];
 	enum platform_kind platform;
 	enum enforcer_kind enforcer;
+	bool enforcer_given; /* not: the platform's own (netfront; xen-credit on xen) */
 	char listen_addr[64];
 	uint16_t listen_port;
 	uint32_t period_ms;

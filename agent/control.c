@@ -285,6 +285,8 @@ static int rebuild_flat(struct control *ctl)
 
 static void read_counters(struct control *ctl, uint64_t now_ns)
 {
+	uint64_t period_ns = ctl->started && now_ns > ctl->now_ns ? now_ns - ctl->now_ns : 0;
+
 	for (size_t k = 0; k < ctl->n_flat; k++) {
 		struct vif *vif = ctl->flat[k];
 		struct vif_counters cur;
@@ -311,6 +313,9 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 			measure_rates(&d, now_ns - vif->cnt_ns, &vif->rates);
 			measure_add(&vif->total, &d);
 			measure_add(&vif->vm->total, &d);
+			if (period_ns && now_ns - vif->cnt_ns > period_ns) /* after a gap */
+				measure_scale(&d, period_ns, now_ns - vif->cnt_ns);
+			measure_add(&vif->vm->timed, &d);
 		} else {
 			memset(&vif->rates, 0, sizeof(vif->rates));
 		}
@@ -542,7 +547,7 @@ static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *
 	memset(e, 0, sizeof(*e));
 	e->tick = ctl->tick;
 	e->t_ms = ctl->now_ns / 1000000u;
-	measure_delta(&vm->hist_total, &vm->total, &d);
+	measure_delta(&vm->hist_total, &vm->timed, &d);
 	e->offered = (struct rate){ rate_over(d.offered_bytes, dt_s, 8),
 				    rate_over(d.offered_pkts, dt_s, 1) };
 	e->passed = (struct rate){ rate_over(d.passed_bytes, dt_s, 8),
@@ -573,14 +578,14 @@ static void record_history(struct control *ctl)
 			continue;
 		if (!vm->hist) { /* entries start from here */
 			vm->hist = calloc(VM_HISTORY, sizeof(*vm->hist));
-			vm->hist_total = vm->total;
+			vm->hist_total = vm->timed;
 			vm->hist_ns = ctl->now_ns;
 			continue;
 		}
 		if (ctl->now_ns - vm->hist_ns < VM_HISTORY_NS)
 			continue;
 		history_entry(ctl, vm, &vm->hist[(vm->hist_head + vm->hist_n) % VM_HISTORY]);
-		vm->hist_total = vm->total;
+		vm->hist_total = vm->timed;
 		vm->hist_ns = ctl->now_ns;
 		if (vm->hist_n < VM_HISTORY)
 			vm->hist_n++;
@@ -616,9 +621,12 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		return rc;
 	}
 	rc = ctl->enf->ops->sync(ctl->enf, now_ns);
-	if (rc)
+	if (rc && !ctl->sync_failing) /* said once, not every period it lasts */
 		log_warn("enforcer sync failed enforcer=%s err=%s", ctl->enf->ops->name,
 			 strerror(-rc));
+	else if (!rc && ctl->sync_failing)
+		log_info("enforcer sync works again enforcer=%s", ctl->enf->ops->name);
+	ctl->sync_failing = rc != 0;
 	read_counters(ctl, now_ns);
 	if (ctl->matcher) {
 		delay_matcher_period_end(ctl->matcher);

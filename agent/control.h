@@ -28,6 +28,7 @@ struct control {
 	bool rescan;  /* the platform said the host changed */
 	bool reapply; /* ...or came back from an outage: every limit is applied again */
 	bool started;
+	bool sync_failing; /* the enforcer's last sync failed (logged when it began) */
 	uint64_t tick;	   /* periods completed */
 	uint64_t now_ns;   /* time of the last tick */
 	uint64_t overruns; /* periods the loop fell behind */

@@ -60,13 +60,17 @@ struct vm {
 	bool present;
 	bool has_sla;		   /* else the default SLA applies */
 	struct vif_counters total; /* over all its vifs since the agent started; never goes back */
+	/* The same, but what a reading brings after a gap (readings that failed) counts for the
+	 * last period only by its share of the time: what the history is made from, so a gap
+	 * is not followed by a second that got more than it did. */
+	struct vif_counters timed;
 	struct sla sla;
 	struct vif **vifs;
 	size_t n_vifs;
 	uint32_t index;		/* position in host.vms, as of the control loop's last rebuild */
 	struct vm_period *hist; /* VM_HISTORY entries, a ring; NULL until the VM is present */
 	uint32_t hist_head, hist_n;
-	/* Where the last entry left off: totals, samples, losses and the time. */
+	/* Where the last entry left off: timed totals, samples, losses and the time. */
 	struct vif_counters hist_total;
 	uint64_t hist_sampled, hist_lost, hist_ns;
 };

@@ -29,6 +29,7 @@
 #include "state_json.h"
 #include "xen.h"
 #include "xen_credit.h"
+#include "xen_counters.h"
 #include "store.h"
 #include "version.h"
 
@@ -67,16 +68,16 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 	struct platform_uplink up[CONFIG_MAX_UPLINKS];
 	struct platform_host host = { up, cfg->n_uplinks, cfg->host_pps };
 	const char *name = xen ? "xen" : "netns";
+	enum enforcer_kind kind = cfg->enforcer_given || !xen ? cfg->enforcer : ENFORCER_XEN_CREDIT;
 	int rc;
 
 	if (!cfg->n_uplinks) {
 		snprintf(err, err_len, "--platform %s needs --uplinks NAME:BPS[:PPS],...", name);
 		return -EINVAL;
 	}
-	if (cfg->enforcer != ENFORCER_NONE && xen != (cfg->enforcer == ENFORCER_XEN_CREDIT)) {
-		snprintf(err, err_len, "--enforcer %s: on %s use %s",
-			 config_enforcer_name(cfg->enforcer), name,
-			 xen ? "xen-credit or none" : "netfront, netback or none");
+	if (kind != ENFORCER_NONE && xen != (kind == ENFORCER_XEN_CREDIT)) {
+		snprintf(err, err_len, "--enforcer %s: on %s use %s", config_enforcer_name(kind),
+			 name, xen ? "xen-credit or none" : "netfront, netback or none");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < cfg->n_uplinks; i++) {
@@ -88,12 +89,12 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 	rc = xen ? xen_open(plat, &host, err, err_len) : netns_open(plat, &host, err, err_len);
 	if (rc)
 		return rc;
-	switch (cfg->enforcer) {
+	switch (kind) {
 	case ENFORCER_NETBACK:
 		rc = netback_open(enf, up, cfg->n_uplinks, err, err_len);
 		break;
 	case ENFORCER_NONE:
-		rc = none_open(enf, err, err_len);
+		rc = xen ? xen_counters_open(enf, err, err_len) : none_open(enf, err, err_len);
 		break;
 	case ENFORCER_XEN_CREDIT:
 		rc = xen_credit_open(enf, !cfg->keep_rates, err, err_len);

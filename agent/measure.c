@@ -52,6 +52,23 @@ void measure_rates(const struct vif_counters *d, uint64_t dt_ns, struct vif_rate
 	out->dropped = rate_of(d->dropped_bytes, d->dropped_pkts, dt_ns);
 }
 
+static uint64_t scaled(uint64_t v, uint64_t num, uint64_t den)
+{
+	u128 r = (u128)v * num / den;
+
+	return r > UINT64_MAX ? UINT64_MAX : (uint64_t)r;
+}
+
+void measure_scale(struct vif_counters *d, uint64_t num, uint64_t den)
+{
+	d->offered_bytes = scaled(d->offered_bytes, num, den);
+	d->offered_pkts = scaled(d->offered_pkts, num, den);
+	d->passed_bytes = scaled(d->passed_bytes, num, den);
+	d->passed_pkts = scaled(d->passed_pkts, num, den);
+	d->dropped_bytes = scaled(d->dropped_bytes, num, den);
+	d->dropped_pkts = scaled(d->dropped_pkts, num, den);
+}
+
 void measure_add(struct vif_counters *t, const struct vif_counters *d)
 {
 	t->offered_bytes += d->offered_bytes;

@@ -35,6 +35,9 @@ bool measure_delta(const struct vif_counters *prev, const struct vif_counters *c
 /* Rates from a delta counted over dt_ns. */
 void measure_rates(const struct vif_counters *delta, uint64_t dt_ns, struct vif_rates *out);
 
+/* Scales a delta by num / den (den > 0): its share of a shorter time. */
+void measure_scale(struct vif_counters *d, uint64_t num, uint64_t den);
+
 /* Adds a delta to running totals. */
 void measure_add(struct vif_counters *total, const struct vif_counters *delta);
 

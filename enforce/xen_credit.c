@@ -10,8 +10,8 @@
 #include "enforcer.h"
 #include "host.h"
 #include "log.h"
-#include "none.h"
 #include "xen.h"
+#include "xen_counters.h"
 
 #define BACKEND "/local/domain/0/backend/vif"
 
@@ -48,7 +48,7 @@ struct xc_vif {
 
 struct xc {
 	struct xs_handle *xs;
-	struct enforcer counters; /* none: the netdevs' statistics */
+	struct enforcer counters; /* libxenstat, or the netdevs' statistics */
 	bool clear_on_exit;
 	struct xc_vif **vifs; /* attached, for clearing on exit */
 	size_t n_vifs;
@@ -211,7 +211,7 @@ int xen_credit_open(struct enforcer *e, bool clear_on_exit, char *why, size_t wh
 		free(x);
 		return rc;
 	}
-	rc = none_open(&x->counters, why, why_len);
+	rc = xen_counters_open(&x->counters, why, why_len);
 	if (rc) {
 		xs_close(x->xs);
 		free(x);

@@ -109,6 +109,23 @@ static void measure_reset_sequence_has_no_spike(void **state)
 	assert_int_equal(resets, 2);
 }
 
+/* After readings failed for 400 ms, a 100 ms period keeps a quarter of what the reading
+ * brought, exactly, even for counts near the top of the range. */
+static void measure_scale_keeps_a_share(void **state)
+{
+	struct vif_counters d = { .passed_bytes = 2000000,
+				  .passed_pkts = 2000,
+				  .offered_bytes = UINT64_MAX,
+				  .dropped_pkts = 3 };
+
+	(void)state;
+	measure_scale(&d, 100000000, 400000000);
+	assert_int_equal(d.passed_bytes, 500000);
+	assert_int_equal(d.passed_pkts, 500);
+	assert_true(d.offered_bytes == UINT64_MAX / 4);
+	assert_int_equal(d.dropped_pkts, 0); /* rounds down: never more than was counted */
+}
+
 static void measure_zero_interval_gives_zero(void **state)
 {
 	struct vif_counters a = { 0 }, b = { .passed_bytes = 100 };
@@ -140,6 +157,7 @@ int main(void)
 		cmocka_unit_test(measure_counter_reset_is_not_a_spike),
 		cmocka_unit_test(measure_partial_looking_reset_is_one_reset),
 		cmocka_unit_test(measure_reset_sequence_has_no_spike),
+		cmocka_unit_test(measure_scale_keeps_a_share),
 		cmocka_unit_test(measure_zero_interval_gives_zero),
 		cmocka_unit_test(measure_huge_counts_saturate),
 	};

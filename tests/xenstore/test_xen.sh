@@ -8,15 +8,22 @@
 #   - a domU created and destroyed mid-run is picked up and released within a period;
 #   - malformed store contents (missing name, garbage domid and devid, a name too long, a vif
 #     not connected) are logged and skipped, the agent runs on;
-#   - counters are the netdevs' own: the agent's packets agree with what iperf3 sent.
+#   - without a hypervisor libxenstat cannot start: counters are the netdevs' own (said in
+#     one log line, none of libxc's), and the agent's packets agree with what iperf3 sent;
 #   - xen-credit: every vif's rate node says what its limit says (bytes per 50 ms, the
 #     packet limit folded in); cleared when an SLA is deleted and when the agent stops
 #     (kept with --keep-rates);
 #   - xenstored restarted mid-run: /readyz reports the outage, the agent reconnects, re-reads
-#     the tree, watches again and writes every rate node again.
+#     the tree, watches again and writes every rate node again;
+#   - with libxenstat answering (tests/xenstore/fake_xenstat in its place: the real one needs a
+#     hypervisor), counters are its: rates as it reports them, the packet limit folded in by
+#     the mean frame it measures, counters reset (a domain restarted, on the same domid or on a
+#     new one) and a failed reading never give a negative rate or a spike; xen-credit is the
+#     enforcer on xen when none is named.
 set -eu
 DBAVMD=$1
 XS_TESTD=$2
+FAKE_XENSTAT=$3 # a directory holding libxenstat.so.4.17
 dir=$(mktemp -d /tmp/dbavm-xen-XXXXXX)
 H=dbavm-xenhost
 xs=""
@@ -38,10 +45,11 @@ inh() { ip netns exec "$H" "$@"; }
 export XENSTORED_PATH="$dir/xenstored.sock"
 
 uuid() { echo "6f3c0b8e-1a2b-4c3d-8e9f-00000000000$1"; }
-domu() { # DOMID: the store entries of a connected domU named xvm<DOMID> with vif <DOMID>.0
+domu() { # DOMID [NAME [N]]: the store entries of a connected domU (default name xvm<DOMID>,
+	# UUID number <DOMID>) with vif <DOMID>.0
 	cat <<STORE
-/local/domain/$1/name=xvm$1
-/local/domain/$1/vm=/vm/$(uuid "$1")
+/local/domain/$1/name=${2:-xvm$1}
+/local/domain/$1/vm=/vm/$(uuid "${3:-$1}")
 /local/domain/$1/device/vif/0/backend=/local/domain/0/backend/vif/$1/0
 /local/domain/0/backend/vif/$1/0/frontend=/local/domain/$1/device/vif/0
 /local/domain/0/backend/vif/$1/0/frontend-id=$1
@@ -131,7 +139,12 @@ sleep 0.3
 api /vms/xvm4 >/dev/null 2>&1 && bad "xvm4 not released" || ok "xvm4 released within 0.3 s"
 [ "$(present)" = 3 ] && ok "the others undisturbed" || bad "$(present) present"
 
-echo "== counters are the netdevs'"
+echo "== counters are the netdevs' when libxenstat has no hypervisor"
+grep -q "vif counters from the vif netdevs: libxenstat has no hypervisor" "$dir/agent.log" &&
+	ok "logged: counters from the netdevs, libxenstat has no hypervisor" ||
+	bad "not logged: why the counters are the netdevs'"
+grep -q "xencall\|xc_interface_open" "$dir/agent.log" && bad "libxc's own lines in the log" ||
+	ok "none of libxc's lines in the log"
 inh iperf3 -s -1 -D -p 5301 -B 198.18.1.101
 sleep 0.3
 c0=$(api /metrics | awk '/^dbavm_vm_offered_packets_total\{vm="xvm1"\}/ { print $2 }')
@@ -149,18 +162,20 @@ wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
 agent=""
 
 echo "== xen-credit: each vif's allocation as netback's rate node"
-ip netns exec "$H" "$DBAVMD" --platform xen --enforcer xen-credit --uplinks eth0:1000000000 \
+ip netns exec "$H" "$DBAVMD" --platform xen --uplinks eth0:1000000000 \
 	--period 100 --listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
 	2>>"$dir/agent.log" &
 agent=$!
 for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
 c=$(put xvm1 150000000)
 sleep 0.5
+[ "$(api /host | jq -r .enforcer)" = xen-credit ] && ok "xen-credit, the enforcer on xen by default" ||
+	bad "enforcer $(api /host | jq -r .enforcer) on xen by default"
 # What the node must say for the limit the API reports (bytes per 50 ms, rounded; the packet
-# limit folded in with a full frame until one is measured).
-expected() { # VM
+# limit folded in by the mean frame, a full one until one is measured).
+expected() { # VM [FRAME]
 	api "/vms/$1" | jq -r '.vifs[0].limit | [.bps // -1, .pps // -1] | @tsv' |
-		awk '{ b = $1; if ($2 >= 0 && ($2 * 1514 * 8 < b || b < 0)) b = $2 * 1514 * 8
+		awk -v f="${2:-1514}" '{ b = $1; if ($2 >= 0 && ($2 * f * 8 < b || b < 0)) b = $2 * f * 8
 		       if (b < 0) print "none"; else { v = int((b * 50000 + 4000000) / 8000000)
 		       if (v < 1) v = 1; printf "%d,50000\n", v } }'
 }
@@ -224,4 +239,67 @@ wait "$agent" || bad "exit status $? with --keep-rates"
 agent=""
 [ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 937500,50000 ] &&
 	ok "--keep-rates: xvm1's rate node stays after exit" || bad "--keep-rates: the node went"
+
+echo "== counters from libxenstat when it answers"
+uptime_s() { cut -d' ' -f1 /proc/uptime; } # CLOCK_BOOTTIME, as fake_xenstat counts
+t=$(uptime_s)
+# domid devid bytes/s packets/s since: xvm1 40 Mbit/s in 1000-byte frames, xvm2 8, xvm3 20
+printf '1 0 5000000 5000 %s\n2 0 1000000 1000 %s\n3 0 2500000 2500 %s\n' "$t" "$t" "$t" \
+	>"$dir/xenstat"
+ip netns exec "$H" env LD_LIBRARY_PATH="$FAKE_XENSTAT" DBAVM_TEST_XENSTAT="$dir/xenstat" \
+	"$DBAVMD" --platform xen --uplinks eth0:1000000000 --period 100 \
+	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
+	2>>"$dir/agent.log" &
+agent=$!
+for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+grep -q "vif counters from libxenstat" "$dir/agent.log" && ok "logged: vif counters from libxenstat" ||
+	bad "not logged: counters from libxenstat"
+c=$(inh curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:8470/vms/xvm2/sla" \
+	-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+	-d '{"priority":1,"packet_rate":{"min_pps":0,"max_pps":500}}')
+[ "$c" = 200 ] || [ "$c" = 201 ] || bad "PUT xvm2's packet SLA: $c"
+sleep 2.2
+# The last whole second /stats reports for a VM, passed bit/s.
+last_bps() { api "/vms/$1/stats" | jq '.periods[-1].passed.bps'; }
+most_bps() { api "/vms/$1/stats" | jq '[.periods[].passed.bps] | max'; }
+within "xvm1's rate as libxenstat reports it (its netdev is idle)" "$(last_bps xvm1)" 40000000 1
+within "xvm3's rate as libxenstat reports it" "$(last_bps xvm3)" 20000000 1
+# The mean frame is measured over one period (bytes and packets each counted whole): within 1 %.
+want=$(expected xvm2 1000)
+got=$(xenstore-read /local/domain/0/backend/vif/2/0/rate 2>/dev/null || echo none)
+[ "${got#*,}" = 50000 ] && [ "$want" != "$(expected xvm2)" ] &&
+	within "xvm2's 500 pps folded in by its measured 1000-byte frame (a full frame: $(expected xvm2))" \
+		"${got%,*}" "${want%,*}" 1 || bad "xvm2's rate node $got; 1000-byte frames give $want"
+
+echo "== counter resets: a domain restarted on its domid, and on a new one"
+t=$(uptime_s)
+sed -i "s/^1 0 .*/1 0 5000000 5000 $t/" "$dir/xenstat"
+xenstore-rm /local/domain/0/backend/vif/3
+xenstore-rm /local/domain/3
+domu 6 xvm3 3 | while IFS== read -r k val; do xenstore-write "$k" "$val"; done
+sed -i "s/^3 0 .*/6 0 2500000 2500 $t/" "$dir/xenstat"
+sleep 0.5
+grep -q "counters reset vm=xvm1 vif=vif1.0" "$dir/agent.log" && ok "logged: xvm1's counters reset" ||
+	bad "xvm1's reset not logged"
+[ "$(api /vms/xvm3 | jq -c '[.domid, .vifs[0].id]')" = '[6,"vif6.0"]' ] &&
+	ok "xvm3 restarted as domid 6, vif6.0" || bad "xvm3 is $(api /vms/xvm3 | jq -c '[.domid, .vifs[].id]')"
+echo unavailable >>"$dir/xenstat"
+sleep 0.5
+grep -q "libxenstat: no statistics this period" "$dir/agent.log" &&
+	ok "logged: libxenstat failing" || bad "libxenstat failing not logged"
+api /healthz >/dev/null && ok "the agent runs on without statistics" || bad "the agent stopped"
+sed -i '/unavailable/d' "$dir/xenstat"
+sleep 2.2
+grep -q "libxenstat answers again" "$dir/agent.log" && ok "logged: libxenstat back" ||
+	bad "libxenstat's return not logged"
+n=$(grep -c "enforcer sync failed" "$dir/agent.log")
+[ "$n" = 1 ] && ok "the outage logged once, not every period" || bad "the outage logged $n times"
+for vm in xvm1:40000000 xvm3:20000000; do
+	below "${vm%%:*}: no second above its rate across the resets and the outage" \
+		"$(most_bps "${vm%%:*}")" "$((${vm#*:} * 101 / 100))"
+	within "${vm%%:*}: its rate read again after them" "$(last_bps "${vm%%:*}")" "${vm#*:}" 1
+done
+kill "$agent"
+wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
+agent=""
 check_done

@@ -1,0 +1,226 @@
+/*
+ * xen_counters.c: vif counters from libxenstat. One xenstat_get_node(XENSTAT_NETWORK) a period
+ * (a hypercall for the domain list, then each domain's vifs), copied out into a table sorted
+ * by (domid, devid) and freed at once; a vif's reading is a lookup in it.
+ */
+#include "xen_counters.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xenstat.h>
+
+#include "enforcer.h"
+#include "host.h"
+#include "log.h"
+#include "none.h"
+
+struct xs_rec {
+	uint32_t key; /* domid << 16 | devid */
+	uint64_t rbytes, rpackets;
+};
+
+struct xst {
+	xenstat_handle *h;
+	struct xs_rec *r; /* sorted by key */
+	size_t n, cap;
+	bool failing; /* the last xenstat_get_node failed: said once until it works again */
+};
+
+void xenstat_vif_counters(uint64_t rbytes, uint64_t rpackets, struct vif_counters *out)
+{
+	/* Nothing is dropped by measuring: offered is what passed. */
+	*out = (struct vif_counters){ rbytes, rpackets, rbytes, rpackets, 0, 0 };
+}
+
+static int by_key(const void *a, const void *b)
+{
+	uint32_t x = ((const struct xs_rec *)a)->key, y = ((const struct xs_rec *)b)->key;
+
+	return (x > y) - (x < y);
+}
+
+/* "vif<domid>.<devid>" (the xen platform's vif ids) to a key; false if it is not one. */
+static bool vif_key(const char *id, uint32_t *key)
+{
+	char *end;
+	unsigned long d, n;
+
+	if (strncmp(id, "vif", 3))
+		return false;
+	d = strtoul(id + 3, &end, 10);
+	if (*end != '.' || d > 0xffff)
+		return false;
+	n = strtoul(end + 1, &end, 10);
+	if (*end || n > 0xffff)
+		return false;
+	*key = (uint32_t)(d << 16 | n);
+	return true;
+}
+
+static int xst_attach(struct enforcer *e, struct vif *vif)
+{
+	uint32_t key;
+
+	(void)e;
+	return vif_key(vif->desc.id, &key) ? 0 : -EINVAL;
+}
+
+static void xst_detach(struct enforcer *e, struct vif *vif)
+{
+	(void)e;
+	(void)vif;
+}
+
+static int xst_add(struct xst *x, uint32_t key, xenstat_network *net)
+{
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 64;
+		struct xs_rec *grown = realloc(x->r, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		x->r = grown;
+		x->cap = cap;
+	}
+	x->r[x->n++] =
+		(struct xs_rec){ key, xenstat_network_rbytes(net), xenstat_network_rpackets(net) };
+	return 0;
+}
+
+static int xst_sync(struct enforcer *e, uint64_t now_ns)
+{
+	struct xst *x = e->priv;
+	xenstat_node *node = xenstat_get_node(x->h, XENSTAT_NETWORK);
+	unsigned n_doms;
+	int rc = 0;
+
+	(void)now_ns;
+	x->n = 0;
+	if (!node) {
+		if (!x->failing)
+			log_warn("libxenstat: no statistics this period err=%s; vif rates read 0 "
+				 "until it answers",
+				 strerror(errno ? errno : EIO));
+		x->failing = true;
+		return -EIO;
+	}
+	if (x->failing)
+		log_info("libxenstat answers again");
+	x->failing = false;
+	n_doms = xenstat_node_num_domains(node);
+	for (unsigned i = 0; i < n_doms && !rc; i++) {
+		xenstat_domain *dom = xenstat_node_domain_by_index(node, i);
+		unsigned domid = dom ? xenstat_domain_id(dom) : 0;
+		unsigned n_nets = dom ? xenstat_domain_num_networks(dom) : 0;
+
+		if (domid == 0 || domid > 0xffff) /* dom0's own interfaces are not a guest's */
+			continue;
+		for (unsigned j = 0; j < n_nets && !rc; j++) {
+			xenstat_network *net = xenstat_domain_network(dom, j);
+			unsigned devid = net ? xenstat_network_id(net) : 0x10000;
+
+			if (devid <= 0xffff)
+				rc = xst_add(x, domid << 16 | devid, net);
+		}
+	}
+	xenstat_free_node(node);
+	qsort(x->r, x->n, sizeof(*x->r), by_key);
+	return rc;
+}
+
+static int xst_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+{
+	struct xst *x = e->priv;
+	struct xs_rec key, *r;
+
+	if (!vif_key(vif->desc.id, &key.key))
+		return -EINVAL;
+	r = bsearch(&key, x->r, x->n, sizeof(*x->r), by_key);
+	if (!r)
+		return -EAGAIN; /* not (or no longer) in the hypervisor's list */
+	xenstat_vif_counters(r->rbytes, r->rpackets, out);
+	return 0;
+}
+
+static int xst_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+{
+	(void)e;
+	(void)vif;
+	(void)bps;
+	(void)pps;
+	return 0; /* measures only */
+}
+
+static void xst_close(struct enforcer *e)
+{
+	struct xst *x = e->priv;
+
+	if (!x)
+		return;
+	xenstat_uninit(x->h);
+	free(x->r);
+	free(x);
+	e->priv = NULL;
+}
+
+static const struct enforcer_ops xst_ops = {
+	.name = "none", /* measures only: this is the none enforcer on a Xen host */
+	.sees_offered = true,
+	.attach = xst_attach,
+	.detach = xst_detach,
+	.sync = xst_sync,
+	.read_counters = xst_read_counters,
+	.apply = xst_apply,
+	.close = xst_close,
+};
+
+/* xenstat_init, without the lines libxc writes to stderr when there is no hypervisor (the
+ * agent says it in one log line of its own). Only the main thread logs, and this is it. */
+static xenstat_handle *quiet_xenstat_init(int *err)
+{
+	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	xenstat_handle *h;
+
+	if (saved >= 0 && null >= 0)
+		dup2(null, STDERR_FILENO);
+	errno = 0;
+	h = xenstat_init();
+	*err = errno ? errno : ENODEV;
+	if (saved >= 0 && null >= 0)
+		dup2(saved, STDERR_FILENO);
+	if (saved >= 0)
+		close(saved);
+	if (null >= 0)
+		close(null);
+	return h;
+}
+
+int xen_counters_open(struct enforcer *e, char *why, size_t why_len)
+{
+	struct xst *x;
+	int err;
+	xenstat_handle *h = quiet_xenstat_init(&err);
+
+	if (!h) {
+		log_info("vif counters from the vif netdevs: libxenstat has no hypervisor (%s)",
+			 strerror(err));
+		return none_open(e, why, why_len);
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		xenstat_uninit(h);
+		snprintf(why, why_len, "xenstat: out of memory");
+		return -ENOMEM;
+	}
+	x->h = h;
+	e->ops = &xst_ops;
+	e->priv = x;
+	log_info("vif counters from libxenstat");
+	return 0;
+}
