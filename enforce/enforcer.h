@@ -2,7 +2,8 @@
  * enforcer: applies allocations to vifs and counts what they offer, pass and drop
  * (DESIGN.md section 4). On netns: netfront (BPF at the guest end, netfront.c), netback (HTB
  * on the uplink in the driver domain, netback.c) and none (interface statistics, none.c); the
- * sim platform brings a model of its own. To come: xen-credit (netback's credit scheduler).
+ * sim platform brings a model of its own. On xen: xen-credit (netback's rate node,
+ * xen_credit.c), none counting from libxenstat or the netdevs (xen_counters.c).
  */
 #ifndef DBAVM_ENFORCER_H
 #define DBAVM_ENFORCER_H

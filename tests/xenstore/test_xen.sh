@@ -5,7 +5,8 @@
 # agent runs: its driver domain), their guest ends in one namespace per domU.
 #   - the agent finds the three domUs and their vifs; they answer by name, UUID and domid,
 #     and SLAs PUT each way land;
-#   - a domU created and destroyed mid-run is picked up and released within a period;
+#   - a domU created and destroyed mid-run is picked up and released within a period, and so
+#     is a vif hot-plugged into a running one and closed again;
 #   - malformed store contents (missing name, garbage domid and devid, a name too long, a vif
 #     not connected) are logged and skipped, the agent runs on;
 #   - without a hypervisor libxenstat cannot start: counters are the netdevs' own (said in
@@ -138,6 +139,23 @@ xenstore-rm /local/domain/4
 sleep 0.3
 api /vms/xvm4 >/dev/null 2>&1 && bad "xvm4 not released" || ok "xvm4 released within 0.3 s"
 [ "$(present)" = 3 ] && ok "the others undisturbed" || bad "$(present) present"
+
+echo "== a vif hot-plugged into a running domU, and out again"
+inh ip link add vif1.1 type veth peer name eth1 netns dbavm-xg1
+inh ip link set vif1.1 up
+for kv in frontend=/local/domain/1/device/vif/1 frontend-id=1 handle=1 mac=00:16:3e:00:01:01 \
+	bridge=xenbr0 state=4; do
+	xenstore-write "/local/domain/0/backend/vif/1/1/${kv%%=*}" "${kv#*=}"
+done
+sleep 0.3
+[ "$(api /vms/xvm1 | jq -c '[.vifs[].id] | sort')" = '["vif1.0","vif1.1"]' ] &&
+	ok "vif1.1 plugged: xvm1 has two vifs within 0.3 s" || bad "xvm1's vifs: $(api /vms/xvm1 | jq -c '[.vifs[].id]')"
+xenstore-write /local/domain/0/backend/vif/1/1/state 5 # Closing: no longer connected
+sleep 0.3
+[ "$(api /vms/xvm1 | jq -c '[.vifs[].id]')" = '["vif1.0"]' ] &&
+	ok "vif1.1 closing: released within 0.3 s" || bad "xvm1's vifs: $(api /vms/xvm1 | jq -c '[.vifs[].id]')"
+xenstore-rm /local/domain/0/backend/vif/1/1
+inh ip link del vif1.1
 
 echo "== counters are the netdevs' when libxenstat has no hypervisor"
 grep -q "vif counters from the vif netdevs: libxenstat has no hypervisor" "$dir/agent.log" &&
