@@ -402,8 +402,12 @@ static void apply_limits(struct control *ctl)
 		vif->alloc = *o;
 		vif->have_alloc = true;
 		if (vif->applied && vif->applied_bps == bps && vif->applied_pps == pps &&
-		    !ctl->reapply)
+		    !ctl->reapply) {
+			if (ctl->enf->ops->retune && (rc = ctl->enf->ops->retune(ctl->enf, vif)))
+				log_debug("limit not retuned vm=%s vif=%s err=%s", vif->vm->id,
+					  vif->desc.id, strerror(-rc));
 			continue;
+		}
 		rc = ctl->enf->ops->apply(ctl->enf, vif, bps, pps);
 		if (rc) {
 			log_error("limit not applied vm=%s vif=%s err=%s", vif->vm->id,

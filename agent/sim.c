@@ -308,13 +308,16 @@ static void sim_enforcer_close(struct enforcer *e)
 	e->priv = NULL; /* the platform owns the shared state */
 }
 
+#define SIM_ENFORCER(n, on_path)                                                                   \
+	{                                                                                          \
+		.name = n, .sees_offered = true, .attach = sim_attach, .detach = sim_detach,       \
+		.sync = sim_sync, .read_counters = sim_read_counters, .apply = sim_apply,          \
+		.close = sim_enforcer_close, .drops_on_path = on_path                              \
+	}
 static const struct enforcer_ops sim_enforcer_ops[] = {
-	[ENFORCER_NETFRONT] = { "netfront", true, sim_attach, sim_detach, sim_sync,
-				sim_read_counters, sim_apply, sim_enforcer_close },
-	[ENFORCER_NETBACK] = { "netback", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
-			       sim_apply, sim_enforcer_close, NULL, true },
-	[ENFORCER_NONE] = { "none", true, sim_attach, sim_detach, sim_sync, sim_read_counters,
-			    sim_apply, sim_enforcer_close },
+	[ENFORCER_NETFRONT] = SIM_ENFORCER("netfront", false),
+	[ENFORCER_NETBACK] = SIM_ENFORCER("netback", true),
+	[ENFORCER_NONE] = SIM_ENFORCER("none", false),
 };
 
 int sim_open(const char *scenario_path, enum enforcer_kind model, struct platform *plat,

@@ -27,6 +27,10 @@ struct enforcer_ops {
 	int (*read_counters)(struct enforcer *e, struct vif *vif, struct vif_counters *out);
 	/* limit_bps / limit_pps: UINT64_MAX means unlimited. */
 	int (*apply)(struct enforcer *e, struct vif *vif, uint64_t limit_bps, uint64_t limit_pps);
+	/* Optional: called every period for each vif whose limit did not change (apply was not
+	 * called), for an enforcer whose setting also follows measured rates (xen-credit folds
+	 * the packet limit in by the mean frame). */
+	int (*retune)(struct enforcer *e, struct vif *vif);
 	void (*close)(struct enforcer *e);
 	/* Optional (NULL: no delay measurement): hands every sampled packet since the last call
 	 * to the matcher (delay.h), then expires the samples it waited for too long. */

@@ -20,13 +20,14 @@ static uint64_t sat_mul(uint64_t a, uint64_t b)
 	return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
 }
 
-bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bytes, char *buf, size_t len)
+/* The byte credit per window for a limit; false when nothing limits. */
+static bool credit_bytes(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, uint64_t *out)
 {
 	uint64_t eff = bps, bytes;
 
 	if (pps != UINT64_MAX) {
-		uint64_t frame = mean_frame_bytes ? mean_frame_bytes : XEN_CREDIT_FRAME_BYTES;
-		uint64_t from_pps = sat_mul(sat_mul(pps, frame), 8);
+		uint64_t frame = mean_frame_bits ? mean_frame_bits : XEN_CREDIT_FRAME_BYTES * 8;
+		uint64_t from_pps = sat_mul(pps, frame);
 
 		if (from_pps < eff)
 			eff = from_pps;
@@ -35,8 +36,16 @@ bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bytes, char
 		return false;
 	/* bytes per window = bps / 8 * usec / 1e6, rounded to nearest, in 128 bits */
 	bytes = (uint64_t)(((unsigned __int128)eff * XEN_CREDIT_USEC + 4000000) / 8000000);
-	if (bytes == 0)
-		bytes = 1;
+	*out = bytes ? bytes : 1;
+	return true;
+}
+
+bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char *buf, size_t len)
+{
+	uint64_t bytes;
+
+	if (!credit_bytes(bps, pps, mean_frame_bits, &bytes))
+		return false;
 	snprintf(buf, len, "%llu,%u", (unsigned long long)bytes, XEN_CREDIT_USEC);
 	return true;
 }
@@ -44,6 +53,9 @@ bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bytes, char
 struct xc_vif {
 	char path[96]; /* the backend's rate node */
 	bool written;
+	uint64_t bytes;	     /* ...and the credit it holds */
+	uint64_t bps, pps;   /* the limit last applied */
+	uint64_t frame_bits; /* the mean frame, smoothed over periods; 0 until measured */
 };
 
 struct xc {
@@ -145,27 +157,67 @@ static bool xc_put(struct xc *x, const char *path, const char *value)
 	return false;
 }
 
+/* The vif's mean frame over the last period, into a running mean (1/8 per period, the first
+ * measurement taken whole); an idle period leaves it. */
+static void learn_frame(struct xc_vif *v, const struct vif *vif)
+{
+	const struct rate *m = &vif->rates.passed;
+	uint64_t f;
+
+	if (!m->pps)
+		return;
+	f = (m->bps + m->pps / 2) / m->pps;
+	v->frame_bits = v->frame_bits ? (7 * v->frame_bits + f + 4) / 8 : f;
+}
+
+static int xc_write(struct xc *x, struct xc_vif *v, uint64_t bytes)
+{
+	char value[48];
+
+	snprintf(value, sizeof(value), "%llu,%u", (unsigned long long)bytes, XEN_CREDIT_USEC);
+	if (!xc_put(x, v->path, value))
+		return errno ? -errno : -EIO;
+	v->written = true;
+	v->bytes = bytes;
+	return 0;
+}
+
 static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
 {
 	struct xc *x = e->priv;
 	struct xc_vif *v = vif->enf;
-	uint64_t frame =
-		vif->rates.passed.pps ? vif->rates.passed.bps / 8 / vif->rates.passed.pps : 0;
-	char value[48];
+	uint64_t bytes;
 
 	if (!v)
 		return -ENOENT;
+	v->bps = bps;
+	v->pps = pps;
+	learn_frame(v, vif);
 	/* A VM without an SLA of its own (never set, or deleted) is not dbavm's to limit. */
-	if (vif->vm->has_sla && xen_credit_rate(bps, pps, frame, value, sizeof(value))) {
-		if (!xc_put(x, v->path, value))
-			return errno ? -errno : -EIO;
-		v->written = true;
+	if (vif->vm->has_sla && credit_bytes(bps, pps, v->frame_bits, &bytes)) {
+		return xc_write(x, v, bytes);
 	} else if (v->written) {
 		if (!xc_put(x, v->path, NULL))
 			return errno ? -errno : -EIO;
 		v->written = false;
 	}
 	return 0;
+}
+
+/* The limit stands, but the frame it is folded in by moves: rewritten when the credit moved by
+ * more than 1 % (so a frame's jitter does not write the store every period). */
+static int xc_retune(struct enforcer *e, struct vif *vif)
+{
+	struct xc_vif *v = vif->enf;
+	uint64_t bytes, diff;
+
+	if (!v)
+		return -ENOENT;
+	learn_frame(v, vif);
+	if (!v->written || !credit_bytes(v->bps, v->pps, v->frame_bits, &bytes))
+		return 0;
+	diff = bytes > v->bytes ? bytes - v->bytes : v->bytes - bytes;
+	return diff * 100 > v->bytes ? xc_write(e->priv, v, bytes) : 0;
 }
 
 static void xc_close(struct enforcer *e)
@@ -193,6 +245,7 @@ static const struct enforcer_ops xen_credit_ops = {
 	.sync = xc_sync,
 	.read_counters = xc_read_counters,
 	.apply = xc_apply,
+	.retune = xc_retune,
 	.close = xc_close,
 };
 

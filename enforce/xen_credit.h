@@ -18,11 +18,12 @@
 
 /*
  * The rate node's value for a limit of bps and pps (UINT64_MAX: unlimited) with frames of
- * mean_frame_bytes (0: not measured yet). The packet limit is folded into the byte credit.
+ * mean_frame_bits (0: not measured yet; bits, not bytes, so that a mean of 64.4 bytes is not
+ * taken as 64). The packet limit is folded into the byte credit.
  * Returns false when nothing limits: the node is removed (netback's default is unlimited).
  * A limit of 0 is written as 1 byte a window: netback reads 0 as unlimited.
  */
-bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bytes, char *buf, size_t len);
+bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char *buf, size_t len);
 
 struct enforcer;
 /* The enforcer, with its own xenstore connection; clear_on_exit: remove the rate nodes it

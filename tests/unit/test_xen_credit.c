@@ -11,11 +11,11 @@
 
 #include "xen_credit.h"
 
-static const char *rate(uint64_t bps, uint64_t pps, uint64_t frame)
+static const char *rate(uint64_t bps, uint64_t pps, uint64_t frame_bytes)
 {
 	static char buf[64];
 
-	return xen_credit_rate(bps, pps, frame, buf, sizeof(buf)) ? buf : "unlimited";
+	return xen_credit_rate(bps, pps, frame_bytes * 8, buf, sizeof(buf)) ? buf : "unlimited";
 }
 
 static void bytes_per_50_ms(void **state)
@@ -38,6 +38,8 @@ static void rounding_and_never_zero(void **state)
 
 static void packets_fold_in_by_the_frame_size(void **state)
 {
+	char buf[64];
+
 	(void)state;
 	/* The paper's VM2: 700 Mbit/s and 60 kpps; with 1500-byte frames the bytes bind... */
 	assert_string_equal(rate(700000000, 60000, 1500), "4375000,50000");
@@ -45,6 +47,9 @@ static void packets_fold_in_by_the_frame_size(void **state)
 	assert_string_equal(rate(700000000, 60000, 64), "192000,50000");
 	/* Before a frame size is measured: a full frame, the least restrictive. */
 	assert_string_equal(rate(UINT64_MAX, 20000, 0), "1514000,50000");
+	/* A measured mean of 64.5 bytes (516 bits) is not taken as 64: 20 kpps x 516 bits. */
+	assert_true(xen_credit_rate(UINT64_MAX, 20000, 516, buf, sizeof(buf)));
+	assert_string_equal(buf, "64500,50000");
 }
 
 static void the_largest_values(void **state)
@@ -54,6 +59,7 @@ static void the_largest_values(void **state)
 	assert_string_equal(rate(UINT64_MAX - 1, UINT64_MAX, 0), "115292150460684698,50000");
 	/* A packet limit too large to matter saturates, not wraps. */
 	assert_string_equal(rate(UINT64_MAX, UINT64_MAX - 1, 1514), "unlimited");
+	assert_string_equal(rate(UINT64_MAX, 1ull << 62, 1514), "unlimited");
 	assert_string_equal(rate(1000000000, UINT64_MAX - 1, 1514), "6250000,50000");
 }
 

@@ -97,10 +97,11 @@ ip netns exec "$H" "$DBAVMD" --platform xen --enforcer none --uplinks eth0:10000
 	2>"$dir/agent.log" &
 agent=$!
 api() { inh curl -sf -m 5 "http://127.0.0.1:8470$1"; }
-put() { # ID BPS
+put() { # ID BPS PPS: an SLA as the paper's (DESIGN.md section 10): min = max = BPS, max PPS
 	inh curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:8470/vms/$1/sla" \
 		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
-		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2}}"
+		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},
+		     \"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
 }
 present() { api /vms | jq '[.vms[] | select(.present)] | length'; }
 for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
@@ -113,12 +114,15 @@ want='[["xvm1",1,"'$(uuid 1)'","vif1.0"],["xvm2",2,"'$(uuid 2)'","vif2.0"],["xvm
 for key in xvm2 2 "$(uuid 2)"; do
 	[ "$(api "/vms/$key" | jq -r .id)" = xvm2 ] && ok "GET /vms/$key is xvm2" || bad "GET /vms/$key"
 done
-for key in xvm1 2 "$(uuid 3)"; do
-	c=$(put "$key" 150000000)
-	[ "$c" = 201 ] && ok "PUT by $key: 201" || bad "PUT by $key: $c"
+# The paper's SLAs: xvm1 by name, xvm2 by domid, xvm3 by UUID.
+for sla in "xvm1 150000000 20000" "2 700000000 60000" "$(uuid 3) 150000000 60000"; do
+	set -- $sla
+	c=$(put "$1" "$2" "$3")
+	[ "$c" = 201 ] && ok "PUT by $1: 201" || bad "PUT by $1: $c"
 done
-n=$(api /vms | jq '[.vms[] | select(.sla_set)] | length')
-[ "$n" = 3 ] && ok "the three SLAs landed on the three domUs" || bad "$n SLAs set"
+n=$(api /vms | jq -c '[.vms[] | select(.sla_set) | [.id, .sla.bandwidth.max_bps, .sla.packet_rate.max_pps]] | sort')
+[ "$n" = '[["xvm1",150000000,20000],["xvm2",700000000,60000],["xvm3",150000000,60000]]' ] &&
+	ok "the paper's three SLAs landed on the three domUs" || bad "SLAs set: $n"
 
 echo "== malformed store contents are logged and skipped"
 for what in "no name in xenstore domid=7" "bad domid in xenstore domid=abc" \
@@ -180,20 +184,19 @@ wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
 agent=""
 
 echo "== xen-credit: each vif's allocation as netback's rate node"
-ip netns exec "$H" "$DBAVMD" --platform xen --uplinks eth0:1000000000 \
+ip netns exec "$H" "$DBAVMD" --platform xen --uplinks eth0:1000000000 --host-pps 190000 \
 	--period 100 --listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
 	2>>"$dir/agent.log" &
 agent=$!
 for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
-c=$(put xvm1 150000000)
 sleep 0.5
 [ "$(api /host | jq -r .enforcer)" = xen-credit ] && ok "xen-credit, the enforcer on xen by default" ||
 	bad "enforcer $(api /host | jq -r .enforcer) on xen by default"
 # What the node must say for the limit the API reports (bytes per 50 ms, rounded; the packet
 # limit folded in by the mean frame, a full one until one is measured).
-expected() { # VM [FRAME]
+expected() { # VM
 	api "/vms/$1" | jq -r '.vifs[0].limit | [.bps // -1, .pps // -1] | @tsv' |
-		awk -v f="${2:-1514}" '{ b = $1; if ($2 >= 0 && ($2 * f * 8 < b || b < 0)) b = $2 * f * 8
+		awk '{ b = $1; if ($2 >= 0 && ($2 * 1514 * 8 < b || b < 0)) b = $2 * 1514 * 8
 		       if (b < 0) print "none"; else { v = int((b * 50000 + 4000000) / 8000000)
 		       if (v < 1) v = 1; printf "%d,50000\n", v } }'
 }
@@ -203,8 +206,10 @@ for d in 1 2 3; do
 	[ "$got" = "$want" ] && ok "xvm$d: rate node $got, as its limit says" ||
 		bad "xvm$d: rate node $got, its limit says $want"
 done
-[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate)" = 937500,50000 ] &&
-	ok "xvm1 at its 150 Mbit/s: 937500 bytes per 50 ms" || bad "xvm1's node is not 937500,50000"
+# Sections 5 and 6 for the paper's SLAs before any frame is measured (full frames: the bit
+# rates bind): 150, 700 and 150 Mbit/s in bytes per 50 ms.
+got=$(for d in 1 2 3; do xenstore-read "/local/domain/0/backend/vif/$d/0/rate" 2>/dev/null; done | xargs)
+expect "the paper's SLAs: xvm1, xvm2, xvm3's rate nodes" "$got" "937500,50000 4375000,50000 937500,50000"
 
 echo "== xenstored restarted: survived, reported, everything re-read and re-applied"
 kill "$xs"
@@ -261,41 +266,48 @@ agent=""
 echo "== counters from libxenstat when it answers"
 uptime_s() { cut -d' ' -f1 /proc/uptime; } # CLOCK_BOOTTIME, as fake_xenstat counts
 t=$(uptime_s)
-# domid devid bytes/s packets/s since: xvm1 40 Mbit/s in 1000-byte frames, xvm2 8, xvm3 20
-printf '1 0 5000000 5000 %s\n2 0 1000000 1000 %s\n3 0 2500000 2500 %s\n' "$t" "$t" "$t" \
+# domid devid bytes/s packets/s since: the paper's scenario 2 as netback would count it,
+# xvm1 and xvm3 100 kpps of 64-byte frames (51.2 Mbit/s), xvm2 1 Gbit/s of 1500-byte frames
+printf '1 0 6400000 100000 %s\n2 0 125000000 83333 %s\n3 0 6400000 100000 %s\n' "$t" "$t" "$t" \
 	>"$dir/xenstat"
 ip netns exec "$H" env LD_LIBRARY_PATH="$FAKE_XENSTAT" DBAVM_TEST_XENSTAT="$dir/xenstat" \
-	"$DBAVMD" --platform xen --uplinks eth0:1000000000 --period 100 \
+	"$DBAVMD" --platform xen --uplinks eth0:1000000000 --host-pps 190000 --period 100 \
 	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
 	2>>"$dir/agent.log" &
 agent=$!
 for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
 grep -q "vif counters from libxenstat" "$dir/agent.log" && ok "logged: vif counters from libxenstat" ||
 	bad "not logged: counters from libxenstat"
-c=$(inh curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:8470/vms/xvm2/sla" \
-	-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
-	-d '{"priority":1,"packet_rate":{"min_pps":0,"max_pps":500}}')
-[ "$c" = 200 ] || [ "$c" = 201 ] || bad "PUT xvm2's packet SLA: $c"
+c=$(put "$(uuid 3)" 150000000 60000) # its SLA was deleted above
+[ "$c" = 201 ] || bad "PUT xvm3's SLA again: $c"
 sleep 2.2
 # The last whole second /stats reports for a VM, passed bit/s.
 last_bps() { api "/vms/$1/stats" | jq '.periods[-1].passed.bps'; }
 most_bps() { api "/vms/$1/stats" | jq '[.periods[].passed.bps] | max'; }
-within "xvm1's rate as libxenstat reports it (its netdev is idle)" "$(last_bps xvm1)" 40000000 1
-within "xvm3's rate as libxenstat reports it" "$(last_bps xvm3)" 20000000 1
-# The mean frame is measured over one period (bytes and packets each counted whole): within 1 %.
-want=$(expected xvm2 1000)
-got=$(xenstore-read /local/domain/0/backend/vif/2/0/rate 2>/dev/null || echo none)
-[ "${got#*,}" = 50000 ] && [ "$want" != "$(expected xvm2)" ] &&
-	within "xvm2's 500 pps folded in by its measured 1000-byte frame (a full frame: $(expected xvm2))" \
-		"${got%,*}" "${want%,*}" 1 || bad "xvm2's rate node $got; 1000-byte frames give $want"
+within "xvm1's rate as libxenstat reports it (its netdev is idle)" "$(last_bps xvm1)" 51200000 1
+within "xvm2's rate as libxenstat reports it" "$(last_bps xvm2)" 1000000000 1
+# Sections 5 and 6 for scenario 2: the packet limits folded in by the measured mean frame,
+# 20 kpps x 64 B = 10.24 Mbit/s and 60 kpps x 64 B = 30.72 Mbit/s for xvm1 and xvm3; xvm2's
+# 700 Mbit/s binds before its 60 kpps of 1500-byte frames. (The frame is measured over one
+# period, bytes and packets each counted whole: within 0.5 %.)
+for want in 1:64000 2:4375000 3:192000; do
+	got=$(xenstore-read "/local/domain/0/backend/vif/${want%%:*}/0/rate" 2>/dev/null || echo none)
+	[ "${got#*,}" = 50000 ] && within "scenario 2, xvm${want%%:*}'s rate node" "${got%,*}" "${want#*:}" 1 ||
+		bad "scenario 2, xvm${want%%:*}'s rate node $got, want ${want#*:},50000"
+done
+# Steady traffic, steady limits: the store is not written every period (a watch's first event
+# is its registration).
+n=$(timeout 1 xenstore-watch /local/domain/0/backend/vif/1/0/rate | wc -l)
+[ "$n" = 1 ] && ok "xvm1's rate node not rewritten in a steady second" ||
+	bad "xvm1's rate node written $((n - 1)) times in a steady second"
 
 echo "== counter resets: a domain restarted on its domid, and on a new one"
 t=$(uptime_s)
-sed -i "s/^1 0 .*/1 0 5000000 5000 $t/" "$dir/xenstat"
+sed -i "s/^1 0 .*/1 0 6400000 100000 $t/" "$dir/xenstat"
 xenstore-rm /local/domain/0/backend/vif/3
 xenstore-rm /local/domain/3
 domu 6 xvm3 3 | while IFS== read -r k val; do xenstore-write "$k" "$val"; done
-sed -i "s/^3 0 .*/6 0 2500000 2500 $t/" "$dir/xenstat"
+sed -i "s/^3 0 .*/6 0 6400000 100000 $t/" "$dir/xenstat"
 sleep 0.5
 grep -q "counters reset vm=xvm1 vif=vif1.0" "$dir/agent.log" && ok "logged: xvm1's counters reset" ||
 	bad "xvm1's reset not logged"
@@ -312,7 +324,7 @@ grep -q "libxenstat answers again" "$dir/agent.log" && ok "logged: libxenstat ba
 	bad "libxenstat's return not logged"
 n=$(grep -c "enforcer sync failed" "$dir/agent.log")
 [ "$n" = 1 ] && ok "the outage logged once, not every period" || bad "the outage logged $n times"
-for vm in xvm1:40000000 xvm3:20000000; do
+for vm in xvm1:51200000 xvm3:51200000; do
 	below "${vm%%:*}: no second above its rate across the resets and the outage" \
 		"$(most_bps "${vm%%:*}")" "$((${vm#*:} * 101 / 100))"
 	within "${vm%%:*}: its rate read again after them" "$(last_bps "${vm%%:*}")" "${vm#*:}" 1
