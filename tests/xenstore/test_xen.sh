@@ -11,16 +11,17 @@
 #     not connected) are logged and skipped, the agent runs on;
 #   - without a hypervisor libxenstat cannot start: counters are the netdevs' own (said in
 #     one log line, none of libxc's), and the agent's packets agree with what iperf3 sent;
-#   - xen-credit: every vif's rate node says what its limit says (bytes per 50 ms, the
-#     packet limit folded in); cleared when an SLA is deleted and when the agent stops
-#     (kept with --keep-rates);
+#   - xen-credit: the paper's SLAs PUT by name, domid and UUID give the rate nodes sections 5
+#     and 6 predict (bytes per 50 ms, the packet limit folded in by the mean frame); cleared
+#     when an SLA is deleted and when the agent stops (kept with --keep-rates);
 #   - xenstored restarted mid-run: /readyz reports the outage, the agent reconnects, re-reads
 #     the tree, watches again and writes every rate node again;
 #   - with libxenstat answering (tests/xenstore/fake_xenstat in its place: the real one needs a
-#     hypervisor), counters are its: rates as it reports them, the packet limit folded in by
-#     the mean frame it measures, counters reset (a domain restarted, on the same domid or on a
-#     new one) and a failed reading never give a negative rate or a spike; xen-credit is the
-#     enforcer on xen when none is named.
+#     hypervisor), counters are its: rates as it reports them; scenario 2's nodes as the
+#     frames it measures predict (rewritten as the frame is learnt, not every period);
+#     counters reset (a domain restarted, on the same domid or on a new one) and a failed
+#     reading never give a negative rate or a spike; xen-credit is the enforcer on xen when
+#     none is named.
 set -eu
 DBAVMD=$1
 XS_TESTD=$2
