@@ -157,17 +157,25 @@ static bool xc_put(struct xc *x, const char *path, const char *value)
 	return false;
 }
 
-/* The vif's mean frame over the last period, into a running mean (1/8 per period, the first
- * measurement taken whole); an idle period leaves it. */
+/*
+ * The vif's mean frame over the last period, into a running mean (1/8 a period; taken whole
+ * the first time and when the mix changed, by more than twice or less than half). Learnt only
+ * from periods that used at least a tenth of the credit in force: a nearly idle guest's few
+ * small packets (ARP, neighbour discovery) must not shrink a credit its bulk traffic needs,
+ * and where the frame matters the traffic presses on the credit.
+ */
 static void learn_frame(struct xc_vif *v, const struct vif *vif)
 {
 	const struct rate *m = &vif->rates.passed;
 	uint64_t f;
 
-	if (!m->pps)
+	if (!m->pps || !v->written || m->bps / 8 < v->bytes * (1000000 / XEN_CREDIT_USEC) / 10)
 		return;
 	f = (m->bps + m->pps / 2) / m->pps;
-	v->frame_bits = v->frame_bits ? (7 * v->frame_bits + f + 4) / 8 : f;
+	if (!v->frame_bits || f > 2 * v->frame_bits || 2 * f < v->frame_bits)
+		v->frame_bits = f;
+	else
+		v->frame_bits = (7 * v->frame_bits + f + 4) / 8;
 }
 
 static int xc_write(struct xc *x, struct xc_vif *v, uint64_t bytes)

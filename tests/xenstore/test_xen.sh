@@ -211,6 +211,12 @@ done
 # rates bind): 150, 700 and 150 Mbit/s in bytes per 50 ms.
 got=$(for d in 1 2 3; do xenstore-read "/local/domain/0/backend/vif/$d/0/rate" 2>/dev/null; done | xargs)
 expect "the paper's SLAs: xvm1, xvm2, xvm3's rate nodes" "$got" "937500,50000 4375000,50000 937500,50000"
+# A nearly idle guest's small packets (here 300 datagrams of 44 bytes over 1.5 s) say nothing
+# of the frames its bulk traffic will carry: its credit is not shrunk by them.
+ip netns exec dbavm-xg2 timeout 10 bash -c \
+	'for i in $(seq 300); do echo x >/dev/udp/198.18.1.102/9; sleep 0.005; done' 2>/dev/null
+expect "xvm2's rate node after a trickle of small packets" \
+	"$(xenstore-read /local/domain/0/backend/vif/2/0/rate)" 4375000,50000
 
 echo "== xenstored restarted: survived, reported, everything re-read and re-applied"
 kill "$xs"
