@@ -239,10 +239,13 @@ for i in 1 2 3; do # what the agent counts is what each VM sent
 		"$(jq .end.sum.packets "$dir/cli$i.json")" 3
 done
 rm -f "$dir"/api?
-v2=$(mbps 2)
-awk -v g="$v2" 'BEGIN { exit !(g < 0.95 * 700) }' &&
-	ok "none: dbavm-vm2 misses its 700 Mbit/s guarantee ($v2)" ||
-	bad "none: dbavm-vm2 got $v2 Mbit/s without enforcement"
+# How the one queue shares the uplink swings from run to run (dbavm-vm2 got 327 in one, 820
+# in another); what never happens without enforcement is every VM at its SLA: dbavm-vm2 at
+# 700 (min = max) and the others at no more than their 150.
+got="$(mbps 1) $(mbps 2) $(mbps 3)"
+echo "$got" | awk '{ exit !($2 < 0.95 * 700 || $2 > 1.05 * 700 || $1 > 1.05 * 150 || $3 > 1.05 * 150) }' &&
+	ok "none: the SLAs are not held without enforcement (Mbit/s: $got)" ||
+	bad "none: every VM at its SLA without enforcement (Mbit/s: $got)"
 baseline_stop none
 "$TESTBED" down
 

@@ -143,8 +143,8 @@ for scenario in 1 2; do
 done
 cat <<TXT
 
-none: nothing limits the VMs; the uplink's one queue shares by offered load and VM2 misses its
-700 Mbit/s. netback: HTB on the uplink holds the Mbit/s, after the copy, and has no packet-rate
+none: nothing limits the VMs; the uplink's one queue shares by offered load, so the SLAs do
+not hold (VM2 usually misses its 700 Mbit/s). netback: HTB on the uplink holds the Mbit/s, after the copy, and has no packet-rate
 limit: VM1's and VM3's small frames pass over their kpps caps. netfront: dbavm's eBPF hook
 drops over-budget packets in the guest, before the bridge; every VM gets its allocation.
 TXT
