@@ -144,7 +144,8 @@ done
 cat <<TXT
 
 none: nothing limits the VMs; the uplink's one queue shares by offered load, so the SLAs do
-not hold (VM2 usually misses its 700 Mbit/s). netback: HTB on the uplink holds the Mbit/s, after the copy, and has no packet-rate
-limit: VM1's and VM3's small frames pass over their kpps caps. netfront: dbavm's eBPF hook
-drops over-budget packets in the guest, before the bridge; every VM gets its allocation.
+not hold (VM2 usually misses its 700 Mbit/s). netback: HTB on the uplink holds the Mbit/s,
+after the copy, and has no packet-rate limit: VM1's and VM3's small frames pass over their
+kpps caps. netfront: dbavm's eBPF hook drops over-budget packets in the guest, before the
+bridge; every VM gets its allocation.
 TXT
