@@ -14,18 +14,13 @@
 
 #include "enforcer.h"
 #include "host.h"
+#include "measure_only.h"
 #include "none.h"
 #include "rtnl.h"
 
-struct link_stats {
-	uint32_t ifindex;
-	uint64_t bytes, pkts; /* received by the host end: sent by the guest */
-};
-
 struct none {
 	struct mnl_socket *nl;
-	struct link_stats *s; /* sorted by ifindex */
-	size_t n, cap;
+	struct counter_table links; /* by ifindex: what each host end received, the guest sent */
 };
 
 static int on_link(const struct nlmsghdr *nlh, void *data)
@@ -42,27 +37,11 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 		    mnl_attr_get_payload_len(a) < sizeof(st))
 			continue;
 		memcpy(&st, mnl_attr_get_payload(a), sizeof(st));
-		if (nn->n == nn->cap) {
-			size_t cap = nn->cap ? 2 * nn->cap : 64;
-			struct link_stats *grown = realloc(nn->s, cap * sizeof(*grown));
-
-			if (!grown)
-				return MNL_CB_ERROR;
-			nn->s = grown;
-			nn->cap = cap;
-		}
-		nn->s[nn->n++] =
-			(struct link_stats){ (uint32_t)ifm->ifi_index, st.rx_bytes, st.rx_packets };
+		if (counter_table_add(&nn->links, (uint32_t)ifm->ifi_index, st.rx_bytes,
+				      st.rx_packets))
+			return MNL_CB_ERROR;
 	}
 	return MNL_CB_OK;
-}
-
-static int by_ifindex(const void *a, const void *b)
-{
-	uint32_t x = ((const struct link_stats *)a)->ifindex;
-	uint32_t y = ((const struct link_stats *)b)->ifindex;
-
-	return (x > y) - (x < y);
 }
 
 static int none_attach(struct enforcer *e, struct vif *vif)
@@ -71,45 +50,25 @@ static int none_attach(struct enforcer *e, struct vif *vif)
 	return vif->desc.host_ifindex ? 0 : -EINVAL;
 }
 
-static void none_detach(struct enforcer *e, struct vif *vif)
-{
-	(void)e;
-	(void)vif;
-}
-
 static int none_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct none *nn = e->priv;
 	int rc;
 
 	(void)now_ns;
-	nn->n = 0;
+	nn->links.n = 0;
 	rc = rtnl_dump_links(nn->nl, on_link, nn);
 	if (rc)
-		nn->n = 0;
-	qsort(nn->s, nn->n, sizeof(*nn->s), by_ifindex);
+		nn->links.n = 0;
+	counter_table_sort(&nn->links);
 	return rc;
 }
 
 static int none_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
 {
 	struct none *nn = e->priv;
-	struct link_stats key = { .ifindex = vif->desc.host_ifindex };
-	const struct link_stats *s = bsearch(&key, nn->s, nn->n, sizeof(*nn->s), by_ifindex);
 
-	if (!s)
-		return -EAGAIN;
-	*out = (struct vif_counters){ s->bytes, s->pkts, s->bytes, s->pkts, 0, 0 };
-	return 0;
-}
-
-static int none_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
-{
-	(void)e;
-	(void)vif;
-	(void)bps;
-	(void)pps;
-	return 0; /* measures only */
+	return counter_table_read(&nn->links, vif->desc.host_ifindex, out);
 }
 
 static void none_close(struct enforcer *e)
@@ -120,7 +79,7 @@ static void none_close(struct enforcer *e)
 		return;
 	if (nn->nl)
 		mnl_socket_close(nn->nl);
-	free(nn->s);
+	counter_table_free(&nn->links);
 	free(nn);
 	e->priv = NULL;
 }
@@ -129,10 +88,10 @@ static const struct enforcer_ops none_ops = {
 	.name = "none",
 	.sees_offered = true, /* nothing is dropped: what was sent is what was offered */
 	.attach = none_attach,
-	.detach = none_detach,
+	.detach = measure_only_detach,
 	.sync = none_sync,
 	.read_counters = none_read_counters,
-	.apply = none_apply,
+	.apply = measure_only_apply,
 	.close = none_close,
 };
 

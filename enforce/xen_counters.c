@@ -18,32 +18,16 @@
 #include "enforcer.h"
 #include "host.h"
 #include "log.h"
+#include "measure_only.h"
 #include "none.h"
-
-struct xs_rec {
-	uint32_t key; /* domid << 16 | devid */
-	uint64_t rbytes, rpackets;
-};
 
 struct xst {
 	xenstat_handle *h;
-	struct xs_rec *r; /* sorted by key */
-	size_t n, cap;
+	/* By domid << 16 | devid. libxenstat reports dom0's side of each vif (its /proc/net/dev
+	 * line on Linux): what dom0 received (rbytes) is what the guest sent. */
+	struct counter_table vifs;
 	bool failing; /* the last xenstat_get_node failed: said once until it works again */
 };
-
-void xenstat_vif_counters(uint64_t rbytes, uint64_t rpackets, struct vif_counters *out)
-{
-	/* Nothing is dropped by measuring: offered is what passed. */
-	*out = (struct vif_counters){ rbytes, rpackets, rbytes, rpackets, 0, 0 };
-}
-
-static int by_key(const void *a, const void *b)
-{
-	uint32_t x = ((const struct xs_rec *)a)->key, y = ((const struct xs_rec *)b)->key;
-
-	return (x > y) - (x < y);
-}
 
 /* "vif<domid>.<devid>" (the xen platform's vif ids) to a key; false if it is not one. */
 static bool vif_key(const char *id, uint32_t *key)
@@ -71,28 +55,6 @@ static int xst_attach(struct enforcer *e, struct vif *vif)
 	return vif_key(vif->desc.id, &key) ? 0 : -EINVAL;
 }
 
-static void xst_detach(struct enforcer *e, struct vif *vif)
-{
-	(void)e;
-	(void)vif;
-}
-
-static int xst_add(struct xst *x, uint32_t key, xenstat_network *net)
-{
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? 2 * x->cap : 64;
-		struct xs_rec *grown = realloc(x->r, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		x->r = grown;
-		x->cap = cap;
-	}
-	x->r[x->n++] =
-		(struct xs_rec){ key, xenstat_network_rbytes(net), xenstat_network_rpackets(net) };
-	return 0;
-}
-
 static int xst_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct xst *x = e->priv;
@@ -101,7 +63,7 @@ static int xst_sync(struct enforcer *e, uint64_t now_ns)
 	int rc = 0;
 
 	(void)now_ns;
-	x->n = 0;
+	x->vifs.n = 0;
 	if (!node) {
 		if (!x->failing)
 			log_warn("libxenstat: no statistics this period err=%s; vif rates read 0 "
@@ -126,35 +88,24 @@ static int xst_sync(struct enforcer *e, uint64_t now_ns)
 			unsigned devid = net ? xenstat_network_id(net) : 0x10000;
 
 			if (devid <= 0xffff)
-				rc = xst_add(x, domid << 16 | devid, net);
+				rc = counter_table_add(&x->vifs, domid << 16 | devid,
+						       xenstat_network_rbytes(net),
+						       xenstat_network_rpackets(net));
 		}
 	}
 	xenstat_free_node(node);
-	qsort(x->r, x->n, sizeof(*x->r), by_key);
+	counter_table_sort(&x->vifs);
 	return rc;
 }
 
 static int xst_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
 {
 	struct xst *x = e->priv;
-	struct xs_rec key, *r;
+	uint32_t key;
 
-	if (!vif_key(vif->desc.id, &key.key))
+	if (!vif_key(vif->desc.id, &key))
 		return -EINVAL;
-	r = bsearch(&key, x->r, x->n, sizeof(*x->r), by_key);
-	if (!r)
-		return -EAGAIN; /* not (or no longer) in the hypervisor's list */
-	xenstat_vif_counters(r->rbytes, r->rpackets, out);
-	return 0;
-}
-
-static int xst_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
-{
-	(void)e;
-	(void)vif;
-	(void)bps;
-	(void)pps;
-	return 0; /* measures only */
+	return counter_table_read(&x->vifs, key, out); /* -EAGAIN: not in the hypervisor's list */
 }
 
 static void xst_close(struct enforcer *e)
@@ -164,7 +115,7 @@ static void xst_close(struct enforcer *e)
 	if (!x)
 		return;
 	xenstat_uninit(x->h);
-	free(x->r);
+	counter_table_free(&x->vifs);
 	free(x);
 	e->priv = NULL;
 }
@@ -173,10 +124,10 @@ static const struct enforcer_ops xst_ops = {
 	.name = "none", /* measures only: this is the none enforcer on a Xen host */
 	.sees_offered = true,
 	.attach = xst_attach,
-	.detach = xst_detach,
+	.detach = measure_only_detach,
 	.sync = xst_sync,
 	.read_counters = xst_read_counters,
-	.apply = xst_apply,
+	.apply = measure_only_apply,
 	.close = xst_close,
 };
 

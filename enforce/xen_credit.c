@@ -40,13 +40,18 @@ static bool credit_bytes(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, u
 	return true;
 }
 
+static void rate_value(uint64_t bytes, char *buf, size_t len)
+{
+	snprintf(buf, len, "%llu,%u", (unsigned long long)bytes, XEN_CREDIT_USEC);
+}
+
 bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char *buf, size_t len)
 {
 	uint64_t bytes;
 
 	if (!credit_bytes(bps, pps, mean_frame_bits, &bytes))
 		return false;
-	snprintf(buf, len, "%llu,%u", (unsigned long long)bytes, XEN_CREDIT_USEC);
+	rate_value(bytes, buf, len);
 	return true;
 }
 
@@ -54,7 +59,6 @@ struct xc_vif {
 	char path[96]; /* the backend's rate node */
 	bool written;
 	uint64_t bytes;	     /* ...and the credit it holds */
-	uint64_t bps, pps;   /* the limit last applied */
 	uint64_t frame_bits; /* the mean frame, smoothed over periods; 0 until measured */
 };
 
@@ -182,7 +186,7 @@ static int xc_write(struct xc *x, struct xc_vif *v, uint64_t bytes)
 {
 	char value[48];
 
-	snprintf(value, sizeof(value), "%llu,%u", (unsigned long long)bytes, XEN_CREDIT_USEC);
+	rate_value(bytes, value, sizeof(value));
 	if (!xc_put(x, v->path, value))
 		return errno ? -errno : -EIO;
 	v->written = true;
@@ -198,8 +202,6 @@ static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 
 	if (!v)
 		return -ENOENT;
-	v->bps = bps;
-	v->pps = pps;
 	learn_frame(v, vif);
 	/* A VM without an SLA of its own (never set, or deleted) is not dbavm's to limit. */
 	if (vif->vm->has_sla && credit_bytes(bps, pps, v->frame_bits, &bytes)) {
@@ -212,8 +214,9 @@ static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 	return 0;
 }
 
-/* The limit stands, but the frame it is folded in by moves: rewritten when the credit moved by
- * more than 1 % (so a frame's jitter does not write the store every period). */
+/* The limit stands (vif->applied_bps/pps, as apply was last given it), but the frame it is
+ * folded in by moves: rewritten when the credit moved by more than 1 % (so a frame's jitter
+ * does not write the store every period). */
 static int xc_retune(struct enforcer *e, struct vif *vif)
 {
 	struct xc_vif *v = vif->enf;
@@ -222,7 +225,7 @@ static int xc_retune(struct enforcer *e, struct vif *vif)
 	if (!v)
 		return -ENOENT;
 	learn_frame(v, vif);
-	if (!v->written || !credit_bytes(v->bps, v->pps, v->frame_bits, &bytes))
+	if (!v->written || !credit_bytes(vif->applied_bps, vif->applied_pps, v->frame_bits, &bytes))
 		return 0;
 	diff = bytes > v->bytes ? bytes - v->bytes : v->bytes - bytes;
 	return diff * 100 > v->bytes ? xc_write(e->priv, v, bytes) : 0;

@@ -93,10 +93,19 @@ for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
 
 printf 's3cret\n' >"$dir/token"
 chmod 600 "$dir/token"
-ip netns exec "$H" "$DBAVMD" --platform xen --enforcer none --uplinks eth0:1000000000 --period 100 \
-	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
-	2>"$dir/agent.log" &
-agent=$!
+xenstat_lib="" # the stand-in libxenstat's directory, for the last run only
+start_agent() { # FLAGS...: dbavmd on xen in the driver domain, its API on 127.0.0.1:8470
+	ip netns exec "$H" env LD_LIBRARY_PATH="${xenstat_lib:-${LD_LIBRARY_PATH:-}}" \
+		DBAVM_TEST_XENSTAT="$dir/xenstat" "$DBAVMD" --platform xen \
+		--uplinks eth0:1000000000 --period 100 --listen 127.0.0.1:8470 \
+		--state-dir "$dir/state" --token-file "$dir/token" "$@" 2>>"$dir/agent.log" &
+	agent=$!
+}
+stop_agent() { # SIGTERM; returns the agent's exit status
+	kill "$agent"
+	wait "$agent" && agent="" || { rc=$?; agent=""; return "$rc"; }
+}
+start_agent --enforcer none
 api() { inh curl -sf -m 5 "http://127.0.0.1:8470$1"; }
 put() { # ID BPS PPS: an SLA as the paper's (DESIGN.md section 10): min = max = BPS, max PPS
 	inh curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:8470/vms/$1/sla" \
@@ -105,7 +114,8 @@ put() { # ID BPS PPS: an SLA as the paper's (DESIGN.md section 10): min = max = 
 		     \"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
 }
 present() { api /vms | jq '[.vms[] | select(.present)] | length'; }
-for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+wait_present() { for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done; }
+wait_present
 
 echo "== discovery"
 [ "$(present)" = 3 ] && ok "three domUs present" || bad "$(present) domUs present"
@@ -180,16 +190,11 @@ awk -v g="$((c1 - c0))" -v w="$sent" 'BEGIN { d = g - w; if (d < 0) d = -d; exit
 	ok "xvm1's packets counted $((c1 - c0)), iperf3 sent $sent (+-3%)" ||
 	bad "xvm1's packets counted $((c1 - c0)), iperf3 sent $sent"
 
-kill "$agent"
-wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
-agent=""
+stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
 
 echo "== xen-credit: each vif's allocation as netback's rate node"
-ip netns exec "$H" "$DBAVMD" --platform xen --uplinks eth0:1000000000 --host-pps 190000 \
-	--period 100 --listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
-	2>>"$dir/agent.log" &
-agent=$!
-for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+start_agent --host-pps 190000
+wait_present
 sleep 0.5
 [ "$(api /host | jq -r .enforcer)" = xen-credit ] && ok "xen-credit, the enforcer on xen by default" ||
 	bad "enforcer $(api /host | jq -r .enforcer) on xen by default"
@@ -251,22 +256,15 @@ c=$(inh curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:8470/
 sleep 0.3
 [ "$c" = 204 ] && ! xenstore-read /local/domain/0/backend/vif/3/0/rate >/dev/null 2>&1 &&
 	ok "SLA deleted: xvm3's rate node cleared" || bad "SLA delete ($c) left xvm3's rate node"
-kill "$agent"
-wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
-agent=""
+stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
 left=0
 for d in 1 2 3; do
 	xenstore-read "/local/domain/0/backend/vif/$d/0/rate" >/dev/null 2>&1 && left=$((left + 1))
 done
 [ "$left" = 0 ] && ok "the rate nodes cleared on exit" || bad "$left rate nodes left"
-ip netns exec "$H" "$DBAVMD" --platform xen --enforcer xen-credit --uplinks eth0:1000000000 \
-	--period 100 --listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
-	--keep-rates 2>>"$dir/agent.log" &
-agent=$!
+start_agent --enforcer xen-credit --keep-rates
 for _ in $(seq 50); do xenstore-read /local/domain/0/backend/vif/1/0/rate >/dev/null 2>&1 && break; sleep 0.1; done
-kill "$agent"
-wait "$agent" || bad "exit status $? with --keep-rates"
-agent=""
+stop_agent || bad "exit status $? with --keep-rates"
 [ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 937500,50000 ] &&
 	ok "--keep-rates: xvm1's rate node stays after exit" || bad "--keep-rates: the node went"
 
@@ -277,12 +275,9 @@ t=$(uptime_s)
 # xvm1 and xvm3 100 kpps of 64-byte frames (51.2 Mbit/s), xvm2 1 Gbit/s of 1500-byte frames
 printf '1 0 6400000 100000 %s\n2 0 125000000 83333 %s\n3 0 6400000 100000 %s\n' "$t" "$t" "$t" \
 	>"$dir/xenstat"
-ip netns exec "$H" env LD_LIBRARY_PATH="$FAKE_XENSTAT" DBAVM_TEST_XENSTAT="$dir/xenstat" \
-	"$DBAVMD" --platform xen --uplinks eth0:1000000000 --host-pps 190000 --period 100 \
-	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
-	2>>"$dir/agent.log" &
-agent=$!
-for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done
+xenstat_lib=$FAKE_XENSTAT
+start_agent --host-pps 190000
+wait_present
 grep -q "vif counters from libxenstat" "$dir/agent.log" && ok "logged: vif counters from libxenstat" ||
 	bad "not logged: counters from libxenstat"
 c=$(put "$(uuid 3)" 150000000 60000) # its SLA was deleted above
@@ -336,7 +331,5 @@ for vm in xvm1:51200000 xvm3:51200000; do
 		"$(most_bps "${vm%%:*}")" "$((${vm#*:} * 101 / 100))"
 	within "${vm%%:*}: its rate read again after them" "$(last_bps "${vm%%:*}")" "${vm#*:}" 1
 done
-kill "$agent"
-wait "$agent" && ok "exit 0 on SIGTERM" || bad "exit status $?"
-agent=""
+stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
 check_done
