@@ -1,10 +1,16 @@
 /*
- * admit: sums the guarantees already given on each pool the VM would draw on, over the host
- * model with the pending changes laid on top, and compares what is free with what is asked.
+ * admit: sums the effective minimums already given on each pool the VM would draw on, over
+ * the host model with the pending changes laid on top, and compares what is free with what is
+ * asked.
+ *
+ * A vif's effective minimum is its share of the SLA's minimum raised to the floor (and capped
+ * by its max), so a VM's on one pool is at most min(max, max(min, floor) + (k - 1) floor) for
+ * its k vifs there, whatever the traffic split: that bound is what is counted. VMs without an
+ * SLA count too, by the default SLA's floors.
  *
  * A VM counts on every uplink one of its vifs uses (a guarantee split across uplinks by
  * traffic could land wholly on any one of them). A VM not on the host yet has no uplink: only
- * its packet guarantee is checked, against the host's budget, where it will draw.
+ * its packet guarantee is checked, against the host's budget, where it will draw with one vif.
  */
 #include "admit.h"
 
@@ -15,7 +21,10 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-/* The SLA VM id will have once the pending changes are through; NULL if none. */
+static const struct sla default_sla = SLA_DEFAULT_INIT;
+
+/* The SLA VM id will have once the pending changes are through: its own, the default if it
+ * is on the host without one, or NULL (an absent VM whose SLA is gone, or none at all). */
 static const struct sla *effective(const char *id, const struct vm *vm,
 				   const struct admit_change *pending, size_t n)
 {
@@ -24,26 +33,46 @@ static const struct sla *effective(const char *id, const struct vm *vm,
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(pending[i].id, id))
 			s = pending[i].sla;
-	return s;
+	return s || !vm || !vm->present ? s : &default_sla;
 }
 
-static bool uses_uplink(const struct vm *vm, uint32_t u)
+/* The most the effective minimums of k vifs sharing min and max can add up to. */
+static u128 eff_min(uint64_t min, uint64_t max, uint64_t floor, size_t k)
 {
+	u128 m = (u128)(min > floor ? min : floor) + (u128)floor * (k - 1);
+
+	return max != SLA_UNLIMITED && m > max ? max : m;
+}
+
+static size_t vifs_on_uplink(const struct vm *vm, uint32_t u)
+{
+	size_t k = 0;
+
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		if (vm->vifs[i]->uplink == u)
-			return true;
-	return false;
+		k += vm->vifs[i]->uplink == u;
+	return k;
 }
 
-/* Draws on the host's packet budget: absent, or a vif on an uplink without its own. */
-static bool uses_host_pps(const struct host *h, const struct vm *vm)
+/* How many of the VM's vifs draw on the host's packet budget (on an uplink without one of
+ * its own); an absent VM will with one. */
+static size_t vifs_on_host_pps(const struct host *h, const struct vm *vm)
 {
+	size_t k = 0;
+
 	if (!vm || !vm->present || vm->n_vifs == 0)
-		return true;
+		return 1;
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		if (h->uplinks[vm->vifs[i]->uplink].cfg.capacity_pps == 0)
-			return true;
-	return false;
+		k += h->uplinks[vm->vifs[i]->uplink].cfg.capacity_pps == 0;
+	return k;
+}
+
+/* VM vm's effective minimum of one resource on the pool where it has k vifs. */
+static u128 vm_eff_min(const struct host *h, const struct sla *s, int res_pps, size_t k)
+{
+	if (k == 0 || !s)
+		return 0;
+	return res_pps ? eff_min(s->min_pps, s->max_pps, h->floor[ALLOC_PPS], k)
+		       : eff_min(s->min_bps, s->max_bps, h->floor[ALLOC_BPS], k);
 }
 
 static bool pending_seen_before(const struct admit_change *p, size_t i)
@@ -63,28 +92,23 @@ static u128 committed(const struct host *h, const char *self, int res_pps, uint3
 
 	for (size_t m = 0; m < h->n_vms; m++) {
 		const struct vm *vm = h->vms[m];
-		const struct sla *s;
-		bool on;
+		size_t k;
 
 		if (!strcmp(vm->id, self))
 			continue;
 		if (host_pps)
-			on = uses_host_pps(h, vm);
+			k = vifs_on_host_pps(h, vm);
 		else
-			on = vm->present && uses_uplink(vm, pool);
-		if (!on || !(s = effective(vm->id, vm, pending, n)))
-			continue;
-		sum += res_pps ? s->min_pps : s->min_bps;
+			k = vm->present ? vifs_on_uplink(vm, pool) : 0;
+		sum += vm_eff_min(h, effective(vm->id, vm, pending, n), res_pps, k);
 	}
 	/* VMs that exist only as pending PUTs are absent: they draw on the host's packets. */
 	if (host_pps && res_pps)
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(pending[i].id, self) && !host_find_vm(h, pending[i].id) &&
-			    !pending_seen_before(pending, i)) {
-				const struct sla *s = effective(pending[i].id, NULL, pending, n);
-
-				sum += s ? s->min_pps : 0;
-			}
+			    !pending_seen_before(pending, i) && pending[i].sla)
+				sum += vm_eff_min(h, effective(pending[i].id, NULL, pending, n), 1,
+						  1);
 	return sum;
 }
 
@@ -101,51 +125,51 @@ static int refuse(struct admit_refusal *why, const char *field, const char *what
 	return -EBUSY;
 }
 
+/*
+ * One pool: refused if the VM's new effective minimum there does not fit in what the others
+ * leave, unless it is no more than what the VM holds there now (lowering a guarantee, or
+ * setting one that the floors already give, never fails on a pool over-committed by others).
+ */
+static int check_pool(const struct host *h, const char *id, const struct vm *vm,
+		      const struct sla *sla, int res_pps, uint32_t pool, bool host_pps, size_t k,
+		      uint64_t cap, const struct admit_change *pending, size_t n_pending,
+		      struct admit_refusal *why)
+{
+	u128 asked = vm_eff_min(h, sla, res_pps, k), used;
+	char where[48];
+
+	if (!cap || asked <= vm_eff_min(h, effective(id, vm, pending, n_pending), res_pps, k))
+		return 0;
+	used = committed(h, id, res_pps, pool, host_pps, pending, n_pending);
+	if (used + asked <= cap)
+		return 0;
+	if (host_pps)
+		snprintf(where, sizeof(where), "the host's packet budget");
+	else
+		snprintf(where, sizeof(where), "uplink %s", h->uplinks[pool].cfg.name);
+	return refuse(why, res_pps ? "packet_rate.min_pps" : "bandwidth.min_bps",
+		      res_pps ? "min_pps" : "min_bps", (uint64_t)asked, where, used, cap,
+		      res_pps ? "packet/s" : "bit/s");
+}
+
 int admit_sla(const struct host *h, const char *id, const struct sla *sla,
 	      const struct admit_change *pending, size_t n_pending, struct admit_refusal *why)
 {
 	const struct vm *vm = host_find_vm(h, id);
-	u128 used;
+	bool on_host = vm && vm->present;
+	int rc = 0;
 
 	memset(why, 0, sizeof(*why));
 	if (vm)
 		id = vm->id; /* the id may have been a UUID or domid */
-	if (sla->min_bps > 0 && vm && vm->present) {
-		for (uint32_t u = 0; u < h->n_uplinks; u++) {
-			uint64_t cap = h->uplinks[u].cfg.capacity_bps;
-			char where[48];
-
-			if (!cap || !uses_uplink(vm, u))
-				continue;
-			used = committed(h, id, 0, u, false, pending, n_pending);
-			if (used + sla->min_bps > cap) {
-				snprintf(where, sizeof(where), "uplink %s", h->uplinks[u].cfg.name);
-				return refuse(why, "bandwidth.min_bps", "min_bps", sla->min_bps,
-					      where, used, cap, "bit/s");
-			}
-		}
-	}
-	if (sla->min_pps == 0)
-		return 0;
-	if (uses_host_pps(h, vm) && h->host_capacity_pps) {
-		used = committed(h, id, 1, 0, true, pending, n_pending);
-		if (used + sla->min_pps > h->host_capacity_pps)
-			return refuse(why, "packet_rate.min_pps", "min_pps", sla->min_pps,
-				      "the host's packet budget", used, h->host_capacity_pps,
-				      "packet/s");
-	}
-	for (uint32_t u = 0; vm && vm->present && u < h->n_uplinks; u++) {
-		uint64_t cap = h->uplinks[u].cfg.capacity_pps;
-		char where[48];
-
-		if (!cap || !uses_uplink(vm, u))
-			continue;
-		used = committed(h, id, 1, u, false, pending, n_pending);
-		if (used + sla->min_pps > cap) {
-			snprintf(where, sizeof(where), "uplink %s", h->uplinks[u].cfg.name);
-			return refuse(why, "packet_rate.min_pps", "min_pps", sla->min_pps, where,
-				      used, cap, "packet/s");
-		}
-	}
-	return 0;
+	for (uint32_t u = 0; on_host && !rc && u < h->n_uplinks; u++)
+		rc = check_pool(h, id, vm, sla, 0, u, false, vifs_on_uplink(vm, u),
+				h->uplinks[u].cfg.capacity_bps, pending, n_pending, why);
+	if (!rc)
+		rc = check_pool(h, id, vm, sla, 1, 0, true, vifs_on_host_pps(h, vm),
+				h->host_capacity_pps, pending, n_pending, why);
+	for (uint32_t u = 0; on_host && !rc && u < h->n_uplinks; u++)
+		rc = check_pool(h, id, vm, sla, 1, u, false, vifs_on_uplink(vm, u),
+				h->uplinks[u].cfg.capacity_pps, pending, n_pending, why);
+	return rc;
 }

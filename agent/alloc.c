@@ -1,13 +1,18 @@
 /*
- * alloc: DESIGN.md section 5, exactly.
+ * alloc: the allocation rules of dbavmd(8) (section ALLOCATION), exactly.
  *
  * One run does, for each resource (bps, pps):
  *   split    each VM's SLA onto its vifs by their share of the VM's measured bps,
+ *   floor    every vif's effective minimum m = min(max, max(split min, floor)),
  *   demand   d_i from offered load, or from the measured rate with an upward probe,
  *   group    vifs by pool (uplink, or the host's packet budget) and class, by a counting sort
  *            that keeps creation order inside each class (the tie rule),
  *   steps    1 guarantees, 2 class-by-class weighted water-filling up to want,
- *            3 headroom up to max (work_conserving), 4 limits.
+ *            3 headroom up to max, all classes of the pool together (both modes), 4 limits.
+ *
+ * Step 3 ignores classes on purpose: headroom is what no vif asked for last period. Filled
+ * class by class, a class-0 VM without a max took all of it and a quiet lower-class VM was
+ * held at its demand of 0, unable to send the packet that would show it wants more.
  *
  * Water-filling never sorts: a class that fits costs one pass, and one that does not is
  * settled by an exact quickselect on gap-per-weight ratios, expected O(n).
@@ -420,10 +425,9 @@ static void run_pool(const struct alloc_in *in, struct share *sh, struct fill_it
 		for (uint32_t p = 0; p < NCLASS && R > 0; p++)
 			fill_class(sh, items, pool + class_start[p] - class_start[0],
 				   class_start[p + 1] - class_start[p], &R, 0);
-		if (in->mode == ALLOC_WORK_CONSERVING)
-			for (uint32_t p = 0; p < NCLASS && R > 0; p++)
-				fill_class(sh, items, pool + class_start[p] - class_start[0],
-					   class_start[p + 1] - class_start[p], &R, 1);
+		/* The pool is ordered by class, then creation: remainders follow the tie rule. */
+		if (R > 0)
+			fill_class(sh, items, pool, n, &R, 1);
 	}
 	for (size_t j = 0; j < n; j++)
 		allocated += sh[pool[j]].a;
@@ -456,6 +460,7 @@ static void run_resource(const struct alloc_in *in, struct alloc_out *out, struc
 		struct alloc_vif_out *o = &out->vifs[i];
 		uint64_t max = o->max[r];
 
+		o->min[r] = min_u64(max, max_u64(o->min[r], in->floor[r]));
 		o->demand[r] = demand_of(in, v, r, max);
 		sh[i] = (struct share){
 			.min = o->min[r],

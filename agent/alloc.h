@@ -1,7 +1,7 @@
 /*
- * alloc: the allocator of DESIGN.md section 5. A pure function: SLAs, measured demands and
- * capacities in, per-vif limits in bits/s and packets/s out. No I/O, no clock, no floating
- * point; the same inputs always give the same outputs.
+ * alloc: the allocator (its rules are in dbavmd(8), ALLOCATION). A pure function: SLAs,
+ * measured demands, floors and capacities in, per-vif limits in bits/s and packets/s out. No
+ * I/O, no clock, no floating point; the same inputs always give the same outputs.
  */
 #ifndef DBAVM_ALLOC_H
 #define DBAVM_ALLOC_H
@@ -37,6 +37,9 @@ struct alloc_in {
 	enum alloc_mode mode;
 	bool sees_offered;	    /* the enforcer counts load before its own drops */
 	uint64_t host_capacity_pps; /* 0: unlimited */
+	/* Every vif's guarantee is at least this (capped by its max), so a quiet vif can always
+	 * send the packets that show its demand; 0: no floor. */
+	uint64_t floor[ALLOC_NRES];
 	const struct sla *vms;
 	size_t n_vms;
 	const struct alloc_uplink_in *uplinks;
@@ -46,11 +49,13 @@ struct alloc_in {
 };
 
 struct alloc_vif_out {
-	uint64_t min[ALLOC_NRES], max[ALLOC_NRES]; /* the VM's SLA split onto this vif */
-	uint32_t weight;			   /* likewise, in 1/ALLOC_WEIGHT_ONE */
-	uint64_t demand[ALLOC_NRES];		   /* d_i */
-	uint64_t alloc[ALLOC_NRES];		   /* a_i after step 3 */
-	uint64_t limit[ALLOC_NRES];		   /* L_i, what the enforcer applies */
+	/* The VM's SLA split onto this vif; min is the effective minimum, min(max, max(split
+	 * min, floor)). */
+	uint64_t min[ALLOC_NRES], max[ALLOC_NRES];
+	uint32_t weight;	     /* likewise, in 1/ALLOC_WEIGHT_ONE */
+	uint64_t demand[ALLOC_NRES]; /* d_i */
+	uint64_t alloc[ALLOC_NRES];  /* a_i after step 3 */
+	uint64_t limit[ALLOC_NRES];  /* L_i, what the enforcer applies */
 };
 
 /*
@@ -59,7 +64,7 @@ struct alloc_vif_out {
  */
 struct alloc_pool_out {
 	uint64_t capacity;  /* 0: unlimited */
-	uint64_t committed; /* sum of the guarantees (split mins) of its vifs */
+	uint64_t committed; /* sum of the effective minimums of its vifs */
 	uint64_t allocated; /* sum of a_i */
 	bool overcommitted; /* step 1 had to scale the guarantees down */
 	uint32_t n_vifs;

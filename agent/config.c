@@ -21,6 +21,7 @@ const char config_usage[] =
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
 	"              [--idle-timeout S] [--sample-every N] [--keep-rates]\n"
+	"              [--floor-bps N] [--floor-pps N]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
@@ -244,6 +245,23 @@ static int set_host_pps(struct config *c, const char *v, char *w, size_t wl)
 	return 0;
 }
 
+static int set_floor_bps(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_u64(v, 0, SLA_BPS_MAX, &c->floor_bps))
+		return why(w, wl,
+			   "must be a whole number of bits per second (0: no floor), got '%s'", v);
+	return 0;
+}
+
+static int set_floor_pps(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_u64(v, 0, SLA_PPS_MAX, &c->floor_pps))
+		return why(w, wl,
+			   "must be a whole number of packets per second (0: no floor), got '%s'",
+			   v);
+	return 0;
+}
+
 static int set_sample_every(struct config *c, const char *v, char *w, size_t wl)
 {
 	uint64_t n;
@@ -344,6 +362,8 @@ static const struct option_def defs[] = {
 	{ "dev", 2, set_dev },
 	{ "uplinks", 1, set_uplinks },
 	{ "host-pps", 1, set_host_pps },
+	{ "floor-bps", 1, set_floor_bps },
+	{ "floor-pps", 1, set_floor_pps },
 	{ "auth-reads", 2, set_auth_reads },
 	{ "keep-rates", 2, set_keep_rates },
 	{ "max-body-bytes", 1, set_max_body_bytes },
@@ -373,6 +393,8 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = 64;
 	cfg->idle_timeout_s = 30;
 	cfg->sample_every = 64;
+	cfg->floor_bps = 100000;
+	cfg->floor_pps = 10;
 }
 
 static char *trim(char *s)

@@ -42,9 +42,10 @@ struct config {
 	enum log_level log_level;
 	struct config_uplink uplinks[CONFIG_MAX_UPLINKS];
 	size_t n_uplinks;
-	uint64_t host_pps; /* the host's packet budget, 0: unlimited */
-	bool auth_reads;   /* GETs need the token too */
-	bool keep_rates;   /* xen-credit: leave the rate nodes in place on exit */
+	uint64_t host_pps;	       /* the host's packet budget, 0: unlimited */
+	uint64_t floor_bps, floor_pps; /* every vif's least guarantee, 0: none */
+	bool auth_reads;	       /* GETs need the token too */
+	bool keep_rates;	       /* xen-credit: leave the rate nodes in place on exit */
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t idle_timeout_s;

@@ -33,14 +33,15 @@ void control_note_lateness(struct control *ctl, uint64_t late_ns)
 	ctl->lateness_n++;
 }
 
-int control_init(struct control *ctl, enum alloc_mode mode, struct platform *plat,
-		 struct enforcer *enf)
+int control_init(struct control *ctl, enum alloc_mode mode, const uint64_t floor[ALLOC_NRES],
+		 struct platform *plat, struct enforcer *enf)
 {
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->mode = mode;
 	ctl->plat = plat;
 	ctl->enf = enf;
 	host_init(&ctl->host);
+	memcpy(ctl->host.floor, floor, sizeof(ctl->host.floor));
 	ctl->rescan = true;
 	ctl->topology_changed = true;
 	ctl->ws = alloc_ws_new();
@@ -332,6 +333,7 @@ static int allocate(struct control *ctl)
 		.mode = ctl->mode,
 		.sees_offered = ctl->enf->ops->sees_offered,
 		.host_capacity_pps = h->host_capacity_pps,
+		.floor = { h->floor[ALLOC_BPS], h->floor[ALLOC_PPS] },
 		.vms = ctl->slas,
 		.n_vms = h->n_vms,
 		.uplinks = ctl->aup,
@@ -342,7 +344,8 @@ static int allocate(struct control *ctl)
 	struct alloc_out out = { ctl->aout, { ctl->apool[0], ctl->apool[1] } };
 	int rc;
 
-	bool changed = !ctl->alloc_valid || ctl->alloc_host_pps != h->host_capacity_pps;
+	bool changed = !ctl->alloc_valid || ctl->alloc_host_pps != h->host_capacity_pps ||
+		       memcmp(ctl->alloc_floor, h->floor, sizeof(h->floor));
 
 	for (size_t m = 0; m < h->n_vms; m++) {
 		const struct sla *s = vm_sla(h->vms[m]);
@@ -384,6 +387,7 @@ static int allocate(struct control *ctl)
 		return rc;
 	ctl->alloc_valid = true;
 	ctl->alloc_host_pps = h->host_capacity_pps;
+	memcpy(ctl->alloc_floor, h->floor, sizeof(h->floor));
 	for (size_t u = 0; u < h->n_uplinks; u++)
 		for (int r = 0; r < ALLOC_NRES; r++)
 			h->uplinks[u].pool[r] = ctl->apool[r][u];

@@ -51,12 +51,13 @@ struct control {
 	/* aout holds the allocator's answer to exactly what ain, slas and aup hold now (and
 	 * to alloc_host_pps): a period whose inputs did not change skips the allocator. */
 	bool alloc_valid;
-	uint64_t alloc_host_pps;
+	uint64_t alloc_host_pps, alloc_floor[ALLOC_NRES];
 	struct delay_matcher *matcher; /* when the enforcer samples delay */
 };
 
-int control_init(struct control *ctl, enum alloc_mode mode, struct platform *plat,
-		 struct enforcer *enf);
+/* floor: each resource's floor (ALLOC_BPS, ALLOC_PPS), 0 for none. */
+int control_init(struct control *ctl, enum alloc_mode mode, const uint64_t floor[ALLOC_NRES],
+		 struct platform *plat, struct enforcer *enf);
 /* Detaches every vif and frees the model; the platform and enforcer stay open. */
 void control_close(struct control *ctl);
 

@@ -86,6 +86,7 @@ struct host {
 	struct uplink *uplinks;
 	size_t n_uplinks;
 	uint64_t host_capacity_pps;
+	uint64_t floor[ALLOC_NRES]; /* every vif's least guarantee (--floor-bps, --floor-pps) */
 	struct alloc_pool_out host_pps_pool;
 	uint64_t next_vif_seq;
 	uint64_t vms_generation; /* bumped whenever a VM record is added or removed */

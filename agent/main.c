@@ -301,7 +301,9 @@ int main(int argc, char **argv)
 	a.period_ns = (uint64_t)cfg.period_ms * 1000000u;
 	a.info = (struct metrics_info){ plat.ops->name, enf.ops->name, config_mode_name(cfg.mode),
 					cfg.period_ms };
-	if (control_init(&a.ctl, cfg.mode, &plat, &enf) ||
+	if (control_init(&a.ctl, cfg.mode,
+			 (const uint64_t[ALLOC_NRES]){ cfg.floor_bps, cfg.floor_pps }, &plat,
+			 &enf) ||
 	    (cfg.platform == PLATFORM_SIM && install_scenario_slas(&a.ctl, sim_scenario(&plat)))) {
 		log_error("out of memory at start");
 		rc = 1;

@@ -138,13 +138,14 @@ static void get_host(struct api *api, struct http_request *req)
 
 	for (size_t u = 0; ups && u < h->n_uplinks; u++)
 		json_array_append_new(ups, uplink_json(&h->uplinks[u]));
-	doc = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:o}", "platform", api->info.platform,
-			"enforcer", api->info.enforcer, "mode", api->info.mode, "period_ms",
-			(int)api->info.period_ms, "tick", (json_int_t)api->ctl->tick, "overruns",
-			(json_int_t)api->ctl->overruns, "capacity_pps",
+	doc = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:{s:I, s:I}, s:o}", "platform",
+			api->info.platform, "enforcer", api->info.enforcer, "mode", api->info.mode,
+			"period_ms", (int)api->info.period_ms, "tick", (json_int_t)api->ctl->tick,
+			"overruns", (json_int_t)api->ctl->overruns, "capacity_pps",
 			h->host_capacity_pps ? json_integer((json_int_t)h->host_capacity_pps)
 					     : json_null(),
-			"uplinks", ups);
+			"floor", "bps", (json_int_t)h->floor[ALLOC_BPS], "pps",
+			(json_int_t)h->floor[ALLOC_PPS], "uplinks", ups);
 	pps = pool_json(&h->host_pps_pool, "pps");
 	if (doc && pps)
 		json_object_update(doc, pps);

@@ -523,8 +523,18 @@ static void render_uplinks(struct buf *b, const struct host *h)
 	puts_(b, "dbavm_host_capacity_packets_per_second ");
 	put_rate(b, h->host_capacity_pps ? h->host_capacity_pps : UINT64_MAX);
 	put(b, "\n", 1);
+	family(b, "dbavm_vif_floor_bytes_per_second", "gauge",
+	       "Every vif's least bit-rate guarantee (--floor-bps), in bytes; 0: none.");
+	puts_(b, "dbavm_vif_floor_bytes_per_second ");
+	put_bits_as_bytes(b, h->floor[ALLOC_BPS]);
+	put(b, "\n", 1);
+	family(b, "dbavm_vif_floor_packets_per_second", "gauge",
+	       "Every vif's least packet-rate guarantee (--floor-pps); 0: none.");
+	puts_(b, "dbavm_vif_floor_packets_per_second ");
+	put_u64(b, h->floor[ALLOC_PPS]);
+	put(b, "\n", 1);
 	family(b, "dbavm_host_committed_packets_per_second", "gauge",
-	       "Sum of the packet-rate guarantees drawn on the host's budget.");
+	       "Sum of the effective packet-rate minimums drawn on the host's budget.");
 	puts_(b, "dbavm_host_committed_packets_per_second ");
 	put_u64(b, h->host_pps_pool.committed);
 	put(b, "\n", 1);

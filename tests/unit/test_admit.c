@@ -133,6 +133,44 @@ static void admit_absent_vm_has_no_uplink_to_fill(void **state)
 	assert_int_equal(admit_sla(&h, "elsewhere", &s, NULL, 0, &why), 0);
 }
 
+static void admit_counts_every_vifs_floor(void **state)
+{
+	static struct platform_vif v4 = { .id = "vif4.0", .uplink = "eth0" },
+				   v5 = { .id = "vif4.1", .uplink = "eth0" };
+	struct admit_refusal why;
+	struct sla s = mins(300, 0);
+	struct vm *d;
+
+	(void)state;
+	h.floor[ALLOC_BPS] = 100;
+	/* d, without an SLA, has two vifs on eth0: the default's floors, 200, are guaranteed. */
+	d = host_add_vm(&h, "d");
+	d->present = true;
+	vm_add_vif(&h, d, &v4)->uplink = 0;
+	vm_add_vif(&h, d, &v5)->uplink = 0;
+	assert_int_equal(admit_sla(&h, "b", &s, NULL, 0, &why), -EBUSY);
+	assert_non_null(strstr(why.msg, "uplink eth0: 200 of 1000"));
+	s.min_bps = 200;
+	assert_int_equal(admit_sla(&h, "b", &s, NULL, 0, &why), 0);
+	/* A minimum below the floor asks for the floor, which b holds already. */
+	s.min_bps = 50;
+	assert_int_equal(admit_sla(&h, "b", &s, NULL, 0, &why), 0);
+	/* d's own: max(min, floor) + one more floor for its second vif, against 600 for a and
+	 * b's floor. */
+	s.min_bps = 200;
+	assert_int_equal(admit_sla(&h, "d", &s, NULL, 0, &why), 0);
+	s.min_bps = 201;
+	assert_int_equal(admit_sla(&h, "d", &s, NULL, 0, &why), -EBUSY);
+	assert_non_null(strstr(why.msg, "min_bps 301 exceeds what is free on uplink eth0: 300"));
+	/* ...capped by its max. */
+	s.max_bps = 300;
+	assert_int_equal(admit_sla(&h, "d", &s, NULL, 0, &why), 0);
+	while (d->n_vifs)
+		vm_remove_vif(&h, d, d->n_vifs - 1);
+	host_remove_vm(&h, d);
+	h.floor[ALLOC_BPS] = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +179,7 @@ int main(void)
 		cmocka_unit_test(admit_packets_on_the_host_budget),
 		cmocka_unit_test(admit_packets_on_an_uplinks_own_budget),
 		cmocka_unit_test(admit_absent_vm_has_no_uplink_to_fill),
+		cmocka_unit_test(admit_counts_every_vifs_floor),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

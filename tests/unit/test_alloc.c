@@ -1,6 +1,6 @@
 /*
- * The allocator against DESIGN.md section 5: one hand-worked case per rule, the paper's two
- * scenarios, and a seeded randomised check of every listed invariant in both modes.
+ * The allocator against its rules (dbavmd(8), ALLOCATION): one hand-worked case per rule, the
+ * paper's two scenarios, and a seeded randomised check of every listed invariant in both modes.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -255,7 +255,7 @@ static void alloc_probes_upward_without_offered_load(void **state)
 	struct host h;
 
 	(void)state;
-	host_init(&h, ALLOC_STRICT, 100000, 0);
+	host_init(&h, ALLOC_STRICT, 325, 0); /* the wants exactly: no headroom to hide them */
 	h.in.sees_offered = false;
 	size_t a = add_vm(&h, 0, 1, 0, U, 0);
 	size_t b = add_vm(&h, 0, 1, 0, U, 0);
@@ -349,6 +349,101 @@ static void alloc_rejects_bad_indices(void **state)
 	alloc_ws_free(ws);
 }
 
+static void alloc_headroom_shared_across_classes(void **state)
+{
+	struct host h;
+
+	(void)state;
+	host_init(&h, ALLOC_WORK_CONSERVING, 1000, 0);
+	size_t gold = add_vm(&h, 0, 1, 100, U, 0); /* a guarantee and no max, quiet */
+	size_t capped = add_vm(&h, 1, 1, 0, 50, 0);
+	size_t plain = add_vm(&h, 7, 1, 0, U, 0); /* no SLA: the default */
+	run(&h);
+	/* Nobody asked: all of C is headroom, water-filled over every class at once. */
+	assert_int_equal(A(&h, capped), 50);
+	assert_int_equal(A(&h, gold), 475);
+	assert_int_equal(A(&h, plain), 475);
+	assert_int_equal(L(&h, gold), 475);
+}
+
+static void alloc_headroom_in_strict_mode_too(void **state)
+{
+	struct host h;
+
+	(void)state;
+	host_init(&h, ALLOC_STRICT, 1000, 0);
+	size_t a = add_vm(&h, 0, 1, 600, U, 0);
+	size_t b = add_vm(&h, 1, 1, 0, U, 100);
+	run(&h);
+	/* 600 reserved, 100 wanted, 300 left: shared equally, classes ignored. */
+	assert_int_equal(A(&h, a), 750);
+	assert_int_equal(A(&h, b), 250);
+	assert_int_equal(L(&h, a) + L(&h, b), 1000);
+}
+
+static void alloc_floor_is_every_vifs_least_limit(void **state)
+{
+	struct host h;
+
+	(void)state;
+	host_init(&h, ALLOC_WORK_CONSERVING, 1000, 0);
+	h.in.floor[ALLOC_BPS] = 10;
+	h.in.floor[ALLOC_PPS] = 3;
+	size_t hog = add_vm(&h, 0, 1, 100, U, 5000);
+	size_t capped = add_vm(&h, 1, 1, 0, 40, 0);
+	size_t plain = add_vm(&h, 7, 1, 0, U, 0);
+	run(&h);
+	/* The class-0 VM wants everything, but the quiet ones keep the floor as their limit:
+	 * enough for the packets that show they want more. */
+	assert_int_equal(h.vo[capped].min[ALLOC_BPS], 10);
+	assert_int_equal(L(&h, capped), 10);
+	assert_int_equal(L(&h, plain), 10);
+	assert_int_equal(A(&h, hog), 1000);
+	/* pps: no capacity, every limit its max; the floor is still the effective minimum. */
+	assert_int_equal(h.vo[plain].min[ALLOC_PPS], 3);
+	/* Once the quiet VM shows demand, the floor is its guarantee. */
+	h.vifs[plain].offered[ALLOC_BPS] = 500;
+	run(&h);
+	assert_int_equal(A(&h, plain), 10);
+	assert_int_equal(A(&h, hog), 990);
+}
+
+static void alloc_floor_capped_by_max_and_zero_only_at_max_zero(void **state)
+{
+	struct host h;
+
+	(void)state;
+	host_init(&h, ALLOC_WORK_CONSERVING, 1000, 0);
+	h.in.floor[ALLOC_BPS] = 10;
+	size_t hog = add_vm(&h, 0, 1, 0, U, 5000);
+	size_t tiny = add_vm(&h, 1, 1, 0, 4, 0);
+	size_t shut = add_vm(&h, 1, 1, 0, 0, 0);
+	run(&h);
+	assert_int_equal(h.vo[tiny].min[ALLOC_BPS], 4);
+	assert_int_equal(L(&h, tiny), 4);
+	assert_int_equal(L(&h, shut), 0);
+	/* Quiet, they lend their guarantees (work-conserving): the hog may use all of C. */
+	assert_int_equal(A(&h, hog), 1000);
+	assert_int_equal(h.po[ALLOC_BPS][0].committed, 14);
+}
+
+static void alloc_floors_count_as_guarantees_when_overcommitted(void **state)
+{
+	struct host h;
+
+	(void)state;
+	host_init(&h, ALLOC_STRICT, 100, 0);
+	h.in.floor[ALLOC_BPS] = 40;
+	size_t a = add_vm(&h, 0, 1, 0, U, 0);
+	size_t b = add_vm(&h, 0, 1, 0, U, 0);
+	size_t c = add_vm(&h, 0, 1, 0, U, 0);
+	run(&h);
+	assert_true(h.po[ALLOC_BPS][0].overcommitted);
+	assert_int_equal(h.po[ALLOC_BPS][0].committed, 120);
+	assert_int_equal(A(&h, a) + A(&h, b) + A(&h, c), 100);
+	assert_int_equal(A(&h, a), 34);
+}
+
 /*
  * The paper's testbed: 1 Gbit/s uplink, 190 kpps host budget, three VMs offering 1 Gbit/s.
  * SLAs 150 Mbit/s & 20 kpps, 700 Mbit/s & 60 kpps, 150 Mbit/s & 60 kpps (min = max for bps).
@@ -432,6 +527,10 @@ static void random_host(struct host *h, enum alloc_mode mode)
 		h->up[u].capacity_pps = rnd_below(4) == 0 ? 1 + rnd_below(1000000) : 0;
 	}
 	h->in.sees_offered = rnd_below(2);
+	h->in.floor[ALLOC_BPS] = rnd_below(3) == 0 ? 0
+				 : rnd_below(3)	   ? 100000
+						   : rnd_below(50000000);
+	h->in.floor[ALLOC_PPS] = rnd_below(3) == 0 ? 0 : rnd_below(3) ? 10 : rnd_below(20000);
 	n_vms = 1 + rnd_below(n);
 	for (size_t m = 0; m < n_vms; m++) {
 		struct sla *s = &h->vms[m];
@@ -505,6 +604,16 @@ static void check_invariants(const struct host *h, unsigned long seed)
 					continue;
 				sum += o->alloc[r];
 				sum_lim += o->limit[r];
+				{
+					uint64_t fl = h->in.floor[r], mx = o->max[r];
+
+					if (o->min[r] < (fl < mx ? fl : mx))
+						fail_msg("seed %lu vif %zu: below the floor", seed,
+							 i);
+					if (fl && o->limit[r] == 0 && o->max[r] != 0)
+						fail_msg("seed %lu vif %zu: limit 0, max not", seed,
+							 i);
+				}
 				if (po->capacity == 0) {
 					if (o->limit[r] != o->max[r])
 						fail_msg("seed %lu: unlimited pool, limit != max",
@@ -543,6 +652,17 @@ static void check_invariants(const struct host *h, unsigned long seed)
 				fail_msg("seed %lu: over-committed pool not filled", seed);
 			if (sum < po->capacity && unmet_class < 8)
 				fail_msg("seed %lu: sum a < C with unmet want", seed);
+			/* Step 3: capacity is left over only when every vif is at its max. */
+			for (size_t i = 0; sum < po->capacity && i < h->in.n_vifs; i++)
+				if (pool_of(h, i, r) == p && h->vo[i].alloc[r] != h->vo[i].max[r])
+					fail_msg("seed %lu vif %zu: headroom left, vif below max",
+						 seed, i);
+			if (h->in.mode == ALLOC_STRICT && !po->overcommitted)
+				for (size_t i = 0; i < h->in.n_vifs; i++)
+					if (pool_of(h, i, r) == p &&
+					    h->vo[i].alloc[r] < h->vo[i].min[r])
+						fail_msg("seed %lu vif %zu: strict, a < m", seed,
+							 i);
 			if (h->in.mode == ALLOC_STRICT && !po->overcommitted &&
 			    sum_lim > po->capacity)
 				fail_msg("seed %lu: strict limits exceed C", seed);
@@ -652,6 +772,11 @@ int main(void)
 		cmocka_unit_test(alloc_splits_silent_vm_equally),
 		cmocka_unit_test(alloc_host_packet_budget_spans_uplinks),
 		cmocka_unit_test(alloc_rejects_bad_indices),
+		cmocka_unit_test(alloc_headroom_shared_across_classes),
+		cmocka_unit_test(alloc_headroom_in_strict_mode_too),
+		cmocka_unit_test(alloc_floor_is_every_vifs_least_limit),
+		cmocka_unit_test(alloc_floor_capped_by_max_and_zero_only_at_max_zero),
+		cmocka_unit_test(alloc_floors_count_as_guarantees_when_overcommitted),
 		cmocka_unit_test(alloc_paper_scenario1_large_frames),
 		cmocka_unit_test(alloc_paper_scenario2_small_frames),
 		cmocka_unit_test(alloc_random_hosts_hold_every_invariant),
