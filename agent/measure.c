@@ -4,6 +4,8 @@
  */
 #include "measure.h"
 
+#include <stdbool.h>
+
 __extension__ typedef unsigned __int128 u128;
 
 static uint64_t per_second(uint64_t count, uint64_t dt_ns)
@@ -24,24 +26,40 @@ static struct rate rate_of(uint64_t bytes, uint64_t pkts, uint64_t dt_ns)
 	};
 }
 
+/* A counter restarted from zero: it fell to less than half of what it was. A counter that went
+ * back less (two sources that round differently, a sum of per-CPU parts read while they move)
+ * has not restarted: it counts as standing still, so it can never become a giant delta. */
+static bool restarted(uint64_t prev, uint64_t cur)
+{
+	return (u128)cur * 2 < prev;
+}
+
+static uint64_t grown(uint64_t prev, uint64_t cur)
+{
+	return cur > prev ? cur - prev : 0;
+}
+
 bool measure_delta(const struct vif_counters *p, const struct vif_counters *c,
 		   struct vif_counters *d)
 {
-	/* One counter gone back means all were reset together (they belong to one netdev or
+	/* One counter restarted means all were reset together (they belong to one netdev or
 	 * one xenstat record): the others may have counted past their old values already, so
 	 * subtracting those would lose what came after the reset. */
-	if (c->offered_bytes < p->offered_bytes || c->offered_pkts < p->offered_pkts ||
-	    c->passed_bytes < p->passed_bytes || c->passed_pkts < p->passed_pkts ||
-	    c->dropped_bytes < p->dropped_bytes || c->dropped_pkts < p->dropped_pkts) {
+	if (restarted(p->offered_bytes, c->offered_bytes) ||
+	    restarted(p->offered_pkts, c->offered_pkts) ||
+	    restarted(p->passed_bytes, c->passed_bytes) ||
+	    restarted(p->passed_pkts, c->passed_pkts) ||
+	    restarted(p->dropped_bytes, c->dropped_bytes) ||
+	    restarted(p->dropped_pkts, c->dropped_pkts)) {
 		*d = *c;
 		return true;
 	}
-	d->offered_bytes = c->offered_bytes - p->offered_bytes;
-	d->offered_pkts = c->offered_pkts - p->offered_pkts;
-	d->passed_bytes = c->passed_bytes - p->passed_bytes;
-	d->passed_pkts = c->passed_pkts - p->passed_pkts;
-	d->dropped_bytes = c->dropped_bytes - p->dropped_bytes;
-	d->dropped_pkts = c->dropped_pkts - p->dropped_pkts;
+	d->offered_bytes = grown(p->offered_bytes, c->offered_bytes);
+	d->offered_pkts = grown(p->offered_pkts, c->offered_pkts);
+	d->passed_bytes = grown(p->passed_bytes, c->passed_bytes);
+	d->passed_pkts = grown(p->passed_pkts, c->passed_pkts);
+	d->dropped_bytes = grown(p->dropped_bytes, c->dropped_bytes);
+	d->dropped_pkts = grown(p->dropped_pkts, c->dropped_pkts);
 	return false;
 }
 

@@ -24,10 +24,11 @@ struct vif_rates {
 };
 
 /*
- * What was counted between two readings. A counter that went backwards means the counters
- * were reset (a domain restarted, its vif netdev was re-created, a migration): the delta is
- * then the whole new reading, never a negative number or a wrap-around spike. Returns whether
- * it was a reset.
+ * What was counted between two readings. A counter that fell to less than half its last
+ * value means the counters were reset (a domain restarted, its vif netdev was re-created, a
+ * migration): the delta is then the whole new reading. A counter that went back less counts
+ * as standing still. Never a negative number or a wrap-around spike. Returns whether it was a
+ * reset.
  */
 bool measure_delta(const struct vif_counters *prev, const struct vif_counters *cur,
 		   struct vif_counters *delta);

@@ -11,6 +11,10 @@
  * offered packet does, which is the paper's point. "passed" is what leaves the uplink;
  * "dropped" is everything else. Time is split wherever a vif's demand steps, so results do
  * not depend on the period.
+ *
+ * The flows are fluid, the counters are not: each interval turns its flows into whole packets
+ * (the fractions carried to the next), passes at most what it offered and drops the rest, so
+ * offered = passed + dropped always and no counter ever goes back.
  */
 #include "sim.h"
 
@@ -26,7 +30,8 @@ struct sim_vif {
 	const struct scenario_vif *sv;
 	uint32_t vm, uplink;
 	struct vif *vif; /* the agent's, while attached */
-	double offered_b, offered_p, passed_b, passed_p;
+	struct vif_counters cnt;
+	double carry[2][2]; /* [packets, bytes][offered, passed]: fractions not counted yet */
 	uint64_t limit_bps, limit_pps;
 	double pps; /* scratch: the flow through the current stage */
 };
@@ -153,6 +158,42 @@ static void share_budget(struct sim *s, double cap)
 		s->v[i].pps *= cap / total;
 }
 
+/* Whole units from a fluid count, the fraction carried over. */
+static uint64_t whole(double *carry, double flow)
+{
+	double n = floor(*carry + flow);
+
+	*carry = *carry + flow - n;
+	return (uint64_t)n;
+}
+
+/* One interval's offered and passed flow of one unit (packets or bytes): passed never more
+ * than offered (the fraction waits with the offered one), dropped the difference. */
+static void count_units(double carry[2], double offered, double passed, uint64_t *off_c,
+			uint64_t *pass_c, uint64_t *drop_c)
+{
+	uint64_t off = whole(&carry[0], offered), pass = whole(&carry[1], passed);
+
+	if (pass > off) {
+		carry[1] += (double)(pass - off);
+		pass = off;
+	}
+	*off_c += off;
+	*pass_c += pass;
+	*drop_c += off - pass;
+}
+
+/* One interval's offered and passed flows (in packets) into the vif's counters. Bytes carry
+ * their own fractions: counted as whole packets, a fraction left from small frames would
+ * come out as a packet of the next step's size. */
+static void count_interval(struct sim_vif *v, double offered, double passed, uint32_t frame_bytes)
+{
+	count_units(v->carry[0], offered, passed, &v->cnt.offered_pkts, &v->cnt.passed_pkts,
+		    &v->cnt.dropped_pkts);
+	count_units(v->carry[1], offered * frame_bytes, passed * frame_bytes, &v->cnt.offered_bytes,
+		    &v->cnt.passed_bytes, &v->cnt.dropped_bytes);
+}
+
 /* The model over [t_ns, t_ns + dt_ns), during which no demand steps. */
 static void run_interval(struct sim *s, uint64_t t_ns, uint64_t dt_ns)
 {
@@ -170,8 +211,6 @@ static void run_interval(struct sim *s, uint64_t t_ns, uint64_t dt_ns)
 			continue;
 		st = scenario_step_at(v->sv, t_ms);
 		offered = (double)st->bps / (8.0 * st->frame_bytes);
-		v->offered_p += offered * dt;
-		v->offered_b += offered * st->frame_bytes * dt;
 		v->pps = offered;
 		if (s->model == ENFORCER_NETFRONT)
 			v->pps = fmin(v->pps, fmin(limit_pps_of(v->limit_pps),
@@ -193,18 +232,18 @@ static void run_interval(struct sim *s, uint64_t t_ns, uint64_t dt_ns)
 	for (size_t i = 0; i < s->n_v; i++) {
 		struct sim_vif *v = &s->v[i];
 		const struct platform_uplink *up = &s->sc.uplinks[v->uplink];
+		const struct scenario_step *st;
 		double scale = 1.0;
-		uint32_t f;
 
 		if (!v->vif)
 			continue;
-		f = scenario_step_at(v->sv, t_ms)->frame_bytes;
+		st = scenario_step_at(v->sv, t_ms);
 		if (up->capacity_bps && s->up_bps[v->uplink] > (double)up->capacity_bps)
 			scale = (double)up->capacity_bps / s->up_bps[v->uplink];
 		if (up->capacity_pps && s->up_pps[v->uplink] > (double)up->capacity_pps)
 			scale = fmin(scale, (double)up->capacity_pps / s->up_pps[v->uplink]);
-		v->passed_p += v->pps * scale * dt;
-		v->passed_b += v->pps * scale * f * dt;
+		count_interval(v, (double)st->bps / (8.0 * st->frame_bytes) * dt,
+			       v->pps * scale * dt, st->frame_bytes);
 	}
 }
 
@@ -257,7 +296,8 @@ static int sim_attach(struct enforcer *e, struct vif *vif)
 		if (v->vif)
 			return -EBUSY;
 		v->vif = vif;
-		v->offered_b = v->offered_p = v->passed_b = v->passed_p = 0;
+		memset(&v->cnt, 0, sizeof(v->cnt));
+		memset(v->carry, 0, sizeof(v->carry));
 		v->limit_bps = v->limit_pps = UINT64_MAX;
 		vif->enf = v;
 		return 0;
@@ -282,12 +322,7 @@ static int sim_read_counters(struct enforcer *e, struct vif *vif, struct vif_cou
 	(void)e;
 	if (!v)
 		return -ENOENT;
-	out->offered_bytes = (uint64_t)v->offered_b;
-	out->offered_pkts = (uint64_t)v->offered_p;
-	out->passed_bytes = (uint64_t)v->passed_b;
-	out->passed_pkts = (uint64_t)v->passed_p;
-	out->dropped_bytes = out->offered_bytes - out->passed_bytes;
-	out->dropped_pkts = out->offered_pkts - out->passed_pkts;
+	*out = v->cnt;
 	return 0;
 }
 
