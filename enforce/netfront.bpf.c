@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * netfront.bpf.c: the hook on tc egress (clsact) of a vif's guest end, inside the VM's
- * network namespace. A packet over its vif's budget is dropped here (TC_ACT_SHOT), before it
- * crosses into the driver domain.
+ * network namespace. It counts what the guest offers, holds the packet-rate budget (a packet
+ * over it is dropped here, TC_ACT_SHOT, before it crosses into the driver domain) and samples
+ * packets for delay. The bit rate is not held here but by the HTB the loader puts behind the
+ * hook on the same device (netfront.c): a queue that makes the guest's sockets wait, which TCP
+ * lives with, where a drop at the guest's own egress makes its TCP back off to a timer.
  *
  * The budget is a pair of GCRA buckets, one in bytes and one in packets: each keeps a
  * theoretical arrival time (tat); a packet conforms when both tats are within their burst
- * tolerance of now, and then moves both on by its cost. Costs are precomputed by the agent
- * (ns per byte in 16.16 fixed point, ns per packet), so the per-packet path multiplies and
- * never divides. The two tats change together under one bpf_spin_lock, since a vif's packets
- * come from every CPU.
+ * tolerance of now, and then moves both on by its cost, however large: a GSO packet of 64 KiB
+ * always fits once the bucket has caught up. Costs are precomputed by the agent (ns per byte
+ * in 16.16 fixed point, ns per packet), so the per-packet path multiplies and never divides.
+ * The two tats change together under one bpf_spin_lock, since a vif's packets come from every
+ * CPU.
  *
- * Counters are per-CPU and lock-free; the agent sums them.
+ * A GSO packet counts as its segments, in the counters and in the packet budget: that is what
+ * leaves the host. Counters are per-CPU and lock-free; the agent sums them.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -103,9 +108,9 @@ static __always_inline __u64 hook_sig(struct __sk_buff *skb, __u32 *w, __u32 n)
 }
 
 static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
-				    __u64 now, __u64 len)
+				    __u64 now, __u64 len, __u64 segs)
 {
-	__u64 cost_b = (len * l->ns_per_byte_q16) >> 16, cost_p = l->ns_per_pkt;
+	__u64 cost_b = (len * l->ns_per_byte_q16) >> 16, cost_p = segs * l->ns_per_pkt;
 	__u64 tb, tp;
 	int ok;
 
@@ -132,7 +137,7 @@ int netfront_egress(struct __sk_buff *skb)
 	struct netfront_counter_page *page;
 	struct netfront_counters *c;
 	struct netfront_bucket *b;
-	__u64 len = skb->len;
+	__u64 len = skb->len, segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	__u32 *slot, page_no;
 	int pass = 1;
 
@@ -147,16 +152,16 @@ int netfront_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	c = &page->slot[*slot & (NETFRONT_SLOTS_PER_PAGE - 1)];
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
-		pass = conforms(b, l, bpf_ktime_get_ns(), len);
+		pass = conforms(b, l, bpf_ktime_get_ns(), len, segs);
 	c->c[NETFRONT_OFFERED_BYTES] += len;
-	c->c[NETFRONT_OFFERED_PKTS] += 1;
+	c->c[NETFRONT_OFFERED_PKTS] += segs;
 	if (pass) {
 		__u32 zero = 0, n = netfront_sig_len(skb->len);
 		struct netfront_config *cfg = bpf_map_lookup_elem(&config, &zero);
 		__u32 w[NETFRONT_SIG_BYTES / 4];
 
 		c->c[NETFRONT_PASSED_BYTES] += len;
-		c->c[NETFRONT_PASSED_PKTS] += 1;
+		c->c[NETFRONT_PASSED_PKTS] += segs;
 		if (cfg && cfg->sample_on && n) {
 			__u64 sig = hook_sig(skb, w, n);
 
@@ -166,7 +171,7 @@ int netfront_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	c->c[NETFRONT_DROPPED_BYTES] += len;
-	c->c[NETFRONT_DROPPED_PKTS] += 1;
+	c->c[NETFRONT_DROPPED_PKTS] += segs;
 	return TC_ACT_SHOT;
 }
 

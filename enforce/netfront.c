@@ -1,8 +1,18 @@
 /*
  * netfront.c: loads netfront.bpf.c (through its skeleton, generated at build time) once, and
- * for each vif attaches it to tc egress (clsact) of the guest end, inside the VM's namespace.
- * Limits and counters live in maps this process owns: changing a limit is one map update,
- * never a reload.
+ * for each vif attaches it to tc egress (clsact) of the guest end, inside the VM's namespace,
+ * with an HTB as the guest end's root qdisc behind it: the hook counts, holds the packet rate
+ * and samples; the HTB holds the bit rate. Limits and counters live in maps this process owns
+ * (a packet-rate change is one map update, never a reload); a bit-rate change is one
+ * RTM_NEWTCLASS on a netlink socket opened in the VM's namespace when the vif was attached.
+ *
+ * Why a shaper and not the hook's own byte bucket: a drop at the guest's own egress is
+ * reported to its TCP at once (NET_XMIT_DROP), which then waits for a timer with nothing in
+ * flight; measured, one flow got 2.5 of 50 Mbit/s. A queue in the guest makes the sender's
+ * socket wait instead (TCP small queues, a UDP socket's send buffer), and every flow gets
+ * its limit (tests/bench/README.md, bench_tcp.sh). The queue is in the guest: nothing over the
+ * limit is copied into the driver domain. HTB, not TBF: TBF refills its bucket on every
+ * change, and limits change from period to period.
  *
  * Attaching needs a netlink socket in the VM's namespace; libbpf opens one per call, so the
  * loop thread enters the namespace (setns) for the call and returns to its own at once.
@@ -15,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -32,9 +44,14 @@
 
 _Static_assert(NETFRONT_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
 
-/* The default burst (DESIGN.md section 6): 5 ms of rate, and at least two full frames. */
+/* The packet bucket's burst: 5 ms of rate, and at least two packets. */
 #define BURST_NS 5000000ull
-#define MAX_FRAME_BYTES 1514ull
+
+/* The shaper: HTB db01: as the guest end's root qdisc (netback's, on the uplink, is db00:),
+ * one class, db01:1, for everything the guest sends. Unlimited is a rate no vif reaches. */
+#define SHAPER_HANDLE 0xdb010000u
+#define SHAPER_CLASS (SHAPER_HANDLE | 1u)
+#define SHAPER_UNLIMITED_BYTES 1000000000000ull
 
 struct netfront {
 	struct netfront_bpf *skel;
@@ -63,8 +80,10 @@ struct netfront {
 struct nf_vif {
 	struct netfront_key key;
 	__u32 slot;
-	bool hooked;	   /* our filter is attached */
-	bool created_hook; /* the clsact qdisc is ours to remove */
+	bool hooked;	       /* our filter is attached */
+	bool created_hook;     /* the clsact qdisc is ours to remove */
+	struct mnl_socket *nl; /* in the VM's namespace, while the shaper is there */
+	uint64_t shaper_bytes; /* the shaper's rate, bytes/s */
 };
 
 /* Runs fn in the namespace at path, then returns to the driver domain. */
@@ -85,6 +104,41 @@ struct hook_op {
 	bool attach;
 };
 
+/* The shaper in place (in the VM's namespace), unlimited until the first limit. */
+static int shaper_start(struct nf_vif *v)
+{
+	int rc;
+
+	v->nl = rtnl_open(0);
+	if (!v->nl)
+		return -errno;
+	rc = rtnl_htb_qdisc(v->nl, v->key.ifindex, SHAPER_HANDLE, SHAPER_CLASS & 0xffffu);
+	if (!rc)
+		rc = rtnl_htb_class(v->nl, v->key.ifindex, SHAPER_CLASS, SHAPER_HANDLE,
+				    SHAPER_UNLIMITED_BYTES, SHAPER_UNLIMITED_BYTES);
+	if (rc) {
+		rtnl_tc_delete(v->nl, RTM_DELQDISC, v->key.ifindex, SHAPER_HANDLE, TC_H_ROOT);
+		mnl_socket_close(v->nl);
+		v->nl = NULL;
+		return rc;
+	}
+	v->shaper_bytes = SHAPER_UNLIMITED_BYTES;
+	return 0;
+}
+
+/* The guest end back to its default qdisc. A device already gone took the qdisc with it. */
+static int shaper_stop(struct nf_vif *v)
+{
+	int rc;
+
+	if (!v->nl)
+		return 0;
+	rc = rtnl_tc_delete(v->nl, RTM_DELQDISC, v->key.ifindex, SHAPER_HANDLE, TC_H_ROOT);
+	mnl_socket_close(v->nl);
+	v->nl = NULL;
+	return rc == -ENODEV || rc == -ENOENT || rc == -EINVAL ? 0 : rc;
+}
+
 static int hook_in_ns(void *arg)
 {
 	struct hook_op *op = arg;
@@ -94,10 +148,13 @@ static int hook_in_ns(void *arg)
 	int rc;
 
 	if (!op->attach) {
-		rc = 0;
+		rc = shaper_stop(op->v);
 		if (op->v->hooked) {
+			int rc2;
+
 			opts.flags = opts.prog_fd = opts.prog_id = 0;
-			rc = bpf_tc_detach(&hook, &opts);
+			rc2 = bpf_tc_detach(&hook, &opts);
+			rc = rc ? rc : rc2;
 		}
 		/* Only both attach points together name the clsact qdisc itself; one alone
 		 * would just flush its filters. */
@@ -114,7 +171,12 @@ static int hook_in_ns(void *arg)
 	opts.prog_fd = bpf_program__fd(op->nf->skel->progs.netfront_egress);
 	opts.flags = BPF_TC_F_REPLACE;
 	rc = bpf_tc_attach(&hook, &opts);
+	if (!rc)
+		rc = shaper_start(op->v);
 	if (rc) {
+		opts.flags = opts.prog_fd = opts.prog_id = 0;
+		bpf_tc_detach(&hook, &opts);
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		if (op->v->created_hook)
 			bpf_tc_hook_destroy(&hook);
 		op->v->created_hook = false;
@@ -269,19 +331,16 @@ static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
 	return 0;
 }
 
-/* bps/pps to costs in time. 0 passes nothing: a cost so large that the first packet spends
- * more than any burst. */
+/* The hook's share of a limit, as costs in time: the packet rate (the shaper holds the bit
+ * rate). 0 passes nothing: a cost so large that the first packet spends more than any
+ * burst; a bit rate of 0 too, at the hook, where nothing is queued for a rate that never
+ * comes. */
 static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 {
 	struct netfront_limit l = { 0, 0, BURST_NS, BURST_NS };
 
-	if (bps != UINT64_MAX) {
-		l.ns_per_byte_q16 = bps ? ((8000000000ull << 16) / bps) : (1ull << 47);
-		if (l.ns_per_byte_q16 == 0)
-			l.ns_per_byte_q16 = 1; /* faster than 1 byte per 2^16 ns: never 0 */
-		if (2 * MAX_FRAME_BYTES * l.ns_per_byte_q16 >> 16 > BURST_NS)
-			l.burst_bytes_ns = 2 * MAX_FRAME_BYTES * l.ns_per_byte_q16 >> 16;
-	}
+	if (bps == 0)
+		l.ns_per_byte_q16 = 1ull << 47;
 	if (pps != UINT64_MAX) {
 		l.ns_per_pkt = pps ? 1000000000ull / pps : (1ull << 62);
 		if (l.ns_per_pkt == 0)
@@ -299,10 +358,19 @@ static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 	struct netfront *nf = e->priv;
 	struct nf_vif *v = vif->enf;
 	struct netfront_limit l = limit_of(bps, pps);
+	uint64_t bytes = bps == UINT64_MAX ? SHAPER_UNLIMITED_BYTES : bps / 8;
+	int rc;
 
 	if (!v)
 		return -ENOENT;
-	return bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &l, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &l, BPF_ANY))
+		return -errno;
+	if (!v->nl || bytes == v->shaper_bytes)
+		return 0;
+	rc = rtnl_htb_class(v->nl, v->key.ifindex, SHAPER_CLASS, SHAPER_HANDLE, bytes, bytes);
+	if (!rc)
+		v->shaper_bytes = bytes;
+	return rc;
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -355,7 +423,9 @@ static void nf_close(struct enforcer *e)
 
 static const struct enforcer_ops netfront_ops = {
 	.name = "netfront",
-	.sees_offered = true,
+	/* Its shaper makes senders wait: the hook sees what they could send, not what they
+	 * wanted to (the allocator probes upward instead). */
+	.sees_offered = false,
 	.attach = nf_attach,
 	.detach = nf_detach,
 	.sync = nf_sync,
