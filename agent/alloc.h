@@ -26,6 +26,9 @@ struct alloc_vif_in {
 	uint64_t offered[ALLOC_NRES];  /* rate offered to the enforcer last period */
 	uint64_t measured[ALLOC_NRES]; /* rate it let pass last period */
 	uint64_t limit[ALLOC_NRES];    /* limit in force, ALLOC_UNLIMITED if none */
+	/* The enforcer queued its packets beyond the burst lately (a shaper held its bit rate):
+	 * it wants more than its limit, whatever the average it passed. */
+	bool held;
 };
 
 struct alloc_uplink_in {

@@ -14,6 +14,9 @@
 
 #include "log.h"
 
+/* How many periods a vif whose shaper held it back keeps asking for its max. */
+#define CONTROL_HELD_PERIODS 10
+
 /* Samples awaited at the uplink at once, and how long one may take before it counts lost. */
 #define CONTROL_SAMPLES_IN_FLIGHT 65536
 #define CONTROL_SAMPLE_TIMEOUT_NS 2000000000ull
@@ -362,7 +365,7 @@ static int allocate(struct control *ctl)
 		ctl->aup[u] = a;
 	}
 	for (size_t k = 0; k < ctl->n_flat; k++) {
-		const struct vif *vif = ctl->flat[k];
+		struct vif *vif = ctl->flat[k];
 		struct alloc_vif_in a;
 
 		memset(&a, 0, sizeof(a)); /* padding too: compared as bytes */
@@ -372,6 +375,11 @@ static int allocate(struct control *ctl)
 		a.offered[ALLOC_PPS] = vif->rates.offered.pps;
 		a.measured[ALLOC_BPS] = vif->rates.passed.bps;
 		a.measured[ALLOC_PPS] = vif->rates.passed.pps;
+		/* Held back lately: bursts keep coming, so the want stays up for a while
+		 * (CONTROL_HELD_PERIODS) rather than falling to the average between them. */
+		if (vif->rates.held_pps > 0)
+			vif->held_until = ctl->tick + CONTROL_HELD_PERIODS;
+		a.held = ctl->tick < vif->held_until;
 		a.limit[ALLOC_BPS] = vif->applied ? vif->applied_bps : ALLOC_UNLIMITED;
 		a.limit[ALLOC_PPS] = vif->applied ? vif->applied_pps : ALLOC_UNLIMITED;
 		changed = changed || memcmp(&ctl->ain[k], &a, sizeof(a));

@@ -27,6 +27,7 @@ struct vif {
 	uint64_t cnt_ns;	   /* when it was taken */
 	bool have_cnt;
 	struct vif_rates rates;	    /* over the last period */
+	uint64_t held_until;	    /* tick until which it counts as held back (control.c) */
 	struct alloc_vif_out alloc; /* the allocator's last answer */
 	bool have_alloc;
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */

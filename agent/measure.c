@@ -60,6 +60,7 @@ bool measure_delta(const struct vif_counters *p, const struct vif_counters *c,
 	d->passed_pkts = grown(p->passed_pkts, c->passed_pkts);
 	d->dropped_bytes = grown(p->dropped_bytes, c->dropped_bytes);
 	d->dropped_pkts = grown(p->dropped_pkts, c->dropped_pkts);
+	d->held_pkts = grown(p->held_pkts, c->held_pkts);
 	return false;
 }
 
@@ -68,6 +69,7 @@ void measure_rates(const struct vif_counters *d, uint64_t dt_ns, struct vif_rate
 	out->offered = rate_of(d->offered_bytes, d->offered_pkts, dt_ns);
 	out->passed = rate_of(d->passed_bytes, d->passed_pkts, dt_ns);
 	out->dropped = rate_of(d->dropped_bytes, d->dropped_pkts, dt_ns);
+	out->held_pps = rate_of(0, d->held_pkts, dt_ns).pps;
 }
 
 static uint64_t scaled(uint64_t v, uint64_t num, uint64_t den)
@@ -85,6 +87,7 @@ void measure_scale(struct vif_counters *d, uint64_t num, uint64_t den)
 	d->passed_pkts = scaled(d->passed_pkts, num, den);
 	d->dropped_bytes = scaled(d->dropped_bytes, num, den);
 	d->dropped_pkts = scaled(d->dropped_pkts, num, den);
+	d->held_pkts = scaled(d->held_pkts, num, den);
 }
 
 void measure_add(struct vif_counters *t, const struct vif_counters *d)
@@ -95,4 +98,5 @@ void measure_add(struct vif_counters *t, const struct vif_counters *d)
 	t->passed_pkts += d->passed_pkts;
 	t->dropped_bytes += d->dropped_bytes;
 	t->dropped_pkts += d->dropped_pkts;
+	t->held_pkts += d->held_pkts;
 }

@@ -13,6 +13,9 @@ struct vif_counters {
 	uint64_t offered_bytes, offered_pkts;
 	uint64_t passed_bytes, passed_pkts;
 	uint64_t dropped_bytes, dropped_pkts;
+	/* Packets a shaping enforcer let pass but made wait beyond its burst: the vif wanted more
+	 * than its limit. 0 where the enforcer does not queue. */
+	uint64_t held_pkts;
 };
 
 struct rate {
@@ -21,6 +24,7 @@ struct rate {
 
 struct vif_rates {
 	struct rate offered, passed, dropped;
+	uint64_t held_pps;
 };
 
 /*

@@ -37,7 +37,7 @@ int counter_table_read(const struct counter_table *t, uint32_t key, struct vif_c
 
 	if (!r)
 		return -EAGAIN;
-	*out = (struct vif_counters){ r->bytes, r->pkts, r->bytes, r->pkts, 0, 0 };
+	*out = (struct vif_counters){ r->bytes, r->pkts, r->bytes, r->pkts, 0, 0, 0 };
 	return 0;
 }
 

@@ -311,7 +311,7 @@ static int nb_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
 	dropped = ob > c->bytes + c->backlog_bytes ? ob - c->bytes - c->backlog_bytes : 0;
 	if (dropped > v->dropped_bytes)
 		v->dropped_bytes = dropped;
-	*out = (struct vif_counters){ ob, op, c->bytes, c->pkts, v->dropped_bytes, c->drops };
+	*out = (struct vif_counters){ ob, op, c->bytes, c->pkts, v->dropped_bytes, c->drops, 0 };
 	return 0;
 }
 

@@ -107,8 +107,10 @@ static __always_inline __u64 hook_sig(struct __sk_buff *skb, __u32 *w, __u32 n)
 	return netfront_sig(w, n, skb->len);
 }
 
+/* Whether the packet fits the packet budget; *held: whether the shaper behind the hook will
+ * make it wait beyond its burst (the byte bucket shadows the shaper's clock and never drops). */
 static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
-				    __u64 now, __u64 len, __u64 segs)
+				    __u64 now, __u64 len, __u64 segs, int *held)
 {
 	__u64 cost_b = (len * l->ns_per_byte_q16) >> 16, cost_p = segs * l->ns_per_pkt;
 	__u64 tb, tp;
@@ -117,8 +119,9 @@ static __always_inline int conforms(struct netfront_bucket *b, const struct netf
 	bpf_spin_lock(&b->lock);
 	tb = b->tat_bytes > now ? b->tat_bytes : now;
 	tp = b->tat_pkts > now ? b->tat_pkts : now;
-	ok = tb - now <= l->burst_bytes_ns && tp - now <= l->burst_pkts_ns;
+	ok = tp - now <= l->burst_pkts_ns;
 	if (ok) {
+		*held = tb - now > l->burst_bytes_ns;
 		b->tat_bytes = tb + cost_b;
 		b->tat_pkts = tp + cost_p;
 	}
@@ -139,7 +142,7 @@ int netfront_egress(struct __sk_buff *skb)
 	struct netfront_bucket *b;
 	__u64 len = skb->len, segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	__u32 *slot, page_no;
-	int pass = 1;
+	int pass = 1, held = 0;
 
 	slot = bpf_map_lookup_elem(&vif_slot, &key);
 	if (!slot)
@@ -152,7 +155,7 @@ int netfront_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	c = &page->slot[*slot & (NETFRONT_SLOTS_PER_PAGE - 1)];
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
-		pass = conforms(b, l, bpf_ktime_get_ns(), len, segs);
+		pass = conforms(b, l, bpf_ktime_get_ns(), len, segs, &held);
 	c->c[NETFRONT_OFFERED_BYTES] += len;
 	c->c[NETFRONT_OFFERED_PKTS] += segs;
 	if (pass) {
@@ -162,6 +165,8 @@ int netfront_egress(struct __sk_buff *skb)
 
 		c->c[NETFRONT_PASSED_BYTES] += len;
 		c->c[NETFRONT_PASSED_PKTS] += segs;
+		if (held)
+			c->c[NETFRONT_HELD_PKTS] += segs;
 		if (cfg && cfg->sample_on && n) {
 			__u64 sig = hook_sig(skb, w, n);
 

@@ -327,20 +327,29 @@ static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
 			sum[k] += nf->snap[page * (size_t)nf->n_cpus + cpu].slot[idx].c[k];
 	*out = (struct vif_counters){ sum[NETFRONT_OFFERED_BYTES], sum[NETFRONT_OFFERED_PKTS],
 				      sum[NETFRONT_PASSED_BYTES],  sum[NETFRONT_PASSED_PKTS],
-				      sum[NETFRONT_DROPPED_BYTES], sum[NETFRONT_DROPPED_PKTS] };
+				      sum[NETFRONT_DROPPED_BYTES], sum[NETFRONT_DROPPED_PKTS],
+				      sum[NETFRONT_HELD_PKTS] };
 	return 0;
 }
 
-/* The hook's share of a limit, as costs in time: the packet rate (the shaper holds the bit
- * rate). 0 passes nothing: a cost so large that the first packet spends more than any
- * burst; a bit rate of 0 too, at the hook, where nothing is queued for a rate that never
- * comes. */
+/* A limit as the hook's costs in time: the packet rate it holds, and the bit rate the shaper
+ * holds, which its byte bucket follows to count what the shaper will make wait. 0 passes
+ * nothing: a packet cost so large that the first packet spends more than any burst (a bit
+ * rate of 0 too, at the hook, where nothing is queued for a rate that never comes). */
 static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 {
 	struct netfront_limit l = { 0, 0, BURST_NS, BURST_NS };
 
 	if (bps == 0)
-		l.ns_per_byte_q16 = 1ull << 47;
+		pps = 0;
+	if (bps != UINT64_MAX && bps) {
+		l.ns_per_byte_q16 = (8000000000ull << 16) / bps;
+		if (l.ns_per_byte_q16 == 0)
+			l.ns_per_byte_q16 = 1; /* faster than 1 byte per 2^16 ns: never 0 */
+		/* The shaper's burst (rtnl_htb_class): 5 ms of rate, at least two frames. */
+		if (2 * 1514 * l.ns_per_byte_q16 >> 16 > BURST_NS)
+			l.burst_bytes_ns = 2 * 1514 * l.ns_per_byte_q16 >> 16;
+	}
 	if (pps != UINT64_MAX) {
 		l.ns_per_pkt = pps ? 1000000000ull / pps : (1ull << 62);
 		if (l.ns_per_pkt == 0)
@@ -348,8 +357,8 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 		if (2 * l.ns_per_pkt > BURST_NS && pps)
 			l.burst_pkts_ns = 2 * l.ns_per_pkt;
 	}
-	if (bps == 0 || pps == 0)
-		l.burst_bytes_ns = l.burst_pkts_ns = 0;
+	if (pps == 0)
+		l.burst_pkts_ns = 0;
 	return l;
 }
 

@@ -18,7 +18,8 @@ struct netfront_key {
 	__u32 pad;
 };
 
-/* Limits as costs in time: 0 means unlimited. */
+/* Limits as costs in time: 0 means unlimited. The byte bucket drops nothing (the shaper holds
+ * the bit rate): it follows the shaper's clock to tell which packets it will hold. */
 struct netfront_limit {
 	__u64 ns_per_byte_q16; /* nanoseconds a byte costs, 16.16 fixed point */
 	__u64 ns_per_pkt;      /* nanoseconds a packet costs */
@@ -40,6 +41,7 @@ enum netfront_counter {
 	NETFRONT_PASSED_PKTS,
 	NETFRONT_DROPPED_BYTES,
 	NETFRONT_DROPPED_PKTS,
+	NETFRONT_HELD_PKTS, /* passed, but the shaper behind will queue them beyond its burst */
 	NETFRONT_N_COUNTERS,
 };
 
