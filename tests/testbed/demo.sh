@@ -109,6 +109,23 @@ real_scenario() { # ENFORCER SCENARIO PAYLOAD1 PAYLOAD2 PAYLOAD3 RATE1 RATE2 RAT
 	done
 }
 
+# Scenario 3: TCP, four flows per VM, all three at once for 6 s; the goodput each received.
+tcp_scenario() { # ENFORCER
+	for i in 1 2 3; do
+		ip netns exec dbavm-sink timeout 20 iperf3 -s -1 -p "53$i" >/dev/null 2>&1 &
+	done
+	sleep 0.3
+	for i in 1 2 3; do
+		ip netns exec "dbavm-vm$i" timeout 16 iperf3 -c 198.18.0.254 -p "53$i" -t 6 -P 4 -J \
+			>"$dir/tcp$i.json" 2>/dev/null &
+	done
+	wait
+	for i in 1 2 3; do
+		printf '%s %s %s\n' "$1" "$i" \
+			"$(jq '.end.sum_received.bits_per_second // 0' "$dir/tcp$i.json")" >>"$dir/rows3"
+	done
+}
+
 for enforcer in none netback netfront; do
 	start_dev "$enforcer"
 	api_put_sla dbavm-vm1 $((150000000 / S)) $((20000 / S))
@@ -117,6 +134,7 @@ for enforcer in none netback netfront; do
 	real_scenario "$enforcer" 1 1458 1458 1458 $((450 / S))M $((875 / S))M $((450 / S))M
 	real_scenario "$enforcer" 2 22 1458 22 "$(awk -v s="$S" 'BEGIN { print 10560 / s }')K" \
 		$((875 / S))M "$(awk -v s="$S" 'BEGIN { print 31680 / s }')K"
+	tcp_scenario "$enforcer"
 	stop_agent
 done
 
@@ -141,11 +159,24 @@ for scenario in 1 2; do
 		       kpps, 100 * (1 - $5 / $4), met
 	}' "$dir/rows$scenario"
 done
+echo
+echo "Scenario 3 (real): TCP, four flows per VM, scenario 1's SLAs"
+printf '%-9s %-4s %16s %12s %16s %8s\n' enforcer vm "SLA Mbit/s" "goodput" "of allocation" \
+	"SLA met"
+# Goodput is TCP payload: 1448 of every 1514 bytes of a full frame, so 95.6 % of an
+# allocation counted in frames is all a flow can show. Met: 95 % of that at least.
+awk -v s="$S" 'BEGIN { split("150 700 150", mb, " ") }
+{
+	got = $3 / 1e6 * s; share = got / mb[$2]
+	printf "%-9s vm%-2s %16s %12.1f %15.1f%% %8s\n", $1, $2, mb[$2], got, 100 * share,
+	       (share >= 0.95 * 0.956 && share <= 1.0) ? "yes" : "NO"
+}' "$dir/rows3"
 cat <<TXT
 
 none: nothing limits the VMs; the uplink's one queue shares by offered load, so the SLAs do
 not hold (VM2 usually misses its 700 Mbit/s). netback: HTB on the uplink holds the Mbit/s,
 after the copy, and has no packet-rate limit: VM1's and VM3's small frames pass over their
-kpps caps. netfront: dbavm's eBPF hook drops over-budget packets in the guest, before the
-bridge; every VM gets its allocation.
+kpps caps. netfront: dbavm holds each VM in the guest, before the bridge: its eBPF hook drops
+what is over the packet rate, and a shaper at the guest end makes senders wait for the bit
+rate, which TCP lives with as well as UDP; every VM gets its allocation.
 TXT
