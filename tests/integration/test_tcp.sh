@@ -134,6 +134,10 @@ ip netns exec dbavm-sink timeout 120 nginx -c "$dir/nginx.conf" &
 nginx_pid=$!
 sleep 0.5
 ab_run() { # LABEL: 1500 requests, 4 at a time; checks that all completed; p99 in ms in $p99
+	# 300 requests first, not counted: the first period of a burst after silence runs at
+	# the floor until the hook has seen the shaper hold it (one period, 100 ms).
+	ip netns exec dbavm-vm1 timeout 60 ab -q -n 300 -c 4 -s 5 http://198.18.0.254/obj \
+		>/dev/null 2>&1 || true
 	ip netns exec dbavm-vm1 timeout 60 ab -q -n 1500 -c 4 -s 5 http://198.18.0.254/obj \
 		>"$dir/ab.txt" 2>&1 || true
 	expect "$1: requests completed" "$(awk '/^Complete requests:/ { print $3 }' "$dir/ab.txt")" 1500

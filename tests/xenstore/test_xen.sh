@@ -94,10 +94,12 @@ for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
 printf 's3cret\n' >"$dir/token"
 chmod 600 "$dir/token"
 xenstat_lib="" # the stand-in libxenstat's directory, for the last run only
+# The uplink: the paper's 1 Gbit/s, and 1 Mbit/s more for the floors (100 kbit/s each) of the
+# domUs that have no SLA of their own, which admission counts.
 start_agent() { # FLAGS...: dbavmd on xen in the driver domain, its API on 127.0.0.1:8470
 	ip netns exec "$H" env LD_LIBRARY_PATH="${xenstat_lib:-${LD_LIBRARY_PATH:-}}" \
 		DBAVM_TEST_XENSTAT="$dir/xenstat" "$DBAVMD" --platform xen \
-		--uplinks eth0:1000000000 --period 100 --listen 127.0.0.1:8470 \
+		--uplinks eth0:1001000000 --period 100 --listen 127.0.0.1:8470 \
 		--state-dir "$dir/state" --token-file "$dir/token" "$@" 2>>"$dir/agent.log" &
 	agent=$!
 }
