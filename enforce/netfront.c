@@ -281,6 +281,10 @@ static void nf_detach(struct enforcer *e, struct vif *vif)
 	if (rc && rc != -ENOENT)
 		log_warn("netfront hook not removed vm=%s vif=%s err=%s", vif->vm->id, vif->desc.id,
 			 strerror(-rc));
+	if (v->nl) { /* the namespace is gone, and the shaper with its device */
+		mnl_socket_close(v->nl);
+		v->nl = NULL;
+	}
 	bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	slots_put(&nf->slots, v->slot);
 	nf->by_slot[v->slot] = NULL;
