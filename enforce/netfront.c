@@ -36,6 +36,7 @@
 
 #include "delay.h"
 #include "enforcer.h"
+#include "frame.h"
 #include "host.h"
 #include "log.h"
 #include "netfront.skel.h"
@@ -44,8 +45,16 @@
 
 _Static_assert(NETFRONT_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
 
-/* The packet bucket's burst: 5 ms of rate, and at least two packets. */
+/* The byte bucket's burst (the shaper's, rtnl_htb_class): 5 ms of rate, at least two frames. */
 #define BURST_NS 5000000ull
+/* How far the packet bucket lets senders run ahead of the packet rate before the hook drops:
+ * 1 s. The shaper holds the packet rate too (folded in by the mean frame, frame.h) and queues
+ * what TCP pushes, a couple of GSO packets a flow (TCP small queues) however low the rate; a
+ * drop here would send the flow to a timer. So the hook only bounds what a wrong mean frame
+ * lets through before it is learnt again (a period or a few). Measured, 4 TCP flows at
+ * max_pps 2000 after other traffic: a 5 ms depth gave 6.8 Mbit/s of goodput, 100 ms 19.2-20.1
+ * (the queue reached 140 ms), 1 s 22.0 (2,000 full frames a second carry 23.2). */
+#define PKT_DEPTH_NS 1000000000ull
 
 /* The shaper: HTB db01: as the guest end's root qdisc (netback's, on the uplink, is db00:),
  * one class, db01:1, for everything the guest sends. Unlimited is a rate no vif reaches. */
@@ -84,6 +93,8 @@ struct nf_vif {
 	bool created_hook;     /* the clsact qdisc is ours to remove */
 	struct mnl_socket *nl; /* in the VM's namespace, while the shaper is there */
 	uint64_t shaper_bytes; /* the shaper's rate, bytes/s */
+	/* The packet limit is folded into the shaper's rate by it. */
+	struct frame_mean frame;
 };
 
 /* Runs fn in the namespace at path, then returns to the driver domain. */
@@ -342,7 +353,7 @@ static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
  * rate of 0 too, at the hook, where nothing is queued for a rate that never comes). */
 static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 {
-	struct netfront_limit l = { 0, 0, BURST_NS, BURST_NS };
+	struct netfront_limit l = { 0, 0, BURST_NS, PKT_DEPTH_NS };
 
 	if (bps == 0)
 		pps = 0;
@@ -358,7 +369,7 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 		l.ns_per_pkt = pps ? 1000000000ull / pps : (1ull << 62);
 		if (l.ns_per_pkt == 0)
 			l.ns_per_pkt = 1;
-		if (2 * l.ns_per_pkt > BURST_NS && pps)
+		if (2 * l.ns_per_pkt > PKT_DEPTH_NS && pps)
 			l.burst_pkts_ns = 2 * l.ns_per_pkt;
 	}
 	if (pps == 0)
@@ -366,16 +377,17 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 	return l;
 }
 
-static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+/* The hook's limits and the shaper's rate for a limit of bps and pps: the shaper holds both,
+ * the packet rate folded in by the mean frame (frame.h), so a flow held by packets waits in
+ * the guest as one held by bits does; the hook's packet bucket stays the exact bound, and its
+ * byte bucket follows the shaper. */
+static int nf_set(struct netfront *nf, struct nf_vif *v, uint64_t bps, uint64_t pps)
 {
-	struct netfront *nf = e->priv;
-	struct nf_vif *v = vif->enf;
-	struct netfront_limit l = limit_of(bps, pps);
-	uint64_t bytes = bps == UINT64_MAX ? SHAPER_UNLIMITED_BYTES : bps / 8;
+	uint64_t bits = frame_fold(bps, pps, &v->frame);
+	uint64_t bytes = bits == UINT64_MAX ? SHAPER_UNLIMITED_BYTES : bits / 8;
+	struct netfront_limit l = limit_of(bits, pps);
 	int rc;
 
-	if (!v)
-		return -ENOENT;
 	if (bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &l, BPF_ANY))
 		return -errno;
 	if (!v->nl || bytes == v->shaper_bytes)
@@ -384,6 +396,42 @@ static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 	if (!rc)
 		v->shaper_bytes = bytes;
 	return rc;
+}
+
+static void nf_learn(struct nf_vif *v, const struct vif *vif)
+{
+	frame_learn(&v->frame, &vif->rates.passed, v->shaper_bytes * 8,
+		    vif->applied ? vif->applied_pps : UINT64_MAX);
+}
+
+static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+{
+	struct nf_vif *v = vif->enf;
+
+	if (!v)
+		return -ENOENT;
+	nf_learn(v, vif);
+	return nf_set(e->priv, v, bps, pps);
+}
+
+/* The limit stands, but the frame it folds the packet rate in by moves: set again when that
+ * moves the shaper's rate by more than 1 %. */
+static int nf_retune(struct enforcer *e, struct vif *vif)
+{
+	struct nf_vif *v = vif->enf;
+	uint64_t bits, now_bits;
+
+	if (!v)
+		return -ENOENT;
+	if (vif->applied_pps == UINT64_MAX)
+		return 0;
+	nf_learn(v, vif);
+	bits = frame_fold(vif->applied_bps, vif->applied_pps, &v->frame);
+	now_bits = v->shaper_bytes * 8;
+	if (bits == UINT64_MAX ||
+	    (bits > now_bits ? bits - now_bits : now_bits - bits) * 100 <= now_bits)
+		return 0;
+	return nf_set(e->priv, v, vif->applied_bps, vif->applied_pps);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -444,6 +492,7 @@ static const struct enforcer_ops netfront_ops = {
 	.sync = nf_sync,
 	.read_counters = nf_read_counters,
 	.apply = nf_apply,
+	.retune = nf_retune,
 	.close = nf_close,
 	.drain_samples = nf_drain_samples,
 };

@@ -8,6 +8,7 @@
 #include <xenstore.h>
 
 #include "enforcer.h"
+#include "frame.h"
 #include "host.h"
 #include "log.h"
 #include "xen.h"
@@ -15,23 +16,12 @@
 
 #define BACKEND "/local/domain/0/backend/vif"
 
-static uint64_t sat_mul(uint64_t a, uint64_t b)
-{
-	return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
-}
-
 /* The byte credit per window for a limit; false when nothing limits. */
 static bool credit_bytes(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, uint64_t *out)
 {
-	uint64_t eff = bps, bytes;
+	struct frame_mean f = { mean_frame_bits };
+	uint64_t eff = frame_fold(bps, pps, &f), bytes;
 
-	if (pps != UINT64_MAX) {
-		uint64_t frame = mean_frame_bits ? mean_frame_bits : XEN_CREDIT_FRAME_BYTES * 8;
-		uint64_t from_pps = sat_mul(pps, frame);
-
-		if (from_pps < eff)
-			eff = from_pps;
-	}
 	if (eff == UINT64_MAX)
 		return false;
 	/* bytes per window = bps / 8 * usec / 1e6, rounded to nearest, in 128 bits */
@@ -58,8 +48,8 @@ bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char 
 struct xc_vif {
 	char path[96]; /* the backend's rate node */
 	bool written;
-	uint64_t bytes;	     /* ...and the credit it holds */
-	uint64_t frame_bits; /* the mean frame, smoothed over periods; 0 until measured */
+	uint64_t bytes;		 /* ...and the credit it holds */
+	struct frame_mean frame; /* smoothed over periods */
 };
 
 struct xc {
@@ -161,25 +151,12 @@ static bool xc_put(struct xc *x, const char *path, const char *value)
 	return false;
 }
 
-/*
- * The vif's mean frame over the last period, into a running mean (1/8 a period; taken whole
- * the first time and when the mix changed, by more than twice or less than half). Learnt only
- * from periods that used at least a tenth of the credit in force: a nearly idle guest's few
- * small packets (ARP, neighbour discovery) must not shrink a credit its bulk traffic needs,
- * and where the frame matters the traffic presses on the credit.
- */
+/* The mean frame, learnt only while a credit is written (frame.h says from which periods). */
 static void learn_frame(struct xc_vif *v, const struct vif *vif)
 {
-	const struct rate *m = &vif->rates.passed;
-	uint64_t f;
-
-	if (!m->pps || !v->written || m->bps / 8 < v->bytes * (1000000 / XEN_CREDIT_USEC) / 10)
-		return;
-	f = (m->bps + m->pps / 2) / m->pps;
-	if (!v->frame_bits || f > 2 * v->frame_bits || 2 * f < v->frame_bits)
-		v->frame_bits = f;
-	else
-		v->frame_bits = (7 * v->frame_bits + f + 4) / 8;
+	if (v->written)
+		frame_learn(&v->frame, &vif->rates.passed,
+			    v->bytes * 8 * (1000000 / XEN_CREDIT_USEC), vif->applied_pps);
 }
 
 static int xc_write(struct xc *x, struct xc_vif *v, uint64_t bytes)
@@ -204,7 +181,7 @@ static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t 
 		return -ENOENT;
 	learn_frame(v, vif);
 	/* A VM without an SLA of its own (never set, or deleted) is not dbavm's to limit. */
-	if (vif->vm->has_sla && credit_bytes(bps, pps, v->frame_bits, &bytes)) {
+	if (vif->vm->has_sla && credit_bytes(bps, pps, v->frame.bits, &bytes)) {
 		return xc_write(x, v, bytes);
 	} else if (v->written) {
 		if (!xc_put(x, v->path, NULL))
@@ -225,7 +202,7 @@ static int xc_retune(struct enforcer *e, struct vif *vif)
 	if (!v)
 		return -ENOENT;
 	learn_frame(v, vif);
-	if (!v->written || !credit_bytes(vif->applied_bps, vif->applied_pps, v->frame_bits, &bytes))
+	if (!v->written || !credit_bytes(vif->applied_bps, vif->applied_pps, v->frame.bits, &bytes))
 		return 0;
 	diff = bytes > v->bytes ? bytes - v->bytes : v->bytes - bytes;
 	return diff * 100 > v->bytes ? xc_write(e->priv, v, bytes) : 0;

@@ -13,8 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define XEN_CREDIT_USEC 50000u	     /* the credit window: 50 ms, as xl's default */
-#define XEN_CREDIT_FRAME_BYTES 1514u /* the frame size assumed before one is measured */
+#define XEN_CREDIT_USEC 50000u /* the credit window: 50 ms, as xl's default */
 
 /*
  * The rate node's value for a limit of bps and pps (UINT64_MAX: unlimited) with frames of

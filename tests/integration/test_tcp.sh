@@ -7,6 +7,8 @@
 #   (c) class 0 with min 200 Mbit/s and no max beside a VM without an SLA, both sending TCP:
 #       class 0 >= 90 % of 200, the two together >= 80 % of the uplink;
 #   (d) a VM quiet for 5 s gets its first connection through at once;
+#   (f) netfront: a TCP flow held by a packet rate (max 2 kpps, no bit rate) gets 80 % of what
+#       2,000 full frames a second carry (the packet rate is folded into the shaper);
 #   (e) many short requests (ab against nginx in the sink) from the capped VM while its
 #       neighbours flood UDP: no request fails, and under netfront p99 within 2x of the same
 #       VM alone (netback's p99 is printed: it queues the VM behind the floods).
@@ -17,7 +19,12 @@ set -eu
 DBAVMD=$1
 TOP=$2
 ENFORCER=$3
-UPLINK_BPS=500000000
+# The uplink carries 500 Mbit/s; the agent is told 475, as an operator leaves a margin below
+# the line rate: with every limit adding up to exactly what the wire carries, the uplink's
+# queue never drains and a short request waits behind the floods (measured: p99 1-6 ms
+# beside them against 1 ms alone).
+UPLINK_MBIT=500
+UPLINK_BPS=475000000
 
 dir=$(mktemp -d /tmp/dbavm-tcp-XXXXXX)
 agent=""
@@ -63,7 +70,7 @@ at_least() { # WHAT GOT LOWEST: a missing figure fails
 	if [ -z "$2" ]; then bad "$1: no figure (iperf3 failed)"; else above "$1" "$2" "$3"; fi
 }
 
-"$TOP/tests/testbed/testbed.sh" up 3 "$((UPLINK_BPS / 1000000))mbit"
+"$TOP/tests/testbed/testbed.sh" up 3 "${UPLINK_MBIT}mbit"
 agent_start_netns "$DBAVMD" "$UPLINK_BPS" 190000 "$port" "$ENFORCER" ||
 	bad "the agent did not become ready"
 
@@ -113,6 +120,19 @@ at_least "vm3's first connection after 5 s of silence carried data" "$got" 1
 # 2 s of test, the server's 0.3 s head start, iperf3's own exchange: well under 4 s unless
 # the connection waited for a retransmission timer.
 below "vm3's test took (ms)" "$(((t1 - t0) / 1000000))" 4000
+
+if [ "$ENFORCER" = netfront ]; then # netback's HTB holds bits only
+	echo "== (f) a TCP flow held by its packet rate (2 kpps)"
+	unsla dbavm-vm3
+	sla dbavm-vm1 '{"priority":1,"packet_rate":{"min_pps":0,"max_pps":2000}}'
+	settle
+	# 2,000 full frames a second carry 2,000 x 1448 bytes of payload: 23.2 Mbit/s. Measured
+	# 22.0 on a quiet testbed and 19.2-20.1 after the flows above (no drop, no retransmission:
+	# not understood yet); without the fold 2.1 (the hook's drops).
+	got=$(tcp_run 1 5 4)
+	at_least "vm1 4 flows under max_pps 2000, goodput" "$got" 18500000
+	below "vm1 under max_pps 2000, goodput" "${got:-0}" 23400000
+fi
 
 echo "== (e) short requests from the capped VM while its neighbours flood UDP"
 sla dbavm-vm1 '{"priority":1,"bandwidth":{"min_bps":0,"max_bps":40000000}}'
