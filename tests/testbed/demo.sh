@@ -115,11 +115,14 @@ tcp_scenario() { # ENFORCER
 		ip netns exec dbavm-sink timeout 20 iperf3 -s -1 -p "53$i" >/dev/null 2>&1 &
 	done
 	sleep 0.3
+	pids=""
 	for i in 1 2 3; do
 		ip netns exec "dbavm-vm$i" timeout 16 iperf3 -c 198.18.0.254 -p "53$i" -t 6 -P 4 -J \
 			>"$dir/tcp$i.json" 2>/dev/null &
+		pids="$pids $!"
 	done
-	wait
+	# shellcheck disable=SC2086 # a list of pids (not the agent's)
+	wait $pids
 	for i in 1 2 3; do
 		printf '%s %s %s\n' "$1" "$i" \
 			"$(jq '.end.sum_received.bits_per_second // 0' "$dir/tcp$i.json")" >>"$dir/rows3"
