@@ -30,7 +30,7 @@ bench_one() { # LABEL BINARY ENFORCER
 				sleep 0.3
 				ip netns exec dbavm-vm1 timeout 15 iperf3 -c 198.18.0.254 -p 5301 -t 5 \
 					-P "$flows" -J 2>/dev/null |
-					jq -e ".end.sum_received.bits_per_second / $limit" || echo 0
+					jq -e ".end.sum_received.bits_per_second / $limit" || echo nan # shown, never a 0
 				wait
 			done | median | awk -v l="$1" -v m="$limit" -v f="$flows" \
 				'{ printf "%-22s limit %4d Mbit/s  flows %d  goodput/limit %.3f\n", l, m / 1e6, f, $1 }'
