@@ -15,7 +15,7 @@
 
 #include "log.h"
 
-#define BURST_NS 5000000ull /* as the netfront buckets: 5 ms of rate, at least two frames */
+#define BURST_NS 5000000ull /* 5 ms of rate, at least two full frames */
 #define MAX_FRAME_BYTES 1514ull
 #define PSCHED_SHIFT 6 /* the kernel's tc tick: 64 ns */
 
@@ -128,14 +128,18 @@ struct nlmsghdr *rtnl_tc_msg(char *buf, int type, unsigned flags, unsigned ifind
 	return nlh;
 }
 
+uint64_t rtnl_htb_burst_bytes(uint64_t bytes_per_s)
+{
+	uint64_t burst = bytes_per_s / (1000000000ull / BURST_NS);
+
+	return burst < 2 * MAX_FRAME_BYTES ? 2 * MAX_FRAME_BYTES : burst;
+}
+
 /* HTB's burst is a time, in ticks: how long the burst takes at the rate. */
 static uint32_t burst_ticks(uint64_t bytes_per_s)
 {
-	uint64_t burst = bytes_per_s / (1000000000ull / BURST_NS), ns;
+	uint64_t ns = rtnl_htb_burst_bytes(bytes_per_s) * 1000000000ull / bytes_per_s;
 
-	if (burst < 2 * MAX_FRAME_BYTES)
-		burst = 2 * MAX_FRAME_BYTES;
-	ns = burst * 1000000000ull / bytes_per_s;
 	return (uint32_t)(ns >> PSCHED_SHIFT);
 }
 

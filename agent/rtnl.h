@@ -38,8 +38,11 @@ struct nlmsghdr *rtnl_tc_msg(char *buf, int type, unsigned flags, unsigned ifind
 /* Makes an HTB with this handle the root qdisc of ifindex, replacing any, with default class
  * minor defcls. */
 int rtnl_htb_qdisc(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t defcls);
+/* The burst an HTB class of this rate (bytes per second, > 0) gets: 5 ms of rate, at least two
+ * full frames. */
+uint64_t rtnl_htb_burst_bytes(uint64_t bytes_per_s);
 /* Creates an HTB class, or changes it if it exists. Rates in bytes per second (0 counts as
- * 1); bursts of 5 ms of rate, at least two full frames. */
+ * 1); bursts as rtnl_htb_burst_bytes says. */
 int rtnl_htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
 		   uint64_t rate, uint64_t ceil);
 /* Deletes a qdisc (RTM_DELQDISC) or class (RTM_DELTCLASS). */

@@ -45,8 +45,6 @@
 
 _Static_assert(NETFRONT_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
 
-/* The byte bucket's burst (the shaper's, rtnl_htb_class): 5 ms of rate, at least two frames. */
-#define BURST_NS 5000000ull
 /* How far the packet bucket lets senders run ahead of the packet rate before the hook drops:
  * 1 s. The shaper holds the packet rate too (folded in by the mean frame, frame.h) and queues
  * what TCP pushes, a couple of GSO packets a flow (TCP small queues) however low the rate; a
@@ -353,7 +351,7 @@ static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
  * rate of 0 too, at the hook, where nothing is queued for a rate that never comes). */
 static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 {
-	struct netfront_limit l = { 0, 0, BURST_NS, PKT_DEPTH_NS };
+	struct netfront_limit l = { 0, 0, 0, PKT_DEPTH_NS };
 
 	if (bps == 0)
 		pps = 0;
@@ -361,9 +359,9 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 		l.ns_per_byte_q16 = (8000000000ull << 16) / bps;
 		if (l.ns_per_byte_q16 == 0)
 			l.ns_per_byte_q16 = 1; /* faster than 1 byte per 2^16 ns: never 0 */
-		/* The shaper's burst (rtnl_htb_class): 5 ms of rate, at least two frames. */
-		if (2 * 1514 * l.ns_per_byte_q16 >> 16 > BURST_NS)
-			l.burst_bytes_ns = 2 * 1514 * l.ns_per_byte_q16 >> 16;
+		/* The shaper's own burst, so the bucket calls held what the shaper holds. */
+		l.burst_bytes_ns =
+			rtnl_htb_burst_bytes(bps / 8 ? bps / 8 : 1) * l.ns_per_byte_q16 >> 16;
 	}
 	if (pps != UINT64_MAX) {
 		l.ns_per_pkt = pps ? 1000000000ull / pps : (1ull << 62);

@@ -21,30 +21,22 @@ TOP=$2
 S=${SCALE:-10}
 TESTBED="$TOP/tests/testbed/testbed.sh"
 
-dir=$(mktemp -d /tmp/dbavm-netns-XXXXXX)
-agent=""
 . "$TOP/tests/testbed/check.sh"
 . "$TOP/tests/testbed/traffic.sh"
-cleanup() {
-	testbed_cleanup
-	check_log_on_failure "$dir/agent.log" 40
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
+test_start netns 40
 
 port=$(free_port)
 api="http://127.0.0.1:$port"
 put() { api_put_sla "$@"; }
 vm_json() { curl -sf "$api/vms/$1"; }
 tick() { curl -sf "$api/host" | jq .tick; }
-counter() { # METRIC VM (retried: a loaded machine may be slow to answer)
+counter() { # METRIC VM (retried: a loaded machine may be slow to answer); fails if absent
 	for _ in 1 2 3; do
 		v=$(curl -sf -m 5 "$api/metrics" | sed -n "s/^$1{vm=\"$2\"} //p")
-		[ -n "$v" ] && { echo "$v"; return; }
+		[ -n "$v" ] && { echo "$v"; return 0; }
 		sleep 0.2
 	done
-	echo 0
+	return 1
 }
 
 serve() { traffic_serve "$@"; }
@@ -72,7 +64,10 @@ put dbavm-vm3 $((150000000 / S)) $((60000 / S))
 
 # scenario RUN FRAME1 FRAME2 FRAME3 RATE1 RATE2 RATE3 (payload bytes, iperf3 -b)
 run() {
-	for i in 1 2 3; do echo "$(counter dbavm_vm_passed_packets_total "dbavm-vm$i")" >"$dir/c0.$i"; done
+	for i in 1 2 3; do
+		counter dbavm_vm_passed_packets_total "dbavm-vm$i" >"$dir/c0.$i" ||
+			bad "no passed-packets series for dbavm-vm$i before the run"
+	done
 	traffic_start3 "$2" "$3" "$4" "$5" "$6" "$7" 8
 	sleep 3
 	for s in 1 2 3 4 5 6 7 8; do # the API's rates in steady state, every half period
@@ -84,13 +79,26 @@ run() {
 	# shellcheck disable=SC2086 # a list of pids
 	wait $traffic_pids
 	sleep 0.3
-	for i in 1 2 3; do echo "$(counter dbavm_vm_passed_packets_total "dbavm-vm$i")" >"$dir/c1.$i"; done
+	for i in 1 2 3; do
+		counter dbavm_vm_passed_packets_total "dbavm-vm$i" >"$dir/c1.$i" ||
+			bad "no passed-packets series for dbavm-vm$i after the run"
+	done
+}
+
+# Packets VM I passed by the agent's counters over the last run; fails if either was unread.
+counted() {
+	[ -s "$dir/c0.$1" ] && [ -s "$dir/c1.$1" ] || return 1
+	echo $(($(cat "$dir/c1.$1") - $(cat "$dir/c0.$1")))
 }
 
 check_agent() { # VM: counters and API against iperf3
 	i=$1
-	got=$(($(cat "$dir/c1.$i") - $(cat "$dir/c0.$i")))
-	within "dbavm-vm$i packets counted by the agent vs received by iperf3" "$got" "$(recv_pkts "$i")" 3
+	if got=$(counted "$i"); then
+		within "dbavm-vm$i packets counted by the agent vs received by iperf3" "$got" \
+			"$(recv_pkts "$i")" 3
+	else
+		bad "dbavm-vm$i packets counted by the agent: no counter to compare"
+	fi
 	# The median of the samples: one period that a stalled sender or a late sample spoils
 	# does not move it, as it would a mean.
 	rate=$(sort -n "$dir/api$i" | awk '{ v[NR] = $1 } END { printf "%d", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }')
@@ -168,9 +176,12 @@ wait "$p1" "$p3"
 # dbavm-vm2's slot is free: the next vif gets it, and must not inherit its counters.
 "$TESTBED" add-vm 5
 sleep 0.5
-n5=$(counter dbavm_vm_offered_packets_total dbavm-vm5)
-[ "$n5" -lt 100 ] && ok "dbavm-vm5 starts from its own counters ($n5 packets)" ||
-	bad "dbavm-vm5 inherited counters: $n5 packets"
+if n5=$(counter dbavm_vm_offered_packets_total dbavm-vm5); then
+	[ "$n5" -lt 100 ] && ok "dbavm-vm5 starts from its own counters ($n5 packets)" ||
+		bad "dbavm-vm5 inherited counters: $n5 packets"
+else
+	bad "dbavm-vm5: no offered-packets series"
+fi
 
 echo "== stopping the agent leaves nothing behind"
 kill "$agent"
@@ -214,8 +225,11 @@ baseline netback
 tc class show dev dbavm-up0 | grep -q "class htb db:1 root" && ok "netback's HTB on dbavm-up0" ||
 	bad "no netback HTB on dbavm-up0"
 scenario1 "netback: "
-dropped=$(counter dbavm_vm_dropped_packets_total dbavm-vm2)
-above "netback: HTB dropped dbavm-vm2's excess (packets)" "$dropped" $((8000 / S))
+if dropped=$(counter dbavm_vm_dropped_packets_total dbavm-vm2); then
+	above "netback: HTB dropped dbavm-vm2's excess (packets)" "$dropped" $((8000 / S))
+else
+	bad "netback: no dropped-packets series for dbavm-vm2"
+fi
 # HTB shapes bits only: the small-frame VMs pass their 64-byte frames over their pps caps.
 run 2 22 1458 22 "$(awk -v s="$S" 'BEGIN { print 4400 / s }')K" $((880 / S))M \
 	"$(awk -v s="$S" 'BEGIN { print 13200 / s }')K"
@@ -234,9 +248,12 @@ baseline none
 # dbavm-vm1 and dbavm-vm3 offer 800 Mbit/s each, and the uplink's one queue takes them in.
 run 1 1458 1458 1458 $((800 / S))M $((880 / S))M $((800 / S))M
 for i in 1 2 3; do # what the agent counts is what each VM sent
-	got=$(($(cat "$dir/c1.$i") - $(cat "$dir/c0.$i")))
-	within "none: dbavm-vm$i packets counted vs sent by iperf3" "$got" \
-		"$(jq .end.sum.packets "$dir/cli$i.json")" 3
+	if got=$(counted "$i"); then
+		within "none: dbavm-vm$i packets counted vs sent by iperf3" "$got" \
+			"$(jq .end.sum.packets "$dir/cli$i.json")" 3
+	else
+		bad "none: dbavm-vm$i packets counted: no counter to compare"
+	fi
 done
 rm -f "$dir"/api?
 # How the one queue shares the uplink swings from run to run (dbavm-vm2 got 327 in one, 820

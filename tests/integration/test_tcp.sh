@@ -24,19 +24,9 @@ ENFORCER=$3
 UPLINK_MBIT=500
 UPLINK_BPS=475000000
 
-dir=$(mktemp -d /tmp/dbavm-tcp-XXXXXX)
-agent=""
-nginx_pid=""
 . "$TOP/tests/testbed/check.sh"
 . "$TOP/tests/testbed/traffic.sh"
-cleanup() {
-	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
-	testbed_cleanup
-	check_log_on_failure "$dir/agent.log" 40
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT PIPE TERM
+test_start tcp 40
 
 port=$(free_port)
 api="http://127.0.0.1:$port"
@@ -149,7 +139,7 @@ http {
 }
 EOF
 ip netns exec dbavm-sink timeout 120 nginx -c "$dir/nginx.conf" &
-nginx_pid=$!
+extra_pids=$!
 sleep 0.5
 ab_run() { # LABEL: 10,000 requests, 4 at a time; checks that all completed; p99 in ms in $p99
 	# 300 requests first, not counted: the first period of a burst after silence runs at

@@ -8,6 +8,25 @@ testbed_cleanup() {
 	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
 }
 
+# A test's start (check.sh sourced first): a scratch $dir, no agent yet, and traps that, on
+# exit, error and signal, stop the agent and the pids in $extra_pids, remove the testbed, show
+# the agent's last LINES of log if a check failed, and remove $dir.
+test_start() { # NAME LINES
+	dir=$(mktemp -d "/tmp/dbavm-$1-XXXXXX")
+	agent=""
+	extra_pids=""
+	_test_log_lines=$2
+	trap test_cleanup EXIT
+	trap 'exit 1' HUP INT PIPE TERM
+}
+test_cleanup() {
+	# shellcheck disable=SC2086 # a list of pids
+	[ -n "$extra_pids" ] && kill $extra_pids 2>/dev/null
+	testbed_cleanup
+	check_log_on_failure "$dir/agent.log" "$_test_log_lines"
+	rm -rf "$dir"
+}
+
 # A benchmark's start: a scratch $dir, no agent yet, and traps that stop the agent and remove
 # the testbed and $dir on exit, error and signal.
 bench_start() {

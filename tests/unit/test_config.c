@@ -58,6 +58,8 @@ static void config_defaults_match_the_design(void **state)
 	assert_int_equal(c.period_ms, 100);
 	assert_int_equal(c.mode, ALLOC_WORK_CONSERVING);
 	assert_int_equal(c.log_level, LOG_LEVEL_INFO);
+	assert_int_equal(c.floor_bps, 100000);
+	assert_int_equal(c.floor_pps, 10);
 }
 
 static void config_flags_set_every_key(void **state)
@@ -69,7 +71,8 @@ static void config_flags_set_every_key(void **state)
 	assert_int_equal(parse(&c, err, sizeof(err), "--platform", "sim", "--enforcer", "none",
 			       "--listen", "[::1]:9000", "--period", "10", "--state-dir", "/s",
 			       "--token-file", "/t", "--mode", "strict", "--log-level", "debug",
-			       "--scenario", "x.json", "--ticks", "5", "--report", "json", NULL),
+			       "--scenario", "x.json", "--ticks", "5", "--report", "json",
+			       "--floor-bps", "0", "--floor-pps", "25", NULL),
 			 0);
 	assert_int_equal(c.platform, PLATFORM_SIM);
 	assert_int_equal(c.enforcer, ENFORCER_NONE);
@@ -82,6 +85,8 @@ static void config_flags_set_every_key(void **state)
 	assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(c.ticks, 5);
 	assert_true(c.report_json);
+	assert_int_equal(c.floor_bps, 0);
+	assert_int_equal(c.floor_pps, 25);
 }
 
 struct bad_flag {
@@ -104,6 +109,9 @@ static const struct bad_flag bad_flags[] = {
 	{ { "--listen", "127.0.0.1:65536" }, "--listen" },
 	{ { "--listen", ":80" }, "--listen" },
 	{ { "--ticks", "0" }, "--ticks" },
+	{ { "--floor-bps", "-1" }, "--floor-bps" },
+	{ { "--floor-bps", "100k" }, "--floor-bps" },
+	{ { "--floor-pps", "100000000000" }, "--floor-pps" },
 	{ { "--report", "xml" }, "--report" },
 	{ { "--bogus" }, "--bogus" },
 	{ { "-x" }, "-x" },
