@@ -7,13 +7,15 @@
  * hook on the same device (netfront.c): a queue that makes the guest's sockets wait, which TCP
  * lives with, where a drop at the guest's own egress makes its TCP back off to a timer.
  *
- * The budget is a pair of GCRA buckets, one in bytes and one in packets: each keeps a
- * theoretical arrival time (tat); a packet conforms when both tats are within their burst
- * tolerance of now, and then moves both on by its cost, however large: a GSO packet of 64 KiB
- * always fits once the bucket has caught up. Costs are precomputed by the agent (ns per byte
- * in 16.16 fixed point, ns per packet), so the per-packet path multiplies and never divides.
- * The two tats change together under one bpf_spin_lock, since a vif's packets come from every
- * CPU.
+ * Two GCRA buckets, one in packets and one in bytes, each keep a theoretical arrival time
+ * (tat). A packet conforms when the packet tat is within its tolerance of now (deep: the
+ * shaper holds the packet rate too, folded in by the mean frame, and the bucket only bounds
+ * what a wrong mean lets through), and then moves both on by its cost, however large: a GSO
+ * packet of 64 KiB always fits once the bucket has caught up. The byte bucket drops nothing:
+ * it follows the shaper's clock, and a packet beyond the shaper's burst is counted as held.
+ * Costs are precomputed by the agent (ns per byte in 16.16 fixed point, ns per packet), so
+ * the per-packet path multiplies and never divides. The two tats change together under one
+ * bpf_spin_lock, since a vif's packets come from every CPU.
  *
  * A GSO packet counts as its segments, in the counters and in the packet budget: that is what
  * leaves the host. Counters are per-CPU and lock-free; the agent sums them.

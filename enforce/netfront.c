@@ -1,10 +1,11 @@
 /*
  * netfront.c: loads netfront.bpf.c (through its skeleton, generated at build time) once, and
  * for each vif attaches it to tc egress (clsact) of the guest end, inside the VM's namespace,
- * with an HTB as the guest end's root qdisc behind it: the hook counts, holds the packet rate
- * and samples; the HTB holds the bit rate. Limits and counters live in maps this process owns
- * (a packet-rate change is one map update, never a reload); a bit-rate change is one
- * RTM_NEWTCLASS on a netlink socket opened in the VM's namespace when the vif was attached.
+ * with an HTB as the guest end's root qdisc behind it: the hook counts, bounds the packet rate
+ * and samples; the HTB holds the bit rate and the packet rate, folded in by the mean frame.
+ * Limits and counters live in maps this process owns (a change is one map update, never a
+ * reload), and the HTB's rate changes with one RTM_NEWTCLASS on a netlink socket opened in
+ * the VM's namespace when the vif was attached.
  *
  * Why a shaper and not the hook's own byte bucket: a drop at the guest's own egress is
  * reported to its TCP at once (NET_XMIT_DROP), which then waits for a timer with nothing in
