@@ -22,6 +22,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "netfront.h"
@@ -109,10 +110,15 @@ static __always_inline __u64 hook_sig(struct __sk_buff *skb, __u32 *w, __u32 n)
 	return netfront_sig(w, n, skb->len);
 }
 
-/* Whether the packet fits the packet budget; *held: whether the shaper behind the hook will
- * make it wait beyond its burst (the byte bucket shadows the shaper's clock and never drops). */
+/*
+ * Whether the packet may pass. A TCP packet goes on to the shaper, which holds both rates: it
+ * is dropped only when it runs the packet bucket deeper than depth_pkts_ns (a wrong mean frame
+ * in the shaper), and *held says whether the shaper will make it wait beyond its burst. Any
+ * other packet (UDP, ICMP) is policed here, against both buckets' bursts: a flood is dropped
+ * before it costs the guest's queue anything, and before the copy.
+ */
 static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
-				    __u64 now, __u64 len, __u64 segs, int *held)
+				    __u64 now, __u64 len, __u64 segs, int tcp, int *held)
 {
 	__u64 cost_b = (len * l->ns_per_byte_q16) >> 16, cost_p = segs * l->ns_per_pkt;
 	__u64 tb, tp;
@@ -121,14 +127,29 @@ static __always_inline int conforms(struct netfront_bucket *b, const struct netf
 	bpf_spin_lock(&b->lock);
 	tb = b->tat_bytes > now ? b->tat_bytes : now;
 	tp = b->tat_pkts > now ? b->tat_pkts : now;
-	ok = tp - now <= l->burst_pkts_ns;
+	if (tcp)
+		ok = tp - now <= l->depth_pkts_ns;
+	else
+		ok = tp - now <= l->burst_pkts_ns && tb - now <= l->burst_bytes_ns;
 	if (ok) {
-		*held = tb - now > l->burst_bytes_ns;
+		*held = tcp && tb - now > l->burst_bytes_ns;
 		b->tat_bytes = tb + cost_b;
 		b->tat_pkts = tp + cost_p;
 	}
 	bpf_spin_unlock(&b->lock);
 	return ok;
+}
+
+/* Whether an Ethernet frame carries TCP (IPv4, or IPv6 without extension headers before it). */
+static __always_inline int is_tcp(struct __sk_buff *skb)
+{
+	__u8 proto;
+
+	if (skb->protocol == bpf_htons(0x0800))
+		return !bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES + 9, &proto, 1) && proto == 6;
+	if (skb->protocol == bpf_htons(0x86DD))
+		return !bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES + 6, &proto, 1) && proto == 6;
+	return 0;
 }
 
 SEC("tc")
@@ -144,7 +165,7 @@ int netfront_egress(struct __sk_buff *skb)
 	struct netfront_bucket *b;
 	__u64 len = skb->len, segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	__u32 *slot, page_no;
-	int pass = 1, held = 0;
+	int pass = 1, held = 0, tcp;
 
 	slot = bpf_map_lookup_elem(&vif_slot, &key);
 	if (!slot)
@@ -156,8 +177,11 @@ int netfront_egress(struct __sk_buff *skb)
 	if (!l || !b || !page)
 		return TC_ACT_OK;
 	c = &page->slot[*slot & (NETFRONT_SLOTS_PER_PAGE - 1)];
+	tcp = is_tcp(skb);
+	if (!tcp) /* policed here: past the shaper's classes, through its direct queue */
+		skb->priority = NETFRONT_SHAPER_HANDLE;
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
-		pass = conforms(b, l, bpf_ktime_get_ns(), len, segs, &held);
+		pass = conforms(b, l, bpf_ktime_get_ns(), len, segs, tcp, &held);
 	c->c[NETFRONT_OFFERED_BYTES] += len;
 	c->c[NETFRONT_OFFERED_PKTS] += segs;
 	if (pass) {

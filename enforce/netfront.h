@@ -18,6 +18,11 @@ struct netfront_key {
 	__u32 pad;
 };
 
+/* The shaper: HTB db01: as the guest end's root qdisc (netback's, on the uplink, is db00:),
+ * one class, db01:1, for TCP. A packet whose priority is the qdisc's handle goes to HTB's
+ * direct queue, unshaped: what the hook has policed already. */
+#define NETFRONT_SHAPER_HANDLE 0xdb010000u
+
 /* Limits as costs in time: 0 means unlimited. The byte bucket drops nothing (the shaper holds
  * the bit rate): it follows the shaper's clock to tell which packets it will hold. */
 struct netfront_limit {
@@ -25,6 +30,7 @@ struct netfront_limit {
 	__u64 ns_per_pkt;      /* nanoseconds a packet costs */
 	__u64 burst_bytes_ns;  /* how far ahead of now the byte bucket may run */
 	__u64 burst_pkts_ns;   /* likewise for packets */
+	__u64 depth_pkts_ns;   /* ...for a TCP packet, which the shaper queues */
 };
 
 /* The bucket state, BPF's alone (the agent only zeroes it for a new vif). */

@@ -180,6 +180,6 @@ none: nothing limits the VMs; the uplink's one queue shares by offered load, so 
 not hold (VM2 usually misses its 700 Mbit/s). netback: HTB on the uplink holds the Mbit/s,
 after the copy, and has no packet-rate limit: VM1's and VM3's small frames pass over their
 kpps caps. netfront: dbavm holds each VM in the guest, before the bridge: its eBPF hook drops
-what is over the packet rate, and a shaper at the guest end makes senders wait for the bit
-rate, which TCP lives with as well as UDP; every VM gets its allocation.
+the UDP that is over budget, and a shaper at the guest end makes TCP senders wait, which TCP
+lives with where it would stall on drops; every VM gets its allocation.
 TXT
