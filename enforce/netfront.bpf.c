@@ -111,30 +111,39 @@ static __always_inline __u64 hook_sig(struct __sk_buff *skb, __u32 *w, __u32 n)
 }
 
 /*
- * Whether the packet may pass. A TCP packet goes on to the shaper, which holds both rates: it
- * is dropped only when it runs the packet bucket deeper than depth_pkts_ns (a wrong mean frame
- * in the shaper), and *held says whether the shaper will make it wait beyond its burst. Any
- * other packet (UDP, ICMP) is policed here, against both buckets' bursts: a flood is dropped
- * before it costs the guest's queue anything, and before the copy.
+ * Whether the packet may pass. Every packet that passes goes on to the shaper, which holds both
+ * rates for all of them together. A TCP packet is dropped here only when it runs the packet
+ * bucket deeper than depth_pkts_ns (a wrong mean frame in the shaper). Any other packet (UDP,
+ * ICMP) is policed here against the buckets of what is not TCP, within their bursts: a flood
+ * is dropped before it costs the guest's queue anything, and before the copy, while TCP's own
+ * queue in the shaper does not starve the VM's other traffic. *held says whether the shaper
+ * will make the packet wait beyond its burst.
  */
 static __always_inline int conforms(struct netfront_bucket *b, const struct netfront_limit *l,
 				    __u64 now, __u64 len, __u64 segs, int tcp, int *held)
 {
 	__u64 cost_b = (len * l->ns_per_byte_q16) >> 16, cost_p = segs * l->ns_per_pkt;
-	__u64 tb, tp;
+	__u64 tb, tp, ob = 0, op = 0;
 	int ok;
 
 	bpf_spin_lock(&b->lock);
 	tb = b->tat_bytes > now ? b->tat_bytes : now;
 	tp = b->tat_pkts > now ? b->tat_pkts : now;
-	if (tcp)
+	if (tcp) {
 		ok = tp - now <= l->depth_pkts_ns;
-	else
-		ok = tp - now <= l->burst_pkts_ns && tb - now <= l->burst_bytes_ns;
+	} else {
+		ob = b->tat_bytes_other > now ? b->tat_bytes_other : now;
+		op = b->tat_pkts_other > now ? b->tat_pkts_other : now;
+		ok = op - now <= l->burst_pkts_ns && ob - now <= l->burst_bytes_ns;
+	}
 	if (ok) {
-		*held = tcp && tb - now > l->burst_bytes_ns;
+		*held = tb - now > l->burst_bytes_ns;
 		b->tat_bytes = tb + cost_b;
 		b->tat_pkts = tp + cost_p;
+		if (!tcp) {
+			b->tat_bytes_other = ob + cost_b;
+			b->tat_pkts_other = op + cost_p;
+		}
 	}
 	bpf_spin_unlock(&b->lock);
 	return ok;
@@ -178,8 +187,6 @@ int netfront_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	c = &page->slot[*slot & (NETFRONT_SLOTS_PER_PAGE - 1)];
 	tcp = is_tcp(skb);
-	if (!tcp) /* policed here: past the shaper's classes, through its direct queue */
-		skb->priority = NETFRONT_SHAPER_HANDLE;
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
 		pass = conforms(b, l, bpf_ktime_get_ns(), len, segs, tcp, &held);
 	c->c[NETFRONT_OFFERED_BYTES] += len;

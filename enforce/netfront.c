@@ -2,8 +2,8 @@
  * netfront.c: loads netfront.bpf.c (through its skeleton, generated at build time) once, and
  * for each vif attaches it to tc egress (clsact) of the guest end, inside the VM's namespace,
  * with an HTB as the guest end's root qdisc behind it: the hook counts, samples, and polices
- * what is not TCP (dropped over budget, the rest through the HTB's direct queue); the HTB
- * holds TCP's bit rate and packet rate, the latter folded in by the mean frame.
+ * what is not TCP (dropped over budget); the HTB holds the bit rate and packet rate of all
+ * that passes, the latter folded in by the mean frame.
  * Limits and counters live in maps this process owns (a change is one map update, never a
  * reload), and the HTB's rate changes with one RTM_NEWTCLASS on a netlink socket opened in
  * the VM's namespace when the vif was attached.
@@ -14,9 +14,10 @@
  * socket wait instead (TCP small queues, a UDP socket's send buffer), and every flow gets
  * its limit (tests/bench/README.md, bench_tcp.sh). The queue is in the guest: nothing over the
  * limit is copied into the driver domain. HTB, not TBF: TBF refills its bucket on every
- * change, and limits change from period to period. Only TCP, because the queue costs CPU: with
- * every packet shaped, the host spent 1.64x netback's CPU per packet on the paper's UDP
- * floods; with UDP dropped at the hook, 0.49x (bench_enforcers.sh).
+ * change, and limits change from period to period. A UDP flood is dropped at the hook, not
+ * queued, because the queue costs CPU: with every packet queued, the host spent 1.64x
+ * netback's CPU per packet on the paper's UDP floods; with the floods cut at the hook to the
+ * limit, 0.58x (bench_enforcers.sh).
  *
  * Attaching needs a netlink socket in the VM's namespace; libbpf opens one per call, so the
  * loop thread enters the namespace (setns) for the call and returns to its own at once.

@@ -19,8 +19,7 @@ struct netfront_key {
 };
 
 /* The shaper: HTB db01: as the guest end's root qdisc (netback's, on the uplink, is db00:),
- * one class, db01:1, for TCP. A packet whose priority is the qdisc's handle goes to HTB's
- * direct queue, unshaped: what the hook has policed already. */
+ * one class, db01:1, for all the guest sends. */
 #define NETFRONT_SHAPER_HANDLE 0xdb010000u
 
 /* Limits as costs in time: 0 means unlimited. The byte bucket drops nothing (the shaper holds
@@ -33,11 +32,16 @@ struct netfront_limit {
 	__u64 depth_pkts_ns;   /* ...for a TCP packet, which the shaper queues */
 };
 
-/* The bucket state, BPF's alone (the agent only zeroes it for a new vif). */
+/* The bucket state, BPF's alone (the agent only zeroes it for a new vif). The first pair
+ * counts every packet; the second only what is not TCP, which the hook polices: TCP's queue
+ * in the shaper runs the first pair ahead of now, and must not make the hook drop a VM's DNS
+ * query or voice packet that the shaper would have sent in its turn. */
 struct netfront_bucket {
 	struct bpf_spin_lock lock;
 	__u64 tat_bytes; /* theoretical arrival time of the next byte budget, ktime ns */
 	__u64 tat_pkts;
+	__u64 tat_bytes_other; /* the same for what is not TCP alone */
+	__u64 tat_pkts_other;
 };
 
 enum netfront_counter {
