@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "netback.h"
+#include "wire.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -36,8 +37,10 @@ int netback_classify(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	n = bpf_map_lookup_elem(&offered, &c->slot);
 	if (n) {
-		n->bytes += skb->len;
-		n->pkts++;
+		struct wire w = wire_of(skb);
+
+		n->bytes += w.bytes; /* a GSO packet as the frames the uplink sends */
+		n->pkts += w.segs;
 	}
 	skb->tc_classid = c->classid & 0xffff; /* the minor; the filter holds the major */
 	return TC_ACT_OK;

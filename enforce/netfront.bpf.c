@@ -17,8 +17,9 @@
  * the per-packet path multiplies and never divides. The two tats change together under one
  * bpf_spin_lock, since a vif's packets come from every CPU.
  *
- * A GSO packet counts as its segments, in the counters and in the packet budget: that is what
- * leaves the host. Counters are per-CPU and lock-free; the agent sums them.
+ * A GSO packet counts as its segments, each with its headers, in the counters and in both
+ * budgets (wire.bpf.h): that is what leaves the host. Counters are per-CPU and lock-free; the agent
+ * sums them.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -26,6 +27,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "netfront.h"
+#include "wire.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -149,18 +151,6 @@ static __always_inline int conforms(struct netfront_bucket *b, const struct netf
 	return ok;
 }
 
-/* Whether an Ethernet frame carries TCP (IPv4, or IPv6 without extension headers before it). */
-static __always_inline int is_tcp(struct __sk_buff *skb)
-{
-	__u8 proto;
-
-	if (skb->protocol == bpf_htons(0x0800))
-		return !bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES + 9, &proto, 1) && proto == 6;
-	if (skb->protocol == bpf_htons(0x86DD))
-		return !bpf_skb_load_bytes(skb, NETFRONT_L2_BYTES + 6, &proto, 1) && proto == 6;
-	return 0;
-}
-
 SEC("tc")
 int netfront_egress(struct __sk_buff *skb)
 {
@@ -172,9 +162,9 @@ int netfront_egress(struct __sk_buff *skb)
 	struct netfront_counter_page *page;
 	struct netfront_counters *c;
 	struct netfront_bucket *b;
-	__u64 len = skb->len, segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
+	struct wire f; /* the frames it makes on the wire */
 	__u32 *slot, page_no;
-	int pass = 1, held = 0, tcp;
+	int pass = 1, held = 0;
 
 	slot = bpf_map_lookup_elem(&vif_slot, &key);
 	if (!slot)
@@ -186,20 +176,20 @@ int netfront_egress(struct __sk_buff *skb)
 	if (!l || !b || !page)
 		return TC_ACT_OK;
 	c = &page->slot[*slot & (NETFRONT_SLOTS_PER_PAGE - 1)];
-	tcp = is_tcp(skb);
+	f = wire_of(skb);
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
-		pass = conforms(b, l, bpf_ktime_get_ns(), len, segs, tcp, &held);
-	c->c[NETFRONT_OFFERED_BYTES] += len;
-	c->c[NETFRONT_OFFERED_PKTS] += segs;
+		pass = conforms(b, l, bpf_ktime_get_ns(), f.bytes, f.segs, f.tcp, &held);
+	c->c[NETFRONT_OFFERED_BYTES] += f.bytes;
+	c->c[NETFRONT_OFFERED_PKTS] += f.segs;
 	if (pass) {
 		__u32 zero = 0, n = netfront_sig_len(skb->len);
 		struct netfront_config *cfg = bpf_map_lookup_elem(&config, &zero);
 		__u32 w[NETFRONT_SIG_BYTES / 4];
 
-		c->c[NETFRONT_PASSED_BYTES] += len;
-		c->c[NETFRONT_PASSED_PKTS] += segs;
+		c->c[NETFRONT_PASSED_BYTES] += f.bytes;
+		c->c[NETFRONT_PASSED_PKTS] += f.segs;
 		if (held)
-			c->c[NETFRONT_HELD_PKTS] += segs;
+			c->c[NETFRONT_HELD_PKTS] += f.segs;
 		if (cfg && cfg->sample_on && n) {
 			__u64 sig = hook_sig(skb, w, n);
 
@@ -208,8 +198,8 @@ int netfront_egress(struct __sk_buff *skb)
 		}
 		return TC_ACT_OK;
 	}
-	c->c[NETFRONT_DROPPED_BYTES] += len;
-	c->c[NETFRONT_DROPPED_PKTS] += segs;
+	c->c[NETFRONT_DROPPED_BYTES] += f.bytes;
+	c->c[NETFRONT_DROPPED_PKTS] += f.segs;
 	return TC_ACT_SHOT;
 }
 
