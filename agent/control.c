@@ -60,7 +60,7 @@ static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
 {
 	struct vif *vif = vm->vifs[i];
 
-	ctl->enf->ops->detach(ctl->enf, vif);
+	ctl->enf->ops->detach(ctl->enf, &vif->enf);
 	if (ctl->matcher && vif->delay)
 		delay_forget(ctl->matcher, vif->delay);
 	log_info("vif released vm=%s vif=%s", vm->id, vif->desc.id);
@@ -181,12 +181,13 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 			continue;
 		}
 		vif->uplink = (uint32_t)u;
-		if (ctl->matcher && !(vif->delay = calloc(1, sizeof(*vif->delay)))) {
+		if (ctl->matcher &&
+		    !(vif->enf.delay = vif->delay = calloc(1, sizeof(*vif->delay)))) {
 			log_error("vif skipped, out of memory vm=%s vif=%s", vm->id, d->id);
 			vm_remove_vif(h, vm, vm->n_vifs - 1);
 			continue;
 		}
-		rc = ctl->enf->ops->attach(ctl->enf, vif);
+		rc = ctl->enf->ops->attach(ctl->enf, &vif->enf);
 		if (rc) {
 			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s", vm->id,
 				  d->id, ctl->enf->ops->name, strerror(-rc));
@@ -294,7 +295,7 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 	for (size_t k = 0; k < ctl->n_flat; k++) {
 		struct vif *vif = ctl->flat[k];
 		struct vif_counters cur;
-		int rc = ctl->enf->ops->read_counters(ctl->enf, vif, &cur);
+		int rc = ctl->enf->ops->read_counters(ctl->enf, &vif->enf, &cur);
 
 		if (rc) {
 			log_debug("counters unreadable vm=%s vif=%s err=%s", vif->vm->id,
@@ -409,18 +410,21 @@ static void apply_limits(struct control *ctl)
 		struct vif *vif = ctl->flat[k];
 		const struct alloc_vif_out *o = &ctl->aout[k];
 		uint64_t bps = o->limit[ALLOC_BPS], pps = o->limit[ALLOC_PPS];
+		struct enf_limit l = { bps, pps, o->min[ALLOC_BPS], vif->vm->has_sla,
+				       vif->rates.passed };
 		int rc;
 
 		vif->alloc = *o;
 		vif->have_alloc = true;
 		if (vif->applied && vif->applied_bps == bps && vif->applied_pps == pps &&
 		    !ctl->reapply) {
-			if (ctl->enf->ops->retune && (rc = ctl->enf->ops->retune(ctl->enf, vif)))
+			if (ctl->enf->ops->retune &&
+			    (rc = ctl->enf->ops->retune(ctl->enf, &vif->enf, &l)))
 				log_debug("limit not retuned vm=%s vif=%s err=%s", vif->vm->id,
 					  vif->desc.id, strerror(-rc));
 			continue;
 		}
-		rc = ctl->enf->ops->apply(ctl->enf, vif, bps, pps);
+		rc = ctl->enf->ops->apply(ctl->enf, &vif->enf, &l);
 		if (rc) {
 			log_error("limit not applied vm=%s vif=%s err=%s", vif->vm->id,
 				  vif->desc.id, strerror(-rc));
@@ -622,8 +626,8 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 {
 	int rc;
 
-	if (ctl->plat->ops->watch_fd(ctl->plat) < 0)
-		control_platform_event(ctl, ctl->plat->ops->drain(ctl->plat, now_ns));
+	if (ctl->plat->ops->due)
+		control_platform_event(ctl, ctl->plat->ops->due(ctl->plat, now_ns));
 	if (ctl->rescan) {
 		rc = reconcile(ctl, now_ns);
 		if (rc)

@@ -83,7 +83,7 @@ void control_vm_delay(const struct vm *vm, enum delay_span span, struct vm_delay
 /* What the VM got over the last period (host.h). */
 void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out);
 
-/* What the platform's drain said (0, PLATFORM_RESCAN, PLATFORM_RESYNC). */
+/* What the platform said (0, PLATFORM_RESCAN, PLATFORM_RESYNC): acted on at the next period. */
 void control_platform_event(struct control *ctl, int what);
 
 /* One period, standing for the time now_ns. Returns 0 or a negative errno (logged). */

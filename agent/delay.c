@@ -1,3 +1,8 @@
+/*
+ * delay.c: matches each sampled packet's two sightings (hook, uplink) by signature in an
+ * open-addressed table, and keeps per-vif delay summaries (a log-scale histogram per period and
+ * since the start), RFC 3550 jitter and path loss: what delay.h describes.
+ */
 #include "delay.h"
 
 #include <math.h>

@@ -1,3 +1,7 @@
+/*
+ * devbed.c: builds and removes the --dev testbed over rtnetlink (rtnl.c), the same topology
+ * tests/testbed/testbed.sh makes with ip(8): what devbed.h describes.
+ */
 #include "devbed.h"
 
 #include <arpa/inet.h>

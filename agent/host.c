@@ -98,6 +98,7 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 	vif->desc = *desc;
 	vif->seq = host->next_vif_seq++;
 	vif->vm = vm;
+	vif->enf = (struct enf_vif){ &vif->desc, vm->id, NULL, NULL };
 	vm->vifs[vm->n_vifs++] = vif;
 	host->generation++;
 	return vif;

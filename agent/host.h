@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "delay.h"
+#include "enforcer.h"
 #include "measure.h"
 #include "platform.h"
 #include "sla.h"
@@ -32,7 +33,7 @@ struct vif {
 	bool have_alloc;
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */
 	bool applied;
-	void *enf;		   /* the enforcer's own per-vif state */
+	struct enf_vif enf;	   /* what the enforcer sees of it, and its state */
 	struct delay_stats *delay; /* NULL: the enforcer does not measure delay */
 };
 

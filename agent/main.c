@@ -191,13 +191,17 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 }
 
 /* The platform says the host may have changed: rescan at the next period. */
-static void on_platform_event(struct loop *loop, int fd, uint32_t events, void *arg)
+static void on_platform_event(void *arg, int what)
 {
 	struct agent *a = arg;
 
-	(void)loop, (void)fd, (void)events;
-	control_platform_event(&a->ctl,
-			       a->ctl.plat->ops->drain(a->ctl.plat, monotonic_ns() - a->start_ns));
+	control_platform_event(&a->ctl, what);
+}
+
+static void unwatch(struct platform *plat)
+{
+	if (plat->ops->unwatch)
+		plat->ops->unwatch(plat);
 }
 
 static void on_signal(struct loop *loop, int signo, void *arg)
@@ -238,11 +242,13 @@ static int run_loop(struct agent *a)
 	a->start_ns = monotonic_ns(); /* the timer's periods fall due from here */
 	if (!rc)
 		rc = loop_add_timer(loop, a->period_ns, on_period, a) < 0;
-	if (!rc && a->ctl.plat->ops->watch_fd(a->ctl.plat) >= 0)
-		rc = loop_add_fd(loop, a->ctl.plat->ops->watch_fd(a->ctl.plat), EPOLLIN,
-				 on_platform_event, a);
+	if (!rc && a->ctl.plat->ops->watch &&
+	    (rc = a->ctl.plat->ops->watch(a->ctl.plat, loop, on_platform_event, a)))
+		log_error("platform not watched platform=%s err=%s", a->ctl.plat->ops->name,
+			  strerror(-rc));
 	if (rc) {
 		log_error("event loop setup failed");
+		unwatch(a->ctl.plat);
 		loop_free(loop);
 		return 1;
 	}
@@ -250,6 +256,7 @@ static int run_loop(struct agent *a)
 	if (rc) {
 		log_error("api not started listen=%s:%u err=%s", a->cfg->listen_addr,
 			  a->cfg->listen_port, strerror(-rc));
+		unwatch(a->ctl.plat);
 		loop_free(loop);
 		return 1;
 	}
@@ -259,6 +266,7 @@ static int run_loop(struct agent *a)
 	control_tick(&a->ctl, 0);
 	rc = loop_run(loop);
 	api_close(&a->api);
+	unwatch(a->ctl.plat);
 	loop_free(loop);
 	if (rc) {
 		log_error("event loop failed err=%s", strerror(-rc));

@@ -7,20 +7,26 @@
  * dump gives the guest end's name, and a socket made there gives the namespace cookie the
  * BPF hook keys on. Entering a namespace is a setns of the loop thread, undone at once.
  *
- * The watch fd is an epoll set holding a netlink socket subscribed to link events and an
- * inotify watch on /run/netns: either says a rescan is due.
+ * What is learnt inside a namespace is kept, by the namespace file's inode, and learnt again
+ * only for a namespace that is new or replaced, or whose veths into the driver domain are not
+ * all known: a rescan costs one dump of the driver domain's links, a readdir and a stat per
+ * namespace, whatever the number of VMs, plus the work for what changed.
+ *
+ * Two fds in the agent's loop say a rescan is due: a netlink socket subscribed to link events
+ * and an inotify watch on /run/netns.
  */
 #include "netns.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/epoll.h> /* EPOLLIN, for the loop */
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -33,6 +39,7 @@
 #include <linux/rtnetlink.h>
 
 #include "log.h"
+#include "loop.h"
 #include "rtnl.h"
 
 #define NETNS_DIR "/run/netns"
@@ -55,13 +62,29 @@ struct links {
 	size_t n, cap;
 };
 
+/* What was learnt inside one named namespace, kept while its file is the same inode. */
+struct ns_known {
+	char name[NAME_MAX + 1];
+	dev_t dev;
+	ino_t ino;
+	int32_t nsid;	    /* as the driver domain numbers it */
+	uint64_t cookie;    /* SO_NETNS_COOKIE */
+	struct links links; /* inside it, as last dumped */
+	bool seen;	    /* in this scan's readdir */
+};
+
 struct netns {
 	struct platform_host host;
 	int own_netns;
 	struct mnl_socket *rtnl;   /* requests in the driver domain */
 	struct mnl_socket *events; /* link events in the driver domain, never asked anything */
 	int inotify_fd;
-	int epoll_fd; /* the watch fd */
+	struct loop *loop; /* while watched: the two fds above are in it */
+	platform_notify_fn *notify;
+	void *notify_arg;
+	struct ns_known *known;
+	size_t n_known, cap_known;
+	uint64_t looked_inside; /* namespaces entered, since the start (for the tests' logs) */
 };
 
 /* ---- rtnetlink ---- */
@@ -102,18 +125,23 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static void links_restart(void *data)
+{
+	((struct links *)data)->n = 0;
+}
+
 static int dump_links(struct mnl_socket *nl, struct links *out)
 {
-	return rtnl_dump_links(nl, on_link, out);
+	return rtnl_dump_links(nl, on_link, links_restart, out);
 }
 
 static int on_nsid(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh,
-			  sizeof(struct rtgenmsg)) if (mnl_attr_get_type(a) == NETNSA_NSID) *
-		(int32_t *)data = (int32_t)mnl_attr_get_u32(a);
+	mnl_attr_for_each(a, nlh, sizeof(struct rtgenmsg))
+		if (mnl_attr_get_type(a) == NETNSA_NSID)
+			*(int32_t *)data = (int32_t)mnl_attr_get_u32(a);
 	return MNL_CB_OK;
 }
 
@@ -137,16 +165,11 @@ static int32_t nsid_of(struct mnl_socket *nl, int fd)
 
 /* ---- one namespace ---- */
 
-struct ns_view {
-	struct links links;
-	uint64_t cookie;
-};
-
 /* Enters the namespace at fd, dumps its links and takes its cookie, comes back. */
-static int look_inside(struct netns *ns, int fd, struct ns_view *v)
+static int look_inside(struct netns *ns, int fd, struct ns_known *k)
 {
 	struct mnl_socket *nl = NULL;
-	socklen_t len = sizeof(v->cookie);
+	socklen_t len = sizeof(k->cookie);
 	int s = -1, rc = 0;
 
 	if (setns(fd, CLONE_NEWNET) < 0)
@@ -157,10 +180,11 @@ static int look_inside(struct netns *ns, int fd, struct ns_view *v)
 		log_error("netns could not return to the driver domain err=%s", strerror(errno));
 		abort(); /* every later socket would be in the VM */
 	}
-	if (!nl || s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &v->cookie, &len) < 0)
+	ns->looked_inside++;
+	if (!nl || s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &k->cookie, &len) < 0)
 		rc = -errno;
 	if (!rc)
-		rc = dump_links(nl, &v->links);
+		rc = dump_links(nl, &k->links);
 	if (nl)
 		mnl_socket_close(nl);
 	if (s >= 0)
@@ -200,26 +224,112 @@ static bool is_uplink(const struct netns *ns, const char *name)
 	return false;
 }
 
+static struct ns_known *known_find(struct netns *ns, const char *name)
+{
+	for (size_t i = 0; i < ns->n_known; i++)
+		if (!strcmp(ns->known[i].name, name))
+			return &ns->known[i];
+	return NULL;
+}
+
+static struct ns_known *known_add(struct netns *ns, const char *name)
+{
+	struct ns_known *k;
+
+	if (ns->n_known == ns->cap_known) {
+		size_t cap = ns->cap_known ? 2 * ns->cap_known : 64;
+
+		k = realloc(ns->known, cap * sizeof(*k));
+		if (!k)
+			return NULL;
+		ns->known = k;
+		ns->cap_known = cap;
+	}
+	k = &ns->known[ns->n_known++];
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	return k;
+}
+
+/* Forgets the namespaces this scan's readdir did not see (gone), and clears the marks. */
+static void known_sweep(struct netns *ns)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < ns->n_known; i++) {
+		if (!ns->known[i].seen) {
+			free(ns->known[i].links.l);
+			continue;
+		}
+		ns->known[i].seen = false;
+		ns->known[j++] = ns->known[i];
+	}
+	ns->n_known = j;
+}
+
+/* Whether every veth of the driver domain into namespace nsid has its peer among the links
+ * last dumped inside it. */
+static bool peers_known(const struct links *root, const struct ns_known *k)
+{
+	for (size_t i = 0; i < root->n; i++)
+		if (root->l[i].peer_netnsid == k->nsid && !find_link(&k->links, root->l[i].peer))
+			return false;
+	return true;
+}
+
+/* What is known of namespace `name`, learnt again if it is new, replaced (another inode under
+ * the name), or has a veth into the driver domain whose peer was not there last time. NULL if
+ * it has no id in the driver domain (no veth to it yet: asked again next scan) or is gone. */
+static struct ns_known *know(struct netns *ns, const struct links *root, const char *name, int *err)
+{
+	char path[sizeof(NETNS_DIR) + NAME_MAX + 1];
+	struct ns_known *k = known_find(ns, name);
+	struct stat st;
+	int fd;
+
+	*err = 0;
+	snprintf(path, sizeof(path), NETNS_DIR "/%s", name);
+	if (stat(path, &st) < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	if (k && k->dev == st.st_dev && k->ino == st.st_ino && peers_known(root, k)) {
+		k->seen = true;
+		return k;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	if (!k && !(k = known_add(ns, name))) {
+		close(fd);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	k->links.n = 0;
+	k->seen = true;
+	k->nsid = nsid_of(ns->rtnl, fd);
+	*err = k->nsid < 0 ? 0 : look_inside(ns, fd, k);
+	close(fd);
+	if (*err || k->nsid < 0) {
+		k->ino = 0; /* not learnt: asked again next scan */
+		return NULL;
+	}
+	return k;
+}
+
 /* The VM in namespace `name`: its vifs are the driver domain's veths whose peer is there. */
 static int scan_one(struct netns *ns, const struct links *root, const char *name,
 		    struct platform_vm *vm)
 {
-	char path[96];
-	struct ns_view v = { { 0 }, 0 };
-	int32_t nsid;
-	int fd, rc;
+	const struct ns_known *k;
+	int rc;
 
-	snprintf(path, sizeof(path), NETNS_DIR "/%.63s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	nsid = nsid_of(ns->rtnl, fd);
-	rc = nsid < 0 ? 0 : look_inside(ns, fd, &v);
-	close(fd);
-	if (rc || nsid < 0) {
-		free(v.links.l);
+	if (!(k = know(ns, root, name, &rc)))
 		return rc;
-	}
 	snprintf(vm->id, sizeof(vm->id), "%.63s", name);
 	vm->domid = -1;
 	for (size_t i = 0; i < root->n; i++) {
@@ -228,28 +338,25 @@ static int scan_one(struct netns *ns, const struct links *root, const char *name
 		const struct platform_uplink *up;
 		struct platform_vif *pv;
 
-		if (h->peer_netnsid != nsid || strcmp(h->kind, "veth") || is_uplink(ns, h->name))
+		if (h->peer_netnsid != k->nsid || strcmp(h->kind, "veth") || is_uplink(ns, h->name))
 			continue;
-		g = find_link(&v.links, h->peer);
+		g = find_link(&k->links, h->peer);
 		up = uplink_for(ns, root, h);
 		if (!g || !up)
 			continue;
 		pv = platform_vm_add_vif(vm);
-		if (!pv) {
-			rc = -ENOMEM;
-			break;
-		}
+		if (!pv)
+			return -ENOMEM;
 		snprintf(pv->id, sizeof(pv->id), "%s", h->name);
 		memcpy(pv->host_ifname, h->name, IFNAMSIZ);
 		memcpy(pv->guest_ifname, g->name, IFNAMSIZ);
 		memcpy(pv->uplink, up->name, IFNAMSIZ);
-		memcpy(pv->guest_netns, path, sizeof(pv->guest_netns));
-		pv->netns_cookie = v.cookie;
+		snprintf(pv->guest_netns, sizeof(pv->guest_netns), NETNS_DIR "/%.63s", name);
+		pv->netns_cookie = k->cookie;
 		pv->guest_ifindex = g->ifindex;
 		pv->host_ifindex = h->ifindex;
 	}
-	free(v.links.l);
-	return rc;
+	return 0;
 }
 
 static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
@@ -290,29 +397,83 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 	}
 	if (dir)
 		closedir(dir);
+	else
+		rc = 0; /* no namespace directory: no VM */
+	if (dir && !rc)
+		known_sweep(ns);
 	free(root.l);
 	if (rc)
 		platform_scan_free(scan);
 	return rc;
 }
 
-static int netns_watch_fd(struct platform *p)
+/* A link event or a namespace named or unnamed: read them all, a rescan is due. */
+static void on_event(struct loop *loop, int fd, uint32_t events, void *arg)
 {
-	return ((struct netns *)p->priv)->epoll_fd;
+	struct netns *ns = arg;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	(void)loop, (void)events;
+	/* ENOBUFS (events lost to a full socket) says the same: something changed. */
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
+		;
+	ns->notify(ns->notify_arg, PLATFORM_RESCAN);
 }
 
-static int netns_drain(struct platform *p, uint64_t now_ns)
+/* A name made or removed under /run/netns: what was learnt under it is learnt again (a
+ * namespace deleted and made again may have the same inode, id and ifindexes, but not the
+ * same cookie). */
+static void on_names(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct netns *ns = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	(void)loop, (void)events;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			struct ns_known *k = ev->len ? known_find(ns, ev->name) : NULL;
+
+			if (k)
+				k->ino = 0;
+			if (ev->mask & IN_Q_OVERFLOW)
+				for (size_t i = 0; i < ns->n_known; i++)
+					ns->known[i].ino = 0;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	ns->notify(ns->notify_arg, PLATFORM_RESCAN);
+}
+
+static void netns_unwatch(struct platform *p)
 {
 	struct netns *ns = p->priv;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	int due = 0;
 
-	(void)now_ns;
-	while (recv(mnl_socket_get_fd(ns->events), buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		due = 1;
-	while (read(ns->inotify_fd, buf, sizeof(buf)) > 0)
-		due = 1;
-	return due;
+	if (!ns->loop)
+		return;
+	loop_del_fd(ns->loop, mnl_socket_get_fd(ns->events));
+	loop_del_fd(ns->loop, ns->inotify_fd);
+	ns->loop = NULL;
+}
+
+static int netns_watch(struct platform *p, struct loop *loop, platform_notify_fn *notify, void *arg)
+{
+	struct netns *ns = p->priv;
+	int rc;
+
+	ns->notify = notify;
+	ns->notify_arg = arg;
+	rc = loop_add_fd(loop, mnl_socket_get_fd(ns->events), EPOLLIN, on_event, ns);
+	if (rc)
+		return rc;
+	rc = loop_add_fd(loop, ns->inotify_fd, EPOLLIN, on_names, ns);
+	if (rc) {
+		loop_del_fd(loop, mnl_socket_get_fd(ns->events));
+		return rc;
+	}
+	ns->loop = loop;
+	return 0;
 }
 
 static void netns_close(struct platform *p)
@@ -325,10 +486,12 @@ static void netns_close(struct platform *p)
 		mnl_socket_close(ns->rtnl);
 	if (ns->events)
 		mnl_socket_close(ns->events);
+	netns_unwatch(p);
 	if (ns->inotify_fd >= 0)
 		close(ns->inotify_fd);
-	if (ns->epoll_fd >= 0)
-		close(ns->epoll_fd);
+	for (size_t i = 0; i < ns->n_known; i++)
+		free(ns->known[i].links.l);
+	free(ns->known);
 	if (ns->own_netns >= 0)
 		close(ns->own_netns);
 	platform_host_free(&ns->host);
@@ -339,20 +502,19 @@ static void netns_close(struct platform *p)
 static const struct platform_ops netns_ops = {
 	.name = "netns",
 	.scan = netns_scan,
-	.watch_fd = netns_watch_fd,
-	.drain = netns_drain,
+	.watch = netns_watch,
+	.unwatch = netns_unwatch,
 	.close = netns_close,
 };
 
 int netns_open(struct platform *p, const struct platform_host *host, char *why, size_t why_len)
 {
 	struct netns *ns = calloc(1, sizeof(*ns));
-	struct epoll_event ev = { .events = EPOLLIN };
 	int rc;
 
 	if (!ns)
 		return -ENOMEM;
-	ns->inotify_fd = ns->epoll_fd = ns->own_netns = -1;
+	ns->inotify_fd = ns->own_netns = -1;
 	p->ops = &netns_ops;
 	p->priv = ns;
 	if ((rc = platform_host_copy(&ns->host, host)))
@@ -362,24 +524,12 @@ int netns_open(struct platform *p, const struct platform_host *host, char *why, 
 	ns->events = rtnl_open(RTMGRP_LINK);
 	mkdir(NETNS_DIR, 0755); /* as iproute2 does: the place named namespaces live */
 	ns->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	ns->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (ns->own_netns < 0 || !ns->rtnl || !ns->events || ns->inotify_fd < 0 ||
-	    ns->epoll_fd < 0 ||
 	    inotify_add_watch(ns->inotify_fd, NETNS_DIR,
 			      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) < 0) {
 		rc = -errno;
 		snprintf(why, why_len, "netns: cannot watch links and " NETNS_DIR ": %s",
 			 strerror(errno));
-		goto fail;
-	}
-	ev.data.fd = mnl_socket_get_fd(ns->events);
-	rc = epoll_ctl(ns->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
-	ev.data.fd = ns->inotify_fd;
-	if (!rc)
-		rc = epoll_ctl(ns->epoll_fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
-	if (rc) {
-		rc = -errno;
-		snprintf(why, why_len, "netns: epoll: %s", strerror(errno));
 		goto fail;
 	}
 	return 0;

@@ -1,7 +1,8 @@
 /*
- * platform: discovery of VMs and their vifs (DESIGN.md section 4). A platform answers "what is
- * on this host now" with a full scan, and offers an fd that becomes readable when the answer
- * may have changed (xenstore watch, netlink, the sim's clock).
+ * platform: discovery of VMs and their vifs. A platform answers "what is on this host now"
+ * with a scan, and says when the answer may have changed: through fds it registers with the
+ * agent's loop (a xenstore watch, netlink link events, an inotify watch), or, for the sim,
+ * by its clock.
  */
 #ifndef DBAVM_PLATFORM_H
 #define DBAVM_PLATFORM_H
@@ -68,21 +69,29 @@ int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm);
 struct platform_vif *platform_vm_add_vif(struct platform_vm *vm);
 
 struct platform;
+struct loop;
 
 #define PLATFORM_RESCAN 1
 #define PLATFORM_RESYNC 2
+
+/* How a platform says the host may have changed: what is PLATFORM_RESCAN, or PLATFORM_RESYNC
+ * when it came back from an outage (rescan, and apply every limit again: what the enforcer
+ * had set may be gone). */
+typedef void platform_notify_fn(void *arg, int what);
 
 struct platform_ops {
 	const char *name;
 	/* Fills *scan with what is on the host at now_ns; the caller frees it. */
 	int (*scan)(struct platform *p, uint64_t now_ns, struct platform_scan *scan);
-	/* fd readable when a rescan may be due; -1 if the platform has none. */
-	int (*watch_fd)(struct platform *p);
-	/* Consumes what made the watch fd readable; returns 0, PLATFORM_RESCAN if a rescan is
-	 * due, or PLATFORM_RESYNC if the platform came back from an outage (rescan, and apply
-	 * every limit again: what the enforcer had set may be gone). Called every period while
-	 * watch_fd is -1. */
-	int (*drain)(struct platform *p, uint64_t now_ns);
+	/* Optional (a platform that learns of changes from fds): registers its fds and timers
+	 * with the agent's loop, keeps them registered as they come and go (a reconnection),
+	 * and calls notify(arg, what) when they say a rescan is due. 0 or a negative errno. */
+	int (*watch)(struct platform *p, struct loop *loop, platform_notify_fn *notify, void *arg);
+	/* Takes back from the loop everything watch registered; before the loop goes. */
+	void (*unwatch)(struct platform *p);
+	/* Optional (the sim, whose host changes with simulated time): 0, or PLATFORM_RESCAN
+	 * when the host at now_ns differs from the last scan. Called at the start of a period. */
+	int (*due)(struct platform *p, uint64_t now_ns);
 	/* Optional: why the platform cannot be trusted now (NULL: it can), for /readyz. */
 	const char *(*problem)(struct platform *p);
 	void (*close)(struct platform *p);

@@ -1,3 +1,8 @@
+/*
+ * rtnl.c: the rtnetlink core over libmnl (one request and its answer or dump, resynchronised
+ * after a dump given up on), attribute parsing, entering a namespace, and the tc and link
+ * builders of rtnl.h.
+ */
 #include "rtnl.h"
 
 #include <errno.h>
@@ -18,6 +23,7 @@
 #define BURST_NS 5000000ull /* 5 ms of rate, at least two full frames */
 #define MAX_FRAME_BYTES 1514ull
 #define PSCHED_SHIFT 6 /* the kernel's tc tick: 64 ns */
+#define RTNL_DUMP_ATTEMPTS 5
 
 struct mnl_socket *rtnl_open(unsigned groups)
 {
@@ -30,6 +36,18 @@ struct mnl_socket *rtnl_open(unsigned groups)
 	return nl;
 }
 
+/* Reads and drops whatever waits on the socket: the rest of a dump given up on (an error, an
+ * interrupted dump), which would otherwise answer the next request with a sequence number it
+ * does not expect ("Protocol error", on every request after). The kernel makes a dump's next
+ * part as the last is read, so reading until there is nothing ends it. */
+static void rtnl_flush(struct mnl_socket *nl)
+{
+	char buf[8192];
+
+	while (recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
 int rtnl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	static unsigned seq;
@@ -39,14 +57,20 @@ int rtnl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 	ssize_t n;
 	int rc;
 
+	rtnl_flush(nl);
 	nlh->nlmsg_seq = ++seq;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
 		errno = 0;
 		rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, cb, data);
-		if (rc == MNL_CB_ERROR)
-			return errno ? -errno : -EIO;
+		if (rc == MNL_CB_ERROR) {
+			/* libmnl says EINTR for a dump the kernel marked NLM_F_DUMP_INTR: what it
+			 * dumped changed under it, and the caller starts again. */
+			rc = errno ? -errno : -EIO;
+			rtnl_flush(nl);
+			return rc;
+		}
 		/* A dump ends with NLMSG_DONE; anything else with its one answer. */
 		if (rc == MNL_CB_STOP || !dump)
 			return 0;
@@ -82,17 +106,25 @@ void rtnl_parse_nested(const struct nlattr *attr, const struct nlattr **tb, uint
 	mnl_attr_parse_nested(attr, attr_cb, &t);
 }
 
-int rtnl_dump_links(struct mnl_socket *nl, mnl_cb_t cb, void *data)
+int rtnl_dump_links(struct mnl_socket *nl, mnl_cb_t cb, void (*restart)(void *data), void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
+	int rc = -EINTR;
 
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	return rtnl_request(nl, nlh, cb, data);
+	/* Links come and go while the kernel dumps them: a dump it marks interrupted is taken
+	 * again, from the start, a few times. */
+	for (int attempt = 0; attempt < RTNL_DUMP_ATTEMPTS && rc == -EINTR; attempt++) {
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		struct ifinfomsg *ifm;
+
+		nlh->nlmsg_type = RTM_GETLINK;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+		ifm->ifi_family = AF_UNSPEC;
+		restart(data);
+		rc = rtnl_request(nl, nlh, cb, data);
+	}
+	return rc;
 }
 
 int rtnl_in_netns(int ns_fd, int home_fd, int (*fn)(void *), void *arg)

@@ -22,8 +22,9 @@ int rtnl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 void rtnl_parse(const struct nlmsghdr *nlh, size_t offset, const struct nlattr **tb, uint16_t max);
 void rtnl_parse_nested(const struct nlattr *attr, const struct nlattr **tb, uint16_t max);
 
-/* Dumps every link of the socket's namespace (RTM_GETLINK), cb run on each. */
-int rtnl_dump_links(struct mnl_socket *nl, mnl_cb_t cb, void *data);
+/* Dumps every link of the socket's namespace (RTM_GETLINK), cb run on each; restart(data) is
+ * called before each attempt (a dump interrupted by a change is taken again). */
+int rtnl_dump_links(struct mnl_socket *nl, mnl_cb_t cb, void (*restart)(void *data), void *data);
 
 /* Runs fn(arg) with the calling thread in the network namespace open at ns_fd, then returns
  * it to the one open at home_fd (aborting if it cannot: every later socket would be in the

@@ -42,8 +42,7 @@ static int only_keys(struct ctx *c, const char *path, const json_t *obj, const c
 
 	if (!json_is_object(obj))
 		return fail(c, path, "must be an object");
-	json_object_foreach((json_t *)obj, key, v)
-	{
+	json_object_foreach((json_t *)obj, key, v) {
 		const char *const *a;
 
 		for (a = allowed; *a && strcmp(*a, key); a++)
@@ -125,8 +124,7 @@ static int load_uplinks(struct ctx *c, const json_t *root, struct scenario *sc)
 	sc->uplinks = calloc(json_array_size(arr), sizeof(*sc->uplinks));
 	if (!sc->uplinks)
 		return -ENOMEM;
-	json_array_foreach(arr, i, u)
-	{
+	json_array_foreach(arr, i, u) {
 		struct platform_uplink *up = &sc->uplinks[i];
 		char path[48];
 
@@ -159,8 +157,7 @@ static int load_steps(struct ctx *c, const char *vpath, const json_t *vif, struc
 	sv->steps = calloc(json_array_size(arr), sizeof(*sv->steps));
 	if (!sv->steps)
 		return -ENOMEM;
-	json_array_foreach(arr, i, s)
-	{
+	json_array_foreach(arr, i, s) {
 		struct scenario_step *st = &sv->steps[i];
 		char path[128];
 		uint64_t frame;
@@ -196,8 +193,7 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 	svm->vifs = calloc(json_array_size(arr), sizeof(*svm->vifs));
 	if (!svm->vifs)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach(arr, i, v) {
 		struct scenario_vif *sv = &svm->vifs[i];
 		char path[96];
 		size_t u;
@@ -276,8 +272,7 @@ static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 	sc->vms = calloc(json_array_size(arr), sizeof(*sc->vms));
 	if (!sc->vms)
 		return -ENOMEM;
-	json_array_foreach(arr, i, vm)
-	{
+	json_array_foreach(arr, i, vm) {
 		struct scenario_vm *svm = &sc->vms[i];
 		const json_t *sla;
 		char path[48];

@@ -29,7 +29,7 @@
 struct sim_vif {
 	const struct scenario_vif *sv;
 	uint32_t vm, uplink;
-	struct vif *vif; /* the agent's, while attached */
+	struct enf_vif *vif; /* the agent's, while attached */
 	struct vif_counters cnt;
 	double carry[2][2]; /* [packets, bytes][offered, passed]: fractions not counted yet */
 	uint64_t limit_bps, limit_pps;
@@ -91,13 +91,8 @@ static int sim_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	return 0;
 }
 
-static int sim_watch_fd(struct platform *p)
-{
-	(void)p;
-	return -1; /* polled each period: VMs come and go with simulated time */
-}
-
-static int sim_drain(struct platform *p, uint64_t now_ns)
+/* VMs come and go with simulated time: asked at the start of each period. */
+static int sim_due(struct platform *p, uint64_t now_ns)
 {
 	struct sim *s = p->priv;
 
@@ -125,8 +120,7 @@ static void sim_close(struct platform *p)
 static const struct platform_ops sim_platform_ops = {
 	.name = "sim",
 	.scan = sim_scan,
-	.watch_fd = sim_watch_fd,
-	.drain = sim_drain,
+	.due = sim_due,
 	.close = sim_close,
 };
 
@@ -283,41 +277,40 @@ static int sim_sync(struct enforcer *e, uint64_t now_ns)
 	return 0;
 }
 
-static int sim_attach(struct enforcer *e, struct vif *vif)
+static int sim_attach(struct enforcer *e, struct enf_vif *ev)
 {
 	struct sim *s = e->priv;
 
 	for (size_t i = 0; i < s->n_v; i++) {
 		struct sim_vif *v = &s->v[i];
 
-		if (strcmp(s->sc.vms[v->vm].id, vif->vm->id) ||
-		    strcmp(v->sv->desc.id, vif->desc.id))
+		if (strcmp(s->sc.vms[v->vm].id, ev->vm) || strcmp(v->sv->desc.id, ev->desc->id))
 			continue;
 		if (v->vif)
 			return -EBUSY;
-		v->vif = vif;
+		v->vif = ev;
 		memset(&v->cnt, 0, sizeof(v->cnt));
 		memset(v->carry, 0, sizeof(v->carry));
 		v->limit_bps = v->limit_pps = UINT64_MAX;
-		vif->enf = v;
+		ev->state = v;
 		return 0;
 	}
 	return -ENOENT;
 }
 
-static void sim_detach(struct enforcer *e, struct vif *vif)
+static void sim_detach(struct enforcer *e, struct enf_vif *ev)
 {
-	struct sim_vif *v = vif->enf;
+	struct sim_vif *v = ev->state;
 
 	(void)e;
 	if (v)
 		v->vif = NULL;
-	vif->enf = NULL;
+	ev->state = NULL;
 }
 
-static int sim_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+static int sim_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
-	const struct sim_vif *v = vif->enf;
+	const struct sim_vif *v = ev->state;
 
 	(void)e;
 	if (!v)
@@ -326,15 +319,15 @@ static int sim_read_counters(struct enforcer *e, struct vif *vif, struct vif_cou
 	return 0;
 }
 
-static int sim_apply(struct enforcer *e, struct vif *vif, uint64_t limit_bps, uint64_t limit_pps)
+static int sim_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
-	struct sim_vif *v = vif->enf;
+	struct sim_vif *v = ev->state;
 
 	(void)e;
 	if (!v)
 		return -ENOENT;
-	v->limit_bps = limit_bps;
-	v->limit_pps = limit_pps;
+	v->limit_bps = l->bps;
+	v->limit_pps = l->pps;
 	return 0;
 }
 

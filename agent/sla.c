@@ -58,8 +58,7 @@ static int check_keys(const json_t *obj, const char *prefix, const char *const *
 	json_t *v;
 	char field[64];
 
-	json_object_foreach((json_t *)obj, key, v)
-	{
+	json_object_foreach((json_t *)obj, key, v) {
 		int known = 0;
 
 		for (const char *const *a = allowed; *a; a++)

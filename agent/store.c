@@ -211,8 +211,7 @@ static int parse_file(const char *text, size_t len, struct map *m, char *why, si
 		snprintf(why, why_len, "slas is not an object");
 		goto out;
 	}
-	json_object_foreach(slas, id, v)
-	{
+	json_object_foreach(slas, id, v) {
 		struct sla_error e;
 		struct sla sla;
 

@@ -1,3 +1,8 @@
+/*
+ * xen.c: the Xen platform of xen.h, over libxenstore: a scan walks the backend tree; a watch on
+ * it and a liveness probe, both in the agent's loop, say when to scan again and when xenstored
+ * has gone or come back.
+ */
 #include "xen.h"
 
 #include <errno.h>
@@ -7,13 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/epoll.h> /* EPOLLIN, for the loop */
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <xenstore.h>
 
 #include "log.h"
+#include "loop.h"
 
 #define BACKEND "/local/domain/0/backend/vif"
 #define WATCH_TOKEN "dbavm"
@@ -24,8 +30,13 @@
 struct xen {
 	struct platform_host host;
 	struct xs_handle *xs; /* NULL while xenstore is unreachable */
-	int epfd;	      /* the watch fd: an epoll set holding the connection's fd */
-	int probe_fd; /* a 1 s timer in that set: libxenstore says nothing when xenstored goes */
+	/* A 1 s timer: libxenstore says nothing when xenstored goes, so a round trip each
+	 * second tells; while unreachable, a reconnection each second. */
+	int probe_fd;
+	struct loop *loop; /* while watched: the probe and the connection's fd are in it */
+	int xs_fd;	   /* the connection's fd as registered, -1: not registered */
+	platform_notify_fn *notify;
+	void *notify_arg;
 	char problem[96]; /* why it cannot be trusted now, for /readyz */
 	/* What was already said about the store's contents: every rescan would repeat it. */
 	uint64_t warned[WARNED_MAX];
@@ -169,43 +180,49 @@ static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
 	return 0;
 }
 
-/* The liveness probe: every second, in the watch fd's epoll set for good. */
-static int probe_start(struct xen *x)
-{
-	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = x->probe_fd };
+static void on_watch(struct loop *loop, int fd, uint32_t events, void *arg);
 
-	if (timerfd_settime(x->probe_fd, 0, &its, NULL) < 0 ||
-	    epoll_ctl(x->epfd, EPOLL_CTL_ADD, x->probe_fd, &ev) < 0)
-		return -1;
+/* The connection's fd in the loop, once connected and watched. */
+static int xs_register(struct xen *x)
+{
+	int fd = xs_fileno(x->xs), rc;
+
+	if (!x->loop || x->xs_fd >= 0)
+		return 0;
+	if (fd < 0)
+		return -EBADF;
+	if ((rc = loop_add_fd(x->loop, fd, EPOLLIN, on_watch, x)))
+		return rc;
+	x->xs_fd = fd;
 	return 0;
 }
 
-/* Connects, watches the backend tree and puts the connection's fd in the epoll set. */
+/* Connects and watches the backend tree. */
 static int xs_connect(struct xen *x)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	int rc;
 
 	x->xs = xs_open(0);
 	if (!x->xs)
 		return errno ? -errno : -EIO;
-	ev.data.fd = xs_fileno(x->xs);
-	if (!xs_watch(x->xs, BACKEND, WATCH_TOKEN) || ev.data.fd < 0 ||
-	    epoll_ctl(x->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
-		int rc = errno ? -errno : -EIO;
-
+	if (!xs_watch(x->xs, BACKEND, WATCH_TOKEN))
+		rc = errno ? -errno : -EIO;
+	else
+		rc = xs_register(x);
+	if (rc) {
 		xs_close(x->xs);
 		x->xs = NULL;
-		return rc;
 	}
-	return 0;
+	return rc;
 }
 
 static void xs_lost(struct xen *x, int err)
 {
 	if (!x->xs)
 		return;
-	epoll_ctl(x->epfd, EPOLL_CTL_DEL, xs_fileno(x->xs), NULL);
+	if (x->xs_fd >= 0)
+		loop_del_fd(x->loop, x->xs_fd);
+	x->xs_fd = -1;
 	xs_close(x->xs);
 	x->xs = NULL;
 	snprintf(x->problem, sizeof(x->problem), "xenstore unreachable (%s); reconnecting",
@@ -265,47 +282,76 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	return rc;
 }
 
-/* -1 while disconnected: the control loop then calls drain every period, to reconnect. */
-static int xen_watch_fd(struct platform *p)
+/* The watch fired: a rescan is due. */
+static void on_watch(struct loop *loop, int fd, uint32_t events, void *arg)
 {
-	struct xen *x = p->priv;
-
-	return x->xs ? x->epfd : -1;
-}
-
-static int xen_drain(struct platform *p, uint64_t now_ns)
-{
-	struct xen *x = p->priv;
-	uint64_t ticks;
+	struct xen *x = arg;
 	char **ev;
 	int due = 0;
 
-	(void)now_ns;
-	if (!x->xs) {
-		if (xs_connect(x))
-			return 0; /* again next period */
-		x->problem[0] = '\0';
-		log_info("xenstore reconnected: rescanning, watching and applying every limit "
-			 "again");
-		return PLATFORM_RESYNC;
-	}
-	if (read(x->probe_fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks)) {
-		char *path = xs_get_domain_path(x->xs, 0); /* a round trip to xenstored */
-
-		if (!path && xen_connection_error(errno ? errno : EIO)) {
-			xs_lost(x, errno ? errno : EIO);
-			return 0;
-		}
-		free(path);
-	}
+	(void)loop, (void)fd, (void)events;
 	errno = 0;
-	while ((ev = xs_check_watch(x->xs))) {
+	while (x->xs && (ev = xs_check_watch(x->xs))) {
 		free(ev);
 		due = PLATFORM_RESCAN;
 	}
 	if (errno && errno != EAGAIN && xen_connection_error(errno))
 		xs_lost(x, errno);
-	return due;
+	if (due)
+		x->notify(x->notify_arg, due);
+}
+
+/* Each second: is xenstored still there (a round trip), or back? */
+static void on_probe(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct xen *x = arg;
+	uint64_t ticks;
+	char *path;
+
+	(void)loop, (void)events;
+	if (read(fd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
+		return;
+	if (!x->xs) {
+		if (xs_connect(x))
+			return; /* again in a second */
+		x->problem[0] = '\0';
+		log_info("xenstore reconnected: rescanning, watching and applying every limit "
+			 "again");
+		x->notify(x->notify_arg, PLATFORM_RESYNC);
+		return;
+	}
+	path = xs_get_domain_path(x->xs, 0);
+	if (!path && xen_connection_error(errno ? errno : EIO))
+		xs_lost(x, errno ? errno : EIO);
+	free(path);
+}
+
+static void xen_unwatch(struct platform *p)
+{
+	struct xen *x = p->priv;
+
+	if (!x->loop)
+		return;
+	loop_del_fd(x->loop, x->probe_fd);
+	if (x->xs_fd >= 0)
+		loop_del_fd(x->loop, x->xs_fd);
+	x->xs_fd = -1;
+	x->loop = NULL;
+}
+
+static int xen_watch(struct platform *p, struct loop *loop, platform_notify_fn *notify, void *arg)
+{
+	struct xen *x = p->priv;
+	int rc;
+
+	x->notify = notify;
+	x->notify_arg = arg;
+	if ((rc = loop_add_fd(loop, x->probe_fd, EPOLLIN, on_probe, x)))
+		return rc;
+	x->loop = loop;
+	if (x->xs && (rc = xs_register(x)))
+		xen_unwatch(p);
+	return rc;
 }
 
 static void xen_close(struct platform *p)
@@ -314,10 +360,9 @@ static void xen_close(struct platform *p)
 
 	if (!x)
 		return;
+	xen_unwatch(p);
 	if (x->xs)
 		xs_close(x->xs);
-	if (x->epfd >= 0)
-		close(x->epfd);
 	if (x->probe_fd >= 0)
 		close(x->probe_fd);
 	platform_host_free(&x->host);
@@ -335,8 +380,8 @@ static const char *xen_problem(struct platform *p)
 static const struct platform_ops xen_ops = {
 	.name = "xen",
 	.scan = xen_scan,
-	.watch_fd = xen_watch_fd,
-	.drain = xen_drain,
+	.watch = xen_watch,
+	.unwatch = xen_unwatch,
 	.close = xen_close,
 	.problem = xen_problem,
 };
@@ -347,17 +392,18 @@ int xen_open(struct platform *p, const struct platform_host *host, char *why, si
 
 	if (!x)
 		return -ENOMEM;
-	x->epfd = x->probe_fd = -1;
+	x->probe_fd = x->xs_fd = -1;
 	p->ops = &xen_ops;
 	p->priv = x;
 	if (platform_host_copy(&x->host, host)) {
 		xen_close(p);
 		return -ENOMEM;
 	}
-	x->epfd = epoll_create1(EPOLL_CLOEXEC);
 	x->probe_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	errno = 0;
-	if (x->epfd < 0 || x->probe_fd < 0 || probe_start(x) || (errno = -xs_connect(x))) {
+	if (x->probe_fd < 0 ||
+	    timerfd_settime(x->probe_fd, 0, &(struct itimerspec){ { 1, 0 }, { 1, 0 } }, NULL) < 0 ||
+	    (errno = -xs_connect(x))) {
 		int rc = errno ? -errno : -EIO;
 
 		snprintf(why, why_len,

@@ -78,8 +78,7 @@ static int parse_rule(const json_t *rule, size_t i, uint64_t vals[4], int seen[4
 	if (strcmp(dir, "egress") && strcmp(dir, "any"))
 		return sla_error_set(err, field, "%s must be egress (or any), got '%s'", field,
 				     dir);
-	json_object_foreach((json_t *)rule, key, v)
-	{
+	json_object_foreach((json_t *)rule, key, v) {
 		if (is_rule_meta(key) || !strcmp(key, k->value_key) ||
 		    (k->burst_key && !strcmp(key, k->burst_key)))
 			continue;
@@ -122,16 +121,18 @@ int neutron_to_sla(const json_t *doc, struct sla *sla, struct sla_error *err)
 	int rc;
 
 	memset(err, 0, sizeof(*err));
-	json_object_foreach((json_t *)doc, key, v) if (strcmp(key, "policy")) return sla_error_set(
-		err, key, "unknown field %s next to policy", key);
+	json_object_foreach((json_t *)doc, key, v)
+		if (strcmp(key, "policy"))
+			return sla_error_set(err, key, "unknown field %s next to policy", key);
 	policy = json_object_get(doc, "policy");
 	if (!json_is_object(policy))
 		return sla_error_set(err, "policy", "policy must be an object");
 	rules = json_object_get(policy, "rules");
 	if (!json_is_array(rules))
 		return sla_error_set(err, "policy.rules", "policy.rules must be an array");
-	json_array_foreach(rules, i,
-			   rule) if ((rc = parse_rule(rule, i, vals, seen, err))) return rc;
+	json_array_foreach(rules, i, rule)
+		if ((rc = parse_rule(rule, i, vals, seen, err)))
+			return rc;
 	sla_default(sla);
 	if (seen[0])
 		sla->max_bps = vals[0];

@@ -1,6 +1,7 @@
 /*
- * enforcer: applies allocations to vifs and counts what they offer, pass and drop
- * (DESIGN.md section 4). On netns: netfront (BPF at the guest end, netfront.c), netback (HTB
+ * enforcer: applies allocations to vifs and counts what they offer, pass and drop. An
+ * enforcer sees a vif through struct enf_vif and its limit through struct enf_limit, never the
+ * agent's model. On netns: netfront (BPF at the guest end, netfront.c), netback (HTB
  * on the uplink in the driver domain, netback.c) and none (interface statistics, none.c); the
  * sim platform brings a model of its own. On xen: xen-credit (netback's rate node,
  * xen_credit.c), none counting from libxenstat or the netdevs (xen_counters.c).
@@ -12,25 +13,43 @@
 #include <stdint.h>
 
 #include "measure.h"
+#include "platform.h"
 
-struct vif;
 struct enforcer;
 struct delay_matcher;
+
+/* What an enforcer knows of a vif: the platform's description of it, its VM's id (for log
+ * lines), and a place for the enforcer's own state. Nothing of the agent's model beyond. */
+struct enf_vif {
+	const struct platform_vif *desc;
+	const char *vm;
+	struct delay_stats *delay; /* where its delay samples go; NULL: not measured */
+	void *state;		   /* the enforcer's own; NULL while not attached */
+};
+
+/* A limit to hold, and what an enforcer may need beside it. */
+struct enf_limit {
+	uint64_t bps, pps; /* UINT64_MAX: unlimited */
+	uint64_t min_bps;  /* the vif's guarantee (netback's HTB rate) */
+	bool own_sla;	   /* its VM has an SLA of its own, not the default */
+	/* What passed last period: an enforcer that folds the packet limit into a bit rate
+	 * learns the mean frame from it (frame.h). */
+	struct rate passed;
+};
 
 struct enforcer_ops {
 	const char *name;
 	bool sees_offered; /* counts load before its own drops: the allocator's demand is exact */
-	int (*attach)(struct enforcer *e, struct vif *vif);
-	void (*detach)(struct enforcer *e, struct vif *vif);
+	int (*attach)(struct enforcer *e, struct enf_vif *v);
+	void (*detach)(struct enforcer *e, struct enf_vif *v);
 	/* Called once per period before read_counters, with the time the readings stand for. */
 	int (*sync)(struct enforcer *e, uint64_t now_ns);
-	int (*read_counters)(struct enforcer *e, struct vif *vif, struct vif_counters *out);
-	/* limit_bps / limit_pps: UINT64_MAX means unlimited. */
-	int (*apply)(struct enforcer *e, struct vif *vif, uint64_t limit_bps, uint64_t limit_pps);
+	int (*read_counters)(struct enforcer *e, struct enf_vif *v, struct vif_counters *out);
+	int (*apply)(struct enforcer *e, struct enf_vif *v, const struct enf_limit *l);
 	/* Optional: called every period for each vif whose limit did not change (apply was not
-	 * called), for an enforcer whose setting also follows measured rates (xen-credit folds
-	 * the packet limit in by the mean frame). */
-	int (*retune)(struct enforcer *e, struct vif *vif);
+	 * called; l is the limit in force), for an enforcer whose setting also follows measured
+	 * rates (netfront and xen-credit fold the packet limit in by the mean frame). */
+	int (*retune)(struct enforcer *e, struct enf_vif *v, const struct enf_limit *l);
 	void (*close)(struct enforcer *e);
 	/* Optional (NULL: no delay measurement): hands every sampled packet since the last call
 	 * to the matcher (delay.h), then expires the samples it waited for too long. */

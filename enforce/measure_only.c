@@ -1,3 +1,7 @@
+/*
+ * measure_only.c: the counter table and the do-nothing ops shared by the enforcers that only
+ * measure (measure_only.h).
+ */
 #include "measure_only.h"
 
 #include <errno.h>
@@ -47,17 +51,16 @@ void counter_table_free(struct counter_table *t)
 	*t = (struct counter_table){ 0 };
 }
 
-void measure_only_detach(struct enforcer *e, struct vif *vif)
+void measure_only_detach(struct enforcer *e, struct enf_vif *ev)
 {
 	(void)e;
-	(void)vif;
+	(void)ev;
 }
 
-int measure_only_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+int measure_only_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
 	(void)e;
-	(void)vif;
-	(void)bps;
-	(void)pps;
+	(void)ev;
+	(void)l;
 	return 0;
 }

@@ -13,7 +13,8 @@
 #include "measure.h"
 
 struct enforcer;
-struct vif;
+struct enf_vif;
+struct enf_limit;
 
 struct counter_rec {
 	uint32_t key;
@@ -35,7 +36,7 @@ int counter_table_read(const struct counter_table *t, uint32_t key, struct vif_c
 void counter_table_free(struct counter_table *t);
 
 /* The enforcer ops of a source that limits nothing. */
-void measure_only_detach(struct enforcer *e, struct vif *vif);
-int measure_only_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps);
+void measure_only_detach(struct enforcer *e, struct enf_vif *ev);
+int measure_only_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l);
 
 #endif

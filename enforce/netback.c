@@ -33,7 +33,6 @@
 #include <linux/rtnetlink.h>
 
 #include "enforcer.h"
-#include "host.h"
 #include "log.h"
 #include "netback.skel.h"
 #include "rtnl.h"
@@ -192,10 +191,11 @@ static int on_class(const struct nlmsghdr *nlh, void *data)
 
 /* ---- the enforcer ---- */
 
-static int nb_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps);
+static int nb_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l);
 
-static int nb_attach(struct enforcer *e, struct vif *vif)
+static int nb_attach(struct enforcer *e, struct enf_vif *ev)
 {
+	static const struct enf_limit unlimited = { UINT64_MAX, UINT64_MAX, 0, false, { 0, 0 } };
 	struct netback *nb = e->priv;
 	struct netback_class c;
 	struct nb_vif *v;
@@ -203,9 +203,9 @@ static int nb_attach(struct enforcer *e, struct vif *vif)
 	__u32 slot;
 	int rc;
 
-	for (u = 0; u < nb->n_uplinks && strcmp(nb->uplinks[u].cfg.name, vif->desc.uplink); u++)
+	for (u = 0; u < nb->n_uplinks && strcmp(nb->uplinks[u].cfg.name, ev->desc->uplink); u++)
 		;
-	if (u == nb->n_uplinks || !vif->desc.host_ifindex)
+	if (u == nb->n_uplinks || !ev->desc->host_ifindex)
 		return -EINVAL;
 	rc = uplink_install(nb, &nb->uplinks[u]);
 	if (rc)
@@ -216,23 +216,23 @@ static int nb_attach(struct enforcer *e, struct vif *vif)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->host_ifindex = vif->desc.host_ifindex;
+	v->host_ifindex = ev->desc->host_ifindex;
 	v->slot = slot;
 	v->uplink = u;
 	memset(nb->percpu, 0, (size_t)nb->n_cpus * sizeof(*nb->percpu));
 	rc = bpf_map_update_elem(bpf_map__fd(nb->skel->maps.offered), &slot, nb->percpu, BPF_ANY)
 		     ? -errno
 		     : 0;
-	vif->enf = v;
+	ev->state = v;
 	if (!rc)
-		rc = nb_apply(e, vif, UINT64_MAX, UINT64_MAX); /* creates the leaf */
+		rc = nb_apply(e, ev, &unlimited); /* creates the leaf */
 	c = (struct netback_class){ TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + slot), slot };
 	if (!rc && bpf_map_update_elem(bpf_map__fd(nb->skel->maps.vif_class), &v->host_ifindex, &c,
 				       BPF_NOEXIST))
 		rc = -errno;
 	if (rc) {
 		rtnl_tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[u].ifindex, c.classid, 0);
-		vif->enf = NULL;
+		ev->state = NULL;
 		free(v);
 		return rc;
 	}
@@ -241,10 +241,10 @@ static int nb_attach(struct enforcer *e, struct vif *vif)
 	return 0;
 }
 
-static void nb_detach(struct enforcer *e, struct vif *vif)
+static void nb_detach(struct enforcer *e, struct enf_vif *ev)
 {
 	struct netback *nb = e->priv;
-	struct nb_vif *v = vif->enf;
+	struct nb_vif *v = ev->state;
 	int rc;
 
 	if (!v)
@@ -254,11 +254,11 @@ static void nb_detach(struct enforcer *e, struct vif *vif)
 	rc = rtnl_tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[v->uplink].ifindex,
 			    TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot), 0);
 	if (rc && rc != -ENOENT && rc != -ENODEV)
-		log_warn("netback class not removed vm=%s vif=%s err=%s", vif->vm->id, vif->desc.id,
+		log_warn("netback class not removed vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
 			 strerror(-rc));
 	slots_put(&nb->slots, v->slot);
 	free(v);
-	vif->enf = NULL;
+	ev->state = NULL;
 }
 
 static int nb_sync(struct enforcer *e, uint64_t now_ns)
@@ -290,10 +290,10 @@ static int nb_sync(struct enforcer *e, uint64_t now_ns)
 	return rc;
 }
 
-static int nb_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+static int nb_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct netback *nb = e->priv;
-	struct nb_vif *v = vif->enf;
+	struct nb_vif *v = ev->state;
 	const struct class_stats *c;
 	uint64_t ob = 0, op = 0, dropped;
 
@@ -315,20 +315,20 @@ static int nb_read_counters(struct enforcer *e, struct vif *vif, struct vif_coun
 	return 0;
 }
 
-static int nb_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+static int nb_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
 	struct netback *nb = e->priv;
-	struct nb_vif *v = vif->enf;
+	struct nb_vif *v = ev->state;
 	const struct nb_uplink *u;
 	uint64_t cap, ceil, rate;
 
-	(void)pps; /* HTB shapes bytes: the baseline has no packet rate limit */
+	/* HTB shapes bytes: the baseline has no packet rate limit (l->pps). */
 	if (!v)
 		return -ENOENT;
 	u = &nb->uplinks[v->uplink];
 	cap = capacity_bytes(u);
-	ceil = bps == UINT64_MAX ? cap : bps / 8;
-	rate = vif->have_alloc ? vif->alloc.min[ALLOC_BPS] / 8 : 0;
+	ceil = l->bps == UINT64_MAX ? cap : l->bps / 8;
+	rate = l->min_bps / 8;
 	if (rate > ceil)
 		rate = ceil;
 	return rtnl_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot),

@@ -42,7 +42,6 @@
 #include "delay.h"
 #include "enforcer.h"
 #include "frame.h"
-#include "host.h"
 #include "log.h"
 #include "netfront.skel.h"
 #include "rtnl.h"
@@ -80,7 +79,7 @@ struct netfront {
 	__u32 n_read;
 	/* Delay sampling: the vif of each slot, the ring the samples come by, the program on the
 	 * uplinks' egress, and the driver domain's namespace cookie (uplinks live there). */
-	struct vif *by_slot[NETFRONT_MAX_VIFS];
+	struct enf_vif *by_slot[NETFRONT_MAX_VIFS];
 	struct ring_buffer *rb;
 	struct bpf_link *uplink_prog;
 	struct delay_matcher *matcher; /* during drain only */
@@ -99,6 +98,7 @@ struct nf_vif {
 	bool created_hook;     /* the clsact qdisc is ours to remove */
 	struct mnl_socket *nl; /* in the VM's namespace, while the shaper is there */
 	uint64_t shaper_bytes; /* the shaper's rate, bytes/s */
+	uint64_t pps;	       /* the packet limit in force, UINT64_MAX: none */
 	/* The packet limit is folded into the shaper's rate by it. */
 	struct frame_mean frame;
 };
@@ -213,7 +213,7 @@ static int map_fd(struct netfront *nf, int which)
 
 enum { M_SLOT, M_LIMITS, M_BUCKETS, M_COUNTERS };
 
-static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps);
+static int nf_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l);
 
 /* Adds the uplink (a driver-domain device) to those the uplink program watches, once. */
 static int watch_uplink(struct netfront *nf, const char *name)
@@ -235,8 +235,10 @@ static int watch_uplink(struct netfront *nf, const char *name)
 		       : 0;
 }
 
-static int nf_attach(struct enforcer *e, struct vif *vif)
+static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 {
+	static const struct enf_limit unlimited = { UINT64_MAX, UINT64_MAX, 0, false, { 0, 0 } };
+	const struct platform_vif *d = ev->desc;
 	struct netfront *nf = e->priv;
 	struct nf_vif *v;
 	struct netfront_bucket zero;
@@ -244,7 +246,7 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 	__u32 slot;
 	int rc;
 
-	if (!vif->desc.guest_netns[0] || !vif->desc.netns_cookie || !vif->desc.guest_ifindex)
+	if (!d->guest_netns[0] || !d->netns_cookie || !d->guest_ifindex)
 		return -EINVAL; /* the platform did not say where the guest end is */
 	if (slots_free(&nf->slots) < 0)
 		return -ENOSPC;
@@ -252,8 +254,9 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->key.netns_cookie = vif->desc.netns_cookie;
-	v->key.ifindex = vif->desc.guest_ifindex;
+	v->key.netns_cookie = d->netns_cookie;
+	v->key.ifindex = d->guest_ifindex;
+	v->pps = UINT64_MAX;
 	v->slot = slot;
 	/* Fresh bucket state for the slot before the key leads packets to it. Its counters
 	 * are not zeroed (their page is shared with other vifs and written by the hook on every
@@ -261,42 +264,42 @@ static int nf_attach(struct enforcer *e, struct vif *vif)
 	 * its first reading (measure.c), as for any counter it did not start. */
 	memset(&zero, 0, sizeof(zero));
 	rc = bpf_map_update_elem(map_fd(nf, M_BUCKETS), &slot, &zero, BPF_ANY) ? -errno : 0;
-	vif->enf = v;
+	ev->state = v;
 	if (!rc)
-		rc = nf_apply(e, vif, UINT64_MAX, UINT64_MAX);
+		rc = nf_apply(e, ev, &unlimited);
 	if (!rc)
 		rc = bpf_map_update_elem(map_fd(nf, M_SLOT), &v->key, &slot, BPF_NOEXIST);
 	if (!rc) {
 		op = (struct hook_op){ nf, v, true };
-		rc = in_netns(nf, vif->desc.guest_netns, hook_in_ns, &op);
+		rc = in_netns(nf, d->guest_netns, hook_in_ns, &op);
 		if (rc)
 			bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	}
 	if (rc) {
-		vif->enf = NULL;
+		ev->state = NULL;
 		free(v);
 		return rc < 0 ? rc : -EIO;
 	}
 	slots_take(&nf->slots, slot);
-	nf->by_slot[slot] = vif;
-	if (nf->rb && watch_uplink(nf, vif->desc.uplink))
-		log_warn("netfront uplink not watched, no delay vm=%s uplink=%s", vif->vm->id,
-			 vif->desc.uplink);
+	nf->by_slot[slot] = ev;
+	if (nf->rb && watch_uplink(nf, d->uplink))
+		log_warn("netfront uplink not watched, no delay vm=%s uplink=%s", ev->vm,
+			 d->uplink);
 	return 0;
 }
 
-static void nf_detach(struct enforcer *e, struct vif *vif)
+static void nf_detach(struct enforcer *e, struct enf_vif *ev)
 {
 	struct netfront *nf = e->priv;
-	struct nf_vif *v = vif->enf;
+	struct nf_vif *v = ev->state;
 	struct hook_op op = { nf, v, false };
 	int rc;
 
 	if (!v)
 		return;
-	rc = in_netns(nf, vif->desc.guest_netns, hook_in_ns, &op);
+	rc = in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
 	if (rc && rc != -ENOENT)
-		log_warn("netfront hook not removed vm=%s vif=%s err=%s", vif->vm->id, vif->desc.id,
+		log_warn("netfront hook not removed vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
 			 strerror(-rc));
 	if (v->nl) { /* the namespace is gone, and the shaper with its device */
 		mnl_socket_close(v->nl);
@@ -306,7 +309,7 @@ static void nf_detach(struct enforcer *e, struct vif *vif)
 	slots_put(&nf->slots, v->slot);
 	nf->by_slot[v->slot] = NULL;
 	free(v);
-	vif->enf = NULL;
+	ev->state = NULL;
 }
 
 /* Reads the counter pages of slots 0 .. the highest in use in one BPF_MAP_LOOKUP_BATCH. Slots
@@ -330,10 +333,10 @@ static int nf_sync(struct enforcer *e, uint64_t now_ns)
 	return 0;
 }
 
-static int nf_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+static int nf_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct netfront *nf = e->priv;
-	struct nf_vif *v = vif->enf;
+	struct nf_vif *v = ev->state;
 	__u64 sum[NETFRONT_N_COUNTERS] = { 0 };
 	size_t page, idx;
 
@@ -398,6 +401,7 @@ static int nf_set(struct netfront *nf, struct nf_vif *v, uint64_t bps, uint64_t 
 
 	if (bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &l, BPF_ANY))
 		return -errno;
+	v->pps = pps;
 	if (!v->nl || bytes == v->shaper_bytes)
 		return 0;
 	rc = rtnl_htb_class(v->nl, v->key.ifindex, SHAPER_CLASS, SHAPER_HANDLE, bytes, bytes);
@@ -406,40 +410,40 @@ static int nf_set(struct netfront *nf, struct nf_vif *v, uint64_t bps, uint64_t 
 	return rc;
 }
 
-static void nf_learn(struct nf_vif *v, const struct vif *vif)
+/* The mean frame, from what passed under the packet limit last in force. */
+static void nf_learn(struct nf_vif *v, const struct enf_limit *l)
 {
-	frame_learn(&v->frame, &vif->rates.passed, v->shaper_bytes * 8,
-		    vif->applied ? vif->applied_pps : UINT64_MAX);
+	frame_learn(&v->frame, &l->passed, v->shaper_bytes * 8, v->pps);
 }
 
-static int nf_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+static int nf_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
-	struct nf_vif *v = vif->enf;
+	struct nf_vif *v = ev->state;
 
 	if (!v)
 		return -ENOENT;
-	nf_learn(v, vif);
-	return nf_set(e->priv, v, bps, pps);
+	nf_learn(v, l);
+	return nf_set(e->priv, v, l->bps, l->pps);
 }
 
 /* The limit stands, but the frame it folds the packet rate in by moves: set again when that
  * moves the shaper's rate by more than 1 %. */
-static int nf_retune(struct enforcer *e, struct vif *vif)
+static int nf_retune(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
-	struct nf_vif *v = vif->enf;
+	struct nf_vif *v = ev->state;
 	uint64_t bits, now_bits;
 
 	if (!v)
 		return -ENOENT;
-	if (vif->applied_pps == UINT64_MAX)
+	if (l->pps == UINT64_MAX)
 		return 0;
-	nf_learn(v, vif);
-	bits = frame_fold(vif->applied_bps, vif->applied_pps, &v->frame);
+	nf_learn(v, l);
+	bits = frame_fold(l->bps, l->pps, &v->frame);
 	now_bits = v->shaper_bytes * 8;
 	if (bits == UINT64_MAX ||
 	    (bits > now_bits ? bits - now_bits : now_bits - bits) * 100 <= now_bits)
 		return 0;
-	return nf_set(e->priv, v, vif->applied_bps, vif->applied_pps);
+	return nf_set(e->priv, v, l->bps, l->pps);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)

@@ -13,7 +13,6 @@
 #include <linux/rtnetlink.h>
 
 #include "enforcer.h"
-#include "host.h"
 #include "measure_only.h"
 #include "none.h"
 #include "rtnl.h"
@@ -29,8 +28,7 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh, sizeof(*ifm))
-	{
+	mnl_attr_for_each(a, nlh, sizeof(*ifm)) {
 		struct rtnl_link_stats64 st;
 
 		if (mnl_attr_get_type(a) != IFLA_STATS64 ||
@@ -44,10 +42,15 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int none_attach(struct enforcer *e, struct vif *vif)
+static int none_attach(struct enforcer *e, struct enf_vif *ev)
 {
 	(void)e;
-	return vif->desc.host_ifindex ? 0 : -EINVAL;
+	return ev->desc->host_ifindex ? 0 : -EINVAL;
+}
+
+static void restart(void *data)
+{
+	((struct none *)data)->links.n = 0;
 }
 
 static int none_sync(struct enforcer *e, uint64_t now_ns)
@@ -56,19 +59,18 @@ static int none_sync(struct enforcer *e, uint64_t now_ns)
 	int rc;
 
 	(void)now_ns;
-	nn->links.n = 0;
-	rc = rtnl_dump_links(nn->nl, on_link, nn);
+	rc = rtnl_dump_links(nn->nl, on_link, restart, nn);
 	if (rc)
 		nn->links.n = 0;
 	counter_table_sort(&nn->links);
 	return rc;
 }
 
-static int none_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+static int none_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct none *nn = e->priv;
 
-	return counter_table_read(&nn->links, vif->desc.host_ifindex, out);
+	return counter_table_read(&nn->links, ev->desc->host_ifindex, out);
 }
 
 static void none_close(struct enforcer *e)

@@ -16,7 +16,6 @@
 #include <xenstat.h>
 
 #include "enforcer.h"
-#include "host.h"
 #include "log.h"
 #include "measure_only.h"
 #include "none.h"
@@ -47,12 +46,12 @@ static bool vif_key(const char *id, uint32_t *key)
 	return true;
 }
 
-static int xst_attach(struct enforcer *e, struct vif *vif)
+static int xst_attach(struct enforcer *e, struct enf_vif *ev)
 {
 	uint32_t key;
 
 	(void)e;
-	return vif_key(vif->desc.id, &key) ? 0 : -EINVAL;
+	return vif_key(ev->desc->id, &key) ? 0 : -EINVAL;
 }
 
 static int xst_sync(struct enforcer *e, uint64_t now_ns)
@@ -98,12 +97,12 @@ static int xst_sync(struct enforcer *e, uint64_t now_ns)
 	return rc;
 }
 
-static int xst_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+static int xst_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct xst *x = e->priv;
 	uint32_t key;
 
-	if (!vif_key(vif->desc.id, &key))
+	if (!vif_key(ev->desc->id, &key))
 		return -EINVAL;
 	return counter_table_read(&x->vifs, key, out); /* -EAGAIN: not in the hypervisor's list */
 }

@@ -1,3 +1,7 @@
+/*
+ * xen_credit.c: writes each vif's limit to netback's rate node in xenstore and clears it when
+ * the vif is released or the agent stops: what xen_credit.h describes.
+ */
 #include "xen_credit.h"
 
 #include <errno.h>
@@ -9,7 +13,6 @@
 
 #include "enforcer.h"
 #include "frame.h"
-#include "host.h"
 #include "log.h"
 #include "xen.h"
 #include "xen_counters.h"
@@ -49,6 +52,7 @@ struct xc_vif {
 	char path[96]; /* the backend's rate node */
 	bool written;
 	uint64_t bytes;		 /* ...and the credit it holds */
+	uint64_t pps;		 /* the packet limit in force, UINT64_MAX: none */
 	struct frame_mean frame; /* smoothed over periods */
 };
 
@@ -62,7 +66,7 @@ struct xc {
 
 static bool xc_put(struct xc *x, const char *path, const char *value);
 
-static int xc_attach(struct enforcer *e, struct vif *vif)
+static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 {
 	struct xc *x = e->priv;
 	unsigned domid, devid;
@@ -70,9 +74,9 @@ static int xc_attach(struct enforcer *e, struct vif *vif)
 	char tail;
 	int rc;
 
-	if (sscanf(vif->desc.id, "vif%u.%u%c", &domid, &devid, &tail) != 2)
+	if (sscanf(ev->desc->id, "vif%u.%u%c", &domid, &devid, &tail) != 2)
 		return -EINVAL;
-	rc = x->counters.ops->attach(&x->counters, vif);
+	rc = x->counters.ops->attach(&x->counters, ev);
 	if (rc)
 		return rc;
 	v = calloc(1, sizeof(*v));
@@ -84,7 +88,8 @@ static int xc_attach(struct enforcer *e, struct vif *vif)
 	x->vifs = grown;
 	x->vifs[x->n_vifs++] = v;
 	snprintf(v->path, sizeof(v->path), BACKEND "/%u/%u/rate", domid, devid);
-	vif->enf = v;
+	v->pps = UINT64_MAX;
+	ev->state = v;
 	return 0;
 }
 
@@ -98,21 +103,20 @@ static void xc_forget(struct xc *x, struct xc_vif *v)
 	free(v);
 }
 
-static void xc_detach(struct enforcer *e, struct vif *vif)
+static void xc_detach(struct enforcer *e, struct enf_vif *ev)
 {
 	struct xc *x = e->priv;
-
-	struct xc_vif *v = vif->enf;
+	struct xc_vif *v = ev->state;
 
 	if (!v)
 		return;
-	x->counters.ops->detach(&x->counters, vif);
+	x->counters.ops->detach(&x->counters, ev);
 	/* The agent stopping (or the vif going, when the node is gone already). */
 	if (x->clear_on_exit && v->written && !xc_put(x, v->path, NULL))
-		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", vif->vm->id,
-			 vif->desc.id, strerror(errno));
+		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
+			 strerror(errno));
 	xc_forget(x, v);
-	vif->enf = NULL;
+	ev->state = NULL;
 }
 
 static int xc_sync(struct enforcer *e, uint64_t now_ns)
@@ -122,11 +126,11 @@ static int xc_sync(struct enforcer *e, uint64_t now_ns)
 	return x->counters.ops->sync(&x->counters, now_ns);
 }
 
-static int xc_read_counters(struct enforcer *e, struct vif *vif, struct vif_counters *out)
+static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct xc *x = e->priv;
 
-	return x->counters.ops->read_counters(&x->counters, vif, out);
+	return x->counters.ops->read_counters(&x->counters, ev, out);
 }
 
 /* Writes (value) or removes (NULL) a node; after xenstored restarted, once more on a new
@@ -151,12 +155,13 @@ static bool xc_put(struct xc *x, const char *path, const char *value)
 	return false;
 }
 
-/* The mean frame, learnt only while a credit is written (frame.h says from which periods). */
-static void learn_frame(struct xc_vif *v, const struct vif *vif)
+/* The mean frame, learnt only while a credit is written (frame.h says from which periods),
+ * from what passed under the packet limit last in force. */
+static void learn_frame(struct xc_vif *v, const struct enf_limit *l)
 {
 	if (v->written)
-		frame_learn(&v->frame, &vif->rates.passed,
-			    v->bytes * 8 * (1000000 / XEN_CREDIT_USEC), vif->applied_pps);
+		frame_learn(&v->frame, &l->passed, v->bytes * 8 * (1000000 / XEN_CREDIT_USEC),
+			    v->pps);
 }
 
 static int xc_write(struct xc *x, struct xc_vif *v, uint64_t bytes)
@@ -171,38 +176,40 @@ static int xc_write(struct xc *x, struct xc_vif *v, uint64_t bytes)
 	return 0;
 }
 
-static int xc_apply(struct enforcer *e, struct vif *vif, uint64_t bps, uint64_t pps)
+static int xc_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
 	struct xc *x = e->priv;
-	struct xc_vif *v = vif->enf;
+	struct xc_vif *v = ev->state;
 	uint64_t bytes;
+	int rc = 0;
 
 	if (!v)
 		return -ENOENT;
-	learn_frame(v, vif);
+	learn_frame(v, l);
 	/* A VM without an SLA of its own (never set, or deleted) is not dbavm's to limit. */
-	if (vif->vm->has_sla && credit_bytes(bps, pps, v->frame.bits, &bytes)) {
-		return xc_write(x, v, bytes);
+	if (l->own_sla && credit_bytes(l->bps, l->pps, v->frame.bits, &bytes)) {
+		rc = xc_write(x, v, bytes);
 	} else if (v->written) {
 		if (!xc_put(x, v->path, NULL))
 			return errno ? -errno : -EIO;
 		v->written = false;
 	}
-	return 0;
+	if (!rc)
+		v->pps = l->pps;
+	return rc;
 }
 
-/* The limit stands (vif->applied_bps/pps, as apply was last given it), but the frame it is
- * folded in by moves: rewritten when the credit moved by more than 1 % (so a frame's jitter
- * does not write the store every period). */
-static int xc_retune(struct enforcer *e, struct vif *vif)
+/* The limit l stands, but the frame it is folded in by moves: rewritten when the credit moved
+ * by more than 1 % (so a frame's jitter does not write the store every period). */
+static int xc_retune(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
-	struct xc_vif *v = vif->enf;
+	struct xc_vif *v = ev->state;
 	uint64_t bytes, diff;
 
 	if (!v)
 		return -ENOENT;
-	learn_frame(v, vif);
-	if (!v->written || !credit_bytes(vif->applied_bps, vif->applied_pps, v->frame.bits, &bytes))
+	learn_frame(v, l);
+	if (!v->written || !credit_bytes(l->bps, l->pps, v->frame.bits, &bytes))
 		return 0;
 	diff = bytes > v->bytes ? bytes - v->bytes : v->bytes - bytes;
 	return diff * 100 > v->bytes ? xc_write(e->priv, v, bytes) : 0;

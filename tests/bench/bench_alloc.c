@@ -86,6 +86,7 @@ static void build(struct bench_host *h, size_t n, int one_class)
 	h->in = (struct alloc_in){
 		.mode = ALLOC_WORK_CONSERVING,
 		.sees_offered = true,
+		.floor = { 100000, 10 }, /* the agent's defaults */
 		.host_capacity_pps = 190000 * 4,
 		.vms = h->vms,
 		.n_vms = n_vms,
@@ -102,6 +103,24 @@ static void destroy(struct bench_host *h)
 	free(h->vms);
 	free(h->vifs);
 	free(h->vo);
+}
+
+/* What is timed must be an allocation: every pool within its capacity, no vif allocated
+ * above its limit. */
+static int sane(const struct bench_host *h)
+{
+	for (size_t i = 0; i < h->in.n_vifs; i++)
+		for (int r = 0; r < ALLOC_NRES; r++)
+			if (h->out.vifs[i].alloc[r] > h->out.vifs[i].limit[r])
+				return 0;
+	for (int r = 0; r < ALLOC_NRES; r++)
+		for (size_t u = 0; u <= h->in.n_uplinks; u++) {
+			const struct alloc_pool_out *p = &h->out.pools[r][u];
+
+			if (p->capacity && p->allocated > p->capacity)
+				return 0;
+		}
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -153,6 +172,11 @@ int main(int argc, char **argv)
 					return 1;
 				}
 				t[r] = now_ns() - t0;
+			}
+			if (!sane(&h)) {
+				fprintf(stderr, "%s %zu vifs: allocation broke an invariant\n",
+					kinds[k], n);
+				return 1;
 			}
 			qsort(t, (size_t)runs, sizeof(*t), cmp_u64);
 			printf("%-10s %8zu %7d %12.1f %12.1f %10.1f %14.2f\n", kinds[k], n, runs,

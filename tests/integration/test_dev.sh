@@ -106,8 +106,11 @@ echo "== an error after the testbed was built"
 	[ "$rc" = 2 ] && ok "exit status 2 on a bad --state-dir" || bad "exit status $rc"
 }
 nothing_left "after a start-up error"
-"$DBAVMD" --dev --platform sim 2>/dev/null && bad "--dev with --platform sim accepted" ||
-	ok "--dev with --platform sim refused"
+"$DBAVMD" --dev --platform sim 2>/dev/null && bad "--dev with --platform sim accepted" || {
+	rc=$? # a usage error, not a crash
+	[ "$rc" = 2 ] && ok "--dev with --platform sim refused (exit status 2)" ||
+		bad "--dev with --platform sim: exit status $rc, want 2"
+}
 "$DBAVMD" --dev --uplinks eth0:1000 2>/dev/null && bad "--dev on another uplink accepted" ||
 	ok "--dev with an uplink other than dbavm-up0 refused"
 

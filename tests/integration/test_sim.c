@@ -88,9 +88,9 @@ static json_t *vm(json_t *rep, const char *id)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(
-		json_object_get(rep, "vms"), i,
-		v) if (!strcmp(json_string_value(json_object_get(v, "id")), id)) return v;
+	json_array_foreach(json_object_get(rep, "vms"), i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "id")), id))
+			return v;
 	fail_msg("no vm %s in report", id);
 	return NULL;
 }

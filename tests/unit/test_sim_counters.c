@@ -129,7 +129,7 @@ static void check_counters(struct control *ctl, struct seen *seen, size_t *n_see
 			const struct vif *vif = h->vms[m]->vifs[i];
 			struct vif_counters c;
 
-			if (ctl->enf->ops->read_counters(ctl->enf, (struct vif *)vif, &c))
+			if (ctl->enf->ops->read_counters(ctl->enf, (struct enf_vif *)&vif->enf, &c))
 				FAIL("seed %lu %s: counters unreadable", seed, vif->desc.id);
 			if (c.offered_pkts != c.passed_pkts + c.dropped_pkts ||
 			    c.offered_bytes != c.passed_bytes + c.dropped_bytes)
