@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -200,10 +201,44 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 	}
 }
 
+static int cmp_vm_id(const void *a, const void *b)
+{
+	return strcmp((*(const struct vm *const *)a)->id, (*(const struct vm *const *)b)->id);
+}
+
+static int cmp_pvm_id(const void *a, const void *b)
+{
+	return strcmp((*(const struct platform_vm *const *)a)->id,
+		      (*(const struct platform_vm *const *)b)->id);
+}
+
+/* bsearch's comparisons of an id (the key) with a VM's or a scanned VM's. */
+static int cmp_id_vm(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const struct vm *const *)elem)->id);
+}
+
+static int cmp_id_pvm(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const struct platform_vm *const *)elem)->id);
+}
+
+/* The host's VM of that id: by the index of VMs sorted by id, else (a VM new to the host, or
+ * known by its UUID or domid) as host_find_vm finds one. */
+static struct vm *find_scanned(const struct host *h, struct vm **by_id, size_t n, const char *id)
+{
+	struct vm **hit = bsearch(id, by_id, n, sizeof(*by_id), cmp_id_vm);
+
+	return hit ? *hit : host_find_vm(h, id);
+}
+
 static int reconcile(struct control *ctl, uint64_t now_ns)
 {
 	struct host *h = &ctl->host;
 	struct platform_scan scan;
+	struct vm **by_id = NULL;
+	const struct platform_vm **seen = NULL;
+	size_t n_by_id = h->n_vms;
 	int rc;
 
 	rc = ctl->plat->ops->scan(ctl->plat, now_ns, &scan);
@@ -212,9 +247,21 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 			  strerror(-rc));
 		return rc;
 	}
+	/* Both sides sorted by id: a scan of a thousand VMs is matched in n log n, not n^2. */
+	by_id = malloc((n_by_id ? n_by_id : 1) * sizeof(*by_id));
+	seen = malloc((scan.n_vms ? scan.n_vms : 1) * sizeof(*seen));
+	if (!by_id || !seen) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(by_id, h->vms, n_by_id * sizeof(*by_id));
+	qsort(by_id, n_by_id, sizeof(*by_id), cmp_vm_id);
+	for (size_t k = 0; k < scan.n_vms; k++)
+		seen[k] = &scan.vms[k];
+	qsort(seen, scan.n_vms, sizeof(*seen), cmp_pvm_id);
 	rc = reconcile_uplinks(ctl, &scan);
 	for (size_t k = 0; !rc && k < scan.n_vms; k++) {
-		struct vm *vm = host_find_vm(h, scan.vms[k].id);
+		struct vm *vm = find_scanned(h, by_id, n_by_id, scan.vms[k].id);
 
 		if (!vm && !(vm = host_add_vm(h, scan.vms[k].id))) {
 			rc = -ENOMEM;
@@ -225,11 +272,8 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 	/* VMs the scan no longer shows: release their vifs; forget them unless an SLA waits. */
 	for (size_t m = h->n_vms; !rc && m-- > 0;) {
 		struct vm *vm = h->vms[m];
-		size_t k;
 
-		for (k = 0; k < scan.n_vms && strcmp(scan.vms[k].id, vm->id); k++)
-			;
-		if (k < scan.n_vms || !vm->present)
+		if (!vm->present || bsearch(vm->id, seen, scan.n_vms, sizeof(*seen), cmp_id_pvm))
 			continue;
 		while (vm->n_vifs)
 			detach_vif(ctl, vm, vm->n_vifs - 1);
@@ -240,6 +284,9 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 			host_remove_vm(h, vm);
 	}
 	log_debug("platform scanned platform=%s vms=%zu", ctl->plat->ops->name, scan.n_vms);
+out:
+	free(by_id);
+	free(seen);
 	platform_scan_free(&scan);
 	if (rc)
 		log_error("reconcile failed err=%s", strerror(-rc));
@@ -410,8 +457,14 @@ static void apply_limits(struct control *ctl)
 		struct vif *vif = ctl->flat[k];
 		const struct alloc_vif_out *o = &ctl->aout[k];
 		uint64_t bps = o->limit[ALLOC_BPS], pps = o->limit[ALLOC_PPS];
-		struct enf_limit l = { bps, pps, o->min[ALLOC_BPS], vif->vm->has_sla,
-				       vif->rates.passed };
+		struct enf_limit l = {
+			.bps = bps,
+			.pps = pps,
+			.min_bps = o->min[ALLOC_BPS],
+			.min_pps = o->min[ALLOC_PPS],
+			.own_sla = vif->vm->has_sla,
+			.passed = vif->rates.passed,
+		};
 		int rc;
 
 		vif->alloc = *o;
@@ -622,8 +675,18 @@ void control_platform_event(struct control *ctl, int what)
 		ctl->reapply = true;
 }
 
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int control_tick(struct control *ctl, uint64_t now_ns)
 {
+	uint64_t t0 = clock_ns(), t_scan = 0, t_read, t_alloc, t_apply;
+	bool rescanned = ctl->rescan;
 	int rc;
 
 	if (ctl->plat->ops->due)
@@ -633,6 +696,7 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		if (rc)
 			return rc; /* keep the old model; the next period tries again */
 		ctl->rescan = false;
+		t_scan = clock_ns() - t0;
 	}
 	/* A VM record added or dropped (an SLA ahead of its VM) moves VM indices too. */
 	if ((ctl->topology_changed || ctl->vms_generation != ctl->host.vms_generation) &&
@@ -652,13 +716,21 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		delay_matcher_period_end(ctl->matcher);
 		ctl->enf->ops->drain_samples(ctl->enf, ctl->matcher);
 	}
+	t_read = clock_ns();
 	rc = allocate(ctl);
 	if (rc) {
 		log_error("allocation failed err=%s", strerror(-rc));
 		return rc;
 	}
+	t_alloc = clock_ns();
 	apply_limits(ctl);
+	t_apply = clock_ns();
 	ctl->reapply = false;
+	if (rescanned)
+		log_debug("period after a rescan vifs=%zu scan_us=%" PRIu64 " read_us=%" PRIu64
+			  " alloc_us=%" PRIu64 " apply_us=%" PRIu64,
+			  ctl->n_flat, t_scan / 1000, (t_read - t0 - t_scan) / 1000,
+			  (t_alloc - t_read) / 1000, (t_apply - t_alloc) / 1000);
 	/* The first tick sets limits before any traffic is counted: it is period 0. */
 	ctl->tick += ctl->started;
 	ctl->started = true;

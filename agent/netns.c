@@ -7,13 +7,17 @@
  * dump gives the guest end's name, and a socket made there gives the namespace cookie the
  * BPF hook keys on. Entering a namespace is a setns of the loop thread, undone at once.
  *
- * What is learnt inside a namespace is kept, by the namespace file's inode, and learnt again
- * only for a namespace that is new or replaced, or whose veths into the driver domain are not
- * all known: a rescan costs one dump of the driver domain's links, a readdir and a stat per
- * namespace, whatever the number of VMs, plus the work for what changed.
+ * What a scan needs is kept between scans, so that one costs what changed, not what exists:
+ *   - the driver domain's links, dumped once and then kept by the link events themselves (a
+ *     dump of every link costs the kernel a walk of every namespace id for each veth: 1,000
+ *     VMs made that a million steps a scan); dumped again only when events were lost;
+ *   - what was learnt inside each named namespace, by the namespace file's inode, learnt
+ *     again only for a namespace that is new, replaced or renamed (an inotify event on its
+ *     name), or has a veth into the driver domain whose peer it did not have.
+ * A rescan is then a readdir, and lookups by sorted keys.
  *
- * Two fds in the agent's loop say a rescan is due: a netlink socket subscribed to link events
- * and an inotify watch on /run/netns.
+ * Two fds in the agent's loop say a rescan is due: the netlink socket subscribed to link
+ * events and an inotify watch on /run/netns.
  */
 #include "netns.h"
 
@@ -62,6 +66,10 @@ struct links {
 	size_t n, cap;
 };
 
+/* The events socket's receive buffer: room for the events of a few hundred VMs made at once
+ * (more are lost, and the links dumped again). */
+#define EVENTS_RCVBUF (4 << 20)
+
 /* What was learnt inside one named namespace, kept while its file is the same inode. */
 struct ns_known {
 	char name[NAME_MAX + 1];
@@ -82,33 +90,23 @@ struct netns {
 	struct loop *loop; /* while watched: the two fds above are in it */
 	platform_notify_fn *notify;
 	void *notify_arg;
-	struct ns_known *known;
+	struct links root;	/* the driver domain's links, by ifindex, kept by link events */
+	bool root_stale;	/* events were lost (or none read yet): dump again before a scan */
+	struct ns_known *known; /* by name */
 	size_t n_known, cap_known;
-	uint64_t looked_inside; /* namespaces entered, since the start (for the tests' logs) */
 };
 
 /* ---- rtnetlink ---- */
 
-static int on_link(const struct nlmsghdr *nlh, void *data)
+/* A link message as a struct link; 0, or -1 when it names no link. */
+static int parse_link(const struct nlmsghdr *nlh, struct link *l)
 {
-	struct links *ls = data;
 	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[IFLA_MAX + 1] = { 0 }, *info[IFLA_INFO_MAX + 1] = { 0 };
-	struct link *l;
 
 	rtnl_parse(nlh, sizeof(*ifm), tb, IFLA_MAX);
 	if (!tb[IFLA_IFNAME])
-		return MNL_CB_OK;
-	if (ls->n == ls->cap) {
-		size_t cap = ls->cap ? 2 * ls->cap : 64;
-		struct link *n = realloc(ls->l, cap * sizeof(*n));
-
-		if (!n)
-			return MNL_CB_ERROR;
-		ls->l = n;
-		ls->cap = cap;
-	}
-	l = &ls->l[ls->n++];
+		return -1;
 	memset(l, 0, sizeof(*l));
 	l->ifindex = (uint32_t)ifm->ifi_index;
 	snprintf(l->name, sizeof(l->name), "%.*s", IFNAMSIZ - 1, mnl_attr_get_str(tb[IFLA_IFNAME]));
@@ -121,6 +119,97 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 		if (info[IFLA_INFO_KIND])
 			snprintf(l->kind, sizeof(l->kind), "%s",
 				 mnl_attr_get_str(info[IFLA_INFO_KIND]));
+	}
+	return 0;
+}
+
+static struct link *links_grow(struct links *ls)
+{
+	if (ls->n == ls->cap) {
+		size_t cap = ls->cap ? 2 * ls->cap : 64;
+		struct link *n = realloc(ls->l, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		ls->l = n;
+		ls->cap = cap;
+	}
+	return &ls->l[ls->n++];
+}
+
+/* A dump's answer: appended, in the kernel's order. */
+static int on_link(const struct nlmsghdr *nlh, void *data)
+{
+	struct links *ls = data;
+	struct link l;
+
+	if (parse_link(nlh, &l))
+		return MNL_CB_OK;
+	struct link *at = links_grow(ls);
+
+	if (!at)
+		return MNL_CB_ERROR;
+	*at = l;
+	return MNL_CB_OK;
+}
+
+static int cmp_ifindex(const void *a, const void *b)
+{
+	const struct link *x = a, *y = b;
+
+	return x->ifindex < y->ifindex ? -1 : x->ifindex > y->ifindex;
+}
+
+/* Where ifindex is, or would go, in links sorted by ifindex. */
+static size_t links_at(const struct links *ls, uint32_t ifindex)
+{
+	size_t lo = 0, hi = ls->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ls->l[mid].ifindex < ifindex)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A link event on the sorted root: a new or changed link put in, a deleted one taken out. */
+static int on_link_event(const struct nlmsghdr *nlh, void *data)
+{
+	struct netns *ns = data;
+	struct links *ls = &ns->root;
+	struct link l;
+	size_t at;
+
+	/* The bridge speaks of its ports in messages of its own family (AF_BRIDGE), with
+	 * another set of attributes, and a port leaving the bridge is not a link deleted. */
+	if ((nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) ||
+	    ((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_family != AF_UNSPEC ||
+	    parse_link(nlh, &l))
+		return MNL_CB_OK;
+	/* A link that leaves for another namespace is deleted here, but its veth peer that stays
+	 * is not told (its IFLA_LINK_NETNSID changed): links are dumped again. */
+	if (nlh->nlmsg_type == RTM_DELLINK)
+		for (size_t i = 0; i < ls->n; i++)
+			if (ls->l[i].peer == l.ifindex && ls->l[i].peer_netnsid < 0 &&
+			    ls->l[i].ifindex != l.ifindex)
+				ns->root_stale = true;
+	at = links_at(ls, l.ifindex);
+	if (at < ls->n && ls->l[at].ifindex == l.ifindex) {
+		if (nlh->nlmsg_type == RTM_NEWLINK)
+			ls->l[at] = l;
+		else
+			memmove(&ls->l[at], &ls->l[at + 1], (ls->n-- - at - 1) * sizeof(l));
+	} else if (nlh->nlmsg_type == RTM_NEWLINK) {
+		if (!links_grow(ls)) {
+			ns->root_stale = true; /* dumped again, when memory allows */
+			return MNL_CB_OK;
+		}
+		memmove(&ls->l[at + 1], &ls->l[at], (ls->n - 1 - at) * sizeof(l));
+		ls->l[at] = l;
 	}
 	return MNL_CB_OK;
 }
@@ -180,7 +269,6 @@ static int look_inside(struct netns *ns, int fd, struct ns_known *k)
 		log_error("netns could not return to the driver domain err=%s", strerror(errno));
 		abort(); /* every later socket would be in the VM */
 	}
-	ns->looked_inside++;
 	if (!nl || s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &k->cookie, &len) < 0)
 		rc = -errno;
 	if (!rc)
@@ -192,6 +280,7 @@ static int look_inside(struct netns *ns, int fd, struct ns_known *k)
 	return rc;
 }
 
+/* In a namespace's own few links (unsorted). */
 static const struct link *find_link(const struct links *ls, uint32_t ifindex)
 {
 	for (size_t i = 0; i < ls->n; i++)
@@ -200,21 +289,13 @@ static const struct link *find_link(const struct links *ls, uint32_t ifindex)
 	return NULL;
 }
 
-/* Which configured uplink serves a host end: the one on the same bridge, or the only one. */
-static const struct platform_uplink *uplink_for(const struct netns *ns, const struct links *root,
-						const struct link *host_end)
-{
-	for (size_t u = 0; u < ns->host.n_uplinks; u++) {
-		for (size_t i = 0; i < root->n; i++) {
-			const struct link *l = &root->l[i];
-
-			if (!strcmp(l->name, ns->host.uplinks[u].name) && l->master &&
-			    l->master == host_end->master)
-				return &ns->host.uplinks[u];
-		}
-	}
-	return ns->host.n_uplinks == 1 ? &ns->host.uplinks[0] : NULL;
-}
+/* What one scan looks things up in: the driver domain's veths into other namespaces, sorted
+ * by that namespace's id (then ifindex), and the bridge each configured uplink is a port of. */
+struct scan_ctx {
+	const struct link **veths;
+	size_t n_veths;
+	uint32_t *uplink_master; /* per configured uplink; 0: not on a bridge, or absent */
+};
 
 static bool is_uplink(const struct netns *ns, const char *name)
 {
@@ -224,16 +305,101 @@ static bool is_uplink(const struct netns *ns, const char *name)
 	return false;
 }
 
-static struct ns_known *known_find(struct netns *ns, const char *name)
+static int cmp_veth(const void *a, const void *b)
 {
-	for (size_t i = 0; i < ns->n_known; i++)
-		if (!strcmp(ns->known[i].name, name))
-			return &ns->known[i];
-	return NULL;
+	const struct link *x = *(const struct link *const *)a, *y = *(const struct link *const *)b;
+
+	if (x->peer_netnsid != y->peer_netnsid)
+		return x->peer_netnsid < y->peer_netnsid ? -1 : 1;
+	return x->ifindex < y->ifindex ? -1 : x->ifindex > y->ifindex;
 }
 
+static int ctx_build(const struct netns *ns, struct scan_ctx *c)
+{
+	const struct links *root = &ns->root;
+
+	c->n_veths = 0;
+	c->veths = malloc((root->n ? root->n : 1) * sizeof(*c->veths));
+	c->uplink_master =
+		calloc(ns->host.n_uplinks ? ns->host.n_uplinks : 1, sizeof(*c->uplink_master));
+	if (!c->veths || !c->uplink_master)
+		return -ENOMEM;
+	for (size_t i = 0; i < root->n; i++) {
+		const struct link *l = &root->l[i];
+
+		for (size_t u = 0; u < ns->host.n_uplinks; u++)
+			if (!strcmp(l->name, ns->host.uplinks[u].name))
+				c->uplink_master[u] = l->master;
+		if (l->peer_netnsid >= 0 && !strcmp(l->kind, "veth") && !is_uplink(ns, l->name))
+			c->veths[c->n_veths++] = l;
+	}
+	qsort(c->veths, c->n_veths, sizeof(*c->veths), cmp_veth);
+	return 0;
+}
+
+static void ctx_free(struct scan_ctx *c)
+{
+	free(c->veths);
+	free(c->uplink_master);
+}
+
+/* The veths into namespace nsid: *n of them from the returned index. */
+static size_t ctx_range(const struct scan_ctx *c, int32_t nsid, size_t *n)
+{
+	size_t lo = 0, hi = c->n_veths, first;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->veths[mid]->peer_netnsid < nsid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	while (lo < c->n_veths && c->veths[lo]->peer_netnsid == nsid)
+		lo++;
+	*n = lo - first;
+	return first;
+}
+
+/* Which configured uplink serves a host end: the one on the same bridge, or the only one. */
+static const struct platform_uplink *uplink_for(const struct netns *ns, const struct scan_ctx *c,
+						const struct link *host_end)
+{
+	for (size_t u = 0; u < ns->host.n_uplinks; u++)
+		if (c->uplink_master[u] && c->uplink_master[u] == host_end->master)
+			return &ns->host.uplinks[u];
+	return ns->host.n_uplinks == 1 ? &ns->host.uplinks[0] : NULL;
+}
+
+/* Where name is, or would go, in the known namespaces (sorted by name). */
+static size_t known_at(const struct netns *ns, const char *name)
+{
+	size_t lo = 0, hi = ns->n_known;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ns->known[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct ns_known *known_find(struct netns *ns, const char *name)
+{
+	size_t at = known_at(ns, name);
+
+	return at < ns->n_known && !strcmp(ns->known[at].name, name) ? &ns->known[at] : NULL;
+}
+
+/* A new entry in its place (pointers into the table do not survive it). */
 static struct ns_known *known_add(struct netns *ns, const char *name)
 {
+	size_t at = known_at(ns, name);
 	struct ns_known *k;
 
 	if (ns->n_known == ns->cap_known) {
@@ -245,7 +411,9 @@ static struct ns_known *known_add(struct netns *ns, const char *name)
 		ns->known = k;
 		ns->cap_known = cap;
 	}
-	k = &ns->known[ns->n_known++];
+	memmove(&ns->known[at + 1], &ns->known[at], (ns->n_known - at) * sizeof(*k));
+	ns->n_known++;
+	k = &ns->known[at];
 	memset(k, 0, sizeof(*k));
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	return k;
@@ -267,12 +435,14 @@ static void known_sweep(struct netns *ns)
 	ns->n_known = j;
 }
 
-/* Whether every veth of the driver domain into namespace nsid has its peer among the links
+/* Whether every veth of the driver domain into the namespace has its peer among the links
  * last dumped inside it. */
-static bool peers_known(const struct links *root, const struct ns_known *k)
+static bool peers_known(const struct scan_ctx *c, const struct ns_known *k)
 {
-	for (size_t i = 0; i < root->n; i++)
-		if (root->l[i].peer_netnsid == k->nsid && !find_link(&k->links, root->l[i].peer))
+	size_t n, first = ctx_range(c, k->nsid, &n);
+
+	for (size_t i = first; i < first + n; i++)
+		if (!find_link(&k->links, c->veths[i]->peer))
 			return false;
 	return true;
 }
@@ -280,7 +450,7 @@ static bool peers_known(const struct links *root, const struct ns_known *k)
 /* What is known of namespace `name`, learnt again if it is new, replaced (another inode under
  * the name), or has a veth into the driver domain whose peer was not there last time. NULL if
  * it has no id in the driver domain (no veth to it yet: asked again next scan) or is gone. */
-static struct ns_known *know(struct netns *ns, const struct links *root, const char *name, int *err)
+static struct ns_known *know(struct netns *ns, const struct scan_ctx *c, const char *name, int *err)
 {
 	char path[sizeof(NETNS_DIR) + NAME_MAX + 1];
 	struct ns_known *k = known_find(ns, name);
@@ -288,12 +458,17 @@ static struct ns_known *know(struct netns *ns, const struct links *root, const c
 	int fd;
 
 	*err = 0;
+	/* Known, and no inotify event on the name since: the same namespace (no stat). */
+	if (k && k->ino && peers_known(c, k)) {
+		k->seen = true;
+		return k;
+	}
 	snprintf(path, sizeof(path), NETNS_DIR "/%s", name);
 	if (stat(path, &st) < 0) {
 		*err = -errno;
 		return NULL;
 	}
-	if (k && k->dev == st.st_dev && k->ino == st.st_ino && peers_known(root, k)) {
+	if (k && k->dev == st.st_dev && k->ino == st.st_ino && peers_known(c, k)) {
 		k->seen = true;
 		return k;
 	}
@@ -322,26 +497,24 @@ static struct ns_known *know(struct netns *ns, const struct links *root, const c
 }
 
 /* The VM in namespace `name`: its vifs are the driver domain's veths whose peer is there. */
-static int scan_one(struct netns *ns, const struct links *root, const char *name,
+static int scan_one(struct netns *ns, const struct scan_ctx *c, const char *name,
 		    struct platform_vm *vm)
 {
 	const struct ns_known *k;
+	size_t n, first;
 	int rc;
 
-	if (!(k = know(ns, root, name, &rc)))
+	if (!(k = know(ns, c, name, &rc)))
 		return rc;
 	snprintf(vm->id, sizeof(vm->id), "%.63s", name);
 	vm->domid = -1;
-	for (size_t i = 0; i < root->n; i++) {
-		const struct link *h = &root->l[i];
-		const struct link *g;
-		const struct platform_uplink *up;
+	first = ctx_range(c, k->nsid, &n);
+	for (size_t i = first; i < first + n; i++) {
+		const struct link *h = c->veths[i];
+		const struct link *g = find_link(&k->links, h->peer);
+		const struct platform_uplink *up = uplink_for(ns, c, h);
 		struct platform_vif *pv;
 
-		if (h->peer_netnsid != k->nsid || strcmp(h->kind, "veth") || is_uplink(ns, h->name))
-			continue;
-		g = find_link(&k->links, h->peer);
-		up = uplink_for(ns, root, h);
 		if (!g || !up)
 			continue;
 		pv = platform_vm_add_vif(vm);
@@ -359,10 +532,25 @@ static int scan_one(struct netns *ns, const struct links *root, const char *name
 	return 0;
 }
 
+/* The driver domain's links, dumped when events were lost (or before the first scan). */
+static int root_refresh(struct netns *ns)
+{
+	int rc;
+
+	if (!ns->root_stale)
+		return 0;
+	rc = dump_links(ns->rtnl, &ns->root);
+	if (rc)
+		return rc;
+	qsort(ns->root.l, ns->root.n, sizeof(*ns->root.l), cmp_ifindex);
+	ns->root_stale = false;
+	return 0;
+}
+
 static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
 {
 	struct netns *ns = p->priv;
-	struct links root = { 0 };
+	struct scan_ctx c = { 0 };
 	struct dirent *de;
 	DIR *dir;
 	int rc;
@@ -371,9 +559,8 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 	rc = platform_scan_start(scan, &ns->host);
 	if (rc)
 		return rc;
-	rc = dump_links(ns->rtnl, &root);
-	if (rc) {
-		free(root.l);
+	if ((rc = root_refresh(ns)) || (rc = ctx_build(ns, &c))) {
+		ctx_free(&c);
 		platform_scan_free(scan);
 		return rc;
 	}
@@ -383,7 +570,7 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 
 		if (de->d_name[0] == '.')
 			continue;
-		rc = scan_one(ns, &root, de->d_name, &vm);
+		rc = scan_one(ns, &c, de->d_name, &vm);
 		if (rc) {
 			log_debug("namespace skipped netns=%s err=%s", de->d_name, strerror(-rc));
 			free(vm.vifs);
@@ -397,11 +584,9 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 	}
 	if (dir)
 		closedir(dir);
-	else
-		rc = 0; /* no namespace directory: no VM */
 	if (dir && !rc)
 		known_sweep(ns);
-	free(root.l);
+	ctx_free(&c);
 	if (rc)
 		platform_scan_free(scan);
 	return rc;
@@ -413,10 +598,21 @@ static void on_event(struct loop *loop, int fd, uint32_t events, void *arg)
 	struct netns *ns = arg;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 
+	ssize_t n;
+
 	(void)loop, (void)events;
-	/* ENOBUFS (events lost to a full socket) says the same: something changed. */
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
-		;
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			/* Unsolicited: no sequence number or port to check (0, 0). */
+			if (mnl_cb_run(buf, (size_t)n, 0, 0, on_link_event, ns) == MNL_CB_ERROR)
+				ns->root_stale = true;
+		} else if (n < 0 && errno == ENOBUFS) {
+			ns->root_stale = true; /* events lost to a full socket: dump again */
+		} else {
+			break;
+		}
+	}
 	ns->notify(ns->notify_arg, PLATFORM_RESCAN);
 }
 
@@ -492,6 +688,7 @@ static void netns_close(struct platform *p)
 	for (size_t i = 0; i < ns->n_known; i++)
 		free(ns->known[i].links.l);
 	free(ns->known);
+	free(ns->root.l);
 	if (ns->own_netns >= 0)
 		close(ns->own_netns);
 	platform_host_free(&ns->host);
@@ -515,6 +712,7 @@ int netns_open(struct platform *p, const struct platform_host *host, char *why, 
 	if (!ns)
 		return -ENOMEM;
 	ns->inotify_fd = ns->own_netns = -1;
+	ns->root_stale = true;
 	p->ops = &netns_ops;
 	p->priv = ns;
 	if ((rc = platform_host_copy(&ns->host, host)))
@@ -522,6 +720,12 @@ int netns_open(struct platform *p, const struct platform_host *host, char *why, 
 	ns->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	ns->rtnl = rtnl_open(0);
 	ns->events = rtnl_open(RTMGRP_LINK);
+	if (ns->events) { /* as large as root may make it; what does not fit is dumped again */
+		int size = EVENTS_RCVBUF, fd = mnl_socket_get_fd(ns->events);
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	}
 	mkdir(NETNS_DIR, 0755); /* as iproute2 does: the place named namespaces live */
 	ns->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ns->own_netns < 0 || !ns->rtnl || !ns->events || ns->inotify_fd < 0 ||

@@ -36,10 +36,11 @@ struct mnl_socket *rtnl_open(unsigned groups)
 	return nl;
 }
 
-/* Reads and drops whatever waits on the socket: the rest of a dump given up on (an error, an
+/* Reads and drops whatever waits on the socket: the rest of an answer given up on (an error, an
  * interrupted dump), which would otherwise answer the next request with a sequence number it
  * does not expect ("Protocol error", on every request after). The kernel makes a dump's next
- * part as the last is read, so reading until there is nothing ends it. */
+ * part as the last is read, so reading until there is nothing ends it. A stray message that
+ * still turns up costs one request its answer, and this puts the socket right again. */
 static void rtnl_flush(struct mnl_socket *nl)
 {
 	char buf[8192];
@@ -57,10 +58,10 @@ int rtnl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 	ssize_t n;
 	int rc;
 
-	rtnl_flush(nl);
 	nlh->nlmsg_seq = ++seq;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
+	/* Every way out before the answer's end reads away what is left of it. */
 	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
 		errno = 0;
 		rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, cb, data);
@@ -75,7 +76,9 @@ int rtnl_request(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void 
 		if (rc == MNL_CB_STOP || !dump)
 			return 0;
 	}
-	return n < 0 ? -errno : 0;
+	rc = n < 0 ? -errno : 0;
+	rtnl_flush(nl);
+	return rc;
 }
 
 struct attr_table {

@@ -31,7 +31,8 @@ struct enf_vif {
 struct enf_limit {
 	uint64_t bps, pps; /* UINT64_MAX: unlimited */
 	uint64_t min_bps;  /* the vif's guarantee (netback's HTB rate) */
-	bool own_sla;	   /* its VM has an SLA of its own, not the default */
+	uint64_t min_pps;
+	bool own_sla; /* its VM has an SLA of its own, not the default */
 	/* What passed last period: an enforcer that folds the packet limit into a bit rate
 	 * learns the mean frame from it (frame.h). */
 	struct rate passed;

@@ -195,7 +195,7 @@ static int nb_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_lim
 
 static int nb_attach(struct enforcer *e, struct enf_vif *ev)
 {
-	static const struct enf_limit unlimited = { UINT64_MAX, UINT64_MAX, 0, false, { 0, 0 } };
+	static const struct enf_limit unlimited = { UINT64_MAX, UINT64_MAX, 0, 0, false, { 0, 0 } };
 	struct netback *nb = e->priv;
 	struct netback_class c;
 	struct nb_vif *v;

@@ -12,6 +12,8 @@
 # Targets (issue 12): a new VM enforced within 2 periods; <= 1 % of a core at 100 ms; tick
 # lateness p99 <= 1 ms at 10 ms during the churn.
 #   bench_scale.sh DBAVMD [N [CHURN_SECONDS]]
+# PERF=FILE records the agent with perf(1) through the churn, into FILE; LOG=FILE keeps the
+# agent's log of the 10 ms run (at debug level: each period after a rescan, what it cost).
 set -eu
 DBAVMD=$1
 N=${2:-1000}
@@ -64,7 +66,8 @@ agent_start() { # PERIOD_MS
 		>>"$dir/agent.log" &
 	"$DBAVMD" --platform netns --enforcer netfront --uplinks dbavm-up0:10000000000 \
 		--host-pps 100000000 --period "$1" --listen "127.0.0.1:$port" \
-		--state-dir "$dir/state" --token-file "$dir/token" 2>"$dir/log.fifo" &
+		--state-dir "$dir/state" --token-file "$dir/token" \
+		--log-level "$([ -n "${LOG:-}" ] && echo debug || echo info)" 2>"$dir/log.fifo" &
 	agent=$!
 }
 agent_stop() {
@@ -104,6 +107,21 @@ echo "agent CPU idle at 10 ms: $(cpu_share 10) % of a core, RSS $(rss_kib) KiB"
 
 echo "== churn at 10 ms: 10 VMs a second go, 10 come, for $CHURN s"
 lateness >"$dir/late0"
+if [ -n "${PERF:-}" ]; then
+	timeout $((CHURN + 5)) perf record -g -o "$PERF" -p "$agent" -- sleep "$CHURN" \
+		>/dev/null 2>&1 &
+	extra_pids=$!
+fi
+# The machine's own floor: a process that only wakes every 10 ms, during the same churn, and
+# records how late each wake-up was (what the agent's lateness cannot be below).
+perl -MTime::HiRes=time,sleep -e '
+	my ($end, @late) = (time + $ARGV[0]); my $due = time;
+	while (($due += 0.01) < $end) { my $w = $due - time; sleep($w) if $w > 0;
+		push @late, time - $due }
+	@late = sort { $a <=> $b } @late;
+	printf "reference timer lateness p99 during the churn: %.3f ms (%d wake-ups)\n",
+		1000 * $late[int(0.99 * @late)], scalar @late' "$((CHURN + 1))" >"$dir/reference" &
+ref=$!
 c0=$(cpu_ticks)
 t0=$(now)
 k=0
@@ -136,6 +154,8 @@ awk '{ v[NR] = $1 } END {
 paste "$dir/late0" "$dir/late1" | awk '{ le[NR] = $1; d[NR] = $4 - $2 } END {
 	total = d[NR]; for (i = 1; i <= NR; i++) if (d[i] >= 0.99 * total) { p = le[i]; break }
 	printf "tick lateness p99 during the churn: <= %s s (%d periods)\n", p, total }'
+wait "$ref"
+cat "$dir/reference"
 
 echo "== GET /metrics with $N VMs"
 for _ in $(seq 200); do
@@ -144,4 +164,5 @@ done | sort -n | awk '{ v[NR] = $1 } END {
 	printf "/metrics: median %.1f ms, p99 %.1f ms\n", 1000 * v[int((NR + 1) / 2)], 1000 * v[int(NR * 0.99)] }'
 echo "$(curl -s "$api/metrics" | wc -c) bytes"
 agent_stop
+[ -z "${LOG:-}" ] || cp "$dir/agent.log" "$LOG"
 check_done

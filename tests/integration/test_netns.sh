@@ -182,6 +182,16 @@ if n5=$(counter dbavm_vm_offered_packets_total dbavm-vm5); then
 else
 	bad "dbavm-vm5: no offered-packets series"
 fi
+# A veth made and plugged in the driver domain, its guest end moved in last and still down:
+# no event says that the host end's peer left (the agent keeps the driver domain's links from
+# link events, and must see this one too).
+"$TESTBED" add-vm 6 moved
+sleep 0.5
+present6=$(vm_json dbavm-vm6 2>/dev/null | jq '.present and (.vifs | length) == 1' || echo false)
+[ "$present6" = true ] && ok "dbavm-vm6 (guest end moved in) picked up within 0.5 s" ||
+	bad "dbavm-vm6 (guest end moved in) not picked up"
+ip netns exec dbavm-vm6 tc filter show dev eth0 egress | grep -q netfront_egress &&
+	ok "dbavm-vm6 hooked" || bad "dbavm-vm6 not hooked"
 
 echo "== stopping the agent leaves nothing behind"
 kill "$agent"
@@ -194,7 +204,7 @@ for _ in $(seq 20); do
 	sleep 0.1
 done
 [ "$left" = 0 ] && ok "no BPF program left" || bad "$left BPF programs left"
-for ns in dbavm-vm1 dbavm-vm3 dbavm-vm4 dbavm-vm5; do
+for ns in dbavm-vm1 dbavm-vm3 dbavm-vm4 dbavm-vm5 dbavm-vm6; do
 	if ip netns exec "$ns" tc qdisc show dev eth0 | grep -q clsact; then
 		bad "clsact left on $ns"
 	else

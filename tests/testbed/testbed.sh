@@ -12,6 +12,9 @@
 #                             the uplink shaped to RATE (tc units, default 1gbit)
 #   testbed.sh down     remove it (also what `up` does first)
 #   testbed.sh add-vm I / del-vm I   a VM dbavm-vm<I> arrives / goes, while the rest runs
+#   testbed.sh add-vm I moved        the same, its veth made and plugged in the driver domain,
+#                                    the guest end moved into the VM's namespace last and
+#                                    left down
 set -eu
 
 down() {
@@ -30,17 +33,29 @@ quiet_ipv6() { # no router solicitations or DAD in the counters
 		net.ipv6.conf.default.disable_ipv6=1 >/dev/null
 }
 
-add_vm() {
+add_vm() { # I [moved]
 	i=$1
 	ns=dbavm-vm$i
 	ip netns add "$ns"
 	quiet_ipv6 "$ns"
-	ip link add "dbavm-vif$i" type veth peer name eth0 netns "$ns"
-	sysctl -qw "net.ipv6.conf.dbavm-vif$i.disable_ipv6=1"
-	ip link set "dbavm-vif$i" master dbavm-br0 up
+	if [ "${2:-}" = moved ]; then
+		# Made and plugged in the driver domain, the guest end moved in last: no event
+		# about the host end follows the move.
+		ip link add "dbavm-vif$i" type veth peer name "dbavm-g$i"
+		sysctl -qw "net.ipv6.conf.dbavm-vif$i.disable_ipv6=1"
+		ip link set "dbavm-vif$i" master dbavm-br0 up
+		ip link set "dbavm-g$i" netns "$ns"
+		ip -n "$ns" link set "dbavm-g$i" name eth0
+	else
+		ip link add "dbavm-vif$i" type veth peer name eth0 netns "$ns"
+		sysctl -qw "net.ipv6.conf.dbavm-vif$i.disable_ipv6=1"
+		ip link set "dbavm-vif$i" master dbavm-br0 up
+	fi
 	ip -n "$ns" link set lo up
 	ip -n "$ns" addr add "198.18.0.$i/24" dev eth0
-	ip -n "$ns" link set eth0 up
+	# A moved guest end stays down: a guest that has not brought its interface up yet
+	# (bringing it up changes the host end's carrier, an event that would tell the agent).
+	[ "${2:-}" = moved ] || ip -n "$ns" link set eth0 up
 }
 
 up() {
@@ -72,7 +87,7 @@ up() {
 case "${1:-}" in
 up) up "${2:-3}" "${3:-1gbit}" ;;
 down) down ;;
-add-vm) add_vm "$2" ;;
+add-vm) add_vm "$2" "${3:-}" ;;
 del-vm)
 	ip netns pids "dbavm-vm$2" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip netns del "dbavm-vm$2"
