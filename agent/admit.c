@@ -13,13 +13,12 @@
  * its packet guarantee is checked, against the host's budget, where it will draw with one vif.
  */
 #include "admit.h"
+#include "arith.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-__extension__ typedef unsigned __int128 u128;
 
 static const struct sla default_sla = SLA_DEFAULT_INIT;
 

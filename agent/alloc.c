@@ -21,12 +21,11 @@
  * the 128-bit type; rates are at most 2^64 and weight sums far below 2^63.
  */
 #include "alloc.h"
+#include "arith.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-__extension__ typedef unsigned __int128 u128;
 
 #define NCLASS (SLA_PRIORITY_MAX + 1)
 #define NSPLIT 5 /* min_bps, max_bps, min_pps, max_pps, weight */

@@ -54,11 +54,6 @@ static const char *const platform_names[] = { "auto", "xen", "netns", "sim" };
 static const char *const enforcer_names[] = { "netfront", "netback", "xen-credit", "none" };
 static const char *const mode_names[] = { "work_conserving", "strict" };
 
-const char *config_platform_name(enum platform_kind k)
-{
-	return platform_names[k];
-}
-
 const char *config_enforcer_name(enum enforcer_kind k)
 {
 	return enforcer_names[k];

@@ -65,7 +65,6 @@ void config_defaults(struct config *cfg);
  */
 int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len);
 
-const char *config_platform_name(enum platform_kind k);
 const char *config_enforcer_name(enum enforcer_kind k);
 const char *config_mode_name(enum alloc_mode m);
 

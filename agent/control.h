@@ -1,9 +1,11 @@
 /*
- * control: one period of DESIGN.md section 2.
+ * control: one period of the agent (README, "How it works"):
  *
  *   platform.scan (when due) -> enforcer.read_counters -> measure -> alloc -> enforcer.apply
+ *     -> report_publish (report.h)
  *
- * The host model it keeps is what the API and the reports read.
+ * The host model it keeps is what the API and the reports read, between periods, on the same
+ * thread.
  */
 #ifndef DBAVM_CONTROL_H
 #define DBAVM_CONTROL_H
@@ -63,25 +65,6 @@ void control_close(struct control *ctl);
 
 /* Records that a period started late_ns after it was due. */
 void control_note_lateness(struct control *ctl, uint64_t late_ns);
-
-/* Which of each vif's delay histograms a VM's summary is taken over (none: counts only). */
-enum delay_span { DELAY_NONE, DELAY_PERIOD, DELAY_WINDOW, DELAY_TOTAL };
-
-/* A VM's delay figures: its vifs' together. */
-struct vm_delay {
-	bool measured;		      /* some vif of it measures delay */
-	struct delay_summary summary; /* over the chosen span, all vifs' samples */
-	bool jitter_na;		      /* no sample yet */
-	double jitter_ns;	      /* the vifs', weighted by their samples */
-	uint64_t sampled, lost;	      /* since found */
-	uint64_t period_sampled, period_lost;
-	uint64_t total_n, total_sum_ns, prom[DELAY_N_PROM + 1]; /* since found */
-};
-
-void control_vm_delay(const struct vm *vm, enum delay_span span, struct vm_delay *out);
-
-/* What the VM got over the last period (host.h). */
-void control_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out);
 
 /* What the platform said (0, PLATFORM_RESCAN, PLATFORM_RESYNC): acted on at the next period. */
 void control_platform_event(struct control *ctl, int what);

@@ -17,12 +17,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/if_link.h>
 #include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "netns.h"
 #include "rtnl.h"
+#include "tc.h"
 
-#define NETNS_DIR "/run/netns"
 #define PREFIX "dbavm-"
 
 struct bed {
@@ -30,6 +35,109 @@ struct bed {
 	int home;	       /* the driver domain's namespace */
 	const char *doing;     /* for the error message */
 };
+
+/* ---- links and addresses, over rtnetlink ---- */
+
+static struct nlmsghdr *link_msg(char *buf, int type, unsigned flags, unsigned ifindex)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = (uint16_t)type;
+	nlh->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags);
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = (int)ifindex;
+	return nlh;
+}
+
+/* Starts an RTM_NEWLINK for a new link of this kind; the caller adds IFLA_INFO_DATA if any
+ * and closes the returned IFLA_LINKINFO nest. */
+static struct nlmsghdr *new_link(char *buf, const char *name, const char *kind,
+				 struct nlattr **info)
+{
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	*info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+	return nlh;
+}
+
+/* A bridge whose ports forward at once (forward delay 0: no link events seconds later). */
+static int bridge_add(struct mnl_socket *nl, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlattr *info, *data;
+	struct nlmsghdr *nlh = new_link(buf, name, "bridge", &info);
+
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_BR_FORWARD_DELAY, 0);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
+
+/* A veth pair whose peer is created in the namespace open at peer_ns_fd (-1: this one). */
+static int veth_add(struct mnl_socket *nl, const char *name, const char *peer, int peer_ns_fd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct ifinfomsg pm = { .ifi_family = AF_UNSPEC };
+	struct nlattr *info, *data, *pe;
+	struct nlmsghdr *nlh = new_link(buf, name, "veth", &info);
+
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	pe = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* The peer's attributes follow an ifinfomsg of its own. */
+	memcpy(mnl_nlmsg_get_payload_tail(nlh), &pm, sizeof(pm));
+	nlh->nlmsg_len += MNL_ALIGN(sizeof(pm));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	if (peer_ns_fd >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
+	mnl_attr_nest_end(nlh, pe);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
+
+/* Sets the master (0: leave) and brings the link up. */
+static int link_up(struct mnl_socket *nl, unsigned ifindex, unsigned master)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	if (master)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, master);
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
+
+static int link_del(struct mnl_socket *nl, unsigned ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	return rtnl_request(nl, link_msg(buf, RTM_DELLINK, 0, ifindex), NULL, NULL);
+}
+
+/* Adds IPv4 address addr (network byte order)/prefix to ifindex. */
+static int addr_add(struct mnl_socket *nl, unsigned ifindex, uint32_t addr, unsigned prefix)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)prefix;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put_u32(nlh, IFA_LOCAL, addr);
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, addr);
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
 
 /* Writes "1" to a sysctl; IPv6 may be absent from the kernel, which is as good. */
 static void sysctl_one(const char *path)
@@ -121,11 +229,11 @@ static int setup_inside(void *arg)
 		return -errno;
 	rc = lo && eth0 ? 0 : -ENODEV;
 	if (!rc)
-		rc = rtnl_link_up(nl, lo, 0);
+		rc = link_up(nl, lo, 0);
 	if (!rc)
-		rc = rtnl_addr_add(nl, eth0, in->addr, 24);
+		rc = addr_add(nl, eth0, in->addr, 24);
 	if (!rc)
-		rc = rtnl_link_up(nl, eth0, 0);
+		rc = link_up(nl, eth0, 0);
 	mnl_socket_close(nl);
 	return rc;
 }
@@ -145,11 +253,11 @@ static int add_guest(struct bed *b, const char *ns, const char *host_end, unsign
 	inet_pton(AF_INET, addr, &in.addr);
 	rc = rtnl_in_netns(fd, b->home, ipv6_off_ns, NULL);
 	if (!rc)
-		rc = rtnl_veth_add(b->nl, host_end, "eth0", fd);
+		rc = veth_add(b->nl, host_end, "eth0", fd);
 	if (!rc) {
 		ipv6_off_link(host_end);
 		ifindex = if_nametoindex(host_end);
-		rc = ifindex ? rtnl_link_up(b->nl, ifindex, bridge) : -errno;
+		rc = ifindex ? link_up(b->nl, ifindex, bridge) : -errno;
 	}
 	if (!rc)
 		rc = rtnl_in_netns(fd, b->home, setup_inside, &in);
@@ -164,12 +272,12 @@ static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
 	int rc;
 
 	b->doing = PREFIX "br0";
-	rc = rtnl_bridge_add(b->nl, PREFIX "br0");
+	rc = bridge_add(b->nl, PREFIX "br0");
 	if (rc)
 		return rc;
 	ipv6_off_link(PREFIX "br0");
 	br = if_nametoindex(PREFIX "br0");
-	if (!br || (rc = rtnl_link_up(b->nl, br, 0)))
+	if (!br || (rc = link_up(b->nl, br, 0)))
 		return br ? rc : -errno;
 	rc = add_guest(b, PREFIX "sink", DEVBED_UPLINK, br, "198.18.0.254");
 	if (rc)
@@ -178,10 +286,10 @@ static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
 	up = if_nametoindex(DEVBED_UPLINK);
 	if (!up)
 		return -errno;
-	rc = uplink_bps ? rtnl_htb_qdisc(b->nl, up, TC_H_MAKE(1u << 16, 0), 1) : 0;
+	rc = uplink_bps ? tc_htb_qdisc(b->nl, up, TC_H_MAKE(1u << 16, 0), 1) : 0;
 	if (!rc && uplink_bps)
-		rc = rtnl_htb_class(b->nl, up, TC_H_MAKE(1u << 16, 1), TC_H_MAKE(1u << 16, 0),
-				    uplink_bps / 8, uplink_bps / 8);
+		rc = tc_htb_class(b->nl, up, TC_H_MAKE(1u << 16, 1), TC_H_MAKE(1u << 16, 0),
+				  uplink_bps / 8, uplink_bps / 8);
 	for (unsigned i = 1; i <= n_vms && !rc; i++) {
 		snprintf(ns, sizeof(ns), PREFIX "vm%u", i);
 		snprintf(vif, sizeof(vif), PREFIX "vif%u", i);
@@ -200,8 +308,7 @@ int devbed_down(void)
 	int n = 0;
 
 	for (struct if_nameindex *i = ifs; nl && i && i->if_index; i++)
-		if (!strncmp(i->if_name, PREFIX, strlen(PREFIX)) &&
-		    rtnl_link_del(nl, i->if_index) == 0)
+		if (!strncmp(i->if_name, PREFIX, strlen(PREFIX)) && link_del(nl, i->if_index) == 0)
 			n++; /* a veth's peer goes with it: ENODEV for it is no error */
 	if (ifs)
 		if_freenameindex(ifs);

@@ -3,10 +3,9 @@
  * exact for any realistic period.
  */
 #include "measure.h"
+#include "arith.h"
 
 #include <stdbool.h>
-
-__extension__ typedef unsigned __int128 u128;
 
 static uint64_t per_second(uint64_t count, uint64_t dt_ns)
 {

@@ -46,12 +46,6 @@
 #include "loop.h"
 #include "rtnl.h"
 
-#define NETNS_DIR "/run/netns"
-
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
-
 struct link {
 	uint32_t ifindex;
 	char name[IFNAMSIZ];

@@ -10,6 +10,9 @@
 
 #include "platform.h"
 
+/* Where named network namespaces live, as iproute2 keeps them. */
+#define NETNS_DIR "/run/netns"
+
 /* Opens the platform over the given host (uplinks and packet budget; copied). Returns 0, or a
  * negative errno with why set. */
 int netns_open(struct platform *p, const struct platform_host *host, char *why, size_t why_len);

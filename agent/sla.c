@@ -139,18 +139,26 @@ int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
 	return get_range(obj, "packet_rate", "pps", SLA_PPS_MAX, &sla->min_pps, &sla->max_pps, err);
 }
 
-int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *err)
+json_t *sla_json_load(const char *text, size_t len, struct sla_error *err)
 {
 	json_error_t jerr;
 	json_t *root;
-	int rc;
 
 	memset(err, 0, sizeof(*err));
-	/* Duplicate keys would make "which value counts" a guess: refuse them. */
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return sla_error_set(err, "", "malformed JSON at line %d column %d: %s", jerr.line,
-				     jerr.column, jerr.text);
+		sla_error_set(err, "", "malformed JSON at line %d column %d: %s", jerr.line,
+			      jerr.column, jerr.text);
+	return root;
+}
+
+int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *err)
+{
+	json_t *root = sla_json_load(text, len, err);
+	int rc;
+
+	if (!root)
+		return -EINVAL;
 	rc = sla_from_json(root, sla, err);
 	json_decref(root);
 	return rc;

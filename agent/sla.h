@@ -42,6 +42,10 @@ void sla_default(struct sla *sla);
 /* Fills *sla from a parsed JSON object. Returns 0, or -EINVAL with *err filled. */
 int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err);
 
+/* Parses a JSON text, refusing duplicate keys (which value counts would be a guess); NULL
+ * with *err filled ("malformed JSON at line L column C: ...") if it is not JSON. */
+json_t *sla_json_load(const char *text, size_t len, struct sla_error *err);
+
 /* Parses and validates a JSON text. Returns 0, or -EINVAL with *err filled. */
 int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *err);
 

@@ -191,14 +191,14 @@ out:
 
 static int parse_file(const char *text, size_t len, struct map *m, char *why, size_t why_len)
 {
-	json_error_t jerr;
+	struct sla_error jerr;
 	json_t *root, *slas, *v, *ver;
 	const char *id;
 	int rc = -EINVAL;
 
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = sla_json_load(text, len, &jerr);
 	if (!root) {
-		snprintf(why, why_len, "line %d: %s", jerr.line, jerr.text);
+		snprintf(why, why_len, "%s", jerr.msg);
 		return -EINVAL;
 	}
 	ver = json_object_get(root, "version");

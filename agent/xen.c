@@ -21,7 +21,7 @@
 #include "log.h"
 #include "loop.h"
 
-#define BACKEND "/local/domain/0/backend/vif"
+#define BACKEND XEN_VIF_BACKEND
 #define WATCH_TOKEN "dbavm"
 #define MAX_ID 0x7fef /* DOMID_FIRST_RESERVED - 1 */
 
@@ -65,6 +65,29 @@ __attribute__((format(printf, 2, 3))) static void warn_once(struct xen *x, const
 	if (x->n_warned < WARNED_MAX)
 		x->warned[x->n_warned++] = h;
 	log_warn("%s", msg);
+}
+
+void xen_vif_id(char out[XEN_VIF_ID_MAX], unsigned domid, unsigned devid)
+{
+	snprintf(out, XEN_VIF_ID_MAX, "vif%u.%u", domid & 0xffff, devid & 0xffff);
+}
+
+bool xen_vif_id_parse(const char *id, unsigned *domid, unsigned *devid)
+{
+	char *end;
+	unsigned long d, n;
+
+	if (strncmp(id, "vif", 3) || id[3] < '0' || id[3] > '9')
+		return false;
+	d = strtoul(id + 3, &end, 10);
+	if (*end != '.' || d > MAX_ID || end[1] < '0' || end[1] > '9')
+		return false;
+	n = strtoul(end + 1, &end, 10);
+	if (*end || n > MAX_ID)
+		return false;
+	*domid = (unsigned)d;
+	*devid = (unsigned)n;
+	return true;
 }
 
 bool xen_available(void)
@@ -159,8 +182,7 @@ static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
 		if (read_str(x->xs, path, bridge, sizeof(bridge)))
 			bridge[0] = '\0';
 		up = uplink_for(x, bridge);
-		snprintf(host, sizeof(host), "vif%hu.%hu", (unsigned short)domid,
-			 (unsigned short)devid); /* both <= MAX_ID: 14 characters at most */
+		xen_vif_id(host, (unsigned)domid, (unsigned)devid); /* both <= MAX_ID */
 		if (!up) {
 			warn_once(x, "vif skipped, no uplink for its bridge vm=%s vif=%s bridge=%s",
 				  vm->id, host, bridge);

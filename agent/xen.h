@@ -8,8 +8,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "platform.h"
+
+/* dom0's backend tree of the vifs, where netback reads each one's `rate` node. */
+#define XEN_VIF_BACKEND "/local/domain/0/backend/vif"
+
+/* A vif's id, the name of netback's netdev for it: "vif<domid>.<devid>" (14 characters at
+ * most: both are below 0x7ff0). xen_vif_id_parse takes one back; false if it is not one. */
+#define XEN_VIF_ID_MAX 16
+void xen_vif_id(char out[XEN_VIF_ID_MAX], unsigned domid, unsigned devid);
+bool xen_vif_id_parse(const char *id, unsigned *domid, unsigned *devid);
 
 /* True if a xenstore answers (XENSTORED_PATH, the socket, or the xenbus device). */
 bool xen_available(void);

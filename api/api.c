@@ -33,13 +33,9 @@ struct api_pending {
 static void respond_error(struct http_request *req, unsigned status, const char *field,
 			  const char *msg)
 {
-	json_t *doc = json_pack("{s:s}", "error", msg);
-
-	if (doc && field && *field)
-		json_object_set_new(doc, "field", json_string(field));
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		http_add_header(req, "WWW-Authenticate", "Bearer realm=\"dbavm\"");
-	http_respond_json(req, status, doc);
+	http_respond_error(req, status, field, msg);
 }
 
 /* ---- VM ids ---- */
@@ -241,7 +237,6 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 	struct api_pending *p;
 	struct sla sla;
 	const struct vm *vm;
-	json_error_t jerr;
 	const char *body;
 	size_t len, n_pend;
 	json_t *doc;
@@ -253,13 +248,9 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 		return;
 	}
 	body = http_body(req, &len);
-	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	doc = sla_json_load(body, len, &err);
 	if (!doc) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "malformed JSON at line %d column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
-		respond_error(req, MHD_HTTP_BAD_REQUEST, NULL, msg);
+		respond_error(req, MHD_HTTP_BAD_REQUEST, NULL, err.msg);
 		return;
 	}
 	rc = neutron_is_policy(doc) ? neutron_to_sla(doc, &sla, &err)

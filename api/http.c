@@ -111,16 +111,6 @@ static enum MHD_Result queue_answer(struct http_request *req)
 	return ok;
 }
 
-static char *error_body(const char *msg, size_t *len)
-{
-	json_t *doc = json_pack("{s:s}", "error", msg);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-
-	json_decref(doc);
-	*len = text ? strlen(text) : 0;
-	return text;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -421,7 +411,8 @@ void http_respond(struct http_request *req, unsigned status, const char *content
 
 		snprintf(msg, sizeof(msg), "the body is larger than the limit of %zu bytes",
 			 req->srv->limits.max_body_bytes);
-		body = error_body(msg, &len);
+		http_respond_error(req, status, NULL, msg);
+		return;
 	}
 	req->resp_body = body;
 	req->resp_len = body ? len : 0;
@@ -453,4 +444,14 @@ void http_respond_json(struct http_request *req, unsigned status, json_t *doc)
 		return;
 	}
 	http_respond(req, status, "application/json", text, strlen(text));
+}
+
+void http_respond_error(struct http_request *req, unsigned status, const char *field,
+			const char *msg)
+{
+	json_t *doc = json_pack("{s:s}", "error", msg);
+
+	if (doc && field && *field)
+		json_object_set_new(doc, "field", json_string(field));
+	http_respond_json(req, status, doc);
 }

@@ -48,6 +48,10 @@ void http_respond_shared(struct http_request *req, unsigned status, const char *
 			 const char *body, size_t len, void (*release)(void *), void *cls);
 /* Answers with a JSON document (takes the reference). */
 void http_respond_json(struct http_request *req, unsigned status, json_t *doc);
+/* Answers with the API's error body, {"error": msg} and, when field is not NULL or empty,
+ * "field": field. */
+void http_respond_error(struct http_request *req, unsigned status, const char *field,
+			const char *msg);
 /* Adds a header to the answer that http_respond will send. */
 int http_add_header(struct http_request *req, const char *name, const char *value);
 

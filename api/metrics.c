@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "version.h"
 
 struct metrics_text {
@@ -312,7 +313,7 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 		return;
 	}
 	for (size_t i = 0; i < h->n_vms; i++)
-		control_vm_delay(h->vms[i], DELAY_NONE, &d[i]);
+		report_vm_delay(h->vms[i], DELAY_NONE, &d[i]);
 	family(b, "dbavm_vm_delay_seconds", "histogram",
 	       "One-way delay of sampled packets from the netfront hook to the uplink's egress.");
 	for (size_t i = 0; i < h->n_vms; i++) {
@@ -583,6 +584,13 @@ static void render_loop(struct buf *b, const struct metrics_info *info, const st
 	puts_(b, "dbavm_loop_overruns_total ");
 	put_u64(b, ctl->overruns);
 	put(b, "\n", 1);
+	if (ctl->matcher) {
+		family(b, "dbavm_delay_samples_unmatched_total", "counter",
+		       "Delay samples dropped because the table of samples in flight was full.");
+		puts_(b, "dbavm_delay_samples_unmatched_total ");
+		put_u64(b, delay_overflows(ctl->matcher));
+		put(b, "\n", 1);
+	}
 }
 
 /* ---- the text and its life ---- */

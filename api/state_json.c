@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
+
 static json_t *pair(uint64_t bps, uint64_t pps)
 {
 	return json_pack("{s:o, s:o}", "bps", sla_rate_json(bps), "pps", sla_rate_json(pps));
@@ -99,7 +101,7 @@ json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 
 	if (!vifs)
 		return NULL;
-	control_vm_period(ctl, vm, &p);
+	report_vm_period(ctl, vm, &p);
 	for (size_t i = 0; i < vm->n_vifs; i++) {
 		if (json_array_append_new(vifs, vif_json(vm->vifs[i]))) {
 			json_decref(vifs);
@@ -109,7 +111,7 @@ json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 	if (!p.delay_na) {
 		struct vm_delay total;
 
-		control_vm_delay(vm, DELAY_TOTAL, &total);
+		report_vm_delay(vm, DELAY_TOTAL, &total);
 		delay = json_pack("{s:o, s:o}", "period", summary_json(&p.delay), "total",
 				  summary_json(&total.summary));
 	}

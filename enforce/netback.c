@@ -36,6 +36,7 @@
 #include "log.h"
 #include "netback.skel.h"
 #include "rtnl.h"
+#include "tc.h"
 #include "slots.h"
 
 _Static_assert(NETBACK_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
@@ -91,8 +92,8 @@ static uint64_t capacity_bytes(const struct nb_uplink *u)
 static int htb_filter(struct netback *nb, unsigned ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = rtnl_tc_msg(
-		buf, RTM_NEWTFILTER, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, ifindex, 1, HTB_HANDLE);
+	struct nlmsghdr *nlh = tc_msg(buf, RTM_NEWTFILTER, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+				      ifindex, 1, HTB_HANDLE);
 	struct tcmsg *t = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *nest;
 
@@ -119,19 +120,19 @@ static int uplink_install(struct netback *nb, struct nb_uplink *u)
 	u->ifindex = if_nametoindex(u->cfg.name);
 	if (!u->ifindex)
 		return -errno;
-	rc = rtnl_htb_qdisc(nb->nl, u->ifindex, HTB_HANDLE, DEFAULT_MINOR);
+	rc = tc_htb_qdisc(nb->nl, u->ifindex, HTB_HANDLE, DEFAULT_MINOR);
 	if (rc)
 		return rc;
 	u->installed = true; /* from here on, close removes it */
-	rc = rtnl_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), HTB_HANDLE, cap,
-			    cap);
+	rc = tc_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), HTB_HANDLE, cap,
+			  cap);
 	if (!rc)
-		rc = rtnl_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, DEFAULT_MINOR),
-				    TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), cap / 100, cap);
+		rc = tc_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, DEFAULT_MINOR),
+				  TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), cap / 100, cap);
 	if (!rc)
 		rc = htb_filter(nb, u->ifindex);
 	if (rc) {
-		rtnl_tc_delete(nb->nl, RTM_DELQDISC, u->ifindex, HTB_HANDLE, TC_H_ROOT);
+		tc_delete(nb->nl, RTM_DELQDISC, u->ifindex, HTB_HANDLE, TC_H_ROOT);
 		u->installed = false;
 		return rc;
 	}
@@ -231,7 +232,7 @@ static int nb_attach(struct enforcer *e, struct enf_vif *ev)
 				       BPF_NOEXIST))
 		rc = -errno;
 	if (rc) {
-		rtnl_tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[u].ifindex, c.classid, 0);
+		tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[u].ifindex, c.classid, 0);
 		ev->state = NULL;
 		free(v);
 		return rc;
@@ -251,8 +252,8 @@ static void nb_detach(struct enforcer *e, struct enf_vif *ev)
 		return;
 	/* Unclassify first: no packet may be sent to a class that is going. */
 	bpf_map_delete_elem(bpf_map__fd(nb->skel->maps.vif_class), &v->host_ifindex);
-	rc = rtnl_tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[v->uplink].ifindex,
-			    TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot), 0);
+	rc = tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[v->uplink].ifindex,
+		       TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot), 0);
 	if (rc && rc != -ENOENT && rc != -ENODEV)
 		log_warn("netback class not removed vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
 			 strerror(-rc));
@@ -283,8 +284,8 @@ static int nb_sync(struct enforcer *e, uint64_t now_ns)
 
 		if (nb->uplinks[u].installed)
 			rc = rtnl_request(nb->nl,
-					  rtnl_tc_msg(buf, RTM_GETTCLASS, NLM_F_DUMP,
-						      nb->uplinks[u].ifindex, 0, 0),
+					  tc_msg(buf, RTM_GETTCLASS, NLM_F_DUMP,
+						 nb->uplinks[u].ifindex, 0, 0),
 					  on_class, nb);
 	}
 	return rc;
@@ -331,8 +332,8 @@ static int nb_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_lim
 	rate = l->min_bps / 8;
 	if (rate > ceil)
 		rate = ceil;
-	return rtnl_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot),
-			      TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), rate, ceil);
+	return tc_htb_class(nb->nl, u->ifindex, TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot),
+			    TC_H_MAKE(HTB_HANDLE, ROOT_MINOR), rate, ceil);
 }
 
 static void nb_free(struct netback *nb)
@@ -360,8 +361,7 @@ static void nb_close(struct enforcer *e)
 
 		if (!nb->uplinks[u].installed)
 			continue;
-		rc = rtnl_tc_delete(nb->nl, RTM_DELQDISC, nb->uplinks[u].ifindex, HTB_HANDLE,
-				    TC_H_ROOT);
+		rc = tc_delete(nb->nl, RTM_DELQDISC, nb->uplinks[u].ifindex, HTB_HANDLE, TC_H_ROOT);
 		if (rc && rc != -ENODEV && rc != -ENOENT)
 			log_warn("netback qdisc not removed uplink=%s err=%s",
 				 nb->uplinks[u].cfg.name, strerror(-rc));

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "netfront.skel.h"
 #include "rtnl.h"
+#include "tc.h"
 #include "slots.h"
 
 _Static_assert(NETFRONT_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
@@ -87,10 +88,6 @@ struct netfront {
 	__u64 own_cookie;
 };
 
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
-
 struct nf_vif {
 	struct netfront_key key;
 	__u32 slot;
@@ -129,12 +126,12 @@ static int shaper_start(struct nf_vif *v)
 	v->nl = rtnl_open(0);
 	if (!v->nl)
 		return -errno;
-	rc = rtnl_htb_qdisc(v->nl, v->key.ifindex, SHAPER_HANDLE, SHAPER_CLASS & 0xffffu);
+	rc = tc_htb_qdisc(v->nl, v->key.ifindex, SHAPER_HANDLE, SHAPER_CLASS & 0xffffu);
 	if (!rc)
-		rc = rtnl_htb_class(v->nl, v->key.ifindex, SHAPER_CLASS, SHAPER_HANDLE,
-				    SHAPER_UNLIMITED_BYTES, SHAPER_UNLIMITED_BYTES);
+		rc = tc_htb_class(v->nl, v->key.ifindex, SHAPER_CLASS, SHAPER_HANDLE,
+				  SHAPER_UNLIMITED_BYTES, SHAPER_UNLIMITED_BYTES);
 	if (rc) {
-		rtnl_tc_delete(v->nl, RTM_DELQDISC, v->key.ifindex, SHAPER_HANDLE, TC_H_ROOT);
+		tc_delete(v->nl, RTM_DELQDISC, v->key.ifindex, SHAPER_HANDLE, TC_H_ROOT);
 		mnl_socket_close(v->nl);
 		v->nl = NULL;
 		return rc;
@@ -150,7 +147,7 @@ static int shaper_stop(struct nf_vif *v)
 
 	if (!v->nl)
 		return 0;
-	rc = rtnl_tc_delete(v->nl, RTM_DELQDISC, v->key.ifindex, SHAPER_HANDLE, TC_H_ROOT);
+	rc = tc_delete(v->nl, RTM_DELQDISC, v->key.ifindex, SHAPER_HANDLE, TC_H_ROOT);
 	mnl_socket_close(v->nl);
 	v->nl = NULL;
 	return rc == -ENODEV || rc == -ENOENT || rc == -EINVAL ? 0 : rc;
@@ -372,7 +369,7 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 			l.ns_per_byte_q16 = 1; /* faster than 1 byte per 2^16 ns: never 0 */
 		/* The shaper's own burst, so the bucket calls held what the shaper holds. */
 		l.burst_bytes_ns =
-			rtnl_htb_burst_bytes(bps / 8 ? bps / 8 : 1) * l.ns_per_byte_q16 >> 16;
+			tc_htb_burst_bytes(bps / 8 ? bps / 8 : 1) * l.ns_per_byte_q16 >> 16;
 	}
 	if (pps != UINT64_MAX) {
 		l.ns_per_pkt = pps ? 1000000000ull / pps : (1ull << 62);
@@ -404,7 +401,7 @@ static int nf_set(struct netfront *nf, struct nf_vif *v, uint64_t bps, uint64_t 
 	v->pps = pps;
 	if (!v->nl || bytes == v->shaper_bytes)
 		return 0;
-	rc = rtnl_htb_class(v->nl, v->key.ifindex, SHAPER_CLASS, SHAPER_HANDLE, bytes, bytes);
+	rc = tc_htb_class(v->nl, v->key.ifindex, SHAPER_CLASS, SHAPER_HANDLE, bytes, bytes);
 	if (!rc)
 		v->shaper_bytes = bytes;
 	return rc;

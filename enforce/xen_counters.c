@@ -19,6 +19,7 @@
 #include "log.h"
 #include "measure_only.h"
 #include "none.h"
+#include "xen.h"
 
 struct xst {
 	xenstat_handle *h;
@@ -28,21 +29,14 @@ struct xst {
 	bool failing; /* the last xenstat_get_node failed: said once until it works again */
 };
 
-/* "vif<domid>.<devid>" (the xen platform's vif ids) to a key; false if it is not one. */
+/* A vif id of the xen platform to a key; false if it is not one. */
 static bool vif_key(const char *id, uint32_t *key)
 {
-	char *end;
-	unsigned long d, n;
+	unsigned domid, devid;
 
-	if (strncmp(id, "vif", 3))
+	if (!xen_vif_id_parse(id, &domid, &devid))
 		return false;
-	d = strtoul(id + 3, &end, 10);
-	if (*end != '.' || d > 0xffff)
-		return false;
-	n = strtoul(end + 1, &end, 10);
-	if (*end || n > 0xffff)
-		return false;
-	*key = (uint32_t)(d << 16 | n);
+	*key = (uint32_t)(domid << 16 | devid);
 	return true;
 }
 

@@ -11,13 +11,12 @@
 
 #include <xenstore.h>
 
+#include "arith.h"
 #include "enforcer.h"
 #include "frame.h"
 #include "log.h"
 #include "xen.h"
 #include "xen_counters.h"
-
-#define BACKEND "/local/domain/0/backend/vif"
 
 /* The byte credit per window for a limit; false when nothing limits. */
 static bool credit_bytes(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, uint64_t *out)
@@ -28,7 +27,7 @@ static bool credit_bytes(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, u
 	if (eff == UINT64_MAX)
 		return false;
 	/* bytes per window = bps / 8 * usec / 1e6, rounded to nearest, in 128 bits */
-	bytes = (uint64_t)(((unsigned __int128)eff * XEN_CREDIT_USEC + 4000000) / 8000000);
+	bytes = (uint64_t)(((u128)eff * XEN_CREDIT_USEC + 4000000) / 8000000);
 	*out = bytes ? bytes : 1;
 	return true;
 }
@@ -71,10 +70,9 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 	struct xc *x = e->priv;
 	unsigned domid, devid;
 	struct xc_vif *v, **grown;
-	char tail;
 	int rc;
 
-	if (sscanf(ev->desc->id, "vif%u.%u%c", &domid, &devid, &tail) != 2)
+	if (!xen_vif_id_parse(ev->desc->id, &domid, &devid))
 		return -EINVAL;
 	rc = x->counters.ops->attach(&x->counters, ev);
 	if (rc)
@@ -87,7 +85,7 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 	}
 	x->vifs = grown;
 	x->vifs[x->n_vifs++] = v;
-	snprintf(v->path, sizeof(v->path), BACKEND "/%u/%u/rate", domid, devid);
+	snprintf(v->path, sizeof(v->path), XEN_VIF_BACKEND "/%u/%u/rate", domid, devid);
 	v->pps = UINT64_MAX;
 	ev->state = v;
 	return 0;

@@ -9,16 +9,30 @@ cd "$(dirname "$0")/.."
 
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# ctest, and a failure when it failed or skipped anything: a skipped test has proved nothing.
+run_ctest() {
+	log=$(mktemp)
+	rc=0
+	ctest "$@" >"$log" 2>&1 || rc=$?
+	cat "$log"
+	if grep -q -e '\*\*\*Skipped' -e '\*\*\*Not Run' "$log"; then
+		echo "FAIL: tests were skipped or not run (see above)" >&2
+		rc=1
+	fi
+	rm -f "$log"
+	return "$rc"
+}
+
 echo "== build (warnings are errors)"
 cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBAVM_WERROR=ON >/dev/null
 cmake --build build/ci -j "$jobs"
 echo "== tests"
-ctest --test-dir build/ci --output-on-failure -j "$jobs"
+run_ctest --test-dir build/ci --output-on-failure -j "$jobs"
 
 echo "== build with AddressSanitizer and UBSan"
 cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DDBAVM_WERROR=ON -DDBAVM_SANITIZE=ON \
 	>/dev/null
 cmake --build build/sanitize -j "$jobs"
 echo "== tests under sanitizers (valgrind tests excluded: the two do not mix)"
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -E '^valgrind_|^bench_'
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+run_ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -E '^valgrind_|^bench_'

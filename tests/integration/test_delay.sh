@@ -102,6 +102,9 @@ jitter_agrees "3x over SLA"
 awk -v p="$policy" 'BEGIN { exit !(p > 50) }' && ok "3x over SLA: policy drops ($policy %)" ||
 	bad "3x over SLA: policy drops only $policy %"
 below "3x over SLA: path loss %" "$path" 0.5
+# Samples the matcher had no room for: reported, and none at these rates.
+unmatched=$(curl -sf -m 5 "$api/metrics" | sed -n 's/^dbavm_delay_samples_unmatched_total //p')
+expect "samples dropped for want of room in the matcher" "${unmatched:-missing}" 0
 stop
 
 echo "== netfront, uplink congested (shaped to 20 Mbit/s, the agent told 100)"

@@ -1,0 +1,185 @@
+/*
+ * report.c: what each VM got, from what the period left in the host model: the period's
+ * figures (rates, delay, jitter, loss by cause), and the history of each VM, an entry a
+ * second, that GET /vms/{id}/stats reads. report.h says what each function gives.
+ */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct delay_hist *span_of(const struct delay_stats *s, enum delay_span span)
+{
+	switch (span) {
+	case DELAY_PERIOD:
+		return &s->period;
+	case DELAY_WINDOW:
+		return &s->window;
+	case DELAY_TOTAL:
+		return &s->total;
+	default:
+		return NULL;
+	}
+}
+
+void report_vm_delay(const struct vm *vm, enum delay_span span, struct vm_delay *out)
+{
+	const struct delay_hist *only = NULL; /* the one vif's histogram with samples, if one */
+	struct delay_hist *merged = NULL;
+	double jitter = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < vm->n_vifs; i++) {
+		const struct delay_stats *s = vm->vifs[i]->delay;
+		const struct delay_hist *h;
+
+		if (!s)
+			continue;
+		out->measured = true;
+		out->sampled += s->sampled;
+		out->lost += s->lost;
+		out->period_sampled += s->period_sampled;
+		out->period_lost += s->period_lost;
+		out->total_n += s->total.n;
+		out->total_sum_ns += s->total.sum_ns;
+		for (unsigned b = 0; b <= DELAY_N_PROM; b++)
+			out->prom[b] += s->prom[b];
+		jitter += s->jitter_ns * (double)s->total.n;
+		h = span_of(s, span);
+		if (!h || !h->n)
+			continue;
+		/* Most VMs have one vif: its histogram is summarised in place, copied for none. */
+		if (!only) {
+			only = h;
+		} else {
+			if (!merged && (merged = calloc(1, sizeof(*merged))))
+				delay_hist_merge(merged, only);
+			if (merged)
+				delay_hist_merge(merged, h);
+		}
+	}
+	if (only)
+		delay_summarize(merged ? merged : only, &out->summary);
+	free(merged);
+	out->jitter_na = out->total_n == 0;
+	out->jitter_ns = out->total_n ? jitter / (double)out->total_n : 0;
+}
+
+/* Loss by cause from packet counts over dt_s: policy (the hook's drops) or path (netback's
+ * drops, or the share of samples lost applied to what passed). */
+static void loss_of(struct vm_period *p, bool on_path, bool have_delay, uint64_t offered,
+		    uint64_t passed, uint64_t dropped, uint64_t sampled, uint64_t lost, double dt_s)
+{
+	p->policy_na = on_path;
+	p->policy_pps = on_path ? 0 : (uint64_t)((double)dropped / dt_s + 0.5);
+	p->policy_ratio_na = on_path || !offered;
+	if (!p->policy_ratio_na)
+		p->policy_ratio = (double)dropped / (double)offered;
+	p->path_na = !on_path && !have_delay;
+	if (on_path) {
+		p->path_pps = (uint64_t)((double)dropped / dt_s + 0.5);
+		p->path_ratio_na = !offered;
+		if (!p->path_ratio_na)
+			p->path_ratio = (double)dropped / (double)offered;
+	} else if (!p->path_na) {
+		p->path_ratio_na = !sampled || !offered;
+		if (!p->path_ratio_na) {
+			p->path_ratio =
+				(double)lost / (double)sampled * (double)passed / (double)offered;
+			p->path_pps = (uint64_t)(p->path_ratio * (double)offered / dt_s + 0.5);
+		}
+	}
+}
+
+static void delay_into(struct vm_period *p, const struct vm_delay *d)
+{
+	p->delay_na = !d->measured;
+	p->delay = d->summary;
+	p->jitter_na = d->jitter_na;
+	p->jitter_ns = d->jitter_ns;
+}
+
+void report_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out)
+{
+	struct vm_delay d;
+
+	memset(out, 0, sizeof(*out));
+	out->tick = ctl->tick;
+	out->t_ms = ctl->now_ns / 1000000u;
+	for (size_t i = 0; i < vm->n_vifs; i++) {
+		const struct vif *v = vm->vifs[i];
+
+		out->offered.bps += v->rates.offered.bps;
+		out->offered.pps += v->rates.offered.pps;
+		out->passed.bps += v->rates.passed.bps;
+		out->passed.pps += v->rates.passed.pps;
+		out->dropped.bps += v->rates.dropped.bps;
+		out->dropped.pps += v->rates.dropped.pps;
+	}
+	report_vm_delay(vm, DELAY_PERIOD, &d);
+	delay_into(out, &d);
+	loss_of(out, ctl->enf->ops->drops_on_path, d.measured, out->offered.pps, out->passed.pps,
+		out->dropped.pps, d.period_sampled, d.period_lost, 1.0);
+}
+
+static uint64_t rate_over(uint64_t delta, double dt_s, uint64_t scale)
+{
+	return (uint64_t)((double)delta * (double)scale / dt_s + 0.5);
+}
+
+/* One history entry for a VM: what it got since its last entry. */
+static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *e)
+{
+	struct vif_counters d;
+	struct vm_delay dl;
+	double dt_s = (double)(ctl->now_ns - vm->hist_ns) / 1e9;
+
+	memset(e, 0, sizeof(*e));
+	e->tick = ctl->tick;
+	e->t_ms = ctl->now_ns / 1000000u;
+	measure_delta(&vm->hist_total, &vm->timed, &d);
+	e->offered = (struct rate){ rate_over(d.offered_bytes, dt_s, 8),
+				    rate_over(d.offered_pkts, dt_s, 1) };
+	e->passed = (struct rate){ rate_over(d.passed_bytes, dt_s, 8),
+				   rate_over(d.passed_pkts, dt_s, 1) };
+	e->dropped = (struct rate){ rate_over(d.dropped_bytes, dt_s, 8),
+				    rate_over(d.dropped_pkts, dt_s, 1) };
+	report_vm_delay(vm, DELAY_WINDOW, &dl);
+	delay_into(e, &dl);
+	for (size_t i = 0; i < vm->n_vifs; i++)
+		if (vm->vifs[i]->delay && vm->vifs[i]->delay->window.n)
+			memset(&vm->vifs[i]->delay->window, 0, sizeof(vm->vifs[i]->delay->window));
+	/* Samples and losses are the vifs' counts since found; a vif that went took its own. */
+	loss_of(e, ctl->enf->ops->drops_on_path, dl.measured, d.offered_pkts, d.passed_pkts,
+		d.dropped_pkts, dl.sampled > vm->hist_sampled ? dl.sampled - vm->hist_sampled : 0,
+		dl.lost > vm->hist_lost ? dl.lost - vm->hist_lost : 0, dt_s);
+	vm->hist_sampled = dl.sampled;
+	vm->hist_lost = dl.lost;
+}
+
+/* The end of a period: every second (or every period, if longer), a history entry for each
+ * present VM; a period of a few milliseconds costs nothing here. */
+void report_publish(struct control *ctl)
+{
+	for (size_t m = 0; m < ctl->host.n_vms; m++) {
+		struct vm *vm = ctl->host.vms[m];
+
+		if (!vm->present)
+			continue;
+		if (!vm->hist) { /* entries start from here */
+			vm->hist = calloc(VM_HISTORY, sizeof(*vm->hist));
+			vm->hist_total = vm->timed;
+			vm->hist_ns = ctl->now_ns;
+			continue;
+		}
+		if (ctl->now_ns - vm->hist_ns < VM_HISTORY_NS)
+			continue;
+		history_entry(ctl, vm, &vm->hist[(vm->hist_head + vm->hist_n) % VM_HISTORY]);
+		vm->hist_total = vm->timed;
+		vm->hist_ns = ctl->now_ns;
+		if (vm->hist_n < VM_HISTORY)
+			vm->hist_n++;
+		else
+			vm->hist_head = (vm->hist_head + 1) % VM_HISTORY;
+	}
+}

@@ -1,0 +1,29 @@
+/*
+ * tc: the traffic control the agent builds over rtnetlink (rtnl.h): the HTB shapers of the
+ * netfront enforcer (at a guest end), the netback enforcer (on an uplink) and the --dev
+ * testbed's uplink, with one rule for their bursts.
+ */
+#ifndef DBAVM_TC_H
+#define DBAVM_TC_H
+
+#include <stdint.h>
+
+#include <libmnl/libmnl.h>
+
+/* A tc message (RTM_*QDISC, RTM_*TCLASS, RTM_*TFILTER) in buf (MNL_SOCKET_BUFFER_SIZE). */
+struct nlmsghdr *tc_msg(char *buf, int type, unsigned flags, unsigned ifindex, uint32_t handle,
+			uint32_t parent);
+/* Makes an HTB with this handle the root qdisc of ifindex, replacing any, with default class
+ * minor defcls. */
+int tc_htb_qdisc(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t defcls);
+/* The burst an HTB class of this rate (bytes per second, > 0) gets: 5 ms of rate, at least two
+ * full frames. */
+uint64_t tc_htb_burst_bytes(uint64_t bytes_per_s);
+/* Creates an HTB class, or changes it if it exists. Rates in bytes per second (0 counts as
+ * 1); bursts as tc_htb_burst_bytes says. */
+int tc_htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
+		 uint64_t rate, uint64_t ceil);
+/* Deletes a qdisc (RTM_DELQDISC) or class (RTM_DELTCLASS). */
+int tc_delete(struct mnl_socket *nl, int type, unsigned ifindex, uint32_t handle, uint32_t parent);
+
+#endif
