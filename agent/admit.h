@@ -1,5 +1,5 @@
 /*
- * admit: admission control for SLAs (DESIGN.md section 5): a VM's guarantees may not make the
+ * admit: admission control for SLAs (the man page's ALLOCATION): a VM's guarantees may not make the
  * guarantees on its uplink (bps) or on the packet budget it draws on (the host's, or its
  * uplink's own) exceed the capacity. Changes still on their way to disk count as made.
  */

@@ -1,5 +1,5 @@
 /*
- * config: the command line of DESIGN.md section 9 and the config file that mirrors it. Every
+ * config: the command line of dbavmd(8) and the config file that mirrors it. Every
  * flag has a file key of the same name; defaults < file < flags. Errors are one line saying
  * what and where (the flag, or file:line).
  */

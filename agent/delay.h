@@ -1,9 +1,9 @@
 /*
- * delay: one-way delay, jitter and path loss of each vif, from sampled packets (DESIGN.md
- * section 7). The enforcer reports each sampled packet twice: when it passes the hook (with
- * the vif) and when it leaves by an uplink; the matcher pairs the two by signature. The
- * difference of the timestamps is that packet's delay through the driver domain; a sample not
- * seen at the uplink within the timeout was lost on the path.
+ * delay: one-way delay, jitter and path loss of each vif, from sampled packets. The enforcer
+ * reports each sampled packet twice: when it passes the hook (with the vif) and when it leaves by
+ * an uplink; the matcher pairs the two by signature. The difference of the timestamps is that
+ * packet's delay through the driver domain; a sample not seen at the uplink within the timeout was
+ * lost on the path.
  *
  * Pure: no I/O, no clock of its own; times are the enforcer's (ns).
  */

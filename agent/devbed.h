@@ -1,5 +1,5 @@
 /*
- * devbed: the demo testbed of DESIGN.md section 10, built by `dbavmd --dev` through
+ * devbed: the demo testbed, built by `dbavmd --dev` through
  * rtnetlink, in the driver domain (the root namespace):
  *
  *   dbavm-vm1..N  the guests: named namespaces, eth0 = guest end of a veth, 198.18.0.<i>/24

@@ -123,7 +123,7 @@ static int open_platform(const struct config *cfg, struct platform *plat, struct
 	return -EINVAL;
 }
 
-/* --dev: the testbed of DESIGN.md section 10 under the netns platform. SIGTERM and SIGINT are
+/* --dev: the demo testbed (devbed.h) under the netns platform. SIGTERM and SIGINT are
  * held from here on, so that one arriving while the testbed is built still ends in an orderly
  * shutdown that removes it (the event loop takes them over). */
 static int start_dev(struct config *cfg, char *err, size_t err_len)

@@ -1,6 +1,6 @@
 /*
- * scenario: the sim platform's input file (DESIGN.md section 9): uplinks, the host's packet
- * budget, and VMs with SLAs and piecewise-constant offered load per vif.
+ * scenario: the sim platform's input file (the man page's SIMULATED HOST): uplinks, the host's
+ * packet budget, and VMs with SLAs and piecewise-constant offered load per vif.
  */
 #ifndef DBAVM_SCENARIO_H
 #define DBAVM_SCENARIO_H

@@ -1,7 +1,7 @@
 /*
- * sim: a simulated host (DESIGN.md section 9). Its platform side reports the scenario's VMs
- * present at a given simulated time; its enforcer side models where the paper's host spends
- * and loses packets, for netfront, netback and none enforcement.
+ * sim: a simulated host (the man page's SIMULATED HOST). Its platform side reports the scenario's
+ * VMs present at a given simulated time; its enforcer side models where the paper's host spends and
+ * loses packets, for netfront, netback and none enforcement.
  */
 #ifndef DBAVM_SIM_H
 #define DBAVM_SIM_H

@@ -1,5 +1,5 @@
 /*
- * store: SLAs on disk, durable before they are acknowledged (DESIGN.md section 8).
+ * store: SLAs on disk, durable before they are acknowledged.
  *
  * The file is <state-dir>/slas.json, replaced atomically: write a temp file, fsync it, rename
  * it over the old one, fsync the directory. The writing happens on the store's own thread, so

@@ -1,5 +1,5 @@
 /*
- * api: the routes of DESIGN.md section 8 over the host model, the store and the token.
+ * api: the routes of openapi.yaml over the host model, the store and the token.
  *
  *   PUT|GET|DELETE /vms/{id}/sla   GET /vms   GET /vms/{id}   GET /host
  *   GET /metrics   GET /healthz   GET /readyz

@@ -300,7 +300,7 @@ static void sample_vm_with(struct buf *b, const char *name, const struct metrics
 	put(b, "} ", 2);
 }
 
-/* Delay, jitter and loss by cause (DESIGN.md section 7), for the VMs whose enforcer measures
+/* Delay, jitter and loss by cause, for the VMs whose enforcer measures
  * them; a figure the enforcer cannot see has no series rather than a 0. */
 static void render_delay(struct buf *b, const struct metrics *m, const struct control *ctl)
 {

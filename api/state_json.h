@@ -1,5 +1,5 @@
 /*
- * state_json: the state of a VM as JSON (DESIGN.md section 9), the one shape shared by
+ * state_json: the state of a VM as JSON (openapi.yaml, VmState), the one shape shared by
  * GET /vms/{id}, the items of GET /vms and the sim's --report json.
  */
 #ifndef DBAVM_STATE_JSON_H

@@ -68,7 +68,7 @@ struct netfront_counter_page {
 	struct netfront_counters slot[NETFRONT_SLOTS_PER_PAGE];
 };
 
-/* Delay sampling (DESIGN.md section 7). A packet's signature is a hash of its length and of
+/* Delay sampling. A packet's signature is a hash of its length and of
  * up to NETFRONT_SIG_BYTES bytes from the start of its network header, the same at the hook
  * and at the uplink (the bridge does not change them). A packet is sampled when its
  * signature's low bits are 0 under the mask: both ends decide alike without talking. */

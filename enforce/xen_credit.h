@@ -1,5 +1,5 @@
 /*
- * xen_credit: the Xen enforcer (DESIGN.md section 6). Each vif's allocation goes to netback's
+ * xen_credit: the Xen enforcer. Each vif's allocation goes to netback's
  * credit scheduler as the backend's `rate` node, "<bytes>,<usec>": netback then takes no more
  * than <bytes> from the guest's ring per <usec>, so excess waits or drops in the guest, before
  * any grant copy. Counters are the vif netdevs' own (what passed; netback sees nothing of what

@@ -1,6 +1,6 @@
 /*
  * The HTTP API of a real dbavmd on the sim platform, driven with libcurl: every route and
- * every error status of DESIGN.md section 8 with its JSON body, round trips, admission, the
+ * every error status of openapi.yaml with its JSON body, round trips, admission, the
  * allocation following an SLA change, SLAs waiting for their VM, restarts, read protection,
  * a corrupt state file, a failing disk. Every exchange is recorded for the OpenAPI check.
  */

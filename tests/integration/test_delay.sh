@@ -1,6 +1,6 @@
 #!/bin/sh
 # Delay, jitter and loss per VM on real traffic (root, BPF, iperf3 UDP), against iperf3's own
-# receiver-side figures (DESIGN.md section 7):
+# receiver-side figures:
 #   - uplink not congested, then congested: the agent's jitter within 25 % or 0.1 ms
 #     (whichever is larger) of iperf3's, its total loss (policy + path) within one
 #     percentage point of iperf3's;

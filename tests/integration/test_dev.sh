@@ -1,5 +1,5 @@
 #!/bin/sh
-# dbavmd --dev (root): the testbed of DESIGN.md section 10 built by the agent itself, through
+# dbavmd --dev (root): the demo testbed built by the agent itself, through
 # rtnetlink, and removed by it:
 #   - built at start: three VMs and the sink, found by the agent, traffic enforced;
 #   - removed on SIGTERM, on SIGINT, on a signal that arrives while it is being built, and on

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The demo testbed of DESIGN.md section 10, on network namespaces:
+# The demo testbed, on network namespaces:
 #
 #   dbavm-vm1..N   the guests: eth0 = guest end of a veth, 198.18.0.<i>/24
 #   dbavm-br0      bridge in the root namespace (the driver domain); the vifs' host ends,

@@ -109,7 +109,7 @@ stop_agent() { # SIGTERM; returns the agent's exit status
 }
 start_agent --enforcer none
 api() { inh curl -sf -m 5 "http://127.0.0.1:8470$1"; }
-put() { # ID BPS PPS: an SLA as the paper's (DESIGN.md section 10): min = max = BPS, max PPS
+put() { # ID BPS PPS: an SLA as the paper's: min = max = BPS, max PPS
 	inh curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:8470/vms/$1/sla" \
 		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
 		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},
