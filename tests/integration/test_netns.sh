@@ -253,10 +253,12 @@ tc qdisc show dev dbavm-up0 | grep -q "htb db:" && bad "netback's qdisc left on 
 [ "$(tc filter show dev dbavm-up0 | wc -l)" = 0 ] && ok "no filter left on dbavm-up0" ||
 	bad "filters left on dbavm-up0"
 
-echo "== none: measured only; the uplink's own queue decides"
+echo "== none: measured only, nothing held"
 baseline none
-# dbavm-vm1 and dbavm-vm3 offer 800 Mbit/s each, and the uplink's one queue takes them in.
-run 1 1458 1458 1458 $((800 / S))M $((880 / S))M $((800 / S))M
+# Together 900 of the uplink's 1000 Mbit/s: no queue decides, and each VM gets what it sends,
+# dbavm-vm1 far over its max of 150. (With the uplink over-committed the shares swing from run
+# to run, and once came out at the SLAs by chance: 118, 728, 154.)
+run 1 1458 1458 1458 $((400 / S))M $((300 / S))M $((200 / S))M
 for i in 1 2 3; do # what the agent counts is what each VM sent
 	if got=$(counted "$i"); then
 		within "none: dbavm-vm$i packets counted vs sent by iperf3" "$got" \
@@ -266,13 +268,8 @@ for i in 1 2 3; do # what the agent counts is what each VM sent
 	fi
 done
 rm -f "$dir"/api?
-# How the one queue shares the uplink swings from run to run (dbavm-vm2 got 327 in one, 820
-# in another); what never happens without enforcement is every VM at its SLA: dbavm-vm2 at
-# 700 (min = max) and the others at no more than their 150.
-got="$(mbps 1) $(mbps 2) $(mbps 3)"
-echo "$got" | awk '{ exit !($2 < 0.95 * 700 || $2 > 1.05 * 700 || $1 > 1.05 * 150 || $3 > 1.05 * 150) }' &&
-	ok "none: the SLAs are not held without enforcement (Mbit/s: $got)" ||
-	bad "none: every VM at its SLA without enforcement (Mbit/s: $got)"
+within "none: dbavm-vm1 gets what it sends, far over its max of 150 (Mbit/s)" "$(mbps 1)" 400 10
+within "none: dbavm-vm2 gets what it sends (Mbit/s)" "$(mbps 2)" 300 10
 baseline_stop none
 "$TESTBED" down
 
