@@ -115,7 +115,8 @@ static int listens_on(pid_t pid, unsigned port)
 		char local[32], st[8];
 		unsigned long ino;
 
-		if (sscanf(line, "%*s %31s %*s %7s %*s %*s %*s %*s %*s %lu", local, st, &ino) == 3 &&
+		if (sscanf(line, "%*s %31s %*s %7s %*s %*s %*s %*s %*s %lu", local, st, &ino) ==
+			    3 &&
 		    !strcmp(local, want) && !strcmp(st, "0A"))
 			inode = ino;
 	}
