@@ -255,7 +255,8 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 		rc = -ENOMEM;
 		goto out;
 	}
-	memcpy(by_id, h->vms, n_by_id * sizeof(*by_id));
+	if (n_by_id) /* h->vms may be NULL, and memcpy's source must not be */
+		memcpy(by_id, h->vms, n_by_id * sizeof(*by_id));
 	qsort(by_id, n_by_id, sizeof(*by_id), cmp_vm_id);
 	for (size_t k = 0; k < scan.n_vms; k++)
 		seen[k] = &scan.vms[k];

@@ -536,7 +536,8 @@ static int root_refresh(struct netns *ns)
 	rc = dump_links(ns->rtnl, &ns->root);
 	if (rc)
 		return rc;
-	qsort(ns->root.l, ns->root.n, sizeof(*ns->root.l), cmp_ifindex);
+	if (ns->root.n)
+		qsort(ns->root.l, ns->root.n, sizeof(*ns->root.l), cmp_ifindex);
 	ns->root_stale = false;
 	return 0;
 }
