@@ -15,7 +15,7 @@ VMS=1000
 dir=$(mktemp -d /tmp/dbavm-bench-XXXXXX)
 pid=""
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
 	rm -rf "$dir"
 }
 trap cleanup EXIT

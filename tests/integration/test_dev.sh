@@ -11,7 +11,7 @@ dir=$(mktemp -d /tmp/dbavm-dev-XXXXXX)
 agent=""
 . "$(dirname "$0")/../testbed/check.sh"
 cleanup() {
-	[ -n "$agent" ] && kill -9 "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	[ -n "$agent" ] && kill -9 "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
 	# Whatever a failed check left: the agent's own cleaner, run once more.
 	"$DBAVMD" --dev --listen 127.0.0.1:1 --state-dir /nonexistent/x >/dev/null 2>&1 || true
 	check_log_on_failure "$dir/agent.log" 30

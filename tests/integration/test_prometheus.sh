@@ -10,8 +10,8 @@ dir=$(mktemp -d /tmp/dbavm-prom-XXXXXX)
 agent_pid=""
 prom_pid=""
 cleanup() {
-	[ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
-	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	[ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null || true
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
 	rm -rf "$dir"
 }
 trap cleanup EXIT

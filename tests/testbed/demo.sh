@@ -57,7 +57,7 @@ dir=$(mktemp -d /tmp/dbavm-demo-XXXXXX)
 agent=""
 stop_agent() { # the agent removes its testbed when it stops
 	ip netns pids dbavm-sink 2>/dev/null | xargs -r kill 2>/dev/null || true
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
 	agent=""
 }
 cleanup() {

@@ -4,7 +4,7 @@
 
 # What an EXIT trap does first: stop $agent (if any) and remove the testbed.
 testbed_cleanup() {
-	[ -n "${agent:-}" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
+	[ -z "${agent:-}" ] || { kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null; } || true
 	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
 }
 
@@ -21,7 +21,9 @@ test_start() { # NAME LINES
 }
 test_cleanup() {
 	# shellcheck disable=SC2086 # a list of pids
-	[ -n "$extra_pids" ] && kill $extra_pids 2>/dev/null
+	# (|| true: under set -e a pid that has already gone would end the trap here, and leave
+	# the testbed and the scratch directory behind.)
+	[ -z "$extra_pids" ] || kill $extra_pids 2>/dev/null || true
 	testbed_cleanup
 	check_log_on_failure "$dir/agent.log" "$_test_log_lines"
 	rm -rf "$dir"

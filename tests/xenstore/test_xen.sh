@@ -32,8 +32,8 @@ xs=""
 agent=""
 . "$(dirname "$0")/../testbed/check.sh"
 cleanup() {
-	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-	[ -n "$xs" ] && kill "$xs" 2>/dev/null && wait "$xs" 2>/dev/null
+	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
+	[ -n "$xs" ] && kill "$xs" 2>/dev/null && wait "$xs" 2>/dev/null || true
 	for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4 dbavm-xg5; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true

@@ -9,7 +9,7 @@ dir=$(mktemp -d /tmp/dbavm-xs-XXXXXX)
 pid=""
 . "$(dirname "$0")/../testbed/check.sh"
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
 	rm -rf "$dir"
 }
 trap cleanup EXIT
