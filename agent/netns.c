@@ -135,13 +135,11 @@ static struct link *links_grow(struct links *ls)
 static int on_link(const struct nlmsghdr *nlh, void *data)
 {
 	struct links *ls = data;
-	struct link l;
+	struct link l, *at;
 
 	if (parse_link(nlh, &l))
 		return MNL_CB_OK;
-	struct link *at = links_grow(ls);
-
-	if (!at)
+	if (!(at = links_grow(ls)))
 		return MNL_CB_ERROR;
 	*at = l;
 	return MNL_CB_OK;

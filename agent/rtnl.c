@@ -5,17 +5,13 @@
 #include "rtnl.h"
 
 #include <errno.h>
-#include <net/if.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <linux/if_link.h>
-#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 
 #include "log.h"
 
