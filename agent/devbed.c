@@ -1,6 +1,5 @@
 /*
- * devbed.c: builds and removes the --dev testbed over rtnetlink (rtnl.c), the same topology
- * tests/testbed/testbed.sh makes with ip(8): what devbed.h describes.
+ * devbed.c: builds and removes the testbed of devbed.h over rtnetlink (rtnl.c, tc.c).
  */
 #include "devbed.h"
 
@@ -216,6 +215,7 @@ static int netns_add(struct bed *b, const char *name)
 
 struct inside {
 	uint32_t addr; /* network order */
+	bool down;     /* leave eth0 down */
 };
 
 static int setup_inside(void *arg)
@@ -232,17 +232,31 @@ static int setup_inside(void *arg)
 		rc = link_up(nl, lo, 0);
 	if (!rc)
 		rc = addr_add(nl, eth0, in->addr, 24);
-	if (!rc)
+	if (!rc && !in->down)
 		rc = link_up(nl, eth0, 0);
 	mnl_socket_close(nl);
 	return rc;
 }
 
-/* Namespace ns with eth0 = addr/24, whose peer `host_end` is a port of the bridge. */
-static int add_guest(struct bed *b, const char *ns, const char *host_end, unsigned bridge,
-		     const char *addr)
+/* Moves ifindex into the namespace open at ns_fd, named eth0 there. */
+static int link_move(struct mnl_socket *nl, unsigned ifindex, int ns_fd)
 {
-	struct inside in;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
+
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)ns_fd);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "eth0");
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
+
+/* Namespace ns with eth0 = addr/24, whose peer `host_end` is a port of the bridge. moved: the
+ * veth made in the driver domain and plugged in, the guest end moved in last and left down (a
+ * guest that has not brought its interface up yet; no event about the host end follows). */
+static int add_guest(struct bed *b, const char *ns, const char *host_end, unsigned bridge,
+		     const char *addr, bool moved)
+{
+	struct inside in = { .down = moved };
+	char guest[IFNAMSIZ];
 	unsigned ifindex;
 	int fd, rc;
 
@@ -251,13 +265,19 @@ static int add_guest(struct bed *b, const char *ns, const char *host_end, unsign
 	if (fd < 0)
 		return fd;
 	inet_pton(AF_INET, addr, &in.addr);
+	snprintf(guest, sizeof(guest), PREFIX "g%s", host_end + strlen(PREFIX "vif"));
 	rc = rtnl_in_netns(fd, b->home, ipv6_off_ns, NULL);
 	if (!rc)
-		rc = veth_add(b->nl, host_end, "eth0", fd);
+		rc = moved ? veth_add(b->nl, host_end, guest, -1)
+			   : veth_add(b->nl, host_end, "eth0", fd);
 	if (!rc) {
 		ipv6_off_link(host_end);
 		ifindex = if_nametoindex(host_end);
 		rc = ifindex ? link_up(b->nl, ifindex, bridge) : -errno;
+	}
+	if (!rc && moved) {
+		ifindex = if_nametoindex(guest);
+		rc = ifindex ? link_move(b->nl, ifindex, fd) : -errno;
 	}
 	if (!rc)
 		rc = rtnl_in_netns(fd, b->home, setup_inside, &in);
@@ -265,9 +285,23 @@ static int add_guest(struct bed *b, const char *ns, const char *host_end, unsign
 	return rc;
 }
 
-static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
+/* VM i of the bed: namespace dbavm-vm<i>, host end dbavm-vif<i>, 198.18.0.<i>. */
+static int add_vm(struct bed *b, unsigned i, bool moved)
 {
 	char ns[IFNAMSIZ + 8], vif[IFNAMSIZ], addr[32];
+	unsigned br = if_nametoindex(PREFIX "br0");
+
+	b->doing = PREFIX "br0";
+	if (!br)
+		return -errno;
+	snprintf(ns, sizeof(ns), PREFIX "vm%u", i);
+	snprintf(vif, sizeof(vif), PREFIX "vif%u", i);
+	snprintf(addr, sizeof(addr), "198.18.0.%u", i);
+	return add_guest(b, ns, vif, br, addr, moved);
+}
+
+static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
+{
 	unsigned br, up;
 	int rc;
 
@@ -279,7 +313,7 @@ static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
 	br = if_nametoindex(PREFIX "br0");
 	if (!br || (rc = link_up(b->nl, br, 0)))
 		return br ? rc : -errno;
-	rc = add_guest(b, PREFIX "sink", DEVBED_UPLINK, br, "198.18.0.254");
+	rc = add_guest(b, PREFIX "sink", DEVBED_UPLINK, br, "198.18.0.254", false);
 	if (rc)
 		return rc;
 	b->doing = DEVBED_UPLINK " shaping";
@@ -288,15 +322,56 @@ static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
 		return -errno;
 	rc = uplink_bps ? tc_htb_qdisc(b->nl, up, TC_H_MAKE(1u << 16, 0), 1) : 0;
 	if (!rc && uplink_bps)
-		rc = tc_htb_class(b->nl, up, TC_H_MAKE(1u << 16, 1), TC_H_MAKE(1u << 16, 0),
-				  uplink_bps / 8, uplink_bps / 8);
-	for (unsigned i = 1; i <= n_vms && !rc; i++) {
-		snprintf(ns, sizeof(ns), PREFIX "vm%u", i);
-		snprintf(vif, sizeof(vif), PREFIX "vif%u", i);
-		snprintf(addr, sizeof(addr), "198.18.0.%u", i);
-		rc = add_guest(b, ns, vif, br, addr);
-	}
+		rc = tc_htb_class_burst(b->nl, up, TC_H_MAKE(1u << 16, 1), TC_H_MAKE(1u << 16, 0),
+					uplink_bps / 8, uplink_bps / 8, DEVBED_UPLINK_BURST);
+	for (unsigned i = 1; i <= n_vms && !rc; i++)
+		rc = add_vm(b, i, false);
 	return rc;
+}
+
+static void bed_close(struct bed *b)
+{
+	if (b->nl)
+		mnl_socket_close(b->nl);
+	if (b->home >= 0)
+		close(b->home);
+}
+
+static void failed(const struct bed *b, int rc, char *why, size_t why_len)
+{
+	snprintf(why, why_len, "building the testbed failed at %s: %s (it needs root)", b->doing,
+		 strerror(-rc));
+}
+
+int devbed_add_vm(unsigned i, bool moved, char *why, size_t why_len)
+{
+	struct bed b = { .nl = rtnl_open(0), .doing = "the driver domain" };
+	int rc;
+
+	b.home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	rc = b.nl && b.home >= 0 ? add_vm(&b, i, moved) : -errno;
+	if (rc)
+		failed(&b, rc, why, why_len);
+	bed_close(&b);
+	return rc;
+}
+
+/* Unmounts and removes a named namespace, as `ip netns del`. */
+static int netns_del(const char *name)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), NETNS_DIR "/%s", name);
+	umount2(path, MNT_DETACH);
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+int devbed_del_vm(unsigned i)
+{
+	char ns[IFNAMSIZ + 8];
+
+	snprintf(ns, sizeof(ns), PREFIX "vm%u", i);
+	return netns_del(ns);
 }
 
 int devbed_down(void)
@@ -316,13 +391,7 @@ int devbed_down(void)
 		mnl_socket_close(nl);
 	dir = opendir(NETNS_DIR);
 	while (dir && (de = readdir(dir))) {
-		char path[300];
-
-		if (strncmp(de->d_name, PREFIX, strlen(PREFIX)))
-			continue;
-		snprintf(path, sizeof(path), NETNS_DIR "/%s", de->d_name);
-		umount2(path, MNT_DETACH);
-		if (unlink(path) == 0)
+		if (!strncmp(de->d_name, PREFIX, strlen(PREFIX)) && netns_del(de->d_name) == 0)
 			n++;
 	}
 	if (dir)
@@ -340,21 +409,16 @@ int devbed_up(unsigned n_vms, uint64_t uplink_bps, char *why, size_t why_len)
 	if (!rc) {
 		stale = devbed_down();
 		if (stale)
-			log_warn("stale dev testbed removed items=%d", stale);
+			log_warn("stale testbed removed items=%d", stale);
 		rc = build(&b, n_vms, uplink_bps);
 	}
 	if (rc) {
-		snprintf(why, why_len,
-			 "--dev: building the testbed failed at %s: %s (it needs root)", b.doing,
-			 strerror(-rc));
+		failed(&b, rc, why, why_len);
 		devbed_down();
 	} else {
-		log_info("dev testbed up vms=%u uplink=" DEVBED_UPLINK " uplink_bps=%llu", n_vms,
+		log_info("testbed up vms=%u uplink=" DEVBED_UPLINK " uplink_bps=%llu", n_vms,
 			 (unsigned long long)uplink_bps);
 	}
-	if (b.nl)
-		mnl_socket_close(b.nl);
-	if (b.home >= 0)
-		close(b.home);
+	bed_close(&b);
 	return rc;
 }

@@ -128,7 +128,9 @@ static int open_platform(const struct config *cfg, struct platform *plat, struct
  * shutdown that removes it (the event loop takes them over). */
 static int start_dev(struct config *cfg, char *err, size_t err_len)
 {
+	char why[200];
 	sigset_t set;
+	int rc;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -142,7 +144,10 @@ static int start_dev(struct config *cfg, char *err, size_t err_len)
 	}
 	if (!cfg->host_pps)
 		cfg->host_pps = 190000; /* the paper's host */
-	return devbed_up(DEVBED_VMS, cfg->uplinks[0].capacity_bps, err, err_len);
+	rc = devbed_up(DEVBED_VMS, cfg->uplinks[0].capacity_bps, why, sizeof(why));
+	if (rc)
+		snprintf(err, err_len, "--dev: %s", why);
+	return rc;
 }
 
 /* The sim's SLAs arrive as if PUT before the VMs show up. */

@@ -40,15 +40,22 @@ uint64_t tc_htb_burst_bytes(uint64_t bytes_per_s)
 }
 
 /* HTB's burst is a time, in ticks: how long the burst takes at the rate. */
-static uint32_t burst_ticks(uint64_t bytes_per_s)
+static uint32_t burst_ticks(uint64_t burst, uint64_t bytes_per_s)
 {
-	uint64_t ns = tc_htb_burst_bytes(bytes_per_s) * 1000000000ull / bytes_per_s;
+	uint64_t ns =
+		(burst ? burst : tc_htb_burst_bytes(bytes_per_s)) * 1000000000ull / bytes_per_s;
 
 	return (uint32_t)(ns >> PSCHED_SHIFT);
 }
 
 int tc_htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
 		 uint64_t rate, uint64_t ceil)
+{
+	return tc_htb_class_burst(nl, ifindex, classid, parent, rate, ceil, 0);
+}
+
+int tc_htb_class_burst(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
+		       uint64_t rate, uint64_t ceil, uint64_t burst)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh =
@@ -63,8 +70,8 @@ int tc_htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint
 	o.rate.rate = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
 	o.ceil.rate = ceil > UINT32_MAX ? UINT32_MAX : (uint32_t)ceil;
 	o.rate.linklayer = o.ceil.linklayer = TC_LINKLAYER_ETHERNET; /* no rate tables */
-	o.buffer = burst_ticks(rate);
-	o.cbuffer = burst_ticks(ceil);
+	o.buffer = burst_ticks(burst, rate);
+	o.cbuffer = burst_ticks(burst, ceil);
 	quantum = rate / 10; /* HTB's own rule (r2q 10), kept within its sane range */
 	o.quantum = (uint32_t)(quantum < 2 * MAX_FRAME_BYTES ? 2 * MAX_FRAME_BYTES
 			       : quantum > 200000	     ? 200000

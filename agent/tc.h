@@ -1,7 +1,7 @@
 /*
  * tc: the traffic control the agent builds over rtnetlink (rtnl.h): the HTB shapers of the
- * netfront enforcer (at a guest end), the netback enforcer (on an uplink) and the --dev
- * testbed's uplink, with one rule for their bursts.
+ * netfront enforcer (at a guest end), the netback enforcer (on an uplink) and the testbed's
+ * uplink, with one rule for the enforcers' bursts.
  */
 #ifndef DBAVM_TC_H
 #define DBAVM_TC_H
@@ -23,6 +23,9 @@ uint64_t tc_htb_burst_bytes(uint64_t bytes_per_s);
  * 1); bursts as tc_htb_burst_bytes says. */
 int tc_htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
 		 uint64_t rate, uint64_t ceil);
+/* The same with bursts of burst bytes (0: the rule): a wire, which has none to speak of. */
+int tc_htb_class_burst(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
+		       uint64_t rate, uint64_t ceil, uint64_t burst);
 /* Deletes a qdisc (RTM_DELQDISC) or class (RTM_DELTCLASS). */
 int tc_delete(struct mnl_socket *nl, int type, unsigned ifindex, uint32_t handle, uint32_t parent);
 

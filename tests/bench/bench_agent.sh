@@ -10,6 +10,7 @@
 # Usage: bench_agent.sh DBAVMD [SECONDS]
 set -eu
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 SECS=${2:-10}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/testbed/traffic.sh"
@@ -29,7 +30,7 @@ command -v perf >/dev/null 2>&1 && echo "CPU from perf task-clock" || echo "CPU 
 
 printf '%-5s %-10s %10s %10s %8s\n' vms period_ms cpu_pct rss_kib ticks
 for vms in 3 100; do
-	"$TOP/tests/testbed/testbed.sh" up "$vms" >/dev/null 2>&1
+	"$TESTBED" up "$vms" >/dev/null 2>&1
 	sleep 10 # a new testbed's links go on changing for a few seconds; each change is a rescan
 	for period in 10 100 1000; do
 		port=$(free_port)

@@ -18,6 +18,7 @@
 # Usage: bench_enforcers.sh DBAVMD UDPBLAST [SECONDS [ROUNDS]]
 set -eu
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 UDPBLAST=$2
 SECS=${3:-10}
 ROUNDS=${4:-3}
@@ -30,7 +31,7 @@ cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $8 }' /proc/stat; }
 hz=$(getconf CLK_TCK)
 
 one() { # MODE ROUND
-	"$TOP/tests/testbed/testbed.sh" up 3 1gbit >/dev/null 2>&1
+	"$TESTBED" up 3 1gbit >/dev/null 2>&1
 	port=$(free_port)
 	api="http://127.0.0.1:$port"
 	agent_start_netns "$DBAVMD" 1000000000 190000 "$port" "$1" || {
@@ -68,7 +69,7 @@ one() { # MODE ROUND
 		printf '%s %s %s %s %s %s %s %s\n' "$1" "$2" "$i" "$(awk '{ print $2 }' "$dir/tx$i")" \
 			"$(awk '{ print $2 }' "$dir/rx$i")" "$SECS" $(($5 - $3)) $(($6 - $4))
 	done >>"$dir/raw"
-	"$TOP/tests/testbed/testbed.sh" down
+	"$TESTBED" down
 }
 
 r=1

@@ -8,6 +8,7 @@
 # Usage: bench_sampling.sh DBAVMD UDPBLAST BENCH_HOOK [SECONDS [ROUNDS]]
 set -eu
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 UDPBLAST=$2
 BENCH_HOOK=$3
 SECS=${4:-5}
@@ -20,7 +21,7 @@ bench_start
 echo
 
 one() { # SAMPLE_EVERY
-	"$TOP/tests/testbed/testbed.sh" up 3 10gbit >/dev/null 2>&1
+	"$TESTBED" up 3 10gbit >/dev/null 2>&1
 	port=$(free_port)
 	api="http://127.0.0.1:$port"
 	agent_start_netns "$DBAVMD" 10000000000 0 "$port" netfront --sample-every "$1" || {
@@ -44,7 +45,7 @@ one() { # SAMPLE_EVERY
 	kill "$agent"
 	wait "$agent" || true
 	agent=""
-	"$TOP/tests/testbed/testbed.sh" down
+	"$TESTBED" down
 	awk -v s="$SECS" '{ n += $2 } END { printf "%.0f\n", n / s }' "$dir/rx1" "$dir/rx3"
 }
 

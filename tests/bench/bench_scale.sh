@@ -16,6 +16,7 @@
 # agent's log of the 10 ms run (at debug level: each period after a rescan, what it cost).
 set -eu
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 N=${2:-1000}
 CHURN=${3:-10}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -79,7 +80,7 @@ lateness() { # the loop's lateness histogram: "le count" lines
 	curl -sf "$api/metrics" | sed -n 's/^dbavm_loop_lateness_seconds_bucket{le="\([^"]*\)"} /\1 /p'
 }
 
-"$TOP/tests/testbed/testbed.sh" up 0
+"$TESTBED" up 0
 trap 'vms_del 1 $((N + 10 * CHURN)); test_cleanup' EXIT
 echo "== $N VM namespaces"
 t0=$(now)

@@ -9,6 +9,7 @@
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 shift
 RUNS=${RUNS:-3}
 . "$TOP/tests/testbed/traffic.sh"
@@ -19,7 +20,7 @@ api="http://127.0.0.1:$port"
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_one() { # LABEL BINARY ENFORCER
-	"$TOP/tests/testbed/testbed.sh" up 1 1gbit
+	"$TESTBED" up 1 1gbit
 	agent_start_netns "$2" 1000000000 0 "$port" "$3" || { echo "$1: the agent did not start"; exit 1; }
 	for limit in 10000000 50000000 300000000; do
 		api_put_sla dbavm-vm1 "$limit" 100000000

@@ -13,8 +13,8 @@
 # iperf3's is over consecutive packets.
 set -eu
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 TOP=$2
-TESTBED="$TOP/tests/testbed/testbed.sh"
 . "$TOP/tests/testbed/check.sh"
 . "$TOP/tests/testbed/traffic.sh"
 test_start delay 20

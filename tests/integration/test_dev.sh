@@ -7,6 +7,7 @@
 #   - what a SIGKILLed agent left is removed at the next start, and said so in the log.
 set -eu
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 dir=$(mktemp -d /tmp/dbavm-dev-XXXXXX)
 agent=""
 . "$(dirname "$0")/../testbed/check.sh"
@@ -69,7 +70,7 @@ agent=""
 	bad "expected a stale testbed after SIGKILL"
 start
 if ready; then ok "built again: three VMs present"; else bad "three VMs not found"; fi
-grep -q "stale dev testbed removed" "$dir/agent.log" && ok "the stale testbed's removal logged" ||
+grep -q "stale testbed removed" "$dir/agent.log" && ok "the stale testbed's removal logged" ||
 	bad "no log line for the stale testbed"
 [ "$(ip netns list | grep -c '^dbavm-')" = 4 ] && ok "four namespaces (three VMs, the sink)" ||
 	bad "$(ip netns list | grep -c '^dbavm-') namespaces"

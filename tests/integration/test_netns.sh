@@ -1,6 +1,6 @@
 #!/bin/sh
 # The netns platform and the netfront hook on real traffic (root, BPF, iperf3 UDP), on the
-# testbed of tests/testbed/testbed.sh:
+# testbed of agent/devbed.h:
 #   - the paper's scenarios 1 and 2: every VM's rate received at the sink within 5 % of its
 #     allocation (150/700/150 Mbit/s; 20 kpps, 700 Mbit/s, 60 kpps);
 #   - the agent's per-VM figures (metrics counters, API rates) within 3 % of iperf3's;
@@ -13,13 +13,13 @@
 # every drop to be the hook's.
 set -eu
 DBAVMD=$1
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/devbed.c)
 TOP=$2
 # Rates are the paper's divided by SCALE (default 10: a 100 Mbit/s uplink): two cores cannot
 # source and sink the paper's 1 Gbit/s per VM through a bridge, and what is checked here is
 # the exactness of the enforcement, which does not depend on the scale. SCALE=1 runs the
 # paper's own figures on a machine that can carry them.
 S=${SCALE:-10}
-TESTBED="$TOP/tests/testbed/testbed.sh"
 
 . "$TOP/tests/testbed/check.sh"
 . "$TOP/tests/testbed/traffic.sh"

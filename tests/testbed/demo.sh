@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 
 ./packaging/install-deps.sh >/dev/null
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" --target dbavmd >/dev/null
+cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" --target dbavmd dbavm-testbed >/dev/null
 
 cat <<'TXT'
 dbavm demo: three VMs on a host with a 1 Gbit/s uplink and a budget of 190 kpps copied into
@@ -54,6 +54,7 @@ TXT
 # ---- Part 2: real traffic on network namespaces: dbavmd --dev, the three enforcers ----
 S=${SCALE:-10}
 dir=$(mktemp -d /tmp/dbavm-demo-XXXXXX)
+TESTBED=build/demo/dbavm-testbed
 agent=""
 stop_agent() { # the agent removes its testbed when it stops
 	ip netns pids dbavm-sink 2>/dev/null | xargs -r kill 2>/dev/null || true
@@ -62,7 +63,7 @@ stop_agent() { # the agent removes its testbed when it stops
 }
 cleanup() {
 	stop_agent
-	tests/testbed/testbed.sh down 2>/dev/null || true # had it been killed outright
+	"$TESTBED" down 2>/dev/null || true # had it been killed outright
 	rm -rf "$dir"
 }
 trap cleanup EXIT

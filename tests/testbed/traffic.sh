@@ -1,11 +1,12 @@
-# Sourced, not run: iperf3 and udpblast traffic on the testbed of testbed.sh, and the agent's
-# API. Needs $TOP (the source tree), $dir (a scratch directory) and $api (the agent's base URL)
-# set by the caller; $UDPBLAST for the blast_ functions.
+# Sourced, not run: iperf3 and udpblast traffic on the testbed (agent/devbed.h), and the agent's
+# API. Needs $TOP (the source tree), $TESTBED (the dbavm-testbed tool), $dir (a scratch
+# directory) and $api (the agent's base URL) set by the caller; $UDPBLAST for the blast_
+# functions.
 
 # What an EXIT trap does first: stop $agent (if any) and remove the testbed.
 testbed_cleanup() {
 	[ -z "${agent:-}" ] || { kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null; } || true
-	"$TOP/tests/testbed/testbed.sh" down 2>/dev/null || true
+	"$TESTBED" down 2>/dev/null || true
 }
 
 # A test's start (check.sh sourced first): a scratch $dir, no agent yet, and traps that, on
