@@ -21,6 +21,7 @@ const char config_usage[] =
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
 	"              [--idle-timeout S] [--sample-every N] [--keep-rates]\n"
+	"              [--xen-counters netdev|xenstat]\n"
 	"              [--floor-bps N] [--floor-pps N]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
@@ -274,6 +275,17 @@ static int set_keep_rates(struct config *c, const char *v, char *w, size_t wl)
 	return 0;
 }
 
+static int set_xen_counters(struct config *c, const char *v, char *w, size_t wl)
+{
+	static const char *const names[] = { "netdev", "xenstat" };
+	int k = pick(v, names, 2);
+
+	if (k < 0)
+		return why(w, wl, "must be netdev or xenstat, got '%s'", v);
+	c->xenstat = k == 1;
+	return 0;
+}
+
 static int set_auth_reads(struct config *c, const char *v, char *w, size_t wl)
 {
 	if (parse_bool(v, &c->auth_reads))
@@ -361,6 +373,7 @@ static const struct option_def defs[] = {
 	{ "floor-pps", 1, set_floor_pps },
 	{ "auth-reads", 2, set_auth_reads },
 	{ "keep-rates", 2, set_keep_rates },
+	{ "xen-counters", 1, set_xen_counters },
 	{ "max-body-bytes", 1, set_max_body_bytes },
 	{ "max-connections", 1, set_max_connections },
 	{ "idle-timeout", 1, set_idle_timeout },

@@ -46,6 +46,7 @@ struct config {
 	uint64_t floor_bps, floor_pps; /* every vif's least guarantee, 0: none */
 	bool auth_reads;	       /* GETs need the token too */
 	bool keep_rates;	       /* xen-credit: leave the rate nodes in place on exit */
+	bool xenstat;		       /* xen: counters from libxenstat, not the netdevs */
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t idle_timeout_s;

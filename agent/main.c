@@ -71,7 +71,7 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 	enum enforcer_kind kind = cfg->enforcer_given || !xen ? cfg->enforcer : ENFORCER_XEN_CREDIT;
 	int rc;
 
-	if (!cfg->n_uplinks) {
+	if (!cfg->n_uplinks && !xen) { /* xen finds each bridge's uplink */
 		snprintf(err, err_len, "--platform %s needs --uplinks NAME:BPS[:PPS],...", name);
 		return -EINVAL;
 	}
@@ -94,10 +94,11 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 		rc = netback_open(enf, up, cfg->n_uplinks, err, err_len);
 		break;
 	case ENFORCER_NONE:
-		rc = xen ? xen_counters_open(enf, err, err_len) : none_open(enf, err, err_len);
+		rc = xen ? xen_counters_open(enf, cfg->xenstat, err, err_len)
+			 : none_open(enf, err, err_len);
 		break;
 	case ENFORCER_XEN_CREDIT:
-		rc = xen_credit_open(enf, !cfg->keep_rates, err, err_len);
+		rc = xen_credit_open(enf, !cfg->keep_rates, cfg->xenstat, err, err_len);
 		break;
 	default:
 		rc = netfront_open(enf, cfg->sample_every, err, err_len);

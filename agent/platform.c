@@ -4,6 +4,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,23 @@ int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm)
 	scan->vms = grown;
 	scan->vms[scan->n_vms++] = *vm;
 	return 0;
+}
+
+int platform_scan_uplink(struct platform_scan *scan, const char *name, uint64_t capacity_bps)
+{
+	struct platform_uplink *grown;
+
+	for (size_t u = 0; u < scan->n_uplinks; u++)
+		if (!strcmp(scan->uplinks[u].name, name))
+			return (int)u;
+	grown = realloc(scan->uplinks, (scan->n_uplinks + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	scan->uplinks = grown;
+	memset(&grown[scan->n_uplinks], 0, sizeof(*grown));
+	snprintf(grown[scan->n_uplinks].name, sizeof(grown->name), "%s", name);
+	grown[scan->n_uplinks].capacity_bps = capacity_bps;
+	return (int)scan->n_uplinks++;
 }
 
 struct platform_vif *platform_vm_add_vif(struct platform_vm *vm)

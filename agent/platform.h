@@ -65,6 +65,9 @@ void platform_host_free(struct platform_host *h);
 int platform_scan_start(struct platform_scan *scan, const struct platform_host *h);
 /* Appends vm to the scan, which takes its vifs (freed on failure). 0 or -ENOMEM. */
 int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm);
+/* The index of the scan's uplink named name, added with capacity_bps (its packets drawing on
+ * the host's budget) if it is not there yet; -ENOMEM. */
+int platform_scan_uplink(struct platform_scan *scan, const char *name, uint64_t capacity_bps);
 /* A new, zeroed vif at the end of vm's; NULL on allocation failure. */
 struct platform_vif *platform_vm_add_vif(struct platform_vm *vm);
 

@@ -5,6 +5,7 @@
  */
 #include "xen.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #define MAX_ID 0x7fef /* DOMID_FIRST_RESERVED - 1 */
 
 #define WARNED_MAX 256
+#define MAX_FOUND 16 /* bridges, and uplinks found on them, in a scan */
 
 struct xen {
 	struct platform_host host;
@@ -41,6 +43,9 @@ struct xen {
 	/* What was already said about the store's contents: every rescan would repeat it. */
 	uint64_t warned[WARNED_MAX];
 	size_t n_warned;
+	/* The uplinks the last scan found (no --uplinks), to log what changes. */
+	struct platform_uplink found[MAX_FOUND];
+	size_t n_found;
 };
 
 /* A warning about the store's contents, logged the first time only (then at debug). */
@@ -130,23 +135,147 @@ static int read_str(struct xs_handle *xs, const char *path, char *buf, size_t si
 	return 0;
 }
 
-/* The uplink a vif on this bridge leaves by: the configured uplink that is a port of the same
- * bridge, or the only one. */
-static const struct platform_uplink *uplink_for(const struct xen *x, const char *bridge)
+/* One scan's uplinks as found (no --uplinks): what each bridge's vifs leave by. */
+struct scan_ctx {
+	struct platform_scan *scan;
+	struct {
+		char bridge[IFNAMSIZ];
+		int uplink; /* the scan's index, or a negative errno: why there is none */
+		char port[IFNAMSIZ];
+	} found[MAX_FOUND];
+	size_t n_found;
+};
+
+/* Whether a bridge port is a guest's: netback's vif (its device is the backend's
+ * vif-<domid>-<devid>, whatever a hotplug script renamed it to) or a device model's tap
+ * (vif<domid>.<devid>-emu). */
+static bool port_is_vif(const char *port)
 {
+	char path[IFNAMSIZ + 32], target[160];
+	unsigned domid, devid;
+	const char *base;
+	ssize_t n;
+
+	if (sscanf(port, "vif%u.%u", &domid, &devid) == 2)
+		return true;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", port);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	return !strncmp(base ? base + 1 : target, "vif-", 4);
+}
+
+/* The bridge's one port that is not a vif, in port, and its speed (sysfs, in Mbit/s) in bit/s.
+ * 0, or -ENOENT (no such port, or no bridge), -EEXIST (several: port is the first),
+ * -ENODATA (its speed is unknown: down, or a device that has none). */
+static int bridge_uplink(const char *bridge, char port[IFNAMSIZ], uint64_t *bps)
+{
+	char path[IFNAMSIZ + 32];
+	struct dirent *de;
+	long mbit = -1;
+	int n = 0;
+	FILE *f;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/brif", bridge);
+	/* An interface name: no path out of sysfs's directory of them. */
+	dir = bridge[0] && bridge[0] != '.' && !strchr(bridge, '/') ? opendir(path) : NULL;
+	if (!dir)
+		return -ENOENT;
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.' && strlen(de->d_name) < IFNAMSIZ &&
+		    !port_is_vif(de->d_name) && n++ == 0)
+			memcpy(port, de->d_name, strlen(de->d_name) + 1);
+	closedir(dir);
+	if (n != 1)
+		return n ? -EEXIST : -ENOENT;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/speed", port);
+	if ((f = fopen(path, "r"))) {
+		if (fscanf(f, "%ld", &mbit) != 1)
+			mbit = -1;
+		fclose(f);
+	}
+	if (mbit <= 0)
+		return -ENODATA;
+	*bps = (uint64_t)mbit * 1000000u;
+	return 0;
+}
+
+/* The uplink a vif on this bridge leaves by, into name; false (logged once) if none.
+ * Configured uplinks: the one that is a port of the same bridge, or the only one. Else the
+ * bridge's port that is not a vif, at its link speed. */
+static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, const char *vm,
+		       const char *vif, char name[IFNAMSIZ])
+{
+	size_t i;
+	int rc;
+
 	for (size_t u = 0; bridge[0] && u < x->host.n_uplinks; u++) {
 		char path[128];
 
 		snprintf(path, sizeof(path), "/sys/class/net/%s/brif/%s", bridge,
 			 x->host.uplinks[u].name);
-		if (access(path, F_OK) == 0)
-			return &x->host.uplinks[u];
+		if (access(path, F_OK) == 0) {
+			memcpy(name, x->host.uplinks[u].name, IFNAMSIZ);
+			return true;
+		}
 	}
-	return x->host.n_uplinks == 1 ? &x->host.uplinks[0] : NULL;
+	if (x->host.n_uplinks) {
+		if (x->host.n_uplinks == 1)
+			memcpy(name, x->host.uplinks[0].name, IFNAMSIZ);
+		else
+			warn_once(x, "vif skipped, no uplink for its bridge vm=%s vif=%s bridge=%s",
+				  vm, vif, bridge);
+		return x->host.n_uplinks == 1;
+	}
+	for (i = 0; i < c->n_found && strcmp(c->found[i].bridge, bridge); i++)
+		;
+	if (i == c->n_found) { /* a bridge not seen yet in this scan */
+		uint64_t bps = 0;
+
+		if (i == MAX_FOUND) {
+			warn_once(x,
+				  "vif skipped, more than %d bridges: name the uplinks with "
+				  "--uplinks vm=%s vif=%s bridge=%s",
+				  MAX_FOUND, vm, vif, bridge);
+			return false;
+		}
+		memcpy(c->found[i].bridge, bridge, IFNAMSIZ);
+		rc = bridge_uplink(bridge, c->found[i].port, &bps);
+		c->found[i].uplink = rc ? rc : platform_scan_uplink(c->scan, c->found[i].port, bps);
+		c->n_found++;
+	}
+	switch ((rc = c->found[i].uplink)) {
+	case -ENOENT:
+		warn_once(x,
+			  "vif skipped, its bridge has no uplink (a port that is not a vif); "
+			  "name one with --uplinks vm=%s vif=%s bridge=%s",
+			  vm, vif, bridge);
+		return false;
+	case -EEXIST:
+		warn_once(x,
+			  "vif skipped, its bridge has several ports that are not vifs; name the "
+			  "uplink with --uplinks vm=%s vif=%s bridge=%s first=%s",
+			  vm, vif, bridge, c->found[i].port);
+		return false;
+	case -ENODATA:
+		warn_once(x,
+			  "vif skipped, its uplink's speed is unknown (down, or a device without "
+			  "one); give it with --uplinks vm=%s vif=%s bridge=%s uplink=%s",
+			  vm, vif, bridge, c->found[i].port);
+		return false;
+	default:
+		if (rc < 0)
+			return false;
+		memcpy(name, c->scan->uplinks[rc].name, IFNAMSIZ);
+		return true;
+	}
 }
 
 /* The domain's vifs, name and UUID; 0 with vm->n_vifs == 0 if it has none usable. */
-static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
+static int scan_domain(struct xen *x, struct scan_ctx *c, long domid, struct platform_vm *vm)
 {
 	char path[160], vmpath[128], *slash;
 	char **devs;
@@ -166,8 +295,7 @@ static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
 	devs = xs_directory(x->xs, XBT_NULL, path, &n);
 	for (unsigned i = 0; devs && i < n; i++) {
 		long devid = parse_id(devs[i]);
-		char state[8], bridge[IFNAMSIZ], host[IFNAMSIZ];
-		const struct platform_uplink *up;
+		char state[8], bridge[IFNAMSIZ], id[IFNAMSIZ], host[IFNAMSIZ], up[IFNAMSIZ] = "";
 		struct platform_vif *pv;
 
 		if (devid < 0) {
@@ -181,21 +309,21 @@ static int scan_domain(struct xen *x, long domid, struct platform_vm *vm)
 		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/bridge", domid, devid);
 		if (read_str(x->xs, path, bridge, sizeof(bridge)))
 			bridge[0] = '\0';
-		up = uplink_for(x, bridge);
-		xen_vif_id(host, (unsigned)domid, (unsigned)devid); /* both <= MAX_ID */
-		if (!up) {
-			warn_once(x, "vif skipped, no uplink for its bridge vm=%s vif=%s bridge=%s",
-				  vm->id, host, bridge);
+		xen_vif_id(id, (unsigned)domid, (unsigned)devid); /* both <= MAX_ID */
+		/* Its netdev: netback's vif<domid>.<devid>, or what xl's vifname= made of it. */
+		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/vifname", domid, devid);
+		if (read_str(x->xs, path, host, sizeof(host)) || !host[0])
+			memcpy(host, id, sizeof(id));
+		if (!uplink_for(x, c, bridge, vm->id, id, up))
 			continue;
-		}
 		pv = platform_vm_add_vif(vm);
 		if (!pv) {
 			free(devs);
 			return -ENOMEM;
 		}
-		memcpy(pv->id, host, sizeof(host));
+		memcpy(pv->id, id, sizeof(id));
 		memcpy(pv->host_ifname, host, sizeof(host));
-		memcpy(pv->uplink, up->name, IFNAMSIZ);
+		memcpy(pv->uplink, up, sizeof(up));
 		pv->host_ifindex = if_nametoindex(host);
 	}
 	free(devs);
@@ -259,9 +387,38 @@ bool xen_connection_error(int err)
 	       err == ECONNREFUSED;
 }
 
+/* Logs the uplinks a scan found that the last did not, or at another speed, and those gone. */
+static void log_found(struct xen *x, const struct platform_scan *scan)
+{
+	size_t n = scan->n_uplinks < MAX_FOUND ? scan->n_uplinks : MAX_FOUND;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct platform_uplink *u = &scan->uplinks[i];
+		size_t k;
+
+		for (k = 0; k < x->n_found && strcmp(x->found[k].name, u->name); k++)
+			;
+		if (k == x->n_found || x->found[k].capacity_bps != u->capacity_bps)
+			log_info("uplink found uplink=%s capacity_bps=%llu (its link speed)",
+				 u->name, (unsigned long long)u->capacity_bps);
+	}
+	for (size_t k = 0; k < x->n_found; k++) {
+		size_t i;
+
+		for (i = 0; i < n && strcmp(x->found[k].name, scan->uplinks[i].name); i++)
+			;
+		if (i == n)
+			log_info("uplink gone uplink=%s (no vif on its bridge now)",
+				 x->found[k].name);
+	}
+	memcpy(x->found, scan->uplinks, n * sizeof(*x->found));
+	x->n_found = n;
+}
+
 static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
 {
 	struct xen *x = p->priv;
+	struct scan_ctx c = { .scan = scan };
 	char **doms;
 	unsigned n = 0;
 	int rc = 0;
@@ -291,7 +448,7 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 					  doms[i]);
 			continue;
 		}
-		rc = scan_domain(x, domid, &vm);
+		rc = scan_domain(x, &c, domid, &vm);
 		if (rc || !vm.n_vifs) {
 			free(vm.vifs);
 			continue;
@@ -301,6 +458,8 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	free(doms);
 	if (rc)
 		platform_scan_free(scan);
+	else if (!x->host.n_uplinks)
+		log_found(x, scan);
 	return rc;
 }
 

@@ -1,7 +1,8 @@
 /*
- * xen_counters.c: vif counters from libxenstat. One xenstat_get_node(XENSTAT_NETWORK) a period
- * (a hypercall for the domain list, then each domain's vifs), copied out into a table sorted
- * by (domid, devid) and freed at once; a vif's reading is a lookup in it.
+ * xen_counters.c: vif counters from the netdevs (none.c) or from libxenstat. One
+ * xenstat_get_node(XENSTAT_NETWORK) a period (a hypercall for the domain list, then each domain's
+ * vifs), copied out into a table sorted by (domid, devid) and freed at once; a vif's reading is a
+ * lookup in it.
  */
 #include "xen_counters.h"
 
@@ -145,12 +146,17 @@ static xenstat_handle *quiet_xenstat_init(int *err)
 	return h;
 }
 
-int xen_counters_open(struct enforcer *e, char *why, size_t why_len)
+int xen_counters_open(struct enforcer *e, bool xenstat, char *why, size_t why_len)
 {
 	struct xst *x;
 	int err;
-	xenstat_handle *h = quiet_xenstat_init(&err);
+	xenstat_handle *h;
 
+	if (!xenstat) {
+		log_info("vif counters from the vif netdevs");
+		return none_open(e, why, why_len);
+	}
+	h = quiet_xenstat_init(&err);
 	if (!h) {
 		log_info("vif counters from the vif netdevs: libxenstat has no hypervisor (%s)",
 			 strerror(err));

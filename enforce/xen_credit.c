@@ -242,7 +242,7 @@ static const struct enforcer_ops xen_credit_ops = {
 	.close = xc_close,
 };
 
-int xen_credit_open(struct enforcer *e, bool clear_on_exit, char *why, size_t why_len)
+int xen_credit_open(struct enforcer *e, bool clear_on_exit, bool xenstat, char *why, size_t why_len)
 {
 	struct xc *x = calloc(1, sizeof(*x));
 	int rc;
@@ -257,7 +257,7 @@ int xen_credit_open(struct enforcer *e, bool clear_on_exit, char *why, size_t wh
 		free(x);
 		return rc;
 	}
-	rc = xen_counters_open(&x->counters, why, why_len);
+	rc = xen_counters_open(&x->counters, xenstat, why, why_len);
 	if (rc) {
 		xs_close(x->xs);
 		free(x);

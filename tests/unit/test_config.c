@@ -60,6 +60,7 @@ static void config_defaults_match_the_design(void **state)
 	assert_int_equal(c.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c.floor_bps, 100000);
 	assert_int_equal(c.floor_pps, 10);
+	assert_false(c.xenstat); /* counters from the netdevs */
 }
 
 static void config_flags_set_every_key(void **state)
@@ -72,7 +73,8 @@ static void config_flags_set_every_key(void **state)
 			       "--listen", "[::1]:9000", "--period", "10", "--state-dir", "/s",
 			       "--token-file", "/t", "--mode", "strict", "--log-level", "debug",
 			       "--scenario", "x.json", "--ticks", "5", "--report", "json",
-			       "--floor-bps", "0", "--floor-pps", "25", NULL),
+			       "--floor-bps", "0", "--floor-pps", "25", "--xen-counters", "xenstat",
+			       NULL),
 			 0);
 	assert_int_equal(c.platform, PLATFORM_SIM);
 	assert_int_equal(c.enforcer, ENFORCER_NONE);
@@ -87,6 +89,7 @@ static void config_flags_set_every_key(void **state)
 	assert_true(c.report_json);
 	assert_int_equal(c.floor_bps, 0);
 	assert_int_equal(c.floor_pps, 25);
+	assert_true(c.xenstat);
 }
 
 struct bad_flag {
@@ -113,6 +116,8 @@ static const struct bad_flag bad_flags[] = {
 	{ { "--floor-bps", "100k" }, "--floor-bps" },
 	{ { "--floor-pps", "100000000000" }, "--floor-pps" },
 	{ { "--report", "xml" }, "--report" },
+	{ { "--xen-counters", "libxl" }, "--xen-counters" },
+	{ { "--xen-counters", "" }, "--xen-counters" },
 	{ { "--bogus" }, "--bogus" },
 	{ { "-x" }, "-x" },
 	{ { "--period" }, "--period" },

@@ -9,14 +9,19 @@
 #     is a vif hot-plugged into a running one and closed again;
 #   - malformed store contents (missing name, garbage domid and devid, a name too long, a vif
 #     not connected) are logged and skipped, the agent runs on;
-#   - without a hypervisor libxenstat cannot start: counters are the netdevs' own (said in
-#     one log line, none of libxc's), and the agent's packets agree with what iperf3 sent;
+#   - counters are the netdevs' own by default (said in the log), and the agent's packets
+#     agree with what iperf3 sent; --xen-counters xenstat without a hypervisor falls back to
+#     them, in one log line and none of libxc's;
 #   - xen-credit: the paper's SLAs PUT by name, domid and UUID give the rate nodes sections 5
-#     and 6 predict (bytes per 50 ms, the packet limit folded in by the mean frame); cleared
+#     and 6 predict (bytes per 20 ms, the packet limit folded in by the mean frame); cleared
 #     when an SLA is deleted and when the agent stops (kept with --keep-rates);
 #   - xenstored restarted mid-run: /readyz reports the outage, the agent reconnects, re-reads
 #     the tree, watches again and writes every rate node again;
-#   - with libxenstat answering (tests/xenstore/fake_xenstat in its place: the real one needs a
+#   - without --uplinks, each bridge's port that is not a vif is its uplink, at its link speed;
+#     a bridge with none, or several, or one whose speed is unknown, is logged and its vifs
+#     skipped;
+#   - with libxenstat asked for and answering (tests/xenstore/fake_xenstat in its place: the
+#     real one needs a
 #     hypervisor), counters are its: rates as it reports them; scenario 2's nodes as the
 #     frames it measures predict (rewritten as the frame is learnt, not every period);
 #     counters reset (a domain restarted, on the same domid or on a new one) and a failed
@@ -174,12 +179,9 @@ sleep 0.3
 xenstore-rm /local/domain/0/backend/vif/1/1
 inh ip link del vif1.1
 
-echo "== counters are the netdevs' when libxenstat has no hypervisor"
-grep -q "vif counters from the vif netdevs: libxenstat has no hypervisor" "$dir/agent.log" &&
-	ok "logged: counters from the netdevs, libxenstat has no hypervisor" ||
-	bad "not logged: why the counters are the netdevs'"
-grep -q "xencall\|xc_interface_open" "$dir/agent.log" && bad "libxc's own lines in the log" ||
-	ok "none of libxc's lines in the log"
+echo "== counters are the netdevs' by default"
+grep -q "vif counters from the vif netdevs$" "$dir/agent.log" &&
+	ok "logged: counters from the netdevs" || bad "not logged: where the counters come from"
 inh iperf3 -s -1 -D -p 5301 -B 198.18.1.101
 sleep 0.3
 c0=$(api /metrics | awk '/^dbavm_vm_offered_packets_total\{vm="xvm1"\}/ { print $2 }')
@@ -194,19 +196,29 @@ awk -v g="$((c1 - c0))" -v w="$sent" 'BEGIN { d = g - w; if (d < 0) d = -d; exit
 
 stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
 
+echo "== --xen-counters xenstat without a hypervisor: the netdevs', said once"
+start_agent --enforcer none --xen-counters xenstat
+wait_present
+grep -q "vif counters from the vif netdevs: libxenstat has no hypervisor" "$dir/agent.log" &&
+	ok "logged: counters from the netdevs, libxenstat has no hypervisor" ||
+	bad "not logged: why the counters are the netdevs'"
+grep -q "xencall\|xc_interface_open" "$dir/agent.log" && bad "libxc's own lines in the log" ||
+	ok "none of libxc's lines in the log"
+stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
+
 echo "== xen-credit: each vif's allocation as netback's rate node"
 start_agent --host-pps 190000
 wait_present
 sleep 0.5
 [ "$(api /host | jq -r .enforcer)" = xen-credit ] && ok "xen-credit, the enforcer on xen by default" ||
 	bad "enforcer $(api /host | jq -r .enforcer) on xen by default"
-# What the node must say for the limit the API reports (bytes per 50 ms, rounded; the packet
+# What the node must say for the limit the API reports (bytes per 20 ms, rounded; the packet
 # limit folded in by the mean frame, a full one until one is measured).
 expected() { # VM
 	api "/vms/$1" | jq -r '.vifs[0].limit | [.bps // -1, .pps // -1] | @tsv' |
 		awk '{ b = $1; if ($2 >= 0 && ($2 * 1514 * 8 < b || b < 0)) b = $2 * 1514 * 8
-		       if (b < 0) print "none"; else { v = int((b * 50000 + 4000000) / 8000000)
-		       if (v < 1) v = 1; printf "%d,50000\n", v } }'
+		       if (b < 0) print "none"; else { v = int((b * 20000 + 4000000) / 8000000)
+		       if (v < 1) v = 1; printf "%d,20000\n", v } }'
 }
 for d in 1 2 3; do
 	want=$(expected "xvm$d")
@@ -215,15 +227,15 @@ for d in 1 2 3; do
 		bad "xvm$d: rate node $got, its limit says $want"
 done
 # Sections 5 and 6 for the paper's SLAs before any frame is measured (full frames: the bit
-# rates bind): 150, 700 and 150 Mbit/s in bytes per 50 ms.
+# rates bind): 150, 700 and 150 Mbit/s in bytes per 20 ms.
 got=$(for d in 1 2 3; do xenstore-read "/local/domain/0/backend/vif/$d/0/rate" 2>/dev/null; done | xargs)
-expect "the paper's SLAs: xvm1, xvm2, xvm3's rate nodes" "$got" "937500,50000 4375000,50000 937500,50000"
+expect "the paper's SLAs: xvm1, xvm2, xvm3's rate nodes" "$got" "375000,20000 1750000,20000 375000,20000"
 # A nearly idle guest's small packets (here 300 datagrams of 44 bytes over 1.5 s) say nothing
 # of the frames its bulk traffic will carry: its credit is not shrunk by them.
 ip netns exec dbavm-xg2 timeout 10 bash -c \
 	'for i in $(seq 300); do echo x >/dev/udp/198.18.1.102/9; sleep 0.005; done' 2>/dev/null
 expect "xvm2's rate node after a trickle of small packets" \
-	"$(xenstore-read /local/domain/0/backend/vif/2/0/rate)" 4375000,50000
+	"$(xenstore-read /local/domain/0/backend/vif/2/0/rate)" 1750000,20000
 
 echo "== xenstored restarted: survived, reported, everything re-read and re-applied"
 kill "$xs"
@@ -246,7 +258,7 @@ done
 inh curl -sf -m 5 "http://127.0.0.1:8470/readyz" >/dev/null && ok "/readyz: ready again" ||
 	bad "not ready after the restart"
 sleep 0.3
-[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 937500,50000 ] &&
+[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 375000,20000 ] &&
 	ok "xvm1's rate node written again" || bad "xvm1's rate node not re-applied"
 netdev 5
 domu 5 | while IFS== read -r k val; do xenstore-write "$k" "$val"; done
@@ -267,7 +279,7 @@ done
 start_agent --enforcer xen-credit --keep-rates
 for _ in $(seq 50); do xenstore-read /local/domain/0/backend/vif/1/0/rate >/dev/null 2>&1 && break; sleep 0.1; done
 stop_agent || bad "exit status $? with --keep-rates"
-[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 937500,50000 ] &&
+[ "$(xenstore-read /local/domain/0/backend/vif/1/0/rate 2>/dev/null)" = 375000,20000 ] &&
 	ok "--keep-rates: xvm1's rate node stays after exit" || bad "--keep-rates: the node went"
 
 echo "== counters from libxenstat when it answers"
@@ -278,7 +290,7 @@ t=$(uptime_s)
 printf '1 0 6400000 100000 %s\n2 0 125000000 83333 %s\n3 0 6400000 100000 %s\n' "$t" "$t" "$t" \
 	>"$dir/xenstat"
 xenstat_lib=$FAKE_XENSTAT
-start_agent --host-pps 190000
+start_agent --host-pps 190000 --xen-counters xenstat
 wait_present
 grep -q "vif counters from libxenstat" "$dir/agent.log" && ok "logged: vif counters from libxenstat" ||
 	bad "not logged: counters from libxenstat"
@@ -294,10 +306,10 @@ within "xvm2's rate as libxenstat reports it" "$(last_bps xvm2)" 1000000000 1
 # 20 kpps x 64 B = 10.24 Mbit/s and 60 kpps x 64 B = 30.72 Mbit/s for xvm1 and xvm3; xvm2's
 # 700 Mbit/s binds before its 60 kpps of 1500-byte frames. (The frame is measured over one
 # period, bytes and packets each counted whole: within 0.5 %.)
-for want in 1:64000 2:4375000 3:192000; do
+for want in 1:25600 2:1750000 3:76800; do
 	got=$(xenstore-read "/local/domain/0/backend/vif/${want%%:*}/0/rate" 2>/dev/null || echo none)
-	[ "${got#*,}" = 50000 ] && within "scenario 2, xvm${want%%:*}'s rate node" "${got%,*}" "${want#*:}" 1 ||
-		bad "scenario 2, xvm${want%%:*}'s rate node $got, want ${want#*:},50000"
+	[ "${got#*,}" = 20000 ] && within "scenario 2, xvm${want%%:*}'s rate node" "${got%,*}" "${want#*:}" 1 ||
+		bad "scenario 2, xvm${want%%:*}'s rate node $got, want ${want#*:},20000"
 done
 # Steady traffic, steady limits: the store is not written every period (a watch's first event
 # is its registration).
@@ -333,5 +345,44 @@ for vm in xvm1:51200000 xvm3:51200000; do
 		"$(most_bps "${vm%%:*}")" "$((${vm#*:} * 101 / 100))"
 	within "${vm%%:*}: its rate read again after them" "$(last_bps "${vm%%:*}")" "${vm#*:}" 1
 done
+stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
+
+echo "== uplinks found without --uplinks"
+# The vifs on a bridge xenbr0 (their store entries say so), with one port that is not a vif.
+poke() { xenstore-write /local/domain/0/backend/vif/1/0/poke "$1"; sleep 0.5; }
+inh ip link add xenbr0 type bridge
+inh ip link add up0 type veth peer name up0p
+inh ip link add up1 type veth peer name up1p
+for l in xenbr0 up0 up0p up1p; do inh ip link set "$l" up; done
+for l in vif1.0 vif2.0 vif6.0 up0; do inh ip link set "$l" master xenbr0; done
+ip netns exec "$H" "$DBAVMD" --platform xen --enforcer none --period 100 \
+	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
+	2>>"$dir/agent.log" &
+agent=$!
+wait_present
+grep -q "uplink found uplink=up0 capacity_bps=10000000000" "$dir/agent.log" &&
+	ok "logged: up0 found, 10 Gbit/s from its link speed" || bad "up0 not found"
+expect "GET /host's uplinks" "$(api /host | jq -c '[.uplinks[] | [.name, .capacity_bps]]')" \
+	'[["up0",10000000000]]'
+expect "every vif leaves by it" "$(api /vms | jq -c '[.vms[] | select(.present) | .vifs[].uplink] | unique')" \
+	'["up0"]'
+inh ip link set up1 master xenbr0 up
+poke 1
+grep -q "its bridge has several ports that are not vifs; .* bridge=xenbr0 first=up" "$dir/agent.log" &&
+	ok "two ports that are not vifs: logged, the vifs skipped" || bad "two candidate uplinks not logged"
+expect "no VM present while the uplink is ambiguous" "$(present)" 0
+inh ip link set up1 nomaster
+inh ip link set up0p down # up0 has no carrier: no speed
+poke 2
+grep -q "its uplink's speed is unknown .* uplink=up0" "$dir/agent.log" &&
+	ok "an uplink without a speed: logged, the vifs skipped" || bad "unknown speed not logged"
+inh ip link set up0p up
+poke 3
+expect "up0 back at its speed: the three VMs present" "$(present)" 3
+inh ip link set up0 nomaster
+poke 4
+grep -q "its bridge has no uplink (a port that is not a vif).* bridge=xenbr0" "$dir/agent.log" &&
+	ok "a bridge of vifs only: logged, the vifs skipped" || bad "no uplink for the bridge not logged"
+expect "no VM present without an uplink" "$(present)" 0
 stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
 check_done

@@ -1,0 +1,388 @@
+#!/bin/sh
+# Run by dom0-init inside a real Xen 4.17 dom0 that tests/xen/test_xen_qemu.sh boots under
+# QEMU. dom0 has one vCPU pinned to CPU 0, the domUs share CPU 1 (see test_xen_qemu.sh for
+# why). The host's network: bridge xenbr0; its one port that is not a vif, dbavm-up0, a veth
+# to the namespace dbavm-sink (198.18.0.254) where the iperf3 clients run, so a domU's
+# traffic leaves by the uplink as on a real host. domU vm<i> is 198.18.0.1<i> and runs an
+# iperf3 server; its traffic is measured by iperf3 -R from the sink.
+#   dom0-test.sh test    the checks (ok/FAIL lines, check.sh), tables of what each VM got
+#   dom0-test.sh bench   the agent's CPU at a 100 ms period with three idle domUs, counting
+#                        with the vif netdevs (now) and with libxenstat (before), and an
+#                        unlimited domU's TCP with no agent and with each
+set -u
+. /dbavm/check.sh
+MODE=${1:-test}
+API=http://127.0.0.1:8470
+B=/local/domain/0/backend/vif
+PERIOD_MS=100
+agent=""
+now() { read -r up _ </proc/uptime && echo "$up"; } # 10 ms resolution
+say() { echo "[dom0 $(now)] $*"; }
+
+# ---- the host
+ip link add xenbr0 type bridge forward_delay 0
+ip link set xenbr0 up
+ip netns add dbavm-sink
+ip link add dbavm-up0 type veth peer name eth0 netns dbavm-sink
+ip link set dbavm-up0 master xenbr0 up
+ip -n dbavm-sink link set lo up
+ip -n dbavm-sink addr add 198.18.0.254/24 dev eth0
+ip -n dbavm-sink link set eth0 up
+sink() { ip netns exec dbavm-sink "$@"; }
+
+# ---- the domUs
+create() { # I: domU vm<I>
+	cat >"/tmp/vm$1.cfg" <<CFG
+name = "vm$1"
+type = "pv"
+kernel = "/dbavm/domu/vmlinux"
+ramdisk = "/dbavm/domu/initrd.gz"
+extra = "console=hvc0 loglevel=4 dbavm_ip=198.18.0.1$1"
+memory = 160
+vcpus = 1
+cpus = "1"
+vif = [ 'mac=00:16:3e:00:00:0$1,bridge=xenbr0' ]
+on_crash = "destroy"
+CFG
+	xl create -q "/tmp/vm$1.cfg" >"/tmp/xl-vm$1.log" 2>&1 || {
+		bad "xl create vm$1: $(tail -3 "/tmp/xl-vm$1.log")"
+		return 1
+	}
+}
+reachable() { # I: vm<I>'s iperf3 server answers from the sink
+	for _ in $(seq 60); do
+		sink busybox ping -c 1 -W 1 "198.18.0.1$1" >/dev/null 2>&1 &&
+			sink timeout 10 iperf3 -c "198.18.0.1$1" -n 1K >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	return 1
+}
+domid() { xl domid "vm$1" 2>/dev/null; }
+uuid() { xl list -v "vm$1" | awk 'NR == 2 { print $7 }'; } # Name ID Mem VCPUs State Time UUID
+unreachable() { # I: says so, with what tells why
+	bad "vm$1 unreachable"
+	xl list
+	ip -br link
+	bridge link
+	echo "vm$1's console:"
+	tail -20 "/var/log/xen/console/guest-vm$1.log" 2>/dev/null
+}
+
+# ---- the agent; its log lines stamped with dom0's uptime as they come
+printf 's3cret\n' >/run/token
+chmod 600 /run/token
+mkfifo /tmp/agent.fifo
+# (No command substitution in the loop: a fork costs tens of milliseconds under emulation.)
+(while IFS= read -r l; do
+	read -r up _ </proc/uptime
+	echo "$up $l"
+done </tmp/agent.fifo >>/tmp/agent.log) &
+exec 9>/tmp/agent.fifo # the stamper's writer stays open across agents
+start_agent() { # FLAGS...
+	dbavmd --platform xen --period "$PERIOD_MS" --listen 127.0.0.1:8470 \
+		--state-dir /var/lib/dbavm --token-file /run/token "$@" 2>&9 &
+	agent=$!
+	for _ in $(seq 100); do curl -sf -m 2 "$API/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	bad "the agent did not become ready ($*)"
+	return 1
+}
+stop_agent() { # SIGTERM; the agent's exit status
+	[ -n "$agent" ] || return 0
+	kill "$agent"
+	wait "$agent"
+	rc=$?
+	agent=""
+	return "$rc"
+}
+api() { curl -sf -m 5 "$API$1"; }
+put() { # KEY MAX_BPS [MAX_PPS]: an SLA as the paper's, min = max
+	curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/vms/$1/sla" \
+		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},
+		     \"packet_rate\":{\"min_pps\":0,\"max_pps\":${3:-null}}}"
+}
+del_sla() {
+	curl -s -o /dev/null -w '%{http_code}' -m 5 -X DELETE "$API/vms/$1/sla" \
+		-H 'Authorization: Bearer s3cret'
+}
+counter() { # METRIC VM: fails if the series is absent
+	api /metrics | awk -v k="$1{vm=\"$2\"}" 'index($0, k " ") == 1 { print $2; f = 1 }
+		END { exit !f }'
+}
+rate_node() { xenstore-read "$B/$(domid "$1")/0/rate" 2>/dev/null || echo none; }
+present() { api /vms | jq '[.vms[] | select(.present)] | length'; }
+wait_present() { # N
+	for _ in $(seq 50); do [ "$(present 2>/dev/null)" = "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# iperf3 -R from the sink: vm<I> sends for T seconds. TCP: goodput; UDP: 1400-byte
+# datagrams offered at RATE, what arrived (payload). Mbit/s, into /tmp/r<I>.
+iperf_tcp() { # I T
+	sink timeout $(($2 + 20)) iperf3 -c "198.18.0.1$1" -R -t "$2" -J >"/tmp/j$1" 2>/dev/null
+	jq '.end.sum_received.bits_per_second / 1e6' "/tmp/j$1" >"/tmp/r$1" 2>/dev/null ||
+		echo 0 >"/tmp/r$1"
+}
+iperf_udp() { # I T RATE
+	sink timeout $(($2 + 20)) iperf3 -c "198.18.0.1$1" -R -u -b "$3" -l 1400 -t "$2" -J \
+		>"/tmp/j$1" 2>/dev/null
+	jq '.end.sum_received | (.packets - .lost_packets) * 1400 * 8 / .seconds / 1e6' "/tmp/j$1" \
+		>"/tmp/r$1" 2>/dev/null || echo 0 >"/tmp/r$1"
+	jq '.end.sum_received | .packets - .lost_packets' "/tmp/j$1" >"/tmp/p$1" 2>/dev/null ||
+		echo 0 >"/tmp/p$1"
+}
+# A UDP payload rate as the wire carries it: 1400 bytes in a 1442-byte frame.
+wire() { awk -v r="$1" 'BEGIN { printf "%.2f", r * 1442 / 1400 }'; }
+
+say "creating three domUs"
+for i in 1 2 3; do create "$i"; done
+for i in 1 2 3; do
+	reachable "$i" || {
+		unreachable "$i"
+		exit 1 # nothing else can be measured
+	}
+done
+say "domUs up: $(xl list | awk 'NR > 1 { printf "%s(%s) ", $1, $2 }')"
+
+if [ "$MODE" = bench ]; then
+	cpu_pct() { # PID SECONDS: its CPU over that time, in % of one CPU
+		t0=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+		sleep "$2"
+		t1=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+		awk -v a="$t0" -v b="$t1" -v s="$2" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }'
+	}
+	iperf_tcp 3 8
+	echo "BENCH unlimited vm3 TCP, no agent: $(cat /tmp/r3) Mbit/s"
+	for counters in netdev xenstat; do
+		start_agent --xen-counters "$counters" --enforcer none || continue
+		wait_present 3
+		sleep 3
+		echo "BENCH agent CPU at ${PERIOD_MS} ms, 3 idle domUs, counters from $counters:" \
+			"$(cpu_pct "$agent" 30) % of dom0's vCPU"
+		iperf_tcp 3 8
+		echo "BENCH unlimited vm3 TCP, agent counting from $counters: $(cat /tmp/r3) Mbit/s"
+		stop_agent
+	done
+	xl destroy vm1
+	xl destroy vm2
+	xl destroy vm3
+	exit 0
+fi
+
+echo "== discovery, without --uplinks"
+start_agent
+wait_present 3 || bad "$(present) domUs present, want 3"
+grep -q "uplink found uplink=dbavm-up0 capacity_bps=10000000000" /tmp/agent.log &&
+	ok "uplink dbavm-up0 found on xenbr0 at its link speed (10 Gbit/s)" ||
+	bad "uplink not found: $(grep uplink /tmp/agent.log | tail -2)"
+expect "GET /host's uplinks" "$(api /host | jq -c '[.uplinks[] | [.name, .capacity_bps]]')" \
+	'[["dbavm-up0",10000000000]]'
+expect "the enforcer on xen" "$(api /host | jq -r .enforcer)" xen-credit
+grep -q "vif counters from the vif netdevs" /tmp/agent.log && ok "counters from the vif netdevs" ||
+	bad "not logged: counters from the vif netdevs"
+got=$(api /vms | jq -c '[.vms[] | select(.present) | [.id, .domid, .uuid, .vifs[0].id]] | sort')
+want="[$(for i in 1 2 3; do
+	d=$(domid "$i")
+	printf '["vm%s",%s,"%s","vif%s.0"]' "$i" "$d" "$(uuid "$i")" "$d"
+	[ "$i" = 3 ] || printf ,
+done)]"
+expect "names, domids, UUIDs and vifs as xl has them" "$got" "$want"
+uuid2=$(uuid 2)
+for key in vm2 "$(domid 2)" "$uuid2"; do
+	expect "GET /vms/$key" "$(api "/vms/$key" | jq -r .id)" vm2
+done
+
+echo "== SLAs by name, UUID and domid; the rate nodes"
+expect "PUT vm1's SLA by name (10 Mbit/s)" "$(put vm1 10000000)" 201
+expect "PUT vm2's SLA by UUID (30 Mbit/s)" "$(put "$uuid2" 30000000)" 201
+expect "PUT vm3's SLA by domid (20 Mbit/s)" "$(put "$(domid 3)" 20000000)" 201
+sleep 0.5
+expect "vm1's rate node: 10 Mbit/s as bytes per 20 ms" "$(rate_node 1)" 25000,20000
+expect "vm2's rate node: 30 Mbit/s" "$(rate_node 2)" 75000,20000
+expect "vm3's rate node: 20 Mbit/s" "$(rate_node 3)" 50000,20000
+expect "DELETE vm3's SLA" "$(del_sla vm3)" 204
+sleep 0.5
+expect "vm3 without an SLA has no rate node (unlimited)" "$(rate_node 3)" none
+
+echo "== TCP held to each limit"
+iperf_tcp 1 8 &
+p1=$!
+iperf_tcp 2 8 &
+p2=$!
+wait "$p1" "$p2"
+# TCP segments leave the domU in GSO packets, a set of headers for up to 64 KiB: its goodput
+# is the rate netback counts.
+within "vm1 TCP Mbit/s under its 10 Mbit/s limit" "$(cat /tmp/r1)" 10 5
+within "vm2 TCP Mbit/s under its 30 Mbit/s limit" "$(cat /tmp/r2)" 30 5
+
+echo "== UDP held to each limit, the agent's counters against iperf3's"
+# Under emulation dom0 carries about 2,000 packets a second in all (measured: two domUs
+# together passed 1.9 kpps of 1400-byte datagrams, and dom0 then dropped some after netback),
+# so the UDP limits are 4 and 8 Mbit/s (360 and 710 frames a second), each domU offering
+# twice its limit alone: what is over the limit waits and drops in the guest.
+expect "PUT vm1 4 Mbit/s" "$(put vm1 4000000)" 200
+expect "PUT vm2 8 Mbit/s" "$(put vm2 8000000)" 200
+sleep 0.5
+expect "the rate nodes" "$(rate_node 1) $(rate_node 2)" "10000,20000 20000,20000"
+for v in 1:4:8M 2:8:16M; do
+	i=${v%%:*}
+	lim=$(echo "$v" | cut -d: -f2)
+	c=$(counter dbavm_vm_passed_packets_total "vm$i")
+	iperf_udp "$i" 8 "${v##*:}"
+	sleep 0.3
+	d=$(($(counter dbavm_vm_passed_packets_total "vm$i") - c))
+	within "vm$i UDP Mbit/s (on the wire) under its $lim Mbit/s limit" "$(wire "$(cat "/tmp/r$i")")" "$lim" 5
+	within "vm$i packets counted by the agent vs received by iperf3" "$d" "$(cat "/tmp/p$i")" 3
+done
+expect "vm1's SLA back to 10 Mbit/s" "$(put vm1 10000000)" 200
+expect "vm2's SLA back to 30 Mbit/s" "$(put vm2 30000000)" 200
+
+echo "== the unlimited domU not held back"
+iperf_tcp 3 6
+above "vm3 (no SLA) TCP Mbit/s: not held back (3x vm2's limit)" "$(cat /tmp/r3)" 90
+
+echo "== xl destroy, xl create, xl reboot: followed within 2 periods of the vif's state change"
+# Every change under the backend tree, stamped as it comes (no fork in the loop). Which state
+# a vif went to is told by when: a vif comes up through states 1, 2 and 4 (Connected) and goes
+# down through 5 and 6, then its directory is removed, so the change the agent follows is the
+# last state change before its line when it comes up, the first after the command when it goes.
+(xenstore-watch "$B" | while IFS= read -r p; do
+	read -r up _ </proc/uptime
+	echo "$up $p"
+done >/tmp/watch.log) &
+watcher=$!
+sleep 0.5
+followed() { # WHAT CHANGE_TIME AGENT_LINE: the agent's line came within 2 periods
+	t_agent=$(agent_at "$3")
+	if [ -z "$2" ] || [ -z "$t_agent" ]; then
+		bad "$1: no time for the change ('$2') or the agent's line ('$3')"
+		return
+	fi
+	dt=$(awk -v a="$2" -v b="$t_agent" 'BEGIN { printf "%.2f", b - a }')
+	if awk -v d="$dt" -v p="$PERIOD_MS" 'BEGIN { exit !(d >= -0.01 && d <= 2 * p / 1000) }'; then
+		ok "$1: the agent followed after $dt s"
+	else
+		bad "$1: the agent followed after $dt s; the store and the agent meanwhile:"
+		awk -v a="$2" -v b="$t_agent" '$1 >= a - 0.3 && $1 <= b + 0.1' /tmp/watch.log /tmp/agent.log |
+			sort -n
+	fi
+}
+# The time of the last state change of vif D.0 before time T, or of the first after it.
+state_before() { awk -v p="$B/$1/0/state" -v t="$2" '$2 == p && $1 <= t { v = $1 } END { print v }' /tmp/watch.log; }
+state_after() { awk -v p="$B/$1/0/state" -v t="$2" '$2 == p && $1 >= t { print $1; exit }' /tmp/watch.log; }
+agent_at() { grep -F "$1" /tmp/agent.log | tail -1 | cut -d' ' -f1; }
+d2=$(domid 2)
+t0=$(now)
+xl destroy vm2
+sleep 0.5
+t=$(state_after "$d2" "$t0")
+followed "xl destroy vm2" "$t" "vm gone vm=vm2"
+api /vms/vm2 | jq -e '.present == false' >/dev/null && ok "vm2 absent, its SLA kept" ||
+	bad "vm2 after destroy: $(api /vms/vm2)"
+create 2
+d2=$(domid 2)
+for _ in $(seq 50); do grep -q "vif attached vm=vm2 vif=vif$d2.0" /tmp/agent.log && break; sleep 0.1; done
+t=$(state_before "$d2" "$(agent_at "vif attached vm=vm2 vif=vif$d2.0")")
+followed "xl create vm2 (domid $d2)" "$t" "vif attached vm=vm2 vif=vif$d2.0"
+sleep 0.3
+expect "vm2's SLA back on its new vif: rate node" "$(rate_node 2)" 75000,20000
+reachable 2 || unreachable 2
+d1=$(domid 1)
+iperf_tcp 1 12 &
+p1=$!
+sleep 4
+xl reboot vm1
+for _ in $(seq 600); do
+	d=$(domid 1)
+	[ -n "$d" ] && [ "$d" != "$d1" ] && grep -q "vif attached vm=vm1 vif=vif$d.0" /tmp/agent.log && break
+	sleep 0.1
+done
+d=$(domid 1)
+t=$(state_before "$d" "$(agent_at "vif attached vm=vm1 vif=vif$d.0")")
+followed "xl reboot vm1 (domid $d1 -> $d)" "$t" "vif attached vm=vm1 vif=vif$d.0"
+grep -q "vif released vm=vm1 vif=vif$d1.0" /tmp/agent.log && ok "logged: vm1's old vif released" ||
+	bad "not logged: vm1's old vif released"
+sleep 0.3
+expect "vm1's SLA on its new vif: rate node" "$(rate_node 1)" 25000,20000
+pkill -f "iperf3 -c 198.18.0.11 " 2>/dev/null
+wait "$p1"
+# Its counters started again from 0 with the new vif: no period above the limit (+10 %).
+most=$(api /vms/vm1/stats | jq '[.periods[].passed.bps] | max')
+below "vm1's highest rate in its history around the reboot, Mbit/s" \
+	"$(awk -v b="$most" 'BEGIN { printf "%.2f", b / 1e6 }')" 11
+kill "$watcher" 2>/dev/null
+reachable 1 || unreachable 1
+
+echo "== the agent restarted mid-run picks everything up again"
+iperf_tcp 2 10 &
+p2=$!
+sleep 2
+stop_agent && ok "exit status 0 on SIGTERM" || bad "exit status $? on SIGTERM"
+expect "rate nodes gone while the agent is away" "$(rate_node 1) $(rate_node 2)" "none none"
+start_agent
+wait_present 3 || bad "$(present) present after the restart"
+sleep 0.5
+expect "rate nodes back" "$(rate_node 1) $(rate_node 2) $(rate_node 3)" \
+	"25000,20000 75000,20000 none"
+expect "SLAs back" "$(api /vms | jq -c '[.vms[] | select(.sla_set) | [.id, .sla.bandwidth.max_bps]] | sort')" \
+	'[["vm1",10000000],["vm2",30000000]]'
+wait "$p2"
+stop_agent
+
+echo "== the paper's scenario 1, scaled by 1/100 (what the emulated machine carries)"
+# The uplink shaped as a 10 Mbit/s wire, a host budget of 1.9 kpps; every VM offers the whole
+# uplink in 1500-byte frames. SLAs (min = max): vm1 1.5 Mbit/s and 200 pps, vm2 7 Mbit/s and
+# 600, vm3 1.5 Mbit/s and 600.
+tc qdisc add dev dbavm-up0 root handle 1: htb default 1
+tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 10mbit ceil 10mbit burst 4k cburst 4k
+printf '%-10s %-4s %10s %10s %12s %12s %8s\n' enforcer vm "SLA Mbit/s" "got Mbit/s" \
+	"netback Mb/s" "rate node" "SLA met" >/tmp/table
+for enf in none xen-credit; do
+	start_agent --enforcer "$enf" --uplinks dbavm-up0:10000000 --host-pps 1900
+	wait_present 3
+	expect "--uplinks overrides the link speed ($enf)" \
+		"$(api /host | jq -c '[.uplinks[] | [.name, .capacity_bps]]')" '[["dbavm-up0",10000000]]'
+	put vm1 1500000 200 >/dev/null
+	put vm2 7000000 600 >/dev/null
+	put vm3 1500000 600 >/dev/null
+	sleep 1
+	for i in 1 2 3; do
+		sink timeout 30 iperf3 -c "198.18.0.1$i" -R -u -b 10M -l 1458 -t 8 -J >"/tmp/s$i" 2>/dev/null &
+		eval "s$i=\$!"
+	done
+	sleep 5 # what the agent saw passing netback, in the middle of the run
+	for i in 1 2 3; do api "/vms/vm$i" | jq '.passed.bps / 1e6' >"/tmp/a$i"; done
+	# shellcheck disable=SC2154 # set by the eval
+	wait "$s1" "$s2" "$s3"
+	for i in 1 2 3; do
+		got=$(jq '.end.sum_received | (.packets - .lost_packets) * 1500 * 8 / .seconds / 1e6' \
+			"/tmp/s$i" 2>/dev/null || echo 0)
+		sla=$([ "$i" = 2 ] && echo 7 || echo 1.5)
+		met=$(awk -v g="$got" -v s="$sla" 'BEGIN { print (g >= 0.95 * s && g <= 1.05 * s) ? "yes" : "NO" }')
+		printf '%-10s vm%-2s %10s %10.2f %12.2f %12s %8s\n' "$enf" "$i" "$sla" "$got" \
+			"$(cat "/tmp/a$i")" "$(rate_node "$i")" "$met" >>/tmp/table
+		[ "$enf" = xen-credit ] && within "scenario 1, xen-credit: vm$i Mbit/s (frames)" "$got" "$sla" 5
+		[ "$got" != 0 ] || { echo "iperf3 for vm$i said:"; head -c 600 "/tmp/s$i"; echo; }
+	done
+	stop_agent
+done
+cat /tmp/table
+tc -s class show dev dbavm-up0
+
+echo "== SIGTERM leaves no rate node"
+start_agent
+wait_present 3
+sleep 0.5
+n=$(xenstore-ls "$B" 2>/dev/null | grep -c ' rate = ')
+[ "$n" -ge 2 ] && ok "$n rate nodes written" || bad "$n rate nodes written, want 2"
+stop_agent && ok "exit status 0" || bad "exit status $?"
+n=$(xenstore-ls "$B" 2>/dev/null | grep -c ' rate = ')
+expect "rate nodes left after SIGTERM" "$n" 0
+
+for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
+if [ "$failed" -gt 0 ]; then
+	echo "agent log (last 40 lines):"
+	tail -40 /tmp/agent.log
+fi
+check_done
