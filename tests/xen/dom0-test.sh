@@ -6,6 +6,7 @@
 # traffic leaves by the uplink as on a real host. domU vm<i> is 198.18.0.1<i> and runs an
 # iperf3 server; its traffic is measured by iperf3 -R from the sink.
 #   dom0-test.sh test    the checks (ok/FAIL lines, check.sh), tables of what each VM got
+#   dom0-test.sh scenario  the paper's scenario alone (to look at it)
 #   dom0-test.sh bench   the agent's CPU at a 100 ms period with three idle domUs, counting
 #                        with the vif netdevs (now) and with libxenstat (before), and an
 #                        unlimited domU's TCP with no agent and with each
@@ -79,7 +80,7 @@ mkfifo /tmp/agent.fifo
 done </tmp/agent.fifo >>/tmp/agent.log) &
 exec 9>/tmp/agent.fifo # the stamper's writer stays open across agents
 start_agent() { # FLAGS...
-	dbavmd --platform xen --period "$PERIOD_MS" --listen 127.0.0.1:8470 \
+	dbavmd --platform xen --period "$PERIOD_MS" --listen 127.0.0.1:8470 --log-level debug \
 		--state-dir /var/lib/dbavm --token-file /run/token "$@" 2>&9 &
 	agent=$!
 	for _ in $(seq 100); do curl -sf -m 2 "$API/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -124,7 +125,8 @@ iperf_tcp() { # I T
 		echo 0 >"/tmp/r$1"
 }
 iperf_udp() { # I T RATE
-	sink timeout $(($2 + 20)) iperf3 -c "198.18.0.1$1" -R -u -b "$3" -l 1400 -t "$2" -J \
+	sink timeout $(($2 + 20)) iperf3 -c "198.18.0.1$1" -R -u -b "$3" -l 1400 -t "$2" \
+		-J \
 		>"/tmp/j$1" 2>/dev/null
 	jq '.end.sum_received | (.packets - .lost_packets) * 1400 * 8 / .seconds / 1e6' "/tmp/j$1" \
 		>"/tmp/r$1" 2>/dev/null || echo 0 >"/tmp/r$1"
@@ -170,6 +172,7 @@ if [ "$MODE" = bench ]; then
 	exit 0
 fi
 
+if [ "$MODE" = test ]; then # (scenario: the scenario alone, to look at it)
 echo "== discovery, without --uplinks"
 start_agent
 wait_present 3 || bad "$(present) domUs present, want 3"
@@ -260,12 +263,17 @@ followed() { # WHAT CHANGE_TIME AGENT_LINE: the agent's line came within 2 perio
 		return
 	fi
 	dt=$(awk -v a="$2" -v b="$t_agent" 'BEGIN { printf "%.2f", b - a }')
+	# What the agent's periods in between cost (its debug lines).
+	awk -v a="$2" -v b="$t_agent" '$1 >= a && $1 <= b + 0.1 && /period after a rescan|loop late/ {
+		$2 = ""; print "   " $0 }' /tmp/agent.log
 	if awk -v d="$dt" -v p="$PERIOD_MS" 'BEGIN { exit !(d >= -0.01 && d <= 2 * p / 1000) }'; then
 		ok "$1: the agent followed after $dt s"
 	else
 		bad "$1: the agent followed after $dt s; the store and the agent meanwhile:"
 		awk -v a="$2" -v b="$t_agent" '$1 >= a - 0.3 && $1 <= b + 0.1' /tmp/watch.log /tmp/agent.log |
 			sort -n
+		api /metrics | grep '^dbavm_loop_'
+		ps -eo pid,ni,pri,pcpu,etime,args | head -30
 	fi
 }
 # The time of the last state change of vif D.0 before time T, or of the first after it.
@@ -330,45 +338,59 @@ expect "SLAs back" "$(api /vms | jq -c '[.vms[] | select(.sla_set) | [.id, .sla.
 wait "$p2"
 stop_agent
 
-echo "== the paper's scenario 1, scaled by 1/100 (what the emulated machine carries)"
-# The uplink shaped as a 10 Mbit/s wire, a host budget of 1.9 kpps; every VM offers the whole
-# uplink in 1500-byte frames. SLAs (min = max): vm1 1.5 Mbit/s and 200 pps, vm2 7 Mbit/s and
-# 600, vm3 1.5 Mbit/s and 600.
+fi
+
+echo "== the paper's scenario 1 in TCP, scaled by 1/20: uplink 50 Mbit/s"
+# The agent is told of a 50 Mbit/s uplink and a host budget of 9.5 kpps; SLAs (min = max): vm1
+# 7.5 Mbit/s and 1 kpps, vm2 35 Mbit/s and 3 kpps, vm3 7.5 Mbit/s and 3 kpps; each VM sends as
+# much as TCP lets it, in 1500-byte frames. TCP, not the paper's UDP: the three domUs share
+# one emulated CPU, and a UDP sender's every packet costs it (three domUs offering 10 Mbit/s
+# of datagrams kept that CPU busy, and the one with 7 Mbit/s of SLA got 5.3-6.2 for want of
+# it), where TCP hands the guest's kernel 64 KiB at a time. The wire itself runs at 55 Mbit/s:
+# with the guarantees summing to exactly its rate its queue never drains, and TCP, backing
+# off at the drops, fell below its share (80-94 %) whatever held it; an operator leaves the
+# same margin (Placement's `reserved`). Results over 10 s of steady state (-O 2: slow start
+# left out).
+sla() { case $1 in 2) echo 35 ;; *) echo 7.5 ;; esac; }
 tc qdisc add dev dbavm-up0 root handle 1: htb default 1
-tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 10mbit ceil 10mbit burst 4k cburst 4k
-printf '%-10s %-4s %10s %10s %12s %12s %8s\n' enforcer vm "SLA Mbit/s" "got Mbit/s" \
-	"netback Mb/s" "rate node" "SLA met" >/tmp/table
+tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 55mbit ceil 55mbit burst 16k cburst 16k
+printf '%-10s %-4s %10s %10s %12s %8s\n' enforcer vm "SLA Mbit/s" "got Mbit/s" "agent Mbit/s" \
+	"SLA met" >/tmp/table
 for enf in none xen-credit; do
-	start_agent --enforcer "$enf" --uplinks dbavm-up0:10000000 --host-pps 1900
+	start_agent --enforcer "$enf" --uplinks dbavm-up0:50000000 --host-pps 9500
 	wait_present 3
 	expect "--uplinks overrides the link speed ($enf)" \
-		"$(api /host | jq -c '[.uplinks[] | [.name, .capacity_bps]]')" '[["dbavm-up0",10000000]]'
-	put vm1 1500000 200 >/dev/null
-	put vm2 7000000 600 >/dev/null
-	put vm3 1500000 600 >/dev/null
+		"$(api /host | jq -c '[.uplinks[] | [.name, .capacity_bps]]')" '[["dbavm-up0",50000000]]'
+	put vm1 7500000 1000 >/dev/null
+	put vm2 35000000 3000 >/dev/null
+	put vm3 7500000 3000 >/dev/null
 	sleep 1
 	for i in 1 2 3; do
-		sink timeout 30 iperf3 -c "198.18.0.1$i" -R -u -b 10M -l 1458 -t 8 -J >"/tmp/s$i" 2>/dev/null &
+		sink timeout 40 iperf3 -c "198.18.0.1$i" -R -O 2 -t 10 -J >"/tmp/s$i" 2>/dev/null &
 		eval "s$i=\$!"
 	done
-	sleep 5 # what the agent saw passing netback, in the middle of the run
-	for i in 1 2 3; do api "/vms/vm$i" | jq '.passed.bps / 1e6' >"/tmp/a$i"; done
+	sleep 2 # slow start over: what the agent counts from here, as iperf3 does
+	for i in 1 2 3; do counter dbavm_vm_passed_bytes_total "vm$i" >"/tmp/b0.$i"; done
+	t0=$(now)
+	sleep 4
+	xentop -b -d 2 -i 2 | sed -n '/NAME/,$p' | tail -5 # each domain's CPU, over 2 s mid-run
 	# shellcheck disable=SC2154 # set by the eval
 	wait "$s1" "$s2" "$s3"
+	for i in 1 2 3; do counter dbavm_vm_passed_bytes_total "vm$i" >"/tmp/b1.$i"; done
+	t1=$(now)
 	for i in 1 2 3; do
-		got=$(jq '.end.sum_received | (.packets - .lost_packets) * 1500 * 8 / .seconds / 1e6' \
-			"/tmp/s$i" 2>/dev/null || echo 0)
-		sla=$([ "$i" = 2 ] && echo 7 || echo 1.5)
-		met=$(awk -v g="$got" -v s="$sla" 'BEGIN { print (g >= 0.95 * s && g <= 1.05 * s) ? "yes" : "NO" }')
-		printf '%-10s vm%-2s %10s %10.2f %12.2f %12s %8s\n' "$enf" "$i" "$sla" "$got" \
-			"$(cat "/tmp/a$i")" "$(rate_node "$i")" "$met" >>/tmp/table
-		[ "$enf" = xen-credit ] && within "scenario 1, xen-credit: vm$i Mbit/s (frames)" "$got" "$sla" 5
+		got=$(jq '.end.sum_received.bits_per_second / 1e6' "/tmp/s$i" 2>/dev/null || echo 0)
+		bytes=$(($(cat "/tmp/b1.$i") - $(cat "/tmp/b0.$i")))
+		met=$(awk -v g="$got" -v s="$(sla "$i")" 'BEGIN { print (g >= 0.95 * s && g <= 1.05 * s) ? "yes" : "NO" }')
+		printf '%-10s vm%-2s %10s %10.2f %12.2f %8s\n' "$enf" "$i" "$(sla "$i")" "$got" \
+			"$(awk -v b="$bytes" -v s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
+			'BEGIN { print b * 8 / s / 1e6 }')" "$met" >>/tmp/table
+		[ "$enf" = xen-credit ] && within "scenario 1, xen-credit: vm$i TCP Mbit/s" "$got" "$(sla "$i")" 5
 		[ "$got" != 0 ] || { echo "iperf3 for vm$i said:"; head -c 600 "/tmp/s$i"; echo; }
 	done
 	stop_agent
 done
 cat /tmp/table
-tc -s class show dev dbavm-up0
 
 echo "== SIGTERM leaves no rate node"
 start_agent
@@ -381,6 +403,8 @@ n=$(xenstore-ls "$B" 2>/dev/null | grep -c ' rate = ')
 expect "rate nodes left after SIGTERM" "$n" 0
 
 for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
+echo "the agent's warnings and errors:"
+grep -v 'level=info\|level=debug' /tmp/agent.log
 if [ "$failed" -gt 0 ]; then
 	echo "agent log (last 40 lines):"
 	tail -40 /tmp/agent.log
