@@ -66,7 +66,8 @@ void control_close(struct control *ctl);
 /* Records that a period started late_ns after it was due. */
 void control_note_lateness(struct control *ctl, uint64_t late_ns);
 
-/* What the platform said (0, PLATFORM_RESCAN, PLATFORM_RESYNC): acted on at the next period. */
+/* What the platform said (0, PLATFORM_RESCAN, PLATFORM_RESYNC): acted on at the next period
+ * (which the agent's loop starts early for it). */
 void control_platform_event(struct control *ctl, int what);
 
 /* One period, standing for the time now_ns. Returns 0 or a negative errno (logged). */

@@ -95,6 +95,12 @@ int loop_del_fd(struct loop *loop, int fd)
 	return 0;
 }
 
+static struct timespec ts_of(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u),
+				  .tv_nsec = (long)(ns % 1000000000u) };
+}
+
 int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, void *arg)
 {
 	struct itimerspec its = { 0 };
@@ -105,8 +111,7 @@ int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, voi
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	its.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
-	its.it_interval.tv_nsec = (long)(period_ns % 1000000000u);
+	its.it_interval = ts_of(period_ns);
 	its.it_value = its.it_interval;
 	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
 		rc = -errno;
@@ -119,6 +124,14 @@ int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, voi
 		return rc;
 	}
 	return fd;
+}
+
+int loop_timer_restart(int fd, uint64_t first_ns, uint64_t period_ns)
+{
+	struct itimerspec its = { .it_interval = ts_of(period_ns),
+				  .it_value = ts_of(first_ns ? first_ns : 1) };
+
+	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
 int loop_add_signals(struct loop *loop, const int *signals, int n, loop_signal_fn *fn, void *arg)

@@ -24,6 +24,9 @@ int loop_del_fd(struct loop *loop, int fd);
 
 /* A periodic timer on CLOCK_MONOTONIC; returns its fd or a negative errno. */
 int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, void *arg);
+/* Re-arms a timer of loop_add_timer: its next expiration first_ns from now (0 counts as 1),
+ * then every period_ns; expirations not yet read are dropped. 0 or a negative errno. */
+int loop_timer_restart(int fd, uint64_t first_ns, uint64_t period_ns);
 /* Blocks the signals and delivers them through a signalfd; returns 0 or a negative errno. */
 int loop_add_signals(struct loop *loop, const int *signals, int n, loop_signal_fn *fn, void *arg);
 

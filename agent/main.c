@@ -43,8 +43,12 @@ struct agent {
 	struct api api;
 	struct metrics_info info;
 	uint64_t period_ns;
-	uint64_t start_ns;
-	uint64_t periods_due; /* timer expirations since the start */
+	uint64_t start_ns;     /* the agent's time 0: control_tick's clock counts from here */
+	uint64_t sched_ns;     /* when the timer's periods are counted from (moves when rephased) */
+	uint64_t periods_due;  /* timer expirations since sched_ns */
+	uint64_t last_tick_ns; /* when the last period began, on the agent's clock */
+	int timer_fd;
+	bool rephased; /* the timer was moved for a host change, and has not fired since */
 };
 
 static uint64_t monotonic_ns(void)
@@ -183,7 +187,7 @@ static int run_ticks(struct agent *a, uint64_t ticks)
 static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 {
 	struct agent *a = arg;
-	uint64_t now = monotonic_ns() - a->start_ns, due;
+	uint64_t abs = monotonic_ns(), now = abs - a->start_ns, due;
 
 	(void)loop;
 	if (expirations > 1) {
@@ -191,17 +195,36 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 		log_debug("loop late periods=%" PRIu64, expirations - 1);
 	}
 	a->periods_due += expirations;
-	due = a->periods_due * a->period_ns;
-	control_note_lateness(&a->ctl, now > due ? now - due : 0);
+	due = a->sched_ns + a->periods_due * a->period_ns;
+	control_note_lateness(&a->ctl, abs > due ? abs - due : 0);
+	a->rephased = false;
+	a->last_tick_ns = now;
 	control_tick(&a->ctl, now);
 }
 
-/* The platform says the host may have changed: rescan at the next period. */
+/*
+ * The platform says the host may have changed (a VM or vif came or went): a period begins
+ * at once, and the periods go on from there, so that a new vif is limited, and a gone one's
+ * guarantee freed, within a scan's time rather than up to a period later. Not sooner than a
+ * quarter period after the last began: host changes come in bursts (a domain's vif passes
+ * through several states), and a period needs time to measure in. From the timer, so that
+ * the platform's own callback has returned before its scan runs.
+ */
 static void on_platform_event(void *arg, int what)
 {
 	struct agent *a = arg;
+	uint64_t abs = monotonic_ns(), now = abs - a->start_ns, since, wait;
 
 	control_platform_event(&a->ctl, what);
+	if (a->timer_fd < 0 || !a->ctl.started || a->rephased)
+		return;
+	since = now > a->last_tick_ns ? now - a->last_tick_ns : 0;
+	wait = since >= a->period_ns / 4 ? 0 : a->period_ns / 4 - since;
+	if (loop_timer_restart(a->timer_fd, wait, a->period_ns))
+		return; /* the next period, as it was due, will rescan */
+	a->rephased = true;
+	a->sched_ns = abs + wait - a->period_ns;
+	a->periods_due = 0;
 }
 
 static void unwatch(struct platform *plat)
@@ -245,9 +268,10 @@ static int run_loop(struct agent *a)
 		return 1;
 	}
 	rc = loop_add_signals(loop, signals, 2, on_signal, a);
-	a->start_ns = monotonic_ns(); /* the timer's periods fall due from here */
-	if (!rc)
-		rc = loop_add_timer(loop, a->period_ns, on_period, a) < 0;
+	a->start_ns = a->sched_ns = monotonic_ns(); /* the timer's periods fall due from here */
+	a->timer_fd = -1;
+	if (!rc && (a->timer_fd = loop_add_timer(loop, a->period_ns, on_period, a)) < 0)
+		rc = 1;
 	if (!rc && a->ctl.plat->ops->watch &&
 	    (rc = a->ctl.plat->ops->watch(a->ctl.plat, loop, on_platform_event, a)))
 		log_error("platform not watched platform=%s err=%s", a->ctl.plat->ops->name,

@@ -29,6 +29,24 @@
 #define WARNED_MAX 256
 #define MAX_FOUND 16 /* bridges, and uplinks found on them, in a scan */
 
+/* A connected vif as the store describes it. */
+struct dom_vif {
+	char id[IFNAMSIZ];     /* vif<domid>.<devid> */
+	char host[IFNAMSIZ];   /* its netdev in dom0 */
+	char bridge[IFNAMSIZ]; /* "" when the store names none */
+};
+
+/* A domain as the store described it at its last reading. */
+struct dom {
+	long domid;
+	bool named; /* it has a name: a VM (otherwise skipped, and said once) */
+	bool stale; /* a watch named it since: read it again */
+	char name[PLATFORM_ID_MAX];
+	char uuid[PLATFORM_UUID_LEN];
+	struct dom_vif *vifs;
+	size_t n_vifs;
+};
+
 struct xen {
 	struct platform_host host;
 	struct xs_handle *xs; /* NULL while xenstore is unreachable */
@@ -46,6 +64,11 @@ struct xen {
 	/* The uplinks the last scan found (no --uplinks), to log what changes. */
 	struct platform_uplink found[MAX_FOUND];
 	size_t n_found;
+	/* Each domain as the store last said, read again only when a watch names it: a change
+	 * costs the reads of the domain it touches, not of every domain. */
+	struct dom *doms;
+	size_t n_doms;
+	bool all_stale; /* read every domain again (start, reconnection, a change above them) */
 };
 
 /* A warning about the store's contents, logged the first time only (then at debug). */
@@ -274,29 +297,36 @@ static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, co
 	}
 }
 
-/* The domain's vifs, name and UUID; 0 with vm->n_vifs == 0 if it has none usable. */
-static int scan_domain(struct xen *x, struct scan_ctx *c, long domid, struct platform_vm *vm)
+/* Reads domain domid's name, UUID and connected vifs from the store into d. 0, or -ENOMEM. */
+static int read_domain(struct xen *x, long domid, struct dom *d)
 {
 	char path[160], vmpath[128], *slash;
 	char **devs;
 	unsigned n = 0;
 
+	memset(d, 0, sizeof(*d));
+	d->domid = domid;
 	snprintf(path, sizeof(path), "/local/domain/%ld/name", domid);
-	if (read_str(x->xs, path, vm->id, sizeof(vm->id)) || !vm->id[0]) {
+	if (read_str(x->xs, path, d->name, sizeof(d->name)) || !d->name[0]) {
 		warn_once(x, "domain skipped, no name in xenstore domid=%ld", domid);
 		return 0;
 	}
-	vm->domid = domid;
+	d->named = true;
 	snprintf(path, sizeof(path), "/local/domain/%ld/vm", domid);
 	if (!read_str(x->xs, path, vmpath, sizeof(vmpath)) && (slash = strrchr(vmpath, '/')) &&
 	    strlen(slash + 1) == PLATFORM_UUID_LEN - 1)
-		memcpy(vm->uuid, slash + 1, PLATFORM_UUID_LEN);
+		memcpy(d->uuid, slash + 1, PLATFORM_UUID_LEN);
 	snprintf(path, sizeof(path), BACKEND "/%ld", domid);
 	devs = xs_directory(x->xs, XBT_NULL, path, &n);
+	d->vifs = calloc(n ? n : 1, sizeof(*d->vifs));
+	if (!d->vifs) {
+		free(devs);
+		return -ENOMEM;
+	}
 	for (unsigned i = 0; devs && i < n; i++) {
 		long devid = parse_id(devs[i]);
-		char state[8], bridge[IFNAMSIZ], id[IFNAMSIZ], host[IFNAMSIZ], up[IFNAMSIZ] = "";
-		struct platform_vif *pv;
+		struct dom_vif *v = &d->vifs[d->n_vifs];
+		char state[8];
 
 		if (devid < 0) {
 			warn_once(x, "vif skipped, bad devid in xenstore domid=%ld devid=%.16s",
@@ -307,26 +337,99 @@ static int scan_domain(struct xen *x, struct scan_ctx *c, long domid, struct pla
 		if (read_str(x->xs, path, state, sizeof(state)) || strcmp(state, "4"))
 			continue; /* not connected (XenbusStateConnected is 4) */
 		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/bridge", domid, devid);
-		if (read_str(x->xs, path, bridge, sizeof(bridge)))
-			bridge[0] = '\0';
-		xen_vif_id(id, (unsigned)domid, (unsigned)devid); /* both <= MAX_ID */
+		if (read_str(x->xs, path, v->bridge, sizeof(v->bridge)))
+			v->bridge[0] = '\0';
+		xen_vif_id(v->id, (unsigned)domid, (unsigned)devid); /* both <= MAX_ID */
 		/* Its netdev: netback's vif<domid>.<devid>, or what xl's vifname= made of it. */
 		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/vifname", domid, devid);
-		if (read_str(x->xs, path, host, sizeof(host)) || !host[0])
-			memcpy(host, id, sizeof(id));
-		if (!uplink_for(x, c, bridge, vm->id, id, up))
-			continue;
-		pv = platform_vm_add_vif(vm);
-		if (!pv) {
-			free(devs);
-			return -ENOMEM;
-		}
-		memcpy(pv->id, id, sizeof(id));
-		memcpy(pv->host_ifname, host, sizeof(host));
-		memcpy(pv->uplink, up, sizeof(up));
-		pv->host_ifindex = if_nametoindex(host);
+		if (read_str(x->xs, path, v->host, sizeof(v->host)) || !v->host[0])
+			memcpy(v->host, v->id, sizeof(v->id));
+		d->n_vifs++;
 	}
 	free(devs);
+	return 0;
+}
+
+/* The VM a domain is, with the vifs whose uplink is known; vm->n_vifs == 0 if none. 0 or
+ * -ENOMEM. */
+static int vm_of(struct xen *x, struct scan_ctx *c, const struct dom *d, struct platform_vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	if (!d->named)
+		return 0;
+	memcpy(vm->id, d->name, sizeof(vm->id));
+	memcpy(vm->uuid, d->uuid, sizeof(vm->uuid));
+	vm->domid = d->domid;
+	for (size_t i = 0; i < d->n_vifs; i++) {
+		const struct dom_vif *v = &d->vifs[i];
+		char up[IFNAMSIZ] = "";
+		struct platform_vif *pv;
+
+		if (!uplink_for(x, c, v->bridge, d->name, v->id, up))
+			continue;
+		pv = platform_vm_add_vif(vm);
+		if (!pv)
+			return -ENOMEM;
+		memcpy(pv->id, v->id, sizeof(v->id));
+		memcpy(pv->host_ifname, v->host, sizeof(v->host));
+		memcpy(pv->uplink, up, sizeof(up));
+		pv->host_ifindex = if_nametoindex(v->host);
+	}
+	return 0;
+}
+
+static void doms_free(struct dom *doms, size_t n)
+{
+	for (size_t i = 0; doms && i < n; i++)
+		free(doms[i].vifs);
+	free(doms);
+}
+
+static struct dom *dom_find(struct xen *x, long domid)
+{
+	for (size_t i = 0; i < x->n_doms; i++)
+		if (x->doms[i].domid == domid)
+			return &x->doms[i];
+	return NULL;
+}
+
+/* The domains under the backend tree now: each taken from the last reading unless a watch
+ * named it since, else read. The new list replaces x->doms. 0 or a negative errno. */
+static int refresh_doms(struct xen *x, char **ids, unsigned n)
+{
+	struct dom *doms = calloc(n ? n : 1, sizeof(*doms));
+	size_t k = 0;
+	int rc = 0;
+
+	if (!doms)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n && !rc; i++) {
+		long domid = parse_id(ids[i]);
+		struct dom *old;
+
+		if (domid <= 0) { /* dom0's own vifs are not a guest's */
+			if (domid < 0)
+				warn_once(x, "domain skipped, bad domid in xenstore domid=%.16s",
+					  ids[i]);
+			continue;
+		}
+		old = x->all_stale ? NULL : dom_find(x, domid);
+		if (old && !old->stale) {
+			doms[k++] = *old;
+			old->vifs = NULL; /* moved */
+			continue;
+		}
+		if (!(rc = read_domain(x, domid, &doms[k])))
+			k++;
+	}
+	if (rc) {
+		doms_free(doms, k);
+		return rc;
+	}
+	doms_free(x->doms, x->n_doms);
+	x->doms = doms;
+	x->n_doms = k;
+	x->all_stale = false;
 	return 0;
 }
 
@@ -437,23 +540,15 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 		platform_scan_free(scan);
 		return rc;
 	}
-	for (unsigned i = 0; doms && i < n && !rc; i++) {
-		long domid = parse_id(doms[i]);
+	rc = refresh_doms(x, doms, doms ? n : 0);
+	for (size_t i = 0; i < x->n_doms && !rc; i++) {
 		struct platform_vm vm;
 
-		memset(&vm, 0, sizeof(vm));
-		if (domid <= 0) { /* dom0's own vifs are not a guest's */
-			if (domid < 0)
-				warn_once(x, "domain skipped, bad domid in xenstore domid=%.16s",
-					  doms[i]);
-			continue;
-		}
-		rc = scan_domain(x, &c, domid, &vm);
-		if (rc || !vm.n_vifs) {
+		rc = vm_of(x, &c, &x->doms[i], &vm);
+		if (rc || !vm.n_vifs)
 			free(vm.vifs);
-			continue;
-		}
-		rc = platform_scan_add_vm(scan, &vm);
+		else
+			rc = platform_scan_add_vm(scan, &vm);
 	}
 	free(doms);
 	if (rc)
@@ -461,6 +556,24 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	else if (!x->host.n_uplinks)
 		log_found(x, scan);
 	return rc;
+}
+
+/* A watch fired for path: the domain under the backend tree it names is read again at the
+ * next scan; every domain, if it names none (the tree itself: its watch's first event). */
+static void mark_stale(struct xen *x, const char *path)
+{
+	size_t len = strlen(BACKEND "/");
+	char id[16];
+	struct dom *d;
+	long domid;
+
+	if (strncmp(path, BACKEND "/", len) || sscanf(path + len, "%15[^/]", id) != 1 ||
+	    (domid = parse_id(id)) < 0) {
+		x->all_stale = true;
+		return;
+	}
+	if ((d = dom_find(x, domid)))
+		d->stale = true;
 }
 
 /* The watch fired: a rescan is due. */
@@ -477,8 +590,10 @@ static void on_watch(struct loop *loop, int fd, uint32_t events, void *arg)
 		size_t n = strlen(path);
 
 		/* A vif's rate node is the enforcer's own writing: nothing a scan reads. */
-		if (n < 5 || strcmp(path + n - 5, "/rate"))
+		if (n < 5 || strcmp(path + n - 5, "/rate")) {
+			mark_stale(x, path);
 			due = PLATFORM_RESCAN;
+		}
 		free(ev);
 	}
 	if (errno && errno != EAGAIN && xen_connection_error(errno))
@@ -501,6 +616,7 @@ static void on_probe(struct loop *loop, int fd, uint32_t events, void *arg)
 		if (xs_connect(x))
 			return; /* again in a second */
 		x->problem[0] = '\0';
+		x->all_stale = true;
 		log_info("xenstore reconnected: rescanning, watching and applying every limit "
 			 "again");
 		x->notify(x->notify_arg, PLATFORM_RESYNC);
@@ -552,6 +668,7 @@ static void xen_close(struct platform *p)
 	if (x->probe_fd >= 0)
 		close(x->probe_fd);
 	platform_host_free(&x->host);
+	doms_free(x->doms, x->n_doms);
 	free(x);
 	p->priv = NULL;
 }

@@ -39,7 +39,7 @@ agent=""
 cleanup() {
 	[ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
 	[ -n "$xs" ] && kill "$xs" 2>/dev/null && wait "$xs" 2>/dev/null || true
-	for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4 dbavm-xg5; do
+	for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4 dbavm-xg5 dbavm-xg6; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
@@ -75,7 +75,7 @@ netdev() { # DOMID: vif<DOMID>.0 in the driver domain, its guest end in dbavm-xg
 	ip -n "dbavm-xg$1" link set eth0 up
 }
 
-for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4 dbavm-xg5; do ip netns del "$ns" 2>/dev/null || true; done
+for ns in $H dbavm-xg1 dbavm-xg2 dbavm-xg3 dbavm-xg4 dbavm-xg5 dbavm-xg6; do ip netns del "$ns" 2>/dev/null || true; done
 ip netns add $H
 inh ip link set lo up
 for d in 1 2 3; do netdev "$d"; done
@@ -121,7 +121,9 @@ put() { # ID BPS PPS: an SLA as the paper's: min = max = BPS, max PPS
 		     \"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
 }
 present() { api /vms | jq '[.vms[] | select(.present)] | length'; }
-wait_present() { for _ in $(seq 50); do [ "$(present 2>/dev/null)" = 3 ] && break; sleep 0.1; done; }
+wait_present() { # [N], default 3
+	for _ in $(seq 50); do [ "$(present 2>/dev/null)" = "${1:-3}" ] && break; sleep 0.1; done
+}
 wait_present
 
 echo "== discovery"
@@ -348,7 +350,9 @@ done
 stop_agent && ok "exit 0 on SIGTERM" || bad "exit status $?"
 
 echo "== uplinks found without --uplinks"
-# The vifs on a bridge xenbr0 (their store entries say so), with one port that is not a vif.
+# The vifs on a bridge xenbr0 (their store entries say so), with one port that is not a vif;
+# xvm3, now domid 6, gets its netdev. Four VMs: xvm5 came earlier.
+netdev 6
 poke() { xenstore-write /local/domain/0/backend/vif/1/0/poke "$1"; sleep 0.5; }
 inh ip link add xenbr0 type bridge
 inh ip link add up0 type veth peer name up0p
@@ -359,7 +363,7 @@ ip netns exec "$H" "$DBAVMD" --platform xen --enforcer none --period 100 \
 	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
 	2>>"$dir/agent.log" &
 agent=$!
-wait_present
+wait_present 4
 grep -q "uplink found uplink=up0 capacity_bps=10000000000" "$dir/agent.log" &&
 	ok "logged: up0 found, 10 Gbit/s from its link speed" || bad "up0 not found"
 expect "GET /host's uplinks" "$(api /host | jq -c '[.uplinks[] | [.name, .capacity_bps]]')" \
@@ -372,13 +376,13 @@ grep -q "its bridge has several ports that are not vifs; .* bridge=xenbr0 first=
 	ok "two ports that are not vifs: logged, the vifs skipped" || bad "two candidate uplinks not logged"
 expect "no VM present while the uplink is ambiguous" "$(present)" 0
 inh ip link set up1 nomaster
-inh ip link set up0p down # up0 has no carrier: no speed
+inh ip link set up0 down # a port that is down has no speed
 poke 2
 grep -q "its uplink's speed is unknown .* uplink=up0" "$dir/agent.log" &&
 	ok "an uplink without a speed: logged, the vifs skipped" || bad "unknown speed not logged"
-inh ip link set up0p up
+inh ip link set up0 up
 poke 3
-expect "up0 back at its speed: the three VMs present" "$(present)" 3
+expect "up0 back at its speed: the four VMs present" "$(present)" 4
 inh ip link set up0 nomaster
 poke 4
 grep -q "its bridge has no uplink (a port that is not a vif).* bridge=xenbr0" "$dir/agent.log" &&
