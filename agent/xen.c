@@ -297,8 +297,10 @@ static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, co
 	}
 }
 
-/* Reads domain domid's name, UUID and connected vifs from the store into d. 0, or -ENOMEM. */
-static int read_domain(struct xen *x, long domid, struct dom *d)
+/* Reads domain domid's name, UUID and connected vifs from the store into d; the name and UUID
+ * of a domain known by them (old) are not read again (they are set when it is made, and a
+ * domain going down must be let go with as few reads as may be). 0, or -ENOMEM. */
+static int read_domain(struct xen *x, long domid, const struct dom *old, struct dom *d)
 {
 	char path[160], vmpath[128], *slash;
 	char **devs;
@@ -306,6 +308,12 @@ static int read_domain(struct xen *x, long domid, struct dom *d)
 
 	memset(d, 0, sizeof(*d));
 	d->domid = domid;
+	if (old && old->named) {
+		memcpy(d->name, old->name, sizeof(d->name));
+		memcpy(d->uuid, old->uuid, sizeof(d->uuid));
+		d->named = true;
+		goto vifs;
+	}
 	snprintf(path, sizeof(path), "/local/domain/%ld/name", domid);
 	if (read_str(x->xs, path, d->name, sizeof(d->name)) || !d->name[0]) {
 		warn_once(x, "domain skipped, no name in xenstore domid=%ld", domid);
@@ -316,6 +324,7 @@ static int read_domain(struct xen *x, long domid, struct dom *d)
 	if (!read_str(x->xs, path, vmpath, sizeof(vmpath)) && (slash = strrchr(vmpath, '/')) &&
 	    strlen(slash + 1) == PLATFORM_UUID_LEN - 1)
 		memcpy(d->uuid, slash + 1, PLATFORM_UUID_LEN);
+vifs:
 	snprintf(path, sizeof(path), BACKEND "/%ld", domid);
 	devs = xs_directory(x->xs, XBT_NULL, path, &n);
 	d->vifs = calloc(n ? n : 1, sizeof(*d->vifs));
@@ -419,7 +428,7 @@ static int refresh_doms(struct xen *x, char **ids, unsigned n)
 			old->vifs = NULL; /* moved */
 			continue;
 		}
-		if (!(rc = read_domain(x, domid, &doms[k])))
+		if (!(rc = read_domain(x, domid, old, &doms[k])))
 			k++;
 	}
 	if (rc) {
