@@ -146,9 +146,12 @@ json_t *sla_json_load(const char *text, size_t len, struct sla_error *err)
 
 	memset(err, 0, sizeof(*err));
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
+	if (!root) {
 		sla_error_set(err, "", "malformed JSON at line %d column %d: %s", jerr.line,
 			      jerr.column, jerr.text);
+		err->line = jerr.line;
+		err->column = jerr.column;
+	}
 	return root;
 }
 

@@ -26,6 +26,7 @@ struct sla {
 struct sla_error {
 	char field[64];
 	char msg[192];
+	int line, column; /* sla_json_load: where the JSON went wrong */
 };
 
 /* Fills *err (field, and a sentence from fmt); returns -EINVAL for the caller to pass on. */

@@ -197,8 +197,9 @@ static int parse_file(const char *text, size_t len, struct map *m, char *why, si
 	int rc = -EINVAL;
 
 	root = sla_json_load(text, len, &jerr);
-	if (!root) {
-		snprintf(why, why_len, "%s", jerr.msg);
+	if (!root) { /* where, not what: the file's bytes are not for /readyz to show */
+		snprintf(why, why_len, "malformed JSON at line %d column %d", jerr.line,
+			 jerr.column);
 		return -EINVAL;
 	}
 	ver = json_object_get(root, "version");
@@ -237,7 +238,8 @@ out:
 
 static int read_file(int dir_fd, char **text, size_t *len)
 {
-	int fd = openat(dir_fd, STORE_FILE, O_RDONLY | O_CLOEXEC), rc = 0;
+	/* O_NONBLOCK: a FIFO in its place opens at once, to be refused, not waited on. */
+	int fd = openat(dir_fd, STORE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc = 0;
 	struct stat sb;
 	size_t got = 0;
 
@@ -245,6 +247,10 @@ static int read_file(int dir_fd, char **text, size_t *len)
 		return -errno;
 	if (fstat(fd, &sb) < 0) {
 		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		rc = -EINVAL; /* "unreadable: Invalid argument", kept aside as any unusable file */
 		goto out;
 	}
 	if (sb.st_size > (64 << 20)) {

@@ -47,7 +47,9 @@ int auth_open(const char *path, struct auth **out, char *why, size_t why_len)
 		*out = a;
 		return 0;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO in its place opens at once, to be refused below, where a blocking
+	 * open would wait for a writer forever. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(why, why_len, "%s: %s", path, strerror(errno));
@@ -72,12 +74,23 @@ int auth_open(const char *path, struct auth **out, char *why, size_t why_len)
 	}
 	close(fd);
 	buf[n] = '\0';
-	len = strcspn(buf, "\r\n");
-	buf[len] = '\0';
+	for (len = 0; len < (size_t)n && buf[len] != '\r' && buf[len] != '\n'; len++)
+		;
 	if (len == 0 || len > TOKEN_MAX) {
 		rc = -EINVAL;
 		snprintf(why, why_len, "%s: the token must be 1 to %d bytes on the first line",
 			 path, TOKEN_MAX);
+		goto fail;
+	}
+	/* What a client cannot send, or what one would send without meaning to. */
+	if (memchr(buf, '\0', len)) {
+		rc = -EINVAL;
+		snprintf(why, why_len, "%s: the token holds a NUL byte", path);
+		goto fail;
+	}
+	if (buf[0] == ' ' || buf[0] == '\t' || buf[len - 1] == ' ' || buf[len - 1] == '\t') {
+		rc = -EINVAL;
+		snprintf(why, why_len, "%s: the token begins or ends with a blank", path);
 		goto fail;
 	}
 	rc = sha256(buf, len, a->digest);

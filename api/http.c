@@ -446,12 +446,66 @@ void http_respond_json(struct http_request *req, unsigned status, json_t *doc)
 	http_respond(req, status, "application/json", text, strlen(text));
 }
 
+/* The length of the well-formed UTF-8 sequence s begins with (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF), 0 if none. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+	else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+size_t http_utf8_clean(char *dst, size_t dst_len, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t k = 0;
+
+	while (*s) {
+		size_t n = utf8_seq(s);
+
+		if (k + (n ? n : 1) >= dst_len)
+			break;
+		if (n) {
+			memcpy(dst + k, s, n);
+			k += n;
+			s += n;
+		} else {
+			dst[k++] = '?';
+			s++;
+		}
+	}
+	dst[k] = '\0';
+	return k;
+}
+
 void http_respond_error(struct http_request *req, unsigned status, const char *field,
 			const char *msg)
 {
-	json_t *doc = json_pack("{s:s}", "error", msg);
+	char m[512], f[256];
+	json_t *doc;
 
-	if (doc && field && *field)
-		json_object_set_new(doc, "field", json_string(field));
+	/* An error body that cannot fail: jansson refuses a string that is not UTF-8. */
+	http_utf8_clean(m, sizeof(m), msg ? msg : "");
+	doc = json_pack("{s:s}", "error", m);
+	if (doc && field && *field) {
+		http_utf8_clean(f, sizeof(f), field);
+		json_object_set_new(doc, "field", json_string(f));
+	}
 	http_respond_json(req, status, doc);
 }

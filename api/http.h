@@ -48,8 +48,13 @@ void http_respond_shared(struct http_request *req, unsigned status, const char *
 			 const char *body, size_t len, void (*release)(void *), void *cls);
 /* Answers with a JSON document (takes the reference). */
 void http_respond_json(struct http_request *req, unsigned status, json_t *doc);
+/* Copies src into dst (dst_len > 0) as valid UTF-8, which JSON needs: every byte that does not
+ * begin a whole, well-formed sequence (a raw URL byte, a character that snprintf cut in two)
+ * becomes '?', and a sequence that does not fit is left out whole. Returns the length. */
+size_t http_utf8_clean(char *dst, size_t dst_len, const char *src);
+
 /* Answers with the API's error body, {"error": msg} and, when field is not NULL or empty,
- * "field": field. */
+ * "field": field; both made valid UTF-8 (http_utf8_clean) first, so that it cannot fail. */
 void http_respond_error(struct http_request *req, unsigned status, const char *field,
 			const char *msg);
 /* Adds a header to the answer that http_respond will send. */

@@ -135,6 +135,45 @@ static void store_keeps_a_corrupt_file_aside(void **state)
 	store_close(st);
 }
 
+/* An unusable file's reason says where, never what: /readyz shows it, without auth. */
+static void store_says_where_a_file_is_bad_not_what_it_holds(void **state)
+{
+	char path[128];
+	struct store *st;
+	struct store_load ld;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/slas.json", dir);
+	f = fopen(path, "w");
+	fputs("hunter2 is the password\n", f);
+	fclose(f);
+	assert_int_equal(store_open(dir, &st, &ld), 0);
+	assert_true(ld.corrupt);
+	assert_non_null(strstr(ld.why, "line 1"));
+	if (strstr(ld.why, "hunter"))
+		fail_msg("the reason quotes the file: %s", ld.why);
+	store_close(st);
+}
+
+/* A FIFO where the file belongs is kept aside like any unusable file, not waited on. */
+static void store_refuses_a_fifo_without_waiting(void **state)
+{
+	char path[128];
+	struct store *st;
+	struct store_load ld;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/slas.json", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5); /* a blocking open would hang: SIGALRM ends the test as failed */
+	assert_int_equal(store_open(dir, &st, &ld), 0);
+	alarm(0);
+	assert_true(ld.corrupt);
+	assert_int_equal(ld.n_entries, 0);
+	store_close(st);
+}
+
 static void store_leftover_temp_file_is_not_the_state(void **state)
 {
 	char path[128];
@@ -194,6 +233,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store_changes_survive_reopen_in_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(store_keeps_a_corrupt_file_aside, setup, teardown),
+		cmocka_unit_test_setup_teardown(store_says_where_a_file_is_bad_not_what_it_holds,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(store_refuses_a_fifo_without_waiting, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(store_leftover_temp_file_is_not_the_state, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(store_failed_write_reports_and_changes_nothing,
