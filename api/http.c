@@ -193,6 +193,36 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  */
 #define HTTP_SNDBUF_BYTES (64 * 1024)
 
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* libmicrohttpd's percent-decoding of the URL and its arguments, except that "%00" stays as it
+ * is: a NUL would end the path the router sees, and /vms/vm3/sla%00junk be taken for
+ * /vms/vm3/sla. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+	int hi, lo;
+
+	(void)cls, (void)conn;
+	for (const char *r = s; *r;) {
+		if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 &&
+		    (hi | lo)) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -313,7 +343,8 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)limits->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
+		srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+		unescape, NULL, MHD_OPTION_END);
 	if (!srv->mhd) {
 		rc = errno ? -errno : -EADDRINUSE;
 		free(srv);

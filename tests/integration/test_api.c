@@ -243,6 +243,14 @@ static const struct bad_call bad_calls[] = {
 	{ "PATCH", "/vms/vm1/sla", TOKEN, JSON_CT, "{}", 405, NULL },
 	{ "GET", "/nothing", NULL, NULL, NULL, 404, NULL },
 	{ "GET", "/vms/vm1/other", NULL, NULL, NULL, 404, NULL },
+	/* Hostile bytes: a NUL must not cut the path; text that is not UTF-8, or that a message
+	 * cut in two, must still make a JSON error, not a 500. */
+	{ "PUT", "/vms/vm3/sla%00junk", TOKEN, JSON_CT, "{\"priority\":1}", 404, NULL },
+	{ "GET", "/vms/vm3%00", NULL, NULL, NULL, 404, NULL }, /* not vm3 */
+	{ "GET", "/%ff", NULL, NULL, NULL, 404, NULL },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9\":1}", 400,
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa?" },
 };
 
 static void api_errors_answer_with_status_and_json(void **state)
