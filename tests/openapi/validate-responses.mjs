@@ -39,6 +39,16 @@ const templates = Object.keys(spec.paths).map((t) => ({
   re: new RegExp("^" + t.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+") + "$"),
 }));
 
+// A path as the agent's router saw it; one that does not decode to UTF-8 (/%ff, sent on
+// purpose) is matched as sent.
+function decodePath(p) {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    return p;
+  }
+}
+
 const seen = new Set();
 const failures = [];
 const lines = readFileSync(recordPath, "utf8").split("\n").filter(Boolean);
@@ -46,7 +56,7 @@ const lines = readFileSync(recordPath, "utf8").split("\n").filter(Boolean);
 for (const [n, line] of lines.entries()) {
   const x = JSON.parse(line);
   const where = `#${n + 1} ${x.method} ${x.path} -> ${x.status}`;
-  const path = decodeURIComponent(x.path.split("?")[0]);
+  const path = decodePath(x.path.split("?")[0]);
   const t = templates.find((t) => t.re.test(path));
   const method = x.method.toLowerCase();
   const op = t && spec.paths[t.template][method];
