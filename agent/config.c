@@ -20,7 +20,8 @@ const char config_usage[] =
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
-	"              [--idle-timeout S] [--sample-every N] [--keep-rates]\n"
+	"              [--max-connections-per-address N] [--idle-timeout S]\n"
+	"              [--request-timeout S] [--sample-every N] [--keep-rates]\n"
 	"              [--xen-counters netdev|xenstat]\n"
 	"              [--floor-bps N] [--floor-pps N]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
@@ -311,6 +312,26 @@ static int set_max_connections(struct config *c, const char *v, char *w, size_t 
 	return 0;
 }
 
+static int set_max_connections_per_address(struct config *c, const char *v, char *w, size_t wl)
+{
+	uint64_t n;
+
+	if (parse_u64(v, 1, 10000, &n))
+		return why(w, wl, "must be a whole number from 1 to 10000, got '%s'", v);
+	c->max_connections_per_address = (uint32_t)n;
+	return 0;
+}
+
+static int set_request_timeout(struct config *c, const char *v, char *w, size_t wl)
+{
+	uint64_t n;
+
+	if (parse_u64(v, 1, 3600, &n))
+		return why(w, wl, "must be a whole number of seconds from 1 to 3600, got '%s'", v);
+	c->request_timeout_s = (uint32_t)n;
+	return 0;
+}
+
 static int set_idle_timeout(struct config *c, const char *v, char *w, size_t wl)
 {
 	uint64_t n;
@@ -376,7 +397,9 @@ static const struct option_def defs[] = {
 	{ "xen-counters", 1, set_xen_counters },
 	{ "max-body-bytes", 1, set_max_body_bytes },
 	{ "max-connections", 1, set_max_connections },
+	{ "max-connections-per-address", 1, set_max_connections_per_address },
 	{ "idle-timeout", 1, set_idle_timeout },
+	{ "request-timeout", 1, set_request_timeout },
 	{ "sample-every", 1, set_sample_every },
 	{ "scenario", 1, set_scenario },
 	{ "ticks", 1, set_ticks },
@@ -399,7 +422,9 @@ void config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->max_body_bytes = 65536;
 	cfg->max_connections = 64;
+	cfg->max_connections_per_address = 16;
 	cfg->idle_timeout_s = 30;
+	cfg->request_timeout_s = 10;
 	cfg->sample_every = 64;
 	cfg->floor_bps = 100000;
 	cfg->floor_pps = 10;
@@ -417,17 +442,12 @@ static char *trim(char *s)
 	return s;
 }
 
-static int load_file(struct config *cfg, const char *path, char *err, size_t err_len)
+int config_load_stream(struct config *cfg, FILE *f, const char *path, char *err, size_t err_len)
 {
 	char line[PATH_MAX + 64], w[PATH_MAX + 128];
 	bool seen[N_DEFS] = { false };
-	FILE *f = fopen(path, "r");
 	int lineno = 0;
 
-	if (!f) {
-		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
-		return -EINVAL;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		char *key, *val, *hash = strchr(line, '#');
 		size_t k;
@@ -472,13 +492,25 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
 	}
 	if (ferror(f)) {
 		snprintf(err, err_len, "%s: read error", path);
-		goto fail;
+		return -EINVAL;
 	}
-	fclose(f);
 	return 0;
 fail:
-	fclose(f);
 	return -EINVAL;
+}
+
+static int load_file(struct config *cfg, const char *path, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (!f) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	rc = config_load_stream(cfg, f, path, err, err_len);
+	fclose(f);
+	return rc;
 }
 
 /* Rules that tie flags together; checked once everything is in. */
@@ -502,6 +534,8 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 	else if (cfg->platform == PLATFORM_SIM && (cfg->n_uplinks || cfg->host_pps))
 		msg = "--uplinks and --host-pps are for real hosts; the sim's come from its "
 		      "scenario";
+	else if (cfg->max_connections_per_address > cfg->max_connections)
+		msg = "--max-connections-per-address is more than --max-connections";
 	else if (cfg->platform == PLATFORM_SIM && cfg->enforcer == ENFORCER_XEN_CREDIT)
 		msg = "the sim models netfront, netback and none; not xen-credit";
 	if (!msg)

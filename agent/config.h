@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,7 +50,9 @@ struct config {
 	bool xenstat;		       /* xen: counters from libxenstat, not the netdevs */
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
-	uint32_t idle_timeout_s;
+	uint32_t max_connections_per_address;
+	uint32_t idle_timeout_s;    /* an HTTP connection silent this long is closed */
+	uint32_t request_timeout_s; /* a request's headers and body must be in by then */
 	uint32_t sample_every; /* delay sampling: 1 packet in this many (a power of 2), 0: off */
 	bool dev;
 	char scenario[PATH_MAX];
@@ -59,6 +62,9 @@ struct config {
 };
 
 void config_defaults(struct config *cfg);
+/* Applies a config file's lines, read from f (named path in messages), over *cfg. 0, or
+ * -EINVAL with err saying which line and why. */
+int config_load_stream(struct config *cfg, FILE *f, const char *path, char *err, size_t err_len);
 
 /*
  * Fills cfg from argv (and the file named by -c). Returns 0, or -EINVAL with a one-line

@@ -307,23 +307,16 @@ static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 	return 0;
 }
 
-int scenario_load(const char *path, struct scenario *sc, char *err, size_t err_len)
+/* Builds sc from root (taken), named path in messages. */
+static int load_root(json_t *root, const char *path, struct scenario *sc, char *err, size_t err_len)
 {
 	static const char *const keys[] = { "uplinks", "host", "vms", NULL };
 	static const char *const host_keys[] = { "capacity_pps", NULL };
 	struct ctx c = { path, err, err_len };
 	const uint64_t zero = 0;
-	json_error_t jerr;
 	const json_t *host;
-	json_t *root;
 	int rc;
 
-	memset(sc, 0, sizeof(*sc));
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(err, err_len, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-		return -EINVAL;
-	}
 	rc = only_keys(&c, "", root, keys);
 	host = json_object_get(root, "host");
 	if (!rc && host)
@@ -341,6 +334,34 @@ int scenario_load(const char *path, struct scenario *sc, char *err, size_t err_l
 	if (rc)
 		scenario_free(sc);
 	return rc;
+}
+
+int scenario_load(const char *path, struct scenario *sc, char *err, size_t err_len)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	memset(sc, 0, sizeof(*sc));
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, err_len, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	return load_root(root, path, sc, err, err_len);
+}
+
+int scenario_parse(const char *text, size_t len, struct scenario *sc, char *err, size_t err_len)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	memset(sc, 0, sizeof(*sc));
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, err_len, "scenario:%d:%d: %s", jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	return load_root(root, "scenario", sc, err, err_len);
 }
 
 void scenario_free(struct scenario *sc)

@@ -49,6 +49,8 @@ struct scenario {
 
 /* Returns 0, or -EINVAL/-ENOMEM with a message naming the file and the field in err. */
 int scenario_load(const char *path, struct scenario *sc, char *err, size_t err_len);
+/* The same from a scenario's text. */
+int scenario_parse(const char *text, size_t len, struct scenario *sc, char *err, size_t err_len);
 void scenario_free(struct scenario *sc);
 
 /* The step in force at t_ms (the last one that started at or before it). */

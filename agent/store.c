@@ -236,6 +236,28 @@ out:
 	return rc;
 }
 
+int store_parse(const char *text, size_t len, struct store_entry **entries, size_t *n, char *why,
+		size_t why_len)
+{
+	struct map m = { 0 };
+	int rc = parse_file(text, len, &m, why, why_len);
+
+	if (rc) {
+		map_free(&m);
+		return rc;
+	}
+	*entries = m.e;
+	*n = m.n;
+	return 0;
+}
+
+char *store_serialize(const struct store_entry *entries, size_t n)
+{
+	const struct map m = { (struct store_entry *)entries, n, n };
+
+	return serialize(&m);
+}
+
 static int read_file(int dir_fd, char **text, size_t *len)
 {
 	/* O_NONBLOCK: a FIFO in its place opens at once, to be refused, not waited on. */

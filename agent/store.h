@@ -52,6 +52,13 @@ typedef void store_done_fn(void *cookie, int rc, void *arg);
 /* Delivers every waiting completion, in submission order. */
 void store_complete(struct store *st, store_done_fn *done, void *arg);
 
+/* A state file's text parsed: 0 with *entries (malloc'd, the caller frees) and *n, or
+ * -EINVAL/-ENOMEM with why (where in the file, never its content). */
+int store_parse(const char *text, size_t len, struct store_entry **entries, size_t *n, char *why,
+		size_t why_len);
+/* The text store_parse reads back as entries; malloc'd, NULL when out of memory. */
+char *store_serialize(const struct store_entry *entries, size_t n);
+
 /* Changes submitted and not yet completed. */
 size_t store_in_flight(const struct store *st);
 

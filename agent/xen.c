@@ -118,6 +118,26 @@ bool xen_vif_id_parse(const char *id, unsigned *domid, unsigned *devid)
 	return true;
 }
 
+bool xen_uuid_of_vm_path(const char *vmpath, char uuid[PLATFORM_UUID_LEN])
+{
+	const char *slash = strrchr(vmpath, '/');
+
+	if (!slash || strlen(slash + 1) != PLATFORM_UUID_LEN - 1)
+		return false;
+	memcpy(uuid, slash + 1, PLATFORM_UUID_LEN);
+	return true;
+}
+
+long xen_watch_domid(const char *path)
+{
+	size_t len = strlen(BACKEND "/");
+	char id[16];
+
+	if (strncmp(path, BACKEND "/", len) || sscanf(path + len, "%15[^/]", id) != 1)
+		return -1;
+	return xen_parse_id(id);
+}
+
 bool xen_available(void)
 {
 	struct xs_handle *h = xs_open(0);
@@ -127,8 +147,7 @@ bool xen_available(void)
 	return h != NULL;
 }
 
-/* A decimal id in [0, MAX_ID], or -1. */
-static long parse_id(const char *s)
+long xen_parse_id(const char *s)
 {
 	char *end;
 	long v;
@@ -302,7 +321,7 @@ static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, co
  * domain going down must be let go with as few reads as may be). 0, or -ENOMEM. */
 static int read_domain(struct xen *x, long domid, const struct dom *old, struct dom *d)
 {
-	char path[160], vmpath[128], *slash;
+	char path[160], vmpath[128];
 	char **devs;
 	unsigned n = 0;
 
@@ -321,9 +340,8 @@ static int read_domain(struct xen *x, long domid, const struct dom *old, struct 
 	}
 	d->named = true;
 	snprintf(path, sizeof(path), "/local/domain/%ld/vm", domid);
-	if (!read_str(x->xs, path, vmpath, sizeof(vmpath)) && (slash = strrchr(vmpath, '/')) &&
-	    strlen(slash + 1) == PLATFORM_UUID_LEN - 1)
-		memcpy(d->uuid, slash + 1, PLATFORM_UUID_LEN);
+	if (!read_str(x->xs, path, vmpath, sizeof(vmpath)))
+		xen_uuid_of_vm_path(vmpath, d->uuid);
 vifs:
 	snprintf(path, sizeof(path), BACKEND "/%ld", domid);
 	devs = xs_directory(x->xs, XBT_NULL, path, &n);
@@ -333,7 +351,7 @@ vifs:
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; devs && i < n; i++) {
-		long devid = parse_id(devs[i]);
+		long devid = xen_parse_id(devs[i]);
 		struct dom_vif *v = &d->vifs[d->n_vifs];
 		char state[8];
 
@@ -413,7 +431,7 @@ static int refresh_doms(struct xen *x, char **ids, unsigned n)
 	if (!doms)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n && !rc; i++) {
-		long domid = parse_id(ids[i]);
+		long domid = xen_parse_id(ids[i]);
 		struct dom *old;
 
 		if (domid <= 0) { /* dom0's own vifs are not a guest's */
@@ -571,13 +589,10 @@ static int xen_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
  * next scan; every domain, if it names none (the tree itself: its watch's first event). */
 static void mark_stale(struct xen *x, const char *path)
 {
-	size_t len = strlen(BACKEND "/");
-	char id[16];
+	long domid = xen_watch_domid(path);
 	struct dom *d;
-	long domid;
 
-	if (strncmp(path, BACKEND "/", len) || sscanf(path + len, "%15[^/]", id) != 1 ||
-	    (domid = parse_id(id)) < 0) {
+	if (domid < 0) {
 		x->all_stale = true;
 		return;
 	}

@@ -21,6 +21,15 @@
 void xen_vif_id(char out[XEN_VIF_ID_MAX], unsigned domid, unsigned devid);
 bool xen_vif_id_parse(const char *id, unsigned *domid, unsigned *devid);
 
+/* What the platform takes from xenstore's values (each checked, never trusted):
+ *   xen_parse_id        a domid or devid: decimal, 0 to 0x7fef; -1 otherwise
+ *   xen_uuid_of_vm_path a domain's UUID, the last element of its /vm path; false if none
+ *   xen_watch_domid     the domid a watch event's path under the backend tree names; -1 if
+ *                       none (the tree itself, or a path not under it) */
+long xen_parse_id(const char *s);
+bool xen_uuid_of_vm_path(const char *vmpath, char uuid[PLATFORM_UUID_LEN]);
+long xen_watch_domid(const char *path);
+
 /* True if a xenstore answers (XENSTORED_PATH, the socket, or the xenbus device). */
 bool xen_available(void);
 

@@ -19,6 +19,7 @@
 #include "store.h"
 
 struct api_pending;
+struct worker;
 
 struct api {
 	struct control *ctl;
@@ -28,11 +29,16 @@ struct api {
 	struct metrics_info info;
 	struct metrics *metrics;
 	struct http_server *http;
+	struct worker *parser; /* large bodies are parsed here, off the loop */
 	struct loop *loop;
 	struct api_pending *pending; /* in submission order */
 	bool store_corrupt;
 	char store_problem[4608];
 };
+
+/* An SLA body, ours or a Neutron QoS policy, parsed and checked: 0, or -EINVAL with *err
+ * saying what is wrong and where. Touches nothing but its arguments (any thread). */
+int api_parse_sla(const char *body, size_t len, struct sla *sla, struct sla_error *err);
 
 /* Starts listening. Returns 0 or a negative errno. */
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,

@@ -6,6 +6,16 @@
  * A request that cannot be answered at once (its answer waits for the disk) is suspended.
  * Resuming it fires the timer, the loop runs MHD, and the access handler, called again,
  * queues the answer that was stored for it.
+ *
+ * Slow and many clients. MHD's own timeout counts from a connection's last byte, so a client
+ * sending a byte a second would hold its connection for ever. Every connection is therefore
+ * tracked here (its socket context): while it is receiving a request (from its accept, or
+ * from the answer to its previous one, until the whole body is in) it has request_timeout_s
+ * to finish, after which its socket is shut down and MHD closes it; an idle keep-alive
+ * connection counts as one receiving. MHD refuses a connection over max_per_address from one
+ * address itself. And at max_connections a new connection is not refused: the oldest one
+ * still receiving its request is closed to make room, so that a client that sends its request
+ * at once is answered however many slow ones there are.
  */
 #include "http.h"
 
@@ -19,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -36,7 +47,7 @@ struct http_request {
 	char method[16];
 	char *path;
 	char *body;
-	size_t body_len;
+	size_t body_len, body_cap;
 	bool too_large;
 	bool dispatched;
 	bool suspended;
@@ -52,6 +63,23 @@ struct http_request {
 	struct header *headers;
 };
 
+/* A connection, from its accept to its close (MHD's socket context). */
+struct conn {
+	struct conn *prev, *next; /* oldest first */
+	int fd;
+	bool receiving;	   /* its request not yet in whole: the deadline runs */
+	bool cut;	   /* shut down, MHD not yet told */
+	uint64_t since_ns; /* the deadline runs from here */
+	char peer[INET6_ADDRSTRLEN];
+};
+
+/* At most LOG_BURST lines a second of one kind; the rest are counted and said once. */
+#define LOG_BURST 5
+struct log_limit {
+	uint64_t window_ns;
+	unsigned lines, dropped;
+};
+
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct loop *loop;
@@ -59,7 +87,73 @@ struct http_server {
 	struct http_limits limits;
 	http_handler_fn *handler;
 	void *arg;
+	struct conn *oldest, *newest;
+	unsigned n_conns;
+	struct log_limit cut_log, mhd_log;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether a line may be logged now; says how many were held back in the last window. */
+static bool log_allowed(struct log_limit *l, const char *what)
+{
+	uint64_t now = now_ns();
+
+	if (now - l->window_ns >= 1000000000u) {
+		if (l->dropped)
+			log_info("http: %u more %s in the last second, not logged", l->dropped,
+				 what);
+		l->window_ns = now;
+		l->lines = l->dropped = 0;
+	}
+	if (l->lines < LOG_BURST) {
+		l->lines++;
+		return true;
+	}
+	l->dropped++;
+	return false;
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Closes a connection from under MHD: its socket reads as ended, and MHD closes it. */
+static void conn_cut(struct http_server *srv, struct conn *c, const char *why)
+{
+	c->cut = true;
+	shutdown(c->fd, SHUT_RDWR);
+	if (log_allowed(&srv->cut_log, "connections closed"))
+		log_info("http connection closed peer=%s why=\"%s\"", c->peer, why);
+}
+
+/* Cuts every connection whose request is overdue; returns the nanoseconds to the next
+ * deadline (UINT64_MAX: none). */
+static uint64_t cut_overdue(struct http_server *srv)
+{
+	uint64_t now = now_ns(), limit = (uint64_t)srv->limits.request_timeout_s * 1000000000u;
+	uint64_t next = UINT64_MAX;
+
+	for (struct conn *c = srv->oldest; c; c = c->next) {
+		if (!c->receiving || c->cut)
+			continue;
+		if (now - c->since_ns >= limit)
+			conn_cut(srv, c, "its request was not in within the request timeout");
+		else if (c->since_ns + limit - now < next)
+			next = c->since_ns + limit - now;
+	}
+	return next;
+}
 
 static void free_headers(struct header *h)
 {
@@ -138,6 +232,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > srv->limits.max_body_bytes) {
+			struct conn *c = conn_of(conn);
+
+			if (c)
+				c->receiving = false;
 			req->too_large = true;
 			http_respond(req, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", NULL, 0);
 			return queue_answer(req);
@@ -146,12 +244,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*upload_size) {
 		if (!req->too_large && req->body_len + *upload_size <= srv->limits.max_body_bytes) {
-			char *b = realloc(req->body, req->body_len + *upload_size + 1);
+			size_t need = req->body_len + *upload_size + 1;
 
-			if (!b)
-				return MHD_NO;
-			memcpy(b + req->body_len, upload, *upload_size);
-			req->body = b;
+			if (need >
+			    req->body_cap) { /* doubling: a 16 MB body is not copied 500 times */
+				size_t cap = req->body_cap ? req->body_cap : 4096;
+				char *b;
+
+				while (cap < need)
+					cap *= 2;
+				b = realloc(req->body, cap);
+				if (!b)
+					return MHD_NO;
+				req->body = b;
+				req->body_cap = cap;
+			}
+			memcpy(req->body + req->body_len, upload, *upload_size);
 			req->body_len += *upload_size;
 			req->body[req->body_len] = '\0';
 		} else {
@@ -165,6 +273,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->dispatched)
 		return MHD_YES; /* a spurious call while suspended */
 	req->dispatched = true;
+	{
+		struct conn *c = conn_of(conn);
+
+		if (c)
+			c->receiving = false; /* in whole: no deadline while it is answered */
+	}
 	if (req->too_large) {
 		http_respond(req, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", NULL, 0);
 		return queue_answer(req);
@@ -180,7 +294,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode code)
 {
-	(void)cls, (void)conn, (void)code;
+	struct conn *c = conn_of(conn);
+
+	(void)cls, (void)code;
+	if (c && !c->receiving) {
+		c->receiving = true; /* the next request's deadline runs from this answer */
+		c->since_ns = now_ns();
+	}
 	if (*con_cls)
 		request_free(*con_cls);
 	*con_cls = NULL;
@@ -193,60 +313,96 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  */
 #define HTTP_SNDBUF_BYTES (64 * 1024)
 
-static int hex_value(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
-/* libmicrohttpd's percent-decoding of the URL and its arguments, except that "%00" stays as it
- * is: a NUL would end the path the router sees, and /vms/vm3/sla%00junk be taken for
- * /vms/vm3/sla. */
+/* MHD's percent-decoding of the URL, but ours (http_url_unescape): %00 kept as it is. */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-	char *w = s;
-	int hi, lo;
-
 	(void)cls, (void)conn;
-	for (const char *r = s; *r;) {
-		if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 &&
-		    (hi | lo)) {
-			*w++ = (char)(hi << 4 | lo);
-			r += 3;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-	return (size_t)(w - s);
+	return http_url_unescape(s);
 }
 
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+static void conn_unlink(struct http_server *srv, struct conn *c)
+{
+	*(c->prev ? &c->prev->next : &srv->oldest) = c->next;
+	*(c->next ? &c->next->prev : &srv->newest) = c->prev;
+	srv->n_conns--;
+}
+
+static void peer_name(struct MHD_Connection *mc, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(buf, len, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+			  (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			  (socklen_t)len);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
+	struct http_server *srv = cls;
 	const union MHD_ConnectionInfo *ci;
 	int size = HTTP_SNDBUF_BYTES;
+	struct conn *c = *socket_context;
 
-	(void)cls, (void)socket_context;
-	if (code != MHD_CONNECTION_NOTIFY_STARTED)
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (c) {
+			conn_unlink(srv, c);
+			free(c);
+			*socket_context = NULL;
+		}
 		return;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci && setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+	}
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	if (setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
 		log_debug("http send buffer not bounded err=%s", strerror(errno));
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		shutdown(ci->connect_fd, SHUT_RDWR); /* untracked, it could not be cut later */
+		return;
+	}
+	c->fd = ci->connect_fd;
+	c->receiving = true;
+	c->since_ns = now_ns();
+	peer_name(mc, c->peer, sizeof(c->peer));
+	c->prev = srv->newest;
+	*(srv->newest ? &srv->newest->next : &srv->oldest) = c;
+	srv->newest = c;
+	srv->n_conns++;
+	*socket_context = c;
+	/* Over the limit (MHD's is one more): make room by the oldest still receiving. */
+	if (srv->n_conns > srv->limits.max_connections)
+		for (struct conn *o = srv->oldest; o; o = o->next)
+			if (o->receiving && !o->cut) {
+				conn_cut(srv, o,
+					 o == c ? "at the connection limit, every other one busy"
+						: "the oldest still sending its request, at the "
+						  "connection limit");
+				break;
+			}
 }
 
-static void rearm_timer(struct http_server *srv)
+/* Wakes the loop for MHD's next timeout or the next request deadline, whichever is first. */
+static void rearm_timer(struct http_server *srv, uint64_t deadline_ns)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 	struct itimerspec its = { 0 };
+	uint64_t ns = deadline_ns;
 
-	if (MHD_get_timeout(srv->mhd, &ms) == MHD_YES) {
-		if (ms == 0)
-			ms = 1;
-		its.it_value.tv_sec = (time_t)(ms / 1000);
-		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (MHD_get_timeout(srv->mhd, &ms) == MHD_YES && ms * 1000000u < ns)
+		ns = ms * 1000000u;
+	if (ns != UINT64_MAX) {
+		if (ns == 0)
+			ns = 1;
+		its.it_value.tv_sec = (time_t)(ns / 1000000000u);
+		its.it_value.tv_nsec = (long)(ns % 1000000000u);
 	}
 	timerfd_settime(srv->timer_fd, 0, &its, NULL);
 }
@@ -268,26 +424,29 @@ static void run_mhd(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop, (void)events;
 	if (fd == srv->timer_fd && read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("http timer read failed err=%s", strerror(errno));
+	cut_overdue(srv);
 	MHD_run(srv->mhd);
 	/* At its connection limit MHD takes the listening socket out of its epoll set, and puts
 	 * it back only at the start of a later run. If this run closed connections, nothing
 	 * else would cause that run: MHD's set is empty and it wants no timeout. */
-	if (before >= srv->limits.max_connections && connections(srv) < before)
+	if (before > srv->limits.max_connections && connections(srv) < before)
 		MHD_run(srv->mhd);
-	rearm_timer(srv);
+	rearm_timer(srv, cut_overdue(srv));
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http_server *srv = cls;
 	char msg[256];
 	size_t len;
 
-	(void)cls;
+	if (!log_allowed(&srv->mhd_log, "messages from libmicrohttpd"))
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	len = strlen(msg);
 	while (len && msg[len - 1] == '\n')
 		msg[--len] = '\0';
-	log_warn("http: %s", msg);
+	log_info("http: %s", msg); /* about a client, not the agent */
 }
 
 static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss, unsigned *flags)
@@ -339,9 +498,10 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	srv->arg = arg;
 	srv->mhd_fd = srv->timer_fd = -1;
 	srv->mhd = MHD_start_daemon(
-		flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)limits->max_connections + 1, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)limits->max_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)limits->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
 		srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
 		unescape, NULL, MHD_OPTION_END);
@@ -359,7 +519,7 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 		http_close(srv);
 		return rc ? rc : -EIO;
 	}
-	rearm_timer(srv);
+	rearm_timer(srv, UINT64_MAX);
 	*out = srv;
 	return 0;
 }
@@ -462,81 +622,4 @@ void http_respond_shared(struct http_request *req, unsigned status, const char *
 	req->release = release;
 	req->release_cls = cls;
 	finish(req, status, content_type);
-}
-
-void http_respond_json(struct http_request *req, unsigned status, json_t *doc)
-{
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-
-	json_decref(doc);
-	if (!text) {
-		http_respond(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
-			     strdup("{\"error\":\"out of memory\"}"), 25);
-		return;
-	}
-	http_respond(req, status, "application/json", text, strlen(text));
-}
-
-/* The length of the well-formed UTF-8 sequence s begins with (RFC 3629: no overlong form, no
- * surrogate, nothing above U+10FFFF), 0 if none. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-	else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
-size_t http_utf8_clean(char *dst, size_t dst_len, const char *src)
-{
-	const unsigned char *s = (const unsigned char *)src;
-	size_t k = 0;
-
-	while (*s) {
-		size_t n = utf8_seq(s);
-
-		if (k + (n ? n : 1) >= dst_len)
-			break;
-		if (n) {
-			memcpy(dst + k, s, n);
-			k += n;
-			s += n;
-		} else {
-			dst[k++] = '?';
-			s++;
-		}
-	}
-	dst[k] = '\0';
-	return k;
-}
-
-void http_respond_error(struct http_request *req, unsigned status, const char *field,
-			const char *msg)
-{
-	char m[512], f[256];
-	json_t *doc;
-
-	/* An error body that cannot fail: jansson refuses a string that is not UTF-8. */
-	http_utf8_clean(m, sizeof(m), msg ? msg : "");
-	doc = json_pack("{s:s}", "error", m);
-	if (doc && field && *field) {
-		http_utf8_clean(f, sizeof(f), field);
-		json_object_set_new(doc, "field", json_string(f));
-	}
-	http_respond_json(req, status, doc);
 }

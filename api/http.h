@@ -21,8 +21,11 @@ struct http_request;
 
 struct http_limits {
 	size_t max_body_bytes;
-	unsigned max_connections;
-	unsigned idle_timeout_s;
+	unsigned max_connections; /* at the limit, the oldest still sending its request is closed */
+	unsigned max_per_address; /* more from one address are refused */
+	unsigned idle_timeout_s;  /* silent this long: closed */
+	unsigned request_timeout_s; /* a request not in whole this long after the connection or
+				     * the previous answer: closed */
 };
 
 typedef void http_handler_fn(struct http_request *req, void *arg);
@@ -48,6 +51,10 @@ void http_respond_shared(struct http_request *req, unsigned status, const char *
 			 const char *body, size_t len, void (*release)(void *), void *cls);
 /* Answers with a JSON document (takes the reference). */
 void http_respond_json(struct http_request *req, unsigned status, json_t *doc);
+/* Percent-decodes s in place as libmicrohttpd would, except that "%00" stays as it is: a NUL
+ * would end the path the router sees, and /vms/vm3/sla%00junk be taken for /vms/vm3/sla.
+ * Returns the new length. */
+size_t http_url_unescape(char *s);
 /* Copies src into dst (dst_len > 0) as valid UTF-8, which JSON needs: every byte that does not
  * begin a whole, well-formed sequence (a raw URL byte, a character that snprintf cut in two)
  * becomes '?', and a sequence that does not fit is left out whole. Returns the length. */

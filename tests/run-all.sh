@@ -38,3 +38,8 @@ cmake --build build/sanitize -j "$jobs"
 echo "== tests under sanitizers (valgrind and the real Xen excluded)"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 run_ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -E '^valgrind_|^bench_|^xen_qemu$'
+
+# The parsers under libFuzzer (clang, ASan, UBSan), 20 s each from the seed corpora and every
+# regression input; tests/bench/bench_fuzz.sh runs them for 10 million inputs each.
+echo "== fuzzing"
+./tests/fuzz/run.sh 20

@@ -4,7 +4,13 @@
 # in % of dom0's vCPU, counting with the vif netdevs (the default) and with libxenstat (how
 # it counted before), and what an unlimited domU's TCP gets with no agent and beside each.
 # Emulation inflates every figure; compare them with each other, in the same run.
+# Then the paper's scenario 1 in TCP (scaled by 1/100), each VM's goodput against its SLA
+# under none and xen-credit: the target is within 5 % of it under xen-credit, on a quiet host
+# (the test, xen_qemu, checks only that each is held and not stalled).
 # Target (issue 13): <= 5 % of the dom0 vCPU.
 #   bench_xen.sh DBAVMD
 set -eu
-"$(cd "$(dirname "$0")/.." && pwd)/xen/test_xen_qemu.sh" "$1" bench | grep -a '^BENCH\|^FAIL\|QEMU ended'
+xen="$(cd "$(dirname "$0")/.." && pwd)/xen/test_xen_qemu.sh"
+"$xen" "$1" bench | grep -a '^BENCH\|^FAIL\|QEMU ended'
+"$xen" "$1" scenario | grep -a '^ok\|^FAIL\|^enforcer\|^none\|^xen-credit\|QEMU ended'
+

@@ -18,12 +18,12 @@
 
 static int parse(struct config *cfg, char *err, size_t len, ...)
 {
-	char *argv[32] = { "dbavmd" };
+	char *argv[64] = { "dbavmd" };
 	int argc = 1;
 	va_list ap;
 
 	va_start(ap, len);
-	while ((argv[argc] = va_arg(ap, char *)))
+	while (argc < 63 && (argv[argc] = va_arg(ap, char *)))
 		argc++;
 	va_end(ap);
 	return config_parse(cfg, argc, argv, err, len);
@@ -61,6 +61,10 @@ static void config_defaults_match_the_design(void **state)
 	assert_int_equal(c.floor_bps, 100000);
 	assert_int_equal(c.floor_pps, 10);
 	assert_false(c.xenstat); /* counters from the netdevs */
+	assert_int_equal(c.max_connections, 64);
+	assert_int_equal(c.max_connections_per_address, 16);
+	assert_int_equal(c.idle_timeout_s, 30);
+	assert_int_equal(c.request_timeout_s, 10);
 }
 
 static void config_flags_set_every_key(void **state)
@@ -74,7 +78,8 @@ static void config_flags_set_every_key(void **state)
 			       "--token-file", "/t", "--mode", "strict", "--log-level", "debug",
 			       "--scenario", "x.json", "--ticks", "5", "--report", "json",
 			       "--floor-bps", "0", "--floor-pps", "25", "--xen-counters", "xenstat",
-			       NULL),
+			       "--max-connections", "100", "--max-connections-per-address", "4",
+			       "--request-timeout", "3", NULL),
 			 0);
 	assert_int_equal(c.platform, PLATFORM_SIM);
 	assert_int_equal(c.enforcer, ENFORCER_NONE);
@@ -90,6 +95,9 @@ static void config_flags_set_every_key(void **state)
 	assert_int_equal(c.floor_bps, 0);
 	assert_int_equal(c.floor_pps, 25);
 	assert_true(c.xenstat);
+	assert_int_equal(c.max_connections, 100);
+	assert_int_equal(c.max_connections_per_address, 4);
+	assert_int_equal(c.request_timeout_s, 3);
 }
 
 struct bad_flag {
@@ -118,6 +126,11 @@ static const struct bad_flag bad_flags[] = {
 	{ { "--report", "xml" }, "--report" },
 	{ { "--xen-counters", "libxl" }, "--xen-counters" },
 	{ { "--xen-counters", "" }, "--xen-counters" },
+	{ { "--request-timeout", "0" }, "--request-timeout" },
+	{ { "--request-timeout", "3601" }, "--request-timeout" },
+	{ { "--max-connections-per-address", "0" }, "--max-connections-per-address" },
+	{ { "--max-connections-per-address", "65" }, "--max-connections-per-address" },
+	{ { "--max-connections", "8" }, "--max-connections-per-address" }, /* 16 > 8 */
 	{ { "--bogus" }, "--bogus" },
 	{ { "-x" }, "-x" },
 	{ { "--period" }, "--period" },

@@ -1,0 +1,34 @@
+/*
+ * worker: one thread for work too long for the loop thread (parsing a large request body).
+ *
+ * A job is submitted from the loop thread with two functions: run, called on the worker
+ * thread, and done, called back on the loop thread (through an eventfd registered in the
+ * loop) once run has returned. Jobs run one at a time, in submission order. run must not
+ * touch what the loop thread owns; the job carries what it needs in and out.
+ */
+#ifndef DBAVM_WORKER_H
+#define DBAVM_WORKER_H
+
+#include "loop.h"
+
+struct worker;
+struct worker_job;
+
+typedef void worker_fn(struct worker_job *job);
+
+/* Embedded in the caller's own job. */
+struct worker_job {
+	struct worker_job *next;
+	worker_fn *run;	 /* on the worker thread */
+	worker_fn *done; /* on the loop thread, after run */
+};
+
+/* Starts the thread; 0 or a negative errno. */
+int worker_open(struct worker **out, struct loop *loop);
+/* Queues job (its run and done set); 0, or -ESHUTDOWN once closing. */
+int worker_submit(struct worker *w, struct worker_job *job);
+/* Waits for the job running now, then stops the thread; every job not yet delivered, run or
+ * not, is given to drop on the calling thread instead of done. */
+void worker_close(struct worker *w, worker_fn *drop);
+
+#endif

@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Hostile input against a real dbavmd (sim platform, loopback only): every row of issue 14's
+table, as an attacker on the management network would send it, and a slowloris.
+
+  test_hostile.py DBAVMD DATA_DIR
+
+Rows: bad bytes in URLs and bodies (a JSON error, never 500); %00 in a path; NUL, blanks and a
+FIFO as the token file; a FIFO as the state file; /readyz never quoting the state file; a 16 MB
+body at a 10 ms period (parsed off the loop: no period missed); the errors libmicrohttpd
+answers itself (their status, as openapi.yaml documents them). Then 200 slow clients, twice
+for 15 s, sending a header byte a second from 21 addresses of 127.0.0.0/8 (one opening 40):
+a fresh client from 127.0.0.1 must get GET /healthz within 1 s throughout, and the loop must
+miss no period; once with room for them all (the request timeout closes them), once at the
+default --max-connections of 64 (the oldest is closed for each new one). Every agent it
+starts is stopped by its PID; everything it makes is removed.
+"""
+import http.client
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+DBAVMD, DATA = sys.argv[1], sys.argv[2]
+SCENARIO = os.path.join(DATA, "paper-scenario1.json")
+TOKEN = "s3cret"
+passed = failed = 0
+work = tempfile.mkdtemp(prefix="dbavm-hostile-")
+agents = []
+
+
+def ok(what):
+    global passed
+    passed += 1
+    print("ok  ", what, flush=True)
+
+
+def bad(what):
+    global failed
+    failed += 1
+    print("FAIL", what, flush=True)
+
+
+def check(what, cond, detail=""):
+    (ok if cond else bad)(what + ("" if cond or not detail else ": " + detail))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def token_file(name, content, mode=0o600):
+    path = os.path.join(work, name)
+    with open(path, "wb") as f:
+        f.write(content)
+    os.chmod(path, mode)
+    return path
+
+
+class Agent:
+    def __init__(self, *args, state=None, wait=True):
+        self.port = free_port()
+        self.state = state or tempfile.mkdtemp(dir=work)
+        self.log = open(os.path.join(work, "agent-%d.log" % self.port), "w+")
+        self.proc = subprocess.Popen(
+            [DBAVMD, "--platform", "sim", "--scenario", SCENARIO, "--listen",
+             "127.0.0.1:%d" % self.port, "--state-dir", self.state, *args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        agents.append(self)
+        if wait:
+            for _ in range(100):
+                try:
+                    if self.get("/healthz")[0] == 200:
+                        return
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            raise RuntimeError("the agent did not answer: " + self.output())
+
+    def request(self, method, path, body=None, headers=None, timeout=5):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
+        if body is not None:
+            c.putheader("Content-Length", str(len(body)))
+        c.endheaders(body)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, r.getheader("Content-Type"), data
+
+    def get(self, path, timeout=5):
+        return self.request("GET", path, timeout=timeout)
+
+    def put(self, path, body, timeout=30):
+        return self.request("PUT", path, body,
+                            {"Authorization": "Bearer " + TOKEN,
+                             "Content-Type": "application/json"}, timeout)
+
+    def metric(self, name):
+        for line in self.get("/metrics")[2].decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise KeyError(name)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def json_error(what, status, ctype, data, want_status, field=None):
+    """A JSON error answer with the status wanted (a set or one), and the field if given."""
+    want = want_status if isinstance(want_status, set) else {want_status}
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = None
+    good = (status in want and ctype == "application/json" and isinstance(doc, dict)
+            and isinstance(doc.get("error"), str)
+            and (field is None or doc.get("field") == field))
+    check(what, good, "%s %s %r" % (status, ctype, data[:200]))
+
+
+def raw(port, data, wait=2.0):
+    """Sends bytes as they are; returns all the server sent until it closed (or wait passed)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(data)
+    s.settimeout(wait)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def start_fails(what, *args, state=None):
+    """The agent must refuse to start: exit 2 within 3 s, saying why."""
+    a = Agent(*args, state=state, wait=False)
+    try:
+        rc = a.proc.wait(3)
+    except subprocess.TimeoutExpired:
+        rc = None
+        a.stop()
+    out = a.output().strip()
+    check(what, rc == 2 and out != "", "exit %s, said %r" % (rc, out[:200]))
+    return out
+
+
+def rows():
+    tok = token_file("token", TOKEN.encode() + b"\n")
+    a = Agent("--token-file", tok, "--period", "10", "--max-body-bytes", "16777216")
+
+    print("== bad bytes: a JSON error, never 500")
+    json_error("GET /%ff", *a.get("/%ff"), 404)
+    s, c, d = a.put("/vms/vm1/sla", json.dumps(
+        {"priority": 1, "a" * 62 + "\u00e9": 1}, ensure_ascii=False).encode())
+    json_error("PUT with an unknown key of 62 'a' and an e-acute", s, c, d, 400,
+               field="a" * 62 + "\u00e9")
+    policy = {"policy": {"rules": [{"type": "bandwidth_limit", "max_kbps": 1000,
+                                    "direction": "\u00e9" * 100}]}}
+    json_error("a Neutron rule whose direction is 100 e-acutes",
+               *a.put("/vms/vm1/sla", json.dumps(policy, ensure_ascii=False).encode()), 400)
+    json_error("GET /vms/ and 130 %C3%A9", *a.get("/vms/" + "%C3%A9" * 130), {400, 404})
+
+    print("== %00 does not cut the path")
+    before = a.get("/vms/vm3/sla")
+    json_error("PUT /vms/vm3/sla%00junk",
+               *a.put("/vms/vm3/sla%00junk", b'{"priority":1,"bandwidth":{"max_bps":1000}}'),
+               404)
+    check("vm3's SLA unchanged", a.get("/vms/vm3/sla") == before)
+
+    print("== a 16 MB body at a 10 ms period: parsed off the loop")
+    big = b'{"priority":1,"bandwidth":{"min_bps":1000,"max_bps":2000},"padding":[' + \
+        b",".join([b'{"a":[1,2.5,"x",null,true]}'] * 560000) + b"]}"
+    check("the body is 16 MB at most, and over 15", 15e6 < len(big) <= 16777216, str(len(big)))
+    o0, t0 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
+    s, c, d = a.put("/vms/vm1/sla", big)
+    json_error("answered: a 400 for its unknown field", s, c, d, 400, field="padding")
+    o1, t1 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
+    check("no period missed meanwhile (overruns %d -> %d, %d periods)" % (o0, o1, t1 - t0),
+          o1 == o0 and t1 > t0)
+
+    print("== what libmicrohttpd answers itself (openapi.yaml: 'Errors the HTTP library answers')")
+    for what, req, status in [
+            ("a Content-Length that is not a number", b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+             b"Content-Length: abc\r\n\r\n", 400),
+            ("a Content-Length over 64 bits", b"PUT /vms/vm1/sla HTTP/1.1\r\nHost: x\r\n"
+             b"Content-Length: 99999999999999999999999\r\n\r\n", 413),
+            ("a 40 KB URL", b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+            ("a 40 KB header", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 40000 +
+             b"\r\n\r\n", 431),
+            ("HTTP/2.0 in the request line", b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505)]:
+        out = raw(a.port, req)
+        line = out.split(b"\r\n", 1)[0].decode("latin-1")
+        check("%s: %d" % (what, status), line.startswith("HTTP/1.1 %d " % status), repr(out[:120]))
+    check("the agent still answers", a.get("/healthz")[0] == 200)
+    check("the agent is still up", a.proc.poll() is None)
+    a.stop()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                           "openapi.yaml")) as f:
+        spec = f.read()
+    check("openapi.yaml documents the library's own errors",
+          all(("`%d`" % s) in spec for s in (400, 413, 414, 431, 505)))
+
+    print("== token files")
+    start_fails("a NUL in the token", "--token-file", token_file("tok-nul", b"s3\0cret\n"))
+    start_fails("a token with a leading blank", "--token-file", token_file("tok-lead", b" s3cret\n"))
+    start_fails("a token with a trailing blank", "--token-file",
+                token_file("tok-trail", b"s3cret \n"))
+    fifo = os.path.join(work, "tok-fifo")
+    os.mkfifo(fifo, 0o600)
+    out = start_fails("a FIFO as the token file", "--token-file", fifo)
+    check("... said so", "regular file" in out, out[:200])
+
+    print("== state files")
+    state = tempfile.mkdtemp(dir=work)
+    os.mkfifo(os.path.join(state, "slas.json"), 0o600)
+    a = Agent("--token-file", tok, state=state)  # Agent() waits at most 5 s for /healthz
+    s, c, d = a.get("/readyz")
+    check("a FIFO as the state file: started, /readyz says it is unusable", s == 503
+          and b"kept aside" in d, "%s %r" % (s, d[:300]))
+    check("... and the FIFO is kept aside, not read",
+          any(stat.S_ISFIFO(os.lstat(os.path.join(state, n)).st_mode)
+              for n in os.listdir(state) if n.startswith("slas.json.corrupt")))
+    a.stop()
+    state = tempfile.mkdtemp(dir=work)
+    with open(os.path.join(state, "slas.json"), "w") as f:
+        f.write('{"version": 1, "slas": {"vm1": hunter2-is-my-password}}')
+    a = Agent("--token-file", tok, "--auth-reads", state=state)
+    s, c, d = a.get("/readyz")
+    check("/readyz on an unusable state file, --auth-reads: says where, not what",
+          s == 503 and b"line 1" in d and b"hunter" not in d, "%s %r" % (s, d[:300]))
+    check("... nor does the log", "hunter" not in a.output())
+    a.stop()
+
+
+def slowloris(seconds, *args, evict):
+    """200 slow clients for `seconds`; a fresh client every 0.25 s must be answered within
+    1 s, and the loop miss no period. With evict, more slow clients than --max-connections
+    hold on, and the oldest must be closed for each new one; else the request timeout (5 s)
+    must close them."""
+    print("== 200 slow clients for %d s (%s); a fresh one every 0.25 s" % (seconds, " ".join(args)))
+    tok = token_file("token", TOKEN.encode() + b"\n")
+    a = Agent("--token-file", tok, "--period", "10", "--request-timeout", "5", *args)
+    stop = time.monotonic() + seconds
+    counts = {"connected": 0, "refused or closed": 0}
+    lock = threading.Lock()
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+
+    def slow_client(addr):
+        while time.monotonic() < stop:
+            s = socket.socket()
+            try:
+                s.bind((addr, 0))
+                s.settimeout(1)
+                s.connect(("127.0.0.1", a.port))
+                with lock:
+                    counts["connected"] += 1
+                for i in range(len(request)):
+                    if time.monotonic() >= stop:
+                        break
+                    s.send(request[i:i + 1])
+                    try:
+                        if s.recv(1) == b"":
+                            raise ConnectionResetError
+                    except socket.timeout:
+                        pass
+            except OSError:
+                with lock:
+                    counts["refused or closed"] += 1
+                time.sleep(0.5)
+            finally:
+                s.close()
+
+    # 40 from one address (over --max-connections-per-address, 16), 8 from each of 20 more.
+    addrs = ["127.0.0.2"] * 40 + ["127.0.0.%d" % (3 + i // 8) for i in range(160)]
+    threads = [threading.Thread(target=slow_client, args=(ad,), daemon=True) for ad in addrs]
+    o0, t0 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
+    for t in threads:
+        t.start()
+    worst, answered, asked = 0.0, 0, 0
+    while time.monotonic() < stop:
+        asked += 1
+        t = time.monotonic()
+        try:
+            if a.get("/healthz", timeout=1)[0] == 200:
+                answered += 1
+                worst = max(worst, time.monotonic() - t)
+        except OSError as e:
+            print("     fresh client at %.1f s: %s" % (seconds - (stop - t), e))
+        time.sleep(0.25)
+    for t in threads:
+        t.join(5)
+    o1, t1 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
+    print("     slow clients: %(connected)d connections made, %(refused or closed)d refused or "
+          "closed" % counts)
+    check("every fresh GET /healthz answered within 1 s (%d of %d, slowest %.3f s)"
+          % (answered, asked, worst), answered == asked and asked >= seconds * 3)
+    check("no period missed (overruns %d -> %d over %d periods)" % (o0, o1, t1 - t0),
+          o1 == o0 and t1 - t0 >= seconds * 90)
+    log = a.output()
+    # libmicrohttpd's words for both its limits; ours is one over --max-connections, and only
+    # the per-address one is reached here.
+    check("more than 16 from one address refused, and logged",
+          "Server reached connection limit. Closing inbound connection." in log)
+    if evict:
+        check("at the connection limit, the oldest slow one closed for a new one, and logged",
+              "why=\"the oldest still sending its request, at the connection limit\"" in log)
+    else:
+        check("slow connections closed at the request timeout, and logged",
+              "why=\"its request was not in within the request timeout\"" in log)
+    check("the agent is still up", a.proc.poll() is None)
+    rc = a.stop()
+    check("exit status 0 on SIGTERM", rc == 0, str(rc))
+
+
+try:
+    rows()
+    slowloris(15, "--max-connections", "256", evict=False)
+    slowloris(15, evict=True)
+except Exception as e:  # a failure to run is a failure, never a pass
+    bad("the test could not run: %r" % e)
+finally:
+    for ag in agents:
+        ag.stop()
+    if failed:
+        for ag in agents[-1:]:
+            print("the last agent's log:\n" + ag.output()[-3000:])
+    shutil.rmtree(work, ignore_errors=True)
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
