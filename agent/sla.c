@@ -17,14 +17,33 @@ void sla_default(struct sla *sla)
 	*sla = (struct sla)SLA_DEFAULT_INIT;
 }
 
+/* Drops a UTF-8 sequence that a cut left incomplete at the end of s. */
+static void cut_whole(char *s)
+{
+	size_t n = strlen(s), i = n, want;
+	unsigned char lead;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+		i--;
+	if (i == 0)
+		return;
+	lead = (unsigned char)s[i - 1];
+	want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	if (n - (i - 1) < want)
+		s[i - 1] = '\0';
+}
+
 int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* Cut whole also what a caller's own buffer cut, before it came here. */
 	snprintf(err->field, sizeof(err->field), "%s", field);
+	cut_whole(err->field);
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	cut_whole(err->msg);
 	return -EINVAL;
 }
 
@@ -56,7 +75,7 @@ static int check_keys(const json_t *obj, const char *prefix, const char *const *
 {
 	const char *key;
 	json_t *v;
-	char field[64];
+	char field[sizeof(((struct sla_error *)0)->field)];
 
 	json_object_foreach((json_t *)obj, key, v) {
 		int known = 0;

@@ -24,8 +24,8 @@ struct sla {
 
 /* Why a document was refused: the field (dotted path, "" for the whole body) and a sentence. */
 struct sla_error {
-	char field[64];
-	char msg[192];
+	char field[256]; /* both cut, if they must be, at a character's boundary */
+	char msg[448];
 	int line, column; /* sla_json_load: where the JSON went wrong */
 };
 

@@ -37,7 +37,7 @@ static int is_rule_meta(const char *key)
 static int parse_rule(const json_t *rule, size_t i, uint64_t vals[4], int seen[4],
 		      struct sla_error *err)
 {
-	char path[64], field[96];
+	char path[64], field[sizeof(((struct sla_error *)0)->field)];
 	const char *type, *key, *dir;
 	const json_t *v, *d;
 	const struct rule_kind *k = NULL;

