@@ -302,44 +302,39 @@ static int set_max_body_bytes(struct config *c, const char *v, char *w, size_t w
 	return 0;
 }
 
-static int set_max_connections(struct config *c, const char *v, char *w, size_t wl)
+/* A whole number from lo to hi (unit: "" or " of seconds", for the message) into *out. */
+static int set_u32(uint32_t *out, const char *v, uint32_t lo, uint32_t hi, const char *unit,
+		   char *w, size_t wl)
 {
 	uint64_t n;
 
-	if (parse_u64(v, 1, 10000, &n))
-		return why(w, wl, "must be a whole number from 1 to 10000, got '%s'", v);
-	c->max_connections = (uint32_t)n;
+	if (parse_u64(v, lo, hi, &n)) {
+		snprintf(w, wl, "must be a whole number%s from %u to %u, got '%s'", unit, lo, hi,
+			 v);
+		return -EINVAL;
+	}
+	*out = (uint32_t)n;
 	return 0;
+}
+
+static int set_max_connections(struct config *c, const char *v, char *w, size_t wl)
+{
+	return set_u32(&c->max_connections, v, 1, 10000, "", w, wl);
 }
 
 static int set_max_connections_per_address(struct config *c, const char *v, char *w, size_t wl)
 {
-	uint64_t n;
-
-	if (parse_u64(v, 1, 10000, &n))
-		return why(w, wl, "must be a whole number from 1 to 10000, got '%s'", v);
-	c->max_connections_per_address = (uint32_t)n;
-	return 0;
+	return set_u32(&c->max_connections_per_address, v, 1, 10000, "", w, wl);
 }
 
 static int set_request_timeout(struct config *c, const char *v, char *w, size_t wl)
 {
-	uint64_t n;
-
-	if (parse_u64(v, 1, 3600, &n))
-		return why(w, wl, "must be a whole number of seconds from 1 to 3600, got '%s'", v);
-	c->request_timeout_s = (uint32_t)n;
-	return 0;
+	return set_u32(&c->request_timeout_s, v, 1, 3600, " of seconds", w, wl);
 }
 
 static int set_idle_timeout(struct config *c, const char *v, char *w, size_t wl)
 {
-	uint64_t n;
-
-	if (parse_u64(v, 1, 3600, &n))
-		return why(w, wl, "must be a whole number of seconds from 1 to 3600, got '%s'", v);
-	c->idle_timeout_s = (uint32_t)n;
-	return 0;
+	return set_u32(&c->idle_timeout_s, v, 1, 3600, " of seconds", w, wl);
 }
 
 static int set_scenario(struct config *c, const char *v, char *w, size_t wl)
