@@ -27,8 +27,11 @@ CC=clang cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBAVM_
 	-DBUILD_TESTING=OFF >/dev/null
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" --target fuzz_all >/dev/null
 
+# fuzz_http's state directory is /dev/shm/dbavm-fuzz-*, removed at its exit; a crash leaves
+# it behind, and this removes it (a stale one at the start too).
+rm -rf /dev/shm/dbavm-fuzz-*
 work=$(mktemp -d /tmp/dbavm-fuzz-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" /dev/shm/dbavm-fuzz-*' EXIT
 trap 'exit 1' HUP INT PIPE TERM
 failed=0
 printf '%-9s %12s %8s %10s %7s %7s  %s\n' harness runs seconds "runs/s" cov ft result
