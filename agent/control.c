@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "loop.h"
 #include "report.h"
 
 /* How many periods a vif whose shaper held it back keeps asking for its max. */
@@ -501,17 +502,9 @@ void control_platform_event(struct control *ctl, int what)
 		ctl->reapply = true;
 }
 
-static uint64_t clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int control_tick(struct control *ctl, uint64_t now_ns)
 {
-	uint64_t t0 = clock_ns(), t_scan = 0, t_read, t_alloc, t_apply;
+	uint64_t t0 = loop_now_ns(), t_scan = 0, t_read, t_alloc, t_apply;
 	bool rescanned = ctl->rescan;
 	int rc;
 
@@ -522,7 +515,7 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		if (rc)
 			return rc; /* keep the old model; the next period tries again */
 		ctl->rescan = false;
-		t_scan = clock_ns() - t0;
+		t_scan = loop_now_ns() - t0;
 	}
 	/* A VM record added or dropped (an SLA ahead of its VM) moves VM indices too. */
 	if ((ctl->topology_changed || ctl->vms_generation != ctl->host.vms_generation) &&
@@ -542,15 +535,15 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		delay_matcher_period_end(ctl->matcher);
 		ctl->enf->ops->drain_samples(ctl->enf, ctl->matcher);
 	}
-	t_read = clock_ns();
+	t_read = loop_now_ns();
 	rc = allocate(ctl);
 	if (rc) {
 		log_error("allocation failed err=%s", strerror(-rc));
 		return rc;
 	}
-	t_alloc = clock_ns();
+	t_alloc = loop_now_ns();
 	apply_limits(ctl);
-	t_apply = clock_ns();
+	t_apply = loop_now_ns();
 	ctl->reapply = false;
 	if (rescanned)
 		log_debug("period after a rescan vifs=%zu scan_us=%" PRIu64 " read_us=%" PRIu64

@@ -22,6 +22,9 @@ void loop_free(struct loop *loop);
 int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn *fn, void *arg);
 int loop_del_fd(struct loop *loop, int fd);
 
+/* The clock of the loop's timers (CLOCK_MONOTONIC, also bpf_ktime_get_ns's), in ns. */
+uint64_t loop_now_ns(void);
+
 /* A periodic timer on CLOCK_MONOTONIC; returns its fd or a negative errno. */
 int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, void *arg);
 /* Re-arms a timer of loop_add_timer: its next expiration first_ns from now (0 counts as 1),

@@ -51,14 +51,6 @@ struct agent {
 	bool rephased; /* the timer was moved for a host change, and has not fired since */
 };
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int usage_error(const char *msg)
 {
 	fprintf(stderr, "dbavmd: %s\nTry 'dbavmd --help'.\n", msg);
@@ -187,7 +179,7 @@ static int run_ticks(struct agent *a, uint64_t ticks)
 static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 {
 	struct agent *a = arg;
-	uint64_t abs = monotonic_ns(), now = abs - a->start_ns, due;
+	uint64_t abs = loop_now_ns(), now = abs - a->start_ns, due;
 
 	(void)loop;
 	if (expirations > 1) {
@@ -213,7 +205,7 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 static void on_platform_event(void *arg, int what)
 {
 	struct agent *a = arg;
-	uint64_t abs = monotonic_ns(), now = abs - a->start_ns, since, wait;
+	uint64_t abs = loop_now_ns(), now = abs - a->start_ns, since, wait;
 
 	control_platform_event(&a->ctl, what);
 	if (a->timer_fd < 0 || !a->ctl.started || a->rephased)
@@ -268,7 +260,7 @@ static int run_loop(struct agent *a)
 		return 1;
 	}
 	rc = loop_add_signals(loop, signals, 2, on_signal, a);
-	a->start_ns = a->sched_ns = monotonic_ns(); /* the timer's periods fall due from here */
+	a->start_ns = a->sched_ns = loop_now_ns(); /* the timer's periods fall due from here */
 	a->timer_fd = -1;
 	if (!rc && (a->timer_fd = loop_add_timer(loop, a->period_ns, on_period, a)) < 0)
 		rc = 1;

@@ -92,18 +92,10 @@ struct http_server {
 	struct log_limit cut_log, mhd_log;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Whether a line may be logged now; says how many were held back in the last window. */
 static bool log_allowed(struct log_limit *l, const char *what)
 {
-	uint64_t now = now_ns();
+	uint64_t now = loop_now_ns();
 
 	if (now - l->window_ns >= 1000000000u) {
 		if (l->dropped)
@@ -128,6 +120,15 @@ static struct conn *conn_of(struct MHD_Connection *mc)
 	return ci ? ci->socket_context : NULL;
 }
 
+/* The connection's request is in (or refused): no deadline while it is answered. */
+static void request_in(struct MHD_Connection *mc)
+{
+	struct conn *c = conn_of(mc);
+
+	if (c)
+		c->receiving = false;
+}
+
 /* Closes a connection from under MHD: its socket reads as ended, and MHD closes it. */
 static void conn_cut(struct http_server *srv, struct conn *c, const char *why)
 {
@@ -141,7 +142,7 @@ static void conn_cut(struct http_server *srv, struct conn *c, const char *why)
  * deadline (UINT64_MAX: none). */
 static uint64_t cut_overdue(struct http_server *srv)
 {
-	uint64_t now = now_ns(), limit = (uint64_t)srv->limits.request_timeout_s * 1000000000u;
+	uint64_t now = loop_now_ns(), limit = (uint64_t)srv->limits.request_timeout_s * 1000000000u;
 	uint64_t next = UINT64_MAX;
 
 	for (struct conn *c = srv->oldest; c; c = c->next) {
@@ -232,10 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > srv->limits.max_body_bytes) {
-			struct conn *c = conn_of(conn);
-
-			if (c)
-				c->receiving = false;
+			request_in(conn);
 			req->too_large = true;
 			http_respond(req, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", NULL, 0);
 			return queue_answer(req);
@@ -273,12 +271,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->dispatched)
 		return MHD_YES; /* a spurious call while suspended */
 	req->dispatched = true;
-	{
-		struct conn *c = conn_of(conn);
-
-		if (c)
-			c->receiving = false; /* in whole: no deadline while it is answered */
-	}
+	request_in(conn);
 	if (req->too_large) {
 		http_respond(req, MHD_HTTP_CONTENT_TOO_LARGE, "application/json", NULL, 0);
 		return queue_answer(req);
@@ -299,7 +292,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls, (void)code;
 	if (c && !c->receiving) {
 		c->receiving = true; /* the next request's deadline runs from this answer */
-		c->since_ns = now_ns();
+		c->since_ns = loop_now_ns();
 	}
 	if (*con_cls)
 		request_free(*con_cls);
@@ -370,7 +363,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 	}
 	c->fd = ci->connect_fd;
 	c->receiving = true;
-	c->since_ns = now_ns();
+	c->since_ns = loop_now_ns();
 	peer_name(mc, c->peer, sizeof(c->peer));
 	c->prev = srv->newest;
 	*(srv->newest ? &srv->newest->next : &srv->oldest) = c;
@@ -424,7 +417,6 @@ static void run_mhd(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop, (void)events;
 	if (fd == srv->timer_fd && read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("http timer read failed err=%s", strerror(errno));
-	cut_overdue(srv);
 	MHD_run(srv->mhd);
 	/* At its connection limit MHD takes the listening socket out of its epoll set, and puts
 	 * it back only at the start of a later run. If this run closed connections, nothing

@@ -43,6 +43,7 @@
 #include "enforcer.h"
 #include "frame.h"
 #include "log.h"
+#include "loop.h"
 #include "netfront.skel.h"
 #include "rtnl.h"
 #include "tc.h"
@@ -500,15 +501,13 @@ static int on_sample(void *ctx, void *data, size_t size)
 static void nf_drain_samples(struct enforcer *e, struct delay_matcher *m)
 {
 	struct netfront *nf = e->priv;
-	struct timespec ts;
 
 	if (!nf->rb)
 		return;
 	nf->matcher = m;
 	ring_buffer__consume(nf->rb);
 	nf->matcher = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
-	delay_expire(m, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	delay_expire(m, loop_now_ns()); /* bpf_ktime_get_ns's clock */
 }
 
 static void nf_close(struct enforcer *e)
