@@ -24,6 +24,10 @@ const char config_usage[] =
 	"              [--request-timeout S] [--sample-every N] [--keep-rates]\n"
 	"              [--xen-counters netdev|xenstat]\n"
 	"              [--floor-bps N] [--floor-pps N]\n"
+	"              [--os-credentials FILE [--placement-url URL]\n"
+	"               [--placement-host-name NAME] [--physnets UPLINK=NAME,...]\n"
+	"               [--placement-reserved-kbps N] [--placement-reserved-kpps N]\n"
+	"               [--placement-resync S]]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
@@ -337,6 +341,84 @@ static int set_idle_timeout(struct config *c, const char *v, char *w, size_t wl)
 	return set_u32(&c->idle_timeout_s, v, 1, 3600, " of seconds", w, wl);
 }
 
+static int set_os_credentials(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->os_credentials, sizeof(c->os_credentials), v, w, wl);
+}
+
+static int set_placement_url(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+		return why(w, wl, "must be an http:// or https:// URL, got '%s'", v);
+	if (strlen(v) >= sizeof(c->placement_url) || strpbrk(v, " \t\r\n?#"))
+		return why(w, wl, "must be a URL without blanks, query or fragment, got '%s'", v);
+	strcpy(c->placement_url, v);
+	return 0;
+}
+
+static int set_placement_host_name(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (!*v || strlen(v) >= sizeof(c->placement_host_name) || strpbrk(v, " \t\r\n:/"))
+		return why(w, wl,
+			   "must be a host name of 1 to 255 characters without blanks, ':' "
+			   "or '/', got '%s'",
+			   v);
+	strcpy(c->placement_host_name, v);
+	return 0;
+}
+
+static int set_physnets(struct config *c, const char *v, char *w, size_t wl)
+{
+	char buf[2048], *save = NULL;
+
+	if (strlen(v) >= sizeof(buf))
+		return why(w, wl, "is too long: '%s'", v);
+	strcpy(buf, v);
+	c->n_physnets = 0;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		struct config_physnet *pn = &c->physnets[c->n_physnets];
+		char *eq = strchr(item, '=');
+
+		if (c->n_physnets == CONFIG_MAX_UPLINKS)
+			return why(w, wl, "names more than 16 uplinks%s", "");
+		if (!eq || eq == item || (size_t)(eq - item) >= sizeof(pn->uplink) || !eq[1] ||
+		    strlen(eq + 1) >= sizeof(pn->physnet))
+			return why(w, wl,
+				   "must be UPLINK=PHYSNET,... (uplink 1 to 15 characters, "
+				   "physical network 1 to 63), got '%s'",
+				   item);
+		*eq = '\0';
+		strcpy(pn->uplink, item);
+		strcpy(pn->physnet, eq + 1);
+		for (size_t k = 0; k < c->n_physnets; k++)
+			if (!strcmp(c->physnets[k].uplink, pn->uplink))
+				return why(w, wl, "names uplink '%s' twice", pn->uplink);
+		c->n_physnets++;
+	}
+	if (!c->n_physnets)
+		return why(w, wl, "names no uplink%s", "");
+	return 0;
+}
+
+static int set_placement_reserved_kbps(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_u64(v, 0, SLA_BPS_MAX / 1000, &c->placement_reserved_kbps))
+		return why(w, wl, "must be a whole number of kbit/s, got '%s'", v);
+	return 0;
+}
+
+static int set_placement_reserved_kpps(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (parse_u64(v, 0, SLA_PPS_MAX / 1000, &c->placement_reserved_kpps))
+		return why(w, wl, "must be a whole number of kpacket/s, got '%s'", v);
+	return 0;
+}
+
+static int set_placement_resync(struct config *c, const char *v, char *w, size_t wl)
+{
+	return set_u32(&c->placement_resync_s, v, 1, 86400, " of seconds", w, wl);
+}
+
 static int set_scenario(struct config *c, const char *v, char *w, size_t wl)
 {
 	return copy_path(c->scenario, sizeof(c->scenario), v, w, wl);
@@ -396,6 +478,13 @@ static const struct option_def defs[] = {
 	{ "idle-timeout", 1, set_idle_timeout },
 	{ "request-timeout", 1, set_request_timeout },
 	{ "sample-every", 1, set_sample_every },
+	{ "os-credentials", 1, set_os_credentials },
+	{ "placement-url", 1, set_placement_url },
+	{ "placement-host-name", 1, set_placement_host_name },
+	{ "physnets", 1, set_physnets },
+	{ "placement-reserved-kbps", 1, set_placement_reserved_kbps },
+	{ "placement-reserved-kpps", 1, set_placement_reserved_kpps },
+	{ "placement-resync", 1, set_placement_resync },
 	{ "scenario", 1, set_scenario },
 	{ "ticks", 1, set_ticks },
 	{ "report", 1, set_report },
@@ -423,6 +512,7 @@ void config_defaults(struct config *cfg)
 	cfg->sample_every = 64;
 	cfg->floor_bps = 100000;
 	cfg->floor_pps = 10;
+	cfg->placement_resync_s = 60;
 }
 
 static char *trim(char *s)
@@ -531,6 +621,13 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 		      "scenario";
 	else if (cfg->max_connections_per_address > cfg->max_connections)
 		msg = "--max-connections-per-address is more than --max-connections";
+	else if (!cfg->os_credentials[0] &&
+		 (cfg->placement_url[0] || cfg->placement_host_name[0] || cfg->n_physnets ||
+		  cfg->placement_reserved_kbps || cfg->placement_reserved_kpps ||
+		  cfg->placement_resync_s != 60))
+		msg = "--placement-* and --physnets go with --os-credentials FILE";
+	else if (cfg->os_credentials[0] && cfg->ticks)
+		msg = "--os-credentials reports a running host; not with --ticks";
 	else if (cfg->platform == PLATFORM_SIM && cfg->enforcer == ENFORCER_XEN_CREDIT)
 		msg = "the sim models netfront, netback and none; not xen-credit";
 	if (!msg)

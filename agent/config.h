@@ -26,6 +26,11 @@ struct config_uplink {
 	uint64_t capacity_pps; /* 0: the host's packet budget */
 };
 
+struct config_physnet {
+	char uplink[16];  /* IFNAMSIZ */
+	char physnet[64]; /* Neutron's physical network name */
+};
+
 #define CONFIG_PERIOD_MS_MIN 10u
 #define CONFIG_PERIOD_MS_MAX 10000u
 
@@ -54,6 +59,14 @@ struct config {
 	uint32_t idle_timeout_s;    /* an HTTP connection silent this long is closed */
 	uint32_t request_timeout_s; /* a request's headers and body must be in by then */
 	uint32_t sample_every; /* delay sampling: 1 packet in this many (a power of 2), 0: off */
+	/* OpenStack Placement (placement.h): off without os_credentials */
+	char os_credentials[PATH_MAX];
+	char placement_url[512];
+	char placement_host_name[256];
+	struct config_physnet physnets[CONFIG_MAX_UPLINKS];
+	size_t n_physnets;
+	uint64_t placement_reserved_kbps, placement_reserved_kpps;
+	uint32_t placement_resync_s;
 	bool dev;
 	char scenario[PATH_MAX];
 	uint64_t ticks; /* 0: run in real time */

@@ -87,6 +87,23 @@ int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn *fn, void
 	return reg_add(loop, fd, events, REG_FD, (void *)fn, arg);
 }
 
+int loop_set_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn *fn, void *arg)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	if (fd < 0 || fd >= loop->n_regs || loop->regs[fd].kind != REG_FD)
+		return loop_add_fd(loop, fd, events, fn, arg);
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		/* closed and reopened behind the loop's back: epoll forgot it */
+		if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -errno;
+	}
+	loop->regs[fd] = (struct reg){ REG_FD, (void *)fn, arg };
+	return 0;
+}
+
 int loop_del_fd(struct loop *loop, int fd)
 {
 	if (fd < 0 || fd >= loop->n_regs || loop->regs[fd].kind == REG_NONE)
@@ -139,6 +156,13 @@ int loop_timer_restart(int fd, uint64_t first_ns, uint64_t period_ns)
 {
 	struct itimerspec its = { .it_interval = ts_of(period_ns),
 				  .it_value = ts_of(first_ns ? first_ns : 1) };
+
+	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+int loop_timer_stop(int fd)
+{
+	struct itimerspec its = { 0 };
 
 	return timerfd_settime(fd, 0, &its, NULL) < 0 ? -errno : 0;
 }

@@ -20,6 +20,8 @@ struct loop *loop_new(void);
 void loop_free(struct loop *loop);
 
 int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn *fn, void *arg);
+/* Registers fd, or changes what it waits for and who is called (libcurl's sockets). */
+int loop_set_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn *fn, void *arg);
 int loop_del_fd(struct loop *loop, int fd);
 
 /* The clock of the loop's timers (CLOCK_MONOTONIC, also bpf_ktime_get_ns's), in ns. */
@@ -30,6 +32,8 @@ int loop_add_timer(struct loop *loop, uint64_t period_ns, loop_timer_fn *fn, voi
 /* Re-arms a timer of loop_add_timer: its next expiration first_ns from now (0 counts as 1),
  * then every period_ns; expirations not yet read are dropped. 0 or a negative errno. */
 int loop_timer_restart(int fd, uint64_t first_ns, uint64_t period_ns);
+/* Disarms a timer of loop_add_timer until loop_timer_restart. 0 or a negative errno. */
+int loop_timer_stop(int fd);
 /* Blocks the signals and delivers them through a signalfd; returns 0 or a negative errno. */
 int loop_add_signals(struct loop *loop, const int *signals, int n, loop_signal_fn *fn, void *arg);
 

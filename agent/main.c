@@ -24,6 +24,7 @@
 #include "none.h"
 #include "netfront.h"
 #include "netns.h"
+#include "placement.h"
 #include "scenario.h"
 #include "sim.h"
 #include "state_json.h"
@@ -40,6 +41,7 @@ struct agent {
 	struct control ctl;
 	struct store *store;
 	struct auth *auth;
+	struct placement *placement; /* NULL without --os-credentials */
 	struct api api;
 	struct metrics_info info;
 	uint64_t period_ns;
@@ -192,6 +194,8 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 	a->rephased = false;
 	a->last_tick_ns = now;
 	control_tick(&a->ctl, now);
+	if (a->placement)
+		placement_host(a->placement, &a->ctl.host);
 }
 
 /*
@@ -274,10 +278,21 @@ static int run_loop(struct agent *a)
 		loop_free(loop);
 		return 1;
 	}
+	if (a->cfg->os_credentials[0] &&
+	    (rc = placement_open(&a->placement, loop, a->cfg, why, sizeof(why)))) {
+		unwatch(a->ctl.plat);
+		loop_free(loop);
+		if (rc != -EINVAL) {
+			log_error("%s", why);
+			return 1;
+		}
+		return usage_error(why);
+	}
 	rc = api_open(&a->api, loop, &a->ctl, a->store, a->auth, a->cfg, &a->info, &load);
 	if (rc) {
 		log_error("api not started listen=%s:%u err=%s", a->cfg->listen_addr,
 			  a->cfg->listen_port, strerror(-rc));
+		placement_close(a->placement);
 		unwatch(a->ctl.plat);
 		loop_free(loop);
 		return 1;
@@ -285,9 +300,13 @@ static int run_loop(struct agent *a)
 	log_info("api listening listen=%s:%u token=%s reads=%s", a->cfg->listen_addr,
 		 a->cfg->listen_port, auth_configured(a->auth) ? "set" : "none",
 		 a->cfg->auth_reads ? "token" : "open");
+	a->api.placement = a->placement;
 	control_tick(&a->ctl, 0);
+	if (a->placement)
+		placement_host(a->placement, &a->ctl.host);
 	rc = loop_run(loop);
 	api_close(&a->api);
+	placement_close(a->placement);
 	unwatch(a->ctl.plat);
 	loop_free(loop);
 	if (rc) {

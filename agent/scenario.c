@@ -110,9 +110,64 @@ static const json_t *get_array(struct ctx *c, const char *path, const json_t *ob
 	return v;
 }
 
+static int cmp_change(const void *a, const void *b)
+{
+	const struct scenario_capacity *x = a, *y = b;
+
+	/* ties are changes of different uplinks: their order does not matter */
+	return x->t_ms < y->t_ms ? -1 : x->t_ms > y->t_ms;
+}
+
+/* An uplink's "changes": [{"t_ms", "capacity_bps", "capacity_pps"}], appended to sc->changes;
+ * a capacity a change leaves out stays as it was. */
+static int load_changes(struct ctx *c, const char *upath, const json_t *u, uint32_t index,
+			struct scenario *sc)
+{
+	static const char *const keys[] = { "t_ms", "capacity_bps", "capacity_pps", NULL };
+	const json_t *arr = json_object_get(u, "changes"), *ch;
+	const struct platform_uplink *up = &sc->uplinks[index];
+	uint64_t last_t = 0, bps = up->capacity_bps, pps = up->capacity_pps;
+	struct scenario_capacity *grown;
+	size_t i;
+	int rc;
+
+	if (!arr)
+		return 0;
+	arr = get_array(c, upath, u, "changes", &rc);
+	if (!arr)
+		return rc;
+	grown = realloc(sc->changes, (sc->n_changes + json_array_size(arr)) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	sc->changes = grown;
+	json_array_foreach(arr, i, ch) {
+		struct scenario_capacity *x = &sc->changes[sc->n_changes];
+		char path[80];
+
+		snprintf(path, sizeof(path), "%s.changes[%zu]", upath, i);
+		if ((rc = only_keys(c, path, ch, keys)) ||
+		    (rc = get_u64(c, path, ch, "t_ms", 1, UINT32_MAX, NULL, &x->t_ms)) ||
+		    (rc = get_u64(c, path, ch, "capacity_bps", 0, SLA_BPS_MAX, &bps,
+				  &x->capacity_bps)) ||
+		    (rc = get_u64(c, path, ch, "capacity_pps", 0, SLA_PPS_MAX, &pps,
+				  &x->capacity_pps)))
+			return rc;
+		if (x->t_ms <= last_t && i)
+			return fail(c, path, "t_ms must increase, got %llu after %llu",
+				    (unsigned long long)x->t_ms, (unsigned long long)last_t);
+		last_t = x->t_ms;
+		bps = x->capacity_bps;
+		pps = x->capacity_pps;
+		x->uplink = index;
+		sc->n_changes++;
+	}
+	return 0;
+}
+
 static int load_uplinks(struct ctx *c, const json_t *root, struct scenario *sc)
 {
-	static const char *const keys[] = { "name", "capacity_bps", "capacity_pps", NULL };
+	static const char *const keys[] = { "name", "capacity_bps", "capacity_pps", "changes",
+					    NULL };
 	const uint64_t zero = 0;
 	const json_t *arr, *u;
 	size_t i;
@@ -134,13 +189,16 @@ static int load_uplinks(struct ctx *c, const json_t *root, struct scenario *sc)
 		    (rc = get_u64(c, path, u, "capacity_bps", 0, SLA_BPS_MAX, &zero,
 				  &up->capacity_bps)) ||
 		    (rc = get_u64(c, path, u, "capacity_pps", 0, SLA_PPS_MAX, &zero,
-				  &up->capacity_pps)))
+				  &up->capacity_pps)) ||
+		    (rc = load_changes(c, path, u, (uint32_t)i, sc)))
 			return rc;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(sc->uplinks[j].name, up->name))
 				return fail(c, path, "uplink '%s' is named twice", up->name);
 		sc->n_uplinks++;
 	}
+	if (sc->n_changes)
+		qsort(sc->changes, sc->n_changes, sizeof(*sc->changes), cmp_change);
 	return 0;
 }
 
@@ -373,6 +431,7 @@ void scenario_free(struct scenario *sc)
 	}
 	free(sc->vms);
 	free(sc->uplinks);
+	free(sc->changes);
 	memset(sc, 0, sizeof(*sc));
 }
 

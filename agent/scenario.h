@@ -39,9 +39,18 @@ struct scenario_vm {
 	size_t n_vifs;
 };
 
+/* An uplink's capacity changing at a time (a link renegotiating its speed, say). */
+struct scenario_capacity {
+	uint64_t t_ms;
+	uint32_t uplink; /* index into uplinks */
+	uint64_t capacity_bps, capacity_pps;
+};
+
 struct scenario {
-	struct platform_uplink *uplinks;
+	struct platform_uplink *uplinks; /* as at time 0 */
 	size_t n_uplinks;
+	struct scenario_capacity *changes; /* by t_ms, then as written */
+	size_t n_changes;
 	uint64_t host_capacity_pps;
 	struct scenario_vm *vms;
 	size_t n_vms;

@@ -42,6 +42,7 @@ struct sim {
 	struct sim_vif *v;
 	size_t n_v;
 	uint64_t t_ns;		 /* the model has run up to here */
+	size_t next_change;	 /* the first of sc.changes not yet in sc.uplinks */
 	bool *present;		 /* per VM, as the last scan reported */
 	double *up_bps, *up_pps; /* scratch per uplink */
 };
@@ -91,11 +92,23 @@ static int sim_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 	return 0;
 }
 
-/* VMs come and go with simulated time: asked at the start of each period. */
+/* VMs come and go, and uplinks change capacity, with simulated time: asked at the start of
+ * each period (so a capacity changes on a period's boundary). */
 static int sim_due(struct platform *p, uint64_t now_ns)
 {
 	struct sim *s = p->priv;
+	bool changed = false;
 
+	while (s->next_change < s->sc.n_changes &&
+	       s->sc.changes[s->next_change].t_ms <= now_ns / 1000000u) {
+		const struct scenario_capacity *ch = &s->sc.changes[s->next_change++];
+
+		s->sc.uplinks[ch->uplink].capacity_bps = ch->capacity_bps;
+		s->sc.uplinks[ch->uplink].capacity_pps = ch->capacity_pps;
+		changed = true;
+	}
+	if (changed)
+		return PLATFORM_RESCAN;
 	for (size_t i = 0; i < s->sc.n_vms; i++)
 		if (vm_present_at(&s->sc.vms[i], now_ns) != s->present[i])
 			return 1;

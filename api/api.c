@@ -75,6 +75,21 @@ static bool valid_id(const char *id)
 
 /* ---- reads ---- */
 
+/* With --os-credentials, a VM's "placement": what Nova allocated beside its SLA's minimums. */
+static void add_placement(const struct api *api, const struct vm *vm, json_t *doc)
+{
+	struct placement_vm pv;
+
+	if (!api->placement || !json_is_object(doc))
+		return;
+	placement_vm(placement_status(api->placement), vm, &pv);
+	json_object_set_new(doc, "placement",
+			    pv.known ? json_pack("{s:{s:I,s:I},s:b}", "allocated", "bps",
+						 (json_int_t)pv.alloc_bps, "pps",
+						 (json_int_t)pv.alloc_pps, "mismatch", pv.mismatch)
+				     : json_pack("{s:n,s:n}", "allocated", "mismatch"));
+}
+
 /* GET /vms/{id} and /vms/{id}/stats: the VM's state or its history, or 404. */
 static void get_vm(struct api *api, struct http_request *req, const char *id, bool history)
 {
@@ -86,17 +101,30 @@ static void get_vm(struct api *api, struct http_request *req, const char *id, bo
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
-	http_respond_json(req, MHD_HTTP_OK,
-			  history ? state_vm_stats_json(vm, api->cfg->period_ms)
-				  : state_vm_json(api->ctl, vm));
+	if (history) {
+		http_respond_json(req, MHD_HTTP_OK, state_vm_stats_json(vm, api->cfg->period_ms));
+		return;
+	}
+	json_t *doc = state_vm_json(api->ctl, vm);
+
+	add_placement(api, vm, doc);
+	http_respond_json(req, MHD_HTTP_OK, doc);
 }
 
 static void get_vms(struct api *api, struct http_request *req)
 {
 	json_t *report = state_report_json(api->ctl);
-	json_t *vms = report ? json_incref(json_object_get(report, "vms")) : NULL;
+	json_t *vms = report ? json_incref(json_object_get(report, "vms")) : NULL, *item;
+	size_t i;
 
 	json_decref(report);
+	json_array_foreach(vms, i, item) {
+		const char *id = json_string_value(json_object_get(item, "id"));
+		const struct vm *vm = id ? host_find_vm(&api->ctl->host, id) : NULL;
+
+		if (vm)
+			add_placement(api, vm, item);
+	}
 	http_respond_json(req, MHD_HTTP_OK, vms ? json_pack("{s:o}", "vms", vms) : NULL);
 }
 
@@ -146,6 +174,33 @@ static json_t *uplink_json(const struct uplink *up)
 	return u;
 }
 
+/* GET /host's "placement": the providers the agent keeps and how the last sync went. */
+static json_t *placement_json(const struct placement *pl)
+{
+	const struct placement_status *st = placement_status(pl);
+	json_t *provs = json_array();
+
+	for (size_t i = 0; i < st->n_providers; i++) {
+		const struct placement_provider *p = &st->providers[i];
+		json_t *traits = json_pack("[s]", "CUSTOM_VNIC_TYPE_NORMAL");
+
+		if (p->physnet_trait[0])
+			json_array_append_new(traits, json_string(p->physnet_trait));
+		json_array_append_new(provs, json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "name", p->name,
+						       "uuid", p->uuid, "resource_class",
+						       p->resource_class, "total",
+						       (json_int_t)p->total, "reserved",
+						       (json_int_t)p->reserved, "traits", traits));
+	}
+	return json_pack("{s:b,s:o,s:o,s:o,s:I,s:I,s:I,s:o}", "in_sync", st->in_sync, "problem",
+			 st->problem ? json_string(st->problem) : json_null(), "compute_provider",
+			 st->compute[0] ? json_string(st->compute) : json_null(), "last_success",
+			 st->last_success_unix ? json_integer(st->last_success_unix) : json_null(),
+			 "sync_attempts", (json_int_t)st->attempts, "sync_failures",
+			 (json_int_t)st->failures, "generation_conflicts",
+			 (json_int_t)st->conflicts, "providers", provs);
+}
+
 static void get_host(struct api *api, struct http_request *req)
 {
 	const struct host *h = &api->ctl->host;
@@ -165,12 +220,15 @@ static void get_host(struct api *api, struct http_request *req)
 	if (doc && pps)
 		json_object_update(doc, pps);
 	json_decref(pps);
+	if (doc && api->placement)
+		json_object_set_new(doc, "placement", placement_json(api->placement));
 	http_respond_json(req, MHD_HTTP_OK, doc);
 }
 
 static void get_metrics(struct api *api, struct http_request *req)
 {
-	struct metrics_text *t = metrics_get(api->metrics, api->ctl);
+	struct metrics_text *t = metrics_get(
+		api->metrics, api->ctl, api->placement ? placement_status(api->placement) : NULL);
 	const char *text;
 	size_t len;
 
@@ -194,6 +252,13 @@ static void get_readyz(struct api *api, struct http_request *req)
 	if (api->ctl->plat->ops->problem && api->ctl->plat->ops->problem(api->ctl->plat))
 		json_array_append_new(problems,
 				      json_string(api->ctl->plat->ops->problem(api->ctl->plat)));
+	if (api->placement && placement_status(api->placement)->problem) {
+		char msg[700];
+
+		snprintf(msg, sizeof(msg), "placement: %s",
+			 placement_status(api->placement)->problem);
+		json_array_append_new(problems, json_string(msg));
+	}
 	if (json_array_size(problems) == 0) {
 		json_decref(problems);
 		http_respond_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));

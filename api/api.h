@@ -16,6 +16,7 @@
 #include "http.h"
 #include "loop.h"
 #include "metrics.h"
+#include "placement.h"
 #include "store.h"
 
 struct api_pending;
@@ -32,6 +33,7 @@ struct api {
 	struct worker *parser; /* large bodies are parsed here, off the loop */
 	struct loop *loop;
 	struct api_pending *pending; /* in submission order */
+	struct placement *placement; /* NULL without --os-credentials */
 	bool store_corrupt;
 	char store_problem[4608];
 };

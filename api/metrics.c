@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "placement.h"
 #include "report.h"
 #include "version.h"
 
@@ -593,6 +594,66 @@ static void render_loop(struct buf *b, const struct metrics_info *info, const st
 	}
 }
 
+static void counter_line(struct buf *b, const char *name, const char *type, const char *help,
+			 uint64_t v)
+{
+	family(b, name, type, help);
+	puts_(b, name);
+	put(b, " ", 1);
+	put_u64(b, v);
+	put(b, "\n", 1);
+}
+
+/* With --os-credentials: how the Placement syncs go, and per VM what Nova allocated. */
+static void render_placement(struct buf *b, const struct metrics *m, const struct host *h,
+			     const struct placement_status *st)
+{
+	static const char *const names[] = { "dbavm_vm_placement_allocated_bytes_per_second",
+					     "dbavm_vm_placement_allocated_packets_per_second",
+					     "dbavm_vm_placement_mismatch" };
+	static const char *const helps[] = {
+		"Byte rate the orchestrator allocated to the VM in Placement "
+		"(NET_BW_EGR_KILOBIT_PER_SEC).",
+		"Packet rate the orchestrator allocated to the VM in Placement "
+		"(NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC).",
+		"1 if the VM's Placement allocation differs from its SLA's minimums."
+	};
+
+	counter_line(b, "dbavm_placement_sync_attempts_total", "counter",
+		     "Syncs with Placement started.", st->attempts);
+	counter_line(b, "dbavm_placement_sync_failures_total", "counter",
+		     "Syncs with Placement that failed.", st->failures);
+	counter_line(b, "dbavm_placement_generation_conflicts_total", "counter",
+		     "Placement writes refused for a concurrent update, then read again.",
+		     st->conflicts);
+	counter_line(b, "dbavm_placement_tokens_total", "counter", "Keystone tokens obtained.",
+		     st->tokens);
+	counter_line(b, "dbavm_placement_in_sync", "gauge",
+		     "1 if the last sync succeeded and the host has not changed since.",
+		     st->in_sync);
+	counter_line(b, "dbavm_placement_last_success_timestamp_seconds", "gauge",
+		     "When a sync last succeeded, in seconds since the epoch; 0: never.",
+		     (uint64_t)st->last_success_unix);
+	for (int f = 0; f < 3; f++) {
+		size_t len = strlen(names[f]);
+
+		family(b, names[f], "gauge", helps[f]);
+		for (size_t i = 0; i < h->n_vms; i++) {
+			struct placement_vm pv;
+
+			placement_vm(st, h->vms[i], &pv);
+			if (!pv.known)
+				continue;
+			sample(b, names[f], len, VM_LABEL(m, i));
+			if (f == 0)
+				put_bits_as_bytes(b, pv.alloc_bps);
+			else
+				put_u64(b, f == 1 ? pv.alloc_pps : pv.mismatch);
+			put(b, "\n", 1);
+		}
+	}
+}
+
 /* ---- the text and its life ---- */
 
 struct metrics *metrics_new(const struct metrics_info *info)
@@ -631,7 +692,8 @@ const char *metrics_text_data(const struct metrics_text *t, size_t *len)
 	return t->data;
 }
 
-static struct metrics_text *render(struct metrics *m, const struct control *ctl)
+static struct metrics_text *render(struct metrics *m, const struct control *ctl,
+				   const struct placement_status *pst)
 {
 	const struct host *h = &ctl->host;
 	struct buf b = { 0 };
@@ -649,6 +711,8 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl)
 	render_counters(&b, m, h);
 	render_vif_gauges(&b, m, h);
 	render_delay(&b, m, ctl);
+	if (pst)
+		render_placement(&b, m, h, pst);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -660,12 +724,13 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl)
 	return t;
 }
 
-struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl)
+struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
+				 const struct placement_status *pst)
 {
 	/* The text stands for one state of the model: a period, a generation of changes. */
 	if (!m->text || m->text_tick != ctl->tick || m->text_generation != ctl->host.generation ||
 	    m->text_started != ctl->started) {
-		struct metrics_text *t = render(m, ctl);
+		struct metrics_text *t = render(m, ctl, pst);
 
 		if (!t)
 			return NULL;

@@ -24,9 +24,12 @@ struct metrics_text; /* reference-counted */
 struct metrics *metrics_new(const struct metrics_info *info);
 void metrics_free(struct metrics *m);
 
-/* The exposition of the model as it is now, with a reference the caller must release;
- * NULL on allocation failure. */
-struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl);
+struct placement_status;
+
+/* The exposition of the model as it is now (and of the Placement syncs, pst, when not NULL), with a
+ * reference the caller must release; NULL on allocation failure. */
+struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
+				 const struct placement_status *pst);
 const char *metrics_text_data(const struct metrics_text *t, size_t *len);
 /* Drops a reference (void * so it can serve as a free callback). */
 void metrics_text_release(void *t);
