@@ -80,9 +80,15 @@ struct placement {
 
 	char *token;
 	uint64_t token_renew_ns; /* when to get a new one (monotonic) */
+	const char *token_why;	 /* why the token step runs: "first", "expiring", "401" */
 	char endpoint[512];
 
-	/* what Placement should hold */
+	/* the host as last seen (placement_host), made into want when a sync starts */
+	struct platform_uplink seen[CONFIG_MAX_UPLINKS];
+	size_t n_seen;
+	uint64_t seen_pps;
+
+	/* what Placement should hold, for the sync in progress */
 	struct placement_provider want[MAX_PROVIDERS];
 	size_t n_want;
 	uint64_t want_sig;
@@ -181,7 +187,8 @@ static const char *physnet_of(const struct config *cfg, const char *uplink)
 	return NULL;
 }
 
-/* FNV-1a over what the desired tree is made of. */
+/* FNV-1a over what the desired tree is made of (so capacity_pps, which Placement is not
+ * told of, does not count). */
 static uint64_t host_sig(const struct host *h)
 {
 	uint64_t x = 1469598103934665603ull;
@@ -210,7 +217,7 @@ static void add_trait(struct placement *p, const char *t)
 	p->traits[p->n_traits++][n] = '\0';
 }
 
-static int want_build(struct placement *p, const struct host *h)
+static int want_build(struct placement *p)
 {
 	struct placement_provider *w = &p->want[0];
 
@@ -219,17 +226,16 @@ static int want_build(struct placement *p, const struct host *h)
 	add_trait(p, TRAIT_VNIC);
 	snprintf(w->name, sizeof(w->name), "%s:dbavm", p->host_name);
 	w->resource_class = RC_PPS;
-	w->total = h->host_capacity_pps / 1000;
+	w->total = p->seen_pps / 1000;
 	w->reserved = p->cfg->placement_reserved_kpps;
 	p->n_want = 1;
-	for (size_t u = 0; u < h->n_uplinks && p->n_want < MAX_PROVIDERS; u++) {
-		const char *physnet = physnet_of(p->cfg, h->uplinks[u].cfg.name);
+	for (size_t u = 0; u < p->n_seen && p->n_want < MAX_PROVIDERS; u++) {
+		const char *physnet = physnet_of(p->cfg, p->seen[u].name);
 
 		w = &p->want[p->n_want++];
-		snprintf(w->name, sizeof(w->name), "%s:dbavm:%s", p->host_name,
-			 h->uplinks[u].cfg.name);
+		snprintf(w->name, sizeof(w->name), "%s:dbavm:%s", p->host_name, p->seen[u].name);
 		w->resource_class = RC_BW;
-		w->total = h->uplinks[u].cfg.capacity_bps / 1000;
+		w->total = p->seen[u].capacity_bps / 1000;
 		w->reserved = p->cfg->placement_reserved_kbps;
 		if (physnet) {
 			placement_physnet_trait(physnet, w->physnet_trait,
@@ -306,7 +312,6 @@ static void succeed(struct placement *p)
 		log_info("placement in sync compute=%s providers=%zu consumers=%zu endpoint=%s",
 			 p->st.compute, p->n_want, p->n_allocs, p->endpoint);
 	if (p->dirty) {
-		p->dirty = false;
 		p->st.in_sync = false;
 		schedule(p, 0);
 	} else {
@@ -391,6 +396,12 @@ static void issue(struct placement *p)
 	char path[1024], enc[800];
 	int rc = 0;
 
+	/* a sync can outlast a short-lived token: renew it before the request that would fail */
+	if (p->step != ST_TOKEN && p->step != ST_IDLE && loop_now_ns() >= p->token_renew_ns) {
+		p->resume = p->step;
+		p->step = ST_TOKEN;
+		p->token_why = "expiring";
+	}
 	switch (p->step) {
 	case ST_TOKEN:
 		rc = client_request(p->cl, "POST", p->tokens_url, NULL, p->auth_body, on_answer, p);
@@ -462,14 +473,22 @@ static void start_sync(struct placement *p)
 {
 	if (p->step != ST_IDLE || !p->have_want)
 		return;
+	if (p->dirty || !p->n_want) {
+		p->dirty = false;
+		if (want_build(p)) {
+			fail(p, "no uuid5: libcrypto failed");
+			return;
+		}
+	}
 	p->st.attempts++;
 	p->n_rows = 0;
 	p->reauthed = false;
 	p->conflicts_in_row = 0;
 	p->resume = ST_COMPUTE;
-	if (!p->token || loop_now_ns() >= p->token_renew_ns)
+	if (!p->token || loop_now_ns() >= p->token_renew_ns) {
+		p->token_why = p->token ? "expiring" : "first";
 		go(p, ST_TOKEN, 0);
-	else
+	} else
 		go(p, ST_COMPUTE, 0);
 }
 
@@ -551,8 +570,8 @@ static void got_token(struct placement *p, const struct client_response *r)
 	p->token_renew_ns = loop_now_ns() +
 			    (uint64_t)(t.lifetime_s > 4 ? t.lifetime_s * 3 / 4 : 1) * 1000000000ull;
 	p->st.tokens++;
-	log_info("keystone token obtained lifetime_s=%" PRId64 " placement=%s", t.lifetime_s,
-		 p->endpoint);
+	log_info("keystone token obtained why=%s lifetime_s=%" PRId64 " placement=%s",
+		 p->token_why ? p->token_why : "first", t.lifetime_s, p->endpoint);
 	if (!p->token) {
 		fail(p, "out of memory");
 		return;
@@ -728,6 +747,14 @@ static void on_answer(void *arg, const struct client_response *r)
 	json_t *root;
 	char code[96] = "";
 
+	if (p->dirty && s != ST_TOKEN) {
+		/* the host changed: this sync's tree is out of date; start again with the new one
+		 * (every write is idempotent and generation-checked, so stopping halfway is safe)
+		 */
+		p->step = ST_IDLE;
+		start_sync(p);
+		return;
+	}
 	if (r->error) {
 		if (s == ST_TOKEN)
 			fail(p, "keystone at %s: %s", p->tokens_url, r->error);
@@ -751,6 +778,7 @@ static void on_answer(void *arg, const struct client_response *r)
 		p->token = NULL;
 		p->resume = s;
 		p->step = ST_TOKEN;
+		p->token_why = "401";
 		issue(p);
 		return;
 	}
@@ -937,21 +965,21 @@ void placement_host(struct placement *p, const struct host *h)
 
 	if (p->have_want && sig == p->want_sig)
 		return;
-	if (want_build(p, h)) {
-		log_error("placement: no uuid5 (libcrypto)");
-		return;
-	}
+	p->n_seen = h->n_uplinks < CONFIG_MAX_UPLINKS ? h->n_uplinks : CONFIG_MAX_UPLINKS;
+	for (size_t u = 0; u < p->n_seen; u++)
+		p->seen[u] = h->uplinks[u].cfg;
+	p->seen_pps = h->host_capacity_pps;
 	if (p->have_want)
 		log_info("placement host changed, syncing uplinks=%zu host_pps=%" PRIu64,
 			 h->n_uplinks, h->host_capacity_pps);
 	p->have_want = true;
 	p->want_sig = sig;
+	p->dirty = true; /* the sync that starts next, or the one in progress at its next answer,
+			    builds the tree again */
 	p->st.in_sync = false;
 	if (p->step == ST_IDLE) {
 		p->fails_in_row = 0; /* a change is worth trying at once */
 		schedule(p, 0);
-	} else {
-		p->dirty = true;
 	}
 }
 

@@ -10,10 +10,10 @@ down, take it away, or slip a concurrent write in before one of the agent's.
 Keystone: keystone-manage db_sync (then WAL: without it Keystone's own open read
 transactions lock out its writes on SQLite), fernet_setup, credential_setup, bootstrap;
 keystone-wsgi-public. Users: admin (bootstrap), placement (Placement's own, for
-keystonemiddleware), dbavm (the agent's: admin role on project service, as Neutron's
+keystonemiddleware), dbavm and dbavm2 (agents': admin role on project service, as Neutron's
 [placement] user has). Placement: placement-manage db sync; placement-api, its
-[keystone_authtoken] pointing at that Keystone with validation caching off, so a revoked
-token is refused at once. Every process is started by this module, bounded by `timeout`,
+[keystone_authtoken] pointing at that Keystone, validations cached 5 s only (a revoked token
+is refused within 5 s). Every process is started by this module, bounded by `timeout`,
 and stopped by its PID.
 """
 import http.client
@@ -69,6 +69,7 @@ class Proxy:
         self.before = None
         self.seen = []
         self.server = None
+        self.conns = set()
         self.start()
 
     def start(self):
@@ -79,6 +80,14 @@ class Proxy:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                super().setup()
+                proxy.conns.add(self.connection)
+
+            def finish(self):
+                proxy.conns.discard(self.connection)
+                super().finish()
 
             def forward(self):
                 n = int(self.headers.get("Content-Length") or 0)
@@ -109,16 +118,27 @@ class Proxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = forward
 
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        class Server(http.server.ThreadingHTTPServer):
+            allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                pass  # a connection stop() cut, or the agent closing its own
+
+        self.server = Server(("127.0.0.1", self.port), H)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
+        """Placement gone: the port closed and every open connection cut."""
         if self.server:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        for c in list(self.conns):
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class OpenStack:
@@ -170,7 +190,12 @@ class OpenStack:
                     "[database]\nconnection = sqlite:///%s/keystone.db\n"
                     "[fernet_tokens]\nkey_repository = %s/fernet\n"
                     "[credential]\nkey_repository = %s/credential\n"
-                    "[token]\nexpiration = %d\n" % (d, d, d, d, self.token_expiration))
+                    "[token]\nexpiration = %d\n"
+                    # bcrypt's fewest rounds: every token costs a hash, and a 20 s token
+                    # is "about to expire" (keystoneauth: < 120 s) for Placement's middleware,
+                    # which then authenticates its own user again on each request
+                    "[identity]\npassword_hash_rounds = 4\n"
+                    % (d, d, d, d, self.token_expiration))
         return conf
 
     def start_keystone(self):
@@ -226,13 +251,13 @@ class OpenStack:
                 token=t)
         service = self._id("projects", "service", t)
         admin_role = self._id("roles", "admin", t)
-        for name in ("placement", "dbavm"):
+        for name in ("placement", "dbavm", "dbavm2"):
             doc, _ = self.ks("POST", "/users", {"user": {"name": name, "password": name + "-pw",
                                                          "domain_id": "default"}}, token=t)
             uid = doc["user"]["id"]
             self.ks("PUT", "/projects/%s/users/%s/roles/%s" % (service, uid, admin_role),
                     token=t)
-        self.user_ids = {n: self._id("users", n, t) for n in ("placement", "dbavm")}
+        self.user_ids = {n: self._id("users", n, t) for n in ("placement", "dbavm", "dbavm2")}
 
     def register_placement(self, url):
         """The catalog's placement endpoint (public), as a deployment tool registers it."""
@@ -262,7 +287,7 @@ class OpenStack:
                     "[keystone_authtoken]\nwww_authenticate_uri = %s\nauth_url = %s\n"
                     "auth_type = password\nusername = placement\npassword = placement-pw\n"
                     "project_name = service\nuser_domain_name = Default\n"
-                    "project_domain_name = Default\ntoken_cache_time = -1\ninterface = public\n"
+                    "project_domain_name = Default\ntoken_cache_time = 5\ninterface = public\n"
                     % (self.dir, self.dir, self.keystone_url, self.keystone_url))
         return d
 
