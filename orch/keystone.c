@@ -125,6 +125,11 @@ static int parse_line(char *line, int lineno, struct os_creds *c, char *err, siz
 			return rc;
 		if (strlen(eq + 1) >= vars[i].size)
 			return line_error(err, err_len, lineno, ": too long", p);
+		json_t *utf8 = json_string(eq + 1); /* NULL unless valid UTF-8: it goes into JSON */
+
+		if (!utf8)
+			return line_error(err, err_len, lineno, ": not UTF-8", p);
+		json_decref(utf8);
 		strcpy(dst, eq + 1);
 		return 0;
 	}

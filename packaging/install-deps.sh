@@ -10,6 +10,7 @@ PACKAGES="
   libbpf-dev libmnl-dev libxen-dev xenstore-utils clang llvm bpftool iproute2 iperf3
   libclang-rt-14-dev libcmocka-dev valgrind jq clang-format prometheus curl python3 nginx-light apache2-utils
   debootstrap qemu-system-x86 cpio
+  python3-keystone python3-placement
 "
 
 missing=""

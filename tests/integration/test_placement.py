@@ -37,6 +37,9 @@ SCENARIO = os.path.join(DATA, "placement.json")
 NS = uuid.UUID("a3b7f0e2-4c1d-4e8b-9f6a-0d2c5e7b1a93")  # PLACEMENT_UUID_NAMESPACE
 VM1, VM2, VM3 = ("6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5%d" % i for i in (1, 2, 3))
 BW, PPS = "NET_BW_EGR_KILOBIT_PER_SEC", "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC"
+# Under AddressSanitizer (DBAVM_SANITIZED=1) the agent is several times slower: timing is
+# printed there, not judged; that pass is for memory.
+TIMING = os.environ.get("DBAVM_SANITIZED") != "1"
 passed = failed = 0
 work = tempfile.mkdtemp(prefix="dbavm-placement-test-")
 agents = []
@@ -306,9 +309,12 @@ def main():
         check("placement back: in sync again, last success moved on",
               back and m["dbavm_placement_last_success_timestamp_seconds"] > last)
         check("placement back: /readyz ready", a.get("/readyz")[0] == 200)
-        check("no period missed while placement was away (overruns %d -> %d, %d ticks)" % (
-              over0, h["overruns"], h["tick"] - tick0), h["overruns"] == over0 and
-              h["tick"] > tick0)
+        what = "no period missed while placement was away (overruns %d -> %d, %d ticks)" % (
+            over0, h["overruns"], h["tick"] - tick0)
+        if TIMING:
+            check(what, h["overruns"] == over0 and h["tick"] > tick0)
+        else:
+            print("info", what, "(sanitizer build: timing not judged)", flush=True)
 
         # ---- an application credential, --placement-url; a revoked token (401) ----
         ut = os_.token("dbavm2", "dbavm2-pw", "service")

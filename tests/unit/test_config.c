@@ -100,8 +100,34 @@ static void config_flags_set_every_key(void **state)
 	assert_int_equal(c.request_timeout_s, 3);
 }
 
+static void config_placement_flags(void **state)
+{
+	struct config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, err, sizeof(err), NULL), 0);
+	assert_string_equal(c.os_credentials, "");
+	assert_int_equal(c.placement_resync_s, 60);
+	assert_int_equal(parse(&c, err, sizeof(err), "--os-credentials", "/etc/dbavm/openrc",
+			       "--placement-url", "https://placement.example/placement",
+			       "--placement-host-name", "cmp-7", "--physnets",
+			       "eth0=physnet1,bond0=ext", "--placement-reserved-kbps", "10000",
+			       "--placement-reserved-kpps", "2", "--placement-resync", "5", NULL),
+			 0);
+	assert_string_equal(c.os_credentials, "/etc/dbavm/openrc");
+	assert_string_equal(c.placement_url, "https://placement.example/placement");
+	assert_string_equal(c.placement_host_name, "cmp-7");
+	assert_int_equal(c.n_physnets, 2);
+	assert_string_equal(c.physnets[1].uplink, "bond0");
+	assert_string_equal(c.physnets[1].physnet, "ext");
+	assert_int_equal(c.placement_reserved_kbps, 10000);
+	assert_int_equal(c.placement_reserved_kpps, 2);
+	assert_int_equal(c.placement_resync_s, 5);
+}
+
 struct bad_flag {
-	const char *args[4];
+	const char *args[6];
 	const char *says; /* a piece the message must hold */
 };
 
@@ -131,6 +157,17 @@ static const struct bad_flag bad_flags[] = {
 	{ { "--max-connections-per-address", "0" }, "--max-connections-per-address" },
 	{ { "--max-connections-per-address", "65" }, "--max-connections-per-address" },
 	{ { "--max-connections", "8" }, "--max-connections-per-address" }, /* 16 > 8 */
+	{ { "--os-credentials", "" }, "--os-credentials" },
+	{ { "--os-credentials", "/c", "--placement-url", "placement:8778" }, "--placement-url" },
+	{ { "--os-credentials", "/c", "--placement-url", "http://p/?x" }, "--placement-url" },
+	{ { "--os-credentials", "/c", "--placement-host-name", "a b" }, "--placement-host-name" },
+	{ { "--os-credentials", "/c", "--physnets", "eth0" }, "--physnets" },
+	{ { "--os-credentials", "/c", "--physnets", "eth0=a,eth0=b" }, "twice" },
+	{ { "--os-credentials", "/c", "--placement-resync", "0" }, "--placement-resync" },
+	{ { "--os-credentials", "/c", "--placement-reserved-kbps", "-1" },
+	  "--placement-reserved-kbps" },
+	{ { "--physnets", "eth0=physnet1" }, "--os-credentials" },
+	{ { "--placement-url", "http://p" }, "--os-credentials" },
 	{ { "--bogus" }, "--bogus" },
 	{ { "-x" }, "-x" },
 	{ { "--period" }, "--period" },
@@ -150,10 +187,10 @@ static void config_bad_flags_say_which(void **state)
 		const struct bad_flag *b = &bad_flags[i];
 		struct config c;
 		char err[512] = "";
-		char *argv[8] = { "dbavmd" };
+		char *argv[10] = { "dbavmd" };
 		int argc = 1, rc;
 
-		for (int k = 0; k < 4 && b->args[k]; k++)
+		for (int k = 0; k < 6 && b->args[k]; k++)
 			argv[argc++] = (char *)b->args[k];
 		rc = config_parse(&c, argc, argv, err, sizeof(err));
 		if (!b->says) {
@@ -225,6 +262,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_defaults_match_the_design),
 		cmocka_unit_test(config_flags_set_every_key),
+		cmocka_unit_test(config_placement_flags),
 		cmocka_unit_test(config_bad_flags_say_which),
 		cmocka_unit_test(config_file_sets_keys_and_flags_win),
 		cmocka_unit_test(config_file_errors_name_file_and_line),

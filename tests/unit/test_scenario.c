@@ -67,6 +67,32 @@ static void scenario_loads_as_written(void **state)
 	unlink(path);
 }
 
+static void uplink_capacity_changes_are_kept_in_time_order(void **state)
+{
+	struct scenario sc;
+	char err[512];
+
+	(void)state;
+	write_file(
+		"{\"uplinks\": [{\"name\": \"eth0\", \"capacity_bps\": 1000, \"changes\": ["
+		"{\"t_ms\": 500, \"capacity_bps\": 2000}, {\"t_ms\": 900, \"capacity_pps\": 7}]},"
+		"{\"name\": \"eth1\", \"capacity_bps\": 10, \"changes\": ["
+		"{\"t_ms\": 600, \"capacity_bps\": 20}]}],"
+		"\"vms\": [{\"id\": \"a\", \"vifs\": [" VIF(STEP) "]}]}");
+	assert_int_equal(scenario_load(path, &sc, err, sizeof(err)), 0);
+	assert_int_equal(sc.n_changes, 3);
+	assert_int_equal(sc.changes[0].t_ms, 500);
+	assert_int_equal(sc.changes[0].capacity_bps, 2000);
+	assert_int_equal(sc.changes[1].uplink, 1);
+	assert_int_equal(sc.changes[1].capacity_bps, 20);
+	assert_int_equal(sc.changes[2].t_ms, 900);
+	assert_int_equal(sc.changes[2].capacity_bps, 2000); /* left out: as it was */
+	assert_int_equal(sc.changes[2].capacity_pps, 7);
+	assert_int_equal(sc.uplinks[0].capacity_bps, 1000); /* the uplinks are as at time 0 */
+	scenario_free(&sc);
+	unlink(path);
+}
+
 static void scenario_refuses_bad_files_naming_the_field(void **state)
 {
 	static const struct {
@@ -86,6 +112,16 @@ static void scenario_refuses_bad_files_naming_the_field(void **state)
 		{ "{" UP ", \"host\": {\"capacity_pps\": \"x\"}, \"vms\": []}",
 		  "host: capacity_pps must be an integer" },
 		{ "{" UP ", \"vms\": [{\"vifs\": [" VIF(STEP) "]}]}", "vms[0]: id is required" },
+		{ "{\"uplinks\": [{\"name\": \"e\", \"changes\": []}], \"vms\": []}",
+		  "uplinks[0]: changes must be a non-empty array" },
+		{ "{\"uplinks\": [{\"name\": \"e\", \"changes\": [{\"t_ms\": 0}]}], \"vms\": []}",
+		  "uplinks[0].changes[0]: t_ms must be between 1" },
+		{ "{\"uplinks\": [{\"name\": \"e\", \"changes\": [{\"t_ms\": 5}, {\"t_ms\": 5}]}],"
+		  " \"vms\": []}",
+		  "uplinks[0].changes[1]: t_ms must increase" },
+		{ "{\"uplinks\": [{\"name\": \"e\", \"changes\": [{\"t_ms\": 5, \"x\": 1}]}],"
+		  " \"vms\": []}",
+		  "unknown field 'x'" },
 		{ "{" UP ", \"vms\": [{\"id\": \"a\", \"sla\": {\"priority\": 9}, \"vifs\": [" VIF(
 			  STEP) "]}]}",
 		  "vms[0]: sla.priority" },
@@ -147,6 +183,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scenario_loads_as_written),
+		cmocka_unit_test(uplink_capacity_changes_are_kept_in_time_order),
 		cmocka_unit_test(scenario_refuses_bad_files_naming_the_field),
 		cmocka_unit_test(scenario_missing_file_is_named),
 	};
