@@ -204,8 +204,10 @@ int client_open(struct client **out, struct loop *loop, const struct client_opts
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
 		return -EIO;
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		curl_global_cleanup();
 		return -ENOMEM;
+	}
 	c->loop = loop;
 	c->opts = *opts;
 	c->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
@@ -243,6 +245,7 @@ void client_close(struct client *c)
 	}
 	free(c->ca_file);
 	free(c);
+	curl_global_cleanup(); /* one for client_open's curl_global_init */
 }
 
 int client_request(struct client *c, const char *method, const char *url,

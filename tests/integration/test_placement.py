@@ -40,6 +40,8 @@ BW, PPS = "NET_BW_EGR_KILOBIT_PER_SEC", "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC"
 # Under AddressSanitizer (DBAVM_SANITIZED=1) the agent is several times slower: timing is
 # printed there, not judged; that pass is for memory.
 TIMING = os.environ.get("DBAVM_SANITIZED") != "1"
+# Every answer of the API is recorded here when set, for validation against openapi.yaml.
+RECORD = os.environ.get("DBAVM_API_RECORD")
 passed = failed = 0
 work = tempfile.mkdtemp(prefix="dbavm-placement-test-")
 agents = []
@@ -71,8 +73,10 @@ class Agent:
         self.log = os.path.join(work, name + ".log")
         state = os.path.join(work, name + "-state")
         os.makedirs(state, exist_ok=True)
+        wrapper = os.environ.get("DBAVM_TEST_WRAPPER", "").split()
+        # timeout bounds it, and passes our SIGTERM on to it
         self.proc = subprocess.Popen(
-            ["timeout", "600", DBAVMD, "--platform", "sim", "--scenario", SCENARIO,
+            ["timeout", "600"] + wrapper + [DBAVMD, "--platform", "sim", "--scenario", SCENARIO,
              "--listen", "127.0.0.1:%d" % self.port, "--state-dir", state] + args,
             stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
         agents.append(self)
@@ -85,9 +89,14 @@ class Agent:
             r = c.getresponse()
             data = r.read().decode()
             c.close()
-            return r.status, data
         except OSError:
             return 0, ""
+        if RECORD and path != "/metrics":  # for openapi_placement_responses
+            with open(RECORD, "a") as f:
+                f.write(json.dumps({"method": "GET", "path": path, "status": r.status,
+                                    "content_type": r.getheader("Content-Type"),
+                                    "body": data}) + "\n")
+        return r.status, data
 
     def json(self, path):
         st, data = self.get(path)
@@ -108,9 +117,9 @@ class Agent:
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.terminate()  # timeout passes SIGTERM on to the agent
             try:
-                return self.proc.wait(15)
+                return self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         return self.proc.wait()
@@ -362,9 +371,7 @@ try:
     main()
 finally:
     for x in agents:
-        if x.proc.poll() is None:
-            x.proc.kill()
-            x.proc.wait()
+        x.stop()
     if not os.environ.get("DBAVM_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
 print("%d passed, %d failed" % (passed, failed))

@@ -1,20 +1,20 @@
 // Checks real dbavmd responses against openapi.yaml.
 //
-//   node validate-responses.mjs ../../openapi.yaml responses.jsonl
+//   node validate-responses.mjs ../../openapi.yaml responses.jsonl [more.jsonl ...]
 //
-// Each line of the JSON-lines file is one exchange the API tests made: method, path, status,
+// Each line of the JSON-lines files is one exchange the API tests made: method, path, status,
 // content_type, body. Every exchange must match an operation of the spec, a response the spec
 // lists for it, its media type, and (for JSON) its schema, validated with Ajv's JSON Schema
 // 2020-12, the dialect of OpenAPI 3.1. Then every response the spec lists must have been seen
-// at least once: a contract nobody exercised is not checked.
+// at least once, in one file or another: a contract nobody exercised is not checked.
 import { readFileSync } from "node:fs";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import YAML from "yaml";
 
-const [specPath, recordPath] = process.argv.slice(2);
-if (!specPath || !recordPath) {
-  console.error("usage: node validate-responses.mjs openapi.yaml responses.jsonl");
+const [specPath, ...recordPaths] = process.argv.slice(2);
+if (!specPath || !recordPaths.length) {
+  console.error("usage: node validate-responses.mjs openapi.yaml responses.jsonl [more.jsonl ...]");
   process.exit(2);
 }
 const spec = YAML.parse(readFileSync(specPath, "utf8"));
@@ -51,7 +51,7 @@ function decodePath(p) {
 
 const seen = new Set();
 const failures = [];
-const lines = readFileSync(recordPath, "utf8").split("\n").filter(Boolean);
+const lines = recordPaths.flatMap((p) => readFileSync(p, "utf8").split("\n").filter(Boolean));
 
 for (const [n, line] of lines.entries()) {
   const x = JSON.parse(line);
