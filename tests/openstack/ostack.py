@@ -28,7 +28,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.parse
 
 PLACEMENT_VERSION = "placement 1.37"
 
