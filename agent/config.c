@@ -17,6 +17,7 @@ const char config_usage[] =
 	"usage: dbavmd [-c FILE] [--platform auto|xen|netns|sim]\n"
 	"              [--enforcer netfront|netback|xen-credit|none]\n"
 	"              [--listen ADDR:PORT] [--period MS] [--state-dir DIR] [--token-file FILE]\n"
+	"              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
@@ -160,6 +161,21 @@ static int set_state_dir(struct config *c, const char *v, char *w, size_t wl)
 static int set_token_file(struct config *c, const char *v, char *w, size_t wl)
 {
 	return copy_path(c->token_file, sizeof(c->token_file), v, w, wl);
+}
+
+static int set_tls_cert(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->tls_cert, sizeof(c->tls_cert), v, w, wl);
+}
+
+static int set_tls_key(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->tls_key, sizeof(c->tls_key), v, w, wl);
+}
+
+static int set_tls_client_ca(struct config *c, const char *v, char *w, size_t wl)
+{
+	return copy_path(c->tls_client_ca, sizeof(c->tls_client_ca), v, w, wl);
 }
 
 static int set_mode(struct config *c, const char *v, char *w, size_t wl)
@@ -462,6 +478,9 @@ static const struct option_def defs[] = {
 	{ "period", 1, set_period },
 	{ "state-dir", 1, set_state_dir },
 	{ "token-file", 1, set_token_file },
+	{ "tls-cert", 1, set_tls_cert },
+	{ "tls-key", 1, set_tls_key },
+	{ "tls-client-ca", 1, set_tls_client_ca },
 	{ "mode", 1, set_mode },
 	{ "log-level", 1, set_log_level },
 	{ "dev", 2, set_dev },
@@ -619,6 +638,10 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 	else if (cfg->platform == PLATFORM_SIM && (cfg->n_uplinks || cfg->host_pps))
 		msg = "--uplinks and --host-pps are for real hosts; the sim's come from its "
 		      "scenario";
+	else if (!cfg->tls_cert[0] != !cfg->tls_key[0])
+		msg = "--tls-cert and --tls-key go together";
+	else if (cfg->tls_client_ca[0] && !cfg->tls_cert[0])
+		msg = "--tls-client-ca goes with --tls-cert and --tls-key";
 	else if (cfg->max_connections_per_address > cfg->max_connections)
 		msg = "--max-connections-per-address is more than --max-connections";
 	else if (!cfg->os_credentials[0] &&
@@ -634,6 +657,61 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 		return 0;
 	snprintf(err, err_len, "%s", msg);
 	return -EINVAL;
+}
+
+const char *config_restart_key_changed(const struct config *a, const struct config *b)
+{
+#define SAME_STR(f, key)                                                                           \
+	if (strcmp(a->f, b->f))                                                                    \
+		return key;
+#define SAME(f, key)                                                                               \
+	if (a->f != b->f)                                                                          \
+		return key;
+	SAME(platform, "platform");
+	SAME(enforcer, "enforcer");
+	SAME(enforcer_given, "enforcer");
+	SAME_STR(listen_addr, "listen");
+	SAME(listen_port, "listen");
+	SAME(period_ms, "period");
+	SAME_STR(state_dir, "state-dir");
+	SAME(n_uplinks, "uplinks");
+	for (size_t i = 0; i < a->n_uplinks; i++) {
+		SAME_STR(uplinks[i].name, "uplinks");
+		SAME(uplinks[i].capacity_bps, "uplinks");
+		SAME(uplinks[i].capacity_pps, "uplinks");
+	}
+	SAME(host_pps, "host-pps");
+	SAME(keep_rates, "keep-rates");
+	SAME(xenstat, "xen-counters");
+	SAME(max_body_bytes, "max-body-bytes");
+	SAME(max_connections, "max-connections");
+	SAME(max_connections_per_address, "max-connections-per-address");
+	SAME(idle_timeout_s, "idle-timeout");
+	SAME(request_timeout_s, "request-timeout");
+	SAME(sample_every, "sample-every");
+	SAME_STR(os_credentials, "os-credentials");
+	SAME_STR(placement_url, "placement-url");
+	SAME_STR(placement_host_name, "placement-host-name");
+	SAME(n_physnets, "physnets");
+	for (size_t i = 0; i < a->n_physnets; i++) {
+		SAME_STR(physnets[i].uplink, "physnets");
+		SAME_STR(physnets[i].physnet, "physnets");
+	}
+	SAME(placement_reserved_kbps, "placement-reserved-kbps");
+	SAME(placement_reserved_kpps, "placement-reserved-kpps");
+	SAME(placement_resync_s, "placement-resync");
+	SAME(dev, "dev");
+	SAME_STR(scenario, "scenario");
+	SAME(ticks, "ticks");
+	SAME(report_json, "report");
+	/* on and off: a server opened with or without TLS stays so */
+	if (!a->tls_cert[0] != !b->tls_cert[0])
+		return "tls-cert";
+	if (!a->tls_client_ca[0] != !b->tls_client_ca[0])
+		return "tls-client-ca";
+#undef SAME
+#undef SAME_STR
+	return NULL;
 }
 
 int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len)

@@ -44,6 +44,8 @@ struct config {
 	uint32_t period_ms;
 	char state_dir[PATH_MAX];
 	char token_file[PATH_MAX];
+	char tls_cert[PATH_MAX], tls_key[PATH_MAX]; /* HTTPS only, when set */
+	char tls_client_ca[PATH_MAX];		    /* client certificates required, when set */
 	enum alloc_mode mode;
 	enum log_level log_level;
 	struct config_uplink uplinks[CONFIG_MAX_UPLINKS];
@@ -84,6 +86,11 @@ int config_load_stream(struct config *cfg, FILE *f, const char *path, char *err,
  * message in err.
  */
 int config_parse(struct config *cfg, int argc, char **argv, char *err, size_t err_len);
+
+/* What a reload (SIGHUP) cannot change in a running agent: the name of the first such key
+ * whose value differs between a and b, or NULL. The others (log-level, token-file, auth-reads,
+ * tls-cert, tls-key, tls-client-ca, mode, floor-bps, floor-pps) take effect at once. */
+const char *config_restart_key_changed(const struct config *a, const struct config *b);
 
 const char *config_enforcer_name(enum enforcer_kind k);
 const char *config_mode_name(enum alloc_mode m);

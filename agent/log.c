@@ -17,6 +17,11 @@ void log_set_level(enum log_level level)
 	current_level = level;
 }
 
+const char *log_level_name(enum log_level level)
+{
+	return level_names[level];
+}
+
 int log_level_parse(const char *s, enum log_level *out)
 {
 	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {

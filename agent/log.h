@@ -13,6 +13,7 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
 void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info" or "debug"; returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "api.h"
@@ -32,12 +33,16 @@
 #include "xen_credit.h"
 #include "xen_counters.h"
 #include "store.h"
+#include "tls.h"
 #include "version.h"
 
 #define EXIT_USAGE 2
 
 struct agent {
-	const struct config *cfg;
+	struct config *cfg; /* what a reload may change is changed in place */
+	int argc;
+	char **argv;	       /* for a reload: the flags again, over the file again */
+	struct tls_creds *tls; /* NULL: plain HTTP */
 	struct control ctl;
 	struct store *store;
 	struct auth *auth;
@@ -50,7 +55,9 @@ struct agent {
 	uint64_t periods_due;  /* timer expirations since sched_ns */
 	uint64_t last_tick_ns; /* when the last period began, on the agent's clock */
 	int timer_fd;
-	bool rephased; /* the timer was moved for a host change, and has not fired since */
+	bool rephased;	      /* the timer was moved for a host change, and has not fired since */
+	uint64_t watchdog_ns; /* systemd's WatchdogSec / 2; 0: no watchdog */
+	uint64_t watchdog_at_ns; /* when it was last fed */
 };
 
 static int usage_error(const char *msg)
@@ -194,6 +201,12 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 	a->rephased = false;
 	a->last_tick_ns = now;
 	control_tick(&a->ctl, now);
+	/* systemd's watchdog is fed by the periods themselves: a loop that stops running them
+	 * (hung, stopped) is killed and restarted */
+	if (a->watchdog_ns && abs - a->watchdog_at_ns >= a->watchdog_ns) {
+		sd_notify(0, "WATCHDOG=1");
+		a->watchdog_at_ns = abs;
+	}
 	if (a->placement)
 		placement_host(a->placement, &a->ctl.host);
 }
@@ -229,10 +242,77 @@ static void unwatch(struct platform *plat)
 		plat->ops->unwatch(plat);
 }
 
+/*
+ * SIGHUP: the configuration file and flags read again, the token file and the certificates
+ * loaded again. All or nothing: anything wrong and the configuration in force stays, whole,
+ * with a log line saying why. What only a restart can change is kept as it runs, and said.
+ * Nothing here touches the host model, the SLAs or the limits, and it takes a few file reads:
+ * no period is missed for it.
+ */
+static void reload(struct agent *a)
+{
+	struct config next;
+	struct auth *auth = NULL;
+	struct tls_creds *tls = NULL;
+	const char *fixed;
+	char why[PATH_MAX + 512];
+
+	if (config_parse(&next, a->argc, a->argv, why, sizeof(why))) {
+		log_error("reload refused, the configuration in force is kept: %s", why);
+		return;
+	}
+	if (auth_open(next.token_file, &auth, why, sizeof(why))) {
+		log_error("reload refused, the configuration in force is kept: --token-file %s",
+			  why);
+		return;
+	}
+	if (a->tls && next.tls_cert[0] &&
+	    tls_creds_load(next.tls_cert, next.tls_key, next.tls_client_ca, &tls, why,
+			   sizeof(why))) {
+		log_error("reload refused, the configuration in force is kept: %s", why);
+		auth_close(auth);
+		return;
+	}
+	fixed = config_restart_key_changed(a->cfg, &next);
+	if (fixed)
+		log_warn("reload: %s changed, which takes a restart; it stays as it runs", fixed);
+	a->api.auth = auth;
+	auth_close(a->auth);
+	a->auth = auth;
+	if (tls) {
+		http_set_tls(a->api.http, tls);
+		tls_creds_unref(a->tls);
+		a->tls = tls;
+		memcpy(a->cfg->tls_cert, next.tls_cert, sizeof(next.tls_cert));
+		memcpy(a->cfg->tls_key, next.tls_key, sizeof(next.tls_key));
+		memcpy(a->cfg->tls_client_ca, next.tls_client_ca, sizeof(next.tls_client_ca));
+	}
+	memcpy(a->cfg->token_file, next.token_file, sizeof(next.token_file));
+	a->cfg->log_level = next.log_level;
+	log_set_level(next.log_level);
+	a->cfg->auth_reads = next.auth_reads;
+	a->cfg->mode = a->ctl.mode = next.mode;
+	a->cfg->floor_bps = a->ctl.host.floor[ALLOC_BPS] = next.floor_bps;
+	a->cfg->floor_pps = a->ctl.host.floor[ALLOC_PPS] = next.floor_pps;
+	a->ctl.host.generation++; /* the allocator runs again, the metrics are rendered again */
+	log_info("reloaded token=%s tls=%s mode=%s floor_bps=%" PRIu64 " floor_pps=%" PRIu64
+		 " log_level=%s",
+		 auth_configured(auth) ? "set" : "none",
+		 tls ? tls_creds_describe(tls) : "unchanged", config_mode_name(next.mode),
+		 next.floor_bps, next.floor_pps, log_level_name(next.log_level));
+}
+
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
-	(void)arg;
+	if (signo == SIGHUP) {
+		log_info("reloading signal=HUP");
+		sd_notify(0, "RELOADING=1");
+		reload(arg);
+		sd_notify(0, "READY=1");
+		return;
+	}
 	log_info("shutting down signal=%s", sigabbrev_np(signo));
+	sd_notify(0, "STOPPING=1");
 	loop_stop(loop);
 }
 
@@ -240,7 +320,7 @@ static void on_signal(struct loop *loop, int signo, void *arg)
  * status. */
 static int run_loop(struct agent *a)
 {
-	static const int signals[] = { SIGTERM, SIGINT };
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	struct store_load load;
 	char why[PATH_MAX + 512];
 	struct loop *loop;
@@ -249,6 +329,12 @@ static int run_loop(struct agent *a)
 	rc = auth_open(a->cfg->token_file, &a->auth, why, sizeof(why));
 	if (rc)
 		return usage_error(why);
+	if (a->cfg->tls_cert[0] && tls_creds_load(a->cfg->tls_cert, a->cfg->tls_key,
+						  a->cfg->tls_client_ca, &a->tls, why, sizeof(why)))
+		return usage_error(why);
+	if (a->tls)
+		log_info("tls %s client_certificates=%s", tls_creds_describe(a->tls),
+			 tls_creds_require_client(a->tls) ? "required" : "not asked for");
 	rc = store_open(a->cfg->state_dir, &a->store, &load);
 	if (rc) {
 		snprintf(why, sizeof(why), "--state-dir %s: %s", a->cfg->state_dir, load.why);
@@ -263,7 +349,7 @@ static int run_loop(struct agent *a)
 		log_error("event loop not created err=%s", strerror(errno));
 		return 1;
 	}
-	rc = loop_add_signals(loop, signals, 2, on_signal, a);
+	rc = loop_add_signals(loop, signals, 3, on_signal, a);
 	a->start_ns = a->sched_ns = loop_now_ns(); /* the timer's periods fall due from here */
 	a->timer_fd = -1;
 	if (!rc && (a->timer_fd = loop_add_timer(loop, a->period_ns, on_period, a)) < 0)
@@ -288,7 +374,7 @@ static int run_loop(struct agent *a)
 		}
 		return usage_error(why);
 	}
-	rc = api_open(&a->api, loop, &a->ctl, a->store, a->auth, a->cfg, &a->info, &load);
+	rc = api_open(&a->api, loop, &a->ctl, a->store, a->auth, a->tls, a->cfg, &a->info, &load);
 	if (rc) {
 		log_error("api not started listen=%s:%u err=%s", a->cfg->listen_addr,
 			  a->cfg->listen_port, strerror(-rc));
@@ -297,13 +383,22 @@ static int run_loop(struct agent *a)
 		loop_free(loop);
 		return 1;
 	}
-	log_info("api listening listen=%s:%u token=%s reads=%s", a->cfg->listen_addr,
-		 a->cfg->listen_port, auth_configured(a->auth) ? "set" : "none",
-		 a->cfg->auth_reads ? "token" : "open");
+	log_info("api listening listen=%s:%u scheme=%s token=%s reads=%s", a->cfg->listen_addr,
+		 a->cfg->listen_port, a->tls ? "https" : "http",
+		 auth_configured(a->auth) ? "set" : "none", a->cfg->auth_reads ? "token" : "open");
 	a->api.placement = a->placement;
 	control_tick(&a->ctl, 0);
 	if (a->placement)
 		placement_host(a->placement, &a->ctl.host);
+	/* under systemd (Type=notify): ready once the API listens and the first period ran */
+	uint64_t wd_us = 0;
+
+	if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us) {
+		a->watchdog_ns = wd_us * 1000 / 2;
+		a->watchdog_at_ns = loop_now_ns();
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u, period %u ms", a->cfg->listen_addr,
+		   a->cfg->listen_port, a->cfg->period_ms);
 	rc = loop_run(loop);
 	api_close(&a->api);
 	placement_close(a->placement);
@@ -347,6 +442,8 @@ int main(int argc, char **argv)
 	}
 	memset(&a, 0, sizeof(a));
 	a.cfg = &cfg;
+	a.argc = argc;
+	a.argv = argv;
 	a.period_ns = (uint64_t)cfg.period_ms * 1000000u;
 	a.info = (struct metrics_info){ plat.ops->name, enf.ops->name, config_mode_name(cfg.mode),
 					cfg.period_ms };
@@ -365,6 +462,7 @@ int main(int argc, char **argv)
 	control_close(&a.ctl);
 	store_close(a.store);
 	auth_close(a.auth);
+	tls_creds_unref(a.tls);
 	enf.ops->close(&enf);
 	plat.ops->close(&plat);
 	if (cfg.dev)

@@ -604,12 +604,13 @@ static void handle(struct http_request *req, void *arg)
 }
 
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,
-	     struct auth *auth, const struct config *cfg, const struct metrics_info *info,
-	     const struct store_load *load)
+	     struct auth *auth, struct tls_creds *tls, const struct config *cfg,
+	     const struct metrics_info *info, const struct store_load *load)
 {
-	struct http_limits limits = { cfg->max_body_bytes, cfg->max_connections,
-				      cfg->max_connections_per_address, cfg->idle_timeout_s,
-				      cfg->request_timeout_s };
+	struct http_limits limits = {
+		cfg->max_body_bytes, cfg->max_connections,   cfg->max_connections_per_address,
+		cfg->idle_timeout_s, cfg->request_timeout_s, tls
+	};
 	int rc;
 
 	memset(api, 0, sizeof(*api));

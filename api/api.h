@@ -42,10 +42,10 @@ struct api {
  * saying what is wrong and where. Touches nothing but its arguments (any thread). */
 int api_parse_sla(const char *body, size_t len, struct sla *sla, struct sla_error *err);
 
-/* Starts listening. Returns 0 or a negative errno. */
+/* Starts listening, with HTTPS only when tls is not NULL. Returns 0 or a negative errno. */
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,
-	     struct auth *auth, const struct config *cfg, const struct metrics_info *info,
-	     const struct store_load *load);
+	     struct auth *auth, struct tls_creds *tls, const struct config *cfg,
+	     const struct metrics_info *info, const struct store_load *load);
 /* Waits (up to a few seconds) for pending changes to reach the disk and answers them, then
  * stops listening. */
 void api_close(struct api *api);

@@ -32,9 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "log.h"
+#include "tls.h"
 
 struct header {
 	struct header *next;
@@ -71,6 +73,7 @@ struct conn {
 	bool cut;	   /* shut down, MHD not yet told */
 	uint64_t since_ns; /* the deadline runs from here */
 	char peer[INET6_ADDRSTRLEN];
+	struct tls_creds *tls; /* the certificates its session was given (a reference) */
 };
 
 /* At most LOG_BURST lines a second of one kind; the rest are counted and said once. */
@@ -89,6 +92,7 @@ struct http_server {
 	void *arg;
 	struct conn *oldest, *newest;
 	unsigned n_conns;
+	struct tls_creds *tls; /* given to each new session; NULL: plain HTTP */
 	struct log_limit cut_log, mhd_log;
 };
 
@@ -335,6 +339,27 @@ static void peer_name(struct MHD_Connection *mc, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
+/*
+ * A TLS session before its handshake: the current certificates (libmicrohttpd's own are those
+ * of the start, which a reload must not leave in place), and with a client CA, a client
+ * certificate required and verified in the handshake itself, so that a client without one, or
+ * with one from another CA, never gets as far as HTTP.
+ */
+static int tls_session_start(struct http_server *srv, struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+
+	if (!s || gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls_creds_gnutls(srv->tls)))
+		return -EIO;
+	if (tls_creds_require_client(srv->tls)) {
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_cert(s, NULL, 0);
+	}
+	return 0;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -346,9 +371,16 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		if (c) {
 			conn_unlink(srv, c);
+			tls_creds_unref(c->tls);
 			free(c);
 			*socket_context = NULL;
 		}
+		return;
+	}
+	if (srv->tls && tls_session_start(srv, mc)) {
+		ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
 		return;
 	}
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -362,6 +394,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 		return;
 	}
 	c->fd = ci->connect_fd;
+	c->tls = srv->tls;
+	tls_creds_ref(c->tls);
 	c->receiving = true;
 	c->since_ns = loop_now_ns();
 	peer_name(mc, c->peer, sizeof(c->peer));
@@ -489,16 +523,29 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	srv->handler = handler;
 	srv->arg = arg;
 	srv->mhd_fd = srv->timer_fd = -1;
+	srv->tls = limits->tls;
+	tls_creds_ref(srv->tls);
+	struct MHD_OptionItem tls_opts[3] = { { MHD_OPTION_END, 0, NULL } };
+
+	if (srv->tls) {
+		flags |= MHD_USE_TLS;
+		tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						       (void *)tls_creds_cert_pem(srv->tls) };
+		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						       (void *)tls_creds_key_pem(srv->tls) };
+		tls_opts[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	}
 	srv->mhd = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)limits->max_connections + 1, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)limits->max_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)limits->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
-		unescape, NULL, MHD_OPTION_END);
+		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)limits->max_connections + 1,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)limits->max_per_address,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)limits->idle_timeout_s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!srv->mhd) {
 		rc = errno ? -errno : -EADDRINUSE;
+		tls_creds_unref(srv->tls);
 		free(srv);
 		return rc;
 	}
@@ -527,8 +574,19 @@ void http_close(struct http_server *srv)
 		close(srv->timer_fd);
 	}
 	if (srv->mhd)
-		MHD_stop_daemon(srv->mhd);
+		MHD_stop_daemon(srv->mhd); /* closes every connection: their references go */
+	tls_creds_unref(srv->tls);
 	free(srv);
+}
+
+int http_set_tls(struct http_server *srv, struct tls_creds *tls)
+{
+	if (!srv->tls || !tls)
+		return -EINVAL;
+	tls_creds_ref(tls);
+	tls_creds_unref(srv->tls);
+	srv->tls = tls;
+	return 0;
 }
 
 const char *http_method(const struct http_request *req)

@@ -18,6 +18,7 @@
 
 struct http_server;
 struct http_request;
+struct tls_creds;
 
 struct http_limits {
 	size_t max_body_bytes;
@@ -26,6 +27,7 @@ struct http_limits {
 	unsigned idle_timeout_s;  /* silent this long: closed */
 	unsigned request_timeout_s; /* a request not in whole this long after the connection or
 				     * the previous answer: closed */
+	struct tls_creds *tls;	    /* NULL: plain HTTP; else HTTPS only (the server refs it) */
 };
 
 typedef void http_handler_fn(struct http_request *req, void *arg);
@@ -35,6 +37,9 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
 	      void *arg);
 void http_close(struct http_server *srv);
+/* New certificates (a reload): served from the next connection on; a server opened without
+ * TLS cannot take them. 0 or -EINVAL. */
+int http_set_tls(struct http_server *srv, struct tls_creds *tls);
 
 const char *http_method(const struct http_request *req);
 const char *http_path(const struct http_request *req);

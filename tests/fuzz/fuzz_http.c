@@ -83,7 +83,7 @@ static void world_up(void)
 	FUZZ_CHECK(!store_open(w.dir, &w.store, &load));
 	w.loop = loop_new();
 	FUZZ_CHECK(w.loop);
-	FUZZ_CHECK(!api_open(&w.api, w.loop, &w.ctl, w.store, w.auth, &w.cfg, &info, &load));
+	FUZZ_CHECK(!api_open(&w.api, w.loop, &w.ctl, w.store, w.auth, NULL, &w.cfg, &info, &load));
 	FUZZ_CHECK(!control_tick(&w.ctl, 0));
 	FUZZ_CHECK(!control_tick(&w.ctl, 100000000));
 	w.up = true;

@@ -14,7 +14,8 @@ changed or deleted behind the agent's back put right by the resync; a generation
 forced by a concurrent write (a proxy writes to Placement just before it forwards the agent's
 inventory update), read again and retried; Placement taken away and brought back (no period
 missed, /readyz and the metrics say it, the sync resumes); an application credential with
---placement-url, and its token revoked (Placement's 401 renews it once); the first agent's
+--placement-url, and its token revoked (Placement's 401 renews it once); HTTPS to Placement
+verified against OS_CACERT, and a certificate from another CA refused; the first agent's
 token renewed before it expires (Keystone's token lifetime here is 130 s: shorter, and
 Placement's own middleware, which wants 120 s left, authenticates again on every request). Everything it starts it stops by its PID.
 """
@@ -30,6 +31,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
+import ostack  # noqa: E402
 from ostack import OpenStack, free_port  # noqa: E402
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
@@ -352,6 +354,36 @@ def main():
               ok_ and "placement said 401" in log and "why=401" in log and
               b.metrics()["dbavm_placement_sync_failures_total"] == f0,
               (b.metrics()["dbavm_placement_sync_failures_total"], f0))
+
+        # ---- HTTPS to Placement: the CA from OS_CACERT, and another CA refused ----
+        ca, crt, key = ostack.make_ca(work, "good")
+        other_ca, _, _ = ostack.make_ca(work, "other")
+        tls = ostack.Proxy(os_.pl_port, tls=(crt, key))
+        try:
+            host3, cn3 = host + "-c", str(uuid.uuid4())
+            os_.placement("POST", "/resource_providers", {"name": host3, "uuid": cn3})
+            c = Agent("agent-c", ["--os-credentials",
+                                  os_.openrc(os.path.join(work, "openrc-tls"), cacert=ca),
+                                  "--placement-host-name", host3,
+                                  "--placement-url", "https://127.0.0.1:%d" % tls.port])
+            d = Agent("agent-d", ["--os-credentials",
+                                  os_.openrc(os.path.join(work, "openrc-other"),
+                                             cacert=other_ca),
+                                  "--placement-host-name", host3 + "-d",
+                                  "--placement-url", "https://127.0.0.1:%d" % tls.port])
+            ok_ = wait_for(lambda: (c.placement() or {}).get("last_success"), 30)
+            _, tree = os_.placement("GET", "/resource_providers?in_tree=" + cn3)
+            check("HTTPS to Placement, verified with OS_CACERT",
+                  ok_ and len(tree["resource_providers"]) == 4 and
+                  any(m == "PUT" for m, _ in tls.seen), c.placement())
+            prob = wait_for(lambda: ((d.placement() or {}).get("problem") or "")
+                            if (d.placement() or {}).get("sync_failures") else "", 30)
+            check("a server certificate from another CA is refused, and /readyz says why",
+                  "certificate" in prob.lower() and "placement:" in d.get("/readyz")[1], prob)
+            for x in (c, d):
+                check("agent %s stops cleanly" % os.path.basename(x.log), x.stop() == 0)
+        finally:
+            tls.stop()
 
         # ---- agent a's token renewed before it expires (130 s tokens, renewed at 97.5 s) ----
         wait_for(lambda: time.monotonic() - a.t0 > 105, 120, 0.5)

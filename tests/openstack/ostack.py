@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sqlite3
 import subprocess
 import tempfile
@@ -38,6 +39,26 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def make_ca(d, name):
+    """A CA and a server certificate for 127.0.0.1 signed by it, made by openssl: returns
+    (ca.pem, server.pem, server.key)."""
+    ca_key, ca = os.path.join(d, name + "-ca.key"), os.path.join(d, name + "-ca.pem")
+    key, csr, crt = (os.path.join(d, name + x) for x in ("-srv.key", "-srv.csr", "-srv.pem"))
+    ext = os.path.join(d, name + "-srv.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n"
+                "keyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n")
+    for argv in (["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca, "-days",
+                  "2", "-subj", "/CN=dbavm test CA " + name],
+                 ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                  "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+                 ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                  "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext]):
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    return ca, crt, key
 
 
 def wait_http(port, path, deadline_s, proc=None, log=None):
@@ -61,8 +82,10 @@ class Proxy:
     before(method, path) -> None, called before a request is forwarded (the conflict test
     writes there). stop() closes the port (connection refused), start() opens it again."""
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, tls=None):
+        """tls: (certfile, keyfile) to speak HTTPS."""
         self.target = target_port
+        self.tls = tls
         self.port = free_port()
         self.delay_s = 0.0
         self.before = None
@@ -124,6 +147,10 @@ class Proxy:
                 pass  # a connection stop() cut, or the agent closing its own
 
         self.server = Server(("127.0.0.1", self.port), H)
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -336,7 +363,7 @@ class OpenStack:
         self.register_placement("http://127.0.0.1:%d" % self.proxy.port)
         return self
 
-    def openrc(self, path, app_cred=None):
+    def openrc(self, path, app_cred=None, cacert=None):
         """The agent's credentials file, as an operator keeps it (mode 0600)."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -349,6 +376,8 @@ class OpenStack:
                         "export OS_PROJECT_NAME=service\nexport OS_USER_DOMAIN_NAME=Default\n"
                         "OS_PROJECT_DOMAIN_NAME=\"Default\"\nexport OS_IDENTITY_API_VERSION=3\n"
                         "export OS_INTERFACE=public\nexport OS_REGION_NAME=RegionOne\n")
+            if cacert:
+                f.write("export OS_CACERT=%s\n" % cacert)
         return path
 
     def close(self):

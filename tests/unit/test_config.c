@@ -100,6 +100,41 @@ static void config_flags_set_every_key(void **state)
 	assert_int_equal(c.request_timeout_s, 3);
 }
 
+static void config_tls_flags_and_what_a_reload_may_change(void **state)
+{
+	struct config a, b;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&a, err, sizeof(err), "--tls-cert", "/c.pem", "--tls-key", "/k.pem",
+			       "--tls-client-ca", "/ca.pem", NULL),
+			 0);
+	assert_string_equal(a.tls_cert, "/c.pem");
+	assert_string_equal(a.tls_key, "/k.pem");
+	assert_string_equal(a.tls_client_ca, "/ca.pem");
+	/* what a reload takes at once */
+	assert_int_equal(parse(&b, err, sizeof(err), "--tls-cert", "/new.pem", "--tls-key",
+			       "/newk.pem", "--tls-client-ca", "/ca2.pem", "--log-level", "debug",
+			       "--token-file", "/t2", "--mode", "strict", "--floor-bps", "5",
+			       "--floor-pps", "0", "--auth-reads", NULL),
+			 0);
+	assert_null(config_restart_key_changed(&a, &b));
+	/* what takes a restart */
+	assert_int_equal(parse(&b, err, sizeof(err), "--tls-cert", "/c.pem", "--tls-key", "/k.pem",
+			       "--tls-client-ca", "/ca.pem", "--period", "50", NULL),
+			 0);
+	assert_string_equal(config_restart_key_changed(&a, &b), "period");
+	assert_int_equal(
+		parse(&b, err, sizeof(err), "--tls-cert", "/c.pem", "--tls-key", "/k.pem", NULL),
+		0);
+	assert_string_equal(config_restart_key_changed(&a, &b), "tls-client-ca");
+	assert_int_equal(parse(&b, err, sizeof(err), NULL), 0);
+	assert_string_equal(config_restart_key_changed(&a, &b), "tls-cert");
+	assert_int_equal(parse(&a, err, sizeof(err), "--uplinks", "eth0:100", NULL), 0);
+	assert_int_equal(parse(&b, err, sizeof(err), "--uplinks", "eth0:200", NULL), 0);
+	assert_string_equal(config_restart_key_changed(&a, &b), "uplinks");
+}
+
 static void config_placement_flags(void **state)
 {
 	struct config c;
@@ -168,6 +203,9 @@ static const struct bad_flag bad_flags[] = {
 	  "--placement-reserved-kbps" },
 	{ { "--physnets", "eth0=physnet1" }, "--os-credentials" },
 	{ { "--placement-url", "http://p" }, "--os-credentials" },
+	{ { "--tls-cert", "/c" }, "--tls-cert and --tls-key go together" },
+	{ { "--tls-key", "/k" }, "--tls-cert and --tls-key go together" },
+	{ { "--tls-client-ca", "/ca" }, "--tls-client-ca goes with" },
 	{ { "--bogus" }, "--bogus" },
 	{ { "-x" }, "-x" },
 	{ { "--period" }, "--period" },
@@ -263,6 +301,7 @@ int main(void)
 		cmocka_unit_test(config_defaults_match_the_design),
 		cmocka_unit_test(config_flags_set_every_key),
 		cmocka_unit_test(config_placement_flags),
+		cmocka_unit_test(config_tls_flags_and_what_a_reload_may_change),
 		cmocka_unit_test(config_bad_flags_say_which),
 		cmocka_unit_test(config_file_sets_keys_and_flags_win),
 		cmocka_unit_test(config_file_errors_name_file_and_line),

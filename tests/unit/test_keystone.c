@@ -87,7 +87,8 @@ static void what_needs_the_shell_or_is_incomplete_is_refused(void **state)
 		{ "read -sr OS_PASSWORD_INPUT\n", "line 1: not NAME=VALUE" },
 		{ "OS_USERNAME=\"unclosed\n", "no closing quote" },
 		{ "OS_USERNAME=two words\n", "a blank in an unquoted value" },
-		{ "OS_PASSWORD='\xff\xfe'\n", "OS_PASSWORD: not UTF-8" }, /* found by fuzz_openstack */
+		{ "OS_PASSWORD='\xff\xfe'\n",
+		  "OS_PASSWORD: not UTF-8" }, /* found by fuzz_openstack */
 		{ "OS_USERNAME=u\nOS_PASSWORD=p\nOS_PROJECT_NAME=x\n", "OS_AUTH_URL is not set" },
 		{ "OS_AUTH_URL=ftp://k\n", "must start with http" },
 		{ "OS_AUTH_URL=http://k\nOS_USERNAME=u\n", "needs OS_APPLICATION_CREDENTIAL_ID" },

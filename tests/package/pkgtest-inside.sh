@@ -1,0 +1,69 @@
+#!/bin/sh
+# Runs inside the package test's container, booted with systemd as PID 1 (a oneshot unit
+# after dbavmd.service), as an operator would check a freshly installed agent: the service
+# ready, the token, a PUT, a reload, the watchdog, a stop. Writes its lines to
+# /root/pkgtest.out, then powers the container off.
+exec >/root/pkgtest.out 2>&1
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; }
+check() {
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+api() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+wait_for() { # SECONDS COMMAND...: until it succeeds
+	n=$(($1 * 5))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		n=$((n - 1))
+	done
+	"$@"
+}
+mainpid() { systemctl show -p MainPID --value dbavmd; }
+
+wait_for 30 systemctl is-active -q dbavmd
+check "dbavmd is active (Type=notify: ready once the API listens and a period ran)" \
+	systemctl is-active -q dbavmd
+check "the token was made at install, mode 600" \
+	test "$(stat -c %a /etc/dbavm/token)" = 600 -a -s /etc/dbavm/token
+T=$(cat /etc/dbavm/token)
+SLA='{"priority": 1, "bandwidth": {"min_bps": 1000000, "max_bps": 5000000}}'
+code=$(api -X PUT localhost:8470/vms/vm1/sla -H "Authorization: Bearer $T" \
+	-H 'Content-Type: application/json' -d "$SLA")
+check "a PUT with the token (got $code)" test "$code" = 201
+code=$(api -X PUT localhost:8470/vms/vm1/sla -H "Authorization: Bearer wrong" \
+	-H 'Content-Type: application/json' -d "$SLA")
+check "a PUT with another token is refused (got $code)" test "$code" = 401
+check "the state directory is 700" test "$(stat -c %a /var/lib/dbavm)" = 700
+
+pid=$(mainpid)
+systemctl reload dbavmd
+check "systemctl reload: the same process, reloaded" \
+	sh -c "test \"$(mainpid)\" = $pid && journalctl -u dbavmd -o cat | grep -q '^level=info reloaded'"
+check "systemctl reload: the SLA kept" test "$(api localhost:8470/vms/vm1/sla)" = 200
+
+kill -STOP "$pid"
+restarted() { p=$(mainpid); [ "$p" != 0 ] && [ "$p" != "$pid" ] && systemctl is-active -q dbavmd; }
+t0=$(date +%s)
+wait_for 40 restarted
+check "a stopped agent: the watchdog kills it, systemd restarts it ($(($(date +%s) - t0)) s)" \
+	restarted
+check "the journal says it was the watchdog" \
+	sh -c "journalctl -u dbavmd -o cat | grep -qi 'watchdog timeout'"
+wait_for 10 sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' localhost:8470/vms/vm1/sla)\" = 200"
+check "after the restart the SLA is back from the state file" \
+	test "$(api localhost:8470/vms/vm1/sla)" = 200
+
+systemctl stop dbavmd
+check "systemctl stop: inactive" sh -c "! systemctl is-active -q dbavmd"
+check "systemctl stop: no dbavmd process left" sh -c "! pgrep -x dbavmd"
+
+v=$(systemd-analyze verify /lib/systemd/system/dbavmd.service 2>&1)
+check "systemd-analyze verify: nothing to say${v:+ ($v)}" test -z "$v"
+echo "info $(systemd-analyze security --offline=yes /lib/systemd/system/dbavmd.service 2>&1 |
+	tail -1)"
+echo "DONE"
+systemctl poweroff --no-block
