@@ -11,6 +11,7 @@ PACKAGES="
   libclang-rt-14-dev libcmocka-dev valgrind jq clang-format prometheus curl python3 nginx-light apache2-utils
   debootstrap qemu-system-x86 cpio
   python3-keystone python3-placement
+  debhelper dpkg-dev lintian systemd-container
 "
 
 missing=""

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench_api: the HTTP API under load from wrk on loopback, with 1,000 VMs on a simulated host
-# and the control loop at a 10 ms period.
+# and the control loop at a 10 ms period; all of it over plain HTTP, then over HTTPS
+# (--tls-cert, an EC P-256 certificate made here; keep-alive, as wrk keeps its connections).
 #   1. GET /metrics, one client (as Prometheus scrapes), then four at once: requests/s and
 #      p99 latency (target p99 < 5 ms)
 #   2. PUT /vms/{id}/sla, 16 clients: requests/s and p99 (each answered once on disk)
@@ -32,19 +33,16 @@ vms = [{"id": f"vm{i}",
 json.dump({"uplinks": [{"name": f"eth{u}", "capacity_bps": 10000000000} for u in range(4)],
            "host": {"capacity_pps": 2000000}, "vms": vms}, open(path, "w"))
 PY
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 's3cret\n' >"$dir/token"
 chmod 600 "$dir/token"
-"$DBAVMD" --platform sim --scenario "$dir/scenario.json" --period 10 --log-level warn \
-	--listen "127.0.0.1:$port" --state-dir "$dir/state" --token-file "$dir/token" \
-	--max-connections 256 2>"$dir/agent.log" &
-pid=$!
-url="http://127.0.0.1:$port"
-for _ in $(seq 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/tls.key" \
+	-out "$dir/tls.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	2>/dev/null
+chmod 600 "$dir/tls.key"
 
 # The lateness histogram's cumulative buckets, one "le count" per line.
 lateness() {
-	curl -sf "$url/metrics" | sed -n 's/^dbavm_loop_lateness_seconds_bucket{le="\([^"]*\)"} \(.*\)$/\1 \2/p'
+	curl -sf --cacert "$dir/tls.pem" "$url/metrics" | sed -n 's/^dbavm_loop_lateness_seconds_bucket{le="\([^"]*\)"} \(.*\)$/\1 \2/p'
 }
 # p99 lateness between two readings: the smallest bucket bound holding 99 % of the periods,
 # then the share of periods within 0.1, 0.25, 0.5, 1 and 2.5 ms.
@@ -63,8 +61,22 @@ summary() {
 	           sock ? " (" sock ")" : "" }' "$1"
 }
 
-size=$(curl -sf "$url/metrics" | wc -c)
-lines=$(curl -sf "$url/metrics" | wc -l)
+for scheme in http https; do
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+tls=""
+[ "$scheme" = https ] && tls="--tls-cert $dir/tls.pem --tls-key $dir/tls.key"
+rm -rf "$dir/state"
+# shellcheck disable=SC2086 # $tls is two flags or none
+"$DBAVMD" --platform sim --scenario "$dir/scenario.json" --period 10 --log-level warn \
+	--listen "127.0.0.1:$port" --state-dir "$dir/state" --token-file "$dir/token" \
+	--max-connections 256 $tls 2>"$dir/agent.log" &
+pid=$!
+url="$scheme://127.0.0.1:$port"
+for _ in $(seq 100); do curl -sf --cacert "$dir/tls.pem" "$url/readyz" >/dev/null && break; sleep 0.1; done
+
+size=$(curl -sf --cacert "$dir/tls.pem" "$url/metrics" | wc -c)
+lines=$(curl -sf --cacert "$dir/tls.pem" "$url/metrics" | wc -l)
+echo "== $scheme"
 echo "dbavmd: $VMS VMs, period 10 ms; /metrics is $lines lines, $size bytes"
 lateness >"$dir/l0"
 sleep "$SECONDS_EACH"
@@ -95,5 +107,9 @@ wrk -t1 -c16 -d"${SECONDS_EACH}s" --latency -s "$dir/put.lua" "$url" >"$dir/wrk-
 lateness >"$dir/l3"
 echo "PUT sla      x16  $(summary "$dir/wrk-put")"
 echo "                   loop lateness $(p99_between "$dir/l2" "$dir/l3")"
-overruns=$(curl -sf "$url/metrics" | sed -n 's/^dbavm_loop_overruns_total //p')
+overruns=$(curl -sf --cacert "$dir/tls.pem" "$url/metrics" | sed -n 's/^dbavm_loop_overruns_total //p')
 echo "loop overruns (whole periods missed) over the run: $overruns"
+kill "$pid"
+wait "$pid" || true
+pid=""
+done

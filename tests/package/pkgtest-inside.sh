@@ -31,10 +31,10 @@ check "the token was made at install, mode 600" \
 	test "$(stat -c %a /etc/dbavm/token)" = 600 -a -s /etc/dbavm/token
 T=$(cat /etc/dbavm/token)
 SLA='{"priority": 1, "bandwidth": {"min_bps": 1000000, "max_bps": 5000000}}'
-code=$(api -X PUT localhost:8470/vms/vm1/sla -H "Authorization: Bearer $T" \
+code=$(api -X PUT localhost:8470/vms/vm9/sla -H "Authorization: Bearer $T" \
 	-H 'Content-Type: application/json' -d "$SLA")
 check "a PUT with the token (got $code)" test "$code" = 201
-code=$(api -X PUT localhost:8470/vms/vm1/sla -H "Authorization: Bearer wrong" \
+code=$(api -X PUT localhost:8470/vms/vm9/sla -H "Authorization: Bearer wrong" \
 	-H 'Content-Type: application/json' -d "$SLA")
 check "a PUT with another token is refused (got $code)" test "$code" = 401
 check "the state directory is 700" test "$(stat -c %a /var/lib/dbavm)" = 700
@@ -43,7 +43,7 @@ pid=$(mainpid)
 systemctl reload dbavmd
 check "systemctl reload: the same process, reloaded" \
 	sh -c "test \"$(mainpid)\" = $pid && journalctl -u dbavmd -o cat | grep -q '^level=info reloaded'"
-check "systemctl reload: the SLA kept" test "$(api localhost:8470/vms/vm1/sla)" = 200
+check "systemctl reload: the SLA kept" test "$(api localhost:8470/vms/vm9/sla)" = 200
 
 kill -STOP "$pid"
 restarted() { p=$(mainpid); [ "$p" != 0 ] && [ "$p" != "$pid" ] && systemctl is-active -q dbavmd; }
@@ -53,9 +53,9 @@ check "a stopped agent: the watchdog kills it, systemd restarts it ($(($(date +%
 	restarted
 check "the journal says it was the watchdog" \
 	sh -c "journalctl -u dbavmd -o cat | grep -qi 'watchdog timeout'"
-wait_for 10 sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' localhost:8470/vms/vm1/sla)\" = 200"
+wait_for 10 sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' localhost:8470/vms/vm9/sla)\" = 200"
 check "after the restart the SLA is back from the state file" \
-	test "$(api localhost:8470/vms/vm1/sla)" = 200
+	test "$(api localhost:8470/vms/vm9/sla)" = 200
 
 systemctl stop dbavmd
 check "systemctl stop: inactive" sh -c "! systemctl is-active -q dbavmd"
