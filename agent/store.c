@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "worker.h"
 
 #define STORE_FILE "slas.json"
 #define STORE_TMP "slas.json.tmp"
@@ -346,6 +347,7 @@ static void *writer(void *arg)
 {
 	struct store *st = arg;
 
+	worker_thread_background("dbavm-store");
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
 		struct op *batch, *o;

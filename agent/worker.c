@@ -6,11 +6,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -46,11 +48,21 @@ static struct worker_job *take_all(struct queue *q)
 	return j;
 }
 
+void worker_thread_background(const char *name)
+{
+	struct sched_param none = { 0 };
+
+	pthread_setname_np(pthread_self(), name);
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none))
+		log_debug("thread priority not lowered thread=%s", name);
+}
+
 static void *thread_main(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t one = 1;
 
+	worker_thread_background("dbavm-worker");
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		struct worker_job *j;

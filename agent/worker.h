@@ -31,4 +31,9 @@ int worker_submit(struct worker *w, struct worker_job *job);
  * not, is given to drop on the calling thread instead of done. */
 void worker_close(struct worker *w, worker_fn *drop);
 
+/* Called first by a helper thread (a worker's, the store's writer): names it, and puts it in
+ * SCHED_IDLE, so that on a busy host it runs only when the event loop's thread, which keeps
+ * the periods, does not want the CPU. */
+void worker_thread_background(const char *name);
+
 #endif
