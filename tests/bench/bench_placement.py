@@ -27,7 +27,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
-from ostack import OpenStack, free_port  # noqa: E402
+from ostack import OpenStack  # noqa: E402
+from testkit import free_port  # noqa: E402
 
 DBAVMD = sys.argv[1]
 CHANGES = int(sys.argv[2]) if len(sys.argv) > 2 else 9

@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 
+from testkit import free_port
+
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "paper-scenario1.json")
 TOKEN = "s3cret"
@@ -61,14 +63,6 @@ def timing(what, cond):
         check(what, cond)
     else:
         print("     (sanitized build, not judged) %s: %s" % (what, "yes" if cond else "NO"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def token_file(name, content, mode=0o600):

@@ -26,19 +26,15 @@ import socket
 import ssl
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from testkit import free_port  # noqa: E402
+
 PLACEMENT_VERSION = "placement 1.37"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def make_ca(d, name):
