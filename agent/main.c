@@ -291,6 +291,8 @@ static void reload(struct agent *a)
 	a->cfg->log_level = next.log_level;
 	log_set_level(next.log_level);
 	a->cfg->auth_reads = next.auth_reads;
+	if (a->ctl.mode != next.mode)
+		a->ctl.alloc_valid = false; /* not among the inputs it compares: run it again */
 	a->cfg->mode = a->ctl.mode = next.mode;
 	a->cfg->floor_bps = a->ctl.host.floor[ALLOC_BPS] = next.floor_bps;
 	a->cfg->floor_pps = a->ctl.host.floor[ALLOC_PPS] = next.floor_pps;

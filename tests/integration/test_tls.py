@@ -80,12 +80,12 @@ def issue(name, ca, cn, server, dates=None):
 
 
 class Agent:
-    def __init__(self, args, period=100, conf=None):
+    def __init__(self, args, period=100, conf=None, scenario=SCENARIO):
         self.port = free_port()
         self.log = p("agent-%d.log" % self.port)
         state = p("state-%d" % self.port)
         os.makedirs(state, exist_ok=True)
-        argv = [DBAVMD, "--platform", "sim", "--scenario", SCENARIO, "--period", str(period),
+        argv = [DBAVMD, "--platform", "sim", "--scenario", scenario, "--period", str(period),
                 "--listen", "127.0.0.1:%d" % self.port, "--state-dir", state] + args
         if conf:
             argv += ["-c", conf]
@@ -286,6 +286,45 @@ def main():
           after["tick"] > before["tick"] and vm1["sla_set"] and vm1b["sla_set"])
     timing("no period missed over 23 reloads at a 10 ms period (overruns %d -> %d)" % (
         before["overruns"], after["overruns"]), after["overruns"] == before["overruns"])
+
+    # ---- a reload that changes the allocator's mode takes effect on an idle host ----
+    # vm2's guarantee, 600 Mbit/s, is idle: lent to vm1 when work-conserving, kept when strict
+    with open(p("idle-guarantee.json"), "w") as f:
+        json.dump({"uplinks": [{"name": "eth0", "capacity_bps": 1000000000}], "vms": [
+            {"id": "vm1", "vifs": [{"id": "vif1.0", "uplink": "eth0", "demand": [
+                {"t_ms": 0, "bps": 1000000000, "frame_bytes": 1500}]}]},
+            {"id": "vm2", "sla": {"priority": 1, "bandwidth": {"min_bps": 600000000}},
+             "vifs": [{"id": "vif2.0", "uplink": "eth0", "demand": [
+                 {"t_ms": 0, "bps": 0, "frame_bytes": 1500}]}]}]}, f)
+    mconf = p("mode.conf")
+    with open(mconf, "w") as f:
+        f.write("mode work_conserving\n")
+    m = Agent([], conf=mconf, scenario=p("idle-guarantee.json"))
+
+    def limit():
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", m.port, timeout=5)
+            c.request("GET", "/vms/vm1")
+            v = json.loads(c.getresponse().read())
+            c.close()
+            return v["vifs"][0]["limit"]["bps"]
+        except (OSError, ValueError, KeyError, IndexError):
+            return None
+
+    for _ in range(50):
+        if limit():
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    wc = limit()
+    with open(mconf, "w") as f:
+        f.write("mode strict\n")
+    m.hup()
+    time.sleep(0.5)
+    st = limit()
+    check("a reload to strict mode re-runs the allocator (vm1's limit %s -> %s bit/s)" % (wc, st),
+          wc and st and st < wc, m.text()[-300:])
+    check("that agent stops cleanly", m.stop() == 0)
 
     # ---- Prometheus over mutual TLS ----
     prom_port = free_port()
