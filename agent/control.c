@@ -482,6 +482,7 @@ static void apply_limits(struct control *ctl)
 		}
 		rc = ctl->enf->ops->apply(ctl->enf, &vif->enf, &l);
 		if (rc) {
+			ctl->apply_failures++;
 			log_error("limit not applied vm=%s vif=%s err=%s", vif->vm->id,
 				  vif->desc.id, strerror(-rc));
 			continue;
@@ -530,6 +531,7 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 	else if (!rc && ctl->sync_failing)
 		log_info("enforcer sync works again enforcer=%s", ctl->enf->ops->name);
 	ctl->sync_failing = rc != 0;
+	ctl->sync_failures += rc != 0;
 	read_counters(ctl, now_ns);
 	if (ctl->matcher) {
 		delay_matcher_period_end(ctl->matcher);

@@ -30,10 +30,12 @@ struct control {
 	bool rescan;  /* the platform said the host changed */
 	bool reapply; /* ...or came back from an outage: every limit is applied again */
 	bool started;
-	bool sync_failing; /* the enforcer's last sync failed (logged when it began) */
-	uint64_t tick;	   /* periods completed */
-	uint64_t now_ns;   /* time of the last tick */
-	uint64_t overruns; /* periods the loop fell behind */
+	bool sync_failing;	 /* the enforcer's last sync failed (logged when it began) */
+	uint64_t sync_failures;	 /* periods whose enforcer sync failed */
+	uint64_t apply_failures; /* limits the enforcer failed to apply */
+	uint64_t tick;		 /* periods completed */
+	uint64_t now_ns;	 /* time of the last tick */
+	uint64_t overruns;	 /* periods the loop fell behind */
 	/* How late each period started, as a histogram (CONTROL_LATENESS_BUCKETS_US upper bounds,
 	 * the last bucket unbounded), with the count and sum. */
 	uint64_t lateness_count[CONTROL_N_LATENESS + 1];

@@ -225,13 +225,18 @@ static void get_host(struct api *api, struct http_request *req)
 	http_respond_json(req, MHD_HTTP_OK, doc);
 }
 
+static json_t *readiness_problems(const struct api *api);
+
 static void get_metrics(struct api *api, struct http_request *req)
 {
+	json_t *problems = readiness_problems(api);
 	struct metrics_text *t = metrics_get(
-		api->metrics, api->ctl, api->placement ? placement_status(api->placement) : NULL);
+		api->metrics, api->ctl, api->placement ? placement_status(api->placement) : NULL,
+		problems && json_array_size(problems) == 0);
 	const char *text;
 	size_t len;
 
+	json_decref(problems);
 	if (!t) {
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 		return;
@@ -241,7 +246,8 @@ static void get_metrics(struct api *api, struct http_request *req)
 			    metrics_text_release, t);
 }
 
-static void get_readyz(struct api *api, struct http_request *req)
+/* Why the agent is not ready (GET /readyz, dbavm_ready): an array, empty when it is. */
+static json_t *readiness_problems(const struct api *api)
 {
 	json_t *problems = json_array();
 
@@ -259,6 +265,13 @@ static void get_readyz(struct api *api, struct http_request *req)
 			 placement_status(api->placement)->problem);
 		json_array_append_new(problems, json_string(msg));
 	}
+	return problems;
+}
+
+static void get_readyz(struct api *api, struct http_request *req)
+{
+	json_t *problems = readiness_problems(api);
+
 	if (json_array_size(problems) == 0) {
 		json_decref(problems);
 		http_respond_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));

@@ -40,7 +40,7 @@ struct metrics {
 	/* The last text and the state of the model it shows. */
 	struct metrics_text *text;
 	uint64_t text_tick, text_generation;
-	bool text_started;
+	bool text_started, text_ready;
 	size_t last_len;
 };
 
@@ -693,7 +693,7 @@ const char *metrics_text_data(const struct metrics_text *t, size_t *len)
 }
 
 static struct metrics_text *render(struct metrics *m, const struct control *ctl,
-				   const struct placement_status *pst)
+				   const struct placement_status *pst, bool ready)
 {
 	const struct host *h = &ctl->host;
 	struct buf b = { 0 };
@@ -706,6 +706,13 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 	reserve(&b, head + m->last_len + m->last_len / 8 + 4096);
 	b.len = head;
 	render_loop(&b, &m->info, ctl);
+	counter_line(&b, "dbavm_ready", "gauge", "1 when GET /readyz answers ready, else 0.",
+		     ready);
+	counter_line(&b, "dbavm_enforcer_sync_failures_total", "counter",
+		     "Periods whose enforcer sync (its own state on the host) failed.",
+		     ctl->sync_failures);
+	counter_line(&b, "dbavm_enforcer_apply_failures_total", "counter",
+		     "Limits the enforcer failed to apply to a vif.", ctl->apply_failures);
 	render_uplinks(&b, h);
 	render_vm_gauges(&b, m, h);
 	render_counters(&b, m, h);
@@ -725,12 +732,12 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 }
 
 struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
-				 const struct placement_status *pst)
+				 const struct placement_status *pst, bool ready)
 {
 	/* The text stands for one state of the model: a period, a generation of changes. */
 	if (!m->text || m->text_tick != ctl->tick || m->text_generation != ctl->host.generation ||
-	    m->text_started != ctl->started) {
-		struct metrics_text *t = render(m, ctl, pst);
+	    m->text_started != ctl->started || m->text_ready != ready) {
+		struct metrics_text *t = render(m, ctl, pst, ready);
 
 		if (!t)
 			return NULL;
@@ -739,6 +746,7 @@ struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
 		m->text_tick = ctl->tick;
 		m->text_generation = ctl->host.generation;
 		m->text_started = ctl->started;
+		m->text_ready = ready;
 	}
 	m->text->refs++;
 	return m->text;

@@ -9,6 +9,7 @@
 #ifndef DBAVM_METRICS_H
 #define DBAVM_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "control.h"
@@ -29,7 +30,7 @@ struct placement_status;
 /* The exposition of the model as it is now (and of the Placement syncs, pst, when not NULL), with a
  * reference the caller must release; NULL on allocation failure. */
 struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
-				 const struct placement_status *pst);
+				 const struct placement_status *pst, bool ready);
 const char *metrics_text_data(const struct metrics_text *t, size_t *len);
 /* Drops a reference (void * so it can serve as a free callback). */
 void metrics_text_release(void *t);

@@ -341,7 +341,7 @@ static void metrics_show_the_model(void **state)
 	tick(x);
 	traffic(x, "a-vif", 8000000);
 	tick(x);
-	t = metrics_get(m, &x->ctl, NULL);
+	t = metrics_get(m, &x->ctl, NULL, true);
 	assert_non_null(t);
 	text = metrics_text_data(t, &len);
 	assert_true(len > 0 && text[len - 1] == '\n');
