@@ -634,24 +634,30 @@ static void render_placement(struct buf *b, const struct metrics *m, const struc
 	counter_line(b, "dbavm_placement_last_success_timestamp_seconds", "gauge",
 		     "When a sync last succeeded, in seconds since the epoch; 0: never.",
 		     (uint64_t)st->last_success_unix);
+	struct placement_vm *pv = calloc(h->n_vms ? h->n_vms : 1, sizeof(*pv));
+
+	if (!pv) {
+		b->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < h->n_vms; i++) /* once per VM, not once per family */
+		placement_vm(st, h->vms[i], &pv[i]);
 	for (int f = 0; f < 3; f++) {
 		size_t len = strlen(names[f]);
 
 		family(b, names[f], "gauge", helps[f]);
 		for (size_t i = 0; i < h->n_vms; i++) {
-			struct placement_vm pv;
-
-			placement_vm(st, h->vms[i], &pv);
-			if (!pv.known)
+			if (!pv[i].known)
 				continue;
 			sample(b, names[f], len, VM_LABEL(m, i));
 			if (f == 0)
-				put_bits_as_bytes(b, pv.alloc_bps);
+				put_bits_as_bytes(b, pv[i].alloc_bps);
 			else
-				put_u64(b, f == 1 ? pv.alloc_pps : pv.mismatch);
+				put_u64(b, f == 1 ? pv[i].alloc_pps : pv[i].mismatch);
 			put(b, "\n", 1);
 		}
 	}
+	free(pv);
 }
 
 /* ---- the text and its life ---- */

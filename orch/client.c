@@ -19,7 +19,6 @@
 #include "loop.h"
 
 struct request {
-	struct client *c;
 	CURL *easy;
 	struct curl_slist *headers;
 	char *body;
@@ -258,7 +257,6 @@ int client_request(struct client *c, const char *method, const char *url,
 		free(r);
 		return -ENOMEM;
 	}
-	r->c = c;
 	r->done = done;
 	r->arg = arg;
 	ok = true;
@@ -305,9 +303,4 @@ int client_request(struct client *c, const char *method, const char *url,
 	c->requests = r;
 	c->n++;
 	return 0;
-}
-
-size_t client_in_flight(const struct client *c)
-{
-	return c ? c->n : 0;
 }

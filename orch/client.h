@@ -43,7 +43,4 @@ void client_close(struct client *c);
 int client_request(struct client *c, const char *method, const char *url,
 		   const char *const *headers, const char *body, client_done_fn *done, void *arg);
 
-/* Requests started and not yet answered. */
-size_t client_in_flight(const struct client *c);
-
 #endif

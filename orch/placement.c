@@ -291,10 +291,18 @@ static void fail(struct placement *p, const char *fmt, ...)
 	schedule(p, jittered);
 }
 
+static int cmp_consumer(const void *a, const void *b)
+{
+	return strcasecmp(((const struct placement_alloc *)a)->consumer,
+			  ((const struct placement_alloc *)b)->consumer);
+}
+
 static void succeed(struct placement *p)
 {
 	bool recovered = p->fails_in_row > 0 || !p->st.last_success_unix;
 
+	if (p->n_rows) /* by consumer, for placement_vm's bsearch */
+		qsort(p->rows, p->n_rows, sizeof(*p->rows), cmp_consumer);
 	free(p->allocs);
 	p->allocs = p->rows;
 	p->n_allocs = p->n_rows;
@@ -991,16 +999,18 @@ const struct placement_status *placement_status(const struct placement *p)
 void placement_vm(const struct placement_status *s, const struct vm *vm, struct placement_vm *out)
 {
 	const struct sla *sla = vm_sla(vm);
+	struct placement_alloc key;
+	const struct placement_alloc *a;
 
 	memset(out, 0, sizeof(*out));
 	if (!s || !s->allocs_known || !vm->uuid[0])
 		return;
 	out->known = true;
-	for (size_t i = 0; i < s->n_allocs; i++)
-		if (!strcasecmp(s->allocs[i].consumer, vm->uuid)) {
-			out->alloc_bps = s->allocs[i].kbps * 1000;
-			out->alloc_pps = s->allocs[i].kpps * 1000;
-			break;
-		}
+	memcpy(key.consumer, vm->uuid, sizeof(key.consumer));
+	a = s->n_allocs ? bsearch(&key, s->allocs, s->n_allocs, sizeof(*a), cmp_consumer) : NULL;
+	if (a) {
+		out->alloc_bps = a->kbps * 1000;
+		out->alloc_pps = a->kpps * 1000;
+	}
 	out->mismatch = out->alloc_bps != sla->min_bps || out->alloc_pps != sla->min_pps;
 }
