@@ -39,6 +39,21 @@ code=$(api -X PUT localhost:8470/vms/vm9/sla -H "Authorization: Bearer wrong" \
 check "a PUT with another token is refused (got $code)" test "$code" = 401
 check "the state directory is 700" test "$(stat -c %a /var/lib/dbavm)" = 700
 
+# dbavmctl as installed: no flag; it finds the agent, and its token, from the agent's config.
+check "dbavmctl sla set, no flag, as root" \
+	dbavmctl sla set vm8 --priority 2 --min 1M --max 5M --max-pps 2k
+check "dbavmctl sla get: the SLA in human units" \
+	sh -c "dbavmctl sla get vm8 | grep -Eq '^vm8 +2 +1 +1M +5M +0 +2k$'"
+check "dbavmctl vms lists both VMs" sh -c "dbavmctl vms | grep -q '^vm9 ' && dbavmctl vms | grep -q '^vm8 '"
+check "dbavmctl host" sh -c "dbavmctl host | grep -q 'enforcer'"
+nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+out=$(nobody dbavmctl sla rm vm8 2>&1) && rc=0 || rc=$?
+check "dbavmctl as nobody: a change refused (exit $rc), saying the token is unreadable" \
+	sh -c 'test "$1" = 1 && printf "%s" "$2" | grep -q "/etc/dbavm/token cannot be read"' _ \
+	"$rc" "$out"
+check "dbavmctl as nobody: reading works" nobody dbavmctl vms
+check "dbavmctl sla rm, as root" dbavmctl sla rm vm8
+
 pid=$(mainpid)
 systemctl reload dbavmd
 check "systemctl reload: the same process, reloaded" \

@@ -1,0 +1,44 @@
+/*
+ * ctl: what dbavmctl's commands share. One connection to one agent (libcurl easy, kept
+ * alive between requests), answers as jansson values.
+ */
+#ifndef DBAVM_CTL_H
+#define DBAVM_CTL_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+
+/* Exit codes: dbavmctl(1). */
+enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3 };
+
+struct ctl {
+	void *curl;    /* CURL * */
+	char url[512]; /* http[s]://host:port, no trailing slash */
+	char token[512];
+	bool have_token;
+	char token_file[PATH_MAX];
+	char token_why[PATH_MAX + 64]; /* why there is no token, when there is none */
+	char cacert[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+	bool json;  /* print the agent's JSON as it is */
+	bool quiet; /* ctl_call keeps its complaint in err, and does not print it */
+	char err[1024];
+};
+
+/*
+ * method path [body]: *status and *answer (NULL when the body is empty or not JSON).
+ * 0, or CTL_UNREACHABLE with why in c->err (and on stderr unless c->quiet).
+ */
+int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, long *status,
+	     json_t **answer);
+
+/* What the agent said when status is not 2xx, on stderr, with the token's story for a 401.
+ * Returns CTL_REFUSED. */
+int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answer);
+
+/* A number member (integer or real) of o, or def when absent or null. */
+double ctl_num(json_t *o, const char *path, double def);
+
+int ctl_top(struct ctl *c, int argc, char **argv);
+
+#endif

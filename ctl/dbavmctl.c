@@ -1,0 +1,656 @@
+/*
+ * dbavmctl: the agent's API for a person at the host. `sla get|set|rm`, `vms`, `host` and a
+ * live `top`. Where the agent is, its token and whether it speaks HTTPS come from the
+ * agent's own configuration file (read with the agent's parser), so on an installed host
+ * every command works with no flag at all.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "sla.h"
+#include "units.h"
+#include "version.h"
+
+#define DEFAULT_CONFIG "/etc/dbavm/dbavmd.conf"
+#define DEFAULT_TOKEN "/etc/dbavm/token"
+
+static const char usage[] =
+	"usage: dbavmctl [-c|--config FILE] [--url URL] [--token-file FILE] [--cacert FILE]\n"
+	"                [--cert FILE --key FILE] [--json] COMMAND\n"
+	"       dbavmctl --help | --version\n"
+	"commands:\n"
+	"  sla get VM\n"
+	"  sla set VM [--priority 0-7] [--weight N] [--min RATE] [--max RATE|unlimited]\n"
+	"             [--min-pps RATE] [--max-pps RATE|unlimited]\n"
+	"  sla rm VM\n"
+	"  vms\n"
+	"  host\n"
+	"  top [-d SECONDS] [-n FRAMES] [-b]\n"
+	"RATE: a number, then k, M, G or T (10^3 .. 10^12): 150M, 1.5G, 20k\n";
+
+/* ---- the connection ---- */
+
+struct buf {
+	char *data;
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	char *d = realloc(b->data, b->len + size * n + 1);
+	if (!d)
+		return 0;
+	memcpy(d + b->len, p, size * n);
+	b->len += size * n;
+	d[b->len] = '\0';
+	b->data = d;
+	return size * n;
+}
+
+int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, long *status,
+	     json_t **answer)
+{
+	CURL *h = c->curl;
+	struct curl_slist *hdr = NULL;
+	struct buf b = { 0 };
+	char url[1024], auth[600], err[CURL_ERROR_SIZE] = "";
+	char *text = NULL;
+
+	*answer = NULL;
+	snprintf(url, sizeof url, "%s%s", c->url, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (c->cacert[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+	if (c->cert[0])
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+	if (c->key[0])
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+	if (c->have_token) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+		hdr = curl_slist_append(hdr, auth);
+	}
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+	} else {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	CURLcode rc = curl_easy_perform(h);
+	curl_slist_free_all(hdr);
+	free(text);
+	if (rc != CURLE_OK) {
+		snprintf(c->err, sizeof c->err, "cannot reach the agent at %s: %s", c->url,
+			 err[0] ? err : curl_easy_strerror(rc));
+		if (!c->quiet)
+			fprintf(stderr, "dbavmctl: %s\n", c->err);
+		free(b.data);
+		return CTL_UNREACHABLE;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	if (b.len)
+		*answer = json_loadb(b.data, b.len, 0, NULL);
+	free(b.data);
+	return 0;
+}
+
+int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answer)
+{
+	const char *msg = json_string_value(json_object_get(answer, "error"));
+	fprintf(stderr, "dbavmctl: %s: %ld %s\n", what, status, msg ? msg : "(no message)");
+	if (status == 401 && !c->have_token)
+		fprintf(stderr, "dbavmctl: the agent wants its token, and %s\n", c->token_why);
+	return CTL_REFUSED;
+}
+
+double ctl_num(json_t *o, const char *path, double def)
+{
+	char part[64];
+	const char *p = path;
+	while (o && *p) {
+		size_t n = strcspn(p, ".");
+		if (n >= sizeof part)
+			return def;
+		memcpy(part, p, n);
+		part[n] = '\0';
+		o = json_object_get(o, part);
+		p += n + (p[n] == '.');
+	}
+	return json_is_number(o) ? json_number_value(o) : def;
+}
+
+/* GET path into *answer; a status other than 200 is said and returned as CTL_REFUSED. */
+static int get(struct ctl *c, const char *what, const char *path, json_t **answer)
+{
+	long status = 0;
+	int rc = ctl_call(c, "GET", path, NULL, &status, answer);
+	if (rc)
+		return rc;
+	if (status != 200 || !*answer) {
+		rc = ctl_refused(c, what, status, *answer);
+		json_decref(*answer);
+		*answer = NULL;
+	}
+	return rc;
+}
+
+static void vm_path(const struct ctl *c, char *out, size_t len, const char *vm, const char *tail)
+{
+	char *esc = curl_easy_escape(c->curl, vm, 0);
+	snprintf(out, len, "/vms/%s%s", esc ? esc : "", tail);
+	curl_free(esc);
+}
+
+static void print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+}
+
+/* ---- sla ---- */
+
+/* Exact: 150M, 1.5G, 123456789; "-" for unlimited. */
+static const char *exact(char *b, size_t len, json_t *v)
+{
+	if (!json_is_integer(v)) {
+		snprintf(b, len, "-");
+		return b;
+	}
+	uint64_t x = (uint64_t)json_integer_value(v);
+	static const char prefix[] = " kMGT";
+	int i = 0;
+	uint64_t scale = 1;
+	while (i < 4 && x >= scale * 1000)
+		scale *= 1000, i++;
+	if (i == 0) {
+		snprintf(b, len, "%" PRIu64, x);
+		return b;
+	}
+	/* x / scale with as many decimals as it takes, trailing zeros dropped */
+	char frac[16];
+	snprintf(frac, sizeof frac, "%0*" PRIu64, 3 * i, x % scale);
+	for (size_t n = strlen(frac); n && frac[n - 1] == '0';)
+		frac[--n] = '\0';
+	snprintf(b, len, "%" PRIu64 "%s%s%c", x / scale, frac[0] ? "." : "", frac, prefix[i]);
+	return b;
+}
+
+static void print_sla(const char *vm, json_t *sla)
+{
+	char a[32], b[32], d[32], e[32];
+	printf("%-20s %8s %6s %10s %10s %10s %10s\n", "VM", "PRIORITY", "WEIGHT", "MIN", "MAX",
+	       "MIN-PPS", "MAX-PPS");
+	printf("%-20s %8d %6d %10s %10s %10s %10s\n", vm, (int)ctl_num(sla, "priority", -1),
+	       (int)ctl_num(sla, "weight", -1),
+	       exact(a, sizeof a, json_object_get(json_object_get(sla, "bandwidth"), "min_bps")),
+	       exact(b, sizeof b, json_object_get(json_object_get(sla, "bandwidth"), "max_bps")),
+	       exact(d, sizeof d, json_object_get(json_object_get(sla, "packet_rate"), "min_pps")),
+	       exact(e, sizeof e, json_object_get(json_object_get(sla, "packet_rate"), "max_pps")));
+	printf("(MIN and MAX in bit/s, PPS in packets/s; - is unlimited; priority 0 is served "
+	       "first)\n");
+}
+
+static int sla_get(struct ctl *c, const char *vm)
+{
+	char path[1024];
+	json_t *sla;
+	vm_path(c, path, sizeof path, vm, "/sla");
+	int rc = get(c, vm, path, &sla);
+	if (rc)
+		return rc;
+	if (c->json)
+		print_json(sla);
+	else
+		print_sla(vm, sla);
+	json_decref(sla);
+	return CTL_OK;
+}
+
+/* A rate flag into sla[group][key]; "unlimited" (a maximum only) is null. */
+static int set_rate(json_t *sla, const char *group, const char *key, const char *flag,
+		    const char *val, enum rate_kind kind, bool may_be_unlimited)
+{
+	char err[256];
+	uint64_t v;
+	json_t *g = json_object_get(sla, group);
+	if (may_be_unlimited && !strcmp(val, "unlimited"))
+		return json_object_set_new(g, key, json_null()), 0;
+	if (units_parse(val, kind, kind == RATE_BPS ? SLA_BPS_MAX : SLA_PPS_MAX, &v, err,
+			sizeof err)) {
+		fprintf(stderr, "dbavmctl: %s: %s\n", flag, err);
+		return CTL_USAGE;
+	}
+	json_object_set_new(g, key, json_integer((json_int_t)v));
+	return 0;
+}
+
+static int set_int(json_t *sla, const char *key, const char *flag, const char *val, long lo,
+		   long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(val, &end, 10);
+	if (errno || end == val || *end || v < lo || v > hi) {
+		fprintf(stderr, "dbavmctl: %s must be a whole number from %ld to %ld, got '%s'\n",
+			flag, lo, hi, val);
+		return CTL_USAGE;
+	}
+	json_object_set_new(sla, key, json_integer(v));
+	return 0;
+}
+
+/* The VM's SLA with the flags applied over it: what it was, or the default, changed only
+ * where a flag says so. */
+static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
+{
+	static const struct option opts[] = { { "priority", required_argument, NULL, 'p' },
+					      { "weight", required_argument, NULL, 'w' },
+					      { "min", required_argument, NULL, 'm' },
+					      { "max", required_argument, NULL, 'M' },
+					      { "min-pps", required_argument, NULL, 'q' },
+					      { "max-pps", required_argument, NULL, 'Q' },
+					      { NULL, 0, NULL, 0 } };
+	char path[1024];
+	long status = 0;
+	json_t *sla = NULL, *answer = NULL;
+	int rc, o;
+
+	/* The flags first: a typo is said before anything is asked of the agent. */
+	json_t *edit = json_pack("{s:{},s:{}}", "bandwidth", "packet_rate");
+	optind = 0; /* glibc: start again, at argv[1] */
+	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p':
+			rc = set_int(edit, "priority", "--priority", optarg, 0, SLA_PRIORITY_MAX);
+			break;
+		case 'w':
+			rc = set_int(edit, "weight", "--weight", optarg, 1, SLA_WEIGHT_MAX);
+			break;
+		case 'm':
+			rc = set_rate(edit, "bandwidth", "min_bps", "--min", optarg, RATE_BPS,
+				      false);
+			break;
+		case 'M':
+			rc = set_rate(edit, "bandwidth", "max_bps", "--max", optarg, RATE_BPS,
+				      true);
+			break;
+		case 'q':
+			rc = set_rate(edit, "packet_rate", "min_pps", "--min-pps", optarg, RATE_PPS,
+				      false);
+			break;
+		case 'Q':
+			rc = set_rate(edit, "packet_rate", "max_pps", "--max-pps", optarg, RATE_PPS,
+				      true);
+			break;
+		default:
+			rc = CTL_USAGE;
+		}
+		if (rc)
+			goto out;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "dbavmctl: sla set: unexpected '%s'\n%s", argv[optind], usage);
+		rc = CTL_USAGE;
+		goto out;
+	}
+	if (json_object_size(edit) == 2 && !json_object_size(json_object_get(edit, "bandwidth")) &&
+	    !json_object_size(json_object_get(edit, "packet_rate"))) {
+		fprintf(stderr,
+			"dbavmctl: sla set %s: nothing to set (--priority, --weight, --min, "
+			"--max, --min-pps, --max-pps)\n",
+			vm);
+		rc = CTL_USAGE;
+		goto out;
+	}
+
+	vm_path(c, path, sizeof path, vm, "/sla");
+	rc = ctl_call(c, "GET", path, NULL, &status, &sla);
+	if (rc)
+		goto out;
+	if (status == 404) { /* none yet: the agent's default, SLA_DEFAULT */
+		json_decref(sla);
+		sla = json_pack("{s:i,s:i,s:{s:i,s:n},s:{s:i,s:n}}", "priority", SLA_PRIORITY_MAX,
+				"weight", 1, "bandwidth", "min_bps", 0, "max_bps", "packet_rate",
+				"min_pps", 0, "max_pps");
+	} else if (status != 200 || !json_is_object(sla)) {
+		rc = ctl_refused(c, vm, status, sla);
+		goto out;
+	}
+	json_object_update(json_object_get(sla, "bandwidth"), json_object_get(edit, "bandwidth"));
+	json_object_update(json_object_get(sla, "packet_rate"),
+			   json_object_get(edit, "packet_rate"));
+	if (json_object_get(edit, "priority"))
+		json_object_set(sla, "priority", json_object_get(edit, "priority"));
+	if (json_object_get(edit, "weight"))
+		json_object_set(sla, "weight", json_object_get(edit, "weight"));
+
+	rc = ctl_call(c, "PUT", path, sla, &status, &answer);
+	if (rc)
+		goto out;
+	if (status != 200 && status != 201) {
+		rc = ctl_refused(c, vm, status, answer);
+		goto out;
+	}
+	if (c->json) {
+		print_json(answer);
+	} else {
+		printf("%s: SLA %s\n", vm, status == 201 ? "set" : "replaced");
+		print_sla(vm, answer);
+	}
+out:
+	json_decref(edit);
+	json_decref(sla);
+	json_decref(answer);
+	return rc;
+}
+
+static int sla_rm(struct ctl *c, const char *vm)
+{
+	char path[1024];
+	long status = 0;
+	json_t *answer = NULL;
+	vm_path(c, path, sizeof path, vm, "/sla");
+	int rc = ctl_call(c, "DELETE", path, NULL, &status, &answer);
+	if (!rc && status != 204)
+		rc = ctl_refused(c, vm, status, answer);
+	else if (!rc)
+		printf("%s: SLA removed; the default applies (priority 7, no guarantee, no "
+		       "maximum)\n",
+		       vm);
+	json_decref(answer);
+	return rc;
+}
+
+/* ---- vms, host ---- */
+
+static const char *rate(char *b, size_t len, json_t *o, const char *path)
+{
+	double v = ctl_num(o, path, -1);
+	if (v < 0)
+		snprintf(b, len, "-");
+	else
+		units_format(b, len, v);
+	return b;
+}
+
+static const char *seconds(char *b, size_t len, json_t *o, const char *path)
+{
+	double v = ctl_num(o, path, -1);
+	if (v < 0)
+		snprintf(b, len, "-");
+	else if (v < 1e-3)
+		snprintf(b, len, "%.0fus", v * 1e6);
+	else if (v < 1)
+		snprintf(b, len, "%.1fms", v * 1e3);
+	else
+		snprintf(b, len, "%.2fs", v);
+	return b;
+}
+
+static int vms(struct ctl *c)
+{
+	json_t *all, *vm;
+	size_t i;
+	int rc = get(c, "vms", "/vms", &all);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(all);
+		json_decref(all);
+		return CTL_OK;
+	}
+	printf("%-20s %4s %8s %8s %8s %8s %8s %8s %7s %8s %8s\n", "VM", "PRIO", "MIN", "MAX",
+	       "MAX-PPS", "OFFERED", "SENT", "SENT-PPS", "DROP%", "P99", "JITTER");
+	json_array_foreach(json_object_get(all, "vms"), i, vm) {
+		char a[16], b[16], d[16], e[16], f[16], g[16], h[16], k[16];
+		double off = ctl_num(vm, "offered.pps", 0), drop = ctl_num(vm, "dropped.pps", 0);
+		if (!json_is_true(json_object_get(vm, "present"))) {
+			printf("%-20s %4d %8s %8s %8s  (not on this host; the SLA waits for it)\n",
+			       json_string_value(json_object_get(vm, "id")),
+			       (int)ctl_num(vm, "sla.priority", -1),
+			       rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
+			       rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
+			       rate(d, sizeof d, vm, "sla.packet_rate.max_pps"));
+			continue;
+		}
+		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s\n",
+		       json_string_value(json_object_get(vm, "id")),
+		       (int)ctl_num(vm, "sla.priority", -1),
+		       rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
+		       rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
+		       rate(d, sizeof d, vm, "sla.packet_rate.max_pps"),
+		       rate(e, sizeof e, vm, "offered.bps"), rate(f, sizeof f, vm, "passed.bps"),
+		       rate(g, sizeof g, vm, "passed.pps"), off > 0 ? 100 * drop / off : 0.0,
+		       seconds(h, sizeof h, vm, "delay.period.p99_s"),
+		       seconds(k, sizeof k, vm, "jitter_s"));
+	}
+	printf("(bit/s, and packets/s where it says PPS; over the last period)\n");
+	json_decref(all);
+	return CTL_OK;
+}
+
+static int host(struct ctl *c)
+{
+	json_t *h, *u;
+	size_t i;
+	char a[16], b[16], d[16];
+	int rc = get(c, "host", "/host", &h);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(h);
+		json_decref(h);
+		return CTL_OK;
+	}
+	printf("platform %s, enforcer %s, mode %s, period %d ms, %.0f periods, %.0f overruns\n",
+	       json_string_value(json_object_get(h, "platform")),
+	       json_string_value(json_object_get(h, "enforcer")),
+	       json_string_value(json_object_get(h, "mode")), (int)ctl_num(h, "period_ms", 0),
+	       ctl_num(h, "tick", 0), ctl_num(h, "overruns", 0));
+	printf("packet budget %s: %s pps guaranteed, %s allocated%s\n",
+	       json_is_integer(json_object_get(h, "capacity_pps"))
+		       ? rate(a, sizeof a, h, "capacity_pps")
+		       : "unlimited",
+	       rate(b, sizeof b, h, "committed_pps"), rate(d, sizeof d, h, "allocated_pps"),
+	       json_is_true(json_object_get(h, "overcommitted_pps")) ? "  OVER-COMMITTED" : "");
+	printf("every vif's floor: %s bit/s, %s pps\n", rate(a, sizeof a, h, "floor.bps"),
+	       rate(b, sizeof b, h, "floor.pps"));
+	printf("\n%-16s %5s %10s %10s %10s  %s\n", "UPLINK", "VIFS", "CAPACITY", "GUARANTEED",
+	       "ALLOCATED", "");
+	json_array_foreach(json_object_get(h, "uplinks"), i, u) {
+		printf("%-16s %5d %10s %10s %10s  %s\n",
+		       json_string_value(json_object_get(u, "name")), (int)ctl_num(u, "vifs", 0),
+		       rate(a, sizeof a, u, "capacity_bps"), rate(b, sizeof b, u, "committed_bps"),
+		       rate(d, sizeof d, u, "allocated_bps"),
+		       json_is_true(json_object_get(u, "overcommitted_bps")) ? "OVER-COMMITTED"
+									     : "");
+	}
+	printf("(bit/s; - is unlimited)\n");
+	json_decref(h);
+	return CTL_OK;
+}
+
+/* ---- where the agent is ---- */
+
+static void read_token(struct ctl *c)
+{
+	FILE *f = fopen(c->token_file, "r");
+	if (!f) {
+		snprintf(c->token_why, sizeof c->token_why, "%s cannot be read: %s", c->token_file,
+			 strerror(errno));
+		return;
+	}
+	if (fgets(c->token, sizeof c->token, f)) {
+		c->token[strcspn(c->token, "\r\n")] = '\0';
+		c->have_token = c->token[0] != '\0';
+	}
+	fclose(f);
+	if (!c->have_token)
+		snprintf(c->token_why, sizeof c->token_why, "%s is empty", c->token_file);
+}
+
+/* The agent's configuration file, read by the agent's own parser: its address, whether it
+ * speaks HTTPS (then its certificate is what we trust), its token file. */
+static int from_config(struct ctl *c, const char *path, bool required)
+{
+	struct config cfg;
+	char err[PATH_MAX + 256];
+	config_defaults(&cfg);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (!required && errno == ENOENT)
+			goto done;
+		fprintf(stderr, "dbavmctl: %s: %s\n", path, strerror(errno));
+		return required ? CTL_USAGE : 0;
+	}
+	int rc = config_load_stream(&cfg, f, path, err, sizeof err);
+	fclose(f);
+	if (rc) {
+		fprintf(stderr, "dbavmctl: %s\n", err);
+		return CTL_USAGE;
+	}
+done:;
+	const char *a = cfg.listen_addr;
+	if (!strcmp(a, "0.0.0.0") || !a[0])
+		a = "127.0.0.1";
+	else if (!strcmp(a, "[::]") || !strcmp(a, "::"))
+		a = "[::1]";
+	if (!c->url[0])
+		snprintf(c->url, sizeof c->url, "%s://%s:%u", cfg.tls_cert[0] ? "https" : "http", a,
+			 cfg.listen_port);
+	if (!c->cacert[0] && cfg.tls_cert[0])
+		snprintf(c->cacert, sizeof c->cacert, "%s", cfg.tls_cert);
+	if (!c->token_file[0])
+		snprintf(c->token_file, sizeof c->token_file, "%s",
+			 cfg.token_file[0] ? cfg.token_file : DEFAULT_TOKEN);
+	return 0;
+}
+
+static void copy_opt(char *dst, size_t len, const char *v)
+{
+	snprintf(dst, len, "%s", v);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "url", required_argument, NULL, 'u' },
+					      { "token-file", required_argument, NULL, 't' },
+					      { "cacert", required_argument, NULL, 'A' },
+					      { "cert", required_argument, NULL, 'C' },
+					      { "key", required_argument, NULL, 'K' },
+					      { "json", no_argument, NULL, 'j' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
+					      { NULL, 0, NULL, 0 } };
+	struct ctl c = { 0 };
+	const char *config = NULL;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "+c:u:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'u':
+			copy_opt(c.url, sizeof c.url, optarg);
+			break;
+		case 't':
+			copy_opt(c.token_file, sizeof c.token_file, optarg);
+			break;
+		case 'A':
+			copy_opt(c.cacert, sizeof c.cacert, optarg);
+			break;
+		case 'C':
+			copy_opt(c.cert, sizeof c.cert, optarg);
+			break;
+		case 'K':
+			copy_opt(c.key, sizeof c.key, optarg);
+			break;
+		case 'j':
+			c.json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return CTL_OK;
+		case 'V':
+			printf("dbavmctl %s\n", DBAVM_VERSION);
+			return CTL_OK;
+		default:
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (optind == argc) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	if (!c.url[0] && getenv("DBAVM_URL"))
+		copy_opt(c.url, sizeof c.url, getenv("DBAVM_URL"));
+	if (!c.token_file[0] && getenv("DBAVM_TOKEN_FILE"))
+		copy_opt(c.token_file, sizeof c.token_file, getenv("DBAVM_TOKEN_FILE"));
+	if ((rc = from_config(&c, config ? config : DEFAULT_CONFIG, config != NULL)))
+		return rc;
+	c.url[strcspn(c.url, "\n")] = '\0';
+	for (size_t n = strlen(c.url); n && c.url[n - 1] == '/';)
+		c.url[--n] = '\0';
+	if (!!c.cert[0] != !!c.key[0]) {
+		fprintf(stderr, "dbavmctl: --cert and --key go together\n");
+		return CTL_USAGE;
+	}
+	read_token(&c);
+
+	char **args = argv + optind;
+	int nargs = argc - optind;
+	const char *cmd = args[0], *sub = nargs > 1 ? args[1] : "";
+	bool ok = (!strcmp(cmd, "vms") || !strcmp(cmd, "host")) ? nargs == 1
+		  : !strcmp(cmd, "sla")
+			  ? (nargs == 3 && (!strcmp(sub, "get") || !strcmp(sub, "rm"))) ||
+				    (nargs >= 3 && !strcmp(sub, "set"))
+			  : !strcmp(cmd, "top");
+	if (!ok) {
+		fprintf(stderr, "dbavmctl: '%s%s%s' is not a command\n%s", cmd,
+			nargs > 1 ? " " : "", nargs > 1 ? sub : "", usage);
+		return CTL_USAGE;
+	}
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c.curl = curl_easy_init();
+	if (!c.curl) {
+		fprintf(stderr, "dbavmctl: out of memory\n");
+		return CTL_UNREACHABLE;
+	}
+	if (!strcmp(cmd, "vms"))
+		rc = vms(&c);
+	else if (!strcmp(cmd, "host"))
+		rc = host(&c);
+	else if (!strcmp(cmd, "top"))
+		rc = ctl_top(&c, nargs, args);
+	else if (!strcmp(sub, "get"))
+		rc = sla_get(&c, args[2]);
+	else if (!strcmp(sub, "rm"))
+		rc = sla_rm(&c, args[2]);
+	else
+		rc = sla_set(&c, args[2], nargs - 2, args + 2);
+	curl_easy_cleanup(c.curl);
+	curl_global_cleanup();
+	return rc;
+}
