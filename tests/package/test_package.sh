@@ -53,11 +53,13 @@ lintian --fail-on error,warning --tag-display-limit 0 "$deb" >"$work/lintian.log
 lint=$(grep -v 'running with root privileges' "$work/lintian.log" || true)
 check "lintian: no error, no warning${lint:+ ($lint)}" test "$rc" = 0 -a -z "$lint"
 dpkg-deb -c "$deb" | awk '{print $6}' >"$work/files"
-check "the package holds the binaries, their man pages, the unit, the config and the README" \
+check "the package holds the binaries, man pages, unit, config, README, rules and dashboard" \
 	sh -c "grep -qx ./usr/sbin/dbavmd '$work/files' &&
 	       grep -q 'man8/dbavmd.8.gz$' '$work/files' &&
 	       grep -qx ./usr/bin/dbavmctl '$work/files' &&
 	       grep -q 'man1/dbavmctl.1.gz$' '$work/files' &&
+	       grep -qx ./usr/share/dbavm/prometheus/dbavm.rules.yml '$work/files' &&
+	       grep -qx ./usr/share/dbavm/grafana/dbavm.json '$work/files' &&
 	       grep -q 'systemd/system/dbavmd.service$' '$work/files' &&
 	       grep -qx ./etc/dbavm/dbavmd.conf '$work/files' &&
 	       grep -q 'doc/dbavm/README.md' '$work/files'"
