@@ -34,11 +34,13 @@ cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DDBAVM_WERROR=ON -DDBAVM_
 	>/dev/null
 cmake --build build/sanitize -j "$jobs"
 # Excluded: valgrind's tests (the two do not mix), the real Xen's (its dom0 has no sanitizer
-# runtime; the sanitized agent meets the Xen platform in integration_xen), and the package's
-# (it builds the package from the sources, as Debian would, not this build).
-echo "== tests under sanitizers (valgrind, the real Xen and the package excluded)"
+# runtime; the sanitized agent meets the Xen platform in integration_xen), the package's
+# (it builds the package from the sources, as Debian would, not this build), and the demo's
+# (a user's run, of the release build; the sanitized agent meets the same paths in the
+# integration tests).
+echo "== tests under sanitizers (valgrind, the real Xen, the package and the demo excluded)"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-run_ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -E '^valgrind_|^bench_|^xen_qemu$|^package_'
+run_ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -E '^valgrind_|^bench_|^xen_qemu$|^package_|^demo_'
 
 # The parsers under libFuzzer (clang, ASan, UBSan), 20 s each from the seed corpora and every
 # regression input; tests/bench/bench_fuzz.sh runs them for 10 million inputs each.

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 from testkit import check, finish, free_port, wait_for
 

@@ -2,14 +2,31 @@
 # The demo: the paper's two scenarios on dbavm's simulated host and then on real traffic
 # (dbavmd --dev, iperf3), under the three ways of
 # enforcing (none, netback = tc after the copy, netfront = dbavm's hook before it), with a
-# table per scenario of what each VM was sold and what it got. Installs what it needs and
-# builds first; leaves nothing running.
+# table per scenario of what each VM was sold and what it got, and the same as figures (PNG,
+# gnuplot) with the data they were drawn from; and, on the simulated host in real time, each
+# VM's rate second by second through a VM arriving and an SLA change. Installs what it needs
+# and builds first; leaves nothing running.
+#
+#   DBAVM_DEMO_OUT  where the figures go (build/demo/figures)
+#   DBAVM_BUILD     a build directory with dbavmd, dbavmctl and dbavm-testbed made (the tests');
+#                   without it, the demo builds its own in build/demo
+#   SCALE           the real traffic's rates are the paper's divided by it (10)
 set -eu
 cd "$(dirname "$0")/../.."
 
 ./packaging/install-deps.sh >/dev/null
-cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" --target dbavmd dbavm-testbed >/dev/null
+if [ -n "${DBAVM_BUILD:-}" ]; then
+	B=$DBAVM_BUILD
+else
+	B=build/demo
+	cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$B" -j "$(nproc 2>/dev/null || echo 2)" --target dbavmd dbavmctl dbavm-testbed \
+		>/dev/null
+fi
+OUT=${DBAVM_DEMO_OUT:-build/demo/figures}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+. tests/testbed/figures.sh
 
 cat <<'TXT'
 dbavm demo: three VMs on a host with a 1 Gbit/s uplink and a budget of 190 kpps copied into
@@ -21,28 +38,40 @@ TXT
 
 for scenario in 1 2; do
 	case $scenario in
-	1) echo; echo "Scenario 1: every VM sends 1500-byte frames" ;;
-	2) echo; echo "Scenario 2: VM1 and VM3 send 64-byte frames, VM2 1500-byte frames" ;;
+	1) title="every VM sends 1500-byte frames" ;;
+	2) title="VM1 and VM3 send 64-byte frames, VM2 1500-byte frames" ;;
 	esac
+	echo
+	echo "Scenario $scenario: $title"
 	printf '%-9s %-4s %16s %12s %12s %10s %8s\n' enforcer vm "SLA Mbit/s,kpps" \
 		"got Mbit/s" "got kpps" "drop %" "SLA met"
+	: >"$OUT/sim-scenario$scenario.rows"
 	for enforcer in none netback netfront; do
-		build/demo/dbavmd --platform sim --enforcer "$enforcer" --log-level warn \
+		"$B/dbavmd" --platform sim --enforcer "$enforcer" --log-level warn \
 			--scenario "tests/data/paper-scenario$scenario.json" --ticks 50 --report json |
 			jq -r --arg e "$enforcer" '
 			  .vms[] |
 			  .sla.bandwidth.max_bps as $sb | .sla.packet_rate.max_pps as $sp |
 			  .passed.bps as $b | .passed.pps as $p | .offered.pps as $o |
-			  # What the SLA lets this traffic have: the lower of its two caps, in bit/s.
+			  # What the SLA lets this traffic have: the lower of its two caps, in bit/s
+			  # and in packets/s at the frames it sends.
 			  ([$sb, $sp * .offered.bps / $o] | min) as $due |
 			  # Met: at least 99 % of that, and no cap exceeded by more than 1 %.
 			  (($b >= 0.99 * $due) and ($b <= 1.01 * $sb) and ($p <= 1.01 * $sp)) as $met |
 			  [$e, .id, "\($sb / 1e6 | floor),\($sp / 1e3 | floor)",
 			   $b / 1e6, $p / 1e3, (1 - $p / $o) * 100,
-			   (if $met then "yes" else "NO" end)]
+			   (if $met then "yes" else "NO" end), $due / 1e6, $due * $o / .offered.bps / 1e3]
 			  | @tsv' |
-			awk -F'\t' '{ printf "%-9s %-4s %16s %12.2f %12.2f %10.1f %8s\n", $1, $2, $3, $4, $5, $6, $7 }'
+			# The table, and the rows the figure is drawn from: the same figures.
+			awk -F'\t' -v rows="$OUT/sim-scenario$scenario.rows" '{
+				m = sprintf("%.2f", $4); k = sprintf("%.2f", $5)
+				printf "%-9s %-4s %16s %12s %12s %10.1f %8s\n", $1, $2, $3, m, k, $6, $7
+				printf "%s %s %.2f %.2f %s %s\n", $1, $2, $8, $9, m, k >>rows
+			}'
 	done
+	bars_data "$OUT/sim-scenario$scenario.rows" >"$OUT/sim-scenario$scenario.dat"
+	bars_plot "$OUT/sim-scenario$scenario.dat" "$OUT/sim-scenario$scenario.png" \
+		"Scenario $scenario, simulated host: $title" 0
 done
 cat <<'TXT'
 
@@ -51,10 +80,10 @@ after every offered packet was copied into the driver domain, so small frames ex
 packet budget. netfront: dbavm drops over-budget packets in the guest, before the copy.
 TXT
 
-# ---- Part 2: real traffic on network namespaces: dbavmd --dev, the three enforcers ----
+# ---- Parts 2 and 3: an agent at a time, on its API ----
 S=${SCALE:-10}
 dir=$(mktemp -d /tmp/dbavm-demo-XXXXXX)
-TESTBED=build/demo/dbavm-testbed
+TESTBED=$B/dbavm-testbed
 agent=""
 stop_agent() { # the agent removes its testbed when it stops
 	ip netns pids dbavm-sink 2>/dev/null | xargs -r kill 2>/dev/null || true
@@ -74,9 +103,67 @@ api="http://127.0.0.1:$port"
 printf 's3cret\n' >"$dir/token"
 chmod 600 "$dir/token"
 
+# ---- Part 2: the simulated host in real time, through a VM arriving and an SLA change ----
+cat <<'TXT'
+
+Part 2, the simulated host in real time for 32 s (tests/data/demo-timeline.json): vm1
+(150-300 Mbit/s) and vm2 (300 Mbit/s-1 Gbit/s) offer 1 Gbit/s each; vm3 (400 Mbit/s-1
+Gbit/s) arrives at 10 s; at 20 s vm1's SLA is raised to 300-600 Mbit/s with dbavmctl. Each
+VM's rate, second by second, from GET /vms/{id}/stats:
+TXT
+"$B/dbavmd" --platform sim --scenario tests/data/demo-timeline.json --listen "127.0.0.1:$port" \
+	--state-dir "$dir/timeline-state" --token-file "$dir/token" 2>>"$dir/agent.log" &
+agent=$!
+tick() { curl -sf "$api/host" | jq '.tick * .period_ms / 1000' 2>/dev/null || echo 0; }
+until_s() { # agent time, in seconds
+	for _ in $(seq 400); do
+		[ "$(tick | awk -v t="$1" '{ print ($1 >= t) }')" = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "the simulated host did not reach ${1} s; its log:" >&2
+	tail -20 "$dir/agent.log" >&2
+	exit 1
+}
+until_s 20
+"$B/dbavmctl" --url "$api" --token-file "$dir/token" sla set vm1 --min 300M --max 600M >/dev/null
+changed=$(tick)
+until_s 32
+for vm in vm1 vm2 vm3; do
+	curl -sf "$api/vms/$vm/stats" |
+		jq -r --arg vm "$vm" '.periods[] | [.t_ms / 1000, .passed.bps / 1e6] | @tsv' \
+			>"$dir/timeline-$vm"
+done
+stop_agent
+printf '10 vm3 arrives\n%s vm1: SLA raised\n' "$changed" >"$OUT/timeline-events"
+# A block per VM (gnuplot's index), its name first: t_s and Mbit/s, a line a second from its
+# arrival; blocks apart by two blank lines.
+for vm in vm1 vm2 vm3; do
+	printf '# %s\n' "$vm"
+	awk '{ printf "%s %.1f\n", $1, $2 }' "$dir/timeline-$vm"
+	printf '\n\n'
+done >"$OUT/timeline.dat"
+printf '%-28s %10s %10s %10s\n' "Mbit/s sent, mean" vm1 vm2 vm3
+awk -v c="$changed" '/^# vm/ { j++; next } NF == 2 {
+	p = $1 <= 10 ? 1 : $1 <= c ? 2 : 3
+	# the two seconds after each event are the step itself: not in the means
+	if (($1 > 10 && $1 <= 12) || ($1 > c && $1 <= c + 2)) next
+	sum[p, j] += $2; n[p, j]++
+}
+END {
+	split("before vm3 arrives (0-10 s)|vm3 on the host|after vm1'"'"'s SLA change", name, "|")
+	for (p = 1; p <= 3; p++) {
+		line = sprintf("%-28s", name[p])
+		for (j = 1; j <= 3; j++)
+			line = line sprintf(" %10s", n[p, j] ? sprintf("%.1f", sum[p, j] / n[p, j]) : "-")
+		print line
+	}
+}' "$OUT/timeline.dat"
+timeline_plot "$OUT/timeline.dat" "$OUT/timeline-events" "$OUT/timeline.png" \
+	"The simulated host in real time: vm3 arrives, then vm1's SLA is raised"
+
 cat <<TXT
 
-Part 2, real traffic: \`dbavmd --dev\` builds the testbed (namespaces dbavm-vm1..3, bridge
+Part 3, real traffic: \`dbavmd --dev\` builds the testbed (namespaces dbavm-vm1..3, bridge
 dbavm-br0, uplink dbavm-up0 to dbavm-sink) and runs on it; the SLAs go in with curl; iperf3
 sends UDP from each VM to the sink for 8 s, under each enforcer in turn. Rates are the
 paper's divided by $S (SCALE=$S): this machine's cores cannot source 1 Gbit/s per VM through
@@ -85,7 +172,7 @@ a bridge; SCALE=1 runs the paper's own figures. VM1 and VM3 offer 3x their alloc
 TXT
 
 start_dev() { # ENFORCER
-	build/demo/dbavmd --dev --enforcer "$1" --uplinks "dbavm-up0:$((1000000000 / S))" \
+	"$B/dbavmd" --dev --enforcer "$1" --uplinks "dbavm-up0:$((1000000000 / S))" \
 		--host-pps $((190000 / S)) --listen "127.0.0.1:$port" --state-dir "$dir/state" \
 		--token-file "$dir/token" 2>>"$dir/agent.log" &
 	agent=$!
@@ -143,15 +230,17 @@ for enforcer in none netback netfront; do
 done
 
 for scenario in 1 2; do
-	echo
 	case $scenario in
-	1) echo "Scenario 1 (real): every VM sends 1500-byte frames" ;;
-	2) echo "Scenario 2 (real): VM1 and VM3 send 64-byte frames, VM2 1500-byte frames" ;;
+	1) title="every VM sends 1500-byte frames" ;;
+	2) title="VM1 and VM3 send 64-byte frames, VM2 1500-byte frames" ;;
 	esac
+	echo
+	echo "Scenario $scenario (real): $title"
 	printf '%-9s %-4s %16s %12s %12s %10s %8s\n' enforcer vm "SLA Mbit/s,kpps" \
 		"got Mbit/s" "got kpps" "loss %" "SLA met"
 	# rows: enforcer vm frame_bytes sent_pps received_pps (at 1/S)
-	awk -v s="$S" 'BEGIN { split("150 700 150", mb, " "); split("20 60 60", kp, " ") }
+	awk -v s="$S" -v rows="$OUT/real-scenario$scenario.rows" '
+	BEGIN { split("150 700 150", mb, " "); split("20 60 60", kp, " ") }
 	{
 		mbps = $5 * $3 * 8 / 1e6 * s; kpps = $5 / 1e3 * s; offered = $4 * $3 * 8 / 1e6 * s
 		# What the SLA lets this traffic have, in Mbit/s: the lower cap, at most what was
@@ -159,9 +248,14 @@ for scenario in 1 2; do
 		due = mb[$2]; if (kp[$2] * $3 * 8 / 1e3 < due) due = kp[$2] * $3 * 8 / 1e3
 		if (offered < due) due = offered
 		met = (mbps >= 0.95 * due && mbps <= 1.05 * mb[$2] && kpps <= 1.05 * kp[$2]) ? "yes" : "NO"
-		printf "%-9s vm%-2s %16s %12.1f %12.1f %10.1f %8s\n", $1, $2, mb[$2] "," kp[$2], mbps,
-		       kpps, 100 * (1 - $5 / $4), met
+		m = sprintf("%.1f", mbps); k = sprintf("%.1f", kpps)
+		printf "%-9s vm%-2s %16s %12s %12s %10.1f %8s\n", $1, $2, mb[$2] "," kp[$2], m, k,
+		       100 * (1 - $5 / $4), met
+		printf "%s vm%s %.1f %.1f %s %s\n", $1, $2, due, due * 1e3 / ($3 * 8), m, k >rows
 	}' "$dir/rows$scenario"
+	bars_data "$OUT/real-scenario$scenario.rows" >"$OUT/real-scenario$scenario.dat"
+	bars_plot "$OUT/real-scenario$scenario.dat" "$OUT/real-scenario$scenario.png" \
+		"Scenario $scenario, real traffic (dbavmd --dev, iperf3 UDP): $title" 0
 done
 echo
 echo "Scenario 3 (real): TCP, four flows per VM, scenario 1's SLAs"
@@ -169,12 +263,15 @@ printf '%-9s %-4s %16s %12s %16s %8s\n' enforcer vm "SLA Mbit/s" "goodput" "of a
 	"SLA met"
 # Goodput is TCP payload: 1448 of every 1514 bytes of a full frame, so 95.6 % of an
 # allocation counted in frames is all a flow can show. Met: 95 % of that at least.
-awk -v s="$S" 'BEGIN { split("150 700 150", mb, " ") }
+awk -v s="$S" -v rows="$OUT/real-tcp.rows" 'BEGIN { split("150 700 150", mb, " ") }
 {
-	got = $3 / 1e6 * s; share = got / mb[$2]
-	printf "%-9s vm%-2s %16s %12.1f %15.1f%% %8s\n", $1, $2, mb[$2], got, 100 * share,
+	got = sprintf("%.1f", $3 / 1e6 * s); share = got / mb[$2]
+	printf "%-9s vm%-2s %16s %12s %15.1f%% %8s\n", $1, $2, mb[$2], got, 100 * share,
 	       (share >= 0.95 * 0.956 && share <= 1.0) ? "yes" : "NO"
+	printf "%s vm%s %s - %s -\n", $1, $2, mb[$2], got >rows
 }' "$dir/rows3"
+bars_data "$OUT/real-tcp.rows" >"$OUT/real-tcp.dat"
+bars_plot "$OUT/real-tcp.dat" "$OUT/real-tcp.png" "TCP goodput, four flows per VM (real)" 1
 cat <<TXT
 
 none: nothing limits the VMs; the uplink's one queue shares by offered load, so the SLAs do
@@ -183,4 +280,7 @@ after the copy, and has no packet-rate limit: VM1's and VM3's small frames pass 
 kpps caps. netfront: dbavm holds each VM in the guest, before the bridge: its eBPF hook drops
 the UDP that is over budget, and a shaper at the guest end makes TCP senders wait, which TCP
 lives with where it would stall on drops; every VM gets its allocation.
+
+Figures (PNG, gnuplot) and the data they were drawn from (.dat, .rows), in $OUT:
+$(cd "$OUT" && ls -- *.png | sed 's/^/  /')
 TXT
