@@ -185,7 +185,7 @@ static const char *exact(char *b, size_t len, json_t *v)
 		return b;
 	}
 	/* x / scale with as many decimals as it takes, trailing zeros dropped */
-	char frac[16];
+	char frac[24];
 	snprintf(frac, sizeof frac, "%0*" PRIu64, 3 * i, x % scale);
 	for (size_t n = strlen(frac); n && frac[n - 1] == '0';)
 		frac[--n] = '\0';

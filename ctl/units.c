@@ -10,9 +10,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* err from fmt and s, s shown on one line: control characters as '?', at most 40 bytes. */
 static int fail(char *err, size_t len, const char *fmt, const char *s)
 {
-	snprintf(err, len, fmt, s);
+	char shown[48];
+	size_t i;
+
+	for (i = 0; s[i] && i < 40; i++)
+		shown[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
+	if (s[i])
+		memcpy(shown + i, "...", 4);
+	else
+		shown[i] = '\0';
+	snprintf(err, len, fmt, shown);
 	return -EINVAL;
 }
 

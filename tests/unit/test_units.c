@@ -101,6 +101,10 @@ static void guesses_are_refused_with_the_reason(void **state)
 	refused("1.2.3", RATE_BPS, "not a rate");
 	refused("0x10", RATE_BPS, "not a rate");
 	refused("1.0000000000001G", RATE_BPS, "more than 12 decimals");
+	/* the reason is one line, the input shown short and without control characters */
+	refused("1\n5M", RATE_BPS, "\"1?5M\": not a rate");
+	refused("12345678901234567890123456789012345678901234567890M", RATE_BPS,
+		"\"1234567890123456789012345678901234567890...\": too large");
 }
 
 static void formatting_rounds_to_three_figures(void **state)
