@@ -39,6 +39,11 @@ int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answ
 /* A number member (integer or real) of o, or def when absent or null. */
 double ctl_num(json_t *o, const char *path, double def);
 
+/* A rate member of o in 3 figures (150M, 58.3k), a delay member (850us, 1.2ms), or "-" when
+ * absent or null; b, for printf. */
+const char *ctl_rate(char *b, size_t len, json_t *o, const char *path);
+const char *ctl_seconds(char *b, size_t len, json_t *o, const char *path);
+
 int ctl_top(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -381,7 +381,7 @@ static int sla_rm(struct ctl *c, const char *vm)
 
 /* ---- vms, host ---- */
 
-static const char *rate(char *b, size_t len, json_t *o, const char *path)
+const char *ctl_rate(char *b, size_t len, json_t *o, const char *path)
 {
 	double v = ctl_num(o, path, -1);
 	if (v < 0)
@@ -391,7 +391,7 @@ static const char *rate(char *b, size_t len, json_t *o, const char *path)
 	return b;
 }
 
-static const char *seconds(char *b, size_t len, json_t *o, const char *path)
+const char *ctl_seconds(char *b, size_t len, json_t *o, const char *path)
 {
 	double v = ctl_num(o, path, -1);
 	if (v < 0)
@@ -426,21 +426,22 @@ static int vms(struct ctl *c)
 			printf("%-20s %4d %8s %8s %8s  (not on this host; the SLA waits for it)\n",
 			       json_string_value(json_object_get(vm, "id")),
 			       (int)ctl_num(vm, "sla.priority", -1),
-			       rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
-			       rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
-			       rate(d, sizeof d, vm, "sla.packet_rate.max_pps"));
+			       ctl_rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
+			       ctl_rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
+			       ctl_rate(d, sizeof d, vm, "sla.packet_rate.max_pps"));
 			continue;
 		}
 		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s\n",
 		       json_string_value(json_object_get(vm, "id")),
 		       (int)ctl_num(vm, "sla.priority", -1),
-		       rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
-		       rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
-		       rate(d, sizeof d, vm, "sla.packet_rate.max_pps"),
-		       rate(e, sizeof e, vm, "offered.bps"), rate(f, sizeof f, vm, "passed.bps"),
-		       rate(g, sizeof g, vm, "passed.pps"), off > 0 ? 100 * drop / off : 0.0,
-		       seconds(h, sizeof h, vm, "delay.period.p99_s"),
-		       seconds(k, sizeof k, vm, "jitter_s"));
+		       ctl_rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
+		       ctl_rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
+		       ctl_rate(d, sizeof d, vm, "sla.packet_rate.max_pps"),
+		       ctl_rate(e, sizeof e, vm, "offered.bps"),
+		       ctl_rate(f, sizeof f, vm, "passed.bps"),
+		       ctl_rate(g, sizeof g, vm, "passed.pps"), off > 0 ? 100 * drop / off : 0.0,
+		       ctl_seconds(h, sizeof h, vm, "delay.period.p99_s"),
+		       ctl_seconds(k, sizeof k, vm, "jitter_s"));
 	}
 	printf("(bit/s, and packets/s where it says PPS; over the last period)\n");
 	json_decref(all);
@@ -467,19 +468,20 @@ static int host(struct ctl *c)
 	       ctl_num(h, "tick", 0), ctl_num(h, "overruns", 0));
 	printf("packet budget %s: %s pps guaranteed, %s allocated%s\n",
 	       json_is_integer(json_object_get(h, "capacity_pps"))
-		       ? rate(a, sizeof a, h, "capacity_pps")
+		       ? ctl_rate(a, sizeof a, h, "capacity_pps")
 		       : "unlimited",
-	       rate(b, sizeof b, h, "committed_pps"), rate(d, sizeof d, h, "allocated_pps"),
+	       ctl_rate(b, sizeof b, h, "committed_pps"), ctl_rate(d, sizeof d, h, "allocated_pps"),
 	       json_is_true(json_object_get(h, "overcommitted_pps")) ? "  OVER-COMMITTED" : "");
-	printf("every vif's floor: %s bit/s, %s pps\n", rate(a, sizeof a, h, "floor.bps"),
-	       rate(b, sizeof b, h, "floor.pps"));
+	printf("every vif's floor: %s bit/s, %s pps\n", ctl_rate(a, sizeof a, h, "floor.bps"),
+	       ctl_rate(b, sizeof b, h, "floor.pps"));
 	printf("\n%-16s %5s %10s %10s %10s  %s\n", "UPLINK", "VIFS", "CAPACITY", "GUARANTEED",
 	       "ALLOCATED", "");
 	json_array_foreach(json_object_get(h, "uplinks"), i, u) {
 		printf("%-16s %5d %10s %10s %10s  %s\n",
 		       json_string_value(json_object_get(u, "name")), (int)ctl_num(u, "vifs", 0),
-		       rate(a, sizeof a, u, "capacity_bps"), rate(b, sizeof b, u, "committed_bps"),
-		       rate(d, sizeof d, u, "allocated_bps"),
+		       ctl_rate(a, sizeof a, u, "capacity_bps"),
+		       ctl_rate(b, sizeof b, u, "committed_bps"),
+		       ctl_rate(d, sizeof d, u, "allocated_bps"),
 		       json_is_true(json_object_get(u, "overcommitted_bps")) ? "OVER-COMMITTED"
 									     : "");
 	}

@@ -99,28 +99,6 @@ static int by_gap(const void *a, const void *b)
 		      json_string_value(json_object_get(y->vm, "id")));
 }
 
-static const char *fmt_rate(char *b, size_t len, json_t *o, const char *path)
-{
-	double v = ctl_num(o, path, -1);
-	if (v < 0)
-		snprintf(b, len, "-");
-	else
-		units_format(b, len, v);
-	return b;
-}
-
-static const char *fmt_s(char *b, size_t len, json_t *o, const char *path)
-{
-	double v = ctl_num(o, path, -1);
-	if (v < 0)
-		snprintf(b, len, "-");
-	else if (v < 1e-3)
-		snprintf(b, len, "%.0fus", v * 1e6);
-	else
-		snprintf(b, len, "%.1fms", v * 1e3);
-	return b;
-}
-
 static void build(struct frame *f, struct ctl *c, double every)
 {
 	json_t *host = NULL, *all = NULL, *vm, *u;
@@ -148,17 +126,17 @@ static void build(struct frame *f, struct ctl *c, double every)
 	json_array_foreach(json_object_get(host, "uplinks"), i, u)
 		add(f, "uplink %-12s %s bit/s: %s guaranteed, %s allocated, %d vifs%s",
 		    json_string_value(json_object_get(u, "name")),
-		    fmt_rate(a, sizeof a, u, "capacity_bps"),
-		    fmt_rate(b, sizeof b, u, "committed_bps"),
-		    fmt_rate(d, sizeof d, u, "allocated_bps"), (int)ctl_num(u, "vifs", 0),
+		    ctl_rate(a, sizeof a, u, "capacity_bps"),
+		    ctl_rate(b, sizeof b, u, "committed_bps"),
+		    ctl_rate(d, sizeof d, u, "allocated_bps"), (int)ctl_num(u, "vifs", 0),
 		    json_is_true(json_object_get(u, "overcommitted_bps")) ? "  OVER-COMMITTED"
 									  : "");
 	add(f, "packets %s: %s pps guaranteed, %s allocated%s",
 	    json_is_integer(json_object_get(host, "capacity_pps"))
-		    ? fmt_rate(a, sizeof a, host, "capacity_pps")
+		    ? ctl_rate(a, sizeof a, host, "capacity_pps")
 		    : "unlimited",
-	    fmt_rate(b, sizeof b, host, "committed_pps"),
-	    fmt_rate(d, sizeof d, host, "allocated_pps"),
+	    ctl_rate(b, sizeof b, host, "committed_pps"),
+	    ctl_rate(d, sizeof d, host, "allocated_pps"),
 	    json_is_true(json_object_get(host, "overcommitted_pps")) ? "  OVER-COMMITTED" : "");
 	add(f, "%s", "");
 
@@ -193,14 +171,15 @@ static void build(struct frame *f, struct ctl *c, double every)
 			snprintf(sla, sizeof sla, "%s", rows[i].why);
 		add(f, "%-16.16s %4d %7s %7s %7s %7s %7s %7s %6.1f %7s %7s  %s",
 		    json_string_value(json_object_get(vm, "id")),
-		    (int)ctl_num(vm, "sla.priority", -1), fmt_rate(a, sizeof a, vm, "passed.bps"),
-		    fmt_rate(b, sizeof b, vm, "sla.bandwidth.min_bps"),
-		    fmt_rate(d, sizeof d, vm, "sla.bandwidth.max_bps"),
-		    fmt_rate(e, sizeof e, vm, "offered.bps"),
-		    fmt_rate(g, sizeof g, vm, "passed.pps"),
-		    fmt_rate(h, sizeof h, vm, "sla.packet_rate.max_pps"),
-		    off > 0 ? 100 * drop / off : 0.0, fmt_s(k, sizeof k, vm, "delay.period.p99_s"),
-		    fmt_s(m, sizeof m, vm, "jitter_s"), sla);
+		    (int)ctl_num(vm, "sla.priority", -1), ctl_rate(a, sizeof a, vm, "passed.bps"),
+		    ctl_rate(b, sizeof b, vm, "sla.bandwidth.min_bps"),
+		    ctl_rate(d, sizeof d, vm, "sla.bandwidth.max_bps"),
+		    ctl_rate(e, sizeof e, vm, "offered.bps"),
+		    ctl_rate(g, sizeof g, vm, "passed.pps"),
+		    ctl_rate(h, sizeof h, vm, "sla.packet_rate.max_pps"),
+		    off > 0 ? 100 * drop / off : 0.0,
+		    ctl_seconds(k, sizeof k, vm, "delay.period.p99_s"),
+		    ctl_seconds(m, sizeof m, vm, "jitter_s"), sla);
 	}
 	free(rows);
 out:

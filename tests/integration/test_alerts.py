@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-from testkit import check, finish, free_port, wait_for
+from testkit import check, finish, stop, free_port, wait_for
 
 DBAVMD, RULES = sys.argv[1], sys.argv[2]
 work = tempfile.mkdtemp(prefix="dbavm-alerts-test-")
@@ -109,10 +109,7 @@ def main():
 try:
     main()
 finally:
-    for x in procs:
-        if x.poll() is None:
-            x.terminate()  # timeout passes SIGTERM on to its child
-            x.wait()
+    stop(procs)
     if not os.environ.get("DBAVM_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
 finish()

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from testkit import check, finish, free_port, wait_for
+from testkit import check, finish, free_port, stop, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
 import ostack  # noqa: E402  (make_ca: openssl certificates for 127.0.0.1)
@@ -278,13 +278,7 @@ def top_in_tmux(url):
 
 
 def cleanup():
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    stop(procs)
     subprocess.run(TMUX + ["kill-server"], capture_output=True, timeout=10)
     shutil.rmtree(work, ignore_errors=True)
 

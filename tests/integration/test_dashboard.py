@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.parse
 
-from testkit import check, finish, free_port, wait_for
+from testkit import check, finish, free_port, stop, wait_for
 
 DBAVMD, DASHBOARD, RULES = sys.argv[1], sys.argv[2], sys.argv[3]
 work = tempfile.mkdtemp(prefix="dbavm-dashboard-test-")
@@ -173,13 +173,7 @@ def main():
 
 
 def cleanup():
-    for p in reversed(procs):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    stop(procs)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from testkit import check, finish, free_port, timing
+from testkit import check, finish, stop, free_port, timing
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "paper-scenario1.json")
@@ -361,10 +361,7 @@ def main():
 try:
     main()
 finally:
-    for x in procs:
-        if x.poll() is None:
-            x.terminate()
-            x.wait()
+    stop(procs)
     if not os.environ.get("DBAVM_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
 finish()

@@ -2,10 +2,11 @@
 timing checks that a sanitizer build prints instead of judging, a free loopback port, and a
 wait for a condition.
 
-  from testkit import check, timing, free_port, wait_for, finish
+  from testkit import check, timing, free_port, wait_for, stop, finish
 """
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -49,6 +50,19 @@ def wait_for(pred, timeout_s, step=0.1):
             return v
         time.sleep(step)
     return pred()
+
+
+def stop(procs):
+    """Stops each of the processes a test started (SIGTERM, which `timeout` passes on to its
+    child; SIGKILL after 20 s), the last started first."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def finish():
