@@ -36,6 +36,9 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
  * Returns CTL_REFUSED. */
 int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answer);
 
+/* A string member of o, or "?" when absent or not a string. */
+const char *ctl_str(json_t *o, const char *key);
+
 /* A number member (integer or real) of o, or def when absent or null. */
 double ctl_num(json_t *o, const char *path, double def);
 

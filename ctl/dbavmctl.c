@@ -74,6 +74,7 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https"); /* not file://, not others */
 	if (c->cacert[0])
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
 	if (c->cert[0])
@@ -95,6 +96,7 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	CURLcode rc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL); /* err is this call's */
 	curl_slist_free_all(hdr);
 	free(text);
 	if (rc != CURLE_OK) {
@@ -114,11 +116,17 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 
 int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answer)
 {
-	const char *msg = json_string_value(json_object_get(answer, "error"));
+	const char *msg = ctl_str(answer, "error");
 	fprintf(stderr, "dbavmctl: %s: %ld %s\n", what, status, msg ? msg : "(no message)");
 	if (status == 401 && !c->have_token)
 		fprintf(stderr, "dbavmctl: the agent wants its token, and %s\n", c->token_why);
 	return CTL_REFUSED;
+}
+
+const char *ctl_str(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "?";
 }
 
 double ctl_num(json_t *o, const char *path, double def)
@@ -424,15 +432,13 @@ static int vms(struct ctl *c)
 		double off = ctl_num(vm, "offered.pps", 0), drop = ctl_num(vm, "dropped.pps", 0);
 		if (!json_is_true(json_object_get(vm, "present"))) {
 			printf("%-20s %4d %8s %8s %8s  (not on this host; the SLA waits for it)\n",
-			       json_string_value(json_object_get(vm, "id")),
-			       (int)ctl_num(vm, "sla.priority", -1),
+			       ctl_str(vm, "id"), (int)ctl_num(vm, "sla.priority", -1),
 			       ctl_rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
 			       ctl_rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
 			       ctl_rate(d, sizeof d, vm, "sla.packet_rate.max_pps"));
 			continue;
 		}
-		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s\n",
-		       json_string_value(json_object_get(vm, "id")),
+		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s\n", ctl_str(vm, "id"),
 		       (int)ctl_num(vm, "sla.priority", -1),
 		       ctl_rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
 		       ctl_rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
@@ -462,10 +468,8 @@ static int host(struct ctl *c)
 		return CTL_OK;
 	}
 	printf("platform %s, enforcer %s, mode %s, period %d ms, %.0f periods, %.0f overruns\n",
-	       json_string_value(json_object_get(h, "platform")),
-	       json_string_value(json_object_get(h, "enforcer")),
-	       json_string_value(json_object_get(h, "mode")), (int)ctl_num(h, "period_ms", 0),
-	       ctl_num(h, "tick", 0), ctl_num(h, "overruns", 0));
+	       ctl_str(h, "platform"), ctl_str(h, "enforcer"), ctl_str(h, "mode"),
+	       (int)ctl_num(h, "period_ms", 0), ctl_num(h, "tick", 0), ctl_num(h, "overruns", 0));
 	printf("packet budget %s: %s pps guaranteed, %s allocated%s\n",
 	       json_is_integer(json_object_get(h, "capacity_pps"))
 		       ? ctl_rate(a, sizeof a, h, "capacity_pps")
@@ -477,9 +481,8 @@ static int host(struct ctl *c)
 	printf("\n%-16s %5s %10s %10s %10s  %s\n", "UPLINK", "VIFS", "CAPACITY", "GUARANTEED",
 	       "ALLOCATED", "");
 	json_array_foreach(json_object_get(h, "uplinks"), i, u) {
-		printf("%-16s %5d %10s %10s %10s  %s\n",
-		       json_string_value(json_object_get(u, "name")), (int)ctl_num(u, "vifs", 0),
-		       ctl_rate(a, sizeof a, u, "capacity_bps"),
+		printf("%-16s %5d %10s %10s %10s  %s\n", ctl_str(u, "name"),
+		       (int)ctl_num(u, "vifs", 0), ctl_rate(a, sizeof a, u, "capacity_bps"),
 		       ctl_rate(b, sizeof b, u, "committed_bps"),
 		       ctl_rate(d, sizeof d, u, "allocated_bps"),
 		       json_is_true(json_object_get(u, "overcommitted_bps")) ? "OVER-COMMITTED"

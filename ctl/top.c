@@ -95,8 +95,7 @@ static int by_gap(const void *a, const void *b)
 	long gx = lround(x->gap * 100), gy = lround(y->gap * 100);
 	if (gx != gy)
 		return gx < gy ? 1 : -1;
-	return strcmp(json_string_value(json_object_get(x->vm, "id")),
-		      json_string_value(json_object_get(y->vm, "id")));
+	return strcmp(ctl_str(x->vm, "id"), ctl_str(y->vm, "id"));
 }
 
 static void build(struct frame *f, struct ctl *c, double every)
@@ -118,15 +117,12 @@ static void build(struct frame *f, struct ctl *c, double every)
 		add(f, "%s", c->err);
 		goto out;
 	}
-	add(f, "%s on %s, %s, period %d ms, tick %.0f, overruns %.0f",
-	    json_string_value(json_object_get(host, "enforcer")),
-	    json_string_value(json_object_get(host, "platform")),
-	    json_string_value(json_object_get(host, "mode")), (int)ctl_num(host, "period_ms", 0),
+	add(f, "%s on %s, %s, period %d ms, tick %.0f, overruns %.0f", ctl_str(host, "enforcer"),
+	    ctl_str(host, "platform"), ctl_str(host, "mode"), (int)ctl_num(host, "period_ms", 0),
 	    ctl_num(host, "tick", 0), ctl_num(host, "overruns", 0));
 	json_array_foreach(json_object_get(host, "uplinks"), i, u)
 		add(f, "uplink %-12s %s bit/s: %s guaranteed, %s allocated, %d vifs%s",
-		    json_string_value(json_object_get(u, "name")),
-		    ctl_rate(a, sizeof a, u, "capacity_bps"),
+		    ctl_str(u, "name"), ctl_rate(a, sizeof a, u, "capacity_bps"),
 		    ctl_rate(b, sizeof b, u, "committed_bps"),
 		    ctl_rate(d, sizeof d, u, "allocated_bps"), (int)ctl_num(u, "vifs", 0),
 		    json_is_true(json_object_get(u, "overcommitted_bps")) ? "  OVER-COMMITTED"
@@ -169,8 +165,7 @@ static void build(struct frame *f, struct ctl *c, double every)
 				 rows[i].why);
 		else
 			snprintf(sla, sizeof sla, "%s", rows[i].why);
-		add(f, "%-16.16s %4d %7s %7s %7s %7s %7s %7s %6.1f %7s %7s  %s",
-		    json_string_value(json_object_get(vm, "id")),
+		add(f, "%-16.16s %4d %7s %7s %7s %7s %7s %7s %6.1f %7s %7s  %s", ctl_str(vm, "id"),
 		    (int)ctl_num(vm, "sla.priority", -1), ctl_rate(a, sizeof a, vm, "passed.bps"),
 		    ctl_rate(b, sizeof b, vm, "sla.bandwidth.min_bps"),
 		    ctl_rate(d, sizeof d, vm, "sla.bandwidth.max_bps"),

@@ -179,6 +179,9 @@ def main():
     rc, out, err = ctl("-c", conf, "vms", env={"DBAVM_URL": "http://127.0.0.1:1"})
     check("DBAVM_URL overrides the file; the agent not there: exit 3 and says where",
           rc == 3 and "127.0.0.1:1" in err, (rc, err))
+    rc, out, err = ctl("--url", "file:///etc/passwd", "vms")
+    check("--url speaks only HTTP and HTTPS: file:// refused, exit 3",
+          rc == 3 and "file" in err and "root:" not in out, (rc, out, err))
     bad = write("bad.conf", "listen 127.0.0.1:%d\nfrobnicate 1\n" % port)
     rc, out, err = ctl("-c", bad, "vms")
     check("a configuration file the agent would refuse is refused, with its line",
