@@ -15,12 +15,11 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from testkit import check, finish, stop, free_port, wait_for
+from testkit import check, free_port, run_test, wait_for
 
 DBAVMD, RULES = sys.argv[1], sys.argv[2]
 work = tempfile.mkdtemp(prefix="dbavm-alerts-test-")
@@ -106,10 +105,4 @@ def main():
     check("the guarantees fit again: every alert resolves", got, firing(prom_port))
 
 
-try:
-    main()
-finally:
-    stop(procs)
-    if not os.environ.get("DBAVM_KEEP"):
-        shutil.rmtree(work, ignore_errors=True)
-finish()
+run_test(main, work, procs)

@@ -12,12 +12,11 @@ starts it stops by its PID; tmux runs on a socket of its own.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from testkit import check, finish, free_port, stop, wait_for
+from testkit import check, free_port, run_test, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
 import ostack  # noqa: E402  (make_ca: openssl certificates for 127.0.0.1)
@@ -280,15 +279,5 @@ def top_in_tmux(url):
     check("top: q quits", gone)
 
 
-def cleanup():
-    stop(procs)
-    subprocess.run(TMUX + ["kill-server"], capture_output=True, timeout=10)
-    shutil.rmtree(work, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        cleanup()
-    finish()
+run_test(main, work, procs,
+    cleanup=lambda: subprocess.run(TMUX + ["kill-server"], capture_output=True, timeout=10))

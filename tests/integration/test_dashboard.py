@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.parse
 
-from testkit import check, finish, free_port, stop, wait_for
+from testkit import check, free_port, run_test, wait_for
 
 DBAVMD, DASHBOARD, RULES = sys.argv[1], sys.argv[2], sys.argv[3]
 work = tempfile.mkdtemp(prefix="dbavm-dashboard-test-")
@@ -172,14 +172,4 @@ def main():
     agent.wait(timeout=20)
 
 
-def cleanup():
-    stop(procs)
-    shutil.rmtree(work, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        cleanup()
-    finish()
+run_test(main, work, procs)

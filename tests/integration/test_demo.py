@@ -10,14 +10,13 @@ Root: the demo's second half is real traffic on the netns testbed (dbavmd --dev,
 """
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 import zlib
 
-from testkit import check, finish
+from testkit import check, run_test
 
 DEMO, BUILD = sys.argv[1], sys.argv[2]
 out = tempfile.mkdtemp(prefix="dbavm-demo-test-")
@@ -226,9 +225,4 @@ def timeline(table):
                                 abs(float(printed[j]) - mean) <= 0.06)), (printed, mean))
 
 
-if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-    finish()
+run_test(main, out)

@@ -22,7 +22,6 @@ Placement's own middleware, which wants 120 s left, authenticates again on every
 import http.client
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
 import ostack  # noqa: E402
 from ostack import OpenStack  # noqa: E402
-from testkit import check, finish, free_port, timing, wait_for  # noqa: E402
+from testkit import check, free_port, run_test, timing, wait_for  # noqa: E402
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "placement.json")
@@ -372,11 +371,4 @@ def main():
             check("agent %s stops cleanly" % x.log, rc == 0, rc)
 
 
-try:
-    main()
-finally:
-    for x in agents:
-        x.stop()
-    if not os.environ.get("DBAVM_KEEP"):
-        shutil.rmtree(work, ignore_errors=True)
-finish()
+run_test(main, work, cleanup=lambda: [x.stop() for x in agents])

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from testkit import check, finish, stop, free_port, timing
+from testkit import check, free_port, run_test, timing
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "paper-scenario1.json")
@@ -358,10 +358,4 @@ def main():
     check("the agent stops cleanly", a.stop() == 0)
 
 
-try:
-    main()
-finally:
-    stop(procs)
-    if not os.environ.get("DBAVM_KEEP"):
-        shutil.rmtree(work, ignore_errors=True)
-finish()
+run_test(main, work, procs)

@@ -2,9 +2,12 @@
 timing checks that a sanitizer build prints instead of judging, a free loopback port, and a
 wait for a condition.
 
-  from testkit import check, timing, free_port, wait_for, stop, finish
+  from testkit import check, timing, free_port, wait_for, stop, run_test
+
+  run_test(main, work, procs)   # the test's last line
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,3 +72,17 @@ def finish():
     """Prints the tally and exits: failure when anything failed or nothing was checked."""
     print("%d passed, %d failed" % (tally["passed"], tally["failed"]))
     sys.exit(1 if tally["failed"] or not tally["passed"] else 0)
+
+
+def run_test(main, work, procs=(), cleanup=None):
+    """A test's end, however main() ends: its processes stopped, cleanup() called, its scratch
+    directory removed (kept with DBAVM_KEEP=1, for a look), the tally printed and the exit."""
+    try:
+        main()
+    finally:
+        stop(procs)
+        if cleanup:
+            cleanup()
+        if not os.environ.get("DBAVM_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+    finish()
