@@ -284,7 +284,8 @@ static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
 	/* The flags first: a typo is said before anything is asked of the agent. */
 	json_t *edit = json_pack("{s:{},s:{}}", "bandwidth", "packet_rate");
 	optind = 0; /* glibc: start again, at argv[1] */
-	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	opterr = 0; /* argv[0] is the VM here: the complaint is ours */
+	while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
 			rc = set_int(edit, "priority", "--priority", optarg, 0, SLA_PRIORITY_MAX);
@@ -308,7 +309,10 @@ static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
 			rc = set_rate(edit, "packet_rate", "max_pps", "--max-pps", optarg, RATE_PPS,
 				      true);
 			break;
-		default:
+		default: /* '?' an unknown option, ':' one without its value */
+			fprintf(stderr, "dbavmctl: sla set: %s '%s'\n%s",
+				o == ':' ? "a value must follow" : "no such option",
+				argv[optind - 1], usage);
 			rc = CTL_USAGE;
 		}
 		if (rc)

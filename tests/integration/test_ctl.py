@@ -156,7 +156,9 @@ def main():
     for argv, says in ((["sla", "set", vm1], "nothing to set"), (["sla"], "not a command"),
                        (["sla", "get"], "not a command"), (["frobnicate"], "not a command"),
                        (["sla", "set", vm1, "--min", "1M", "extra"], "unexpected"),
-                       (["top", "-d", "0"], "0.1 to 3600")):
+                       (["top", "-d", "0"], "0.1 to 3600"),
+                       (["sla", "set", vm1, "--frob", "1"], "no such option '--frob'"),
+                       (["sla", "set", vm1, "--min"], "a value must follow '--min'")):
         rc, out, err = ctl("--url", url, *argv)
         check("dbavmctl %s: exit 2, says %s" % (" ".join(argv), says), rc == 2 and says in err,
               (rc, err))
