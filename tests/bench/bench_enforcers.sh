@@ -48,7 +48,6 @@ one() { # MODE ROUND
 		blast_recv "$i" $((SECS + 2))
 		rx="$rx $blast_pid"
 	done
-	sleep 0.3
 	set -- "$1" "$2" $(cpu_jiffies)
 	pids=""
 	for i in 1 2 3; do

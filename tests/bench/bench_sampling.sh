@@ -34,7 +34,6 @@ one() { # SAMPLE_EVERY
 		blast_recv "$i" $((SECS + 2))
 		rx="$rx $blast_pid"
 	done
-	sleep 0.3
 	tx=""
 	for i in 1 3; do
 		blast_send "$i" 22 "$SECS" 1e12

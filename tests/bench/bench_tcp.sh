@@ -28,7 +28,7 @@ bench_one() { # LABEL BINARY ENFORCER
 		for flows in 1 8; do
 			for r in $(seq "$RUNS"); do
 				ip netns exec dbavm-sink timeout 20 iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
-				sleep 0.3
+				sink_listening 5301 || true
 				ip netns exec dbavm-vm1 timeout 15 iperf3 -c 198.18.0.254 -p 5301 -t 5 \
 					-P "$flows" -J 2>/dev/null |
 					jq -e ".end.sum_received.bits_per_second / $limit" || echo nan # shown, never a 0

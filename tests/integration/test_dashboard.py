@@ -107,7 +107,9 @@ def main():
     for i in (1, 2, 3):
         start(["ip", "netns", "exec", "dbavm-sink", "timeout", "40", "iperf3", "-s", "-1", "-p",
                "531%d" % i], "srv%d.log" % i)
-    time.sleep(0.5)
+    check("the sink's iperf3 servers listen", wait_for(lambda: all(
+        subprocess.run(["ip", "netns", "exec", "dbavm-sink", "ss", "-Hltn", "sport = :531%d" % i],
+                       capture_output=True, text=True).stdout for i in (1, 2, 3)), 10))
     for i in (1, 2, 3):
         start(["ip", "netns", "exec", "dbavm-vm%d" % i, "timeout", "35", "iperf3", "-c",
                "198.18.0.254", "-p", "531%d" % i, "-u", "-b", "20M", "-t", "25"],

@@ -60,7 +60,6 @@ run() {
 	p0=$(loss_count policy)
 	q0=$(loss_count path)
 	traffic_serve 1
-	sleep 0.3
 	traffic_send 1 "$1" 1458 "$2" &
 	s=$!
 	sleep $(($2 - 2))

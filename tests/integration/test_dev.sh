@@ -79,7 +79,6 @@ tc qdisc show dev dbavm-up0 | grep -q "htb 1:" && ok "the uplink is shaped" || b
 echo "== traffic on it is enforced"
 api_put_sla dbavm-vm1 50000000 100000 || bad "PUT refused"
 traffic_serve 1
-sleep 0.3
 traffic_send 1 80M 1458 3
 got=$(traffic_recv_pps 1 | awk '{ printf "%.1f", $1 * 1500 * 8 / 1e6 }')
 awk -v g="$got" 'BEGIN { exit !(g > 47.5 && g < 52.5) }' &&

@@ -130,7 +130,6 @@ for i in 1 2 3; do check_agent "$i"; done
 
 echo "== an SLA change takes effect within three periods"
 serve 1
-sleep 0.3
 send 1 $((190 / S))M 1458 6 &
 p1=$!
 sleep 2
@@ -154,7 +153,6 @@ echo "== a VM arrives and one goes while traffic runs"
 put dbavm-vm1 $((150000000 / S)) $((20000 / S))
 serve 1
 serve 3
-sleep 0.3
 send 1 $((190 / S))M 1458 6 &
 p1=$!
 send 3 $((190 / S))M 1458 6 &

@@ -46,7 +46,7 @@ settle() { sleep 0.5; } # a few periods for a new SLA to be in force
 # The pid in $tcp_pid. The server takes one test and stops.
 tcp_start() { # I SECONDS FLOWS
 	ip netns exec dbavm-sink timeout $(($2 + 15)) iperf3 -s -1 -p "53$1" >/dev/null 2>&1 &
-	sleep 0.3
+	sink_listening "53$1" || bad "iperf3 server for vm$1"
 	ip netns exec "dbavm-vm$1" timeout $(($2 + 10)) iperf3 -c 198.18.0.254 -p "53$1" \
 		-t "$2" -P "$3" --connect-timeout 1000 -J >"$dir/tcp$1.json" 2>/dev/null &
 	tcp_pid=$!
@@ -85,6 +85,7 @@ below "vm1 8 flows held at 40 Mbit/s" "${got:-0}" 40400000
 
 echo "== (g) the same VM's own UDP (1 Mbit/s of 200-byte datagrams) beside its TCP at 40 Mbit/s"
 ip netns exec dbavm-sink timeout 25 iperf3 -s -1 -p 5401 >/dev/null 2>&1 &
+sink_listening 5401 || bad "iperf3 server on 5401"
 tcp_start 1 7 1
 sleep 1.5
 ip netns exec dbavm-vm1 timeout 15 iperf3 -c 198.18.0.254 -p 5401 -u -b 1M -l 200 -t 4 -J \
@@ -192,7 +193,7 @@ http {
 EOF
 ip netns exec dbavm-sink timeout 120 nginx -c "$dir/nginx.conf" &
 extra_pids=$!
-sleep 0.5
+sink_listening 80 || { bad "nginx did not listen"; cat "$dir/nginx.err" >&2 || true; }
 ab_run() { # LABEL: 10,000 requests, 4 at a time; checks that all completed; p99 in ms in $p99
 	# 300 requests first, not counted: the first period of a burst after silence runs at
 	# the floor until the hook has seen the shaper hold it (one period, 100 ms).
@@ -200,8 +201,10 @@ ab_run() { # LABEL: 10,000 requests, 4 at a time; checks that all completed; p99
 		>/dev/null 2>&1 || true
 	ip netns exec dbavm-vm1 timeout 60 ab -q -n 10000 -c 4 -s 5 http://198.18.0.254/obj \
 		>"$dir/ab.txt" 2>&1 || true
-	expect "$1: requests completed" "$(awk '/^Complete requests:/ { print $3 }' "$dir/ab.txt")" 10000
+	n=$(awk '/^Complete requests:/ { print $3 }' "$dir/ab.txt")
+	expect "$1: requests completed" "$n" 10000
 	expect "$1: requests failed" "$(awk '/^Failed requests:/ { print $3 }' "$dir/ab.txt")" 0
+	[ "$n" = 10000 ] || sed 's/^/  ab: /' "$dir/ab.txt" | tail -20
 	p99=$(awk '$1 == "99%" { print $2 }' "$dir/ab.txt")
 }
 ab_run alone
@@ -212,7 +215,7 @@ alone=$p99
 for i in 2 3; do
 	ip netns exec dbavm-sink timeout 40 nice -n 19 iperf3 -s -1 -p "52$i" >/dev/null 2>&1 &
 done
-sleep 0.3
+sink_listening 522 523 || bad "iperf3 servers for the floods"
 for i in 2 3; do
 	ip netns exec "dbavm-vm$i" timeout 30 nice -n 19 iperf3 -c 198.18.0.254 -p "52$i" -u -b 1G \
 		-l 1400 -t 15 >/dev/null 2>&1 &

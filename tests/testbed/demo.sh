@@ -202,7 +202,7 @@ tcp_scenario() { # ENFORCER
 	for i in 1 2 3; do
 		ip netns exec dbavm-sink timeout 20 iperf3 -s -1 -p "53$i" >/dev/null 2>&1 &
 	done
-	sleep 0.3
+	sink_listening 531 532 533 || true
 	pids=""
 	for i in 1 2 3; do
 		ip netns exec "dbavm-vm$i" timeout 16 iperf3 -c 198.18.0.254 -p "53$i" -t 6 -P 4 -J \

@@ -44,6 +44,7 @@ bench_start() {
 blast_recv() { # I SECONDS
 	ip netns exec dbavm-sink timeout $(($2 + 10)) "$UDPBLAST" recv "52$1" "$2" >"$dir/rx$1" &
 	blast_pid=$!
+	sink_listening -u "52$1"
 }
 blast_send() { # I PAYLOAD SECONDS BPS
 	ip netns exec "dbavm-vm$1" timeout $(($3 + 10)) "$UDPBLAST" send 198.18.0.254 "52$1" "$2" \
@@ -51,9 +52,32 @@ blast_send() { # I PAYLOAD SECONDS BPS
 	blast_pid=$!
 }
 
-# A UDP sink for VM i on the sink namespace, one test, JSON.
+# Waits until the sink namespace listens on every PORT given, TCP (iperf3's control
+# connection, nginx) or, after -u, UDP (udpblast), at most 10 s: a fixed sleep was once too
+# short on a loaded machine.
+sink_listening() { # [-u] PORT...
+	_proto=t
+	if [ "$1" = -u ]; then
+		_proto=u
+		shift
+	fi
+	for _p in "$@"; do
+		_n=0
+		until ip netns exec dbavm-sink ss -Hln"$_proto" "sport = :$_p" | grep -q .; do
+			_n=$((_n + 1))
+			if [ "$_n" -ge 200 ]; then
+				echo "the sink does not listen on port $_p after 10 s" >&2
+				return 1
+			fi
+			sleep 0.05
+		done
+	done
+}
+
+# A UDP sink for VM i on the sink namespace, one test, JSON; returns once it listens.
 traffic_serve() {
 	ip netns exec dbavm-sink iperf3 -s -p "52$1" -D -1 -J --logfile "$dir/srv$1.json"
+	sink_listening "52$1"
 }
 
 # VM i sends UDP at RATE (iperf3 -b, payload bits) with PAYLOAD bytes for SECONDS.
@@ -67,7 +91,6 @@ traffic_send() {
 # The senders' pids are left in $traffic_pids, for `wait $traffic_pids`.
 traffic_start3() {
 	for i in 1 2 3; do traffic_serve "$i"; done
-	sleep 0.3
 	traffic_send 1 "$4" "$1" "$7" &
 	traffic_pids=$!
 	traffic_send 2 "$5" "$2" "$7" &
