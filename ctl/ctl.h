@@ -32,8 +32,12 @@ struct ctl {
 int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, long *status,
 	     json_t **answer);
 
-/* What the agent said when status is not 2xx, on stderr, with the token's story for a 401.
- * Returns CTL_REFUSED. */
+/* What the agent said when status is not 2xx, in b: "WHAT: STATUS MESSAGE", and for a 401
+ * without a token a second line with the token's story. Returns b. */
+const char *ctl_refusal(const struct ctl *c, const char *what, long status, json_t *answer, char *b,
+			size_t len);
+
+/* ctl_refusal on stderr. Returns CTL_REFUSED. */
 int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answer);
 
 /* A string member of o, or "?" when absent or not a string. */

@@ -114,12 +114,23 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 	return 0;
 }
 
+const char *ctl_refusal(const struct ctl *c, const char *what, long status, json_t *answer, char *b,
+			size_t len)
+{
+	const char *msg = json_string_value(json_object_get(answer, "error"));
+	int n = snprintf(b, len, "%s: %ld %s", what, status, msg ? msg : "(no message)");
+	if (status == 401 && !c->have_token && n >= 0 && (size_t)n < len)
+		snprintf(b + n, len - (size_t)n, "\nthe agent wants its token, and %s",
+			 c->token_why);
+	return b;
+}
+
 int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answer)
 {
-	const char *msg = ctl_str(answer, "error");
-	fprintf(stderr, "dbavmctl: %s: %ld %s\n", what, status, msg ? msg : "(no message)");
-	if (status == 401 && !c->have_token)
-		fprintf(stderr, "dbavmctl: the agent wants its token, and %s\n", c->token_why);
+	char b[sizeof c->err];
+	ctl_refusal(c, what, status, answer, b, sizeof b);
+	for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n"))
+		fprintf(stderr, "dbavmctl: %s\n", line);
 	return CTL_REFUSED;
 }
 

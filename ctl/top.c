@@ -111,10 +111,11 @@ static void build(struct frame *f, struct ctl *c, double every)
 	strftime(now, sizeof now, "%H:%M:%S", localtime(&t));
 	add(f, "dbavmctl top  %s  %s  every %gs  (q quits)", c->url, now, every);
 	if (ctl_call(c, "GET", "/host", NULL, &status, &host) ||
-	    (status != 200 && (snprintf(c->err, sizeof c->err, "GET /host: %ld", status), 1)) ||
+	    (status != 200 && ctl_refusal(c, "GET /host", status, host, c->err, sizeof c->err)) ||
 	    ctl_call(c, "GET", "/vms", NULL, &status, &all) ||
-	    (status != 200 && (snprintf(c->err, sizeof c->err, "GET /vms: %ld", status), 1))) {
-		add(f, "%s", c->err);
+	    (status != 200 && ctl_refusal(c, "GET /vms", status, all, c->err, sizeof c->err))) {
+		for (char *line = strtok(c->err, "\n"); line; line = strtok(NULL, "\n"))
+			add(f, "%s", line);
 		goto out;
 	}
 	add(f, "%s on %s, %s, period %d ms, tick %.0f, overruns %.0f", ctl_str(host, "enforcer"),

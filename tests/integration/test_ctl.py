@@ -200,6 +200,23 @@ def main():
     agent.terminate()
     agent.wait(timeout=10)
 
+    # ---- an agent that wants its token for reads too (--auth-reads) ----
+    agent, port = start_agent("reads", ["--token-file", token, "--auth-reads"], scenario)
+    url = "http://127.0.0.1:%d" % port
+    none = os.path.join(work, "none")
+    up = wait_for(lambda: ctl("--url", url, "--token-file", token, "host")[0] == 0, 10)
+    check("--auth-reads: reads with the token", up)
+    rc, out, err = ctl("--url", url, "--token-file", none, "vms")
+    check("--auth-reads: vms without a token, exit 1: the 401 and which file could not be read",
+          rc == 1 and "401" in err and "wants its token" in err and "none cannot be read" in err,
+          (rc, err))
+    rc, out, err = ctl("--url", url, "--token-file", none, "top", "-b", "-n", "1")
+    check("--auth-reads: top without a token shows the 401 and the token's story in the frame",
+          rc == 0 and "GET /host: 401" in out and "wants its token" in out and
+          "none cannot be read" in out, (rc, out, err))
+    agent.terminate()
+    agent.wait(timeout=10)
+
     # ---- HTTPS and a client certificate ----
     ca, crt, key = ostack.make_ca(work, "api")
     ccsr, ckey, ccrt = (os.path.join(work, "client" + x) for x in (".csr", ".key", ".pem"))
