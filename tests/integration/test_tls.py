@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from testkit import check, free_port, run_test, timing
+from testkit import check, free_port, run_test, timing, wait_for
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "paper-scenario1.json")
@@ -100,6 +100,17 @@ class Agent:
 
     def hup(self):
         os.kill(self.pid(), signal.SIGHUP)
+
+    def reloads(self):
+        """How many reloads the agent has finished, taken or refused (its log says each)."""
+        t = self.text()
+        return t.count("level=info reloaded") + t.count("reload refused")
+
+    def reload(self):
+        """SIGHUP, then wait (10 s at most) until the agent has said how the reload went."""
+        n = self.reloads()
+        self.hup()
+        return wait_for(lambda: self.reloads() > n, 10, step=0.02)
 
     def text(self):
         with open(self.log) as f:
@@ -234,8 +245,7 @@ def main():
     shutil.copy(p("server2.key"), p("server.key"))
     with open(p("token"), "w") as f:
         f.write("second-token\n")
-    a.hup()
-    time.sleep(0.5)
+    check("the agent says how the reload went", a.reload())
     check("a reload: the new certificate is served to the next connection",
           peer_der(a.port) == der_of("server2"), a.text()[-400:])
     put = json.dumps({"priority": 0, "bandwidth": {"min_bps": 1000000, "max_bps": 3000000}})
@@ -250,8 +260,7 @@ def main():
     os.chmod(p("server.key"), 0o644)
     with open(p("token"), "w") as f:
         f.write("third-token\n")
-    a.hup()
-    time.sleep(0.5)
+    check("the agent says how the reload went", a.reload())
     os.chmod(p("server.key"), 0o600)
     st = https(a.port, "GET", "/vms/vm1/sla")[0]
     st3 = https(a.port, "PUT", "/vms/vm1/sla", put, dict(hdr, Authorization="Bearer third-token"))[0]
@@ -260,8 +269,7 @@ def main():
           st3 == 401 and peer_der(a.port) == der_of("server2"), a.text()[-600:])
     with open(conf, "a") as f:
         f.write("period fast\n")
-    a.hup()
-    time.sleep(0.3)
+    check("the agent says how the reload went", a.reload())
     check("a config file that does not parse: the reload is refused, the agent runs on",
           a.text().count("reload refused") == 2 and "period" in a.text().splitlines()[-1] and
           https(a.port, "GET", "/healthz")[0] == 200, a.text()[-400:])
@@ -269,8 +277,7 @@ def main():
         f.write("tls-cert %s\ntls-key %s\ntls-client-ca %s\ntoken-file %s\n"
                 "request-timeout 20\n" % (
             p("server.pem"), p("server.key"), p("ca.pem"), p("token")))
-    a.hup()
-    time.sleep(0.3)
+    check("the agent says how the reload went", a.reload())
     check("a key only a restart can change is said and kept",
           "request-timeout changed, which takes a restart" in a.text() and
           "level=info reloaded" in a.text().splitlines()[-1], a.text()[-300:])
@@ -319,8 +326,9 @@ def main():
     wc = limit()
     with open(mconf, "w") as f:
         f.write("mode strict\n")
-    m.hup()
-    time.sleep(0.5)
+    check("the agent says how the reload went", m.reload())
+    # the allocator's next period applies the new mode
+    wait_for(lambda: wc and (limit() or wc) < wc, 5)
     st = limit()
     check("a reload to strict mode re-runs the allocator (vm1's limit %s -> %s bit/s)" % (wc, st),
           wc and st and st < wc, m.text()[-300:])
