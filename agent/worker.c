@@ -6,14 +6,14 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -50,11 +50,10 @@ static struct worker_job *take_all(struct queue *q)
 
 void worker_thread_background(const char *name)
 {
-	struct sched_param none = { 0 };
-
 	pthread_setname_np(pthread_self(), name);
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none))
-		log_debug("thread priority not lowered thread=%s", name);
+	/* Linux's nice is per thread: this one only. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE))
+		log_warn("thread priority not lowered thread=%s err=%s", name, strerror(errno));
 }
 
 static void *thread_main(void *arg)
