@@ -22,37 +22,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
-python3 - "$dir/scenario.json" "$VMS" <<'PY'
-import json, sys
-path, n = sys.argv[1], int(sys.argv[2])
-vms = [{"id": f"vm{i}",
-        "sla": {"priority": i % 8, "bandwidth": {"min_bps": 0, "max_bps": 50000000}},
-        "vifs": [{"id": f"vif{i}.0", "uplink": f"eth{i % 4}",
-                  "demand": [{"t_ms": 0, "bps": 30000000 + 1000 * i, "frame_bytes": 1500}]}]}
-       for i in range(n)]
-json.dump({"uplinks": [{"name": f"eth{u}", "capacity_bps": 10000000000} for u in range(4)],
-           "host": {"capacity_pps": 2000000}, "vms": vms}, open(path, "w"))
-PY
-printf 's3cret\n' >"$dir/token"
-chmod 600 "$dir/token"
+. "$(dirname "$0")/api_load.sh"
+api_load_files "$VMS"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/tls.key" \
 	-out "$dir/tls.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
 	2>/dev/null
 chmod 600 "$dir/tls.key"
 
-# The lateness histogram's cumulative buckets, one "le count" per line.
-lateness() {
-	curl -sf --cacert "$dir/tls.pem" "$url/metrics" | sed -n 's/^dbavm_loop_lateness_seconds_bucket{le="\([^"]*\)"} \(.*\)$/\1 \2/p'
-}
-# p99 lateness between two readings: the smallest bucket bound holding 99 % of the periods,
-# then the share of periods within 0.1, 0.25, 0.5, 1 and 2.5 ms.
-p99_between() {
-	paste -d' ' "$1" "$2" | awk '{ le[NR] = $1; d[NR] = $4 - $2 } END {
-		total = d[NR]; for (i = 1; i <= NR; i++) if (d[i] >= 0.99 * total) {
-			printf "p99 <= %s s over %d periods;", le[i], total; break }
-		for (i = 1; i <= NR; i++) if (le[i] >= 0.0001 && le[i] <= 0.0025)
-			printf " <=%gms %.1f%%", le[i] * 1000, 100 * d[i] / total }'
-}
 # wrk's requests/s, p99 and error counts from its --latency report.
 summary() {
 	awk '/Requests\/sec/ { rps = $2 } /^ +99%/ { p99 = $2 }
@@ -72,6 +48,7 @@ rm -rf "$dir/state"
 	--max-connections 256 $tls 2>"$dir/agent.log" &
 pid=$!
 url="$scheme://127.0.0.1:$port"
+cacert="$dir/tls.pem"
 for _ in $(seq 100); do curl -sf --cacert "$dir/tls.pem" "$url/readyz" >/dev/null && break; sleep 0.1; done
 
 size=$(curl -sf --cacert "$dir/tls.pem" "$url/metrics" | wc -c)
@@ -92,17 +69,6 @@ lateness >"$dir/l2"
 echo "GET /metrics  x4   $(summary "$dir/wrk-metrics")"
 echo "                   loop lateness $(p99_between "$dir/l1" "$dir/l2")"
 
-cat >"$dir/put.lua" <<'LUA'
-local n = 0
-request = function()
-  n = n + 1
-  local body = '{"priority":' .. (n % 8) .. ',"bandwidth":{"min_bps":0,"max_bps":' ..
-               (40000000 + n % 1000) .. '}}'
-  return wrk.format("PUT", "/vms/vm" .. (n % 1000) .. "/sla",
-                    {["Content-Type"] = "application/json",
-                     ["Authorization"] = "Bearer s3cret"}, body)
-end
-LUA
 wrk -t1 -c16 -d"${SECONDS_EACH}s" --latency -s "$dir/put.lua" "$url" >"$dir/wrk-put"
 lateness >"$dir/l3"
 echo "PUT sla      x16  $(summary "$dir/wrk-put")"

@@ -25,44 +25,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
-python3 - "$dir/scenario.json" "$VMS" <<'PY'
-import json, sys
-path, n = sys.argv[1], int(sys.argv[2])
-vms = [{"id": f"vm{i}",
-        "sla": {"priority": i % 8, "bandwidth": {"min_bps": 0, "max_bps": 50000000}},
-        "vifs": [{"id": f"vif{i}.0", "uplink": f"eth{i % 4}",
-                  "demand": [{"t_ms": 0, "bps": 30000000 + 1000 * i, "frame_bytes": 1500}]}]}
-       for i in range(n)]
-json.dump({"uplinks": [{"name": f"eth{u}", "capacity_bps": 10000000000} for u in range(4)],
-           "host": {"capacity_pps": 2000000}, "vms": vms}, open(path, "w"))
-PY
+. "$(dirname "$0")/api_load.sh"
+api_load_files "$VMS"
 python3 -c '
 import sys
 sys.stdout.buffer.write(b"{\"priority\":1,\"bandwidth\":{\"min_bps\":1000,\"max_bps\":2000},\"padding\":["
     + b",".join([b"{\"a\":[1,2.5,\"x\",null,true]}"] * 560000) + b"]}")' >"$dir/big.json"
-printf 's3cret\n' >"$dir/token"
-chmod 600 "$dir/token"
-cat >"$dir/put.lua" <<'LUA'
-local n = 0
-request = function()
-  n = n + 1
-  local body = '{"priority":' .. (n % 8) .. ',"bandwidth":{"min_bps":0,"max_bps":' ..
-               (40000000 + n % 1000) .. '}}'
-  return wrk.format("PUT", "/vms/vm" .. (n % 1000) .. "/sla",
-                    {["Content-Type"] = "application/json",
-                     ["Authorization"] = "Bearer s3cret"}, body)
-end
-LUA
 
-lateness() {
-	curl -sf -m 10 "$url/metrics" | sed -n 's/^dbavm_loop_lateness_seconds_bucket{le="\([^"]*\)"} \(.*\)$/\1 \2/p'
-}
-p99_between() { # the smallest bucket bound holding 99 % of the periods; the share within 1 ms
-	paste -d' ' "$1" "$2" | awk '{ le[NR] = $1; d[NR] = $4 - $2 } END {
-		total = d[NR]; for (i = 1; i <= NR; i++) if (d[i] >= 0.99 * total) {
-			printf "p99 <= %s s over %d periods;", le[i], total; break }
-		for (i = 1; i <= NR; i++) if (le[i] == 0.001) printf " within 1 ms %.1f%%", 100 * d[i] / total }'
-}
 start_agent() { # DBAVMD [taskset CPU list]
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	rm -rf "$dir/state"
