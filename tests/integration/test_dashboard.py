@@ -168,8 +168,11 @@ def main():
         'rate(dbavm_vm_lost_packets_total{instance=~"$instance", vm=~"$vm", cause="policy"}'
         '[$__rate_interval])'), 10)
     lost = {s["metric"]["vm"]: float(s["values"][-1][1]) for s in series or []}
-    check("loss by cause: vm1, 1.7 kpps against its 1 kpps, loses about 700/s to policy; vm2 none",
-          500 < lost.get("dbavm-vm1", 0) < 900 and lost.get("dbavm-vm2", 1) < 1, lost)
+    # vm2 is under its limits: at most 1 % of its 1.7 kpps (iperf3 behind on a loaded machine
+    # catches up in bursts; the sanitizer pass once saw 2/s, and vm3 as many).
+    check("loss by cause: vm1, 1.7 kpps against its 1 kpps, loses about 700/s to policy; vm2 "
+          "under 1 % of what it sends",
+          500 < lost.get("dbavm-vm1", 0) < 900 and lost.get("dbavm-vm2", 100) < 17, lost)
     agent.terminate()
     agent.wait(timeout=20)
 
