@@ -102,10 +102,12 @@ traffic_start3() {
 # What the sink received from VM i, per second, and what VM i sent, as iperf3 counts them.
 traffic_recv_pps() { jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds' "$dir/cli$1.json"; }
 # The median of the sink's per-second received rates (iperf3's server intervals) from second
-# FROM to the end of the run (a last part-second left out): what a rate sampled in steady state is compared with (the whole
-# run's mean is not: a sender behind on a loaded machine ends late, which inflates it).
+# FROM to the end of the run, a last part-second left out: what a rate sampled in steady
+# state is compared with. Not the run's mean: a sender behind on a loaded machine ends late,
+# which inflates it.
 traffic_recv_pps_median() { # I FROM
-	jq --argjson from "$2" '[.server_output_json.intervals[].sum | select(.start >= $from - 0.01 and .seconds >= 0.5)
+	jq --argjson from "$2" '[.server_output_json.intervals[].sum
+		| select(.start >= $from - 0.01 and .seconds >= 0.5)
 		| (.packets - .lost_packets) / .seconds] | sort
 		| if length == 0 then empty else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
 		"$dir/cli$1.json"
