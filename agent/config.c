@@ -23,7 +23,7 @@ const char config_usage[] =
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
 	"              [--max-connections-per-address N] [--idle-timeout S]\n"
 	"              [--request-timeout S] [--sample-every N] [--keep-rates]\n"
-	"              [--xen-counters netdev|xenstat]\n"
+	"              [--xen-counters bpf|netdev|xenstat]\n"
 	"              [--floor-bps N] [--floor-pps N]\n"
 	"              [--os-credentials FILE [--placement-url URL]\n"
 	"               [--placement-host-name NAME] [--physnets UPLINK=NAME,...]\n"
@@ -298,12 +298,12 @@ static int set_keep_rates(struct config *c, const char *v, char *w, size_t wl)
 
 static int set_xen_counters(struct config *c, const char *v, char *w, size_t wl)
 {
-	static const char *const names[] = { "netdev", "xenstat" };
-	int k = pick(v, names, 2);
+	static const char *const names[] = { "bpf", "netdev", "xenstat" };
+	int k = pick(v, names, 3);
 
 	if (k < 0)
-		return why(w, wl, "must be netdev or xenstat, got '%s'", v);
-	c->xenstat = k == 1;
+		return why(w, wl, "must be bpf, netdev or xenstat, got '%s'", v);
+	c->xen_counters = (enum xen_counters)k;
 	return 0;
 }
 
@@ -682,7 +682,7 @@ const char *config_restart_key_changed(const struct config *a, const struct conf
 	}
 	SAME(host_pps, "host-pps");
 	SAME(keep_rates, "keep-rates");
-	SAME(xenstat, "xen-counters");
+	SAME(xen_counters, "xen-counters");
 	SAME(max_body_bytes, "max-body-bytes");
 	SAME(max_connections, "max-connections");
 	SAME(max_connections_per_address, "max-connections-per-address");

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "xen_counters.h"
 
 enum platform_kind { PLATFORM_AUTO, PLATFORM_XEN, PLATFORM_NETNS, PLATFORM_SIM };
 enum enforcer_kind { ENFORCER_NETFRONT, ENFORCER_NETBACK, ENFORCER_XEN_CREDIT, ENFORCER_NONE };
@@ -50,11 +51,11 @@ struct config {
 	enum log_level log_level;
 	struct config_uplink uplinks[CONFIG_MAX_UPLINKS];
 	size_t n_uplinks;
-	uint64_t host_pps;	       /* the host's packet budget, 0: unlimited */
-	uint64_t floor_bps, floor_pps; /* every vif's least guarantee, 0: none */
-	bool auth_reads;	       /* GETs need the token too */
-	bool keep_rates;	       /* xen-credit: leave the rate nodes in place on exit */
-	bool xenstat;		       /* xen: counters from libxenstat, not the netdevs */
+	uint64_t host_pps;		/* the host's packet budget, 0: unlimited */
+	uint64_t floor_bps, floor_pps;	/* every vif's least guarantee, 0: none */
+	bool auth_reads;		/* GETs need the token too */
+	bool keep_rates;		/* xen-credit: leave the rate nodes in place on exit */
+	enum xen_counters xen_counters; /* xen: where the vifs' counters come from */
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t max_connections_per_address;

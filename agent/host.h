@@ -42,6 +42,7 @@ struct vif {
 struct vm_period {
 	uint64_t tick, t_ms;
 	struct rate offered, passed, dropped;
+	bool offered_na;		     /* offered and dropped not seen (passed_only) */
 	bool delay_na;			     /* the enforcer does not measure delay */
 	struct delay_summary delay;	     /* over the period; delay.n == 0: no sample in it */
 	bool jitter_na;			     /* not measured, or no two samples yet */

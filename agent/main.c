@@ -80,9 +80,15 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 		snprintf(err, err_len, "--platform %s needs --uplinks NAME:BPS[:PPS],...", name);
 		return -EINVAL;
 	}
-	if (kind != ENFORCER_NONE && xen != (kind == ENFORCER_XEN_CREDIT)) {
+	/* netback (HTB on the uplink, after the copy) runs on both; the others on one each. */
+	if ((kind == ENFORCER_NETFRONT && xen) || (kind == ENFORCER_XEN_CREDIT && !xen)) {
 		snprintf(err, err_len, "--enforcer %s: on %s use %s", config_enforcer_name(kind),
-			 name, xen ? "xen-credit or none" : "netfront, netback or none");
+			 name, xen ? "xen-credit, netback or none" : "netfront, netback or none");
+		return -EINVAL;
+	}
+	if (kind == ENFORCER_NETBACK && !cfg->n_uplinks) { /* its HTB needs each capacity */
+		snprintf(err, err_len,
+			 "--enforcer netback on %s needs --uplinks NAME:BPS[:PPS],...", name);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < cfg->n_uplinks; i++) {
@@ -99,11 +105,13 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 		rc = netback_open(enf, up, cfg->n_uplinks, err, err_len);
 		break;
 	case ENFORCER_NONE:
-		rc = xen ? xen_counters_open(enf, cfg->xenstat, err, err_len)
-			 : none_open(enf, err, err_len);
+		rc = xen ? xen_counters_open(enf, cfg->xen_counters, cfg->sample_every, err,
+					     err_len)
+			 : none_open(enf, 0, err, err_len);
 		break;
 	case ENFORCER_XEN_CREDIT:
-		rc = xen_credit_open(enf, !cfg->keep_rates, cfg->xenstat, err, err_len);
+		rc = xen_credit_open(enf, !cfg->keep_rates, cfg->xen_counters, cfg->sample_every,
+				     err, err_len);
 		break;
 	default:
 		rc = netfront_open(enf, cfg->sample_every, err, err_len);

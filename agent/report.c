@@ -67,10 +67,18 @@ void report_vm_delay(const struct vm *vm, enum delay_span span, struct vm_delay 
 
 /* Loss by cause from packet counts over dt_s: policy (the hook's drops) or path (netback's
  * drops, or the share of samples lost applied to what passed). */
-static void loss_of(struct vm_period *p, bool on_path, bool have_delay, uint64_t offered,
-		    uint64_t passed, uint64_t dropped, uint64_t sampled, uint64_t lost, double dt_s)
+static void loss_of(struct vm_period *p, const struct enforcer_ops *enf, bool have_delay,
+		    uint64_t offered, uint64_t passed, uint64_t dropped, uint64_t sampled,
+		    uint64_t lost, double dt_s)
 {
-	p->policy_na = on_path;
+	bool on_path = enf->drops_on_path;
+
+	/* What the enforcer holds back in the guest is not seen: no offered load, no policy loss,
+	 * and the path's share is of what passed. */
+	p->offered_na = enf->passed_only;
+	if (p->offered_na)
+		offered = passed;
+	p->policy_na = on_path || p->offered_na;
 	p->policy_pps = on_path ? 0 : (uint64_t)((double)dropped / dt_s + 0.5);
 	p->policy_ratio_na = on_path || !offered;
 	if (!p->policy_ratio_na)
@@ -118,8 +126,8 @@ void report_vm_period(const struct control *ctl, const struct vm *vm, struct vm_
 	}
 	report_vm_delay(vm, DELAY_PERIOD, &d);
 	delay_into(out, &d);
-	loss_of(out, ctl->enf->ops->drops_on_path, d.measured, out->offered.pps, out->passed.pps,
-		out->dropped.pps, d.period_sampled, d.period_lost, 1.0);
+	loss_of(out, ctl->enf->ops, d.measured, out->offered.pps, out->passed.pps, out->dropped.pps,
+		d.period_sampled, d.period_lost, 1.0);
 }
 
 static uint64_t rate_over(uint64_t delta, double dt_s, uint64_t scale)
@@ -150,8 +158,8 @@ static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *
 		if (vm->vifs[i]->delay && vm->vifs[i]->delay->window.n)
 			memset(&vm->vifs[i]->delay->window, 0, sizeof(vm->vifs[i]->delay->window));
 	/* Samples and losses are the vifs' counts since found; a vif that went took its own. */
-	loss_of(e, ctl->enf->ops->drops_on_path, dl.measured, d.offered_pkts, d.passed_pkts,
-		d.dropped_pkts, dl.sampled > vm->hist_sampled ? dl.sampled - vm->hist_sampled : 0,
+	loss_of(e, ctl->enf->ops, dl.measured, d.offered_pkts, d.passed_pkts, d.dropped_pkts,
+		dl.sampled > vm->hist_sampled ? dl.sampled - vm->hist_sampled : 0,
 		dl.lost > vm->hist_lost ? dl.lost - vm->hist_lost : 0, dt_s);
 	vm->hist_sampled = dl.sampled;
 	vm->hist_lost = dl.lost;

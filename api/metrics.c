@@ -258,13 +258,17 @@ static const struct {
 	{ "dropped_packets_total", "Packets dropped." },
 };
 
-static void render_counters(struct buf *b, const struct metrics *m, const struct host *h)
+/* Offered and dropped have no series where the enforcer does not see them (passed_only). */
+static void render_counters(struct buf *b, const struct metrics *m, const struct host *h,
+			    bool passed_only)
 {
 	char name[64];
 
 	for (int f = 0; f < 6; f++) {
 		size_t len, k = 0;
 
+		if (passed_only && f != PAS_B && f != PAS_P)
+			continue;
 		strcpy(name, "dbavm_vm_");
 		strcat(name, counters[f].suffix);
 		len = strlen(name);
@@ -357,7 +361,7 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 	for (size_t i = 0; i < h->n_vms; i++) {
 		const struct vm *vm = h->vms[i];
 
-		if (!on_path) {
+		if (!on_path && !ctl->enf->ops->passed_only) {
 			sample_vm_with(b, "dbavm_vm_lost_packets_total", m, i, "cause=\"policy\"");
 			put_u64(b, vm->total.dropped_pkts);
 			put(b, "\n", 1);
@@ -721,7 +725,7 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 		     "Limits the enforcer failed to apply to a vif.", ctl->apply_failures);
 	render_uplinks(&b, h);
 	render_vm_gauges(&b, m, h);
-	render_counters(&b, m, h);
+	render_counters(&b, m, h, ctl->enf->ops->passed_only);
 	render_vif_gauges(&b, m, h);
 	render_delay(&b, m, ctl);
 	if (pst)

@@ -19,6 +19,12 @@ static json_t *rate_json(const struct rate *r)
 	return pair(r->bps, r->pps);
 }
 
+/* Offered or dropped: both null where the enforcer does not see them (passed_only). */
+static json_t *seen_json(const struct rate *r, bool seen)
+{
+	return seen ? rate_json(r) : json_pack("{s:n, s:n}", "bps", "pps");
+}
+
 static json_t *summary_json(const struct delay_summary *s);
 static json_t *seconds_json(double ns);
 
@@ -37,7 +43,7 @@ static void vif_delay_json(const struct vif *vif, json_t **delay, json_t **jitte
 		*jitter = seconds_json(vif->delay->jitter_ns);
 }
 
-static json_t *vif_json(const struct vif *vif)
+static json_t *vif_json(const struct vif *vif, bool seen)
 {
 	const struct alloc_vif_out *a = &vif->alloc;
 	json_t *demand, *limit, *delay, *jitter;
@@ -51,10 +57,11 @@ static json_t *vif_json(const struct vif *vif)
 	}
 	vif_delay_json(vif, &delay, &jitter);
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->desc.id,
-			 "uplink", vif->desc.uplink, "offered", rate_json(&vif->rates.offered),
-			 "demand", demand, "limit", limit, "passed", rate_json(&vif->rates.passed),
-			 "dropped", rate_json(&vif->rates.dropped), "delay",
-			 delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null());
+			 "uplink", vif->desc.uplink, "offered",
+			 seen_json(&vif->rates.offered, seen), "demand", demand, "limit", limit,
+			 "passed", rate_json(&vif->rates.passed), "dropped",
+			 seen_json(&vif->rates.dropped, seen), "delay", delay ? delay : json_null(),
+			 "jitter_s", jitter ? jitter : json_null());
 }
 
 static json_t *seconds_json(double ns)
@@ -103,7 +110,7 @@ json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 		return NULL;
 	report_vm_period(ctl, vm, &p);
 	for (size_t i = 0; i < vm->n_vifs; i++) {
-		if (json_array_append_new(vifs, vif_json(vm->vifs[i]))) {
+		if (json_array_append_new(vifs, vif_json(vm->vifs[i], !p.offered_na))) {
 			json_decref(vifs);
 			return NULL;
 		}
@@ -115,13 +122,13 @@ json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 		delay = json_pack("{s:o, s:o}", "period", summary_json(&p.delay), "total",
 				  summary_json(&total.summary));
 	}
-	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-			vm->id, "name", vm->id, "uuid",
-			vm->uuid[0] ? json_string(vm->uuid) : json_null(), "present", vm->present,
-			"sla", sla_to_json(vm_sla(vm)), "sla_set", vm->has_sla, "vifs", vifs,
-			"offered", rate_json(&p.offered), "passed", rate_json(&p.passed), "dropped",
-			rate_json(&p.dropped), "loss", loss_json(&p), "delay",
-			delay ? delay : json_null(), "jitter_s", jitter_json(&p));
+	obj = json_pack(
+		"{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vm->id,
+		"name", vm->id, "uuid", vm->uuid[0] ? json_string(vm->uuid) : json_null(),
+		"present", vm->present, "sla", sla_to_json(vm_sla(vm)), "sla_set", vm->has_sla,
+		"vifs", vifs, "offered", seen_json(&p.offered, !p.offered_na), "passed",
+		rate_json(&p.passed), "dropped", seen_json(&p.dropped, !p.offered_na), "loss",
+		loss_json(&p), "delay", delay ? delay : json_null(), "jitter_s", jitter_json(&p));
 	if (obj && vm->domid >= 0)
 		json_object_set_new(obj, "domid", json_integer(vm->domid));
 	return obj;
@@ -137,8 +144,9 @@ json_t *state_vm_stats_json(const struct vm *vm, uint32_t period_ms)
 		const struct vm_period *p = &vm->hist[(vm->hist_head + k) % VM_HISTORY];
 		json_t *e = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "tick",
 				      (json_int_t)p->tick, "t_ms", (json_int_t)p->t_ms, "offered",
-				      rate_json(&p->offered), "passed", rate_json(&p->passed),
-				      "dropped", rate_json(&p->dropped), "loss", loss_json(p),
+				      seen_json(&p->offered, !p->offered_na), "passed",
+				      rate_json(&p->passed), "dropped",
+				      seen_json(&p->dropped, !p->offered_na), "loss", loss_json(p),
 				      "delay", p->delay_na ? json_null() : summary_json(&p->delay),
 				      "jitter_s", jitter_json(p));
 

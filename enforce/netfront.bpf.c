@@ -151,13 +151,8 @@ static __always_inline int conforms(struct netfront_bucket *b, const struct netf
 	return ok;
 }
 
-SEC("tc")
-int netfront_egress(struct __sk_buff *skb)
+static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key *key)
 {
-	struct netfront_key key = {
-		.netns_cookie = bpf_get_netns_cookie(skb),
-		.ifindex = skb->ifindex,
-	};
 	const struct netfront_limit *l;
 	struct netfront_counter_page *page;
 	struct netfront_counters *c;
@@ -166,7 +161,7 @@ int netfront_egress(struct __sk_buff *skb)
 	__u32 *slot, page_no;
 	int pass = 1, held = 0;
 
-	slot = bpf_map_lookup_elem(&vif_slot, &key);
+	slot = bpf_map_lookup_elem(&vif_slot, key);
 	if (!slot)
 		return TC_ACT_OK; /* not a vif the agent manages (yet) */
 	l = bpf_map_lookup_elem(&limits, slot);
@@ -201,6 +196,29 @@ int netfront_egress(struct __sk_buff *skb)
 	c->c[NETFRONT_DROPPED_BYTES] += f.bytes;
 	c->c[NETFRONT_DROPPED_PKTS] += f.segs;
 	return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int netfront_egress(struct __sk_buff *skb)
+{
+	struct netfront_key key = {
+		.netns_cookie = bpf_get_netns_cookie(skb),
+		.ifindex = skb->ifindex,
+	};
+
+	return hook(skb, &key);
+}
+
+/* The Xen tap (netfront.c): tc ingress of netback's vif in dom0, where every vif is in the
+ * agent's own namespace, so the ifindex alone names it (cookie 0). It does not call
+ * bpf_get_netns_cookie, which tc programs may call only from Linux 6.x kernels newer than a
+ * Debian 12 dom0's: the loader loads one of the two programs, never both. */
+SEC("tc")
+int netfront_tap(struct __sk_buff *skb)
+{
+	struct netfront_key key = { .netns_cookie = 0, .ifindex = skb->ifindex };
+
+	return hook(skb, &key);
 }
 
 /* The uplink's egress: every packet a driver is handed (after the qdisc, so queueing there

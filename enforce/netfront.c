@@ -21,6 +21,15 @@
  *
  * Attaching needs a netlink socket in the VM's namespace; libbpf opens one per call, so the
  * loop thread enters the namespace (setns) for the call and returns to its own at once.
+ *
+ * The same program is the Xen host's tap (netfront_tap_open): on a Xen host the guest end is
+ * in the domU, out of dom0's reach, so it is attached to tc ingress of netback's vif<D>.<N> in
+ * dom0, where netback hands each packet to dom0's stack, with no limit and no shaper. There it
+ * counts what netback passed as the wire will carry it (whole frames, a GSO packet as its
+ * segments), and samples for delay through the driver domain to the uplink. At tc ingress the
+ * program sees the frame from its Ethernet header, as at egress, so the signature is the same
+ * as at the uplink; the packet has no socket there, so bpf_get_netns_cookie gives the initial
+ * namespace's cookie, the agent's own in dom0.
  */
 #include "netfront.h"
 
@@ -87,6 +96,7 @@ struct netfront {
 	struct delay_matcher *matcher; /* during drain only */
 	struct netfront_config cfg;    /* what the config map holds */
 	__u64 own_cookie;
+	bool tap; /* Xen's tap: at tc ingress of the host end in dom0, limiting nothing */
 };
 
 struct nf_vif {
@@ -201,6 +211,36 @@ static int hook_in_ns(void *arg)
 	return 0;
 }
 
+/* The tap on Xen: the program on tc ingress of the host end, in the agent's own namespace. */
+static int tap_hook(struct netfront *nf, struct nf_vif *v, bool attach)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)v->key.ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+	int rc;
+
+	if (attach) {
+		rc = bpf_tc_hook_create(&hook);
+		if (rc && rc != -EEXIST)
+			return rc;
+		v->created_hook = rc == 0;
+		opts.prog_fd = bpf_program__fd(nf->skel->progs.netfront_tap);
+		opts.flags = BPF_TC_F_REPLACE;
+		rc = bpf_tc_attach(&hook, &opts);
+		v->hooked = rc == 0;
+		if (!rc)
+			return 0;
+	} else {
+		rc = v->hooked ? bpf_tc_detach(&hook, &opts) : 0;
+	}
+	/* Both attach points name the clsact qdisc itself (see hook_in_ns). */
+	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	if (v->created_hook && (!attach || rc))
+		bpf_tc_hook_destroy(&hook);
+	v->hooked = v->created_hook = false;
+	return rc == -ENODEV || rc == -ENOENT ? 0 : rc;
+}
+
 static int map_fd(struct netfront *nf, int which)
 {
 	struct bpf_map *m[] = { nf->skel->maps.vif_slot, nf->skel->maps.limits,
@@ -244,16 +284,17 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 	__u32 slot;
 	int rc;
 
-	if (!d->guest_netns[0] || !d->netns_cookie || !d->guest_ifindex)
-		return -EINVAL; /* the platform did not say where the guest end is */
+	if (nf->tap ? !d->host_ifindex
+		    : !d->guest_netns[0] || !d->netns_cookie || !d->guest_ifindex)
+		return -EINVAL; /* the platform did not say where the end to hook is */
 	if (slots_free(&nf->slots) < 0)
 		return -ENOSPC;
 	slot = (__u32)slots_free(&nf->slots);
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->key.netns_cookie = d->netns_cookie;
-	v->key.ifindex = d->guest_ifindex;
+	v->key.netns_cookie = nf->tap ? 0 : d->netns_cookie;
+	v->key.ifindex = nf->tap ? d->host_ifindex : d->guest_ifindex;
 	v->pps = UINT64_MAX;
 	v->slot = slot;
 	/* Fresh bucket state for the slot before the key leads packets to it. Its counters
@@ -269,7 +310,8 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 		rc = bpf_map_update_elem(map_fd(nf, M_SLOT), &v->key, &slot, BPF_NOEXIST);
 	if (!rc) {
 		op = (struct hook_op){ nf, v, true };
-		rc = in_netns(nf, d->guest_netns, hook_in_ns, &op);
+		rc = nf->tap ? tap_hook(nf, v, true)
+			     : in_netns(nf, d->guest_netns, hook_in_ns, &op);
 		if (rc)
 			bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	}
@@ -295,7 +337,8 @@ static void nf_detach(struct enforcer *e, struct enf_vif *ev)
 
 	if (!v)
 		return;
-	rc = in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
+	rc = nf->tap ? tap_hook(nf, v, false)
+		     : in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
 	if (rc && rc != -ENOENT)
 		log_warn("netfront hook not removed vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
 			 strerror(-rc));
@@ -542,19 +585,44 @@ static const struct enforcer_ops netfront_ops = {
 	.drain_samples = nf_drain_samples,
 };
 
-/* Sampling on: the uplink program attached, the ring opened, the mask in the config map. */
-static int sampling_start(struct netfront *nf, uint32_t every)
+/* The tap limits nothing: what it sees is what netback passed, offered and passed alike. */
+static int tap_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
+{
+	(void)e;
+	(void)l;
+	return ev->state ? 0 : -ENOENT;
+}
+
+static const struct enforcer_ops tap_ops = {
+	.name = "none", /* measures only: the none enforcer on a Xen host */
+	.sees_offered = true,
+	.attach = nf_attach,
+	.detach = nf_detach,
+	.sync = nf_sync,
+	.read_counters = nf_read_counters,
+	.apply = tap_apply,
+	.close = nf_close,
+	.drain_samples = nf_drain_samples,
+};
+
+/* The driver domain's namespace cookie: the uplinks', and on Xen the vifs'. */
+static int own_cookie(struct netfront *nf)
 {
 	socklen_t len = sizeof(nf->own_cookie);
-	__u32 zero = 0;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
 
 	if (s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &nf->own_cookie, &len) < 0)
 		rc = -errno;
 	if (s >= 0)
 		close(s);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+/* Sampling on: the uplink program attached, the ring opened, the mask in the config map. */
+static int sampling_start(struct netfront *nf, uint32_t every)
+{
+	__u32 zero = 0;
+
 	nf->uplink_prog = bpf_program__attach(nf->skel->progs.netfront_uplink);
 	if (!nf->uplink_prog)
 		return -errno;
@@ -568,26 +636,33 @@ static int sampling_start(struct netfront *nf, uint32_t every)
 		       : 0;
 }
 
-int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
+static int open_as(struct enforcer *e, bool tap, uint32_t sample_every, char *why, size_t why_len)
 {
 	struct netfront *nf = calloc(1, sizeof(*nf));
+	const char *name = tap ? "xen tap" : "netfront";
 	int rc;
 
 	if (!nf)
 		return -ENOMEM;
+	nf->tap = tap;
 	nf->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	nf->n_cpus = libbpf_num_possible_cpus();
-	if (nf->own_netns < 0 || nf->n_cpus <= 0) {
-		rc = nf->own_netns < 0 ? -errno : nf->n_cpus;
-		snprintf(why, why_len, "netfront: %s", strerror(-rc));
+	rc = nf->own_netns < 0 ? -errno : nf->n_cpus <= 0 ? nf->n_cpus : own_cookie(nf);
+	if (rc) {
+		snprintf(why, why_len, "%s: %s", name, strerror(-rc));
 		goto fail;
 	}
 	nf->snap = calloc((size_t)NETFRONT_PAGES * (size_t)nf->n_cpus, sizeof(*nf->snap));
 	nf->snap_keys = calloc(NETFRONT_PAGES, sizeof(*nf->snap_keys));
 	nf->skel = netfront_bpf__open();
-	/* Without sampling the uplink program is not even loaded (it needs the kernel's BTF). */
+	/* Without sampling the uplink program is not even loaded (it needs the kernel's BTF);
+	 * of the two hooks, only the one used. */
 	if (nf->skel && !sample_every)
 		bpf_program__set_autoload(nf->skel->progs.netfront_uplink, false);
+	if (nf->skel)
+		bpf_program__set_autoload(tap ? nf->skel->progs.netfront_egress
+					      : nf->skel->progs.netfront_tap,
+					  false);
 	if (nf->skel && netfront_bpf__load(nf->skel)) {
 		netfront_bpf__destroy(nf->skel);
 		nf->skel = NULL;
@@ -595,19 +670,19 @@ int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t w
 	if (!nf->snap || !nf->snap_keys || !nf->skel) {
 		rc = errno ? -errno : -ENOMEM;
 		snprintf(why, why_len,
-			 "netfront: the BPF program did not load (%s); it needs root (CAP_BPF and "
+			 "%s: the BPF program did not load (%s); it needs root (CAP_BPF and "
 			 "CAP_NET_ADMIN) and a kernel with BPF and clsact",
-			 strerror(-rc));
+			 name, strerror(-rc));
 		goto fail;
 	}
 	if (sample_every && (rc = sampling_start(nf, sample_every))) {
 		snprintf(why, why_len,
-			 "netfront: delay sampling could not start (%s); --sample-every 0 turns it "
+			 "%s: delay sampling could not start (%s); --sample-every 0 turns it "
 			 "off",
-			 strerror(-rc));
+			 name, strerror(-rc));
 		goto fail;
 	}
-	e->ops = &netfront_ops;
+	e->ops = tap ? &tap_ops : &netfront_ops;
 	e->priv = nf;
 	e->sample_every = sample_every;
 	return 0;
@@ -621,4 +696,14 @@ fail:
 	free(nf->snap_keys);
 	free(nf);
 	return rc;
+}
+
+int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
+{
+	return open_as(e, false, sample_every, why, why_len);
+}
+
+int netfront_tap_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
+{
+	return open_as(e, true, sample_every, why, why_len);
 }

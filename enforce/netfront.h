@@ -146,6 +146,9 @@ struct enforcer;
  * why set (no BPF, no permission). */
 /* sample_every: delay sampling, 1 passed packet in this many (a power of two), 0: off. */
 int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len);
+/* The same program as a Xen host's tap (netfront.c): on tc ingress of each vif's netback
+ * netdev in dom0, counting what netback passed and sampling it for delay, limiting nothing. */
+int netfront_tap_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len);
 #endif
 
 #endif

@@ -20,6 +20,7 @@
 struct none {
 	struct mnl_socket *nl;
 	struct counter_table links; /* by ifindex: what each host end received, the guest sent */
+	unsigned l2_bytes;	    /* left out of each frame by the statistics (none.h) */
 };
 
 static int on_link(const struct nlmsghdr *nlh, void *data)
@@ -35,8 +36,8 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 		    mnl_attr_get_payload_len(a) < sizeof(st))
 			continue;
 		memcpy(&st, mnl_attr_get_payload(a), sizeof(st));
-		if (counter_table_add(&nn->links, (uint32_t)ifm->ifi_index, st.rx_bytes,
-				      st.rx_packets))
+		if (counter_table_add(&nn->links, (uint32_t)ifm->ifi_index,
+				      st.rx_bytes + st.rx_packets * nn->l2_bytes, st.rx_packets))
 			return MNL_CB_ERROR;
 	}
 	return MNL_CB_OK;
@@ -97,7 +98,7 @@ static const struct enforcer_ops none_ops = {
 	.close = none_close,
 };
 
-int none_open(struct enforcer *e, char *why, size_t why_len)
+int none_open(struct enforcer *e, unsigned l2_bytes, char *why, size_t why_len)
 {
 	struct none *nn = calloc(1, sizeof(*nn));
 
@@ -108,6 +109,7 @@ int none_open(struct enforcer *e, char *why, size_t why_len)
 		snprintf(why, why_len, "none: rtnetlink: %s", strerror(-rc));
 		return rc;
 	}
+	nn->l2_bytes = l2_bytes;
 	e->ops = &none_ops;
 	e->priv = nn;
 	return 0;

@@ -8,7 +8,10 @@
 #include <stddef.h>
 
 struct enforcer;
-/* Returns 0, or a negative errno with why set. */
-int none_open(struct enforcer *e, char *why, size_t why_len);
+/* Returns 0, or a negative errno with why set. l2_bytes: what the host end's statistics leave
+ * out of each frame and is added back per packet: 0 for a veth (it counts whole frames), 14 on
+ * Xen, where netback counts skb->len after eth_type_trans() pulled the Ethernet header while
+ * its credit, and the wire, count the whole frame. */
+int none_open(struct enforcer *e, unsigned l2_bytes, char *why, size_t why_len);
 
 #endif

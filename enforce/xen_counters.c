@@ -1,8 +1,8 @@
 /*
- * xen_counters.c: vif counters from the netdevs (none.c) or from libxenstat. One
- * xenstat_get_node(XENSTAT_NETWORK) a period (a hypercall for the domain list, then each domain's
- * vifs), copied out into a table sorted by (domid, devid) and freed at once; a vif's reading is a
- * lookup in it.
+ * xen_counters.c: vif counters from the tap (netfront.c), the netdevs (none.c) or libxenstat.
+ * libxenstat: one xenstat_get_node(XENSTAT_NETWORK) a period (a hypercall for the domain list,
+ * then each domain's vifs), copied out into a table sorted by (domid, devid) and freed at once;
+ * a vif's reading is a lookup in it.
  */
 #include "xen_counters.h"
 
@@ -19,6 +19,7 @@
 #include "enforcer.h"
 #include "log.h"
 #include "measure_only.h"
+#include "netfront.h"
 #include "none.h"
 #include "xen.h"
 
@@ -77,13 +78,16 @@ static int xst_sync(struct enforcer *e, uint64_t now_ns)
 
 		if (domid == 0 || domid > 0xffff) /* dom0's own interfaces are not a guest's */
 			continue;
+		/* The netdevs' counts without the Ethernet header, which is added back. */
 		for (unsigned j = 0; j < n_nets && !rc; j++) {
 			xenstat_network *net = xenstat_domain_network(dom, j);
 			unsigned devid = net ? xenstat_network_id(net) : 0x10000;
 
 			if (devid <= 0xffff)
 				rc = counter_table_add(&x->vifs, domid << 16 | devid,
-						       xenstat_network_rbytes(net),
+						       xenstat_network_rbytes(net) +
+							       xenstat_network_rpackets(net) *
+								       XEN_NETDEV_L2_BYTES,
 						       xenstat_network_rpackets(net));
 		}
 	}
@@ -146,21 +150,28 @@ static xenstat_handle *quiet_xenstat_init(int *err)
 	return h;
 }
 
-int xen_counters_open(struct enforcer *e, bool xenstat, char *why, size_t why_len)
+int xen_counters_open(struct enforcer *e, enum xen_counters source, uint32_t sample_every,
+		      char *why, size_t why_len)
 {
 	struct xst *x;
 	int err;
 	xenstat_handle *h;
 
-	if (!xenstat) {
+	if (source == XEN_COUNTERS_BPF) {
+		log_info("vif counters from the BPF tap on each vif's tc ingress, delay sampled "
+			 "1 in %u",
+			 sample_every);
+		return netfront_tap_open(e, sample_every, why, why_len);
+	}
+	if (source == XEN_COUNTERS_NETDEV) {
 		log_info("vif counters from the vif netdevs");
-		return none_open(e, why, why_len);
+		return none_open(e, XEN_NETDEV_L2_BYTES, why, why_len);
 	}
 	h = quiet_xenstat_init(&err);
 	if (!h) {
 		log_info("vif counters from the vif netdevs: libxenstat has no hypervisor (%s)",
 			 strerror(err));
-		return none_open(e, why, why_len);
+		return none_open(e, XEN_NETDEV_L2_BYTES, why, why_len);
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x) {

@@ -48,6 +48,8 @@ bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char 
 }
 
 struct xc_vif {
+	/* The vif as the counters see it: the same description, its own state slot. */
+	struct enf_vif counted;
 	char path[96]; /* the backend's rate node */
 	bool written;
 	uint64_t bytes;		 /* ...and the credit it holds */
@@ -74,9 +76,6 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 
 	if (!xen_vif_id_parse(ev->desc->id, &domid, &devid))
 		return -EINVAL;
-	rc = x->counters.ops->attach(&x->counters, ev);
-	if (rc)
-		return rc;
 	v = calloc(1, sizeof(*v));
 	grown = v ? realloc(x->vifs, (x->n_vifs + 1) * sizeof(*grown)) : NULL;
 	if (!grown) {
@@ -84,6 +83,12 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 		return -ENOMEM;
 	}
 	x->vifs = grown;
+	v->counted = (struct enf_vif){ ev->desc, ev->vm, ev->delay, NULL };
+	rc = x->counters.ops->attach(&x->counters, &v->counted);
+	if (rc) {
+		free(v);
+		return rc;
+	}
 	x->vifs[x->n_vifs++] = v;
 	snprintf(v->path, sizeof(v->path), XEN_VIF_BACKEND "/%u/%u/rate", domid, devid);
 	v->pps = UINT64_MAX;
@@ -108,7 +113,7 @@ static void xc_detach(struct enforcer *e, struct enf_vif *ev)
 
 	if (!v)
 		return;
-	x->counters.ops->detach(&x->counters, ev);
+	x->counters.ops->detach(&x->counters, &v->counted);
 	/* The agent stopping (or the vif going, when the node is gone already). */
 	if (x->clear_on_exit && v->written && !xc_put(x, v->path, NULL))
 		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
@@ -127,8 +132,11 @@ static int xc_sync(struct enforcer *e, uint64_t now_ns)
 static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct xc *x = e->priv;
+	struct xc_vif *v = ev->state;
 
-	return x->counters.ops->read_counters(&x->counters, ev, out);
+	if (!v)
+		return -ENOENT;
+	return x->counters.ops->read_counters(&x->counters, &v->counted, out);
 }
 
 /* Writes (value) or removes (NULL) a node; after xenstored restarted, once more on a new
@@ -230,6 +238,15 @@ static void xc_close(struct enforcer *e)
 	e->priv = NULL;
 }
 
+/* Delay samples come from the counters' tap, when they come from it. */
+static void xc_drain_samples(struct enforcer *e, struct delay_matcher *m)
+{
+	struct xc *x = e->priv;
+
+	if (x->counters.ops->drain_samples)
+		x->counters.ops->drain_samples(&x->counters, m);
+}
+
 static const struct enforcer_ops xen_credit_ops = {
 	.name = "xen-credit",
 	.sees_offered = false, /* what waits in the guest is not seen: demand is estimated */
@@ -240,9 +257,12 @@ static const struct enforcer_ops xen_credit_ops = {
 	.apply = xc_apply,
 	.retune = xc_retune,
 	.close = xc_close,
+	.drain_samples = xc_drain_samples, /* on when the counters sample (e->sample_every) */
+	.passed_only = true,
 };
 
-int xen_credit_open(struct enforcer *e, bool clear_on_exit, bool xenstat, char *why, size_t why_len)
+int xen_credit_open(struct enforcer *e, bool clear_on_exit, enum xen_counters counters,
+		    uint32_t sample_every, char *why, size_t why_len)
 {
 	struct xc *x = calloc(1, sizeof(*x));
 	int rc;
@@ -257,7 +277,7 @@ int xen_credit_open(struct enforcer *e, bool clear_on_exit, bool xenstat, char *
 		free(x);
 		return rc;
 	}
-	rc = xen_counters_open(&x->counters, xenstat, why, why_len);
+	rc = xen_counters_open(&x->counters, counters, sample_every, why, why_len);
 	if (rc) {
 		xs_close(x->xs);
 		free(x);
@@ -265,5 +285,6 @@ int xen_credit_open(struct enforcer *e, bool clear_on_exit, bool xenstat, char *
 	}
 	e->ops = &xen_credit_ops;
 	e->priv = x;
+	e->sample_every = x->counters.sample_every;
 	return 0;
 }

@@ -2,8 +2,10 @@
  * xen_credit: the Xen enforcer. Each vif's allocation goes to netback's
  * credit scheduler as the backend's `rate` node, "<bytes>,<usec>": netback then takes no more
  * than <bytes> from the guest's ring per <usec>, so excess waits or drops in the guest, before
- * any grant copy. Counters are the vif netdevs' own (what passed; netback sees nothing of what
- * waits in the guest, so the allocator estimates demand). A VM whose SLA is deleted (or was
+ * any grant copy. Counters come from xen_counters.h's source, by default the tap on each vif
+ * in dom0, which also samples delay (what passed; netback sees nothing of what waits in the
+ * guest, so the allocator estimates demand, and offered load and policy loss are reported as
+ * unknown). A VM whose SLA is deleted (or was
  * never set) gets its rate node removed: netback's default, unlimited.
  */
 #ifndef DBAVM_XEN_CREDIT_H
@@ -12,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "xen_counters.h"
 
 /* The credit window: 20 ms. Netback counts it in jiffies, rounding up (msecs_to_jiffies), so a
  * window that is not a whole number of jiffies is longer than asked and every limit lower:
@@ -32,9 +36,9 @@ bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char 
 
 struct enforcer;
 /* The enforcer, with its own xenstore connection; clear_on_exit: remove the rate nodes it
- * wrote when it closes; xenstat: count with libxenstat (xen_counters.h). Returns 0, or a
- * negative errno with why set. */
-int xen_credit_open(struct enforcer *e, bool clear_on_exit, bool xenstat, char *why,
-		    size_t why_len);
+ * wrote when it closes; counters and sample_every: where it counts (xen_counters.h). Returns 0,
+ * or a negative errno with why set. */
+int xen_credit_open(struct enforcer *e, bool clear_on_exit, enum xen_counters counters,
+		    uint32_t sample_every, char *why, size_t why_len);
 
 #endif

@@ -60,7 +60,7 @@ static void config_defaults_match_the_design(void **state)
 	assert_int_equal(c.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c.floor_bps, 100000);
 	assert_int_equal(c.floor_pps, 10);
-	assert_false(c.xenstat); /* counters from the netdevs */
+	assert_int_equal(c.xen_counters, XEN_COUNTERS_BPF); /* the tap on each vif */
 	assert_int_equal(c.max_connections, 64);
 	assert_int_equal(c.max_connections_per_address, 16);
 	assert_int_equal(c.idle_timeout_s, 30);
@@ -94,7 +94,7 @@ static void config_flags_set_every_key(void **state)
 	assert_true(c.report_json);
 	assert_int_equal(c.floor_bps, 0);
 	assert_int_equal(c.floor_pps, 25);
-	assert_true(c.xenstat);
+	assert_int_equal(c.xen_counters, XEN_COUNTERS_XENSTAT);
 	assert_int_equal(c.max_connections, 100);
 	assert_int_equal(c.max_connections_per_address, 4);
 	assert_int_equal(c.request_timeout_s, 3);
