@@ -15,7 +15,7 @@
 
 const char config_usage[] =
 	"usage: dbavmd [-c FILE] [--platform auto|xen|netns|sim]\n"
-	"              [--enforcer netfront|netback|xen-credit|none]\n"
+	"              [--enforcer netfront|netback|xen-credit|vif-police|none]\n"
 	"              [--listen ADDR:PORT] [--period MS] [--state-dir DIR] [--token-file FILE]\n"
 	"              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
@@ -58,7 +58,8 @@ static int pick(const char *val, const char *const *names, int n)
 }
 
 static const char *const platform_names[] = { "auto", "xen", "netns", "sim" };
-static const char *const enforcer_names[] = { "netfront", "netback", "xen-credit", "none" };
+static const char *const enforcer_names[] = { "netfront", "netback", "xen-credit", "none",
+					      "vif-police" };
 static const char *const mode_names[] = { "work_conserving", "strict" };
 
 const char *config_enforcer_name(enum enforcer_kind k)
@@ -114,10 +115,12 @@ static int set_platform(struct config *c, const char *v, char *w, size_t wl)
 
 static int set_enforcer(struct config *c, const char *v, char *w, size_t wl)
 {
-	int k = pick(v, enforcer_names, 4);
+	int k = pick(v, enforcer_names, 5);
 
 	if (k < 0)
-		return why(w, wl, "must be netfront, netback, xen-credit or none, got '%s'", v);
+		return why(w, wl,
+			   "must be netfront, netback, xen-credit, vif-police or none, got '%s'",
+			   v);
 	c->enforcer = (enum enforcer_kind)k;
 	c->enforcer_given = true;
 	return 0;
@@ -651,8 +654,9 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 		msg = "--placement-* and --physnets go with --os-credentials FILE";
 	else if (cfg->os_credentials[0] && cfg->ticks)
 		msg = "--os-credentials reports a running host; not with --ticks";
-	else if (cfg->platform == PLATFORM_SIM && cfg->enforcer == ENFORCER_XEN_CREDIT)
-		msg = "the sim models netfront, netback and none; not xen-credit";
+	else if (cfg->platform == PLATFORM_SIM &&
+		 (cfg->enforcer == ENFORCER_XEN_CREDIT || cfg->enforcer == ENFORCER_VIF_POLICE))
+		msg = "the sim models netfront, netback and none; not xen-credit or vif-police";
 	if (!msg)
 		return 0;
 	snprintf(err, err_len, "%s", msg);

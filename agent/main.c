@@ -81,9 +81,12 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 		return -EINVAL;
 	}
 	/* netback (HTB on the uplink, after the copy) runs on both; the others on one each. */
-	if ((kind == ENFORCER_NETFRONT && xen) || (kind == ENFORCER_XEN_CREDIT && !xen)) {
+	if ((kind == ENFORCER_NETFRONT && xen) ||
+	    ((kind == ENFORCER_XEN_CREDIT || kind == ENFORCER_VIF_POLICE) && !xen)) {
 		snprintf(err, err_len, "--enforcer %s: on %s use %s", config_enforcer_name(kind),
-			 name, xen ? "xen-credit, netback or none" : "netfront, netback or none");
+			 name,
+			 xen ? "xen-credit, vif-police, netback or none"
+			     : "netfront, netback or none");
 		return -EINVAL;
 	}
 	if (kind == ENFORCER_NETBACK && !cfg->n_uplinks) { /* its HTB needs each capacity */
@@ -108,6 +111,9 @@ static int open_host(const struct config *cfg, bool xen, struct platform *plat,
 		rc = xen ? xen_counters_open(enf, cfg->xen_counters, cfg->sample_every, err,
 					     err_len)
 			 : none_open(enf, 0, err, err_len);
+		break;
+	case ENFORCER_VIF_POLICE:
+		rc = netfront_police_open(enf, cfg->sample_every, err, err_len);
 		break;
 	case ENFORCER_XEN_CREDIT:
 		rc = xen_credit_open(enf, !cfg->keep_rates, cfg->xen_counters, cfg->sample_every,

@@ -368,8 +368,9 @@ int sim_open(const char *scenario_path, enum enforcer_kind model, struct platfor
 	size_t n = 0;
 	int rc;
 
-	if (model == ENFORCER_XEN_CREDIT) {
-		snprintf(err, err_len, "the sim does not model xen-credit");
+	if (model == ENFORCER_XEN_CREDIT || model == ENFORCER_VIF_POLICE) {
+		snprintf(err, err_len, "the sim does not model %s",
+			 model == ENFORCER_XEN_CREDIT ? "xen-credit" : "vif-police");
 		return -EINVAL;
 	}
 	s = calloc(1, sizeof(*s));

@@ -151,7 +151,8 @@ static __always_inline int conforms(struct netfront_bucket *b, const struct netf
 	return ok;
 }
 
-static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key *key)
+static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key *key,
+				int police_all)
 {
 	const struct netfront_limit *l;
 	struct netfront_counter_page *page;
@@ -172,6 +173,8 @@ static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key
 		return TC_ACT_OK;
 	c = &page->slot[*slot & (NETFRONT_SLOTS_PER_PAGE - 1)];
 	f = wire_of(skb);
+	if (police_all) /* no shaper behind: TCP is policed like the rest */
+		f.tcp = 0;
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
 		pass = conforms(b, l, bpf_ktime_get_ns(), f.bytes, f.segs, f.tcp, &held);
 	c->c[NETFRONT_OFFERED_BYTES] += f.bytes;
@@ -206,19 +209,21 @@ int netfront_egress(struct __sk_buff *skb)
 		.ifindex = skb->ifindex,
 	};
 
-	return hook(skb, &key);
+	return hook(skb, &key, 0);
 }
 
 /* The Xen tap (netfront.c): tc ingress of netback's vif in dom0, where every vif is in the
  * agent's own namespace, so the ifindex alone names it (cookie 0). It does not call
  * bpf_get_netns_cookie, which tc programs may call only from Linux 6.x kernels newer than a
- * Debian 12 dom0's: the loader loads one of the two programs, never both. */
+ * Debian 12 dom0's: the loader loads one of the two programs, never both. As the counting tap
+ * it has no limits; as vif-police (a drop in dom0, after netback's copy: the paper's baseline)
+ * it polices every packet, TCP too, as tc's police action would: nothing queues behind it. */
 SEC("tc")
 int netfront_tap(struct __sk_buff *skb)
 {
 	struct netfront_key key = { .netns_cookie = 0, .ifindex = skb->ifindex };
 
-	return hook(skb, &key);
+	return hook(skb, &key, 1);
 }
 
 /* The uplink's egress: every packet a driver is handed (after the qdisc, so queueing there

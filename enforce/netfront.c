@@ -96,7 +96,7 @@ struct netfront {
 	struct delay_matcher *matcher; /* during drain only */
 	struct netfront_config cfg;    /* what the config map holds */
 	__u64 own_cookie;
-	bool tap; /* Xen's tap: at tc ingress of the host end in dom0, limiting nothing */
+	bool tap; /* at tc ingress of the host end in dom0: the Xen tap, or vif-police */
 };
 
 struct nf_vif {
@@ -593,6 +593,35 @@ static int tap_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_li
 	return ev->state ? 0 : -ENOENT;
 }
 
+/* vif-police: the limits as the hook's buckets, bit and packet rates each held on its own
+ * (no frame to fold by: nothing queues), every packet over a burst dropped in dom0. */
+static int police_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
+{
+	struct netfront *nf = e->priv;
+	struct nf_vif *v = ev->state;
+	struct netfront_limit lim;
+
+	if (!v)
+		return -ENOENT;
+	lim = limit_of(l->bps, l->pps);
+	if (bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &lim, BPF_ANY))
+		return -errno;
+	v->pps = l->pps;
+	return 0;
+}
+
+static const struct enforcer_ops police_ops = {
+	.name = "vif-police",
+	.sees_offered = true, /* counts before its own drops */
+	.attach = nf_attach,
+	.detach = nf_detach,
+	.sync = nf_sync,
+	.read_counters = nf_read_counters,
+	.apply = police_apply,
+	.close = nf_close,
+	.drain_samples = nf_drain_samples,
+};
+
 static const struct enforcer_ops tap_ops = {
 	.name = "none", /* measures only: the none enforcer on a Xen host */
 	.sees_offered = true,
@@ -636,10 +665,12 @@ static int sampling_start(struct netfront *nf, uint32_t every)
 		       : 0;
 }
 
-static int open_as(struct enforcer *e, bool tap, uint32_t sample_every, char *why, size_t why_len)
+static int open_as(struct enforcer *e, const struct enforcer_ops *ops, uint32_t sample_every,
+		   char *why, size_t why_len)
 {
 	struct netfront *nf = calloc(1, sizeof(*nf));
-	const char *name = tap ? "xen tap" : "netfront";
+	bool tap = ops != &netfront_ops;
+	const char *name = ops == &tap_ops ? "xen tap" : ops->name;
 	int rc;
 
 	if (!nf)
@@ -682,7 +713,7 @@ static int open_as(struct enforcer *e, bool tap, uint32_t sample_every, char *wh
 			 name, strerror(-rc));
 		goto fail;
 	}
-	e->ops = tap ? &tap_ops : &netfront_ops;
+	e->ops = ops;
 	e->priv = nf;
 	e->sample_every = sample_every;
 	return 0;
@@ -700,10 +731,15 @@ fail:
 
 int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
 {
-	return open_as(e, false, sample_every, why, why_len);
+	return open_as(e, &netfront_ops, sample_every, why, why_len);
 }
 
 int netfront_tap_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
 {
-	return open_as(e, true, sample_every, why, why_len);
+	return open_as(e, &tap_ops, sample_every, why, why_len);
+}
+
+int netfront_police_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
+{
+	return open_as(e, &police_ops, sample_every, why, why_len);
 }

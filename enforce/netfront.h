@@ -149,6 +149,9 @@ int netfront_open(struct enforcer *e, uint32_t sample_every, char *why, size_t w
 /* The same program as a Xen host's tap (netfront.c): on tc ingress of each vif's netback
  * netdev in dom0, counting what netback passed and sampling it for delay, limiting nothing. */
 int netfront_tap_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len);
+/* The tap with limits: vif-police, the paper's baseline on Xen, which drops in dom0 after
+ * netback's copy (tc's police action on each vif, done by the same program). */
+int netfront_police_open(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len);
 #endif
 
 #endif

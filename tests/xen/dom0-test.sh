@@ -8,6 +8,11 @@
 #   dom0-test.sh test    the checks (ok/FAIL lines, check.sh), tables of what each VM got
 #   dom0-test.sh scenario  the paper's scenario alone, each VM's TCP within 5 % of its SLA
 #                          (the benchmark of how close; `test` checks it is held, not stalled)
+#   dom0-test.sh packets   the packet limits, what is reported and the dom0-side enforcer
+#                          alone (a part of `test`)
+#   dom0-test.sh scenario2 the paper's scenario 2 (tests/bench/bench_xen_scenario2.sh): each
+#                          mode's S2 lines, what each VM got against its allocation and
+#                          dom0's CPU by Xen's accounting
 #   dom0-test.sh bench   the agent's CPU at a 100 ms period with three idle domUs, counting
 #                        with the vif netdevs (now) and with libxenstat (before), and an
 #                        unlimited domU's TCP with no agent and with each
@@ -191,7 +196,246 @@ if [ "$MODE" = bench ]; then
 	exit 0
 fi
 
+
+# ---- packet limits, what is reported, and the dom0-side enforcer (issue 24's checks)
+sink_mac=$(sink cat /sys/class/net/eth0/address)
+domu_cmd() { # I LINE: one command to vm<I>'s domu-cmd (pktgen), answered at once
+	echo "$2" | sink timeout 10 busybox nc "198.18.0.1$1" 7000
+}
+# One /metrics read: the agent's ticks and vm<I>'s passed packets and bytes at the last one.
+agent_mark() { # I
+	api /metrics | awk -v vm="{vm=\"vm$1\"}" '
+		$1 == "dbavm_loop_ticks_total" { t = $2 }
+		$1 == "dbavm_vm_passed_packets_total" vm { p = $2 }
+		$1 == "dbavm_vm_passed_bytes_total" vm { b = $2 }
+		END { print t + 0, p + 0, b + 0 }'
+}
+# What the agent counted for vm<I> between two marks: packets a second, bytes a packet.
+agent_between() { # MARK0 MARK1 (each "ticks packets bytes")
+	echo "$1 $2" | awk -v p="$PERIOD_MS" '{ dt = ($4 - $1) * p / 1000; n = $5 - $2
+		printf "%.1f %.1f\n", (dt > 0 ? n / dt : 0), (n ? ($6 - $3) / n : 0) }'
+}
+# The sink's figure for vm<I> from pgsink's line: FIELD's value.
+sink_field() { # I FIELD
+	sed -n "s/.*src=198.18.0.1$1 .*$2=\([0-9.]*\).*/\1/p" /tmp/pgsink.out | head -1
+}
+# vm<I> sends FRAME-byte frames at OFFERED a second, at once in place of what it sent (a
+# switch); from 1 s after, for SECONDS, the sink's packets a second against the packet limit
+# LIMIT, and the agent's count of the same time against the sink's.
+pkt_phase() { # I LIMIT OFFERED FRAME SECONDS
+	domu_cmd "$1" "pg $sink_mac $3 $4 $(($5 + 3))" >/dev/null || bad "vm$1: pktgen not started"
+	sleep 1
+	m0=$(agent_mark "$1")
+	sink pgsink eth0 "$5" >/tmp/pgsink.out
+	m1=$(agent_mark "$1")
+	got=$(sink_field "$1" pps)
+	echo "PKT vm$1 frame=$4 offered=$3 limit=$2 sink: $(grep "src=198.18.0.1$1 " /tmp/pgsink.out)"
+	within "vm$1, $4-byte frames offered at $3/s: the sink's packets a second vs its limit" \
+		"${got:-0}" "$2" 5
+	set -- "$1" "$4" $(agent_between "$m0" "$m1")
+	within "vm$1, $2-byte frames: the agent's packets a second vs the sink's" "$3" "${got:-0}" 3
+	within "vm$1, $2-byte frames: the agent's bytes a packet (whole frames)" "$4" "$2" 1
+}
+
+packet_checks() {
+echo "== packet limits under xen-credit: 64-, 512- and 1500-byte frames, and a VM switching"
+start_agent
+wait_present 3
+expect "PUT vm1: 1000 packet/s, 100 Mbit/s" "$(put vm1 100000000 1000 | sed 's/20[01]/2xx/')" 2xx
+sleep 0.5
+expect "vm1's allocation: 1000 packet/s" "$(api /vms/vm1 | jq .vifs[0].limit.pps)" 1000
+# 3x the limit offered; each frame size in turn, each switched to while the last runs, then
+# back to the smallest: a VM switching frame size is held again from 1 s after the switch.
+for f in 64 512 1500 64; do pkt_phase 1 1000 3000 "$f" 4; done
+domu_cmd 1 stop >/dev/null
+# Held by its packet limit, the VM shows a demand at it (the allocator's upward probe).
+sleep 0.3
+domu_cmd 1 "pg $sink_mac 3000 64 4" >/dev/null
+sleep 2.5
+d=$(api /vms/vm1 | jq '.vifs[0] | "\(.demand.pps) \(.limit.pps)"' -r)
+above "vm1 held at its packet limit: its demand (packet/s) at least its limit ${d#* }" \
+	"${d%% *}" "${d#* }"
+v=$(api /vms/vm1)
+expect "xen-credit: offered and dropped not seen, null (never passed and 0)" \
+	"$(echo "$v" | jq -c '[.offered, .dropped, .vifs[0].offered, .loss.policy]')" \
+	'[{"bps":null,"pps":null},{"bps":null,"pps":null},{"bps":null,"pps":null},{"pps":null,"ratio":null}]'
+api /metrics >/tmp/metrics
+grep -q '^dbavm_vm_offered_packets_total{vm="vm1"}' /tmp/metrics &&
+	bad "xen-credit: an offered series in /metrics" || ok "xen-credit: no offered series in /metrics"
+grep -q '^dbavm_vm_lost_packets_total{vm="vm1",cause="policy"}' /tmp/metrics &&
+	bad "xen-credit: a policy-loss series in /metrics" || ok "xen-credit: no policy-loss series"
+sleep 2
+echo "vm1 as the agent reports it under xen-credit:"
+api /vms/vm1 | jq -c '{passed, offered, loss, delay: .delay.total, jitter_s}'
+expect "xen-credit: delay measured through dom0 (samples)" \
+	"$(api /vms/vm1 | jq '.delay.total.samples > 0')" true
+expect "xen-credit: jitter reported" "$(api /vms/vm1 | jq '.jitter_s != null')" true
+expect "xen-credit: path loss reported" "$(api /vms/vm1 | jq '.loss.path.pps != null')" true
+stop_agent
+
+echo "== none on xen: offered seen, delay through dom0"
+start_agent --enforcer none
+wait_present 3
+domu_cmd 2 "pg $sink_mac 1000 512 4" >/dev/null
+sleep 3
+v=$(api /vms/vm2)
+echo "vm2 under none: $(echo "$v" | jq -c '{offered, passed, loss, delay: .delay.total, jitter_s}')"
+above "none: vm2's offered packet/s" "$(echo "$v" | jq '.offered.pps // -1')" 800
+expect "none: policy loss 0, path loss measured" "$(echo "$v" | jq -c '[.loss.policy.pps, (.loss.path.pps != null)]')" '[0,true]'
+expect "none: delay samples" "$(echo "$v" | jq '.delay.total.samples > 0')" true
+stop_agent
+
+echo "== delay, jitter and path loss through dom0, against the sink's own measure"
+# netem on the uplink adds 2 ms +-0.5 ms and loses 10 %. What the agent measures from its tap
+# (tc ingress of the vif) to the uplink's egress, its BPF program on the driver's tracepoint,
+# must match within 25 % an independent measure of the same stretch: the kernel's packet taps
+# on the vif (received) and on the uplink (sent), pktgen's frames matched by sequence number
+# (pgsink -p); and the loss, what the sink received of pktgen's sequence numbers.
+start_agent --enforcer none --sample-every 1
+wait_present 3
+tc qdisc add dev dbavm-up0 root netem delay 2ms 500us loss 10% || bad "netem on dbavm-up0"
+domu_cmd 2 "pg $sink_mac 500 512 9" >/dev/null
+sleep 1
+d2=$(domid 2)
+pgsink -p "vif$d2.0" dbavm-up0 6 >/tmp/pgpair.out &
+pair=$!
+sink pgsink eth0 6 >/tmp/pgsink.out
+wait "$pair"
+sleep 3 # the last samples matched or expired (2 s)
+echo "the sink: $(cat /tmp/pgsink.out)"
+echo "dom0's packet taps: $(cat /tmp/pgpair.out)"
+v=$(api /vms/vm2)
+echo "the agent: $(echo "$v" | jq -c '{delay: .delay.total, jitter_s}')"
+m=$(api /metrics)
+lost=$(echo "$m" | awk '$1 == "dbavm_vm_lost_packets_total{vm=\"vm2\",cause=\"path\"}" { print $2 }')
+sent=$(echo "$m" | awk '$1 == "dbavm_vm_passed_packets_total{vm=\"vm2\"}" { print $2 }')
+echo "the agent: vm2 lost on the path $lost of $sent"
+echo "the agent, second by second (jitter, p50, p99 in us): $(api /vms/vm2/stats |
+	jq -c '[.periods[] | [((.jitter_s // 0) * 1e6 | floor), ((.delay.p50_s // 0) * 1e6 | floor), ((.delay.p99_s // 0) * 1e6 | floor)]]')"
+pair_field() { sed -n "s/.*src=198.18.0.1$1 .*$2=\([0-9.]*\).*/\1/p" /tmp/pgpair.out | head -1; }
+loss=$(awk -v l="${lost:-0}" -v p="${sent:-1}" 'BEGIN { printf "%.4f", l / p }')
+within "vm2's path loss, the agent's vs the sink's sequence numbers" "$loss" "$(sink_field 2 loss)" 25
+within "vm2's path loss, the agent's vs dom0's packet taps" "$loss" "$(pair_field 2 loss)" 25
+within "vm2's mean delay through dom0, the agent's vs dom0's packet taps (s)" \
+	"$(echo "$v" | jq .delay.total.mean_s)" "$(pair_field 2 delay_mean_s)" 25
+within "vm2's median delay through dom0, the agent's vs dom0's packet taps (s)" \
+	"$(echo "$v" | jq .delay.total.p50_s)" "$(pair_field 2 delay_p50_s)" 25
+within "vm2's jitter through dom0, the agent's vs dom0's packet taps (s)" \
+	"$(echo "$v" | jq .jitter_s)" "$(pair_field 2 jitter_s)" 25
+tc qdisc del dev dbavm-up0 root
+stop_agent
+
+echo "== netback on xen: an HTB on the uplink in dom0, after the copy"
+start_agent --enforcer netback --uplinks dbavm-up0:100000000
+wait_present 3
+expect "the enforcer" "$(api /host | jq -r .enforcer)" netback
+put vm1 4000000 >/dev/null
+sleep 0.5
+expect "netback: no rate node (it holds nothing in the guest)" "$(rate_node 1)" none
+tc qdisc show dev dbavm-up0 | grep -q "htb db: root" && ok "netback: its HTB on dbavm-up0" ||
+	bad "netback: no HTB on dbavm-up0: $(tc qdisc show dev dbavm-up0)"
+iperf_tcp 1 6
+held "netback: vm1 TCP Mbit/s under its 4 Mbit/s limit" "$(cat /tmp/r1)" 4
+# 64-byte frames, which netback copies whole: larger ones it maps, and the guest's slots stay
+# taken while HTB queues them, so netback stops taking from the ring (back-pressure, not a
+# drop). 2000 a second, 1 Mbit/s, against a limit of 500 kbit/s.
+expect "PUT vm1 500 kbit/s" "$(put vm1 500000)" 200
+domu_cmd 1 "pg $sink_mac 2000 64 4" >/dev/null
+sleep 1
+sink pgsink eth0 2 >/tmp/pgsink.out
+v=$(api /vms/vm1)
+echo "vm1 under netback: $(echo "$v" | jq -c '{offered, passed, dropped, loss}')"
+echo "vm1 under netback, the sink: $(cat /tmp/pgsink.out)"
+tc -s class show dev dbavm-up0
+above "netback: vm1's offered above what passed (it drops after the copy)" \
+	"$(echo "$v" | jq '.offered.pps - .passed.pps')" 1
+expect "netback: path loss counted, policy loss null" \
+	"$(echo "$v" | jq -c '[(.loss.path.pps > 0), .loss.policy.pps]')" '[true,null]'
+sleep 1.5
+expect "DELETE vm1's SLA (the checks after these start without one)" "$(del_sla vm1)" 204
+stop_agent && ok "netback: exit status 0" || bad "netback: exit status $?"
+tc qdisc show dev dbavm-up0 | grep -q "htb db: root" && bad "netback: its HTB left behind" ||
+	ok "netback: its HTB removed on exit"
+}
+
+# ---- the paper's scenario 2, scaled by 1/16: a wire of 62.5 Mbit/s (an HTB on the uplink),
+# a host budget of 11,875 packet/s; SLAs (min = max bit rate, max packet rate) vm1 9.375
+# Mbit/s and 1,250 packet/s, vm2 43.75 Mbit/s and 3,750, vm3 9.375 Mbit/s and 3,750. vm1 and
+# vm3 flood 64-byte frames at 3x their packet limit, vm2 sends 1500-byte frames at 1.25x its
+# bit limit, each from pktgen in its domU. The allocation: vm1 1,250 and vm3 3,750 packet/s,
+# vm2 43.75 Mbit/s.
+S2_LOAD="1:3750:64 3:11250:64 2:4557:1500"
+s2_put() { # I BPS PPS
+	curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/vms/vm$1/sla" \
+		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},
+		     \"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
+}
+dom_cpu_s() { xl list | awk -v d="$1" '$1 == d { print $6 }'; } # Xen's CPU seconds of domain D
+busy_jiffies() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# One mode: SENDERS (1 3, or 1 2 3) under ENFORCER; S2 lines for each VM and for dom0.
+s2_run() { # ENFORCER "SENDERS"
+	start_agent --enforcer "$1" --uplinks dbavm-up0:62500000 --host-pps 11875 ||
+		return
+	wait_present 3
+	s2_put 1 9375000 1250 >/dev/null
+	s2_put 2 43750000 3750 >/dev/null
+	s2_put 3 9375000 3750 >/dev/null
+	sleep 0.5
+	for l in $S2_LOAD; do
+		i=${l%%:*}
+		case " $2 " in *" $i "*) ;; *) continue ;; esac
+		r=${l#*:}
+		domu_cmd "$i" "pg $sink_mac ${r%%:*} ${r#*:} 16" >/dev/null
+	done
+	sleep 4
+	for i in 1 2 3; do eval "m0_$i=\$(agent_mark $i)"; done
+	c0=$(dom_cpu_s Domain-0) j0=$(busy_jiffies) t0=$(now)
+	sink pgsink eth0 8 >/tmp/pgsink.out
+	c1=$(dom_cpu_s Domain-0) j1=$(busy_jiffies) t1=$(now)
+	for i in 1 2 3; do eval "m1_$i=\$(agent_mark $i)"; done
+	for i in 1 2 3; do
+		v=$(api "/vms/vm$i")
+		eval "a=\$(agent_between \"\$m0_$i\" \"\$m1_$i\")"
+		echo "S2 mode=$1 senders=$(echo $2 | tr ' ' ,) vm=vm$i" \
+			"sink_pps=$(sink_field "$i" pps) sink_mbps=$(sink_field "$i" mbps)" \
+			"alloc_pps=$(echo "$v" | jq '.vifs[0].limit.pps')" \
+			"alloc_bps=$(echo "$v" | jq '.vifs[0].limit.bps')" \
+			"agent_pps=${a% *} agent_offered_pps=$(echo "$v" | jq '.offered.pps')" \
+			"agent_policy_loss=$(echo "$v" | jq '.loss.policy.ratio')" \
+			"agent_path_loss=$(echo "$v" | jq '.loss.path.ratio')" \
+			"agent_delay_p50_s=$(echo "$v" | jq '.delay.total.p50_s')" \
+			"agent_jitter_s=$(echo "$v" | jq '.jitter_s')" \
+			"sink_jitter_s=$(sink_field "$i" jitter_s)"
+	done
+	echo "S2 mode=$1 senders=$(echo $2 | tr ' ' ,) dom0" \
+		"xen_cpu_pct=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / (e - s) * 100 }')" \
+		"procstat_cpu_pct=$(awk -v a="$j0" -v b="$j1" -v s="$t0" -v e="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz / (e - s) * 100 }')"
+	for i in 1 2 3; do domu_cmd "$i" stop >/dev/null; done
+	stop_agent
+	sleep 1
+}
+
+if [ "$MODE" = scenario2 ]; then
+	tc qdisc add dev dbavm-up0 root handle 1: htb default 1
+	tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 62500kbit ceil 62500kbit burst 64k cburst 64k
+	for enf in none vif-police xen-credit; do s2_run "$enf" "1 2 3"; done
+	for enf in none vif-police xen-credit; do s2_run "$enf" "1 3"; done
+	for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
+	grep -v 'level=info\|level=debug' /tmp/agent.log | tail -20
+	exit 0
+fi
+
+if [ "$MODE" = packets ]; then
+	packet_checks
+	for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
+	grep -v 'level=info\|level=debug' /tmp/agent.log
+	check_done
+	exit
+fi
+
 if [ "$MODE" = test ]; then # (scenario: the scenario alone, to look at it)
+packet_checks
 echo "== discovery, without --uplinks"
 start_agent
 wait_present 3 || bad "$(present) domUs present, want 3"
@@ -201,8 +445,8 @@ grep -q "uplink found uplink=dbavm-up0 capacity_bps=10000000000" /tmp/agent.log 
 expect "GET /host's uplinks" "$(api /host | jq -c '[.uplinks[] | [.name, .capacity_bps]]')" \
 	'[["dbavm-up0",10000000000]]'
 expect "the enforcer on xen" "$(api /host | jq -r .enforcer)" xen-credit
-grep -q "vif counters from the vif netdevs" /tmp/agent.log && ok "counters from the vif netdevs" ||
-	bad "not logged: counters from the vif netdevs"
+grep -q "vif counters from the BPF tap on each vif's tc ingress" /tmp/agent.log &&
+	ok "counters from the BPF tap on each vif" || bad "not logged: counters from the BPF tap"
 got=$(api /vms | jq -c '[.vms[] | select(.present) | [.id, .domid, .uuid, .vifs[0].id]] | sort')
 want="[$(for i in 1 2 3; do
 	d=$(domid "$i")

@@ -6,12 +6,14 @@
 #                  needs, this tree's dbavmd, the checks, and tests/xen/dom0-init as /init;
 #                  the domUs' kernel (uncompressed: libxc unpacks an xz kernel slowly under
 #                  emulation, 28 s a domain against 9) and initramfs (busybox, iperf3,
-#                  xen-netfront, tests/xen/domu-init) in /dbavm/domu
-#   images.sh ROOT OUT DBAVMD
+#                  xen-netfront, pktgen, tests/xen/domu-init, domu-cmd and domu-pg) in
+#                  /dbavm/domu
+#   images.sh ROOT OUT DBAVMD PGSINK
 set -eu
 ROOT=$1
 OUT=$2
 DBAVMD=$3
+PGSINK=$4
 HERE=$(cd "$(dirname "$0")" && pwd)
 K=$(ls "$ROOT/usr/lib/modules")
 mkdir -p "$OUT"
@@ -27,15 +29,17 @@ D=$work/domu
 mkdir -p "$D/bin" "$D/proc" "$D/sys" "$D/dev" "$D/tmp" "$D/etc" "$D/lib/x86_64-linux-gnu" \
 	"$D/lib64" "$D/lib/modules"
 cp "$ROOT/usr/bin/busybox" "$D/bin/busybox"
-for a in sh mount ip insmod sleep cat echo poweroff sed grep; do ln -s busybox "$D/bin/$a"; done
+for a in sh mount ip insmod sleep cat echo poweroff sed grep nc kill; do ln -s busybox "$D/bin/$a"; done
 cp "$ROOT/usr/bin/iperf3" "$D/bin/"
 for l in libiperf.so.0 libc.so.6 libcrypto.so.3 libsctp.so.1 libm.so.6; do
 	cp -L "$ROOT/usr/lib/x86_64-linux-gnu/$l" "$D/lib/x86_64-linux-gnu/"
 done
 cp -L "$ROOT/usr/lib64/ld-linux-x86-64.so.2" "$D/lib64/"
-cp "$ROOT/usr/lib/modules/$K/kernel/drivers/net/xen-netfront.ko" "$D/lib/modules/"
+cp "$ROOT/usr/lib/modules/$K/kernel/drivers/net/xen-netfront.ko" \
+	"$ROOT/usr/lib/modules/$K/kernel/net/core/pktgen.ko" "$D/lib/modules/"
 cp "$HERE/domu-init" "$D/init"
-chmod +x "$D/init"
+cp "$HERE/domu-cmd" "$HERE/domu-pg" "$D/bin/"
+chmod +x "$D/init" "$D/bin/domu-cmd" "$D/bin/domu-pg"
 (cd "$D" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/domu.cpio.gz"
 
 # ---- dom0: the root without what a test does not use
@@ -66,6 +70,7 @@ open(sys.argv[2], "wb").write(lzma.LZMADecompressor().decompress(d[i:]))' \
 	"$OUT/vmlinuz" "$O/dbavm/domu/vmlinux"
 cp "$work/domu.cpio.gz" "$O/dbavm/domu/initrd.gz"
 cp "$DBAVMD" "$O/usr/sbin/dbavmd"
+cp "$PGSINK" "$O/usr/bin/pgsink"
 cp "$HERE/dom0-test.sh" "$HERE/../testbed/check.sh" "$O/dbavm/"
 cp "$HERE/dom0-init" "$O/init"
 chmod +x "$O/init" "$O/dbavm/dom0-test.sh"

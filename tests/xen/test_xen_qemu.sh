@@ -10,10 +10,12 @@
 # pinned, it never recurred. The emulator, most likely; pinning also keeps the domUs' load off
 # dom0's CPU, so that what the agent costs is measured alone.
 # Fails (does not skip) with a message on a machine that lacks what it needs.
-#   test_xen_qemu.sh DBAVMD [test|bench]
+#   test_xen_qemu.sh DBAVMD [test|bench|scenario|packets|scenario2 [PGSINK]]
+# PGSINK: the sink's measure of pktgen's frames (tests/xen/pgsink.c), by default beside DBAVMD.
 set -eu
 DBAVMD=$1
 MODE=${2:-test}
+PGSINK=${3:-$(dirname "$DBAVMD")/xen_pgsink}
 HERE=$(cd "$(dirname "$0")" && pwd)
 TIMEOUT=${XEN_QEMU_TIMEOUT:-900}
 
@@ -41,7 +43,7 @@ trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
 t0=$(date +%s)
-"$HERE/images.sh" "$root" "$out" "$DBAVMD"
+"$HERE/images.sh" "$root" "$out" "$DBAVMD" "$PGSINK"
 echo "images made in $(($(date +%s) - t0)) s; booting Xen under QEMU (at most $TIMEOUT s)"
 timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max,-smap -smp 2 -m 3072 \
 	-machine q35 -display none -nic none -no-reboot -monitor none -serial "file:$out/console" \
