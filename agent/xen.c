@@ -17,10 +17,13 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <xenstore.h>
 
 #include "log.h"
 #include "loop.h"
+#include "rtnl.h"
 
 #define BACKEND XEN_VIF_BACKEND
 #define WATCH_TOKEN "dbavm"
@@ -69,6 +72,7 @@ struct xen {
 	struct dom *doms;
 	size_t n_doms;
 	bool all_stale; /* read every domain again (start, reconnection, a change above them) */
+	char ovs_said[IFNAMSIZ]; /* the Open vSwitch bridge whose uplink was last logged */
 };
 
 /* A warning about the store's contents, logged the first time only (then at debug). */
@@ -209,30 +213,117 @@ static bool port_is_vif(const char *port)
 	return !strncmp(base ? base + 1 : target, "vif-", 4);
 }
 
-/* The bridge's one port that is not a vif, in port, and its speed (sysfs, in Mbit/s) in bit/s.
- * 0, or -ENOENT (no such port, or no bridge), -EEXIST (several: port is the first),
- * -ENODATA (its speed is unknown: down, or a device that has none). */
-static int bridge_uplink(const char *bridge, char port[IFNAMSIZ], uint64_t *bps)
+/* A device model's tap for an HVM guest's emulated NIC (vif<domid>.<devid>-emu): the guest's
+ * traffic before its PV drivers take over, which netback never sees; said once, not taken for
+ * an uplink, not counted, not limited. */
+static void note_emulated(struct xen *x, const char *bridge, const char *port)
+{
+	unsigned domid, devid;
+	char rest[8];
+
+	if (sscanf(port, "vif%u.%u%7s", &domid, &devid, rest) == 3 && !strcmp(rest, "-emu"))
+		warn_once(x,
+			  "emulated vif ignored: an HVM guest's device model tap, not counted or "
+			  "limited (only its PV vif is) domid=%u devid=%u port=%s bridge=%s",
+			  domid, devid, port, bridge);
+}
+
+/* ---- Open vSwitch: a bridge that is an internal port of the kernel's datapath ---- */
+
+#define OVS_MAX_LINKS 1024
+
+struct ovs_link {
+	unsigned ifindex, master;
+	bool ovs_kind; /* an OVS internal device: the datapath itself or a bridge's own port */
+	char name[IFNAMSIZ];
+};
+
+struct ovs_links {
+	struct ovs_link l[OVS_MAX_LINKS];
+	size_t n;
+};
+
+static int on_ovs_link(const struct nlmsghdr *nlh, void *data)
+{
+	struct ovs_links *ls = data;
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFLA_MAX + 1] = { 0 }, *info[IFLA_INFO_MAX + 1] = { 0 };
+	struct ovs_link *l;
+
+	if (ls->n == OVS_MAX_LINKS)
+		return MNL_CB_OK;
+	rtnl_parse(nlh, sizeof(*ifm), tb, IFLA_MAX);
+	if (!tb[IFLA_IFNAME] || mnl_attr_get_payload_len(tb[IFLA_IFNAME]) > IFNAMSIZ)
+		return MNL_CB_OK;
+	l = &ls->l[ls->n++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = (unsigned)ifm->ifi_index;
+	snprintf(l->name, sizeof(l->name), "%s", mnl_attr_get_str(tb[IFLA_IFNAME]));
+	if (tb[IFLA_MASTER])
+		l->master = mnl_attr_get_u32(tb[IFLA_MASTER]);
+	if (tb[IFLA_LINKINFO]) {
+		rtnl_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
+		l->ovs_kind = info[IFLA_INFO_KIND] &&
+			      !strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), "openvswitch");
+	}
+	return MNL_CB_OK;
+}
+
+static void ovs_restart(void *data)
+{
+	((struct ovs_links *)data)->n = 0;
+}
+
+/* An Open vSwitch bridge (xl's vif-openvswitch puts vifs on one): its name is an internal port
+ * of the kernel's datapath, ovs-system, and the datapath's ports are every bridge's, read
+ * with one rtnetlink dump (each port's master is the datapath; internal ports are of kind
+ * openvswitch). The uplink is the datapath's one port that is neither internal nor a vif:
+ * with several OVS bridges, and so several such ports, it is ambiguous and must be named.
+ * Returns as bridge_uplink does, port filled on 0 and -EEXIST; -ENOENT if the bridge is not
+ * an OVS one. */
+static int ovs_uplink(const char *bridge, char port[IFNAMSIZ])
+{
+	struct mnl_socket *nl = rtnl_open(0);
+	struct ovs_links *ls = calloc(1, sizeof(*ls));
+	unsigned dp = 0, br_master = 0;
+	int rc, n = 0;
+
+	if (!nl || !ls) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = rtnl_dump_links(nl, on_ovs_link, ovs_restart, ls);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < ls->n; i++) {
+		if (ls->l[i].ovs_kind && !strcmp(ls->l[i].name, "ovs-system"))
+			dp = ls->l[i].ifindex;
+		if (!strcmp(ls->l[i].name, bridge))
+			br_master = ls->l[i].master;
+	}
+	rc = -ENOENT;
+	if (!dp || br_master != dp)
+		goto out;
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->l[i].master == dp && !ls->l[i].ovs_kind && !port_is_vif(ls->l[i].name) &&
+		    n++ == 0)
+			memcpy(port, ls->l[i].name, IFNAMSIZ);
+	rc = n == 1 ? 0 : n ? -EEXIST : -ENOENT;
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	free(ls);
+	return rc;
+}
+
+/* A port's link speed (sysfs, in Mbit/s) in bit/s; -ENODATA when it has none (down, or a
+ * device without one). */
+static int port_speed(const char *port, uint64_t *bps)
 {
 	char path[IFNAMSIZ + 32];
-	struct dirent *de;
 	long mbit = -1;
-	int n = 0;
 	FILE *f;
-	DIR *dir;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/brif", bridge);
-	/* An interface name: no path out of sysfs's directory of them. */
-	dir = bridge[0] && bridge[0] != '.' && !strchr(bridge, '/') ? opendir(path) : NULL;
-	if (!dir)
-		return -ENOENT;
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.' && strlen(de->d_name) < IFNAMSIZ &&
-		    !port_is_vif(de->d_name) && n++ == 0)
-			memcpy(port, de->d_name, strlen(de->d_name) + 1);
-	closedir(dir);
-	if (n != 1)
-		return n ? -EEXIST : -ENOENT;
 	snprintf(path, sizeof(path), "/sys/class/net/%s/speed", port);
 	if ((f = fopen(path, "r"))) {
 		if (fscanf(f, "%ld", &mbit) != 1)
@@ -243,6 +334,46 @@ static int bridge_uplink(const char *bridge, char port[IFNAMSIZ], uint64_t *bps)
 		return -ENODATA;
 	*bps = (uint64_t)mbit * 1000000u;
 	return 0;
+}
+
+/* The bridge's one port that is not a vif, in port, and its speed (sysfs, in Mbit/s) in bit/s:
+ * a Linux bridge's (sysfs) or an Open vSwitch bridge's (ovs_uplink).
+ * 0, or -ENOENT (no such port, or no bridge), -EEXIST (several: port is the first),
+ * -ENODATA (its speed is unknown: down, or a device that has none). */
+static int bridge_uplink(struct xen *x, const char *bridge, char port[IFNAMSIZ], uint64_t *bps)
+{
+	char path[IFNAMSIZ + 32];
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	/* An interface name: no path out of sysfs's directory of them. */
+	if (!bridge[0] || bridge[0] == '.' || strchr(bridge, '/') || strlen(bridge) >= IFNAMSIZ)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/brif", bridge);
+	dir = opendir(path);
+	if (!dir) {
+		int rc = ovs_uplink(bridge, port);
+
+		if (rc == 0 && strcmp(x->ovs_said, bridge)) /* once, not every scan */
+			log_info("bridge is Open vSwitch's, its uplink the datapath's one port "
+				 "that is neither internal nor a vif bridge=%s uplink=%s",
+				 bridge, port);
+		if (rc == 0)
+			memcpy(x->ovs_said, bridge, strlen(bridge) + 1);
+		return rc ? rc : port_speed(port, bps);
+	}
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= IFNAMSIZ)
+			continue;
+		note_emulated(x, bridge, de->d_name);
+		if (!port_is_vif(de->d_name) && n++ == 0)
+			memcpy(port, de->d_name, strlen(de->d_name) + 1);
+	}
+	closedir(dir);
+	if (n != 1)
+		return n ? -EEXIST : -ENOENT;
+	return port_speed(port, bps);
 }
 
 /* The uplink a vif on this bridge leaves by, into name; false (logged once) if none.
@@ -285,7 +416,7 @@ static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, co
 			return false;
 		}
 		memcpy(c->found[i].bridge, bridge, IFNAMSIZ);
-		rc = bridge_uplink(bridge, c->found[i].port, &bps);
+		rc = bridge_uplink(x, bridge, c->found[i].port, &bps);
 		c->found[i].uplink = rc ? rc : platform_scan_uplink(c->scan, c->found[i].port, bps);
 		c->n_found++;
 	}

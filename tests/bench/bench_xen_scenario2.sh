@@ -6,7 +6,7 @@
 # Three modes in each boot: none (nothing limits), vif-police (the hook's policer on each vif
 # in dom0: dropped after netback's copy, the paper's baseline) and xen-credit (held in the
 # guest by netback's credit, before the copy); each with the three VMs and with the floods
-# alone. Per VM: what the sink received (pgsink: pktgen's frames, its own count) against the
+# alone. Per VM: what the sink received (its own count: a tc filter a source MAC) against the
 # allocation (packets a second for vm1 and vm3, bits for vm2), the agent's own figures beside
 # it; per mode: dom0's CPU by Xen's accounting (xl list) and by dom0's /proc/stat.
 # Medians over BOOTS boots (default 3); every boot's lines are kept in OUT (default a
@@ -50,23 +50,22 @@ function median(list,   n, a, i, j, t) { n = split(list, a, " ")
 	apps[k] = apps[k] " " field("agent_pps"); off[k] = off[k] " " field("agent_offered_pps")
 	pl[k] = pl[k] " " field("agent_policy_loss"); ptl[k] = ptl[k] " " field("agent_path_loss")
 	dl[k] = dl[k] " " field("agent_delay_p50_s") * 1e6; aj[k] = aj[k] " " field("agent_jitter_s") * 1e6
-	sj[k] = sj[k] " " field("sink_jitter_s") * 1e6
 }
 END {
-	printf "%-11s %-6s %-4s %9s %9s %8s | %9s %9s %7s %7s %8s %8s %8s\n", "mode", "sender", "vm",
-		"sink kpps", "sink Mb/s", "got/alloc", "agent kpps", "offered", "policy", "path", "p50 us", "jit us", "sink jit"
+	printf "%-11s %-6s %-4s %9s %9s %8s | %9s %9s %7s %7s %8s %8s\n", "mode", "sender", "vm",
+		"sink kpps", "sink Mb/s", "got/alloc", "agent kpps", "offered", "policy", "path", "p50 us", "jit us"
 	for (o = 1; o <= nk; o++) {
 		key = order[o]
 		for (v = 1; v <= 3; v++) {
 			k = key " vm" v
 			if (!(k in pps)) continue
 			split(key, kk, " ")
-			printf "%-11s %-6s vm%-2d %9.3f %9.2f %8.3f | %9.3f %9s %7s %7s %8.0f %8.0f %8.0f\n", kk[1], kk[2], v,
+			printf "%-11s %-6s vm%-2d %9.3f %9.2f %8.3f | %9.3f %9s %7s %7s %8.0f %8.0f\n", kk[1], kk[2], v,
 				median(pps[k]) / 1000, median(mbps[k]), median(ratio[k]), median(apps[k]) / 1000,
 				off[k] ~ /null/ ? "null" : sprintf("%.3f", median(off[k]) / 1000),
 				pl[k] ~ /null/ ? "null" : sprintf("%.3f", median(pl[k])),
 				ptl[k] ~ /null/ ? "null" : sprintf("%.3f", median(ptl[k])),
-				median(dl[k]), median(aj[k]), median(sj[k])
+				median(dl[k]), median(aj[k])
 		}
 		printf "%-11s %-6s dom0: Xen-accounted CPU %.1f %% (boots:%s), /proc/stat %.1f %%\n", kk[1], kk[2],
 			median(cpu[key]), cpu[key], median(stat[key])

@@ -168,6 +168,19 @@ static const struct enforcer_ops fake_enforcer_ops = {
 	.close = fe_close,
 };
 
+/* The same, counting only what passed its hold (xen-credit's kind). */
+static const struct enforcer_ops fake_passed_only_ops = {
+	.name = "fake-held",
+	.sees_offered = false,
+	.attach = fe_attach,
+	.detach = fe_detach,
+	.sync = fe_sync,
+	.read_counters = fe_read,
+	.apply = fe_apply,
+	.close = fe_close,
+	.passed_only = true,
+};
+
 /* ---- the fixture ---- */
 
 struct fixture {
@@ -354,6 +367,61 @@ static void metrics_show_the_model(void **state)
 	metrics_free(m);
 }
 
+/* An enforcer that holds packets in the guest sees only what passed: offered, dropped and
+ * policy loss are null in the API and have no series in /metrics, never passed and 0. */
+/* Whether the metrics text (not NUL-terminated) holds needle. */
+static bool has(const char *text, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (!memcmp(text + i, needle, n))
+			return true;
+	return false;
+}
+
+static void what_a_hold_in_the_guest_hides_is_null(void **state)
+{
+	struct fixture *x = *state;
+	struct metrics_info info = { "fake", "fake-held", "work_conserving", 100 };
+	struct metrics *m;
+	struct metrics_text *t;
+	const struct vm *vm;
+	const char *text;
+	json_t *doc, *vif;
+	size_t len;
+
+	x->enf.ops = &fake_passed_only_ops;
+	tick(x);
+	tick(x);
+	traffic(x, "a-vif", 8000000);
+	tick(x);
+	vm = host_find_vm(&x->ctl.host, "a");
+	doc = state_vm_json(&x->ctl, vm);
+	assert_non_null(doc);
+	vif = json_array_get(json_object_get(doc, "vifs"), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "passed"), "pps")),
+			 1000);
+	assert_true(json_is_null(json_object_get(json_object_get(doc, "offered"), "pps")));
+	assert_true(json_is_null(json_object_get(json_object_get(doc, "offered"), "bps")));
+	assert_true(json_is_null(json_object_get(json_object_get(doc, "dropped"), "pps")));
+	assert_true(json_is_null(json_object_get(json_object_get(vif, "offered"), "bps")));
+	assert_true(json_is_null(json_object_get(json_object_get(vif, "dropped"), "bps")));
+	assert_true(json_is_null(
+		json_object_get(json_object_get(json_object_get(doc, "loss"), "policy"), "pps")));
+	json_decref(doc);
+	m = metrics_new(&info);
+	t = metrics_get(m, &x->ctl, NULL, true);
+	assert_non_null(t);
+	text = metrics_text_data(t, &len);
+	assert_true(has(text, len, "\ndbavm_vm_passed_packets_total{vm=\"a\"} "));
+	assert_false(has(text, len, "\ndbavm_vm_offered_packets_total{"));
+	assert_false(has(text, len, "\ndbavm_vif_dropped_bytes_total{"));
+	assert_false(has(text, len, "cause=\"policy\""));
+	metrics_text_release(t);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +432,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(counters_become_rates_and_a_reset_is_not_traffic,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(metrics_show_the_model, setup, teardown),
+		cmocka_unit_test_setup_teardown(what_a_hold_in_the_guest_hides_is_null, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

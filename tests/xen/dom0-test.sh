@@ -35,10 +35,11 @@ ip link set dbavm-up0 master xenbr0 up
 ip -n dbavm-sink link set lo up
 ip -n dbavm-sink addr add 198.18.0.254/24 dev eth0
 ip -n dbavm-sink link set eth0 up
-sink() { ip netns exec dbavm-sink "$@"; }
+SINK_NS=dbavm-sink # (the Open vSwitch checks have a sink of their own)
+sink() { ip netns exec "$SINK_NS" "$@"; }
 
 # ---- the domUs
-create() { # I: domU vm<I>
+create() { # I [VIF]: domU vm<I>, its vif on xenbr0 unless VIF (xl's vif spec) says otherwise
 	cat >"/tmp/vm$1.cfg" <<CFG
 name = "vm$1"
 type = "pv"
@@ -48,7 +49,7 @@ extra = "console=hvc0 loglevel=4 dbavm_ip=198.18.0.1$1"
 memory = 160
 vcpus = 1
 cpus = "1"
-vif = [ 'mac=00:16:3e:00:00:0$1,bridge=xenbr0' ]
+vif = [ 'mac=00:16:3e:00:00:0$1,${2:-bridge=xenbr0}' ]
 on_crash = "destroy"
 CFG
 	xl create -q "/tmp/vm$1.cfg" >"/tmp/xl-vm$1.log" 2>&1 || {
@@ -327,6 +328,25 @@ within "vm2's jitter through dom0, the agent's vs dom0's packet taps (s)" \
 tc qdisc del dev dbavm-up0 root
 stop_agent
 
+echo "== vif-police on xen: the hook's policer on each vif in dom0, after the copy"
+start_agent --enforcer vif-police
+wait_present 3
+expect "the enforcer" "$(api /host | jq -r .enforcer)" vif-police
+expect "PUT vm1: 1000 packet/s" "$(put vm1 100000000 1000)" 200
+sleep 0.5
+expect "vif-police: no rate node (it holds nothing in the guest)" "$(rate_node 1)" none
+m0=$(api /metrics | s2_mark 1)
+t0=$(now)
+pkt_phase 1 1000 3000 64 4
+m1=$(api /metrics | s2_mark 1)
+t1=$(now)
+domu_cmd 1 stop >/dev/null
+set -- $(echo "$m0 $m1" | awk -v s="$t0" -v e="$t1" '{ dt = e - s; printf "%.0f %.0f %.3f", ($10 - $4) / dt, ($8 - $2) / dt, ($11 - $5) / ($10 - $4) }')
+echo "vif-police: vm1 offered $1/s, passed $2/s, dropped $3 of what it offered"
+above "vif-police: vm1's offered packets a second, seen in dom0 (3000 sent)" "$1" 2400
+within "vif-police: vm1's policy loss, dropped in dom0 (2/3 of 3000 over 1000)" "$3" 0.667 10
+stop_agent
+
 echo "== netback on xen: an HTB on the uplink in dom0, after the copy"
 start_agent --enforcer netback --uplinks dbavm-up0:100000000
 wait_present 3
@@ -375,7 +395,36 @@ s2_put() { # I BPS PPS
 }
 dom_cpu_s() { xl list | awk -v d="$1" '$1 == d { print $6 }'; } # Xen's CPU seconds of domain D
 busy_jiffies() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-# One mode: SENDERS (1 3, or 1 2 3) under ENFORCER; S2 lines for each VM and for dom0.
+# The sink counts each VM's pktgen frames in the kernel (a tc filter a source MAC for UDP to
+# port 9, dropping them on arrival; the commands' TCP passes), so that counting costs dom0,
+# where the sink's namespace is, next to nothing. tc counts bytes from the IP header: the 14
+# bytes of Ethernet header are added back for Mbit/s.
+s2_sink_filters() {
+	sink tc qdisc add dev eth0 clsact
+	for i in 1 2 3; do
+		sink tc filter add dev eth0 ingress pref "$i" protocol ip flower \
+			src_mac "00:16:3e:00:00:0$i" ip_proto udp dst_port 9 action drop
+	done
+}
+s2_sink_counts() { # "packets bytes" of vm1, vm2, vm3, one VM a line
+	sink tc -s -j filter show dev eth0 ingress | jq -r '
+		[.[] | select(.options.keys.src_mac != null) |
+		 {m: .options.keys.src_mac, p: .options.actions[0].stats.packets, b: .options.actions[0].stats.bytes}] |
+		sort_by(.m) | .[] | "\(.p) \(.b)"'
+}
+# The agent's counters of vm<I> at its last tick: ticks passed_pkts passed_bytes offered_pkts
+# dropped_pkts lost_path (a series the enforcer does not have reads -1).
+s2_mark() { # I: from /metrics on standard input
+	awk -v vm="vm$1" '
+		function v(name) { return (name in f) ? f[name] : -1 }
+		$1 == "dbavm_loop_ticks_total" { t = $2 }
+		index($1, "{vm=\"" vm "\"}") || index($1, "{vm=\"" vm "\",cause=\"path\"}") { split($1, n, "{"); f[n[1] ($1 ~ /path/ ? "_path" : "")] = $2 }
+		END { print t + 0, v("dbavm_vm_passed_packets_total"), v("dbavm_vm_passed_bytes_total"),
+			v("dbavm_vm_offered_packets_total"), v("dbavm_vm_dropped_packets_total"),
+			v("dbavm_vm_lost_packets_total_path") }'
+}
+# One mode: SENDERS (1 3, or 1 2 3) under ENFORCER; S2 lines for each VM and for dom0. Nothing
+# runs in dom0 during the 8 s measured but a sleep.
 s2_run() { # ENFORCER "SENDERS"
 	start_agent --enforcer "$1" --uplinks dbavm-up0:62500000 --host-pps 11875 ||
 		return
@@ -391,34 +440,49 @@ s2_run() { # ENFORCER "SENDERS"
 		domu_cmd "$i" "pg $sink_mac ${r%%:*} ${r#*:} 16" >/dev/null
 	done
 	sleep 4
-	for i in 1 2 3; do eval "m0_$i=\$(agent_mark $i)"; done
+	# One /metrics read for the three VMs at each end; the agent's rates over the time
+	# between the two reads, the sink's over the time between its two.
+	api /metrics >/tmp/s2.m0
+	ta0=$(now)
+	s2_sink_counts >/tmp/s2.sink0
 	c0=$(dom_cpu_s Domain-0) j0=$(busy_jiffies) t0=$(now)
-	sink pgsink eth0 8 >/tmp/pgsink.out
+	sleep 8
 	c1=$(dom_cpu_s Domain-0) j1=$(busy_jiffies) t1=$(now)
-	for i in 1 2 3; do eval "m1_$i=\$(agent_mark $i)"; done
+	s2_sink_counts >/tmp/s2.sink1
+	api /metrics >/tmp/s2.m1
+	ta1=$(now)
+	for i in 1 2 3; do
+		eval "m0_$i=\$(s2_mark $i </tmp/s2.m0) m1_$i=\$(s2_mark $i </tmp/s2.m1)"
+	done
+	dt=$(awk -v s="$t0" -v e="$t1" 'BEGIN { print e - s }')
+	dta=$(awk -v s="$ta0" -v e="$ta1" 'BEGIN { print e - s }')
 	for i in 1 2 3; do
 		v=$(api "/vms/vm$i")
-		eval "a=\$(agent_between \"\$m0_$i\" \"\$m1_$i\")"
+		eval "m0=\$m0_$i m1=\$m1_$i"
+		sk=$(paste -d' ' /tmp/s2.sink0 /tmp/s2.sink1 | sed -n "${i}p")
 		echo "S2 mode=$1 senders=$(echo $2 | tr ' ' ,) vm=vm$i" \
-			"sink_pps=$(sink_field "$i" pps) sink_mbps=$(sink_field "$i" mbps)" \
+			"$(echo "$sk" | awk -v dt="$dt" '{ printf "sink_pps=%.1f sink_mbps=%.3f", ($3 - $1) / dt, ($4 - $2 + 14 * ($3 - $1)) * 8 / dt / 1e6 }')" \
 			"alloc_pps=$(echo "$v" | jq '.vifs[0].limit.pps')" \
 			"alloc_bps=$(echo "$v" | jq '.vifs[0].limit.bps')" \
-			"agent_pps=${a% *} agent_offered_pps=$(echo "$v" | jq '.offered.pps')" \
-			"agent_policy_loss=$(echo "$v" | jq '.loss.policy.ratio')" \
-			"agent_path_loss=$(echo "$v" | jq '.loss.path.ratio')" \
+			"$(echo "$m0 $m1" | awk -v dt="$dta" '{
+				n = $8 - $2; o = $10 - $4; d = $11 - $5; l = $12 - $6
+				printf "agent_pps=%.1f agent_offered_pps=%s agent_policy_loss=%s agent_path_loss=%s",
+					n / dt, ($4 < 0 ? "null" : sprintf("%.1f", o / dt)),
+					($5 < 0 || o <= 0 ? "null" : sprintf("%.4f", d / o)),
+					($6 < 0 || n <= 0 ? "null" : sprintf("%.4f", l / n)) }')" \
 			"agent_delay_p50_s=$(echo "$v" | jq '.delay.total.p50_s')" \
-			"agent_jitter_s=$(echo "$v" | jq '.jitter_s')" \
-			"sink_jitter_s=$(sink_field "$i" jitter_s)"
+			"agent_jitter_s=$(echo "$v" | jq '.jitter_s')"
 	done
 	echo "S2 mode=$1 senders=$(echo $2 | tr ' ' ,) dom0" \
-		"xen_cpu_pct=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / (e - s) * 100 }')" \
-		"procstat_cpu_pct=$(awk -v a="$j0" -v b="$j1" -v s="$t0" -v e="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz / (e - s) * 100 }')"
+		"xen_cpu_pct=$(awk -v a="$c0" -v b="$c1" -v dt="$dt" 'BEGIN { printf "%.1f", (b - a) / dt * 100 }')" \
+		"procstat_cpu_pct=$(awk -v a="$j0" -v b="$j1" -v dt="$dt" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz / dt * 100 }')"
 	for i in 1 2 3; do domu_cmd "$i" stop >/dev/null; done
 	stop_agent
 	sleep 1
 }
 
 if [ "$MODE" = scenario2 ]; then
+	s2_sink_filters
 	tc qdisc add dev dbavm-up0 root handle 1: htb default 1
 	tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 62500kbit ceil 62500kbit burst 64k cburst 64k
 	for enf in none vif-police xen-credit; do s2_run "$enf" "1 2 3"; done
@@ -428,8 +492,52 @@ if [ "$MODE" = scenario2 ]; then
 	exit 0
 fi
 
+ovs_checks() {
+echo "== Open vSwitch: vm4 on an OVS bridge (xl's vif-openvswitch), found with its uplink"
+command -v ovs-vsctl >/dev/null || {
+	bad "no Open vSwitch in dom0"
+	return
+}
+ip netns add dbavm-sink2
+ip link add dbavm-up1 type veth peer name eth0 netns dbavm-sink2
+ovs-vsctl add-br ovsbr0 && ovs-vsctl add-port ovsbr0 dbavm-up1 || bad "ovs-vsctl add-br, add-port"
+ip link set ovsbr0 up
+ip link set dbavm-up1 up
+ip -n dbavm-sink2 link set lo up
+ip -n dbavm-sink2 addr add 198.18.0.254/24 dev eth0
+ip -n dbavm-sink2 link set eth0 up
+SINK_NS=dbavm-sink2
+create 4 "bridge=ovsbr0,script=vif-openvswitch"
+reachable 4 || unreachable 4
+ovs-vsctl list-ports ovsbr0 | grep -q "^vif$(domid 4).0$" && ok "vm4's vif is a port of ovsbr0" ||
+	bad "vm4's vif not on ovsbr0: $(ovs-vsctl list-ports ovsbr0 | xargs)"
+sink_mac_xenbr0=$sink_mac
+sink_mac=$(sink cat /sys/class/net/eth0/address)
+start_agent
+wait_present 4 || bad "$(present) domUs present, want 4"
+grep -q "bridge is Open vSwitch's, .* bridge=ovsbr0 uplink=dbavm-up1" /tmp/agent.log &&
+	ok "logged: ovsbr0 is Open vSwitch's, its uplink dbavm-up1" || bad "OVS uplink not found"
+expect "the uplinks: xenbr0's and ovsbr0's" \
+	"$(api /host | jq -c '[.uplinks[].name] | sort')" '["dbavm-up0","dbavm-up1"]'
+expect "vm4's vif leaves by dbavm-up1" "$(api /vms/vm4 | jq -r '.vifs[0].uplink')" dbavm-up1
+expect "PUT vm4: 1000 packet/s" "$(put vm4 100000000 1000)" 201
+sleep 0.5
+for f in 64 1500; do pkt_phase 4 1000 3000 "$f" 4; done
+domu_cmd 4 stop >/dev/null
+sleep 1
+expect "vm4 on OVS: delay measured through dom0" "$(api /vms/vm4 | jq '.delay.total.samples > 0')" true
+expect "DELETE vm4's SLA" "$(del_sla vm4)" 204
+stop_agent
+xl destroy vm4
+sink_mac=$sink_mac_xenbr0
+SINK_NS=dbavm-sink
+ovs-vsctl del-br ovsbr0
+ip netns del dbavm-sink2
+}
+
 if [ "$MODE" = packets ]; then
 	packet_checks
+	ovs_checks
 	for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
 	grep -v 'level=info\|level=debug' /tmp/agent.log
 	check_done
@@ -438,6 +546,7 @@ fi
 
 if [ "$MODE" = test ]; then # (scenario: the scenario alone, to look at it)
 packet_checks
+ovs_checks
 echo "== discovery, without --uplinks"
 start_agent
 wait_present 3 || bad "$(present) domUs present, want 3"

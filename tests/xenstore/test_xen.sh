@@ -92,6 +92,11 @@ for d in 1 2 3; do netdev "$d"; done
 	echo "/local/domain/0/backend/vif/8/0/state=4"
 	echo "/local/domain/9/name=half"
 	echo "/local/domain/0/backend/vif/9/0/state=2"
+	# xvm2's vif has two queues (netback: one netdev for both): one vif, counted once.
+	echo "/local/domain/0/backend/vif/2/0/multi-queue-max-queues=2"
+	echo "/local/domain/2/device/vif/0/multi-queue-num-queues=2"
+	echo "/local/domain/2/device/vif/0/queue-0/tx-ring-ref=8"
+	echo "/local/domain/2/device/vif/0/queue-1/tx-ring-ref=9"
 } >"$dir/store"
 "$XS_TESTD" "$XENSTORED_PATH" "$dir/store" &
 xs=$!
@@ -132,6 +137,7 @@ echo "== discovery"
 v=$(api /vms | jq -c '[.vms[] | select(.present) | [.id, .domid, .uuid, .vifs[0].id]] | sort')
 want='[["xvm1",1,"'$(uuid 1)'","vif1.0"],["xvm2",2,"'$(uuid 2)'","vif2.0"],["xvm3",3,"'$(uuid 3)'","vif3.0"]]'
 [ "$v" = "$want" ] && ok "names, domids, UUIDs and vifs from the store" || bad "got $v"
+expect "xvm2's vif with two queues is one vif" "$(api /vms/xvm2 | jq -c '[.vifs[].id]')" '["vif2.0"]'
 for key in xvm2 2 "$(uuid 2)"; do
 	[ "$(api "/vms/$key" | jq -r .id)" = xvm2 ] && ok "GET /vms/$key is xvm2" || bad "GET /vms/$key"
 done
@@ -382,7 +388,10 @@ inh ip link add xenbr0 type bridge
 inh ip link add up0 type veth peer name up0p
 inh ip link add up1 type veth peer name up1p
 for l in xenbr0 up0 up0p up1p; do inh ip link set "$l" up; done
-for l in vif1.0 vif2.0 vif6.0 up0; do inh ip link set "$l" master xenbr0; done
+# An HVM guest's device model tap beside them (vif6.0-emu): neither an uplink nor a vif.
+inh ip link add vif6.0-emu type veth peer name emu6p
+for l in vif1.0 vif2.0 vif6.0 up0 vif6.0-emu; do inh ip link set "$l" master xenbr0; done
+inh ip link set vif6.0-emu up
 ip netns exec "$H" "$DBAVMD" --platform xen --enforcer none --period 100 \
 	--listen 127.0.0.1:8470 --state-dir "$dir/state" --token-file "$dir/token" \
 	2>>"$dir/agent.log" &
@@ -394,6 +403,9 @@ expect "GET /host's uplinks" "$(api /host | jq -c '[.uplinks[] | [.name, .capaci
 	'[["up0",10000000000]]'
 expect "every vif leaves by it" "$(api /vms | jq -c '[.vms[] | select(.present) | .vifs[].uplink] | unique')" \
 	'["up0"]'
+n=$(grep -c "emulated vif ignored: .* domid=6 devid=0 port=vif6.0-emu bridge=xenbr0" "$dir/agent.log")
+expect "an HVM guest's vif6.0-emu on the bridge: logged once, ignored" "$n" 1
+expect "xvm3 (domid 6) has its PV vif only" "$(api /vms/xvm3 | jq -c '[.vifs[].id]')" '["vif6.0"]'
 inh ip link set up1 master xenbr0 up
 poke 1
 grep -q "its bridge has several ports that are not vifs; .* bridge=xenbr0 first=up" "$dir/agent.log" &&
