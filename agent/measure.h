@@ -16,6 +16,11 @@ struct vif_counters {
 	/* Packets a shaping enforcer let pass but made wait beyond its burst: the vif wanted more
 	 * than its limit. 0 where the enforcer does not queue. */
 	uint64_t held_pkts;
+	/* Not counters but the state at the reading, where the enforcer can see it (xen-credit:
+	 * netback's shared ring): requests the guest queued that the driver domain has not
+	 * taken, and whether it waits for credit to take them. */
+	bool ring_known, credit_waiting;
+	uint32_t ring_backlog_slots;
 };
 
 struct rate {

@@ -275,17 +275,18 @@ static void ovs_restart(void *data)
 }
 
 /* An Open vSwitch bridge (xl's vif-openvswitch puts vifs on one): its name is an internal port
- * of the kernel's datapath, ovs-system, and the datapath's ports are every bridge's, read
- * with one rtnetlink dump (each port's master is the datapath; internal ports are of kind
- * openvswitch). The uplink is the datapath's one port that is neither internal nor a vif:
- * with several OVS bridges, and so several such ports, it is ambiguous and must be named.
+ * of the kernel's datapath, ovs-system (a device of kind openvswitch, with no master), and the
+ * datapath's other ports are every bridge's, read with one rtnetlink dump (each such port's
+ * master is the datapath). The uplink is the datapath's one port that is neither internal nor a
+ * vif: with several OVS bridges, and so several such ports, it is ambiguous and must be named.
  * Returns as bridge_uplink does, port filled on 0 and -EEXIST; -ENOENT if the bridge is not
  * an OVS one. */
 static int ovs_uplink(const char *bridge, char port[IFNAMSIZ])
 {
 	struct mnl_socket *nl = rtnl_open(0);
 	struct ovs_links *ls = calloc(1, sizeof(*ls));
-	unsigned dp = 0, br_master = 0;
+	unsigned dp = 0;
+	bool br_ovs = false;
 	int rc, n = 0;
 
 	if (!nl || !ls) {
@@ -299,10 +300,10 @@ static int ovs_uplink(const char *bridge, char port[IFNAMSIZ])
 		if (ls->l[i].ovs_kind && !strcmp(ls->l[i].name, "ovs-system"))
 			dp = ls->l[i].ifindex;
 		if (!strcmp(ls->l[i].name, bridge))
-			br_master = ls->l[i].master;
+			br_ovs = ls->l[i].ovs_kind;
 	}
 	rc = -ENOENT;
-	if (!dp || br_master != dp)
+	if (!dp || !br_ovs)
 		goto out;
 	for (size_t i = 0; i < ls->n; i++)
 		if (ls->l[i].master == dp && !ls->l[i].ovs_kind && !port_is_vif(ls->l[i].name) &&

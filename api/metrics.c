@@ -426,6 +426,37 @@ static void render_vif_gauges(struct buf *b, const struct metrics *m, const stru
 	}
 }
 
+/* xen-credit: the vifs' shared rings (state_json.c's ring), only where they were read. */
+static void render_rings(struct buf *b, const struct metrics *m, const struct host *h)
+{
+	static const char *const names[] = { "dbavm_vif_ring_backlog_slots",
+					     "dbavm_vif_credit_waiting" };
+	static const char *const helps[] = {
+		"Requests the guest queued on its transmit ring that netback has not taken "
+		"(xen-credit, netback's debugfs).",
+		"1 while netback waits for its credit to take more."
+	};
+
+	for (int f = 0; f < 2; f++) {
+		size_t k = 0;
+
+		family(b, names[f], "gauge", helps[f]);
+		for (size_t i = 0; i < h->n_vms; i++) {
+			const struct vm *vm = h->vms[i];
+
+			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
+				const struct vif *v = vm->vifs[j];
+
+				if (!v->have_cnt || !v->cnt.ring_known)
+					continue;
+				sample(b, names[f], strlen(names[f]), VIF_LABEL(m, k));
+				put_u64(b, f ? v->cnt.credit_waiting : v->cnt.ring_backlog_slots);
+				put(b, "\n", 1);
+			}
+		}
+	}
+}
+
 static void render_vm_gauges(struct buf *b, const struct metrics *m, const struct host *h)
 {
 	static const char *const names[] = { "dbavm_vm_sla_min_bytes_per_second",
@@ -727,6 +758,7 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 	render_vm_gauges(&b, m, h);
 	render_counters(&b, m, h, ctl->enf->ops->passed_only);
 	render_vif_gauges(&b, m, h);
+	render_rings(&b, m, h);
 	render_delay(&b, m, ctl);
 	if (pst)
 		render_placement(&b, m, h, pst);

@@ -43,6 +43,16 @@ static void vif_delay_json(const struct vif *vif, json_t **delay, json_t **jitte
 		*jitter = seconds_json(vif->delay->jitter_ns);
 }
 
+/* What the enforcer saw of the vif's ring at its last reading (xen-credit: netback's shared
+ * ring, where what the credit holds waits); null where it cannot see one. */
+static json_t *ring_json(const struct vif *vif)
+{
+	if (!vif->have_cnt || !vif->cnt.ring_known)
+		return json_null();
+	return json_pack("{s:I, s:b}", "backlog_slots", (json_int_t)vif->cnt.ring_backlog_slots,
+			 "credit_waiting", vif->cnt.credit_waiting);
+}
+
 static json_t *vif_json(const struct vif *vif, bool seen)
 {
 	const struct alloc_vif_out *a = &vif->alloc;
@@ -56,12 +66,12 @@ static json_t *vif_json(const struct vif *vif, bool seen)
 		limit = pair(UINT64_MAX, UINT64_MAX);
 	}
 	vif_delay_json(vif, &delay, &jitter);
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->desc.id,
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->desc.id,
 			 "uplink", vif->desc.uplink, "offered",
 			 seen_json(&vif->rates.offered, seen), "demand", demand, "limit", limit,
 			 "passed", rate_json(&vif->rates.passed), "dropped",
 			 seen_json(&vif->rates.dropped, seen), "delay", delay ? delay : json_null(),
-			 "jitter_s", jitter ? jitter : json_null());
+			 "jitter_s", jitter ? jitter : json_null(), "ring", ring_json(vif));
 }
 
 static json_t *seconds_json(double ns)

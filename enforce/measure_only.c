@@ -41,7 +41,10 @@ int counter_table_read(const struct counter_table *t, uint32_t key, struct vif_c
 
 	if (!r)
 		return -EAGAIN;
-	*out = (struct vif_counters){ r->bytes, r->pkts, r->bytes, r->pkts, 0, 0, 0 };
+	*out = (struct vif_counters){ .offered_bytes = r->bytes,
+				      .offered_pkts = r->pkts,
+				      .passed_bytes = r->bytes,
+				      .passed_pkts = r->pkts };
 	return 0;
 }
 

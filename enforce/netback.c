@@ -312,7 +312,12 @@ static int nb_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 	dropped = ob > c->bytes + c->backlog_bytes ? ob - c->bytes - c->backlog_bytes : 0;
 	if (dropped > v->dropped_bytes)
 		v->dropped_bytes = dropped;
-	*out = (struct vif_counters){ ob, op, c->bytes, c->pkts, v->dropped_bytes, c->drops, 0 };
+	*out = (struct vif_counters){ .offered_bytes = ob,
+				      .offered_pkts = op,
+				      .passed_bytes = c->bytes,
+				      .passed_pkts = c->pkts,
+				      .dropped_bytes = v->dropped_bytes,
+				      .dropped_pkts = c->drops };
 	return 0;
 }
 

@@ -390,10 +390,13 @@ static int nf_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 	for (size_t cpu = 0; cpu < (size_t)nf->n_cpus; cpu++)
 		for (int k = 0; k < NETFRONT_N_COUNTERS; k++)
 			sum[k] += nf->snap[page * (size_t)nf->n_cpus + cpu].slot[idx].c[k];
-	*out = (struct vif_counters){ sum[NETFRONT_OFFERED_BYTES], sum[NETFRONT_OFFERED_PKTS],
-				      sum[NETFRONT_PASSED_BYTES],  sum[NETFRONT_PASSED_PKTS],
-				      sum[NETFRONT_DROPPED_BYTES], sum[NETFRONT_DROPPED_PKTS],
-				      sum[NETFRONT_HELD_PKTS] };
+	*out = (struct vif_counters){ .offered_bytes = sum[NETFRONT_OFFERED_BYTES],
+				      .offered_pkts = sum[NETFRONT_OFFERED_PKTS],
+				      .passed_bytes = sum[NETFRONT_PASSED_BYTES],
+				      .passed_pkts = sum[NETFRONT_PASSED_PKTS],
+				      .dropped_bytes = sum[NETFRONT_DROPPED_BYTES],
+				      .dropped_pkts = sum[NETFRONT_DROPPED_PKTS],
+				      .held_pkts = sum[NETFRONT_HELD_PKTS] };
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "xen_credit.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,8 @@ struct xc_vif {
 
 struct xc {
 	struct xs_handle *xs;
-	struct enforcer counters; /* libxenstat, or the netdevs' statistics */
+	bool ring_unreadable_said; /* netback's debugfs: said once when it cannot be read */
+	struct enforcer counters;  /* libxenstat, or the netdevs' statistics */
 	bool clear_on_exit;
 	struct xc_vif **vifs; /* attached, for clearing on exit */
 	size_t n_vifs;
@@ -129,14 +131,76 @@ static int xc_sync(struct enforcer *e, uint64_t now_ns)
 	return x->counters.ops->sync(&x->counters, now_ns);
 }
 
+int xen_credit_ring_parse(const char *text, uint32_t *backlog_slots, bool *credit_waiting)
+{
+	const char *tx = strstr(text, "TX: "), *credit = strstr(text, "Credit timer_pending: ");
+	unsigned prod, cons;
+	int d1, d2, pending;
+
+	if (!tx || !credit || !(tx = strstr(tx, "req prod ")) ||
+	    sscanf(tx, "req prod %u (%d) cons %u (%d)", &prod, &d1, &cons, &d2) != 4 ||
+	    sscanf(credit, "Credit timer_pending: %d", &pending) != 1)
+		return -EINVAL;
+	*backlog_slots = prod - cons; /* ring indices wrap: the difference does not */
+	*credit_waiting = pending != 0;
+	return 0;
+}
+
+/* The vif's shared rings as netback's debugfs shows them (io_ring_q<N> for each queue):
+ * requests the guest put on its transmit ring that netback has not taken yet, and whether
+ * netback waits for its credit. A measured proxy of what the credit holds in the guest, where
+ * dom0 cannot count packets. Unknown (not ring_known) without debugfs. */
+static void ring_state(struct xc *x, const struct enf_vif *ev, struct vif_counters *out)
+{
+	char path[128], text[2048];
+	uint32_t total = 0;
+	bool waiting = false;
+	unsigned q;
+
+	for (q = 0; q < 64; q++) {
+		uint32_t slots;
+		bool w;
+		size_t n;
+		FILE *f;
+
+		snprintf(path, sizeof(path), XEN_NETBACK_DEBUGFS "/%s/io_ring_q%u",
+			 ev->desc->host_ifname, q);
+		f = fopen(path, "re");
+		if (!f)
+			break;
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = '\0';
+		if (xen_credit_ring_parse(text, &slots, &w))
+			break;
+		total += slots;
+		waiting |= w;
+	}
+	if (!q) {
+		if (!x->ring_unreadable_said)
+			log_info("netback's ring state not readable (no debugfs at %s); what the "
+				 "credit holds in the guest is reported as unknown vm=%s vif=%s",
+				 XEN_NETBACK_DEBUGFS, ev->vm, ev->desc->id);
+		x->ring_unreadable_said = true;
+		return;
+	}
+	out->ring_known = true;
+	out->ring_backlog_slots = total;
+	out->credit_waiting = waiting;
+}
+
 static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct xc *x = e->priv;
 	struct xc_vif *v = ev->state;
+	int rc;
 
 	if (!v)
 		return -ENOENT;
-	return x->counters.ops->read_counters(&x->counters, &v->counted, out);
+	rc = x->counters.ops->read_counters(&x->counters, &v->counted, out);
+	if (!rc && v->written) /* a credit in force: what it holds */
+		ring_state(x, ev, out);
+	return rc;
 }
 
 /* Writes (value) or removes (NULL) a node; after xenstored restarted, once more on a new

@@ -34,6 +34,13 @@
  */
 bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char *buf, size_t len);
 
+/* netback's debugfs, where each vif's io_ring_q<N> shows its shared rings and credit. */
+#define XEN_NETBACK_DEBUGFS "/sys/kernel/debug/xen-netback"
+
+/* From an io_ring_q<N> text: requests on the transmit ring netback has not taken (req_prod -
+ * req_cons) and whether its credit timer is pending. 0, or -EINVAL if the text is not one. */
+int xen_credit_ring_parse(const char *text, uint32_t *backlog_slots, bool *credit_waiting);
+
 struct enforcer;
 /* The enforcer, with its own xenstore connection; clear_on_exit: remove the rate nodes it
  * wrote when it closes; counters and sample_every: where it counts (xen_counters.h). Returns 0,

@@ -43,13 +43,15 @@ $_kpps
 unset multiplot
 GP
 }
+# The enforcers' titles: BAR_TITLES, "|"-separated, or none, netback and netfront.
 bars_panel() { # DAT FIRST_COLUMN YLABEL: the SLA's hollow bar and the three enforcers'
+	_t=${BAR_TITLES:-none|netback|netfront}
 	cat <<GP
 set ylabel "$3"
 plot "$1" using $2:xtic(1) title "SLA allows" fs empty border rgb "black" lc rgb "black", \\
-     "" using $(($2 + 1)) title "none" lc rgb "#9e9e9e", \\
-     "" using $(($2 + 2)) title "netback" lc rgb "#f28e2b", \\
-     "" using $(($2 + 3)) title "netfront" lc rgb "#4e79a7"
+     "" using $(($2 + 1)) title "$(echo "$_t" | cut -d'|' -f1)" lc rgb "#9e9e9e", \\
+     "" using $(($2 + 2)) title "$(echo "$_t" | cut -d'|' -f2)" lc rgb "#f28e2b", \\
+     "" using $(($2 + 3)) title "$(echo "$_t" | cut -d'|' -f3)" lc rgb "#4e79a7"
 GP
 }
 

@@ -55,7 +55,7 @@ mkdir -p "$O/usr/lib/modules/$K"
 	cp modules.order modules.builtin* "$O/usr/lib/modules/$K/"
 	for m in drivers/net/xen-netback drivers/net/veth.ko net/llc net/802 net/bridge \
 		net/sched drivers/xen net/openvswitch net/nsh net/netfilter net/ipv4/netfilter \
-		net/ipv6/netfilter lib/libcrc32c.ko; do
+		net/ipv6/netfilter lib/libcrc32c.ko crypto/crc32c_generic.ko; do
 		mkdir -p "$O/usr/lib/modules/$K/kernel/$(dirname "$m")"
 		cp -r "kernel/$m" "$O/usr/lib/modules/$K/kernel/$(dirname "$m")/"
 	done
