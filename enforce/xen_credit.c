@@ -187,6 +187,8 @@ static void ring_state(struct xc *x, const struct enf_vif *ev, struct vif_counte
 	out->ring_known = true;
 	out->ring_backlog_slots = total;
 	out->credit_waiting = waiting;
+	log_debug("netback ring vm=%s vif=%s queues=%u backlog_slots=%" PRIu32 " credit_waiting=%d",
+		  ev->vm, ev->desc->id, q, total, waiting);
 }
 
 static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
