@@ -76,4 +76,9 @@ END {
 			c["xen-credit 1,3"], c["vif-police 1,3"], c["xen-credit 1,3"] / c["vif-police 1,3"]
 	if (("none 1,3" in c) && c["none 1,3"] > 0)
 		printf "floods alone, held by the credit vs not limited: %.2f\n", c["xen-credit 1,3"] / c["none 1,3"]
+	# What the floods add to an idle dom0 (the agent, no traffic): their own cost.
+	if (("none " in c) && ("vif-police 1,3" in c) && c["vif-police 1,3"] > c["none "])
+		printf "floods alone, above an idle dom0 (%.1f %%): held %.1f, dropped after the copy %.1f, ratio %.2f\n",
+			c["none "], c["xen-credit 1,3"] - c["none "], c["vif-police 1,3"] - c["none "],
+			(c["xen-credit 1,3"] - c["none "]) / (c["vif-police 1,3"] - c["none "])
 }' "$OUT"

@@ -529,6 +529,8 @@ if [ "$MODE" = scenario2 ]; then
 	s2_sink_filters
 	tc qdisc add dev dbavm-up0 root handle 1: htb default 1
 	tc class add dev dbavm-up0 parent 1: classid 1:1 htb rate 62500kbit ceil 62500kbit burst 64k cburst 64k
+	# dom0 with the agent and no traffic: what the floods add to it is their cost.
+	s2_run none ""
 	for enf in none vif-police xen-credit; do s2_run "$enf" "1 2 3"; done
 	for enf in none vif-police xen-credit; do s2_run "$enf" "1 3"; done
 	for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
