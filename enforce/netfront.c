@@ -28,8 +28,9 @@
  * counts what netback passed as the wire will carry it (whole frames, a GSO packet as its
  * segments), and samples for delay through the driver domain to the uplink. At tc ingress the
  * program sees the frame from its Ethernet header, as at egress, so the signature is the same
- * as at the uplink; the packet has no socket there, so bpf_get_netns_cookie gives the initial
- * namespace's cookie, the agent's own in dom0.
+ * as at the uplink. Every vif is in the agent's own namespace there, so the ifindex alone
+ * names it (netfront_tap in netfront.bpf.c). As vif-police the tap holds the limits too, and
+ * drops what is over them there, after netback's copy: the paper's baseline.
  */
 #include "netfront.h"
 
@@ -53,6 +54,7 @@
 #include "frame.h"
 #include "log.h"
 #include "loop.h"
+#include "measure_only.h"
 #include "netfront.skel.h"
 #include "rtnl.h"
 #include "tc.h"
@@ -588,14 +590,6 @@ static const struct enforcer_ops netfront_ops = {
 	.drain_samples = nf_drain_samples,
 };
 
-/* The tap limits nothing: what it sees is what netback passed, offered and passed alike. */
-static int tap_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
-{
-	(void)e;
-	(void)l;
-	return ev->state ? 0 : -ENOENT;
-}
-
 /* vif-police's burst: netback hands dom0 a guest's packets a NAPI poll at a time, up to 64
  * back to back, so a policer's burst must take that many, or 20 ms of rate (netback's credit
  * window), whichever is more. With the hook's 5 ms, a flood of 64-byte frames at 3x a limit
@@ -651,7 +645,7 @@ static const struct enforcer_ops tap_ops = {
 	.detach = nf_detach,
 	.sync = nf_sync,
 	.read_counters = nf_read_counters,
-	.apply = tap_apply,
+	.apply = measure_only_apply, /* it limits nothing: offered and passed alike */
 	.close = nf_close,
 	.drain_samples = nf_drain_samples,
 };

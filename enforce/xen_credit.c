@@ -5,7 +5,6 @@
 #include "xen_credit.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +55,17 @@ struct xc_vif {
 	uint64_t bytes;		 /* ...and the credit it holds */
 	uint64_t pps;		 /* the packet limit in force, UINT64_MAX: none */
 	struct frame_mean frame; /* smoothed over periods */
+	/* netback's ring as last read (ring_state), and when: read once a second at most. */
+	uint64_t ring_read_ns;
+	bool ring_known, credit_waiting;
+	uint32_t ring_slots;
 };
 
 struct xc {
 	struct xs_handle *xs;
 	bool ring_unreadable_said; /* netback's debugfs: said once when it cannot be read */
-	struct enforcer counters;  /* libxenstat, or the netdevs' statistics */
+	struct enforcer counters;  /* where it counts: the tap, the netdevs or libxenstat */
+	uint64_t now_ns;	   /* the period's time, from sync */
 	bool clear_on_exit;
 	struct xc_vif **vifs; /* attached, for clearing on exit */
 	size_t n_vifs;
@@ -128,6 +132,7 @@ static int xc_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct xc *x = e->priv;
 
+	x->now_ns = now_ns;
 	return x->counters.ops->sync(&x->counters, now_ns);
 }
 
@@ -146,11 +151,15 @@ int xen_credit_ring_parse(const char *text, uint32_t *backlog_slots, bool *credi
 	return 0;
 }
 
+/* How often a vif's ring is read: a report, not an input to the allocator, and a file to open
+ * and parse a vif, which a thousand vifs at 100 ms would do ten thousand times a second. */
+#define RING_READ_NS 1000000000ull
+
 /* The vif's shared rings as netback's debugfs shows them (io_ring_q<N> for each queue):
  * requests the guest put on its transmit ring that netback has not taken yet, and whether
  * netback waits for its credit. A measured proxy of what the credit holds in the guest, where
  * dom0 cannot count packets. Unknown (not ring_known) without debugfs. */
-static void ring_state(struct xc *x, const struct enf_vif *ev, struct vif_counters *out)
+static void ring_state(struct xc *x, const struct enf_vif *ev, struct xc_vif *v)
 {
 	char path[128], text[2048];
 	uint32_t total = 0;
@@ -176,19 +185,15 @@ static void ring_state(struct xc *x, const struct enf_vif *ev, struct vif_counte
 		total += slots;
 		waiting |= w;
 	}
-	if (!q) {
-		if (!x->ring_unreadable_said)
-			log_info("netback's ring state not readable (no debugfs at %s); what the "
-				 "credit holds in the guest is reported as unknown vm=%s vif=%s",
-				 XEN_NETBACK_DEBUGFS, ev->vm, ev->desc->id);
-		x->ring_unreadable_said = true;
-		return;
-	}
-	out->ring_known = true;
-	out->ring_backlog_slots = total;
-	out->credit_waiting = waiting;
-	log_debug("netback ring vm=%s vif=%s queues=%u backlog_slots=%" PRIu32 " credit_waiting=%d",
-		  ev->vm, ev->desc->id, q, total, waiting);
+	v->ring_read_ns = x->now_ns;
+	v->ring_known = q > 0;
+	v->ring_slots = total;
+	v->credit_waiting = waiting;
+	if (!q && !x->ring_unreadable_said)
+		log_info("netback's ring state not readable (no debugfs at %s); what the credit "
+			 "holds in the guest is reported as unknown vm=%s vif=%s",
+			 XEN_NETBACK_DEBUGFS, ev->vm, ev->desc->id);
+	x->ring_unreadable_said |= !q;
 }
 
 static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
@@ -200,9 +205,14 @@ static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 	if (!v)
 		return -ENOENT;
 	rc = x->counters.ops->read_counters(&x->counters, &v->counted, out);
-	if (!rc && v->written) /* a credit in force: what it holds */
-		ring_state(x, ev, out);
-	return rc;
+	if (rc || !v->written) /* no credit in force: nothing it holds */
+		return rc;
+	if (!v->ring_read_ns || x->now_ns - v->ring_read_ns >= RING_READ_NS)
+		ring_state(x, ev, v);
+	out->ring_known = v->ring_known;
+	out->ring_backlog_slots = v->ring_slots;
+	out->credit_waiting = v->credit_waiting;
+	return 0;
 }
 
 /* Writes (value) or removes (NULL) a node; after xenstored restarted, once more on a new

@@ -203,18 +203,22 @@ sink_mac=$(sink cat /sys/class/net/eth0/address)
 domu_cmd() { # I LINE: one command to vm<I>'s domu-cmd (pktgen), answered at once
 	echo "$2" | sink timeout 10 busybox nc "198.18.0.1$1" 7000
 }
-# One /metrics read: the agent's ticks and vm<I>'s passed packets and bytes at the last one.
-agent_mark() { # I
-	api /metrics | awk -v vm="{vm=\"vm$1\"}" '
+# The agent's counters of vm<I> at its last tick, from /metrics on standard input: ticks
+# passed_pkts passed_bytes offered_pkts dropped_pkts lost_path (a series the enforcer does not
+# have reads -1).
+vm_mark() { # I
+	awk -v vm="vm$1" '
+		function v(name) { return (name in f) ? f[name] : -1 }
 		$1 == "dbavm_loop_ticks_total" { t = $2 }
-		$1 == "dbavm_vm_passed_packets_total" vm { p = $2 }
-		$1 == "dbavm_vm_passed_bytes_total" vm { b = $2 }
-		END { print t + 0, p + 0, b + 0 }'
+		index($1, "{vm=\"" vm "\"}") || index($1, "{vm=\"" vm "\",cause=\"path\"}") { split($1, n, "{"); f[n[1] ($1 ~ /path/ ? "_path" : "")] = $2 }
+		END { print t + 0, v("dbavm_vm_passed_packets_total"), v("dbavm_vm_passed_bytes_total"),
+			v("dbavm_vm_offered_packets_total"), v("dbavm_vm_dropped_packets_total"),
+			v("dbavm_vm_lost_packets_total_path") }'
 }
-# What the agent counted for vm<I> between two marks: packets a second, bytes a packet.
-agent_between() { # MARK0 MARK1 (each "ticks packets bytes")
-	echo "$1 $2" | awk -v p="$PERIOD_MS" '{ dt = ($4 - $1) * p / 1000; n = $5 - $2
-		printf "%.1f %.1f\n", (dt > 0 ? n / dt : 0), (n ? ($6 - $3) / n : 0) }'
+# What the agent passed between two marks: packets a second over its ticks, bytes a packet.
+agent_between() { # MARK0 MARK1
+	echo "$1 $2" | awk -v p="$PERIOD_MS" '{ dt = ($7 - $1) * p / 1000; n = $8 - $2
+		printf "%.1f %.1f\n", (dt > 0 ? n / dt : 0), (n ? ($9 - $3) / n : 0) }'
 }
 # The sink's figure for vm<I> from pgsink's line: FIELD's value.
 sink_field() { # I FIELD
@@ -226,9 +230,9 @@ sink_field() { # I FIELD
 pkt_phase() { # I LIMIT OFFERED FRAME SECONDS
 	domu_cmd "$1" "pg $sink_mac $3 $4 $(($5 + 3))" >/dev/null || bad "vm$1: pktgen not started"
 	sleep 1
-	m0=$(agent_mark "$1")
+	m0=$(api /metrics | vm_mark "$1")
 	sink pgsink eth0 "$5" >/tmp/pgsink.out
-	m1=$(agent_mark "$1")
+	m1=$(api /metrics | vm_mark "$1")
 	got=$(sink_field "$1" pps)
 	echo "PKT vm$1 frame=$4 offered=$3 limit=$2 sink: $(grep "src=198.18.0.1$1 " /tmp/pgsink.out)"
 	within "vm$1, $4-byte frames offered at $3/s: the sink's packets a second vs its limit" \
@@ -354,9 +358,9 @@ sleep 0.5
 expect "vif-police: no rate node (it holds nothing in the guest)" "$(rate_node 1)" none
 domu_cmd 1 "pg $sink_mac 3000 64 7" >/dev/null
 sleep 1
-vp0=$(api /metrics | s2_mark 1) t0=$(now)
+vp0=$(api /metrics | vm_mark 1) t0=$(now)
 sink pgsink eth0 4 >/tmp/pgsink.out
-vp1=$(api /metrics | s2_mark 1) t1=$(now)
+vp1=$(api /metrics | vm_mark 1) t1=$(now)
 # The agent's last three whole seconds (its history, each over its own measured time), all
 # inside the flood: their median against the sink's.
 hist=$(api /vms/vm1/stats | jq '[.periods[-3:][].passed.pps] | sort | .[1]')
@@ -445,17 +449,6 @@ s2_sink_counts() { # "packets bytes" of vm1, vm2, vm3, one VM a line
 		 {m: .options.keys.src_mac, p: .options.actions[0].stats.packets, b: .options.actions[0].stats.bytes}] |
 		sort_by(.m) | .[] | "\(.p) \(.b)"'
 }
-# The agent's counters of vm<I> at its last tick: ticks passed_pkts passed_bytes offered_pkts
-# dropped_pkts lost_path (a series the enforcer does not have reads -1).
-s2_mark() { # I: from /metrics on standard input
-	awk -v vm="vm$1" '
-		function v(name) { return (name in f) ? f[name] : -1 }
-		$1 == "dbavm_loop_ticks_total" { t = $2 }
-		index($1, "{vm=\"" vm "\"}") || index($1, "{vm=\"" vm "\",cause=\"path\"}") { split($1, n, "{"); f[n[1] ($1 ~ /path/ ? "_path" : "")] = $2 }
-		END { print t + 0, v("dbavm_vm_passed_packets_total"), v("dbavm_vm_passed_bytes_total"),
-			v("dbavm_vm_offered_packets_total"), v("dbavm_vm_dropped_packets_total"),
-			v("dbavm_vm_lost_packets_total_path") }'
-}
 # One mode: SENDERS (1 3, or 1 2 3) under ENFORCER; S2 lines for each VM and for dom0. Nothing
 # runs in dom0 during the 8 s measured but a sleep.
 s2_run() { # ENFORCER "SENDERS"
@@ -491,7 +484,7 @@ s2_run() { # ENFORCER "SENDERS"
 	sdt=$(awk -v a="$s0" -v b="$s1" -v c="$s2" -v d="$s3" 'BEGIN { print (c + d) / 2 - (a + b) / 2 }')
 	api /metrics >/tmp/s2.m1
 	for i in 1 2 3; do
-		eval "m0_$i=\$(s2_mark $i </tmp/s2.m0) m1_$i=\$(s2_mark $i </tmp/s2.m1)"
+		eval "m0_$i=\$(vm_mark $i </tmp/s2.m0) m1_$i=\$(vm_mark $i </tmp/s2.m1)"
 	done
 	dt=$(awk -v s="$t0" -v e="$t1" 'BEGIN { print e - s }')
 	for i in 1 2 3; do
