@@ -531,6 +531,44 @@ if [ "$MODE" = scenario2 ]; then
 	exit 0
 fi
 
+# TCP through the enforcers: four flows from each of two VMs at once, of two classes, on an
+# uplink the agent is told carries 10 Mbit/s: vm1 class 0 held to 4 Mbit/s (min = max), vm2
+# class 3 with 1 Mbit/s guaranteed and 6 at most, which the allocator gives it. Judged like
+# the other TCP checks here (a third to four thirds of the limit: held, not stalled) under
+# xen-credit; under vif-police, which drops TCP in dom0 after the copy, printed.
+tcp_classes() {
+echo "== TCP, four flows a VM, beside a VM of another class"
+cls_put() { # I PRIORITY MIN MAX
+	curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/vms/vm$1/sla" \
+		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+		-d "{\"priority\":$2,\"bandwidth\":{\"min_bps\":$3,\"max_bps\":$4}}"
+}
+for enf in xen-credit vif-police; do
+	start_agent --enforcer "$enf" --uplinks dbavm-up0:10000000
+	wait_present 3
+	cls_put 1 0 4000000 4000000 >/dev/null
+	cls_put 2 3 1000000 6000000 >/dev/null
+	sleep 0.5
+	lim2=$(api /vms/vm2 | jq '.vifs[0].limit.bps / 1e6')
+	for i in 1 2; do
+		sink timeout 40 iperf3 -c "198.18.0.1$i" -R -P 4 -O 2 -t 8 -J >"/tmp/c$i" 2>/dev/null &
+		eval "c$i=\$!"
+	done
+	# shellcheck disable=SC2154 # set by the eval
+	wait "$c1" "$c2"
+	g1=$(jq '.end.sum_received.bits_per_second / 1e6' /tmp/c1 2>/dev/null || echo 0)
+	g2=$(jq '.end.sum_received.bits_per_second / 1e6' /tmp/c2 2>/dev/null || echo 0)
+	echo "$enf: vm1 (class 0, 4 Mbit/s) $g1 Mbit/s, vm2 (class 3, allocated $lim2) $g2 Mbit/s"
+	if [ "$enf" = xen-credit ]; then
+		held "xen-credit: vm1's four TCP flows (class 0), Mbit/s" "$g1" 4
+		held "xen-credit: vm2's four TCP flows beside them (class 3), Mbit/s" "$g2" "$lim2"
+	fi
+	expect "$enf: DELETE vm1's SLA" "$(del_sla vm1)" 204
+	expect "$enf: DELETE vm2's SLA" "$(del_sla vm2)" 204
+	stop_agent
+done
+}
+
 ovs_checks() {
 echo "== Open vSwitch: vm4 on an OVS bridge (xl's vif-openvswitch), found with its uplink"
 command -v ovs-vsctl >/dev/null || {
@@ -585,6 +623,7 @@ fi
 
 if [ "$MODE" = test ]; then # (scenario: the scenario alone, to look at it)
 packet_checks
+tcp_classes
 ovs_checks
 echo "== discovery, without --uplinks"
 start_agent
