@@ -549,11 +549,13 @@ for enf in xen-credit vif-police; do
 	cls_put 1 0 4000000 4000000 >/dev/null
 	cls_put 2 3 1000000 6000000 >/dev/null
 	sleep 0.5
-	lim2=$(api /vms/vm2 | jq '.vifs[0].limit.bps / 1e6')
 	for i in 1 2; do
 		sink timeout 40 iperf3 -c "198.18.0.1$i" -R -P 4 -O 2 -t 8 -J >"/tmp/c$i" 2>/dev/null &
 		eval "c$i=\$!"
 	done
+	# vm2's allocation once it sends (idle, it has its guarantee and a share of the headroom)
+	sleep 6
+	lim2=$(api /vms/vm2 | jq '.vifs[0].limit.bps / 1e6')
 	# shellcheck disable=SC2154 # set by the eval
 	wait "$c1" "$c2"
 	g1=$(jq '.end.sum_received.bits_per_second / 1e6' /tmp/c1 2>/dev/null || echo 0)
