@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -311,9 +312,13 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 	if (!rc)
 		rc = bpf_map_update_elem(map_fd(nf, M_SLOT), &v->key, &slot, BPF_NOEXIST);
 	if (!rc) {
+		uint64_t t0 = loop_now_ns();
+
 		op = (struct hook_op){ nf, v, true };
 		rc = nf->tap ? tap_hook(nf, v, true)
 			     : in_netns(nf, d->guest_netns, hook_in_ns, &op);
+		log_debug("hook attached vm=%s vif=%s rc=%d us=%" PRIu64, ev->vm, d->id, rc,
+			  (loop_now_ns() - t0) / 1000);
 		if (rc)
 			bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	}

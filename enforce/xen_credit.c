@@ -50,6 +50,8 @@ bool xen_credit_rate(uint64_t bps, uint64_t pps, uint64_t mean_frame_bits, char 
 struct xc_vif {
 	/* The vif as the counters see it: the same description, its own state slot. */
 	struct enf_vif counted;
+	bool counting; /* the counters attached it: at its first reading (xc_attach) */
+	bool count_failed_said;
 	char path[96]; /* the backend's rate node */
 	bool written;
 	uint64_t bytes;		 /* ...and the credit it holds */
@@ -78,7 +80,6 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 	struct xc *x = e->priv;
 	unsigned domid, devid;
 	struct xc_vif *v, **grown;
-	int rc;
 
 	if (!xen_vif_id_parse(ev->desc->id, &domid, &devid))
 		return -EINVAL;
@@ -89,12 +90,11 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 		return -ENOMEM;
 	}
 	x->vifs = grown;
+	/* The counters attach at the vif's first reading, a period later, and the vif's limit
+	 * (the rate node) does not wait for them: the tap's two netlink requests took 4-12 ms
+	 * under QEMU, but 180-215 ms twice in a run, most likely waiting for the rtnl lock while
+	 * xl's hotplug scripts set the new vif up, and once that made a new domU's limit late. */
 	v->counted = (struct enf_vif){ ev->desc, ev->vm, ev->delay, NULL };
-	rc = x->counters.ops->attach(&x->counters, &v->counted);
-	if (rc) {
-		free(v);
-		return rc;
-	}
 	x->vifs[x->n_vifs++] = v;
 	snprintf(v->path, sizeof(v->path), XEN_VIF_BACKEND "/%u/%u/rate", domid, devid);
 	v->pps = UINT64_MAX;
@@ -119,7 +119,8 @@ static void xc_detach(struct enforcer *e, struct enf_vif *ev)
 
 	if (!v)
 		return;
-	x->counters.ops->detach(&x->counters, &v->counted);
+	if (v->counting)
+		x->counters.ops->detach(&x->counters, &v->counted);
 	/* The agent stopping (or the vif going, when the node is gone already). */
 	if (x->clear_on_exit && v->written && !xc_put(x, v->path, NULL))
 		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
@@ -204,6 +205,19 @@ static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 
 	if (!v)
 		return -ENOENT;
+	if (!v->counting) {
+		rc = x->counters.ops->attach(&x->counters, &v->counted);
+		if (rc) {
+			if (!v->count_failed_said)
+				log_warn("vif not counted, tried again each period vm=%s vif=%s "
+					 "err=%s",
+					 ev->vm, ev->desc->id, strerror(-rc));
+			v->count_failed_said = true;
+			return rc;
+		}
+		v->counting = true;
+		return -EAGAIN; /* counted from the next reading */
+	}
 	rc = x->counters.ops->read_counters(&x->counters, &v->counted, out);
 	if (rc || !v->written) /* no credit in force: nothing it holds */
 		return rc;
