@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "log.h"
@@ -340,10 +341,43 @@ static void peer_name(struct MHD_Connection *mc, char *buf, size_t len)
 }
 
 /*
+ * A client certificate, verified in the handshake: its chain to the client CA, and its purpose.
+ * A certificate that names its purposes (Extended Key Usage) must name TLS client
+ * authentication, so a server's certificate from the same CA (the agent's own, or another
+ * host's) is not a client's; one that names none is taken, as RFC 5280 allows. A CA's
+ * certificate is never a client's, though the chain to itself verifies.
+ */
+static gnutls_typed_vdata_st client_purpose = { GNUTLS_DT_KEY_PURPOSE_OID,
+						(unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0 };
+
+static int verify_client(gnutls_session_t s)
+{
+	unsigned status = 0, n = 0, critical = 0, ca = 0;
+	const gnutls_datum_t *chain;
+	gnutls_x509_crt_t leaf;
+	int is_ca;
+
+	if (gnutls_certificate_verify_peers(s, &client_purpose, 1, &status) || status)
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	chain = gnutls_certificate_get_peers(s, &n);
+	if (!chain || !n || gnutls_x509_crt_init(&leaf))
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	is_ca = gnutls_x509_crt_import(leaf, &chain[0], GNUTLS_X509_FMT_DER)
+			? 1
+			: gnutls_x509_crt_get_basic_constraints(leaf, &critical, &ca, NULL);
+	gnutls_x509_crt_deinit(leaf);
+	/* no basic constraints at all: an end entity's certificate */
+	if (is_ca == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return 0;
+	return is_ca < 0 || ca ? GNUTLS_E_CERTIFICATE_ERROR : 0;
+}
+
+/*
  * A TLS session before its handshake: the current certificates (libmicrohttpd's own are those
  * of the start, which a reload must not leave in place), and with a client CA, a client
- * certificate required and verified in the handshake itself, so that a client without one, or
- * with one from another CA, never gets as far as HTTP.
+ * certificate required and verified in the handshake itself (verify_client), so that a client
+ * without one, with one from another CA or one not meant for a client never gets as far as
+ * HTTP.
  */
 static int tls_session_start(struct http_server *srv, struct MHD_Connection *mc)
 {
@@ -355,7 +389,7 @@ static int tls_session_start(struct http_server *srv, struct MHD_Connection *mc)
 		return -EIO;
 	if (tls_creds_require_client(srv->tls)) {
 		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
-		gnutls_session_set_verify_cert(s, NULL, 0);
+		gnutls_session_set_verify_function(s, verify_client);
 	}
 	return 0;
 }

@@ -7,7 +7,9 @@ Certificates are made here by openssl: a CA, the server's (IP 127.0.0.1), a clie
 client of another CA, an expired server certificate (openssl ca with dates in the past) and
 keys that do not match. Checks: curl with the CA and a client certificate gets answers and
 can PUT with the token; plain HTTP to the port gets no HTTP answer; no client certificate, or
-one from another CA, gets no HTTP answer either; a key readable by others, a key that is not
+one from another CA, gets no HTTP answer either; nor does a certificate of the client CA
+that is not a client's (a server's, serverAuth only; the agent's own; the CA's own), while
+one that names no purpose is taken; a key readable by others, a key that is not
 the certificate's, an expired certificate, --tls-cert without --tls-key: each refuses start
 with exit 2 and one line. SIGHUP: a new certificate is served to the next connection, a new
 token replaces the old, a bad new configuration (a key open to others, a config file that does
@@ -55,8 +57,9 @@ def make_ca(name):
          "-days", "3", "-subj", "/CN=dbavm test " + name])
 
 
-def issue(name, ca, cn, server, dates=None):
-    """A certificate for name's key, signed by ca (openssl ca, so dates can be set)."""
+def issue(name, ca, cn, server, dates=None, eku=True):
+    """A certificate for name's key, signed by ca (openssl ca, so dates can be set); without
+    eku, one that names no purpose (no Extended Key Usage)."""
     ec_key(name)
     run(["openssl", "req", "-new", "-key", p(name + ".key"), "-out", p(name + ".csr"),
          "-subj", "/CN=" + cn])
@@ -71,8 +74,9 @@ def issue(name, ca, cn, server, dates=None):
                 "serial = %s/serial\ndefault_md = sha256\npolicy = pol\ncopy_extensions = none\n"
                 "unique_subject = no\n[pol]\ncommonName = supplied\n[ext]\n"
                 "basicConstraints = CA:FALSE\n%s\n" % (
-                    d, d, d, "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth"
-                    if server else "extendedKeyUsage = clientAuth"))
+                    d, d, d, ("subjectAltName = IP:127.0.0.1\n" if server else "") + (
+                        "" if not eku else "extendedKeyUsage = serverAuth" if server
+                        else "extendedKeyUsage = clientAuth")))
     when = (["-startdate", dates[0], "-enddate", dates[1]] if dates else ["-days", "2"])
     run(["openssl", "ca", "-batch", "-config", d + "/ca.cnf", "-cert", p(ca + ".pem"),
          "-keyfile", p(ca + ".key"), "-extensions", "ext", "-in", p(name + ".csr"),
@@ -182,6 +186,7 @@ def main():
     issue("server2", "ca", "127.0.0.1", True)
     issue("client", "ca", "prometheus", False)
     issue("stranger", "other", "stranger", False)
+    issue("anyuse", "ca", "any purpose", False, eku=False)
     issue("expired", "ca", "127.0.0.1", True, ("20200101000000Z", "20200102000000Z"))
     with open(p("token"), "w") as f:
         f.write("first-token\n")
@@ -237,6 +242,24 @@ def main():
     check("a client certificate from another CA: no HTTP answer",
           r.returncode != 0 and r.stdout == "000", (r.returncode, r.stdout))
     check("the server presents its certificate", peer_der(a.port) == der_of("server"))
+    # Certificates of the client CA that are not a client's: refused in the handshake.
+    for cert, key, what in (("server2", "server2", "another server's certificate (serverAuth "
+                             "only), same CA"),
+                            ("server", "server", "the agent's own server certificate"),
+                            ("ca", "ca", "the client CA's own certificate")):
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                            "--max-time", "5", "--cacert", p("ca.pem"), "--cert",
+                            p(cert + ".pem"), "--key", p(key + ".key"),
+                            "https://127.0.0.1:%d/healthz" % a.port],
+                           capture_output=True, text=True)
+        check("as a client: %s: no HTTP answer" % what, r.returncode != 0 and
+              r.stdout == "000", (r.returncode, r.stdout))
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time",
+                        "5", "--cacert", p("ca.pem"), "--cert", p("anyuse.pem"), "--key",
+                        p("anyuse.key"), "https://127.0.0.1:%d/healthz" % a.port],
+                       capture_output=True, text=True)
+    check("a client certificate that names no purpose (RFC 5280): taken", r.stdout == "200",
+          (r.returncode, r.stdout))
 
     # ---- SIGHUP ----
     before = json.loads(https(a.port, "GET", "/host")[1])
