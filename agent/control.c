@@ -97,6 +97,9 @@ void control_close(struct control *ctl)
 			detach_vif(ctl, vm, vm->n_vifs - 1);
 	}
 	host_free(&ctl->host);
+	free(ctl->refused);
+	ctl->refused = NULL;
+	ctl->n_refused = 0;
 	free_flat(ctl);
 	alloc_ws_free(ctl->ws);
 	ctl->ws = NULL;
@@ -225,13 +228,48 @@ static int cmp_id_pvm(const void *key, const void *elem)
 	return strcmp(key, (*(const struct platform_vm *const *)elem)->id);
 }
 
-/* The host's VM of that id: by the index of VMs sorted by id, else (a VM new to the host, or
- * known by its UUID or domid) as host_find_vm finds one. */
-static struct vm *find_scanned(const struct host *h, struct vm **by_id, size_t n, const char *id)
+/* The host's VM of a scanned VM's id, by the index of VMs sorted by id; NULL: new to the host.
+ * Only the id, the key the platform keeps unique: a VM named after another's domid or UUID is
+ * another VM, never taken for that one (whose vifs it would release). */
+static struct vm *find_scanned(struct vm **by_id, size_t n, const char *id)
 {
 	struct vm **hit = bsearch(id, by_id, n, sizeof(*by_id), cmp_id_vm);
 
-	return hit ? *hit : host_find_vm(h, id);
+	return hit ? *hit : NULL;
+}
+
+static bool refused_in(const struct platform_refusal *r, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(r[i].name, name))
+			return true;
+	return false;
+}
+
+/* The scan's refusals become the control's: each new one said once, at warn (a VM the agent
+ * cannot limit), and one that went, at info. */
+static void take_refusals(struct control *ctl, struct platform_scan *scan)
+{
+	bool changed = scan->n_refused != ctl->n_refused;
+
+	for (size_t i = 0; i < scan->n_refused; i++) {
+		const struct platform_refusal *r = &scan->refused[i];
+
+		if (refused_in(ctl->refused, ctl->n_refused, r->name))
+			continue;
+		changed = true;
+		log_warn("vm refused, not limited: %s name=\"%s\"", r->why, r->name);
+	}
+	for (size_t i = 0; i < ctl->n_refused; i++)
+		if (!refused_in(scan->refused, scan->n_refused, ctl->refused[i].name))
+			log_info("vm refused no longer seen name=\"%s\"", ctl->refused[i].name);
+	free(ctl->refused);
+	ctl->refused = scan->refused;
+	ctl->n_refused = scan->n_refused;
+	scan->refused = NULL;
+	scan->n_refused = 0;
+	if (changed)
+		ctl->host.generation++;
 }
 
 static int reconcile(struct control *ctl, uint64_t now_ns)
@@ -249,6 +287,7 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 			  strerror(-rc));
 		return rc;
 	}
+	take_refusals(ctl, &scan);
 	/* Both sides sorted by id: a scan of a thousand VMs is matched in n log n, not n^2. */
 	by_id = malloc((n_by_id ? n_by_id : 1) * sizeof(*by_id));
 	seen = malloc((scan.n_vms ? scan.n_vms : 1) * sizeof(*seen));
@@ -264,7 +303,7 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 	qsort(seen, scan.n_vms, sizeof(*seen), cmp_pvm_id);
 	rc = reconcile_uplinks(ctl, &scan);
 	for (size_t k = 0; !rc && k < scan.n_vms; k++) {
-		struct vm *vm = find_scanned(h, by_id, n_by_id, scan.vms[k].id);
+		struct vm *vm = find_scanned(by_id, n_by_id, scan.vms[k].id);
 
 		if (!vm && !(vm = host_add_vm(h, scan.vms[k].id))) {
 			rc = -ENOMEM;

@@ -27,6 +27,9 @@ struct control {
 	struct platform *plat;
 	struct enforcer *enf;
 	struct host host;
+	/* VMs the platform shows that the last scan left out (platform_name_problem), and why */
+	struct platform_refusal *refused;
+	size_t n_refused;
 	bool rescan;  /* the platform said the host changed */
 	bool reapply; /* ...or came back from an outage: every limit is applied again */
 	bool started;

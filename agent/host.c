@@ -31,22 +31,43 @@ void host_free(struct host *host)
 	memset(host, 0, sizeof(*host));
 }
 
-struct vm *host_find_vm(const struct host *host, const char *key)
+/* Whether key is vm's UUID or (Xen) domid. */
+static bool names_by_other_key(const struct vm *vm, const char *key)
 {
 	char domid[24];
+
+	if (vm->uuid[0] && !strcasecmp(vm->uuid, key))
+		return true;
+	if (vm->domid < 0)
+		return false;
+	snprintf(domid, sizeof(domid), "%" PRId64, vm->domid);
+	return !strcmp(domid, key);
+}
+
+struct vm *host_lookup_vm(const struct host *host, const char *key, struct vm **other)
+{
+	struct vm *by_id = NULL, *first = NULL, *second = NULL;
 
 	for (size_t i = 0; i < host->n_vms; i++) {
 		struct vm *vm = host->vms[i];
 
-		if (!strcmp(vm->id, key) || (vm->uuid[0] && !strcasecmp(vm->uuid, key)))
-			return vm;
-		if (vm->domid >= 0) {
-			snprintf(domid, sizeof(domid), "%" PRId64, vm->domid);
-			if (!strcmp(domid, key))
-				return vm;
-		}
+		if (strcmp(vm->id, key) && !names_by_other_key(vm, key))
+			continue;
+		if (!strcmp(vm->id, key))
+			by_id = vm;
+		if (!first)
+			first = vm;
+		else if (!second)
+			second = vm;
 	}
-	return NULL;
+	if (other)
+		*other = second ? (first == by_id || !by_id ? second : first) : NULL;
+	return by_id ? by_id : first;
+}
+
+struct vm *host_find_vm(const struct host *host, const char *key)
+{
+	return host_lookup_vm(host, key, NULL);
 }
 
 struct vm *host_add_vm(struct host *host, const char *id)

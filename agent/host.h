@@ -99,8 +99,12 @@ struct host {
 void host_init(struct host *host);
 void host_free(struct host *host);
 
-/* By name, UUID or (Xen) domid. NULL if unknown. */
+/* By name, UUID or (Xen) domid; a VM of that name before one with that UUID or domid. NULL if
+ * unknown. */
 struct vm *host_find_vm(const struct host *host, const char *key);
+/* host_find_vm, and in *other a second VM the key also names (a name equal to another VM's
+ * domid or UUID), or NULL: the key is ambiguous then, and no caller should guess. */
+struct vm *host_lookup_vm(const struct host *host, const char *key, struct vm **other);
 /* A new, absent VM record without an SLA; NULL on allocation failure. */
 struct vm *host_add_vm(struct host *host, const char *id);
 /* Drops the record; the VM must have no vifs. */

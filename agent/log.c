@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 static enum log_level current_level = LOG_LEVEL_INFO;
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -35,7 +37,7 @@ int log_level_parse(const char *s, enum log_level *out)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char line[1024], safe[1024];
 	va_list ap;
 
 	if (level > current_level)
@@ -43,6 +45,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Names from outside are in the message: a newline or an escape sequence in one must
+	 * neither start a line of its own nor reach a terminal (text_escape: \xNN). */
+	text_escape(safe, sizeof(safe), line);
 	/* One write per line so that lines from a crashing process are never interleaved. */
-	fprintf(stderr, "level=%s %s\n", level_names[level], line);
+	fprintf(stderr, "level=%s %s\n", level_names[level], safe);
 }

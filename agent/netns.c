@@ -572,6 +572,14 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 		}
 		if (vm.n_vifs == 0)
 			continue; /* not a VM: no vif of ours in it (the sink, say) */
+		/* The whole name: the id holds 63 bytes of it */
+		if (platform_name_problem(de->d_name)) {
+			free(vm.vifs);
+			if ((rc = platform_scan_refuse(scan, de->d_name,
+						       platform_name_problem(de->d_name))))
+				break;
+			continue;
+		}
 		if ((rc = platform_scan_add_vm(scan, &vm)))
 			break;
 	}

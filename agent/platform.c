@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 int platform_host_copy(struct platform_host *dst, const struct platform_host *src)
 {
 	*dst = *src;
@@ -38,10 +40,49 @@ int platform_scan_start(struct platform_scan *scan, const struct platform_host *
 	return 0;
 }
 
+const char *platform_name_problem(const char *name)
+{
+	const unsigned char *s = (const unsigned char *)name;
+
+	if (!*s)
+		return "an empty name";
+	if (strlen(name) >= PLATFORM_ID_MAX)
+		return "a name longer than 63 bytes";
+	for (size_t n; *s; s += n) {
+		n = text_utf8_len(s);
+		if (!n)
+			return "a name that is not UTF-8";
+		if ((n == 1 && (*s < 0x20 || *s == 0x7f)) ||
+		    (n == 2 && s[0] == 0xc2 && s[1] < 0xa0))
+			return "a name with a control character";
+	}
+	return NULL;
+}
+
+int platform_scan_refuse(struct platform_scan *scan, const char *name, const char *why)
+{
+	struct platform_refusal *grown =
+		realloc(scan->refused, (scan->n_refused + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	scan->refused = grown;
+	text_escape(grown[scan->n_refused].name, sizeof(grown->name), name);
+	grown[scan->n_refused++].why = why;
+	return 0;
+}
+
 int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm)
 {
-	struct platform_vm *grown = realloc(scan->vms, (scan->n_vms + 1) * sizeof(*grown));
+	const char *why = platform_name_problem(vm->id);
+	struct platform_vm *grown;
 
+	if (why) {
+		free(vm->vifs);
+		vm->vifs = NULL;
+		return platform_scan_refuse(scan, vm->id, why);
+	}
+	grown = realloc(scan->vms, (scan->n_vms + 1) * sizeof(*grown));
 	if (!grown) {
 		free(vm->vifs);
 		vm->vifs = NULL;
@@ -87,5 +128,6 @@ void platform_scan_free(struct platform_scan *scan)
 			free(scan->vms[i].vifs);
 	free(scan->vms);
 	free(scan->uplinks);
+	free(scan->refused);
 	memset(scan, 0, sizeof(*scan));
 }

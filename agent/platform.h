@@ -42,12 +42,21 @@ struct platform_uplink {
 	uint64_t capacity_pps; /* 0: draws on the host's packet budget */
 };
 
+/* A VM the platform shows but the agent cannot take by its name: the name (text_escape'd, so
+ * it can be logged and shown as it is) and why. */
+struct platform_refusal {
+	char name[PLATFORM_ID_MAX * 4];
+	const char *why; /* static text */
+};
+
 struct platform_scan {
 	struct platform_uplink *uplinks;
 	size_t n_uplinks;
 	uint64_t host_capacity_pps; /* 0: unlimited */
 	struct platform_vm *vms;
 	size_t n_vms;
+	struct platform_refusal *refused; /* left out of vms, whatever else they have */
+	size_t n_refused;
 };
 
 /* The host as configured (uplinks, packet budget): kept by a platform, copied into each scan. */
@@ -63,8 +72,17 @@ void platform_host_free(struct platform_host *h);
 
 /* Starts a scan: empty, with the host's uplinks and packet budget. 0 or -ENOMEM. */
 int platform_scan_start(struct platform_scan *scan, const struct platform_host *h);
-/* Appends vm to the scan, which takes its vifs (freed on failure). 0 or -ENOMEM. */
+/* Why name cannot be a VM's id, or NULL when it can. An id is what the API, the log and
+ * /metrics carry, and what tells one VM from another: at most PLATFORM_ID_MAX - 1 bytes (a
+ * longer name is never cut, for two names cut alike would be one VM), valid UTF-8, with no
+ * control character (C0, DEL, C1). */
+const char *platform_name_problem(const char *name);
+/* Appends vm to the scan, which takes its vifs (freed on failure); a VM whose id
+ * platform_name_problem refuses is recorded as refused instead. 0 or -ENOMEM. */
 int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm);
+/* Records that the scan leaves out the VM named name (its whole name, as the platform has it),
+ * for why. 0 or -ENOMEM. */
+int platform_scan_refuse(struct platform_scan *scan, const char *name, const char *why);
 /* The index of the scan's uplink named name, added with capacity_bps (its packets drawing on
  * the host's budget) if it is not there yet; -ENOMEM. */
 int platform_scan_uplink(struct platform_scan *scan, const char *name, uint64_t capacity_bps);

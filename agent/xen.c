@@ -467,7 +467,10 @@ static int read_domain(struct xen *x, long domid, const struct dom *old, struct 
 	}
 	snprintf(path, sizeof(path), "/local/domain/%ld/name", domid);
 	if (read_str(x->xs, path, d->name, sizeof(d->name)) || !d->name[0]) {
-		warn_once(x, "domain skipped, no name in xenstore domid=%ld", domid);
+		warn_once(x,
+			  "domain skipped, no name in xenstore or one longer than 63 bytes "
+			  "domid=%ld",
+			  domid);
 		return 0;
 	}
 	d->named = true;

@@ -59,18 +59,12 @@ static void respond_error(struct http_request *req, unsigned status, const char 
 
 /* ---- VM ids ---- */
 
-/* 1..63 bytes of printable ASCII without '/', '"', '\\' or spaces: safe in paths, JSON,
- * Prometheus labels and log lines. */
+/* What a platform's name may be (platform_name_problem: 1..63 bytes of UTF-8, no control
+ * character), so that every VM the agent lists can be named in a path, percent-encoded where
+ * it holds spaces, quotes or more than ASCII. */
 static bool valid_id(const char *id)
 {
-	size_t n = strlen(id);
-
-	if (n == 0 || n >= PLATFORM_ID_MAX)
-		return false;
-	for (const char *p = id; *p; p++)
-		if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == '"' || *p == '\\')
-			return false;
-	return true;
+	return !platform_name_problem(id);
 }
 
 /* ---- reads ---- */
@@ -90,12 +84,40 @@ static void add_placement(const struct api *api, const struct vm *vm, json_t *do
 				     : json_pack("{s:n,s:n}", "allocated", "mismatch"));
 }
 
+/* How key names vm: by its name, its UUID or its domid. */
+static const char *named_by(const struct vm *vm, const char *key)
+{
+	return !strcmp(vm->id, key)	    ? "its name"
+	       : !strcasecmp(vm->uuid, key) ? "its UUID"
+					    : "its domid";
+}
+
+/* The VM id names (NULL: none), into *out; false, answered 409 with both, when it names two
+ * (a VM's name equal to another's domid or UUID): the agent never guesses which was meant. */
+static bool lookup(struct api *api, struct http_request *req, const char *id, const struct vm **out)
+{
+	struct vm *other = NULL, *vm = host_lookup_vm(&api->ctl->host, id, &other);
+	char msg[400];
+
+	*out = vm;
+	if (!other)
+		return true;
+	snprintf(msg, sizeof(msg),
+		 "'%s' names two VMs: %s (by %s) and %s (by %s); use a name that is only one's, "
+		 "or a UUID",
+		 id, vm->id, named_by(vm, id), other->id, named_by(other, id));
+	respond_error(req, MHD_HTTP_CONFLICT, NULL, msg);
+	return false;
+}
+
 /* GET /vms/{id} and /vms/{id}/stats: the VM's state or its history, or 404. */
 static void get_vm(struct api *api, struct http_request *req, const char *id, bool history)
 {
-	const struct vm *vm = host_find_vm(&api->ctl->host, id);
+	const struct vm *vm;
 	char msg[128];
 
+	if (!lookup(api, req, id, &vm))
+		return;
 	if (!vm) {
 		snprintf(msg, sizeof(msg), "no VM %s on this host and no SLA stored for it", id);
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
@@ -130,9 +152,11 @@ static void get_vms(struct api *api, struct http_request *req)
 
 static void get_sla(struct api *api, struct http_request *req, const char *id)
 {
-	const struct vm *vm = host_find_vm(&api->ctl->host, id);
+	const struct vm *vm;
 	char msg[160];
 
+	if (!lookup(api, req, id, &vm))
+		return;
 	if (!vm || !vm->has_sla) {
 		snprintf(msg, sizeof(msg), "no SLA set for VM %s%s", id,
 			 vm ? "; the default applies" : "");
@@ -201,6 +225,18 @@ static json_t *placement_json(const struct placement *pl)
 			 (json_int_t)st->conflicts, "providers", provs);
 }
 
+/* VMs the platform shows that the agent left out, and why: [{name, why}] (the name with \xNN
+ * for each byte that was not printable UTF-8). */
+static json_t *refused_json(const struct control *ctl)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < ctl->n_refused; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name", ctl->refused[i].name,
+						   "why", ctl->refused[i].why));
+	return a;
+}
+
 static void get_host(struct api *api, struct http_request *req)
 {
 	const struct host *h = &api->ctl->host;
@@ -220,6 +256,8 @@ static void get_host(struct api *api, struct http_request *req)
 	if (doc && pps)
 		json_object_update(doc, pps);
 	json_decref(pps);
+	if (doc)
+		json_object_set_new(doc, "refused_vms", refused_json(api->ctl));
 	if (doc && api->placement)
 		json_object_set_new(doc, "placement", placement_json(api->placement));
 	http_respond_json(req, MHD_HTTP_OK, doc);
@@ -274,7 +312,11 @@ static void get_readyz(struct api *api, struct http_request *req)
 
 	if (json_array_size(problems) == 0) {
 		json_decref(problems);
-		http_respond_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
+		/* Ready: one tenant's badly named VM does not take the host out of service; the
+		 * count says it is there (GET /host lists them). */
+		http_respond_json(req, MHD_HTTP_OK,
+				  json_pack("{s:s, s:I}", "status", "ready", "refused_vms",
+					    (json_int_t)api->ctl->n_refused));
 		return;
 	}
 	http_respond_json(req, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -353,6 +395,8 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 		respond_error(req, MHD_HTTP_BAD_REQUEST, err->field, err->msg);
 		return;
 	}
+	if (!lookup(api, req, id, &vm))
+		return;
 	sla = *sla_in;
 	pend = pending_changes(api, &n_pend);
 	if (api->pending && !pend) {
@@ -371,7 +415,6 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 		return;
 	}
-	vm = host_find_vm(&api->ctl->host, id);
 	p->req = req;
 	snprintf(p->id, sizeof(p->id), "%s", vm ? vm->id : id);
 	p->sla = sla;
@@ -444,10 +487,12 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 
 static void delete_sla(struct api *api, struct http_request *req, const char *id)
 {
-	const struct vm *vm = host_find_vm(&api->ctl->host, id);
+	const struct vm *vm;
 	struct api_pending *p;
 	char msg[128];
 
+	if (!lookup(api, req, id, &vm))
+		return;
 	if (!vm || !vm->has_sla) {
 		snprintf(msg, sizeof(msg), "no SLA set for VM %s", id);
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
@@ -579,8 +624,8 @@ static void handle(struct http_request *req, void *arg)
 	}
 	if (id && !valid_id(id)) {
 		respond_error(req, MHD_HTTP_BAD_REQUEST, "id",
-			      "a VM id is 1 to 63 printable characters, without spaces, '/', '\"' "
-			      "or '\\'");
+			      "a VM id is 1 to 63 bytes of UTF-8 without control characters "
+			      "(percent-encoded in the path)");
 		return;
 	}
 	switch (r) {

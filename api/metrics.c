@@ -749,6 +749,10 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 	render_loop(&b, &m->info, ctl);
 	counter_line(&b, "dbavm_ready", "gauge", "1 when GET /readyz answers ready, else 0.",
 		     ready);
+	counter_line(&b, "dbavm_vms_refused", "gauge",
+		     "VMs the platform shows that the agent left out for their names (GET /host "
+		     "says which and why); not limited.",
+		     ctl->n_refused);
 	counter_line(&b, "dbavm_enforcer_sync_failures_total", "counter",
 		     "Periods whose enforcer sync (its own state on the host) failed.",
 		     ctl->sync_failures);

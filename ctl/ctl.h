@@ -7,10 +7,17 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 
 /* Exit codes: dbavmctl(1). */
-enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3 };
+enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3, CTL_BAD_ANSWER = 4 };
+
+/* The most of an answer dbavmctl reads: GET /vms of a host with thousands of VMs is a few MB. */
+#define CTL_ANSWER_MAX (16u << 20)
+
+/* Set by a signal handler (top's SIGINT and SIGTERM): a transfer under way ends at once. */
+extern volatile sig_atomic_t ctl_stop;
 
 struct ctl {
 	void *curl;    /* CURL * */
@@ -26,8 +33,10 @@ struct ctl {
 };
 
 /*
- * method path [body]: *status and *answer (NULL when the body is empty or not JSON).
- * 0, or CTL_UNREACHABLE with why in c->err (and on stderr unless c->quiet).
+ * method path [body]: *status and *answer (NULL when the body is empty, or not JSON in an
+ * answer that is not 2xx). 0; CTL_UNREACHABLE (or interrupted: ctl_stop) or CTL_BAD_ANSWER (a
+ * 2xx answer that is not JSON, or one over CTL_ANSWER_MAX) with why in c->err, and on stderr
+ * unless c->quiet.
  */
 int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, long *status,
 	     json_t **answer);
@@ -37,10 +46,16 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 const char *ctl_refusal(const struct ctl *c, const char *what, long status, json_t *answer, char *b,
 			size_t len);
 
+/* A 200 answer of the API's shape: an object (with an array member, if named). 0, or
+ * CTL_BAD_ANSWER with why in c->err (and on stderr unless c->quiet). */
+int ctl_expect(struct ctl *c, const char *what, json_t *answer, const char *array_member);
+
 /* ctl_refusal on stderr. Returns CTL_REFUSED. */
 int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answer);
 
-/* A string member of o, or "?" when absent or not a string. */
+/* A string member of o, or "?" when absent or not a string; the agent's strings are data, so
+ * what could drive a terminal (C0 and C1 controls, DEL, bytes that are not UTF-8) reads '?'.
+ * The string lives until the eighth call after. */
 const char *ctl_str(json_t *o, const char *key);
 
 /* A number member (integer or real) of o, or def when absent or null. */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "sla.h"
+#include "text.h"
 #include "units.h"
 #include "version.h"
 
@@ -38,14 +39,21 @@ static const char usage[] =
 
 /* ---- the connection ---- */
 
+volatile sig_atomic_t ctl_stop;
+
 struct buf {
 	char *data;
 	size_t len;
+	bool too_big;
 };
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
 	struct buf *b = arg;
+	if (size * n > CTL_ANSWER_MAX - b->len) { /* the agent's size is not trusted */
+		b->too_big = true;
+		return 0;
+	}
 	char *d = realloc(b->data, b->len + size * n + 1);
 	if (!d)
 		return 0;
@@ -56,13 +64,29 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* libcurl asks at least once a second, and whenever data moves: a signal ends the transfer. */
+static int on_progress(void *arg, curl_off_t dlt, curl_off_t dl, curl_off_t ult, curl_off_t ul)
+{
+	(void)arg, (void)dlt, (void)dl, (void)ult, (void)ul;
+	return ctl_stop ? 1 : 0;
+}
+
+/* c->err says why, and stderr too unless quiet; returns rc. */
+static int call_failed(struct ctl *c, int rc)
+{
+	if (!c->quiet)
+		fprintf(stderr, "dbavmctl: %s\n", c->err);
+	return rc;
+}
+
 int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, long *status,
 	     json_t **answer)
 {
+	json_error_t jerr;
 	CURL *h = c->curl;
 	struct curl_slist *hdr = NULL;
 	struct buf b = { 0 };
-	char url[1024], auth[600], err[CURL_ERROR_SIZE] = "";
+	char url[1024], auth[600], err[CURL_ERROR_SIZE] = "", clean[CURL_ERROR_SIZE];
 	char *text = NULL;
 
 	*answer = NULL;
@@ -75,6 +99,9 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https"); /* not file://, not others */
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CTL_ANSWER_MAX);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	if (c->cacert[0])
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
 	if (c->cert[0])
@@ -100,17 +127,31 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 	curl_slist_free_all(hdr);
 	free(text);
 	if (rc != CURLE_OK) {
-		snprintf(c->err, sizeof c->err, "cannot reach the agent at %s: %s", c->url,
-			 err[0] ? err : curl_easy_strerror(rc));
-		if (!c->quiet)
-			fprintf(stderr, "dbavmctl: %s\n", c->err);
 		free(b.data);
-		return CTL_UNREACHABLE;
+		if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+			snprintf(c->err, sizeof c->err,
+				 "%s %s: the agent's answer is larger than %u MiB; not read",
+				 method, path, CTL_ANSWER_MAX >> 20);
+			return call_failed(c, CTL_BAD_ANSWER);
+		}
+		/* curl's text may quote the peer */
+		text_printable(clean, sizeof clean,
+			       rc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
+			       : err[0]			       ? err
+							       : curl_easy_strerror(rc));
+		snprintf(c->err, sizeof c->err, "cannot reach the agent at %s: %s", c->url, clean);
+		return call_failed(c, CTL_UNREACHABLE);
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	if (b.len)
-		*answer = json_loadb(b.data, b.len, 0, NULL);
+		*answer = json_loadb(b.data, b.len, 0, &jerr);
 	free(b.data);
+	if (b.len && !*answer && *status >= 200 && *status < 300) {
+		char why[160];
+		snprintf(c->err, sizeof c->err, "%s %s: the agent's answer is not JSON (%s)",
+			 method, path, text_printable(why, sizeof why, jerr.text));
+		return call_failed(c, CTL_BAD_ANSWER);
+	}
 	return 0;
 }
 
@@ -118,7 +159,9 @@ const char *ctl_refusal(const struct ctl *c, const char *what, long status, json
 			size_t len)
 {
 	const char *msg = json_string_value(json_object_get(answer, "error"));
-	int n = snprintf(b, len, "%s: %ld %s", what, status, msg ? msg : "(no message)");
+	char clean[512];
+	int n = snprintf(b, len, "%s: %ld %s", what, status,
+			 msg ? text_printable(clean, sizeof clean, msg) : "(no message)");
 	if (status == 401 && !c->have_token && n >= 0 && (size_t)n < len)
 		snprintf(b + n, len - (size_t)n, "\nthe agent wants its token, and %s",
 			 c->token_why);
@@ -134,10 +177,24 @@ int ctl_refused(const struct ctl *c, const char *what, long status, json_t *answ
 	return CTL_REFUSED;
 }
 
+int ctl_expect(struct ctl *c, const char *what, json_t *answer, const char *array_member)
+{
+	if (json_is_object(answer) &&
+	    (!array_member || json_is_array(json_object_get(answer, array_member))))
+		return 0;
+	snprintf(c->err, sizeof c->err, "%s: the agent's answer is not the API's (%s%s%s)", what,
+		 array_member ? "an object with an array \"" : "a JSON object",
+		 array_member ? array_member : "", array_member ? "\"" : "");
+	return call_failed(c, CTL_BAD_ANSWER);
+}
+
 const char *ctl_str(json_t *o, const char *key)
 {
+	static char ring[8][256];
+	static unsigned next;
 	const char *v = json_string_value(json_object_get(o, key));
-	return v ? v : "?";
+
+	return v ? text_printable(ring[next++ % 8], sizeof ring[0], v) : "?";
 }
 
 double ctl_num(json_t *o, const char *path, double def)
@@ -156,15 +213,18 @@ double ctl_num(json_t *o, const char *path, double def)
 	return json_is_number(o) ? json_number_value(o) : def;
 }
 
-/* GET path into *answer; a status other than 200 is said and returned as CTL_REFUSED. */
-static int get(struct ctl *c, const char *what, const char *path, json_t **answer)
+/* GET path into *answer, an object (with an array member, if named); a status other than 200
+ * is said and returned as CTL_REFUSED, another answer as CTL_BAD_ANSWER. */
+static int get(struct ctl *c, const char *what, const char *path, const char *array_member,
+	       json_t **answer)
 {
 	long status = 0;
 	int rc = ctl_call(c, "GET", path, NULL, &status, answer);
 	if (rc)
 		return rc;
-	if (status != 200 || !*answer) {
-		rc = ctl_refused(c, what, status, *answer);
+	rc = status != 200 ? ctl_refused(c, what, status, *answer)
+			   : ctl_expect(c, what, *answer, array_member);
+	if (rc) {
 		json_decref(*answer);
 		*answer = NULL;
 	}
@@ -180,7 +240,8 @@ static void vm_path(const struct ctl *c, char *out, size_t len, const char *vm, 
 
 static void print_json(json_t *j)
 {
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* \uXXXX for all but ASCII: a C1 control in a name cannot reach the terminal */
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 	putchar('\n');
 }
 
@@ -232,7 +293,7 @@ static int sla_get(struct ctl *c, const char *vm)
 	char path[1024];
 	json_t *sla;
 	vm_path(c, path, sizeof path, vm, "/sla");
-	int rc = get(c, vm, path, &sla);
+	int rc = get(c, vm, path, NULL, &sla);
 	if (rc)
 		return rc;
 	if (c->json)
@@ -432,7 +493,7 @@ static int vms(struct ctl *c)
 {
 	json_t *all, *vm;
 	size_t i;
-	int rc = get(c, "vms", "/vms", &all);
+	int rc = get(c, "vms", "/vms", "vms", &all);
 	if (rc)
 		return rc;
 	if (c->json) {
@@ -474,7 +535,7 @@ static int host(struct ctl *c)
 	json_t *h, *u;
 	size_t i;
 	char a[16], b[16], d[16];
-	int rc = get(c, "host", "/host", &h);
+	int rc = get(c, "host", "/host", NULL, &h);
 	if (rc)
 		return rc;
 	if (c->json) {
@@ -504,6 +565,9 @@ static int host(struct ctl *c)
 									     : "");
 	}
 	printf("(bit/s; - is unlimited)\n");
+	json_array_foreach(json_object_get(h, "refused_vms"), i, u)
+		printf("%s  %s  (%s)\n", i ? "" : "\nVMs left out for their names, not limited:\n",
+		       ctl_str(u, "name"), ctl_str(u, "why"));
 	json_decref(h);
 	return CTL_OK;
 }

@@ -98,8 +98,10 @@ static int by_gap(const void *a, const void *b)
 	return strcmp(ctl_str(x->vm, "id"), ctl_str(y->vm, "id"));
 }
 
-static void build(struct frame *f, struct ctl *c, double every)
+/* One frame; 0, or why not (the frame says it). */
+static int build(struct frame *f, struct ctl *c, double every)
 {
+	int rc;
 	json_t *host = NULL, *all = NULL, *vm, *u;
 	long status = 0;
 	size_t i, n;
@@ -110,10 +112,14 @@ static void build(struct frame *f, struct ctl *c, double every)
 	f->header = -1;
 	strftime(now, sizeof now, "%H:%M:%S", localtime(&t));
 	add(f, "dbavmctl top  %s  %s  every %gs  (q quits)", c->url, now, every);
-	if (ctl_call(c, "GET", "/host", NULL, &status, &host) ||
-	    (status != 200 && ctl_refusal(c, "GET /host", status, host, c->err, sizeof c->err)) ||
-	    ctl_call(c, "GET", "/vms", NULL, &status, &all) ||
-	    (status != 200 && ctl_refusal(c, "GET /vms", status, all, c->err, sizeof c->err))) {
+	if ((rc = ctl_call(c, "GET", "/host", NULL, &status, &host)) ||
+	    (status != 200 && (rc = CTL_REFUSED) &&
+	     ctl_refusal(c, "GET /host", status, host, c->err, sizeof c->err)) ||
+	    (rc = ctl_expect(c, "GET /host", host, NULL)) ||
+	    (rc = ctl_call(c, "GET", "/vms", NULL, &status, &all)) ||
+	    (status != 200 && (rc = CTL_REFUSED) &&
+	     ctl_refusal(c, "GET /vms", status, all, c->err, sizeof c->err)) ||
+	    (rc = ctl_expect(c, "GET /vms", all, "vms"))) {
 		for (char *line = strtok(c->err, "\n"); line; line = strtok(NULL, "\n"))
 			add(f, "%s", line);
 		goto out;
@@ -140,8 +146,11 @@ static void build(struct frame *f, struct ctl *c, double every)
 	json_t *list = json_object_get(all, "vms");
 	n = json_array_size(list);
 	struct row *rows = calloc(n ? n : 1, sizeof *rows);
-	if (!rows)
+	if (!rows) {
+		add(f, "out of memory");
+		rc = CTL_UNREACHABLE;
 		goto out;
+	}
 	json_array_foreach(list, i, vm) {
 		rows[i].vm = vm;
 		if (!json_is_true(json_object_get(vm, "present"))) {
@@ -181,13 +190,13 @@ static void build(struct frame *f, struct ctl *c, double every)
 out:
 	json_decref(host);
 	json_decref(all);
+	return rc;
 }
 
-static volatile sig_atomic_t stop;
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop = 1;
+	ctl_stop = 1; /* ends a transfer under way, and the frames */
 }
 
 int ctl_top(struct ctl *c, int argc, char **argv)
@@ -254,8 +263,13 @@ int ctl_top(struct ctl *c, int argc, char **argv)
 		curs_set(0);
 		keypad(stdscr, TRUE);
 	}
-	for (long k = 0; !stop && (!frames || k < frames); k++) {
-		build(f, c, every);
+	int rc = CTL_OK; /* with -b, the last frame's failure, if any */
+	for (long k = 0; !ctl_stop && (!frames || k < frames); k++) {
+		int r = build(f, c, every);
+		if (ctl_stop)
+			break;
+		if (batch)
+			rc = r;
 		if (batch) {
 			for (int i = 0; i < f->n; i++)
 				puts(f->line[i]);
@@ -291,5 +305,5 @@ int ctl_top(struct ctl *c, int argc, char **argv)
 		delscreen(scr);
 	}
 	free(f);
-	return CTL_OK;
+	return rc;
 }

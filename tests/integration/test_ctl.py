@@ -194,8 +194,8 @@ def main():
     check("top -b -n 2: two frames, then exit 0",
           rc == 0 and out.count("dbavmctl top") == 2, (rc, out, err))
     rc, out, err = ctl("--url", "http://127.0.0.1:1", "top", "-b", "-n", "1")
-    check("top with the agent gone shows why in the frame",
-          rc == 0 and "cannot reach the agent" in out, out)
+    check("top -b with the agent gone shows why in the frame, and exits 3",
+          rc == 3 and "cannot reach the agent" in out, (rc, out))
 
     agent.terminate()
     agent.wait(timeout=10)
@@ -211,8 +211,8 @@ def main():
           rc == 1 and "401" in err and "wants its token" in err and "none cannot be read" in err,
           (rc, err))
     rc, out, err = ctl("--url", url, "--token-file", none, "top", "-b", "-n", "1")
-    check("--auth-reads: top without a token shows the 401 and the token's story in the frame",
-          rc == 0 and "GET /host: 401" in out and "wants its token" in out and
+    check("--auth-reads: top -b without a token shows the 401 and the token's story in the "
+          "frame, and exits 1", rc == 1 and "GET /host: 401" in out and "wants its token" in out and
           "none cannot be read" in out, (rc, out, err))
     agent.terminate()
     agent.wait(timeout=10)

@@ -21,13 +21,15 @@
 
 #define PERIOD_NS 100000000ull /* 100 ms */
 #define UPLINK_BPS 1000000000ull
-#define MAX_FAKE 4
+#define MAX_FAKE 8
 
 /* ---- a platform that shows what the test says is there ---- */
 
 struct fake_vm {
 	const char *id;
 	bool present;
+	int64_t domid; /* 0: none (-1 to the platform) */
+	const char *uuid;
 };
 
 struct fake_platform {
@@ -46,12 +48,18 @@ static int fp_scan(struct platform *p, uint64_t now_ns, struct platform_scan *sc
 	(void)now_ns;
 	f->scans++;
 	for (size_t i = 0; !rc && i < MAX_FAKE; i++) {
-		struct platform_vm vm = { .domid = -1 };
+		struct platform_vm vm = { .domid = f->vms[i].domid ? f->vms[i].domid : -1 };
 		struct platform_vif *v;
 
 		if (!f->vms[i].id || !f->vms[i].present)
 			continue;
+		if (platform_name_problem(f->vms[i].id)) { /* as netns does: the whole name */
+			rc = platform_scan_refuse(scan, f->vms[i].id,
+						  platform_name_problem(f->vms[i].id));
+			continue;
+		}
 		snprintf(vm.id, sizeof(vm.id), "%s", f->vms[i].id);
+		snprintf(vm.uuid, sizeof(vm.uuid), "%s", f->vms[i].uuid ? f->vms[i].uuid : "");
 		if (!(v = platform_vm_add_vif(&vm)))
 			return -ENOMEM;
 		snprintf(v->id, sizeof(v->id), "%s-vif", f->vms[i].id);
@@ -184,8 +192,8 @@ static int setup(void **state)
 	struct fixture *x = calloc(1, sizeof(*x));
 
 	x->fp.up = (struct platform_uplink){ "up0", UPLINK_BPS, 0 };
-	x->fp.vms[0] = (struct fake_vm){ "a", true };
-	x->fp.vms[1] = (struct fake_vm){ "b", false };
+	x->fp.vms[0] = (struct fake_vm){ "a", true, 0, NULL };
+	x->fp.vms[1] = (struct fake_vm){ "b", false, 0, NULL };
 	x->fp.changed = true;
 	x->plat = (struct platform){ &fake_platform_ops, &x->fp };
 	x->enf = (struct enforcer){ &fake_enforcer_ops, &x->fe, 0 };
@@ -226,6 +234,75 @@ static void traffic(struct fixture *x, const char *vif, uint64_t bps)
 }
 
 /* ---- the tests ---- */
+
+#define UUID_A "0b5c8f7e-3d0a-4b8e-9a51-2f6c1d9e7a10"
+
+/* A VM named after another's domid, one named after another's UUID: three VMs, none taken for
+ * another, no vif released; a lookup by the ambiguous key names both. */
+static void names_equal_to_another_vms_keys_are_other_vms(void **state)
+{
+	struct fixture *x = *state;
+	struct vm *other = NULL, *vm;
+	static const char *const vifs[] = { "alpha-vif", "7-vif", UUID_A "-vif" };
+
+	x->fp.vms[0] = (struct fake_vm){ "alpha", true, 7, UUID_A };
+	tick(x);
+	x->fp.vms[1] = (struct fake_vm){ "7", true, 9, NULL };
+	x->fp.vms[2] = (struct fake_vm){ UUID_A, true, 11, NULL };
+	x->fp.changed = true;
+	tick(x);
+	tick(x);
+	assert_int_equal(x->ctl.host.n_vms, 3);
+	assert_int_equal(x->fe.detaches, 0);
+	assert_int_equal(x->fe.attaches, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(fe_find(&x->fe, vifs[i]) && fe_find(&x->fe, vifs[i])->attached);
+	vm = host_lookup_vm(&x->ctl.host, "7", &other);
+	assert_string_equal(vm->id, "7"); /* the name first */
+	assert_non_null(other);
+	assert_string_equal(other->id, "alpha"); /* and alpha's domid: ambiguous */
+	vm = host_lookup_vm(&x->ctl.host, UUID_A, &other);
+	assert_string_equal(vm->id, UUID_A);
+	assert_string_equal(other->id, "alpha");
+	assert_string_equal(host_find_vm(&x->ctl.host, "alpha")->uuid, UUID_A);
+	vm = host_lookup_vm(&x->ctl.host, "9", &other); /* one VM's domid only: not ambiguous */
+	assert_string_equal(vm->id, "7");
+	assert_null(other);
+}
+
+/* Names that cannot be ids are left out, counted, and none is cut into another's. */
+static void bad_names_are_refused_not_merged(void **state)
+{
+	struct fixture *x = *state;
+	char long1[80], long2[80];
+
+	memset(long1, 'n', 70);
+	long1[70] = '\0';
+	memcpy(long2, long1, sizeof(long1));
+	long1[69] = '1', long2[69] = '2'; /* alike for 69 bytes: cut to 63, one VM */
+	x->fp.vms[0] = (struct fake_vm){ "a", true, 0, NULL };
+	x->fp.vms[1] = (struct fake_vm){ "h2-nl\nlevel=error msg=FORGED", true, 0, NULL };
+	x->fp.vms[2] = (struct fake_vm){ "bad\xff", true, 0, NULL };
+	x->fp.vms[3] = (struct fake_vm){ long1, true, 0, NULL };
+	x->fp.vms[4] = (struct fake_vm){ long2, true, 0, NULL };
+	x->fp.vms[5] = (struct fake_vm){ "esc\x1b]0;PWNED\x07", true, 0, NULL };
+	tick(x);
+	assert_int_equal(x->ctl.host.n_vms, 1);
+	assert_int_equal(x->fe.attaches, 1);
+	assert_int_equal(x->ctl.n_refused, 5);
+	assert_string_equal(x->ctl.refused[0].name, "h2-nl\\x0alevel=error msg=FORGED");
+	assert_string_equal(x->ctl.refused[0].why, "a name with a control character");
+	assert_string_equal(x->ctl.refused[1].name, "bad\\xff");
+	assert_string_equal(x->ctl.refused[1].why, "a name that is not UTF-8");
+	assert_string_equal(x->ctl.refused[2].why, "a name longer than 63 bytes");
+	assert_string_equal(x->ctl.refused[2].name, long1); /* whole, not cut */
+	assert_string_equal(x->ctl.refused[4].name, "esc\\x1b]0;PWNED\\x07");
+	/* Gone: no longer counted. */
+	x->fp.vms[1].present = false;
+	x->fp.changed = true;
+	tick(x);
+	assert_int_equal(x->ctl.n_refused, 4);
+}
 
 static void a_vm_appearing_is_attached_and_limited(void **state)
 {
@@ -420,6 +497,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_vm_appearing_is_attached_and_limited, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(names_equal_to_another_vms_keys_are_other_vms,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_names_are_refused_not_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_sla_reaches_the_enforcer, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_vm_vanishing_is_released, setup, teardown),
 		cmocka_unit_test_setup_teardown(counters_become_rates_and_a_reset_is_not_traffic,

@@ -1,0 +1,88 @@
+/*
+ * test_text: names from outside made safe for a log line and for a terminal. Kept: printable
+ * ASCII, UTF-8 of two to four bytes; replaced: C0 (newline, ESC, BEL, CR, TAB), DEL, C1
+ * (U+0080-U+009F), bytes that are not UTF-8 (a lone continuation, a truncated sequence,
+ * overlong forms, surrogates, past U+10FFFF). A full buffer cuts at a character.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "text.h"
+
+static void escaped(const char *in, const char *want)
+{
+	char b[256];
+
+	assert_string_equal(text_escape(b, sizeof b, in), want);
+}
+
+static void printable(const char *in, const char *want)
+{
+	char b[256];
+
+	assert_string_equal(text_printable(b, sizeof b, in), want);
+}
+
+static void test_kept(void **state)
+{
+	(void)state;
+	escaped("vm-1 \"quoted\" \\ back", "vm-1 \"quoted\" \\ back");
+	escaped("caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x90\xa7",
+		"caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x90\xa7");
+	escaped("\xc2\xa0nbsp", "\xc2\xa0nbsp"); /* U+00A0: the first after C1 */
+	printable("\xe2\x98\x83", "\xe2\x98\x83");
+}
+
+static void test_controls(void **state)
+{
+	(void)state;
+	escaped("h2-nl\nlevel=error msg=FORGED", "h2-nl\\x0alevel=error msg=FORGED");
+	escaped("\x1b]0;PWNED\x07\x1b[2J\r\t\x7f", "\\x1b]0;PWNED\\x07\\x1b[2J\\x0d\\x09\\x7f");
+	escaped("\xc2\x9b"
+		"31m",
+		"\\xc2\\x9b31m"); /* C1 CSI: both bytes shown */
+	printable("\x1b]0;PWNED\x07\x1b[2J\r\xc2\x9b"
+		  "31m",
+		  "?]0;PWNED??[2J??31m");
+}
+
+static void test_not_utf8(void **state)
+{
+	(void)state;
+	escaped("a\x80z", "a\\x80z");			     /* a lone continuation byte */
+	escaped("a\xc3", "a\\xc3");			     /* truncated at the end */
+	escaped("a\xe2\x98z", "a\\xe2\\x98z");		     /* truncated before a letter */
+	escaped("\xc0\xaf", "\\xc0\\xaf");		     /* overlong '/' */
+	escaped("\xe0\x80\xaf", "\\xe0\\x80\\xaf");	     /* overlong, three bytes */
+	escaped("\xed\xa0\x80", "\\xed\\xa0\\x80");	     /* a UTF-16 surrogate */
+	escaped("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"); /* past U+10FFFF */
+	escaped("\xff\xfe", "\\xff\\xfe");
+	printable("a\xff\xc3z", "a??z");
+}
+
+static void test_full_buffer(void **state)
+{
+	char b[6];
+
+	(void)state;
+	assert_string_equal(text_escape(b, sizeof b, "abcdefgh"), "abcde");
+	assert_string_equal(text_escape(b, sizeof b, "ab\ncd"), "ab"); /* \x0a does not fit */
+	assert_string_equal(text_printable(b, sizeof b, "abc\xe2\x98\x83"), "abc"); /* not half */
+	assert_string_equal(text_printable(b, 1, "abc"), "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kept),
+		cmocka_unit_test(test_controls),
+		cmocka_unit_test(test_not_utf8),
+		cmocka_unit_test(test_full_buffer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
