@@ -580,15 +580,18 @@ static enum route route_of(const char *path, char *buf, size_t size, const char 
 	strcpy(buf, path + 5);
 	*id = buf;
 	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	http_url_unescape(buf); /* split first: a %2F in the id is the id's */
 	if (!slash)
 		return R_VM;
-	*slash = '\0';
+	http_url_unescape(slash + 1);
 	return !strcmp(slash + 1, "sla") ? R_SLA : !strcmp(slash + 1, "stats") ? R_STATS : R_NONE;
 }
 
 static const char *allowed_methods(enum route r)
 {
-	return r == R_SLA ? "GET, PUT, DELETE" : "GET";
+	return r == R_SLA ? "GET, HEAD, PUT, DELETE" : "GET, HEAD";
 }
 
 static void handle(struct http_request *req, void *arg)
@@ -596,7 +599,8 @@ static void handle(struct http_request *req, void *arg)
 	struct api *api = arg;
 	const char *method = http_method(req), *id;
 	char buf[256], msg[320];
-	bool get = !strcmp(method, "GET"), mutating;
+	/* HEAD is GET without the body (libmicrohttpd sends only the head) */
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), mutating;
 	enum route r = route_of(http_path(req), buf, sizeof(buf), &id);
 
 	if (r == R_NONE) {

@@ -211,6 +211,74 @@ static enum MHD_Result queue_answer(struct http_request *req)
 	return ok;
 }
 
+static void peer_name(struct MHD_Connection *mc, char *buf, size_t len);
+
+/* What framing a request's headers declare, counted over all of them. */
+struct framing {
+	unsigned te, cl, auth, host;
+	bool te_chunked; /* the only Transfer-Encoding is "chunked" */
+	bool bad_value;	 /* a NUL or a bare CR inside a value */
+	bool bad_name;	 /* whitespace in a name (before the colon) */
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    size_t key_size, const char *value, size_t value_size)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!key)
+		return MHD_YES;
+	if (strlen(key) != key_size || strpbrk(key, " \t\r\n"))
+		f->bad_name = true;
+	if (value && (strlen(value) != value_size || memchr(value, '\r', value_size)))
+		f->bad_value = true;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		f->te++;
+		f->te_chunked = value && !strcasecmp(value, "chunked");
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		f->cl++;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
+		f->auth++;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+		f->host++;
+	}
+	return MHD_YES;
+}
+
+/* Why the request's framing must be refused (RFC 9112: a request with both Transfer-Encoding
+ * and Content-Length, a coding other than chunked, whitespace before a colon, a NUL or bare CR
+ * in a value; and what this API never needs: two Authorization or Host headers, an HTTP/1.1
+ * request without Host), with *status, or NULL. libmicrohttpd 0.9.75 accepts each of these,
+ * and with the first two a second request smuggled in a body was answered. */
+static const char *framing_problem(struct MHD_Connection *conn, const char *version,
+				   unsigned *status)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &f);
+	*status = MHD_HTTP_BAD_REQUEST;
+	if (f.bad_name)
+		return "whitespace in a header name, or before its colon";
+	if (f.bad_value)
+		return "a NUL or a bare CR in a header value";
+	if (f.te && f.cl)
+		return "both Transfer-Encoding and Content-Length";
+	if (f.te > 1 || (f.te && !f.te_chunked)) {
+		*status = MHD_HTTP_NOT_IMPLEMENTED;
+		return "a transfer coding other than chunked";
+	}
+	if (f.cl > 1)
+		return "several Content-Length headers";
+	if (f.auth > 1)
+		return "several Authorization headers";
+	if (f.host > 1)
+		return "several Host headers";
+	if (!f.host && version && !strcmp(version, MHD_HTTP_VERSION_1_1))
+		return "an HTTP/1.1 request without a Host header";
+	return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -218,9 +286,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_server *srv = cls;
 	struct http_request *req = *con_cls;
 
-	(void)version;
 	if (!req) {
-		const char *cl;
+		const char *cl, *why;
+		unsigned status;
 
 		req = calloc(1, sizeof(*req));
 		if (!req)
@@ -234,6 +302,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		}
 		*con_cls = req;
+		/* Framing that two parsers could read two ways is refused before the body is
+		 * read, and the connection closed after the answer: nothing after it is read. */
+		if ((why = framing_problem(conn, version, &status))) {
+			char peer[64];
+
+			request_in(conn);
+			req->too_large = true; /* whatever body follows is not read */
+			peer_name(conn, peer, sizeof(peer));
+			if (log_allowed(&srv->cut_log, "requests refused"))
+				log_info("http request refused peer=%s why=\"%s\"", peer, why);
+			http_respond_error(req, status, NULL, why);
+			http_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+			return queue_answer(req);
+		}
 		/* A declared body over the limit is refused before a byte of it is read. */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -311,11 +393,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  */
 #define HTTP_SNDBUF_BYTES (64 * 1024)
 
-/* MHD's percent-decoding of the URL, but ours (http_url_unescape): %00 kept as it is. */
+/* MHD's percent-decoding of the URL: none. The path is split at '/' before its segments are
+ * decoded (http_url_unescape), so that %2F is a character of a segment. */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
 	(void)cls, (void)conn;
-	return http_url_unescape(s);
+	return strlen(s);
 }
 
 static void conn_unlink(struct http_server *srv, struct conn *c)

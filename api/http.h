@@ -58,6 +58,8 @@ void http_respond_shared(struct http_request *req, unsigned status, const char *
 void http_respond_json(struct http_request *req, unsigned status, json_t *doc);
 /* Percent-decodes s in place as libmicrohttpd would, except that "%00" stays as it is: a NUL
  * would end the path the router sees, and /vms/vm3/sla%00junk be taken for /vms/vm3/sla.
+ * The server leaves the path as it came; the router splits it at '/' first and decodes each
+ * segment with this, so that "%2F" in an id is the id's character, not a separator.
  * Returns the new length. */
 size_t http_url_unescape(char *s);
 /* Copies src into dst (dst_len > 0) as valid UTF-8, which JSON needs: every byte that does not
