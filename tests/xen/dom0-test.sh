@@ -449,26 +449,56 @@ s2_sink_counts() { # "packets bytes" of vm1, vm2, vm3, one VM a line
 		 {m: .options.keys.src_mac, p: .options.actions[0].stats.packets, b: .options.actions[0].stats.bytes}] |
 		sort_by(.m) | .[] | "\(.p) \(.b)"'
 }
-# One mode: SENDERS (1 3, or 1 2 3) under ENFORCER; S2 lines for each VM and for dom0. Nothing
-# runs in dom0 during the 8 s measured but a sleep.
+proc_cpu_s() { # PID: the process's CPU seconds, as dom0's kernel accounts them
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
+# Limits set by hand, with no agent in dom0: what each mechanism costs on its own.
+# police: tc's act_police on the vif's ingress in dom0 (after netback's copy), each VM's
+# packet limit; credit: netback's rate node, the VM's packet limit times its 64-byte frame per
+# 20 ms window (what the agent writes for it).
+s2_hand() { # police|credit ON
+	for i in 1 3; do
+		d=$(domid "$i") p=$([ "$i" = 1 ] && echo 1250 || echo 3750)
+		case "$1" in
+		police) if [ "$2" = on ]; then
+			tc qdisc add dev "vif$d.0" clsact
+			tc filter add dev "vif$d.0" ingress matchall action police pkts_rate "$p" \
+				pkts_burst $((p / 50)) conform-exceed drop
+		else tc qdisc del dev "vif$d.0" clsact; fi ;;
+		credit) if [ "$2" = on ]; then
+			xenstore-write "/local/domain/0/backend/vif/$d/0/rate" "$((p * 64 / 50)),20000"
+		else xenstore-rm "/local/domain/0/backend/vif/$d/0/rate"; fi ;;
+		esac
+	done
+}
+# One mode: SENDERS (1 3, or 1 2 3) under ENFORCER (an agent's, or hand-police or hand-credit
+# with no agent); S2 lines for each VM and for dom0. Nothing runs in dom0 during the 8 s
+# measured but a sleep.
 s2_run() { # ENFORCER "SENDERS"
-	start_agent --enforcer "$1" --uplinks dbavm-up0:62500000 --host-pps 11875 ||
-		return
-	wait_present 3
-	s2_put 1 9375000 1250 >/dev/null
-	s2_put 2 43750000 3750 >/dev/null
-	s2_put 3 9375000 3750 >/dev/null
+	case "$1" in
+	hand-*) agent="" && s2_hand "${1#hand-}" on ;;
+	*)
+		start_agent --enforcer "$1" --uplinks dbavm-up0:62500000 --host-pps 11875 ||
+			return
+		wait_present 3
+		s2_put 1 9375000 1250 >/dev/null
+		s2_put 2 43750000 3750 >/dev/null
+		s2_put 3 9375000 3750 >/dev/null
+		;;
+	esac
 	sleep 0.5
+	# Each flood runs well past the reads below: a saturated dom0 takes seconds for each.
 	for l in $S2_LOAD; do
 		i=${l%%:*}
 		case " $2 " in *" $i "*) ;; *) continue ;; esac
 		r=${l#*:}
-		domu_cmd "$i" "pg $sink_mac ${r%%:*} ${r#*:} 16" >/dev/null
+		domu_cmd "$i" "pg $sink_mac ${r%%:*} ${r#*:} 40" >/dev/null
 	done
 	sleep 4
 	# One /metrics read for the three VMs at each end; the agent's rates over the time
 	# between the two reads, the sink's over the time between its two.
-	api /metrics >/tmp/s2.m0
+	[ -n "$agent" ] && api /metrics >/tmp/s2.m0 &&
+		st=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print $20 / hz }' "/proc/$agent/stat")
 	# Each count is timed at the middle of the command that reads it: a saturated dom0
 	# takes a second or more to run one, and the sink's rates were 12-37 % high when timed
 	# at the window's ends instead.
@@ -476,45 +506,71 @@ s2_run() { # ENFORCER "SENDERS"
 	s2_sink_counts >/tmp/s2.sink0
 	s1=$(now)
 	c0=$(dom_cpu_s Domain-0) j0=$(busy_jiffies) t0=$(now)
+	[ -n "$agent" ] && a0=$(proc_cpu_s "$agent")
 	sleep 8
 	c1=$(dom_cpu_s Domain-0) j1=$(busy_jiffies) t1=$(now)
+	[ -n "$agent" ] && a1=$(proc_cpu_s "$agent")
 	s2=$(now)
 	s2_sink_counts >/tmp/s2.sink1
 	s3=$(now)
 	sdt=$(awk -v a="$s0" -v b="$s1" -v c="$s2" -v d="$s3" 'BEGIN { print (c + d) / 2 - (a + b) / 2 }')
-	api /metrics >/tmp/s2.m1
-	for i in 1 2 3; do
-		eval "m0_$i=\$(vm_mark $i </tmp/s2.m0) m1_$i=\$(vm_mark $i </tmp/s2.m1)"
-	done
 	dt=$(awk -v s="$t0" -v e="$t1" 'BEGIN { print e - s }')
 	for i in 1 2 3; do
-		v=$(api "/vms/vm$i")
-		# The agent's own seconds (its history, each over its measured time) that lie in
-		# the sink's window: the last 8 whole ones, read at once after it; medians.
-		# (A dom0 saturated by the floods answers slowly: up to 30 s.)
-		h=$(curl -sf -m 30 "$API/vms/vm$i/stats" | jq -r '[.periods[-8:][]] |
-			def med(f): [.[] | f // 0] | sort | .[length / 2 | floor];
-			"\(med(.passed.pps)) \(med(.offered.pps)) \(med(.dropped.pps))"')
-		eval "m0=\$m0_$i m1=\$m1_$i"
+		if [ -z "$agent" ]; then
+			echo "-1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 null null null 0" >"/tmp/s2.a$i"
+			# the limits set by hand
+			case $i in
+			1) echo '{"vifs":[{"limit":{"pps":1250,"bps":null}}]}' ;;
+			3) echo '{"vifs":[{"limit":{"pps":3750,"bps":null}}]}' ;;
+			*) echo '{}' ;;
+			esac >"/tmp/s2.v$i"
+			continue
+		fi
+		# The agent's own seconds (its history, each over its measured time) that end in
+		# the sink's window; medians, and how many. Its t_ms counts from its loop's start,
+		# within a few hundred ms of the process's (dom0's uptime at it: /proc/PID/stat).
+		# Read while the floods still run. (A dom0 saturated by the floods answers slowly:
+		# up to 30 s.)
+		h=$(curl -sf -m 30 "$API/vms/vm$i/stats" | jq -r \
+			--argjson a "$(echo "$s1 $st" | awk '{ print $1 - $2 }')" \
+			--argjson b "$(echo "$s2 $st" | awk '{ print $1 - $2 }')" '
+			[.periods[] | select(.t_ms > ($a + 1) * 1000 and .t_ms <= $b * 1000)] |
+			def med(f): [.[] | f // 0] | sort | if length > 0 then .[length / 2 | floor] else null end;
+			"\(med(.passed.pps)) \(med(.offered.pps)) \(med(.dropped.pps)) \(length)"')
+		curl -sf -m 30 "$API/vms/vm$i" >"/tmp/s2.v$i" || echo '{}' >"/tmp/s2.v$i"
+		echo "$h" >"/tmp/s2.h$i"
+	done
+	if [ -n "$agent" ]; then
+		api /metrics >/tmp/s2.m1
+		for i in 1 2 3; do
+			echo "$(vm_mark $i </tmp/s2.m0) $(vm_mark $i </tmp/s2.m1) $(cat "/tmp/s2.h$i")" >"/tmp/s2.a$i"
+		done
+	fi
+	for i in 1 2 3; do
+		v=$(cat "/tmp/s2.v$i")
 		sk=$(paste -d' ' /tmp/s2.sink0 /tmp/s2.sink1 | sed -n "${i}p")
 		echo "S2 mode=$1 senders=$(echo $2 | tr ' ' ,) vm=vm$i" \
 			"$(echo "$sk" | awk -v dt="$sdt" '{ printf "sink_pps=%.1f sink_mbps=%.3f", ($3 - $1) / dt, ($4 - $2 + 14 * ($3 - $1)) * 8 / dt / 1e6 }')" \
 			"alloc_pps=$(echo "$v" | jq '.vifs[0].limit.pps')" \
 			"alloc_bps=$(echo "$v" | jq '.vifs[0].limit.bps')" \
-			"$(echo "$m0 $m1 $h" | awk '{
+			"$(awk '{
 				n = $8 - $2; o = $10 - $4; d = $11 - $5; l = $12 - $6
-				printf "agent_pps=%s agent_offered_pps=%s agent_policy_loss=%s agent_path_loss=%s",
+				printf "agent_pps=%s agent_offered_pps=%s agent_policy_loss=%s agent_path_loss=%s agent_seconds=%s",
 					$13, ($4 < 0 ? "null" : $14),
 					($5 < 0 || o <= 0 ? "null" : sprintf("%.4f", d / o)),
-					($6 < 0 || n <= 0 ? "null" : sprintf("%.4f", l / n)) }')" \
+					($6 < 0 || n <= 0 ? "null" : sprintf("%.4f", l / n)), $16 }' "/tmp/s2.a$i")" \
 			"agent_delay_p50_s=$(echo "$v" | jq '.delay.total.p50_s')" \
 			"agent_jitter_s=$(echo "$v" | jq '.jitter_s')"
 	done
 	echo "S2 mode=$1 senders=$(echo $2 | tr ' ' ,) dom0" \
 		"xen_cpu_pct=$(awk -v a="$c0" -v b="$c1" -v dt="$dt" 'BEGIN { printf "%.1f", (b - a) / dt * 100 }')" \
-		"procstat_cpu_pct=$(awk -v a="$j0" -v b="$j1" -v dt="$dt" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz / dt * 100 }')"
+		"procstat_cpu_pct=$(awk -v a="$j0" -v b="$j1" -v dt="$dt" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz / dt * 100 }')" \
+		"agent_cpu_pct=$([ -n "$agent" ] && awk -v a="$a0" -v b="$a1" -v dt="$dt" 'BEGIN { printf "%.1f", (b - a) / dt * 100 }' || echo null)"
 	for i in 1 2 3; do domu_cmd "$i" stop >/dev/null; done
-	stop_agent
+	case "$1" in
+	hand-*) s2_hand "${1#hand-}" off ;;
+	*) stop_agent ;;
+	esac
 	sleep 1
 }
 
@@ -525,7 +581,7 @@ if [ "$MODE" = scenario2 ]; then
 	# dom0 with the agent and no traffic: what the floods add to it is their cost.
 	s2_run none ""
 	for enf in none vif-police xen-credit; do s2_run "$enf" "1 2 3"; done
-	for enf in none vif-police xen-credit; do s2_run "$enf" "1 3"; done
+	for enf in none vif-police xen-credit hand-police hand-credit; do s2_run "$enf" "1 3"; done
 	for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
 	grep -v 'level=info\|level=debug' /tmp/agent.log | tail -20
 	exit 0
@@ -866,6 +922,8 @@ expect "rate nodes left after SIGTERM" "$n" 0
 for i in 1 2 3; do xl destroy "vm$i" 2>/dev/null; done
 echo "the agent's warnings and errors:"
 grep -v 'level=info\|level=debug' /tmp/agent.log
+echo "the five longest tap attachments, which hold the loop (dom0's uptime, VM, vif, us):"
+grep 'hook attached' /tmp/agent.log | awk '{ print "  " $1, $5, $6, $NF }' | sort -t= -k4 -n | tail -5
 if [ "$failed" -gt 0 ]; then
 	echo "agent log (last 40 lines):"
 	tail -40 /tmp/agent.log
