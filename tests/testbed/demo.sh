@@ -306,7 +306,7 @@ tests/xen/test_xen_qemu.sh "$B/dbavmd" scenario2 "$B/xen_pgsink" | grep -a '^S2 
 	echo "the Xen run gave no figures (tests/xen/test_xen_qemu.sh scenario2 says why)"
 	exit 1
 }
-printf '%-10s %-6s %-4s %14s %14s %10s %10s\n' mode sent vm "allocation" "got" "got/alloc" \
+printf '%-11s %-6s %-4s %14s %14s %10s %10s\n' mode sent vm "allocation" "got" "got/alloc" \
 	"dom0 CPU"
 : >"$OUT/xen-scenario2.rows"
 awk -v rows="$OUT/xen-scenario2.rows" '
@@ -320,8 +320,8 @@ END {
 		if (index("," s ",", "," substr(v, 3) ",") == 0) continue
 		if (v == "vm2") { a = f("alloc_bps") / 1e6; g = f("sink_mbps"); u = "Mbit/s" }
 		else { a = f("alloc_pps") / 1e3; g = f("sink_pps") / 1e3; u = "kpps" }
-		printf "%-10s %-6s %-4s %7.2f %-6s %7.2f %-6s %10.2f %9s%%\n", m, s, v, a, u, g, u,
-			a > 0 ? g / a : 0, cpu[m " " s]
+		printf "%-11s %-6s %-4s %7.2f %-6s %7.2f %-6s %10.2f %9s%%\n", m, s, v, a, u, g, u,
+			(a > 0 ? g / a : 0), cpu[m " " s]
 		# The figure: what the allocation lets this traffic have, in both units (64-byte
 		# frames for VM1 and VM3, 1500-byte for VM2), and what it got.
 		if (s == "1,2,3")
