@@ -248,6 +248,49 @@ hist_median() { # I FIELD
 	api "/vms/vm$1/stats" | jq "[.periods[-3:][].$2 // 0] | sort | .[1] // 0"
 }
 
+# netem on the uplink adds 2 ms +-0.5 ms and loses 10 %. What the agent measures from its tap
+# (tc ingress of the vif) to the uplink's egress, its BPF program on the driver's tracepoint,
+# must match within 25 % an independent measure of the same stretch: the kernel's packet taps
+# on the vif (received) and on the uplink (sent), pktgen's frames matched by sequence number
+# (pgsink -p); and the loss, what the sink received of pktgen's sequence numbers.
+pair_field() { sed -n "s/.*src=198.18.0.1$1 .*$2=\([0-9.]*\).*/\1/p" /tmp/pgpair.out | head -1; }
+path_checks() { # I UPLINK N: vm<I>, whose vif leaves by UPLINK, N domUs up
+start_agent --enforcer none --sample-every 1
+wait_present "$3"
+tc qdisc add dev "$2" root netem delay 2ms 500us loss 10% || bad "netem on $2"
+# RFC 3550's jitter is a running estimate, weighted to the last few dozen packets: both
+# measures run past the flow's end, so that they end on the same packets.
+d=$(domid "$1")
+domu_cmd "$1" "pg $sink_mac 500 512 8" >/dev/null
+sleep 1
+pgsink -p "vif$d.0" "$2" 9 >/tmp/pgpair.out &
+pair=$!
+sink pgsink eth0 9 >/tmp/pgsink.out
+wait "$pair"
+sleep 2.5 # the last samples matched or expired (2 s)
+echo "the sink: $(cat /tmp/pgsink.out)"
+echo "dom0's packet taps: $(cat /tmp/pgpair.out)"
+v=$(api "/vms/vm$1")
+echo "the agent: $(echo "$v" | jq -c '{delay: .delay.total, jitter_s}')"
+m=$(api /metrics)
+lost=$(echo "$m" | awk -v k="dbavm_vm_lost_packets_total{vm=\"vm$1\",cause=\"path\"}" '$1 == k { print $2 }')
+sent=$(echo "$m" | awk -v k="dbavm_vm_passed_packets_total{vm=\"vm$1\"}" '$1 == k { print $2 }')
+echo "the agent: vm$1 lost on the path $lost of $sent"
+echo "the agent, second by second (jitter, p50, p99 in us): $(api "/vms/vm$1/stats" |
+	jq -c '[.periods[] | [((.jitter_s // 0) * 1e6 | floor), ((.delay.p50_s // 0) * 1e6 | floor), ((.delay.p99_s // 0) * 1e6 | floor)]]')"
+loss=$(awk -v l="${lost:-0}" -v p="${sent:-1}" 'BEGIN { printf "%.4f", l / p }')
+within "vm$1's path loss ($2), the agent's vs the sink's sequence numbers" "$loss" "$(sink_field "$1" loss)" 25
+within "vm$1's path loss ($2), the agent's vs dom0's packet taps" "$loss" "$(pair_field "$1" loss)" 25
+within "vm$1's mean delay through dom0 ($2), the agent's vs dom0's packet taps (s)" \
+	"$(echo "$v" | jq .delay.total.mean_s)" "$(pair_field "$1" delay_mean_s)" 25
+within "vm$1's median delay through dom0 ($2), the agent's vs dom0's packet taps (s)" \
+	"$(echo "$v" | jq .delay.total.p50_s)" "$(pair_field "$1" delay_p50_s)" 25
+within "vm$1's jitter through dom0 ($2), the agent's vs dom0's packet taps (s)" \
+	"$(echo "$v" | jq .jitter_s)" "$(pair_field "$1" jitter_s)" 25
+tc qdisc del dev "$2" root
+stop_agent
+}
+
 packet_checks() {
 echo "== packet limits under xen-credit: 64-, 512- and 1500-byte frames, and a VM switching"
 start_agent
@@ -308,46 +351,7 @@ expect "none: delay samples" "$(echo "$v" | jq '.delay.total.samples > 0')" true
 stop_agent
 
 echo "== delay, jitter and path loss through dom0, against the sink's own measure"
-# netem on the uplink adds 2 ms +-0.5 ms and loses 10 %. What the agent measures from its tap
-# (tc ingress of the vif) to the uplink's egress, its BPF program on the driver's tracepoint,
-# must match within 25 % an independent measure of the same stretch: the kernel's packet taps
-# on the vif (received) and on the uplink (sent), pktgen's frames matched by sequence number
-# (pgsink -p); and the loss, what the sink received of pktgen's sequence numbers.
-start_agent --enforcer none --sample-every 1
-wait_present 3
-tc qdisc add dev dbavm-up0 root netem delay 2ms 500us loss 10% || bad "netem on dbavm-up0"
-# RFC 3550's jitter is a running estimate, weighted to the last few dozen packets: both
-# measures run past the flow's end, so that they end on the same packets.
-d2=$(domid 2)
-domu_cmd 2 "pg $sink_mac 500 512 8" >/dev/null
-sleep 1
-pgsink -p "vif$d2.0" dbavm-up0 9 >/tmp/pgpair.out &
-pair=$!
-sink pgsink eth0 9 >/tmp/pgsink.out
-wait "$pair"
-sleep 2.5 # the last samples matched or expired (2 s)
-echo "the sink: $(cat /tmp/pgsink.out)"
-echo "dom0's packet taps: $(cat /tmp/pgpair.out)"
-v=$(api /vms/vm2)
-echo "the agent: $(echo "$v" | jq -c '{delay: .delay.total, jitter_s}')"
-m=$(api /metrics)
-lost=$(echo "$m" | awk '$1 == "dbavm_vm_lost_packets_total{vm=\"vm2\",cause=\"path\"}" { print $2 }')
-sent=$(echo "$m" | awk '$1 == "dbavm_vm_passed_packets_total{vm=\"vm2\"}" { print $2 }')
-echo "the agent: vm2 lost on the path $lost of $sent"
-echo "the agent, second by second (jitter, p50, p99 in us): $(api /vms/vm2/stats |
-	jq -c '[.periods[] | [((.jitter_s // 0) * 1e6 | floor), ((.delay.p50_s // 0) * 1e6 | floor), ((.delay.p99_s // 0) * 1e6 | floor)]]')"
-pair_field() { sed -n "s/.*src=198.18.0.1$1 .*$2=\([0-9.]*\).*/\1/p" /tmp/pgpair.out | head -1; }
-loss=$(awk -v l="${lost:-0}" -v p="${sent:-1}" 'BEGIN { printf "%.4f", l / p }')
-within "vm2's path loss, the agent's vs the sink's sequence numbers" "$loss" "$(sink_field 2 loss)" 25
-within "vm2's path loss, the agent's vs dom0's packet taps" "$loss" "$(pair_field 2 loss)" 25
-within "vm2's mean delay through dom0, the agent's vs dom0's packet taps (s)" \
-	"$(echo "$v" | jq .delay.total.mean_s)" "$(pair_field 2 delay_mean_s)" 25
-within "vm2's median delay through dom0, the agent's vs dom0's packet taps (s)" \
-	"$(echo "$v" | jq .delay.total.p50_s)" "$(pair_field 2 delay_p50_s)" 25
-within "vm2's jitter through dom0, the agent's vs dom0's packet taps (s)" \
-	"$(echo "$v" | jq .jitter_s)" "$(pair_field 2 jitter_s)" 25
-tc qdisc del dev dbavm-up0 root
-stop_agent
+path_checks 2 dbavm-up0 3
 
 echo "== vif-police on xen: the hook's policer on each vif in dom0, after the copy"
 start_agent --enforcer vif-police
@@ -661,8 +665,33 @@ for f in 64 1500; do pkt_phase 4 1000 3000 "$f" 4; done
 domu_cmd 4 stop >/dev/null
 sleep 1
 expect "vm4 on OVS: delay measured through dom0" "$(api /vms/vm4 | jq '.delay.total.samples > 0')" true
+# TCP through the credit on OVS: one flow, held at a 4 Mbit/s limit, not stalled (a third to
+# four thirds of it, as the other TCP checks here).
+expect "PUT vm4: 4 Mbit/s" "$(put vm4 4000000 | sed 's/20[01]/2xx/')" 2xx
+sleep 0.5
+sink timeout 30 iperf3 -c 198.18.0.14 -R -O 2 -t 6 -J >/tmp/c4 2>/dev/null
+got=$(jq '.end.sum_received.bits_per_second / 1e6' /tmp/c4 2>/dev/null || echo 0)
+awk -v g="$got" 'BEGIN { exit !(g >= 4 / 3 && g <= 16 / 3) }' &&
+	ok "xen-credit on OVS: TCP held at 4 Mbit/s: $got" ||
+	bad "xen-credit on OVS: TCP at a 4 Mbit/s limit got $got Mbit/s"
 expect "DELETE vm4's SLA" "$(del_sla vm4)" 204
 stop_agent
+# The dom0-side enforcer on OVS: vif-police's hook on the vif, after netback's copy.
+start_agent --enforcer vif-police
+wait_present 4 || bad "vif-police: $(present) domUs present, want 4"
+expect "vif-police on OVS: PUT vm4: 1000 packet/s" "$(put vm4 100000000 1000 | sed 's/20[01]/2xx/')" 2xx
+sleep 0.5
+pkt_phase 4 1000 3000 64 4
+domu_cmd 4 stop >/dev/null
+# The agent's policy loss over the phase (its counters at the phase's two marks): two thirds
+# of a flood at 3x the limit, as the sink's sequence numbers say.
+within "vif-police on OVS: the agent's policy loss (dropped of offered) vs the sink's loss" \
+	"$(echo "$m0 $m1" | awk '{ o = $10 - $4; printf "%.4f", o > 0 ? ($11 - $5) / o : 0 }')" \
+	"$(sink_field 4 loss)" 5
+expect "vif-police on OVS: DELETE vm4's SLA" "$(del_sla vm4)" 204
+stop_agent
+echo "== delay, jitter and path loss through dom0 on OVS, against the sink's own measure"
+path_checks 4 dbavm-up1 4
 xl destroy vm4
 sink_mac=$sink_mac_xenbr0
 SINK_NS=dbavm-sink
