@@ -43,7 +43,7 @@ volatile sig_atomic_t ctl_stop;
 
 struct buf {
 	char *data;
-	size_t len;
+	size_t len, cap;
 	bool too_big;
 };
 
@@ -54,13 +54,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 		b->too_big = true;
 		return 0;
 	}
-	char *d = realloc(b->data, b->len + size * n + 1);
-	if (!d)
-		return 0;
-	memcpy(d + b->len, p, size * n);
+	if (b->len + size * n + 1 > b->cap) { /* doubling: a large answer is not copied per chunk */
+		size_t cap = b->cap ? b->cap : 16384;
+		while (cap < b->len + size * n + 1)
+			cap *= 2;
+		char *d = realloc(b->data, cap);
+		if (!d)
+			return 0;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, size * n);
 	b->len += size * n;
-	d[b->len] = '\0';
-	b->data = d;
+	b->data[b->len] = '\0';
 	return size * n;
 }
 

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 
-from testkit import check, free_port, run_test
+from testkit import check, free_port, run_test, timing
 
 CTL = sys.argv[1]
 work = tempfile.mkdtemp(prefix="dbavm-ctl-hostile-")
@@ -162,10 +162,12 @@ def main():
             dt = time.monotonic() - t
             print("info %s answering %s: exit %d after %.1f s, peak %.1f MB" % (
                 " ".join(args), mode, rc, dt, mb))
-            check("%s against an answer that %s: exit 4 within 10 s, peak memory %.0f MB "
-                  "(< 64)" % (" ".join(args), "never ends" if mode == "stream" else
-                              "claims 64 MiB", mb), rc == 4 and dt < 10 and mb < 64,
-                  (rc, dt, mb))
+            what = "%s against an answer that %s" % (
+                " ".join(args), "never ends" if mode == "stream" else "claims 64 MiB")
+            check("%s: exit 4" % what, rc == 4, rc)
+            # (a sanitizer build's shadow memory and quarantine: printed there, not judged)
+            timing("%s: within 10 s (%.1f), peak memory %.0f MB (< 64)" % (what, dt, mb),
+                   dt < 10 and mb < 64, (dt, mb))
     rc, out, err = ctl(url, "vms")
     check("the error says the answer is too large", b"larger than 16 MiB" in err, err)
 
@@ -184,8 +186,10 @@ def main():
         except subprocess.TimeoutExpired:
             pass
         dt = time.monotonic() - t
-        check("top -b, a slow answer under way: %s ends it in %.2f s (< 1.5)" % (
-            signal.Signals(sig).name, dt), p.poll() is not None and dt < 1.5, dt)
+        check("top -b, a slow answer under way: %s ends it" % signal.Signals(sig).name,
+              p.poll() is not None, dt)
+        timing("top -b: %s ended it in %.2f s (< 1.5)" % (signal.Signals(sig).name, dt),
+               dt < 1.5, dt)
     srv.shutdown()
 
 
