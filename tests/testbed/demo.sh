@@ -13,7 +13,7 @@
 #   SCALE           the real traffic's rates are the paper's divided by it (10)
 #   DEMO_XEN=1      a fourth part: scenario 2 on a real Xen 4.17 under QEMU (tests/xen/), under
 #                   none, vif-police (dropped in dom0 after the copy) and xen-credit (held in
-#                   the guest), with dom0's CPU by Xen's accounting; about 4 minutes, and
+#                   the guest), with dom0's CPU by Xen's accounting; about 8 minutes, and
 #                   5 more the first time (the Debian root it boots, kept in /var/cache/dbavm)
 set -eu
 cd "$(dirname "$0")/../.."
