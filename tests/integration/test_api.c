@@ -512,6 +512,50 @@ static void api_vm_is_found_by_name_uuid_or_domid(void **state)
 	agent_cleanup(&a);
 }
 
+/* An id that is one VM's name and another's domid names both: 409 with both, on every route
+ * that takes an id, never a guess; each VM stays reachable by a key that is its alone. */
+static void api_an_ambiguous_id_is_refused_naming_both(void **state)
+{
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
+	static const char *const calls[][2] = { { "GET", "/vms/7" },
+						{ "GET", "/vms/7/stats" },
+						{ "GET", "/vms/7/sla" },
+						{ "DELETE", "/vms/7/sla" },
+						{ "PUT", "/vms/7/sla" } };
+	json_t *j;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(agent_start(&a, "ambiguous-ids.json", "--token-file", a.token_file, NULL),
+			 0);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		const char *msg;
+
+		j = NULL;
+		assert_int_equal(call(&a, calls[i][0], calls[i][1], TOKEN,
+				      !strcmp(calls[i][0], "PUT") ? "{\"priority\":1}" : NULL, &j),
+				 409);
+		msg = json_string_value(json_object_get(j, "error"));
+		if (!msg || !strstr(msg, "7 (by its name)") || !strstr(msg, "alpha (by its domid)"))
+			fail_msg("%s %s: %s", calls[i][0], calls[i][1], msg ? msg : "(no error)");
+		json_decref(j);
+	}
+	j = get_ok(&a, "/vms/alpha", NULL);
+	assert_int_equal(jint(j, "domid"), 7);
+	json_decref(j);
+	j = get_ok(&a, "/vms/9", NULL); /* the other's domid: one VM */
+	assert_string_equal(json_string_value(json_object_get(j, "id")), "7");
+	json_decref(j);
+	j = get_ok(&a, "/vms/0B5C8F7E-3D0A-4B8E-9A51-2F6C1D9E7A10", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "id")), "alpha");
+	json_decref(j);
+	j = get_ok(&a, "/vms", NULL);
+	assert_int_equal(json_array_size(json_object_get(j, "vms")), 2);
+	json_decref(j);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
 /* A TCP connection to the agent; -1 on failure. */
 /* A TCP connection to the agent from 127.0.0.<from> (any address of 127/8 is this host's). */
 static int raw_connect(unsigned port, unsigned from)
@@ -605,6 +649,7 @@ int main(void)
 		cmocka_unit_test(api_refuses_a_token_file_others_can_read),
 		cmocka_unit_test(api_without_token_file_refuses_writes),
 		cmocka_unit_test(api_vm_is_found_by_name_uuid_or_domid),
+		cmocka_unit_test(api_an_ambiguous_id_is_refused_naming_both),
 		cmocka_unit_test(api_limits_connections_and_idle_time),
 	};
 	int rc;

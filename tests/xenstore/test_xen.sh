@@ -152,8 +152,10 @@ n=$(api /vms | jq -c '[.vms[] | select(.sla_set) | [.id, .sla.bandwidth.max_bps,
 	ok "the paper's three SLAs landed on the three domUs" || bad "SLAs set: $n"
 
 echo "== malformed store contents are logged and skipped"
-for what in "no name in xenstore domid=7" "bad domid in xenstore domid=abc" \
-	"bad devid in xenstore domid=1 devid=zz" "no name in xenstore domid=8"; do
+for what in "no name in xenstore or one longer than 63 bytes domid=7" \
+	"bad domid in xenstore domid=abc" \
+	"bad devid in xenstore domid=1 devid=zz" \
+	"no name in xenstore or one longer than 63 bytes domid=8"; do
 	grep -q "$what" "$dir/agent.log" && ok "logged: $what" || bad "not logged: $what"
 done
 api /vms/half >/dev/null 2>&1 && bad "a vif not connected was taken" || ok "a vif not connected is not a VM's"
