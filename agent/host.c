@@ -46,23 +46,25 @@ static bool names_by_other_key(const struct vm *vm, const char *key)
 
 struct vm *host_lookup_vm(const struct host *host, const char *key, struct vm **other)
 {
-	struct vm *by_id = NULL, *first = NULL, *second = NULL;
+	struct vm *by_id = NULL, *first = NULL, *second = NULL, *found;
 
 	for (size_t i = 0; i < host->n_vms; i++) {
 		struct vm *vm = host->vms[i];
+		bool named = !strcmp(vm->id, key);
 
-		if (strcmp(vm->id, key) && !names_by_other_key(vm, key))
+		if (!named && !names_by_other_key(vm, key))
 			continue;
-		if (!strcmp(vm->id, key))
-			by_id = vm;
+		if (named)
+			by_id = vm; /* ids are unique: one at most */
 		if (!first)
 			first = vm;
 		else if (!second)
 			second = vm;
 	}
-	if (other)
-		*other = second ? (first == by_id || !by_id ? second : first) : NULL;
-	return by_id ? by_id : first;
+	found = by_id ? by_id : first;
+	if (other) /* another VM the key names, if any */
+		*other = !second ? NULL : found == first ? second : first;
+	return found;
 }
 
 struct vm *host_find_vm(const struct host *host, const char *key)

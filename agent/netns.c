@@ -560,6 +560,7 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 	dir = opendir(NETNS_DIR);
 	while (dir && (de = readdir(dir))) {
 		struct platform_vm vm = { 0 };
+		const char *why;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -573,10 +574,9 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 		if (vm.n_vifs == 0)
 			continue; /* not a VM: no vif of ours in it (the sink, say) */
 		/* The whole name: the id holds 63 bytes of it */
-		if (platform_name_problem(de->d_name)) {
+		if ((why = platform_name_problem(de->d_name))) {
 			free(vm.vifs);
-			if ((rc = platform_scan_refuse(scan, de->d_name,
-						       platform_name_problem(de->d_name))))
+			if ((rc = platform_scan_refuse(scan, de->d_name, why)))
 				break;
 			continue;
 		}
