@@ -66,7 +66,7 @@ static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
 	ctl->enf->ops->detach(ctl->enf, &vif->enf);
 	if (ctl->matcher && vif->delay)
 		delay_forget(ctl->matcher, vif->delay);
-	log_info("vif released vm=%s vif=%s", vm->id, vif->desc.id);
+	log_info("vif released vm=%s vif=%s", log_q(vm->id), log_q(vif->desc.id));
 	vm_remove_vif(&ctl->host, vm, i);
 	ctl->topology_changed = true;
 }
@@ -136,8 +136,9 @@ static int reconcile_uplinks(struct control *ctl, const struct platform_scan *sc
 			int u = find_uplink(h, vm->vifs[i]->desc.uplink);
 
 			if (u < 0) {
-				log_warn("uplink gone, vif released vm=%s vif=%s uplink=%s", vm->id,
-					 vm->vifs[i]->desc.id, vm->vifs[i]->desc.uplink);
+				log_warn("uplink gone, vif released vm=%s vif=%s uplink=%s",
+					 log_q(vm->id), log_q(vm->vifs[i]->desc.id),
+					 log_q(vm->vifs[i]->desc.uplink));
 				detach_vif(ctl, vm, i);
 				continue;
 			}
@@ -155,7 +156,7 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 	memcpy(vm->uuid, pvm->uuid, sizeof(vm->uuid));
 	vm->domid = pvm->domid;
 	if (!vm->present)
-		log_info("vm appeared vm=%s vifs=%zu sla=%s", vm->id, pvm->n_vifs,
+		log_info("vm appeared vm=%s vifs=%zu sla=%s", log_q(vm->id), pvm->n_vifs,
 			 vm->has_sla ? "set" : "default");
 	if (!vm->present)
 		h->generation++;
@@ -177,31 +178,33 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 			continue;
 		u = find_uplink(h, d->uplink);
 		if (u < 0) {
-			log_warn("vif skipped, unknown uplink vm=%s vif=%s uplink=%s", vm->id,
-				 d->id, d->uplink);
+			log_warn("vif skipped, unknown uplink vm=%s vif=%s uplink=%s",
+				 log_q(vm->id), log_q(d->id), log_q(d->uplink));
 			continue;
 		}
 		vif = vm_add_vif(h, vm, d);
 		if (!vif) {
-			log_error("vif skipped, out of memory vm=%s vif=%s", vm->id, d->id);
+			log_error("vif skipped, out of memory vm=%s vif=%s", log_q(vm->id),
+				  log_q(d->id));
 			continue;
 		}
 		vif->uplink = (uint32_t)u;
 		if (ctl->matcher &&
 		    !(vif->enf.delay = vif->delay = calloc(1, sizeof(*vif->delay)))) {
-			log_error("vif skipped, out of memory vm=%s vif=%s", vm->id, d->id);
+			log_error("vif skipped, out of memory vm=%s vif=%s", log_q(vm->id),
+				  log_q(d->id));
 			vm_remove_vif(h, vm, vm->n_vifs - 1);
 			continue;
 		}
 		rc = ctl->enf->ops->attach(ctl->enf, &vif->enf);
 		if (rc) {
-			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s", vm->id,
-				  d->id, ctl->enf->ops->name, strerror(-rc));
+			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s",
+				  log_q(vm->id), log_q(d->id), ctl->enf->ops->name, strerror(-rc));
 			vm_remove_vif(h, vm, vm->n_vifs - 1);
 			continue;
 		}
-		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s", vm->id, d->id,
-			 d->uplink, ctl->enf->ops->name);
+		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s", log_q(vm->id),
+			 log_q(d->id), log_q(d->uplink), ctl->enf->ops->name);
 		ctl->topology_changed = true;
 	}
 }
@@ -258,11 +261,11 @@ static void take_refusals(struct control *ctl, struct platform_scan *scan)
 		if (refused_in(ctl->refused, ctl->n_refused, r->name))
 			continue;
 		changed = true;
-		log_warn("vm refused, not limited: %s name=\"%s\"", r->why, r->name);
+		log_warn("vm refused, not limited: %s name=%s", r->why, log_q(r->name));
 	}
 	for (size_t i = 0; i < ctl->n_refused; i++)
 		if (!refused_in(scan->refused, scan->n_refused, ctl->refused[i].name))
-			log_info("vm refused no longer seen name=\"%s\"", ctl->refused[i].name);
+			log_info("vm refused no longer seen name=%s", log_q(ctl->refused[i].name));
 	free(ctl->refused);
 	ctl->refused = scan->refused;
 	ctl->n_refused = scan->n_refused;
@@ -321,7 +324,7 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 			detach_vif(ctl, vm, vm->n_vifs - 1);
 		vm->present = false;
 		h->generation++;
-		log_info("vm gone vm=%s sla=%s", vm->id, vm->has_sla ? "kept" : "default");
+		log_info("vm gone vm=%s sla=%s", log_q(vm->id), vm->has_sla ? "kept" : "default");
 		if (!vm->has_sla)
 			host_remove_vm(h, vm);
 	}
@@ -387,8 +390,8 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 		int rc = ctl->enf->ops->read_counters(ctl->enf, &vif->enf, &cur);
 
 		if (rc) {
-			log_debug("counters unreadable vm=%s vif=%s err=%s", vif->vm->id,
-				  vif->desc.id, strerror(-rc));
+			log_debug("counters unreadable vm=%s vif=%s err=%s", log_q(vif->vm->id),
+				  log_q(vif->desc.id), strerror(-rc));
 			memset(&vif->rates, 0, sizeof(vif->rates));
 			continue;
 		}
@@ -403,7 +406,7 @@ static void read_counters(struct control *ctl, uint64_t now_ns)
 
 			if (measure_delta(&vif->cnt, &cur, &d))
 				log_info("counters reset vm=%s vif=%s: counted from zero again",
-					 vif->vm->id, vif->desc.id);
+					 log_q(vif->vm->id), log_q(vif->desc.id));
 			measure_rates(&d, now_ns - vif->cnt_ns, &vif->rates);
 			measure_add(&vif->total, &d);
 			measure_add(&vif->vm->total, &d);
@@ -515,19 +518,19 @@ static void apply_limits(struct control *ctl)
 		    !ctl->reapply) {
 			if (ctl->enf->ops->retune &&
 			    (rc = ctl->enf->ops->retune(ctl->enf, &vif->enf, &l)))
-				log_debug("limit not retuned vm=%s vif=%s err=%s", vif->vm->id,
-					  vif->desc.id, strerror(-rc));
+				log_debug("limit not retuned vm=%s vif=%s err=%s",
+					  log_q(vif->vm->id), log_q(vif->desc.id), strerror(-rc));
 			continue;
 		}
 		rc = ctl->enf->ops->apply(ctl->enf, &vif->enf, &l);
 		if (rc) {
 			ctl->apply_failures++;
-			log_error("limit not applied vm=%s vif=%s err=%s", vif->vm->id,
-				  vif->desc.id, strerror(-rc));
+			log_error("limit not applied vm=%s vif=%s err=%s", log_q(vif->vm->id),
+				  log_q(vif->desc.id), strerror(-rc));
 			continue;
 		}
 		log_debug("limit applied vm=%s vif=%s limit_bps=%" PRIu64 " limit_pps=%" PRIu64,
-			  vif->vm->id, vif->desc.id, bps, pps);
+			  log_q(vif->vm->id), log_q(vif->desc.id), bps, pps);
 		vif->applied = true;
 		vif->applied_bps = bps;
 		vif->applied_pps = pps;

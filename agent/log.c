@@ -35,6 +35,15 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
+const char *log_q(const char *s)
+{
+	static _Thread_local char ring[LOG_Q_SLOTS][256];
+	static _Thread_local unsigned next;
+	char *b = ring[next++ % LOG_Q_SLOTS];
+
+	return text_logfmt(b, sizeof(ring[0]), s ? s : "");
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[1024], safe[1024];

@@ -566,7 +566,8 @@ static int netns_scan(struct platform *p, uint64_t now_ns, struct platform_scan 
 			continue;
 		rc = scan_one(ns, &c, de->d_name, &vm);
 		if (rc) {
-			log_debug("namespace skipped netns=%s err=%s", de->d_name, strerror(-rc));
+			log_debug("namespace skipped netns=%s err=%s", log_q(de->d_name),
+				  strerror(-rc));
 			free(vm.vifs);
 			rc = 0;
 			continue;

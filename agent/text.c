@@ -73,3 +73,37 @@ const char *text_printable(char *b, size_t len, const char *src)
 {
 	return clean(b, len, src, false);
 }
+
+const char *text_logfmt(char *b, size_t len, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	bool plain = *s;
+	size_t o, n;
+
+	for (const unsigned char *t = s; *t && plain; t += n)
+		plain = keep_len(t, &n) && !strchr(" \"=\\", *t);
+	if (plain || len < 3)
+		return clean(b, len, src, true);
+	b[0] = '"';
+	for (o = 1; *s; s += n) {
+		size_t k = keep_len(s, &n);
+		char esc[4 * 4 + 1];
+
+		if (k == 1 && (*s == '"' || *s == '\\'))
+			snprintf(esc, sizeof(esc), "\\%c", *s);
+		else if (k)
+			snprintf(esc, sizeof(esc), "%.*s", (int)k, (const char *)s);
+		else if (*s == '\n')
+			snprintf(esc, sizeof(esc), "\\n");
+		else
+			for (size_t i = 0; i < n; i++)
+				snprintf(esc + 4 * i, 5, "\\x%02x", s[i]);
+		if (o + strlen(esc) + 1 >= len) /* room for the closing quote and the NUL */
+			break;
+		memcpy(b + o, esc, strlen(esc));
+		o += strlen(esc);
+	}
+	b[o++] = '"';
+	b[o] = '\0';
+	return b;
+}

@@ -16,6 +16,12 @@ size_t text_utf8_len(const unsigned char *s);
  * line can be forged. Cut at a character when b is full. Returns b. */
 const char *text_escape(char *b, size_t len, const char *src);
 
+/* src as a logfmt value, in b (len bytes): as it is when it is plain (not empty; no space,
+ * '"', '=' or '\\'; nothing text_escape would replace), else in double quotes with \" and \\,
+ * a newline as \n and every other replaced byte as \xNN, so that a name can neither end its
+ * field nor start another. Cut at a character when b is full, the quote closed. Returns b. */
+const char *text_logfmt(char *b, size_t len, const char *src);
+
 /* src for a person's terminal, in b (len bytes): each replaced character as '?'. Cut at a
  * character when b is full. Returns b. */
 const char *text_printable(char *b, size_t len, const char *src);

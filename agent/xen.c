@@ -225,7 +225,7 @@ static void note_emulated(struct xen *x, const char *bridge, const char *port)
 		warn_once(x,
 			  "emulated vif ignored: an HVM guest's device model tap, not counted or "
 			  "limited (only its PV vif is) domid=%u devid=%u port=%s bridge=%s",
-			  domid, devid, port, bridge);
+			  domid, devid, log_q(port), log_q(bridge));
 }
 
 /* ---- Open vSwitch: a bridge that is an internal port of the kernel's datapath ---- */
@@ -359,7 +359,7 @@ static int bridge_uplink(struct xen *x, const char *bridge, char port[IFNAMSIZ],
 		if (rc == 0 && strcmp(x->ovs_said, bridge)) /* once, not every scan */
 			log_info("bridge is Open vSwitch's, its uplink the datapath's one port "
 				 "that is neither internal nor a vif bridge=%s uplink=%s",
-				 bridge, port);
+				 log_q(bridge), log_q(port));
 		if (rc == 0)
 			memcpy(x->ovs_said, bridge, strlen(bridge) + 1);
 		return rc ? rc : port_speed(port, bps);
@@ -401,7 +401,7 @@ static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, co
 			memcpy(name, x->host.uplinks[0].name, IFNAMSIZ);
 		else
 			warn_once(x, "vif skipped, no uplink for its bridge vm=%s vif=%s bridge=%s",
-				  vm, vif, bridge);
+				  log_q(vm), log_q(vif), log_q(bridge));
 		return x->host.n_uplinks == 1;
 	}
 	for (i = 0; i < c->n_found && strcmp(c->found[i].bridge, bridge); i++)
@@ -413,7 +413,7 @@ static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, co
 			warn_once(x,
 				  "vif skipped, more than %d bridges: name the uplinks with "
 				  "--uplinks vm=%s vif=%s bridge=%s",
-				  MAX_FOUND, vm, vif, bridge);
+				  MAX_FOUND, log_q(vm), log_q(vif), log_q(bridge));
 			return false;
 		}
 		memcpy(c->found[i].bridge, bridge, IFNAMSIZ);
@@ -426,19 +426,19 @@ static bool uplink_for(struct xen *x, struct scan_ctx *c, const char *bridge, co
 		warn_once(x,
 			  "vif skipped, its bridge has no uplink (a port that is not a vif); "
 			  "name one with --uplinks vm=%s vif=%s bridge=%s",
-			  vm, vif, bridge);
+			  log_q(vm), log_q(vif), log_q(bridge));
 		return false;
 	case -EEXIST:
 		warn_once(x,
 			  "vif skipped, its bridge has several ports that are not vifs; name the "
 			  "uplink with --uplinks vm=%s vif=%s bridge=%s first=%s",
-			  vm, vif, bridge, c->found[i].port);
+			  log_q(vm), log_q(vif), log_q(bridge), log_q(c->found[i].port));
 		return false;
 	case -ENODATA:
 		warn_once(x,
 			  "vif skipped, its uplink's speed is unknown (down, or a device without "
 			  "one); give it with --uplinks vm=%s vif=%s bridge=%s uplink=%s",
-			  vm, vif, bridge, c->found[i].port);
+			  log_q(vm), log_q(vif), log_q(bridge), log_q(c->found[i].port));
 		return false;
 	default:
 		if (rc < 0)
@@ -491,8 +491,8 @@ vifs:
 		char state[8];
 
 		if (devid < 0) {
-			warn_once(x, "vif skipped, bad devid in xenstore domid=%ld devid=%.16s",
-				  domid, devs[i]);
+			warn_once(x, "vif skipped, bad devid in xenstore domid=%ld devid=%s", domid,
+				  log_q(devs[i]));
 			continue;
 		}
 		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/state", domid, devid);
@@ -571,8 +571,8 @@ static int refresh_doms(struct xen *x, char **ids, unsigned n)
 
 		if (domid <= 0) { /* dom0's own vifs are not a guest's */
 			if (domid < 0)
-				warn_once(x, "domain skipped, bad domid in xenstore domid=%.16s",
-					  ids[i]);
+				warn_once(x, "domain skipped, bad domid in xenstore domid=%s",
+					  log_q(ids[i]));
 			continue;
 		}
 		old = x->all_stale ? NULL : dom_find(x, domid);
@@ -665,7 +665,7 @@ static void log_found(struct xen *x, const struct platform_scan *scan)
 			;
 		if (k == x->n_found || x->found[k].capacity_bps != u->capacity_bps)
 			log_info("uplink found uplink=%s capacity_bps=%llu (its link speed)",
-				 u->name, (unsigned long long)u->capacity_bps);
+				 log_q(u->name), (unsigned long long)u->capacity_bps);
 	}
 	for (size_t k = 0; k < x->n_found; k++) {
 		size_t i;
@@ -674,7 +674,7 @@ static void log_found(struct xen *x, const struct platform_scan *scan)
 			;
 		if (i == n)
 			log_info("uplink gone uplink=%s (no vif on its bridge now)",
-				 x->found[k].name);
+				 log_q(x->found[k].name));
 	}
 	memcpy(x->found, scan->uplinks, n * sizeof(*x->found));
 	x->n_found = n;

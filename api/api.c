@@ -406,7 +406,7 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 	rc = admit_sla(&api->ctl->host, id, &sla, pend, n_pend, &refusal);
 	free(pend);
 	if (rc) {
-		log_info("sla refused vm=%s why=\"%s\"", id, refusal.msg);
+		log_info("sla refused vm=%s why=\"%s\"", log_q(id), refusal.msg);
 		respond_error(req, MHD_HTTP_CONFLICT, refusal.field, refusal.msg);
 		return;
 	}
@@ -433,7 +433,7 @@ static void parse_done(struct worker_job *w)
 {
 	struct parse_job *j = (struct parse_job *)w;
 
-	log_debug("sla body parsed off the loop vm=%s bytes=%zu", j->id, j->len);
+	log_debug("sla body parsed off the loop vm=%s bytes=%zu", log_q(j->id), j->len);
 	put_parsed(j->api, j->req, j->id, j->rc, &j->sla, &j->err);
 	free(j);
 }
@@ -533,14 +533,15 @@ static void on_stored(void *cookie, int rc, void *arg)
 		vm = host_find_vm(h, p->id);
 		if (vm)
 			host_clear_sla(h, vm);
-		log_info("sla deleted vm=%s", p->id);
+		log_info("sla deleted vm=%s", log_q(p->id));
 		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
 	} else if (host_set_sla(h, p->id, &p->sla)) {
 		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 			      "stored, but out of memory applying it; it applies after a restart");
 	} else {
 		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64,
-			 p->id, p->sla.priority, p->sla.weight, p->sla.min_bps, p->sla.min_pps);
+			 log_q(p->id), p->sla.priority, p->sla.weight, p->sla.min_bps,
+			 p->sla.min_pps);
 		http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
 				  sla_to_json(&p->sla));
 	}

@@ -696,6 +696,13 @@ void http_close(struct http_server *srv)
 	free(srv);
 }
 
+uint16_t http_port(const struct http_server *srv)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+
+	return info ? info->port : 0;
+}
+
 int http_set_tls(struct http_server *srv, struct tls_creds *tls)
 {
 	if (!srv->tls || !tls)

@@ -37,6 +37,8 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
 	      void *arg);
 void http_close(struct http_server *srv);
+/* The port it listens on (the one the kernel chose when opened with port 0). */
+uint16_t http_port(const struct http_server *srv);
 /* New certificates (a reload): served from the next connection on; a server opened without
  * TLS cannot take them. 0 or -EINVAL. */
 int http_set_tls(struct http_server *srv, struct tls_creds *tls);

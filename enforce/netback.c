@@ -137,7 +137,7 @@ static int uplink_install(struct netback *nb, struct nb_uplink *u)
 		return rc;
 	}
 	log_info("netback qdisc installed uplink=%s handle=db00: capacity_bps=%" PRIu64,
-		 u->cfg.name, u->cfg.capacity_bps);
+		 log_q(u->cfg.name), u->cfg.capacity_bps);
 	return 0;
 }
 
@@ -255,8 +255,8 @@ static void nb_detach(struct enforcer *e, struct enf_vif *ev)
 	rc = tc_delete(nb->nl, RTM_DELTCLASS, nb->uplinks[v->uplink].ifindex,
 		       TC_H_MAKE(HTB_HANDLE, FIRST_VIF_MINOR + v->slot), 0);
 	if (rc && rc != -ENOENT && rc != -ENODEV)
-		log_warn("netback class not removed vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
-			 strerror(-rc));
+		log_warn("netback class not removed vm=%s vif=%s err=%s", log_q(ev->vm),
+			 log_q(ev->desc->id), strerror(-rc));
 	slots_put(&nb->slots, v->slot);
 	free(v);
 	ev->state = NULL;
@@ -369,9 +369,9 @@ static void nb_close(struct enforcer *e)
 		rc = tc_delete(nb->nl, RTM_DELQDISC, nb->uplinks[u].ifindex, HTB_HANDLE, TC_H_ROOT);
 		if (rc && rc != -ENODEV && rc != -ENOENT)
 			log_warn("netback qdisc not removed uplink=%s err=%s",
-				 nb->uplinks[u].cfg.name, strerror(-rc));
+				 log_q(nb->uplinks[u].cfg.name), strerror(-rc));
 		else
-			log_info("netback qdisc removed uplink=%s", nb->uplinks[u].cfg.name);
+			log_info("netback qdisc removed uplink=%s", log_q(nb->uplinks[u].cfg.name));
 	}
 	nb_free(nb);
 	e->priv = NULL;

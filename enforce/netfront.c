@@ -317,8 +317,8 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 		op = (struct hook_op){ nf, v, true };
 		rc = nf->tap ? tap_hook(nf, v, true)
 			     : in_netns(nf, d->guest_netns, hook_in_ns, &op);
-		log_debug("hook attached vm=%s vif=%s rc=%d us=%" PRIu64, ev->vm, d->id, rc,
-			  (loop_now_ns() - t0) / 1000);
+		log_debug("hook attached vm=%s vif=%s rc=%d us=%" PRIu64, log_q(ev->vm),
+			  log_q(d->id), rc, (loop_now_ns() - t0) / 1000);
 		if (rc)
 			bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	}
@@ -330,8 +330,8 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 	slots_take(&nf->slots, slot);
 	nf->by_slot[slot] = ev;
 	if (nf->rb && watch_uplink(nf, d->uplink))
-		log_warn("netfront uplink not watched, no delay vm=%s uplink=%s", ev->vm,
-			 d->uplink);
+		log_warn("netfront uplink not watched, no delay vm=%s uplink=%s", log_q(ev->vm),
+			 log_q(d->uplink));
 	return 0;
 }
 
@@ -347,8 +347,8 @@ static void nf_detach(struct enforcer *e, struct enf_vif *ev)
 	rc = nf->tap ? tap_hook(nf, v, false)
 		     : in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
 	if (rc && rc != -ENOENT)
-		log_warn("netfront hook not removed vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
-			 strerror(-rc));
+		log_warn("netfront hook not removed vm=%s vif=%s err=%s", log_q(ev->vm),
+			 log_q(ev->desc->id), strerror(-rc));
 	if (v->nl) { /* the namespace is gone, and the shaper with its device */
 		mnl_socket_close(v->nl);
 		v->nl = NULL;

@@ -123,8 +123,8 @@ static void xc_detach(struct enforcer *e, struct enf_vif *ev)
 		x->counters.ops->detach(&x->counters, &v->counted);
 	/* The agent stopping (or the vif going, when the node is gone already). */
 	if (x->clear_on_exit && v->written && !xc_put(x, v->path, NULL))
-		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", ev->vm, ev->desc->id,
-			 strerror(errno));
+		log_warn("xen-credit rate not cleared vm=%s vif=%s err=%s", log_q(ev->vm),
+			 log_q(ev->desc->id), strerror(errno));
 	xc_forget(x, v);
 	ev->state = NULL;
 }
@@ -193,7 +193,7 @@ static void ring_state(struct xc *x, const struct enf_vif *ev, struct xc_vif *v)
 	if (!q && !x->ring_unreadable_said)
 		log_info("netback's ring state not readable (no debugfs at %s); what the credit "
 			 "holds in the guest is reported as unknown vm=%s vif=%s",
-			 XEN_NETBACK_DEBUGFS, ev->vm, ev->desc->id);
+			 XEN_NETBACK_DEBUGFS, log_q(ev->vm), log_q(ev->desc->id));
 	x->ring_unreadable_said |= !q;
 }
 
@@ -211,7 +211,7 @@ static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 			if (!v->count_failed_said)
 				log_warn("vif not counted, tried again each period vm=%s vif=%s "
 					 "err=%s",
-					 ev->vm, ev->desc->id, strerror(-rc));
+					 log_q(ev->vm), log_q(ev->desc->id), strerror(-rc));
 			v->count_failed_said = true;
 			return rc;
 		}

@@ -318,7 +318,7 @@ static void succeed(struct placement *p)
 	p->step = ST_IDLE;
 	if (recovered)
 		log_info("placement in sync compute=%s providers=%zu consumers=%zu endpoint=%s",
-			 p->st.compute, p->n_want, p->n_allocs, p->endpoint);
+			 log_q(p->st.compute), p->n_want, p->n_allocs, p->endpoint);
 	if (p->dirty) {
 		p->st.in_sync = false;
 		schedule(p, 0);
@@ -600,7 +600,8 @@ static void got_compute(struct placement *p, json_t *root)
 		return;
 	}
 	if (strcmp(p->st.compute, uuid))
-		log_info("placement compute node found name=%s uuid=%s", p->host_name, uuid);
+		log_info("placement compute node found name=%s uuid=%s", log_q(p->host_name),
+			 log_q(uuid));
 	memcpy(p->st.compute, uuid, PLATFORM_UUID_LEN);
 	go(p, ST_TRAIT, 0);
 }
@@ -630,12 +631,14 @@ static void got_provider(struct placement *p, json_t *root)
 		return;
 	if (p->step == ST_RP_GET &&
 	    (!name || strcmp(name, w->name) || !parent || strcmp(parent, want_parent))) {
-		log_info("placement provider put right name=%s uuid=%s", w->name, w->uuid);
+		log_info("placement provider put right name=%s uuid=%s", log_q(w->name),
+			 log_q(w->uuid));
 		go(p, ST_RP_UPDATE, p->cur);
 		return;
 	}
 	if (p->step == ST_RP_CREATE)
-		log_info("placement provider created name=%s uuid=%s", w->name, w->uuid);
+		log_info("placement provider created name=%s uuid=%s", log_q(w->name),
+			 log_q(w->uuid));
 	go(p, ST_INV_GET, p->cur);
 }
 
@@ -744,7 +747,7 @@ static void conflict(struct placement *p, enum step reread)
 		return;
 	}
 	log_info("placement generation conflict, reading again provider=%s step=%s",
-		 p->want[p->cur].name, step_names[p->step]);
+		 log_q(p->want[p->cur].name), step_names[p->step]);
 	go(p, reread, p->cur);
 }
 
@@ -805,10 +808,11 @@ static void on_answer(void *arg, const struct client_response *r)
 	}
 	if (s == ST_DELETE) {
 		if (r->status == 204 || r->status == 404)
-			log_info("placement stale provider deleted uuid=%s", p->stale[p->cur]);
+			log_info("placement stale provider deleted uuid=%s",
+				 log_q(p->stale[p->cur]));
 		else if (r->status == 409) /* its allocations still hold it */
 			log_warn("placement stale provider kept, it has allocations uuid=%s",
-				 p->stale[p->cur]);
+				 log_q(p->stale[p->cur]));
 		else {
 			unexpected(p, r);
 			return;
@@ -858,7 +862,7 @@ static void on_answer(void *arg, const struct client_response *r)
 		} else {
 			log_info("placement inventory set provider=%s %s total=%" PRIu64
 				 " reserved=%" PRIu64,
-				 p->want[p->cur].name, p->want[p->cur].resource_class,
+				 log_q(p->want[p->cur].name), p->want[p->cur].resource_class,
 				 p->want[p->cur].total, p->want[p->cur].reserved);
 			go(p, ST_INV_PUT, p->cur);
 		}
@@ -874,7 +878,7 @@ static void on_answer(void *arg, const struct client_response *r)
 		if (traits_match(&p->want[p->cur], json_object_get(root, "traits"))) {
 			go(p, ST_ALLOCS, p->cur);
 		} else {
-			log_info("placement traits set provider=%s", p->want[p->cur].name);
+			log_info("placement traits set provider=%s", log_q(p->want[p->cur].name));
 			go(p, ST_TRAITS_PUT, p->cur);
 		}
 		break;
@@ -941,7 +945,7 @@ int placement_open(struct placement **out, struct loop *loop, const struct confi
 	srand48((long)loop_now_ns() ^ (long)getpid());
 	snprintf(p->problem, sizeof(p->problem), "not synced with placement yet");
 	p->st.problem = p->problem;
-	log_info("placement reporting on host=%s keystone=%s resync_s=%u", p->host_name,
+	log_info("placement reporting on host=%s keystone=%s resync_s=%u", log_q(p->host_name),
 		 p->tokens_url, cfg->placement_resync_s);
 	*out = p;
 	return 0;

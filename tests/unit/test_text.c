@@ -2,7 +2,8 @@
  * test_text: names from outside made safe for a log line and for a terminal. Kept: printable
  * ASCII, UTF-8 of two to four bytes; replaced: C0 (newline, ESC, BEL, CR, TAB), DEL, C1
  * (U+0080-U+009F), bytes that are not UTF-8 (a lone continuation, a truncated sequence,
- * overlong forms, surrogates, past U+10FFFF). A full buffer cuts at a character.
+ * overlong forms, surrogates, past U+10FFFF). A full buffer cuts at a character. A logfmt value
+ * is bare when plain, else quoted with \" \\ \n and \xNN.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,13 +77,42 @@ static void test_full_buffer(void **state)
 	assert_string_equal(text_printable(b, 1, "abc"), "");
 }
 
+static void logfmt(const char *in, const char *want)
+{
+	char b[256];
+
+	assert_string_equal(text_logfmt(b, sizeof b, in), want);
+}
+
+/* A logfmt value: bare when plain, else quoted so that it can neither end its field nor start
+ * another; a cut keeps the closing quote. */
+static void test_logfmt(void **state)
+{
+	char b[10];
+
+	(void)state;
+	logfmt("vm-1", "vm-1");
+	logfmt("caf\xc3\xa9", "caf\xc3\xa9");
+	logfmt("", "\"\"");
+	logfmt("a level=error msg=FORGED", "\"a level=error msg=FORGED\"");
+	logfmt("x=1", "\"x=1\"");
+	logfmt("web \"srv\" \\ end", "\"web \\\"srv\\\" \\\\ end\"");
+	logfmt("nl\nlevel=error", "\"nl\\nlevel=error\"");
+	logfmt("esc\x1b]0;T\x07", "\"esc\\x1b]0;T\\x07\"");
+	logfmt("bad\xff", "\"bad\\xff\"");
+	logfmt("c1\xc2\x9b", "\"c1\\xc2\\x9b\"");
+	assert_string_equal(text_logfmt(b, sizeof b, "a b c d e f"), "\"a b c d\""); /* 9 bytes */
+	assert_string_equal(text_logfmt(b, sizeof b, "ab\"\"\"\"x"),
+			    "\"ab\\\"\\\"\""); /* not half */
+	assert_string_equal(text_logfmt(b, sizeof b, "abcdefghijk"), "abcdefghi");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kept),
-		cmocka_unit_test(test_controls),
-		cmocka_unit_test(test_not_utf8),
-		cmocka_unit_test(test_full_buffer),
+		cmocka_unit_test(test_kept),	 cmocka_unit_test(test_controls),
+		cmocka_unit_test(test_not_utf8), cmocka_unit_test(test_full_buffer),
+		cmocka_unit_test(test_logfmt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
