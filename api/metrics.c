@@ -597,6 +597,12 @@ static void render_loop(struct buf *b, const struct metrics_info *info, const st
 	puts_(b, "dbavm_loop_ticks_total ");
 	put_u64(b, ctl->tick);
 	put(b, "\n", 1);
+	family(b, "dbavm_loop_time_seconds", "gauge",
+	       "The agent's clock at the last completed period, from its start: where the time "
+	       "its counters cover ends (rates over its own time, whatever the periods' lengths).");
+	puts_(b, "dbavm_loop_time_seconds ");
+	put_us_as_seconds(b, ctl->now_ns / 1000);
+	put(b, "\n", 1);
 	family(b, "dbavm_loop_lateness_seconds", "histogram",
 	       "How late each control period started after it was due.");
 	for (int i = 0; i <= CONTROL_N_LATENESS; i++) {

@@ -25,10 +25,14 @@
  * both stamped by dom0's clock:
  *
  *   src=198.18.0.12 pkts_in=N matched=M lost=L loss=R delay_mean_s=D delay_p50_s=E
- *   delay_p99_s=F jitter_s=J
+ *   delay_p99_s=F jitter_s=J jitter_mean_s=K
  *
  * lost: frames seen on IN but never on OUT (the path's loss); jitter over consecutive
- * frames in the order they left by OUT, as the agent computes it.
+ * frames in the order they left by OUT, as the agent computes it, and like the agent over
+ * every frame of the VM: IN is one VM's vif, and its frames that are not pktgen's (others,
+ * each printed as an "other" line) are matched by their content and timed with the rest; jitter_mean_s the mean of
+ * |D - D_prev| over the whole flow, the value the estimator follows (its last value weighs
+ * the last few dozen frames, and two measures of it agree only if they end on the same ones).
  *   pgsink IFNAME SECONDS
  *   pgsink -p IN OUT SECONDS
  */
@@ -54,13 +58,15 @@ struct sender {
 	uint32_t ip;	  /* network order */
 	double *in_s;	  /* -p: when each sequence number was seen on IN (0: not) */
 	uint32_t in_base; /* the first sequence number seen on IN */
-	uint64_t pkts_in, matched;
+	uint64_t pkts_in, matched, others; /* -p: others: its frames not pktgen's, matched */
 	uint64_t pkts, bytes;
 	uint32_t seq_lo, seq_hi;
 	double first_s, last_s;
 	double *delay_s; /* receive - send, per packet as it came */
 	size_t n;
 	double jitter_s, prev_d;
+	double abs_diff_sum; /* of |D - D_prev| over consecutive frames: what J follows */
+	uint64_t diffs;
 };
 
 static double now_s(void)
@@ -128,6 +134,8 @@ static void add_delay(struct sender *s, double d)
 		double diff = d > s->prev_d ? d - s->prev_d : s->prev_d - d;
 
 		s->jitter_s += (diff - s->jitter_s) / 16;
+		s->abs_diff_sum += diff;
+		s->diffs++;
 	}
 	s->prev_d = d;
 	if (s->n < MAX_PKTS)
@@ -156,6 +164,48 @@ static void take(struct sender *all, size_t *n_all, const uint8_t *f, size_t len
 	add_delay(s, rx_s - pf.sent_s);
 }
 
+/* -p: frames of IN's VM that are not pktgen's (ARP, neighbour discovery, a command's TCP),
+ * matched from IN to OUT by their content, as the agent matches every frame: a ring of the
+ * last ones seen on IN. Each is printed as it is matched, to tell what a VM sent besides. */
+#define MAX_OTHER 1024
+static struct other {
+	uint64_t hash;
+	double in_s;
+} others[MAX_OTHER];
+static unsigned next_other;
+
+static uint64_t frame_hash(const uint8_t *f, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ f[i]) * 0x100000001b3ull;
+	return h ^ len;
+}
+
+static void take_other(struct sender *all, size_t n_all, const uint8_t *f, size_t len,
+		       double t_s, int on_out)
+{
+	uint64_t h = frame_hash(f, len);
+
+	if (!on_out) {
+		others[next_other++ % MAX_OTHER] = (struct other){ h, t_s };
+		return;
+	}
+	for (unsigned i = 0; i < MAX_OTHER; i++) {
+		if (others[i].hash != h || others[i].in_s == 0)
+			continue;
+		printf("other t=%.6f len=%zu ethertype=0x%02x%02x delay_s=%.6f\n", t_s, len,
+		       len > 13 ? f[12] : 0, len > 13 ? f[13] : 0, t_s - others[i].in_s);
+		if (n_all == 1) { /* IN is one VM's vif: its frame */
+			all[0].others++;
+			add_delay(&all[0], t_s - others[i].in_s);
+		}
+		others[i].in_s = 0;
+		return;
+	}
+}
+
 /* -p: one frame seen on IN (received) or OUT (sent) at t_s, dom0's clock. */
 static void take_pair(struct sender *all, size_t *n_all, const uint8_t *f, size_t len, double t_s,
 		      int on_out)
@@ -164,7 +214,11 @@ static void take_pair(struct sender *all, size_t *n_all, const uint8_t *f, size_
 	struct sender *s;
 	uint32_t k;
 
-	if (!parse(f, len, &pf) || !(s = sender_of(all, n_all, pf.src)))
+	if (!parse(f, len, &pf)) {
+		take_other(all, *n_all, f, len, t_s, on_out);
+		return;
+	}
+	if (!(s = sender_of(all, n_all, pf.src)))
 		return;
 	if (!on_out) {
 		if (!s->pkts_in++)
@@ -193,11 +247,12 @@ static void report_pair(struct sender *s)
 	for (size_t i = 0; i < s->n; i++)
 		sum += s->delay_s[i];
 	printf("src=%s pkts_in=%llu matched=%llu lost=%llu loss=%.4f delay_mean_s=%.6f "
-	       "delay_p50_s=%.6f delay_p99_s=%.6f jitter_s=%.6f\n",
+	       "delay_p50_s=%.6f delay_p99_s=%.6f jitter_s=%.6f jitter_mean_s=%.6f others=%llu\n",
 	       ip, (unsigned long long)s->pkts_in, (unsigned long long)s->matched,
 	       (unsigned long long)lost, s->pkts_in ? (double)lost / (double)s->pkts_in : 0,
 	       s->n ? sum / (double)s->n : 0, s->n ? s->delay_s[s->n / 2] : 0,
-	       s->n ? s->delay_s[s->n * 99 / 100] : 0, s->jitter_s);
+	       s->n ? s->delay_s[s->n * 99 / 100] : 0, s->jitter_s,
+	       s->diffs ? s->abs_diff_sum / (double)s->diffs : 0, (unsigned long long)s->others);
 }
 
 static void report(struct sender *s)
