@@ -270,6 +270,7 @@ static void get_metrics(struct api *api, struct http_request *req)
 	json_t *problems = readiness_problems(api);
 	struct metrics_text *t = metrics_get(
 		api->metrics, api->ctl, api->placement ? placement_status(api->placement) : NULL,
+		api->http ? http_counts(api->http) : NULL,
 		problems && json_array_size(problems) == 0);
 	const char *text;
 	size_t len;

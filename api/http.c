@@ -12,10 +12,16 @@
  * tracked here (its socket context): while it is receiving a request (from its accept, or
  * from the answer to its previous one, until the whole body is in) it has request_timeout_s
  * to finish, after which its socket is shut down and MHD closes it; an idle keep-alive
- * connection counts as one receiving. MHD refuses a connection over max_per_address from one
- * address itself. And at max_connections a new connection is not refused: the oldest one
- * still receiving its request is closed to make room, so that a client that sends its request
- * at once is answered however many slow ones there are.
+ * connection counts as one receiving. At max_connections a new connection is not refused:
+ * the one still receiving its request that has sent it slowest is closed to make room
+ * (make_room), so that a client that sends its request at once is answered however many slow
+ * ones there are. Over max_per_address from one address, that address's slowest are closed as
+ * soon as what they send shows them slow (settle_addresses), not at the accept, so that slow
+ * connections from an address cannot lock out its other clients: on a host, local tools, a
+ * node-local Prometheus and any local process all come from 127.0.0.1. And once the first
+ * byte of a request head is in, the head must come at HEAD_MIN_BPS or faster, counted over
+ * the bytes the kernel received (TCP_INFO), from HEAD_GRACE_NS on: a client that sends a byte
+ * a second is closed in seconds, not at the request timeout.
  */
 #include "http.h"
 
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -66,13 +73,19 @@ struct http_request {
 	struct header *headers;
 };
 
+#define HEAD_MIN_BPS 256		  /* a request head slower than this is closed ... */
+#define HEAD_GRACE_NS (2 * 1000000000ull) /* ... once this long after its first byte */
+
 /* A connection, from its accept to its close (MHD's socket context). */
 struct conn {
 	struct conn *prev, *next; /* oldest first */
 	int fd;
 	bool receiving;	   /* its request not yet in whole: the deadline runs */
+	bool head_in;	   /* its request's head is in (the header rate is met) */
 	bool cut;	   /* shut down, MHD not yet told */
 	uint64_t since_ns; /* the deadline runs from here */
+	uint64_t rx0;	   /* bytes the kernel had received when this request began */
+	uint64_t first_ns; /* when a byte past rx0 was first seen (0: none yet) */
 	char peer[INET6_ADDRSTRLEN];
 	struct tls_creds *tls; /* the certificates its session was given (a reference) */
 };
@@ -92,7 +105,9 @@ struct http_server {
 	http_handler_fn *handler;
 	void *arg;
 	struct conn *oldest, *newest;
-	unsigned n_conns;
+	unsigned n_conns, n_cut; /* tracked, and of them cut and not yet closed by MHD */
+	bool over_address;	 /* an address may be over max_per_address: settle_addresses */
+	struct http_counts counts;
 	struct tls_creds *tls; /* given to each new session; NULL: plain HTTP */
 	struct log_limit cut_log, mhd_log;
 };
@@ -135,16 +150,72 @@ static void request_in(struct MHD_Connection *mc)
 }
 
 /* Closes a connection from under MHD: its socket reads as ended, and MHD closes it. */
-static void conn_cut(struct http_server *srv, struct conn *c, const char *why)
+const char *const http_cut_names[HTTP_CUT_N] = { "request_timeout", "slow_head", "address_limit",
+						 "connection_limit" };
+
+const struct http_counts *http_counts(const struct http_server *srv)
+{
+	return &srv->counts;
+}
+
+static void conn_cut(struct http_server *srv, struct conn *c, enum http_cut kind, const char *why)
 {
 	c->cut = true;
+	srv->n_cut++;
+	srv->counts.cut[kind]++;
 	shutdown(c->fd, SHUT_RDWR);
 	if (log_allowed(&srv->cut_log, "connections closed"))
 		log_info("http connection closed peer=%s why=\"%s\"", c->peer, why);
 }
 
-/* Cuts every connection whose request is overdue; returns the nanoseconds to the next
- * deadline (UINT64_MAX: none). */
+/* The bytes the kernel has received on the connection (TLS records included); 0 if unknown. */
+static uint64_t bytes_received(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return 0;
+	return ti.tcpi_bytes_received;
+}
+
+/* The connection waits for a request from now: its deadline and its header rate start. */
+static void await_request(struct conn *c)
+{
+	c->receiving = true;
+	c->head_in = false;
+	c->since_ns = loop_now_ns();
+	c->rx0 = bytes_received(c->fd);
+	c->first_ns = 0;
+}
+
+/* Whether a request head has come slower than HEAD_MIN_BPS for HEAD_GRACE_NS or more since
+ * its first byte; *next lowered to when it should be looked at again. */
+static bool head_too_slow(struct conn *c, uint64_t now, uint64_t *next)
+{
+	uint64_t got, at;
+
+	if (c->head_in)
+		return false;
+	got = bytes_received(c->fd);
+	if (got <= c->rx0)
+		return false; /* nothing of it yet: an idle keep-alive connection */
+	if (!c->first_ns)
+		c->first_ns = now;
+	at = now - c->first_ns;
+	if (at >= HEAD_GRACE_NS && (got - c->rx0) * 1000000000ull < HEAD_MIN_BPS * at)
+		return true;
+	at = at < HEAD_GRACE_NS ? HEAD_GRACE_NS - at : 1000000000ull; /* then once a second */
+	if (at < *next)
+		*next = at;
+	return false;
+}
+
+static uint64_t settle_addresses(struct http_server *srv);
+
+/* Cuts every connection whose request is overdue, or whose head comes too slowly; returns the
+ * nanoseconds to the next deadline (UINT64_MAX: none). */
 static uint64_t cut_overdue(struct http_server *srv)
 {
 	uint64_t now = loop_now_ns(), limit = (uint64_t)srv->limits.request_timeout_s * 1000000000u;
@@ -154,9 +225,18 @@ static uint64_t cut_overdue(struct http_server *srv)
 		if (!c->receiving || c->cut)
 			continue;
 		if (now - c->since_ns >= limit)
-			conn_cut(srv, c, "its request was not in within the request timeout");
+			conn_cut(srv, c, HTTP_CUT_REQUEST_TIMEOUT,
+				 "its request was not in within the request timeout");
+		else if (head_too_slow(c, now, &next))
+			conn_cut(srv, c, HTTP_CUT_SLOW_HEAD,
+				 "its request head came at under 256 bytes a second");
 		else if (c->since_ns + limit - now < next)
 			next = c->since_ns + limit - now;
+	}
+	if (srv->over_address) {
+		uint64_t settle = settle_addresses(srv);
+
+		next = settle < next ? settle : next;
 	}
 	return next;
 }
@@ -290,6 +370,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		const char *cl, *why;
 		unsigned status;
 
+		struct conn *c = conn_of(conn);
+
+		if (c)
+			c->head_in = true;
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
@@ -377,10 +461,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct conn *c = conn_of(conn);
 
 	(void)cls, (void)code;
-	if (c && !c->receiving) {
-		c->receiving = true; /* the next request's deadline runs from this answer */
-		c->since_ns = loop_now_ns();
-	}
+	if (c && !c->receiving)
+		await_request(c); /* the next request's deadline runs from this answer */
 	if (*con_cls)
 		request_free(*con_cls);
 	*con_cls = NULL;
@@ -406,6 +488,7 @@ static void conn_unlink(struct http_server *srv, struct conn *c)
 	*(c->prev ? &c->prev->next : &srv->oldest) = c->next;
 	*(c->next ? &c->next->prev : &srv->newest) = c->prev;
 	srv->n_conns--;
+	srv->n_cut -= c->cut;
 }
 
 static void peer_name(struct MHD_Connection *mc, char *buf, size_t len)
@@ -477,6 +560,116 @@ static int tls_session_start(struct http_server *srv, struct MHD_Connection *mc)
 	return 0;
 }
 
+/* Connections from the address, not yet cut. */
+static unsigned from_address(const struct http_server *srv, const char *peer)
+{
+	unsigned n = 0;
+
+	for (const struct conn *o = srv->oldest; o; o = o->next)
+		n += !o->cut && !strcmp(o->peer, peer);
+	return n;
+}
+
+#define SILENT_GRACE_NS (100 * 1000000ull) /* a new connection's time to send a first byte */
+#define RANK_SILENT (1ull << 40)	   /* close_rank: just came, nothing sent yet */
+#define RANK_FAST (1ull << 41)		   /* close_rank: sending at HEAD_MIN_BPS or more */
+
+/* How a connection ranks to be closed for a new one, lowest first: one sending its request
+ * slowly (under HEAD_MIN_BPS, over at least SILENT_GRACE_NS; one silent for longer ranks 0),
+ * by its rate; then one that came in under SILENT_GRACE_NS ago and has sent nothing yet, the
+ * last come first (too soon to tell; of a burst of connections, the earlier ones are the
+ * nearest to sending); then one sending at a good rate. */
+static uint64_t close_rank(const struct conn *c, uint64_t now)
+{
+	uint64_t got = bytes_received(c->fd), age = now - c->since_ns, rate;
+
+	if (got <= c->rx0)
+		return age < SILENT_GRACE_NS ? RANK_SILENT + age : 0;
+	if (age < SILENT_GRACE_NS)
+		age = SILENT_GRACE_NS;
+	rate = (got - c->rx0) * 1000000000ull / age;
+	return rate < HEAD_MIN_BPS ? rate : RANK_FAST + rate;
+}
+
+/*
+ * At max_connections, makes room for the new connection c: cuts the one still receiving its
+ * request that ranks lowest (close_rank; the oldest of equals), never one whose head is in,
+ * and c itself only when no other is receiving. By rate rather than by age: slow clients that
+ * come back at once when cut keep their connections young, and a client that sent its
+ * request at once would otherwise soon be the oldest.
+ */
+static void make_room(struct http_server *srv, struct conn *c)
+{
+	uint64_t now = loop_now_ns(), best = UINT64_MAX;
+	struct conn *victim = NULL;
+
+	for (struct conn *o = srv->oldest; o; o = o->next) {
+		uint64_t r;
+
+		if (o == c || !o->receiving || o->head_in || o->cut)
+			continue;
+		r = close_rank(o, now);
+		if (r < best) {
+			best = r;
+			victim = o;
+		}
+	}
+	if (!victim)
+		conn_cut(srv, c, HTTP_CUT_CONNECTION_LIMIT,
+			 "at the connection limit, every other one busy");
+	else
+		conn_cut(srv, victim, HTTP_CUT_CONNECTION_LIMIT,
+			 "the slowest still sending its request, at the connection limit");
+}
+
+/*
+ * Brings every address over max_per_address back to it: cuts its connections that are
+ * sending their requests slowly (close_rank under RANK_SILENT), slowest first. Not at the
+ * accept: a slow client that comes back as fast as it is cut keeps as many connections just
+ * come in as one that sends its request at once, and the two are told apart only by what
+ * they send, within moments. One too young to tell stays, the address over its limit (the
+ * connection limit still bounds it, make_room). Returns the nanoseconds until it should be
+ * done again (UINT64_MAX: every address within its limit).
+ */
+static uint64_t settle_addresses(struct http_server *srv)
+{
+	uint64_t now = loop_now_ns(), next = UINT64_MAX;
+
+	for (struct conn *a = srv->oldest; a; a = a->next) {
+		unsigned n;
+
+		if (a->cut || (n = from_address(srv, a->peer)) <= srv->limits.max_per_address)
+			continue;
+		while (n > srv->limits.max_per_address) {
+			uint64_t best = RANK_SILENT;
+			struct conn *victim = NULL;
+
+			for (struct conn *o = srv->oldest; o; o = o->next) {
+				uint64_t r;
+
+				if (o->cut || !o->receiving || o->head_in ||
+				    strcmp(o->peer, a->peer))
+					continue;
+				r = close_rank(o, now);
+				if (r < best) {
+					best = r;
+					victim = o;
+				}
+			}
+			if (!victim) {
+				next = SILENT_GRACE_NS; /* the young ones, once they can be told */
+				break;
+			}
+			conn_cut(srv, victim, HTTP_CUT_ADDRESS_LIMIT,
+				 "the slowest still sending its request, at the limit of its "
+				 "address");
+			n--;
+		}
+	}
+	srv->over_address = next != UINT64_MAX;
+	return next;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -513,24 +706,20 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 	c->fd = ci->connect_fd;
 	c->tls = srv->tls;
 	tls_creds_ref(c->tls);
-	c->receiving = true;
-	c->since_ns = loop_now_ns();
+	await_request(c);
+	c->rx0 = 0; /* new: whatever the kernel has received is its request's */
 	peer_name(mc, c->peer, sizeof(c->peer));
 	c->prev = srv->newest;
 	*(srv->newest ? &srv->newest->next : &srv->oldest) = c;
 	srv->newest = c;
 	srv->n_conns++;
 	*socket_context = c;
-	/* Over the limit (MHD's is one more): make room by the oldest still receiving. */
-	if (srv->n_conns > srv->limits.max_connections)
-		for (struct conn *o = srv->oldest; o; o = o->next)
-			if (o->receiving && !o->cut) {
-				conn_cut(srv, o,
-					 o == c ? "at the connection limit, every other one busy"
-						: "the oldest still sending its request, at the "
-						  "connection limit");
-				break;
-			}
+	/* Over the limit: make room at once. Over an address's: settled after this run
+	 * (settle_addresses), once what they send tells them apart. */
+	if (srv->n_conns - srv->n_cut > srv->limits.max_connections)
+		make_room(srv, c);
+	else if (from_address(srv, c->peer) > srv->limits.max_per_address)
+		srv->over_address = true;
 }
 
 /* Wakes the loop for MHD's next timeout or the next request deadline, whichever is first. */
@@ -549,6 +738,13 @@ static void rearm_timer(struct http_server *srv, uint64_t deadline_ns)
 		its.it_value.tv_nsec = (long)(ns % 1000000000u);
 	}
 	timerfd_settime(srv->timer_fd, 0, &its, NULL);
+}
+
+/* MHD's connection limit: ours, one for the newcomer that makes room, and room for those cut
+ * and not yet closed (as many again, and 64). */
+static unsigned int mhd_limit(const struct http_limits *l)
+{
+	return 2 * l->max_connections + 1 + 64;
 }
 
 static unsigned connections(const struct http_server *srv)
@@ -572,7 +768,7 @@ static void run_mhd(struct loop *loop, int fd, uint32_t events, void *arg)
 	/* At its connection limit MHD takes the listening socket out of its epoll set, and puts
 	 * it back only at the start of a later run. If this run closed connections, nothing
 	 * else would cause that run: MHD's set is empty and it wants no timeout. */
-	if (before > srv->limits.max_connections && connections(srv) < before)
+	if (before >= mhd_limit(&srv->limits) && connections(srv) < before)
 		MHD_run(srv->mhd);
 	rearm_timer(srv, cut_overdue(srv));
 }
@@ -655,8 +851,13 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	srv->mhd = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)limits->max_connections + 1,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)limits->max_per_address,
+		/* MHD's own limit leaves room for the connections cut and not yet closed:
+		 * counted there, at max_connections + 1 it refused a client while slow ones came
+		 * back as fast as cut (1 in 118 in integration_hostile) */
+		MHD_OPTION_CONNECTION_LIMIT, mhd_limit(limits),
+		/* no MHD_OPTION_PER_IP_CONNECTION_LIMIT: make_room keeps each address to its
+		 * limit, and MHD's would count the connections cut and not yet closed, refusing
+		 * a client at once while slow ones of its address come back as fast as cut */
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)limits->idle_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);

@@ -37,6 +37,20 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
 	      void *arg);
 void http_close(struct http_server *srv);
+/* Connections the server closed before their request was in, by why, since it opened. */
+enum http_cut {
+	HTTP_CUT_REQUEST_TIMEOUT,  /* its request not in whole within the request timeout */
+	HTTP_CUT_SLOW_HEAD,	   /* its request head under 256 bytes a second */
+	HTTP_CUT_ADDRESS_LIMIT,	   /* the slowest of its address, for a new one there */
+	HTTP_CUT_CONNECTION_LIMIT, /* the slowest of all, for a new one */
+	HTTP_CUT_N
+};
+extern const char *const http_cut_names[HTTP_CUT_N]; /* as /metrics labels them */
+struct http_counts {
+	uint64_t cut[HTTP_CUT_N];
+};
+const struct http_counts *http_counts(const struct http_server *srv);
+
 /* The port it listens on (the one the kernel chose when opened with port 0). */
 uint16_t http_port(const struct http_server *srv);
 /* New certificates (a reload): served from the next connection on; a server opened without

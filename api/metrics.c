@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "placement.h"
 #include "report.h"
 #include "version.h"
@@ -739,8 +740,24 @@ const char *metrics_text_data(const struct metrics_text *t, size_t *len)
 	return t->data;
 }
 
+static void render_http(struct buf *b, const struct http_counts *hc)
+{
+	family(b, "dbavm_http_connections_closed_total", "counter",
+	       "API connections the agent closed before their request was in, by why: the request "
+	       "timeout, a head under 256 bytes a second, or the slowest at the limit of its "
+	       "address or of all, for a new one.");
+	for (int i = 0; i < HTTP_CUT_N; i++) {
+		puts_(b, "dbavm_http_connections_closed_total{why=\"");
+		puts_(b, http_cut_names[i]);
+		puts_(b, "\"} ");
+		put_u64(b, hc->cut[i]);
+		put(b, "\n", 1);
+	}
+}
+
 static struct metrics_text *render(struct metrics *m, const struct control *ctl,
-				   const struct placement_status *pst, bool ready)
+				   const struct placement_status *pst, const struct http_counts *hc,
+				   bool ready)
 {
 	const struct host *h = &ctl->host;
 	struct buf b = { 0 };
@@ -753,6 +770,8 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 	reserve(&b, head + m->last_len + m->last_len / 8 + 4096);
 	b.len = head;
 	render_loop(&b, &m->info, ctl);
+	if (hc)
+		render_http(&b, hc);
 	counter_line(&b, "dbavm_ready", "gauge", "1 when GET /readyz answers ready, else 0.",
 		     ready);
 	counter_line(&b, "dbavm_vms_refused", "gauge",
@@ -784,12 +803,13 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 }
 
 struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
-				 const struct placement_status *pst, bool ready)
+				 const struct placement_status *pst, const struct http_counts *hc,
+				 bool ready)
 {
 	/* The text stands for one state of the model: a period, a generation of changes. */
 	if (!m->text || m->text_tick != ctl->tick || m->text_generation != ctl->host.generation ||
 	    m->text_started != ctl->started || m->text_ready != ready) {
-		struct metrics_text *t = render(m, ctl, pst, ready);
+		struct metrics_text *t = render(m, ctl, pst, hc, ready);
 
 		if (!t)
 			return NULL;

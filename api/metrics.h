@@ -26,11 +26,14 @@ struct metrics *metrics_new(const struct metrics_info *info);
 void metrics_free(struct metrics *m);
 
 struct placement_status;
+struct http_counts;
 
-/* The exposition of the model as it is now (and of the Placement syncs, pst, when not NULL), with a
- * reference the caller must release; NULL on allocation failure. */
+/* The exposition of the model as it is now (and of the Placement syncs, pst, and the HTTP
+ * server's counts, hc, when not NULL), with a reference the caller must release; NULL on
+ * allocation failure. */
 struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
-				 const struct placement_status *pst, bool ready);
+				 const struct placement_status *pst, const struct http_counts *hc,
+				 bool ready);
 const char *metrics_text_data(const struct metrics_text *t, size_t *len);
 /* Drops a reference (void * so it can serve as a free callback). */
 void metrics_text_release(void *t);

@@ -418,7 +418,7 @@ static void metrics_show_the_model(void **state)
 	tick(x);
 	traffic(x, "a-vif", 8000000);
 	tick(x);
-	t = metrics_get(m, &x->ctl, NULL, true);
+	t = metrics_get(m, &x->ctl, NULL, NULL, true);
 	assert_non_null(t);
 	text = metrics_text_data(t, &len);
 	assert_true(len > 0 && text[len - 1] == '\n');
@@ -481,7 +481,7 @@ static void what_a_hold_in_the_guest_hides_is_null(void **state)
 		json_object_get(json_object_get(json_object_get(doc, "loss"), "policy"), "pps")));
 	json_decref(doc);
 	m = metrics_new(&info);
-	t = metrics_get(m, &x->ctl, NULL, true);
+	t = metrics_get(m, &x->ctl, NULL, NULL, true);
 	assert_non_null(t);
 	text = metrics_text_data(t, &len);
 	assert_true(has(text, len, "\ndbavm_vm_passed_packets_total{vm=\"a\"} "));

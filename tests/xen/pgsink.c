@@ -30,11 +30,10 @@
  * lost: frames seen on IN but never on OUT (the path's loss); jitter over consecutive
  * frames in the order they left by OUT, as the agent computes it, and like the agent over
  * every frame of the VM: IN is one VM's vif, and its frames that are not pktgen's (others,
- * each printed as an "other" line) are matched by their content and timed with the rest; jitter_mean_s the mean of
- * |D - D_prev| over the whole flow, the value the estimator follows (its last value weighs
- * the last few dozen frames, and two measures of it agree only if they end on the same ones).
- *   pgsink IFNAME SECONDS
- *   pgsink -p IN OUT SECONDS
+ * each printed as an "other" line) are matched by their content and timed with the rest;
+ * jitter_mean_s the mean of |D - D_prev| over the whole flow, the value the estimator follows (its
+ * last value weighs the last few dozen frames, and two measures of it agree only if they end on the
+ * same ones). pgsink IFNAME SECONDS pgsink -p IN OUT SECONDS
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -183,8 +182,8 @@ static uint64_t frame_hash(const uint8_t *f, size_t len)
 	return h ^ len;
 }
 
-static void take_other(struct sender *all, size_t n_all, const uint8_t *f, size_t len,
-		       double t_s, int on_out)
+static void take_other(struct sender *all, size_t n_all, const uint8_t *f, size_t len, double t_s,
+		       int on_out)
 {
 	uint64_t h = frame_hash(f, len);
 
