@@ -38,6 +38,7 @@ struct control {
 	uint64_t apply_failures; /* limits the enforcer failed to apply */
 	uint64_t tick;		 /* periods completed */
 	uint64_t now_ns;	 /* time of the last tick */
+	uint64_t read_ns;	 /* ... and of its counters' readings (see enforcer_ops) */
 	uint64_t overruns;	 /* periods the loop fell behind */
 	/* How late each period started, as a histogram (CONTROL_LATENESS_BUCKETS_US upper bounds,
 	 * the last bucket unbounded), with the count and sum. */

@@ -353,7 +353,7 @@ static void sim_enforcer_close(struct enforcer *e)
 	{                                                                                          \
 		.name = n, .sees_offered = true, .attach = sim_attach, .detach = sim_detach,       \
 		.sync = sim_sync, .read_counters = sim_read_counters, .apply = sim_apply,          \
-		.close = sim_enforcer_close, .drops_on_path = on_path                              \
+		.simulated_time = true, .close = sim_enforcer_close, .drops_on_path = on_path      \
 	}
 static const struct enforcer_ops sim_enforcer_ops[] = {
 	[ENFORCER_NETFRONT] = SIM_ENFORCER("netfront", false),

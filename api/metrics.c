@@ -599,10 +599,11 @@ static void render_loop(struct buf *b, const struct metrics_info *info, const st
 	put_u64(b, ctl->tick);
 	put(b, "\n", 1);
 	family(b, "dbavm_loop_time_seconds", "gauge",
-	       "The agent's clock at the last completed period, from its start: where the time "
-	       "its counters cover ends (rates over its own time, whatever the periods' lengths).");
+	       "The agent's clock when the last period read the counters, from its start: where "
+	       "the time its counters cover ends (rates over its own time, whatever the periods' "
+	       "lengths).");
 	puts_(b, "dbavm_loop_time_seconds ");
-	put_us_as_seconds(b, ctl->now_ns / 1000);
+	put_us_as_seconds(b, ctl->read_ns / 1000);
 	put(b, "\n", 1);
 	family(b, "dbavm_loop_lateness_seconds", "histogram",
 	       "How late each control period started after it was due.");

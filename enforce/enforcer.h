@@ -43,7 +43,7 @@ struct enforcer_ops {
 	bool sees_offered; /* counts load before its own drops: the allocator's demand is exact */
 	int (*attach)(struct enforcer *e, struct enf_vif *v);
 	void (*detach)(struct enforcer *e, struct enf_vif *v);
-	/* Called once per period before read_counters, with the time the readings stand for. */
+	/* Called once per period before read_counters, with the period's time. */
 	int (*sync)(struct enforcer *e, uint64_t now_ns);
 	int (*read_counters)(struct enforcer *e, struct enf_vif *v, struct vif_counters *out);
 	int (*apply)(struct enforcer *e, struct enf_vif *v, const struct enf_limit *l);
@@ -63,6 +63,10 @@ struct enforcer_ops {
 	 * credit leaves requests on the shared ring). Offered load and policy loss are then not
 	 * known, and reported as null, never as passed and 0. */
 	bool passed_only;
+	/* Its readings stand for the time sync was given (a simulation, or a test's script);
+	 * else, as for every real enforcer, for the moment they are read, which a period's scan
+	 * of the platform can put a few hundred ms after the period's start. */
+	bool simulated_time;
 };
 
 struct enforcer {

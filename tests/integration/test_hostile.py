@@ -289,6 +289,43 @@ def rows():
     a.stop()
 
 
+SLOW_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+
+
+async def slow_client(port, stop, gap, local_addr=None, counts=None, lives=None, pause=0.5):
+    """One slow client until stop: connects, sends SLOW_REQUEST a byte every `gap` s (reading
+    meanwhile, so that a close is seen at once), and comes back `pause` s after it is closed
+    or refused. counts: connections made, and refused or closed; lives: how long each lasted
+    until the agent closed it."""
+    while time.monotonic() < stop:
+        w = None
+        try:
+            r, w = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port, local_addr=local_addr), 1)
+            if counts is not None:
+                counts["connected"] += 1
+            t0 = time.monotonic()
+            for i in range(len(SLOW_REQUEST)):
+                if time.monotonic() >= stop:
+                    return
+                w.write(SLOW_REQUEST[i:i + 1])
+                await w.drain()
+                try:
+                    if await asyncio.wait_for(r.read(1), gap) == b"":
+                        if lives is not None:
+                            lives.append(time.monotonic() - t0)
+                        raise ConnectionResetError
+                except asyncio.TimeoutError:
+                    pass
+        except (OSError, asyncio.TimeoutError):
+            if counts is not None:
+                counts["refused or closed"] += 1
+            await asyncio.sleep(pause)
+        finally:
+            if w:
+                w.close()
+
+
 def slowloris(seconds, *args, evict):
     """200 slow clients for `seconds`; a fresh client every 0.25 s must be answered within
     1 s, and the loop miss no period. Their heads' rate closes them (a byte a second); at 16
@@ -302,36 +339,11 @@ def slowloris(seconds, *args, evict):
     a = Agent("--token-file", tok, "--request-timeout", "5", *args)
     stop = time.monotonic() + seconds
     counts = {"connected": 0, "refused or closed": 0}
-    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
 
     # One asyncio thread for all of them: 200 threads of their own, fighting for Python's
     # lock, took enough CPU from the 2-core host to delay the agent's periods by 5-10 ms.
-    async def slow_client(addr):
-        while time.monotonic() < stop:
-            w = None
-            try:
-                r, w = await asyncio.wait_for(asyncio.open_connection(
-                    "127.0.0.1", a.port, local_addr=(addr, 0)), 1)
-                counts["connected"] += 1
-                for i in range(len(request)):
-                    if time.monotonic() >= stop:
-                        break
-                    w.write(request[i:i + 1])
-                    await w.drain()
-                    try:
-                        if await asyncio.wait_for(r.read(1), 1) == b"":
-                            raise ConnectionResetError
-                    except asyncio.TimeoutError:
-                        pass
-            except (OSError, asyncio.TimeoutError):
-                counts["refused or closed"] += 1
-                await asyncio.sleep(0.5)
-            finally:
-                if w:
-                    w.close()
-
     async def all_clients(addrs):
-        await asyncio.gather(*(slow_client(ad) for ad in addrs))
+        await asyncio.gather(*(slow_client(a.port, stop, 1, (ad, 0), counts) for ad in addrs))
 
     # 40 from one address (over --max-connections-per-address, 16), 8 from each of 20 more.
     addrs = ["127.0.0.2"] * 40 + ["127.0.0.%d" % (3 + i // 8) for i in range(160)]
@@ -403,33 +415,10 @@ def local_slowloris(seconds=12):
     a = Agent()
     stop = time.monotonic() + seconds
     lives = []
-    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
-
-    async def slow_client():
-        while time.monotonic() < stop:
-            w = None
-            try:
-                r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", a.port), 1)
-                t0 = time.monotonic()
-                for i in range(len(request)):
-                    if time.monotonic() >= stop:
-                        return
-                    w.write(request[i:i + 1])
-                    await w.drain()
-                    try:
-                        if await asyncio.wait_for(r.read(1), 0.9) == b"":
-                            lives.append(time.monotonic() - t0)
-                            break
-                    except asyncio.TimeoutError:
-                        pass
-            except (OSError, asyncio.TimeoutError):
-                await asyncio.sleep(0.1)
-            finally:
-                if w:
-                    w.close()
 
     async def all_clients():
-        await asyncio.gather(*(slow_client() for _ in range(120)))
+        await asyncio.gather(*(slow_client(a.port, stop, 0.9, lives=lives, pause=0)
+                               for _ in range(120)))
 
     clients = threading.Thread(target=lambda: asyncio.run(all_clients()), daemon=True)
     clients.start()

@@ -174,6 +174,7 @@ static const struct enforcer_ops fake_enforcer_ops = {
 	.read_counters = fe_read,
 	.apply = fe_apply,
 	.close = fe_close,
+	.simulated_time = true, /* its counters are the script's at the period's time */
 };
 
 /* ---- the fixture ---- */
