@@ -149,15 +149,13 @@ static void request_in(struct MHD_Connection *mc)
 		c->receiving = false;
 }
 
-/* Closes a connection from under MHD: its socket reads as ended, and MHD closes it. */
-const char *const http_cut_names[HTTP_CUT_N] = { "request_timeout", "slow_head", "address_limit",
-						 "connection_limit" };
-
 const struct http_counts *http_counts(const struct http_server *srv)
 {
 	return &srv->counts;
 }
 
+/* Closes a connection from under MHD: its socket reads as ended, and MHD closes it; counted
+ * by kind. */
 static void conn_cut(struct http_server *srv, struct conn *c, enum http_cut kind, const char *why)
 {
 	c->cut = true;

