@@ -380,14 +380,13 @@ static int rebuild_flat(struct control *ctl)
 	return 0;
 }
 
-/* Reads every vif's counters; now_ns is the period's time, t0 when (loop_now_ns) it began.
- * A real enforcer's readings are stamped with the moment they are read: a rescan before them
- * took 4-224 ms on Xen, and stamped with the period's start, a VM held at 1000 packet/s read
- * 957 over the 4 s after its SLA was set (its own rate node's write had caused the rescan). */
-static void read_counters(struct control *ctl, uint64_t now_ns, uint64_t t0)
+/* Reads every vif's counters; now_ns is the period's time, at the time the readings stand for
+ * (ctl->read_ns). A real enforcer's readings are stamped with the moment they are read: a rescan
+ * before them took 4-224 ms on Xen, and stamped with the period's start, a VM held at 1000 packet/s
+ * read 957 over the 4 s after its SLA was set (its own rate node's write had caused the rescan). */
+static void read_counters(struct control *ctl, uint64_t now_ns, uint64_t at)
 {
 	uint64_t period_ns = ctl->started && now_ns > ctl->now_ns ? now_ns - ctl->now_ns : 0;
-	uint64_t at = now_ns + (ctl->enf->ops->simulated_time ? 0 : loop_now_ns() - t0);
 
 	for (size_t k = 0; k < ctl->n_flat; k++) {
 		struct vif *vif = ctl->flat[k];
@@ -580,8 +579,8 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 		log_info("enforcer sync works again enforcer=%s", ctl->enf->ops->name);
 	ctl->sync_failing = rc != 0;
 	ctl->sync_failures += rc != 0;
-	read_counters(ctl, now_ns, t0);
 	ctl->read_ns = now_ns + (ctl->enf->ops->simulated_time ? 0 : loop_now_ns() - t0);
+	read_counters(ctl, now_ns, ctl->read_ns);
 	if (ctl->matcher) {
 		delay_matcher_period_end(ctl->matcher);
 		ctl->enf->ops->drain_samples(ctl->enf, ctl->matcher);

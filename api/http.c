@@ -365,10 +365,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_request *req = *con_cls;
 
 	if (!req) {
+		struct conn *c = conn_of(conn);
 		const char *cl, *why;
 		unsigned status;
-
-		struct conn *c = conn_of(conn);
 
 		if (c)
 			c->head_in = true;
@@ -589,29 +588,39 @@ static uint64_t close_rank(const struct conn *c, uint64_t now)
 	return rate < HEAD_MIN_BPS ? rate : RANK_FAST + rate;
 }
 
-/*
- * At max_connections, makes room for the new connection c: cuts the one still receiving its
- * request that ranks lowest (close_rank; the oldest of equals), never one whose head is in,
- * and c itself only when no other is receiving. By rate rather than by age: slow clients that
- * come back at once when cut keep their connections young, and a client that sent its
- * request at once would otherwise soon be the oldest.
- */
-static void make_room(struct http_server *srv, struct conn *c)
+/* The connection still receiving its request, its head not in, that ranks lowest under below
+ * (close_rank; the oldest of equals), other than skip and of peer's address if peer is not
+ * NULL; NULL if none. */
+static struct conn *slowest(struct http_server *srv, uint64_t now, const struct conn *skip,
+			    const char *peer, uint64_t below)
 {
-	uint64_t now = loop_now_ns(), best = UINT64_MAX;
 	struct conn *victim = NULL;
 
 	for (struct conn *o = srv->oldest; o; o = o->next) {
 		uint64_t r;
 
-		if (o == c || !o->receiving || o->head_in || o->cut)
+		if (o == skip || o->cut || !o->receiving || o->head_in ||
+		    (peer && strcmp(o->peer, peer)))
 			continue;
 		r = close_rank(o, now);
-		if (r < best) {
-			best = r;
+		if (r < below) {
+			below = r;
 			victim = o;
 		}
 	}
+	return victim;
+}
+
+/*
+ * At max_connections, makes room for the new connection c: cuts the slowest other one, and c
+ * itself only when no other is receiving. By rate rather than by age: slow clients that come
+ * back at once when cut keep their connections young, and a client that sent its request at
+ * once would otherwise soon be the oldest.
+ */
+static void make_room(struct http_server *srv, struct conn *c)
+{
+	struct conn *victim = slowest(srv, loop_now_ns(), c, NULL, UINT64_MAX);
+
 	if (!victim)
 		conn_cut(srv, c, HTTP_CUT_CONNECTION_LIMIT,
 			 "at the connection limit, every other one busy");
@@ -634,26 +643,11 @@ static uint64_t settle_addresses(struct http_server *srv)
 	uint64_t now = loop_now_ns(), next = UINT64_MAX;
 
 	for (struct conn *a = srv->oldest; a; a = a->next) {
-		unsigned n;
+		unsigned n = a->cut ? 0 : from_address(srv, a->peer);
 
-		if (a->cut || (n = from_address(srv, a->peer)) <= srv->limits.max_per_address)
-			continue;
-		while (n > srv->limits.max_per_address) {
-			uint64_t best = RANK_SILENT;
-			struct conn *victim = NULL;
+		for (; n > srv->limits.max_per_address; n--) {
+			struct conn *victim = slowest(srv, now, NULL, a->peer, RANK_SILENT);
 
-			for (struct conn *o = srv->oldest; o; o = o->next) {
-				uint64_t r;
-
-				if (o->cut || !o->receiving || o->head_in ||
-				    strcmp(o->peer, a->peer))
-					continue;
-				r = close_rank(o, now);
-				if (r < best) {
-					best = r;
-					victim = o;
-				}
-			}
 			if (!victim) {
 				next = SILENT_GRACE_NS; /* the young ones, once they can be told */
 				break;
@@ -661,7 +655,6 @@ static uint64_t settle_addresses(struct http_server *srv)
 			conn_cut(srv, victim, HTTP_CUT_ADDRESS_LIMIT,
 				 "the slowest still sending its request, at the limit of its "
 				 "address");
-			n--;
 		}
 	}
 	srv->over_address = next != UINT64_MAX;
@@ -853,8 +846,8 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 		 * counted there, at max_connections + 1 it refused a client while slow ones came
 		 * back as fast as cut (1 in 118 in integration_hostile) */
 		MHD_OPTION_CONNECTION_LIMIT, mhd_limit(limits),
-		/* no MHD_OPTION_PER_IP_CONNECTION_LIMIT: make_room keeps each address to its
-		 * limit, and MHD's would count the connections cut and not yet closed, refusing
+		/* no MHD_OPTION_PER_IP_CONNECTION_LIMIT: settle_addresses keeps each address to
+		 * its limit, and MHD's would count the connections cut and not yet closed, refusing
 		 * a client at once while slow ones of its address come back as fast as cut */
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)limits->idle_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
