@@ -5,11 +5,17 @@
 #   above WHAT GOT LOWEST         GOT >= LOWEST
 #   below WHAT GOT LIMIT          GOT < LIMIT
 #   check_log_on_failure FILE N   the last N lines of FILE, if anything failed
-#   check_done                    the count; the script's exit status
+#   check_done                    the failed checks again, the count; the exit status
 passed=0
 failed=0
+failures="" # each FAIL line again, so the end of a long log says what failed
 ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL $*"
+	failures="$failures
+FAIL $*"
+}
 expect() {
 	[ "$2" = "$3" ] && ok "$1" || bad "$1: got '$2', want '$3'"
 }
@@ -34,6 +40,7 @@ check_log_on_failure() {
 	fi
 }
 check_done() {
+	[ -z "$failures" ] || echo "the failed checks:$failures"
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 }

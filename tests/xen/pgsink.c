@@ -34,6 +34,7 @@
  * jitter_mean_s the mean of |D - D_prev| over the whole flow, the value the estimator follows (its
  * last value weighs the last few dozen frames, and two measures of it agree only if they end on the
  * same ones). pgsink IFNAME SECONDS pgsink -p IN OUT SECONDS
+ * SIGINT or SIGTERM ends the capture early, with its report.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +42,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +280,14 @@ static void report(struct sender *s)
 	       s->n ? sum / (double)s->n + floor_s : 0, s->jitter_s);
 }
 
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -313,8 +323,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgsink: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
+	{
+		struct sigaction sa = { .sa_handler = on_stop }; /* no SA_RESTART: poll returns */
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	end_s = now_s() + secs;
-	while (now_s() < end_s) {
+	while (!stopping && now_s() < end_s) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		struct sockaddr_ll from;
 		struct iovec iov = { buf, sizeof(buf) };
