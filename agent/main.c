@@ -338,7 +338,7 @@ static int run_loop(struct agent *a)
 {
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	struct store_load load;
-	char why[PATH_MAX + 512];
+	char why[PATH_MAX + 1024];
 	struct loop *loop;
 	int rc;
 
@@ -359,7 +359,8 @@ static int run_loop(struct agent *a)
 	for (size_t i = 0; i < load.n_entries; i++)
 		if (host_set_sla(&a->ctl.host, load.entries[i].id, &load.entries[i].sla))
 			return 1;
-	log_info("state loaded dir=%s slas=%zu", a->cfg->state_dir, load.n_entries);
+	log_info("state loaded dir=%s slas=%zu generation=%" PRIu64 " lost=%s", a->cfg->state_dir,
+		 load.n_entries, load.generation, load.lost ? "yes" : "no");
 	loop = loop_new();
 	if (!loop) {
 		log_error("event loop not created err=%s", strerror(errno));

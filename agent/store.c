@@ -1,21 +1,22 @@
 /*
- * store: the durable SLA map, written by its own thread.
+ * store: the durable SLA map, written by its own thread (store.h says what is on disk).
  *
- * Ownership: the writer thread owns `map`, the committed contents of the file. The loop thread
+ * Ownership: the writer thread owns `map` (what the files hold) and the files. The loop thread
  * owns nothing here but what it gets back from store_complete. Between them are two queues
  * under one mutex: `todo` (submitted, not yet taken) and `done` (written, not yet delivered),
  * and an eventfd that tells the loop `done` is not empty.
  *
- * A batch is applied to a copy of the map; only if the file is safely replaced does the copy
- * become the map, so a failed write leaves memory and disk agreeing on the old state.
+ * A batch is written to the log before the map takes it, so a failed write leaves memory and
+ * disk agreeing on the old state; the log is cut back to where it was.
  */
 #include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +26,29 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 #include "log.h"
 #include "worker.h"
 
-#define STORE_FILE "slas.json"
-#define STORE_TMP "slas.json.tmp"
-#define STORE_VERSION 1
+#define F_SNAP "slas.json"
+#define F_SNAP_PREV "slas.json.prev"
+#define F_LOG "slas.log"
+#define F_LOG_PREV "slas.log.prev"
+#define F_LOG_NEW "slas.log.new"
+#define F_TMP "slas.json.tmp"
+#define F_LOST "state-lost"
+#define F_LOST_TMP "state-lost.tmp"
+#define STORE_VERSION 2	       /* 1: no generation, read as generation 0 */
+#define COMPACT_MIN_LINES 4096 /* and the log as large as the snapshot */
+#define FILE_MAX (64 << 20)
+
+enum op_kind { OP_PUT, OP_DEL, OP_ACK };
 
 struct op {
 	struct op *next;
+	enum op_kind kind;
 	char id[PLATFORM_ID_MAX];
-	bool del;
 	struct sla sla;
 	void *cookie;
 	int rc;
@@ -61,8 +73,18 @@ struct store {
 	bool stopping;
 	size_t in_flight; /* loop thread only */
 
-	struct map map; /* writer thread only, after store_open */
+	/* the writer thread's, after store_open */
+	struct map map;
+	uint64_t gen;	   /* the generation of the snapshot the log follows */
+	int log_fd;	   /* slas.log, open for appending; -1: opened (made) at the next change */
+	size_t log_lines;  /* changes in it */
+	size_t log_bytes;  /* its length: where a failed write cuts it back to */
+	size_t snap_bytes; /* the snapshot's length: compaction waits for the log to reach it */
+	size_t compact_at; /* lines; moved on when a compaction fails */
+	size_t compact_lines; /* what compact_at is set to after a compaction */
 };
+
+/* ---- the map ---- */
 
 static void map_free(struct map *m)
 {
@@ -78,20 +100,30 @@ static struct store_entry *map_find(struct map *m, const char *id)
 	return NULL;
 }
 
+static int map_reserve(struct map *m, size_t more)
+{
+	size_t cap = m->cap ? m->cap : 16;
+	struct store_entry *n;
+
+	while (cap < m->n + more)
+		cap *= 2;
+	if (cap == m->cap)
+		return 0;
+	n = realloc(m->e, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	m->e = n;
+	m->cap = cap;
+	return 0;
+}
+
 static int map_put(struct map *m, const char *id, const struct sla *sla)
 {
 	struct store_entry *e = map_find(m, id);
 
 	if (!e) {
-		if (m->n == m->cap) {
-			size_t cap = m->cap ? 2 * m->cap : 16;
-			struct store_entry *n = realloc(m->e, cap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			m->e = n;
-			m->cap = cap;
-		}
+		if (map_reserve(m, 1))
+			return -ENOMEM;
 		e = &m->e[m->n++];
 		snprintf(e->id, sizeof(e->id), "%s", id);
 	}
@@ -104,37 +136,45 @@ static void map_del(struct map *m, const char *id)
 	struct store_entry *e = map_find(m, id);
 
 	if (e)
-		*e = m->e[--m->n]; /* order in the file does not matter */
+		*e = m->e[--m->n]; /* order on disk does not matter */
 }
 
-static int map_copy(struct map *dst, const struct map *src)
+/* ---- snapshots ---- */
+
+/* The CRC-32 of the SLAs as their sorted, compact JSON: a snapshot's check of itself, which a
+ * bit flipped in a number (still JSON, another value) fails. */
+static int slas_crc(const json_t *slas, unsigned long *crc)
 {
-	dst->cap = src->n ? src->n : 1;
-	dst->e = malloc(dst->cap * sizeof(*dst->e));
-	if (!dst->e)
+	char *text = json_dumps(slas, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (!text)
 		return -ENOMEM;
-	if (src->n) /* an empty map has no array: memcpy from NULL is undefined even for 0 */
-		memcpy(dst->e, src->e, src->n * sizeof(*dst->e));
-	dst->n = src->n;
+	*crc = crc32(0, (const Bytef *)text, (uInt)strlen(text));
+	free(text);
 	return 0;
 }
 
-/* ---- the file ---- */
-
-static char *serialize(const struct map *m)
+char *store_serialize(const struct store_entry *entries, size_t n, uint64_t generation)
 {
 	json_t *slas = json_object(), *root;
-	char *text;
+	unsigned long crc;
+	char *text, hex[16];
 
 	if (!slas)
 		return NULL;
-	for (size_t i = 0; i < m->n; i++) {
-		if (json_object_set_new(slas, m->e[i].id, sla_to_json(&m->e[i].sla))) {
+	for (size_t i = 0; i < n; i++) {
+		if (json_object_set_new(slas, entries[i].id, sla_to_json(&entries[i].sla))) {
 			json_decref(slas);
 			return NULL;
 		}
 	}
-	root = json_pack("{s:i, s:o}", "version", STORE_VERSION, "slas", slas);
+	if (slas_crc(slas, &crc)) {
+		json_decref(slas);
+		return NULL;
+	}
+	snprintf(hex, sizeof(hex), "%08lx", crc);
+	root = json_pack("{s:i, s:I, s:s, s:o}", "version", STORE_VERSION, "generation",
+			 (json_int_t)generation, "crc32", hex, "slas", slas);
 	if (!root)
 		return NULL;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -142,58 +182,16 @@ static char *serialize(const struct map *m)
 	return text;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+static bool valid_id(const char *id)
 {
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return *id && strlen(id) < PLATFORM_ID_MAX;
 }
 
-/* temp file, fsync, rename over, fsync the directory: after a crash at any point the file is
- * either the old one or the new one, whole. */
-static int replace_file(struct store *st, const struct map *m)
-{
-	char *text = serialize(m);
-	int fd, rc = 0;
-
-	if (!text)
-		return -ENOMEM;
-	fd = openat(st->dir_fd, STORE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = write_all(fd, text, strlen(text));
-	if (!rc)
-		rc = write_all(fd, "\n", 1);
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && renameat(st->dir_fd, STORE_TMP, st->dir_fd, STORE_FILE) < 0)
-		rc = -errno;
-	if (!rc && fsync(st->dir_fd) < 0)
-		rc = -errno;
-	if (rc)
-		unlinkat(st->dir_fd, STORE_TMP, 0);
-out:
-	free(text);
-	return rc;
-}
-
-static int parse_file(const char *text, size_t len, struct map *m, char *why, size_t why_len)
+static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t *gen, char *why,
+			  size_t why_len)
 {
 	struct sla_error jerr;
-	json_t *root, *slas, *v, *ver;
+	json_t *root, *slas, *v, *ver, *g;
 	const char *id;
 	int rc = -EINVAL;
 
@@ -204,20 +202,44 @@ static int parse_file(const char *text, size_t len, struct map *m, char *why, si
 		return -EINVAL;
 	}
 	ver = json_object_get(root, "version");
+	g = json_object_get(root, "generation");
 	slas = json_object_get(root, "slas");
-	if (!json_is_integer(ver) || json_integer_value(ver) != STORE_VERSION) {
+	if (!json_is_integer(ver) ||
+	    (json_integer_value(ver) != STORE_VERSION && json_integer_value(ver) != 1)) {
 		snprintf(why, why_len, "version is not %d", STORE_VERSION);
 		goto out;
 	}
+	*gen = 0;
 	if (!json_is_object(slas)) {
 		snprintf(why, why_len, "slas is not an object");
 		goto out;
+	}
+	if (json_integer_value(ver) == STORE_VERSION) {
+		const char *want = json_string_value(json_object_get(root, "crc32"));
+		unsigned long crc;
+		char hex[16];
+
+		if (!json_is_integer(g) || json_integer_value(g) < 0) {
+			snprintf(why, why_len, "generation is not a count");
+			goto out;
+		}
+		*gen = (uint64_t)json_integer_value(g);
+		if (slas_crc(slas, &crc)) {
+			snprintf(why, why_len, "out of memory");
+			rc = -ENOMEM;
+			goto out;
+		}
+		snprintf(hex, sizeof(hex), "%08lx", crc);
+		if (!want || strcmp(want, hex)) {
+			snprintf(why, why_len, "the SLAs do not match their crc32");
+			goto out;
+		}
 	}
 	json_object_foreach(slas, id, v) {
 		struct sla_error e;
 		struct sla sla;
 
-		if (!*id || strlen(id) >= PLATFORM_ID_MAX) {
+		if (!valid_id(id)) {
 			snprintf(why, why_len, "a VM id is empty or too long");
 			goto out;
 		}
@@ -237,11 +259,11 @@ out:
 	return rc;
 }
 
-int store_parse(const char *text, size_t len, struct store_entry **entries, size_t *n, char *why,
-		size_t why_len)
+int store_parse(const char *text, size_t len, struct store_entry **entries, size_t *n,
+		uint64_t *generation, char *why, size_t why_len)
 {
 	struct map m = { 0 };
-	int rc = parse_file(text, len, &m, why, why_len);
+	int rc = parse_snapshot(text, len, &m, generation, why, why_len);
 
 	if (rc) {
 		map_free(&m);
@@ -252,20 +274,196 @@ int store_parse(const char *text, size_t len, struct store_entry **entries, size
 	return 0;
 }
 
-char *store_serialize(const struct store_entry *entries, size_t n)
-{
-	const struct map m = { (struct store_entry *)entries, n, n };
+/* ---- logs ---- */
 
-	return serialize(&m);
+char *store_log_line(const char *id, const struct sla *sla, uint64_t base)
+{
+	json_t *o =
+		id ? json_pack("{s:s, s:o}", "id", id, "sla", sla ? sla_to_json(sla) : json_null())
+		   : json_pack("{s:i, s:I}", "log", 1, "base", (json_int_t)base);
+	char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *line = NULL;
+
+	json_decref(o);
+	if (!body)
+		return NULL;
+	if (asprintf(&line, "%08lx %s\n", crc32(0, (const Bytef *)body, (uInt)strlen(body)), body) <
+	    0)
+		line = NULL;
+	free(body);
+	return line;
 }
 
-static int read_file(int dir_fd, char **text, size_t *len)
+/* A line's JSON, if its CRC holds: "<8 hex digits> <JSON>" (without the newline). */
+static json_t *log_record(const char *line, size_t len)
+{
+	char hex[9];
+	unsigned long want;
+	char *end;
+
+	if (len < 10 || line[8] != ' ')
+		return NULL;
+	memcpy(hex, line, 8);
+	hex[8] = '\0';
+	for (int i = 0; i < 8; i++)
+		if (!isxdigit((unsigned char)hex[i]))
+			return NULL;
+	want = strtoul(hex, &end, 16);
+	if (crc32(0, (const Bytef *)line + 9, (uInt)(len - 9)) != want)
+		return NULL;
+	return json_loadb(line + 9, len - 9, JSON_REJECT_DUPLICATES, NULL);
+}
+
+struct replay {
+	uint64_t base;
+	size_t applied, bad;
+	size_t good_len;   /* where the last whole line ends: a torn line after it is cut */
+	size_t first_bad;  /* its line number, 1-based; 0: none */
+	char bad_ids[160]; /* ids of lines whose CRC failed but whose JSON still reads */
+};
+
+static void note_bad(struct replay *r, size_t line_no, const char *line, size_t len)
+{
+	json_t *o = len > 9 ? json_loadb(line + 9, len - 9, 0, NULL) : NULL;
+	const char *id = json_string_value(json_object_get(o, "id"));
+	size_t used = strlen(r->bad_ids);
+
+	r->bad++;
+	if (!r->first_bad)
+		r->first_bad = line_no;
+	if (id && valid_id(id) && used < sizeof(r->bad_ids) - 1)
+		snprintf(r->bad_ids + used, sizeof(r->bad_ids) - used, "%s%s", used ? "," : "", id);
+	json_decref(o);
+}
+
+/* Replays a log's changes onto m. Every change is a whole SLA or its removal, so a line that
+ * cannot be read costs that change alone: the lines after it still apply. */
+static int replay(const char *text, size_t len, struct map *m, struct replay *r, char *why,
+		  size_t why_len)
+{
+	size_t pos = 0, line_no = 0;
+
+	memset(r, 0, sizeof(*r));
+	while (pos < len) {
+		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - line) : len - pos;
+		json_t *o, *s;
+		const char *id;
+
+		line_no++;
+		if (!nl && line_no > 1)
+			break; /* torn: a change that was never acknowledged */
+		if (!nl)
+			break; /* no header: said below */
+		pos += n + 1;
+		o = log_record(line, n);
+		if (line_no == 1) {
+			json_t *b = json_object_get(o, "base");
+
+			if (!json_is_integer(json_object_get(o, "log")) || !json_is_integer(b) ||
+			    json_integer_value(b) < 0) {
+				json_decref(o);
+				snprintf(why, why_len, "no readable header");
+				return -EINVAL;
+			}
+			r->base = (uint64_t)json_integer_value(b);
+			json_decref(o);
+			r->good_len = pos;
+			continue;
+		}
+		id = json_string_value(json_object_get(o, "id"));
+		s = json_object_get(o, "sla");
+		if (!id || !valid_id(id) || !s) {
+			note_bad(r, line_no, line, n);
+		} else if (json_is_null(s)) {
+			map_del(m, id);
+			r->applied++;
+		} else {
+			struct sla sla;
+			struct sla_error e;
+
+			if (sla_from_json(s, &sla, &e)) {
+				note_bad(r, line_no, line, n);
+			} else if (map_put(m, id, &sla)) {
+				json_decref(o);
+				snprintf(why, why_len, "out of memory");
+				return -ENOMEM;
+			} else {
+				r->applied++;
+			}
+		}
+		json_decref(o);
+		r->good_len = pos;
+	}
+	if (!r->good_len) {
+		snprintf(why, why_len, "no readable header");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+long store_replay_log(const char *text, size_t len, struct store_entry **entries, size_t *n,
+		      uint64_t *base, size_t *bad, char *why, size_t why_len)
+{
+	struct map m = { *entries, *n, *n };
+	struct replay r;
+	int rc = replay(text, len, &m, &r, why, why_len);
+
+	*entries = m.e;
+	*n = m.n;
+	if (rc)
+		return rc;
+	*base = r.base;
+	*bad = r.bad;
+	return (long)r.applied;
+}
+
+/* ---- files ---- */
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* text as the file name, whole or not at all: a temp file, fsync, rename over (the directory
+ * is the caller's to fsync). */
+static int write_file(struct store *st, const char *tmp, const char *name, const char *text)
+{
+	int fd = openat(st->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, text, strlen(text));
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && renameat(st->dir_fd, tmp, st->dir_fd, name) < 0)
+		rc = -errno;
+	if (rc)
+		unlinkat(st->dir_fd, tmp, 0);
+	return rc;
+}
+
+static int read_file(int dir_fd, const char *name, char **text, size_t *len)
 {
 	/* O_NONBLOCK: a FIFO in its place opens at once, to be refused, not waited on. */
-	int fd = openat(dir_fd, STORE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc = 0;
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc = 0;
 	struct stat sb;
 	size_t got = 0;
 
+	*text = NULL;
+	*len = 0;
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &sb) < 0) {
@@ -276,7 +474,7 @@ static int read_file(int dir_fd, char **text, size_t *len)
 		rc = -EINVAL; /* "unreadable: Invalid argument", kept aside as any unusable file */
 		goto out;
 	}
-	if (sb.st_size > (64 << 20)) {
+	if (sb.st_size > FILE_MAX) {
 		rc = -EFBIG;
 		goto out;
 	}
@@ -306,42 +504,427 @@ out:
 	return rc;
 }
 
-/* Loads the file; an unusable one is renamed aside and reported. */
-static int load(struct store *st, struct store_load *ld)
+/* Opens slas.log for appending, making it (its header: the generation it follows, written
+ * beside and renamed into place, so that it is never torn) if absent. */
+static int open_log(struct store *st)
 {
-	char *text = NULL, aside[64];
-	size_t len = 0;
-	int rc;
+	int fd = openat(st->dir_fd, F_LOG, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW), rc;
+	char *head;
+	struct stat sb;
 
-	unlinkat(st->dir_fd, STORE_TMP, 0); /* never the committed state */
-	rc = read_file(st->dir_fd, &text, &len);
-	if (rc == -ENOENT)
-		return 0; /* a first start */
-	if (rc == 0)
-		rc = parse_file(text, len, &st->map, ld->why, sizeof(ld->why));
-	else
-		snprintf(ld->why, sizeof(ld->why), "unreadable: %s", strerror(-rc));
-	free(text);
-	if (rc == 0 || rc == -ENOMEM)
-		return rc;
-	map_free(&st->map);
-	snprintf(aside, sizeof(aside), STORE_FILE ".corrupt-%lld", (long long)time(NULL));
-	if (renameat(st->dir_fd, STORE_FILE, st->dir_fd, aside) < 0) {
-		rc = -errno;
-		snprintf(ld->why + strlen(ld->why), sizeof(ld->why) - strlen(ld->why),
-			 "; could not keep it aside: %s", strerror(errno));
-		return rc; /* refusing to start beats overwriting it later */
+	if (fd < 0 && errno == ENOENT) {
+		head = store_log_line(NULL, NULL, st->gen);
+		if (!head)
+			return -ENOMEM;
+		rc = write_file(st, F_LOG_NEW, F_LOG, head);
+		if (!rc && fsync(st->dir_fd) < 0) /* its name, durable as its contents */
+			rc = -errno;
+		free(head);
+		if (rc)
+			return rc;
+		st->log_lines = 0;
+		fd = openat(st->dir_fd, F_LOG, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	}
-	fsync(st->dir_fd);
-	ld->corrupt = true;
-	snprintf(ld->kept_at, sizeof(ld->kept_at), "%s/%s", st->dir, aside);
-	log_error("state file unusable, kept aside, starting without SLAs file=%s/%s kept_at=%s "
-		  "why=\"%s\"",
-		  st->dir, STORE_FILE, ld->kept_at, ld->why);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	st->log_fd = fd;
+	st->log_bytes = (size_t)sb.st_size;
 	return 0;
 }
 
+/*
+ * A new snapshot, generation gen + 1, of the map, and the log that will follow it, both
+ * written beside; then slas.json -> .prev, slas.log -> .prev, the new ones into place, and the
+ * directory fsync'd. A crash at any step leaves a generation and the logs that lead from it.
+ */
+static int compact(struct store *st)
+{
+	char *text = store_serialize(st->map.e, st->map.n, st->gen + 1);
+	char *head = store_log_line(NULL, NULL, st->gen + 1);
+	int rc = text && head ? 0 : -ENOMEM;
+
+	if (!rc)
+		rc = write_file(st, F_TMP, F_TMP, text);
+	if (!rc)
+		rc = write_file(st, F_LOG_NEW, F_LOG_NEW, head);
+	if (!rc && renameat(st->dir_fd, F_SNAP, st->dir_fd, F_SNAP_PREV) < 0 && errno != ENOENT)
+		rc = -errno;
+	if (!rc) {
+		if (st->log_fd >= 0)
+			close(st->log_fd);
+		st->log_fd = -1;
+		if (renameat(st->dir_fd, F_LOG, st->dir_fd, F_LOG_PREV) < 0 && errno != ENOENT)
+			rc = -errno;
+	}
+	if (!rc && renameat(st->dir_fd, F_TMP, st->dir_fd, F_SNAP) < 0)
+		rc = -errno;
+	if (!rc && renameat(st->dir_fd, F_LOG_NEW, st->dir_fd, F_LOG) < 0)
+		rc = -errno;
+	if (!rc && fsync(st->dir_fd) < 0)
+		rc = -errno;
+	if (!rc) {
+		st->gen++;
+		st->log_lines = 0;
+		st->snap_bytes = strlen(text);
+		st->compact_at = st->compact_lines;
+		rc = open_log(st);
+	}
+	if (rc) {
+		unlinkat(st->dir_fd, F_TMP, 0);
+		unlinkat(st->dir_fd, F_LOG_NEW, 0);
+		log_error("state not compacted dir=%s generation=%" PRIu64 " err=%s", st->dir,
+			  st->gen + 1, strerror(-rc));
+		st->compact_at = st->log_lines * 2; /* not at every change from now on */
+	} else {
+		log_debug("state compacted dir=%s generation=%" PRIu64 " slas=%zu", st->dir,
+			  st->gen, st->map.n);
+	}
+	free(text);
+	free(head);
+	return rc;
+}
+
+/* ---- loading ---- */
+
+struct found {
+	const char *name;
+	bool present; /* on disk */
+	bool ok;      /* and read */
+	bool used;    /* what the store goes on from */
+	char *text;
+	size_t len;
+	struct map m;	 /* a snapshot's SLAs */
+	uint64_t gen;	 /* a snapshot's generation, a log's base */
+	struct replay r; /* a log's, once replayed */
+	char why[320];
+};
+
+static void found_free(struct found *f)
+{
+	free(f->text);
+	map_free(&f->m);
+}
+
+static void read_found(struct store *st, struct found *f, const char *name, bool is_log)
+{
+	int rc;
+
+	f->name = name;
+	rc = read_file(st->dir_fd, name, &f->text, &f->len);
+	if (rc == -ENOENT)
+		return;
+	f->present = true;
+	if (rc) {
+		snprintf(f->why, sizeof(f->why), "unreadable: %s", strerror(-rc));
+		return;
+	}
+	if (is_log) { /* its header now, its changes when replayed */
+		struct map scratch = { 0 };
+
+		f->ok = !replay(f->text, f->len, &scratch, &f->r, f->why, sizeof(f->why));
+		f->gen = f->r.base;
+		map_free(&scratch);
+		return;
+	}
+	f->ok = !parse_snapshot(f->text, f->len, &f->m, &f->gen, f->why, sizeof(f->why));
+}
+
+/* Renames an unusable file aside (name.corrupt-<time>), appending where to what. */
+static int keep_aside(struct store *st, struct found *f, char *what, size_t len)
+{
+	char aside[96];
+	size_t used = strlen(what);
+
+	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", f->name, (long long)time(NULL));
+	if (renameat(st->dir_fd, f->name, st->dir_fd, aside) < 0) {
+		int rc = -errno;
+
+		snprintf(what + used, len - used,
+			 "%s%s is unusable (%.160s) and could not be kept aside: %s",
+			 used ? "; " : "", f->name, f->why, strerror(errno));
+		return rc;
+	}
+	/* the name alone: the directory is the state directory, said where this is logged */
+	snprintf(what + used, len - used, "%s%s was unusable (%.160s) and is kept aside as %s",
+		 used ? "; " : "", f->name, f->why, aside);
+	log_error("state file unusable, kept aside file=%s/%s kept_at=%s/%s why=%s", st->dir,
+		  f->name, st->dir, aside, log_q(f->why));
+	return 0;
+}
+
+/* The mark that the SLAs were lost, and why: at every start until acknowledged. */
+static void read_lost_mark(struct store *st, struct store_load *ld)
+{
+	char *text;
+	size_t len, k = 0;
+
+	if (read_file(st->dir_fd, F_LOST, &text, &len))
+		return;
+	ld->lost = true;
+	for (size_t i = 0; i < len && k < sizeof(ld->why) - 1; i++) /* printable, one line */
+		if (text[i] >= 0x20 && text[i] < 0x7f)
+			ld->why[k++] = text[i];
+	ld->why[k] = '\0';
+	if (!k)
+		snprintf(ld->why, sizeof(ld->why), "the SLAs were lost at an earlier start");
+	free(text);
+}
+
+/*
+ * The newest generation that reads, and the logs that follow it, one generation after the
+ * other: slas.json and slas.log; or slas.json.prev, slas.log.prev (which leads to what
+ * slas.json held) and slas.log; or, with no snapshot ever made, nothing and the logs from
+ * generation 0.
+ */
+static int load(struct store *st, struct store_load *ld)
+{
+	struct found cur = { 0 }, prev = { 0 }, lg = { 0 }, lgp = { 0 };
+	struct found *logs[2] = { &lgp, &lg }, *all[4] = { &cur, &prev, &lg, &lgp }, *from = NULL;
+	struct map none = { 0 };
+	char what[sizeof(ld->why)] = "";
+	uint64_t g = 0, newest = 0;
+	bool complete = true, anomaly = false;
+	int rc = 0;
+
+	unlinkat(st->dir_fd, F_TMP, 0); /* never the committed state */
+	/* A compaction cut short after slas.log went to .prev: the new log, ready, goes in. */
+	if (faccessat(st->dir_fd, F_LOG, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		renameat(st->dir_fd, F_LOG_NEW, st->dir_fd, F_LOG);
+	unlinkat(st->dir_fd, F_LOG_NEW, 0);
+	read_found(st, &cur, F_SNAP, false);
+	read_found(st, &prev, F_SNAP_PREV, false);
+	read_found(st, &lg, F_LOG, true);
+	read_found(st, &lgp, F_LOG_PREV, true);
+	read_lost_mark(st, ld);
+
+	if (cur.ok)
+		from = &cur;
+	else if (prev.ok)
+		from = &prev;
+	if (from) {
+		st->map = from->m;
+		from->m = none;
+		g = from->gen;
+	} else if (prev.present) {
+		complete = false; /* what it held, nothing rebuilds */
+	}
+	for (int step = 0; step < 2; step++) /* the log that follows g, then the next */
+		for (int i = 0; i < 2; i++) {
+			struct found *l = logs[i];
+
+			if (!l->ok || l->used || l->gen != g)
+				continue;
+			rc = replay(l->text, l->len, &st->map, &l->r, l->why, sizeof(l->why));
+			if (rc)
+				goto out;
+			l->used = true;
+			g++;
+			break;
+		}
+	/* What could not be rebuilt: what slas.json held past what it was rebuilt from... */
+	if (from != &cur && cur.present && !lgp.used)
+		complete = false;
+	/* ... the log a snapshot made by a compaction always has ... */
+	if (from && from->gen > 0 && !lg.present) {
+		size_t used = strlen(what);
+
+		complete = false;
+		snprintf(what + used, sizeof(what) - used, "%s%s is missing", used ? "; " : "",
+			 F_LOG);
+	}
+	/* ... changes in a log that cannot be read, or that follow nothing that reads ... */
+	if (lg.present && !lg.used && (!lg.ok || lg.gen >= (from ? from->gen : 0)))
+		complete = false;
+	/* ... and unreadable lines. */
+	for (int i = 0; i < 2; i++) {
+		struct found *l = logs[i];
+		size_t used = strlen(what);
+
+		if (!l->used || !l->r.bad)
+			continue;
+		ld->n_lost += l->r.bad;
+		snprintf(what + used, sizeof(what) - used,
+			 "%s%zu unreadable changes in %s from line %zu lost%s%s", used ? "; " : "",
+			 l->r.bad, l->name, l->r.first_bad, l->r.bad_ids[0] ? ", of VMs " : "",
+			 l->r.bad_ids);
+		anomaly = true;
+	}
+	/* Unusable files (and a log that follows nothing here), kept aside before anything is
+	 * written. slas.log.prev, history while slas.json reads, stays. */
+	for (int i = 0; i < 4; i++) {
+		struct found *f = all[i];
+		bool stale = f == &lg && f->ok && !f->used;
+
+		if (f->ok && f->gen > newest)
+			newest = f->gen;
+		if (!f->present || (f->ok && !stale))
+			continue;
+		if (stale)
+			snprintf(f->why, sizeof(f->why), "follows generation %" PRIu64, f->gen);
+		rc = keep_aside(st, f, what, sizeof(what));
+		if (rc) {
+			snprintf(ld->why, sizeof(ld->why), "%s", what);
+			goto out;
+		}
+		anomaly = true;
+	}
+	if (!complete && !from) {
+		/* Nothing to rebuild from: said at every start until acknowledged. */
+		ld->lost = true;
+		snprintf(ld->why, sizeof(ld->why),
+			 "state lost: %s; SLAs put before are not in force: put them again, then "
+			 "POST /host/state/ack",
+			 what);
+		rc = write_file(st, F_LOST_TMP, F_LOST, ld->why);
+		if (!rc && fsync(st->dir_fd) < 0)
+			rc = -errno;
+		if (rc) {
+			snprintf(ld->why, sizeof(ld->why), "state lost, and not marked: %s",
+				 strerror(-rc));
+			goto out;
+		}
+		log_error("state lost, starting without the SLAs it held dir=%s slas=%zu why=%s",
+			  st->dir, st->map.n, log_q(what));
+	} else if (anomaly || !complete || from == &prev) {
+		ld->recovered = true;
+		ld->n_lost +=
+			!complete; /* at least the changes a file held that nothing rebuilds */
+		if (!ld->lost)
+			snprintf(ld->why, sizeof(ld->why), "%s",
+				 what[0] ? what : "slas.json missing");
+		if (!ld->n_lost)
+			log_warn("state rebuilt, nothing lost dir=%s from=%s slas=%zu what=%s",
+				 st->dir, from ? from->name : "the logs", st->map.n, log_q(what));
+		else
+			log_error("state rebuilt, changes lost dir=%s from=%s slas=%zu what=%s",
+				  st->dir, from ? from->name : "the logs", st->map.n, log_q(what));
+	}
+	if (ld->lost || ld->recovered) {
+		/* Two new generations over what is left, beyond any a file read speaks of: one to
+		 * go on from, and one before it that leads to it, as every start expects. */
+		st->gen = (newest > g ? newest : g) + 1;
+		if ((rc = compact(st)) || (rc = compact(st))) {
+			snprintf(ld->why, sizeof(ld->why), "state rebuilt but not written: %s",
+				 strerror(-rc));
+			goto out;
+		}
+	} else {
+		st->gen = lg.used ? lg.gen : g;
+		st->snap_bytes = cur.ok ? cur.len : 0;
+		st->compact_at = st->compact_lines;
+		st->log_lines = lg.r.applied + lg.r.bad;
+	}
+	if (lg.used && !ld->lost && !ld->recovered && lg.len != lg.r.good_len) {
+		/* Going on with slas.log: a torn last line (a change never acknowledged) cut. */
+		int fd = openat(st->dir_fd, F_LOG, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (fd < 0 || ftruncate(fd, (off_t)lg.r.good_len) < 0 || fdatasync(fd) < 0) {
+			rc = -errno;
+			snprintf(ld->why, sizeof(ld->why), "%s: %s", F_LOG, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		close(fd);
+		log_info("state log's torn last line cut (a change never acknowledged) file=%s/%s "
+			 "bytes=%zu",
+			 st->dir, F_LOG, lg.len - lg.r.good_len);
+	}
+	ld->generation = st->gen;
+out:
+	for (int i = 0; i < 4; i++)
+		found_free(all[i]);
+	return rc;
+}
+
 /* ---- the writer thread ---- */
+
+/* The batch's changes appended to the log and fdatasync'd, then taken into the map; the
+ * acknowledgement of a loss, the mark removed. Each op's rc set. */
+static void write_batch(struct store *st, struct op *batch)
+{
+	size_t n = 0, len = 0, at = st->log_bytes;
+	char *buf = NULL;
+	FILE *mem = open_memstream(&buf, &len);
+	int rc = mem ? 0 : -ENOMEM;
+	struct op *o;
+
+	for (o = batch; !rc && o; o = o->next) {
+		char *line;
+
+		if (o->kind == OP_ACK)
+			continue;
+		line = store_log_line(o->id, o->kind == OP_DEL ? NULL : &o->sla, 0);
+		if (!line || fputs(line, mem) == EOF)
+			rc = -ENOMEM;
+		free(line);
+		n++;
+	}
+	if (mem && fclose(mem) && !rc)
+		rc = -ENOMEM;
+	if (!rc && n && st->log_fd >= 0) {
+		/* The log removed from under the agent (or its directory): appending to it would
+		 * acknowledge changes no start reads back. A new generation from the map instead,
+		 * which fails as it should when the directory is gone. */
+		struct stat sb;
+
+		if (fstat(st->log_fd, &sb) < 0 || sb.st_nlink == 0) {
+			log_warn("state log removed from under the agent, writing a new generation "
+				 "dir=%s",
+				 st->dir);
+			rc = compact(st);
+		}
+	}
+	if (!rc && n && !(rc = map_reserve(&st->map, n)) &&
+	    (st->log_fd >= 0 || !(rc = open_log(st)))) {
+		at = st->log_bytes;
+		rc = write_all(st->log_fd, buf, len);
+		if (!rc && fdatasync(st->log_fd) < 0)
+			rc = -errno;
+		if (rc && ftruncate(st->log_fd, (off_t)at) < 0) {
+			/* What was written may be read back at the next start, though refused now:
+			 * the next batch compacts the map, which never took it, over it. */
+			log_error("state log not cut back after a failed write dir=%s err=%s",
+				  st->dir, strerror(errno));
+			st->compact_at = 0;
+			st->snap_bytes = 0;
+		}
+	}
+	free(buf);
+	if (rc) {
+		log_error("state not written dir=%s changes=%zu err=%s", st->dir, n, strerror(-rc));
+	} else if (n) {
+		st->log_bytes = at + len;
+		st->log_lines += n;
+		for (o = batch; o; o = o->next)
+			if (o->kind == OP_PUT)
+				map_put(&st->map, o->id, &o->sla); /* room reserved: cannot fail */
+			else if (o->kind == OP_DEL)
+				map_del(&st->map, o->id);
+	}
+	for (o = batch; o; o = o->next) {
+		o->rc = rc;
+		if (o->kind != OP_ACK)
+			continue;
+		struct stat sb;
+
+		if (fstat(st->dir_fd, &sb) < 0 || sb.st_nlink == 0) {
+			o->rc = -ENOENT; /* the state directory is gone: nothing to acknowledge in
+					  */
+			continue;
+		}
+		o->rc = unlinkat(st->dir_fd, F_LOST, 0) < 0 && errno != ENOENT ? -errno : 0;
+		if (!o->rc && fsync(st->dir_fd) < 0)
+			o->rc = -errno;
+		if (!o->rc)
+			log_info("state loss acknowledged dir=%s", st->dir);
+	}
+}
 
 static void *writer(void *arg)
 {
@@ -351,9 +934,7 @@ static void *writer(void *arg)
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
 		struct op *batch, *o;
-		struct map next;
 		uint64_t one = 1;
-		int rc;
 
 		while (!st->todo && !st->stopping)
 			pthread_cond_wait(&st->wake, &st->lock);
@@ -364,24 +945,7 @@ static void *writer(void *arg)
 		st->todo_tail = &st->todo;
 		pthread_mutex_unlock(&st->lock);
 
-		rc = map_copy(&next, &st->map);
-		for (o = batch; !rc && o; o = o->next) {
-			if (o->del)
-				map_del(&next, o->id);
-			else
-				rc = map_put(&next, o->id, &o->sla);
-		}
-		if (!rc)
-			rc = replace_file(st, &next);
-		if (rc) {
-			log_error("state not written dir=%s err=%s", st->dir, strerror(-rc));
-			map_free(&next);
-		} else {
-			map_free(&st->map);
-			st->map = next;
-		}
-		for (o = batch; o; o = o->next)
-			o->rc = rc;
+		write_batch(st, batch);
 
 		pthread_mutex_lock(&st->lock);
 		for (o = batch; o->next; o = o->next)
@@ -390,6 +954,13 @@ static void *writer(void *arg)
 		st->done_tail = &o->next;
 		if (write(st->event_fd, &one, sizeof(one)) < 0)
 			log_error("store wakeup lost err=%s", strerror(errno));
+		/* After the completions, so that no change waits for it: the log folded into a
+		 * new snapshot once it is as large (a change costs O(1) amortised). */
+		if (st->log_lines >= st->compact_at && st->log_bytes >= st->snap_bytes) {
+			pthread_mutex_unlock(&st->lock);
+			compact(st);
+			pthread_mutex_lock(&st->lock);
+		}
 	}
 	pthread_mutex_unlock(&st->lock);
 	return NULL;
@@ -412,6 +983,8 @@ int store_open(const char *dir, struct store **out, struct store_load *ld)
 		return -ENOMEM;
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	st->event_fd = -1;
+	st->log_fd = -1;
+	st->compact_lines = st->compact_at = COMPACT_MIN_LINES;
 	st->todo_tail = &st->todo;
 	st->done_tail = &st->done;
 	pthread_mutex_init(&st->lock, NULL);
@@ -473,6 +1046,8 @@ void store_close(struct store *st)
 		n = o->next;
 		free(o);
 	}
+	if (st->log_fd >= 0)
+		close(st->log_fd);
 	if (st->event_fd >= 0)
 		close(st->event_fd);
 	if (st->dir_fd >= 0)
@@ -488,17 +1063,8 @@ int store_event_fd(const struct store *st)
 	return st->event_fd;
 }
 
-int store_submit(struct store *st, const char *id, const struct sla *sla, void *cookie)
+static int queue(struct store *st, struct op *o)
 {
-	struct op *o = calloc(1, sizeof(*o));
-
-	if (!o)
-		return -ENOMEM;
-	snprintf(o->id, sizeof(o->id), "%s", id);
-	o->del = sla == NULL;
-	if (sla)
-		o->sla = *sla;
-	o->cookie = cookie;
 	pthread_mutex_lock(&st->lock);
 	*st->todo_tail = o;
 	st->todo_tail = &o->next;
@@ -506,6 +1072,31 @@ int store_submit(struct store *st, const char *id, const struct sla *sla, void *
 	pthread_mutex_unlock(&st->lock);
 	st->in_flight++;
 	return 0;
+}
+
+int store_submit(struct store *st, const char *id, const struct sla *sla, void *cookie)
+{
+	struct op *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	snprintf(o->id, sizeof(o->id), "%s", id);
+	o->kind = sla ? OP_PUT : OP_DEL;
+	if (sla)
+		o->sla = *sla;
+	o->cookie = cookie;
+	return queue(st, o);
+}
+
+int store_ack_lost(struct store *st, void *cookie)
+{
+	struct op *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	o->kind = OP_ACK;
+	o->cookie = cookie;
+	return queue(st, o);
 }
 
 void store_complete(struct store *st, store_done_fn *done, void *arg)
@@ -528,6 +1119,14 @@ void store_complete(struct store *st, store_done_fn *done, void *arg)
 		free(list);
 		list = next;
 	}
+}
+
+void store_compact_after(struct store *st, size_t lines)
+{
+	pthread_mutex_lock(&st->lock); /* the writer reads it after a batch it took under it */
+	st->compact_lines = lines;
+	st->compact_at = lines;
+	pthread_mutex_unlock(&st->lock);
 }
 
 size_t store_in_flight(const struct store *st)

@@ -45,6 +45,7 @@ struct api_pending {
 	struct http_request *req;
 	char id[PLATFORM_ID_MAX]; /* the VM's own id, or the id as PUT for a new one */
 	bool del;
+	bool ack; /* not a change: the acknowledgement that the SLAs were lost */
 	bool created;
 	struct sla sla;
 };
@@ -290,8 +291,8 @@ static json_t *readiness_problems(const struct api *api)
 {
 	json_t *problems = json_array();
 
-	if (api->store_corrupt)
-		json_array_append_new(problems, json_string(api->store_problem));
+	if (api->state_lost)
+		json_array_append_new(problems, json_string(api->state_problem));
 	if (!api->ctl->started)
 		json_array_append_new(problems, json_string("no control period has run yet"));
 	if (api->ctl->plat->ops->problem && api->ctl->plat->ops->problem(api->ctl->plat))
@@ -335,14 +336,15 @@ static struct admit_change *pending_changes(const struct api *api, size_t *n)
 
 	*n = 0;
 	for (const struct api_pending *p = api->pending; p; p = p->next)
-		k++;
+		k += !p->ack;
 	if (k == 0)
 		return NULL;
 	out = calloc(k, sizeof(*out));
 	if (!out)
 		return NULL;
 	for (const struct api_pending *p = api->pending; p; p = p->next)
-		out[(*n)++] = (struct admit_change){ p->id, p->del ? NULL : &p->sla };
+		if (!p->ack)
+			out[(*n)++] = (struct admit_change){ p->id, p->del ? NULL : &p->sla };
 	return out;
 }
 
@@ -357,7 +359,8 @@ static bool is_json(const char *content_type)
 static void submit(struct api *api, struct http_request *req, struct api_pending *p)
 {
 	struct api_pending **tail = &api->pending;
-	int rc = store_submit(api->store, p->id, p->del ? NULL : &p->sla, p);
+	int rc = p->ack ? store_ack_lost(api->store, p)
+			: store_submit(api->store, p->id, p->del ? NULL : &p->sla, p);
 
 	if (rc) {
 		free(p);
@@ -510,6 +513,26 @@ static void delete_sla(struct api *api, struct http_request *req, const char *id
 	submit(api, req, p);
 }
 
+/* POST /host/state/ack: the orchestrator has put the SLAs again after they were lost. */
+static void ack_state(struct api *api, struct http_request *req)
+{
+	struct api_pending *p;
+
+	if (!api->state_lost) {
+		respond_error(req, MHD_HTTP_CONFLICT, NULL,
+			      "no loss of state to acknowledge: the SLAs were not lost");
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	p->req = req;
+	p->ack = true;
+	submit(api, req, p);
+}
+
 /* The store has written (or failed to write) a change: make it real, then answer. */
 static void on_stored(void *cookie, int rc, void *arg)
 {
@@ -524,13 +547,20 @@ static void on_stored(void *cookie, int rc, void *arg)
 	if (*pp)
 		*pp = p->next;
 	if (rc) {
-		snprintf(msg, sizeof(msg), "the SLA could not be stored (%s); nothing changed",
+		snprintf(msg, sizeof(msg), "%s (%s); nothing changed",
+			 p->ack ? "the acknowledgement could not be stored"
+				: "the SLA could not be stored",
 			 strerror(-rc));
 		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, msg);
 		free(p);
 		return;
 	}
-	if (p->del) {
+	if (p->ack) {
+		api->state_lost = false;
+		log_warn("state loss acknowledged: the agent is ready again slas=%zu",
+			 api->ctl->host.n_vms);
+		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+	} else if (p->del) {
 		vm = host_find_vm(h, p->id);
 		if (vm)
 			host_clear_sla(h, vm);
@@ -559,7 +589,18 @@ static void on_store_event(struct loop *loop, int fd, uint32_t events, void *arg
 
 /* ---- routing ---- */
 
-enum route { R_NONE, R_HEALTHZ, R_READYZ, R_HOST, R_METRICS, R_VMS, R_VM, R_SLA, R_STATS };
+enum route {
+	R_NONE,
+	R_HEALTHZ,
+	R_READYZ,
+	R_HOST,
+	R_STATE_ACK,
+	R_METRICS,
+	R_VMS,
+	R_VM,
+	R_SLA,
+	R_STATS
+};
 
 /* Splits the path; *id points into buf for /vms/{id}[/sla|/stats]. */
 static enum route route_of(const char *path, char *buf, size_t size, const char **id)
@@ -573,6 +614,8 @@ static enum route route_of(const char *path, char *buf, size_t size, const char 
 		return R_READYZ;
 	if (!strcmp(path, "/host"))
 		return R_HOST;
+	if (!strcmp(path, "/host/state/ack"))
+		return R_STATE_ACK;
 	if (!strcmp(path, "/metrics"))
 		return R_METRICS;
 	if (!strcmp(path, "/vms") || !strcmp(path, "/vms/"))
@@ -593,7 +636,7 @@ static enum route route_of(const char *path, char *buf, size_t size, const char 
 
 static const char *allowed_methods(enum route r)
 {
-	return r == R_SLA ? "GET, HEAD, PUT, DELETE" : "GET, HEAD";
+	return r == R_SLA ? "GET, HEAD, PUT, DELETE" : r == R_STATE_ACK ? "POST" : "GET, HEAD";
 }
 
 static void handle(struct http_request *req, void *arg)
@@ -610,8 +653,9 @@ static void handle(struct http_request *req, void *arg)
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
-	mutating = r == R_SLA && (!strcmp(method, "PUT") || !strcmp(method, "DELETE"));
-	if (!get && !mutating) {
+	mutating = (r == R_SLA && (!strcmp(method, "PUT") || !strcmp(method, "DELETE"))) ||
+		   (r == R_STATE_ACK && !strcmp(method, "POST"));
+	if ((!get || r == R_STATE_ACK) && !mutating) {
 		snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: %s", method,
 			 allowed_methods(r));
 		http_add_header(req, "Allow", allowed_methods(r));
@@ -643,6 +687,9 @@ static void handle(struct http_request *req, void *arg)
 		break;
 	case R_HOST:
 		get_host(api, req);
+		break;
+	case R_STATE_ACK:
+		ack_state(api, req);
 		break;
 	case R_METRICS:
 		get_metrics(api, req);
@@ -684,12 +731,9 @@ int api_open(struct api *api, struct loop *loop, struct control *ctl, struct sto
 	api->cfg = cfg;
 	api->info = *info;
 	api->loop = loop;
-	if (load->corrupt) {
-		api->store_corrupt = true;
-		snprintf(api->store_problem, sizeof(api->store_problem),
-			 "the state file was unusable (%s) and is kept aside at %s; SLAs put "
-			 "before it are not in force",
-			 load->why, load->kept_at);
+	if (load->lost) {
+		api->state_lost = true;
+		snprintf(api->state_problem, sizeof(api->state_problem), "%s", load->why);
 	}
 	api->metrics = metrics_new(info);
 	if (!api->metrics)

@@ -34,8 +34,8 @@ struct api {
 	struct loop *loop;
 	struct api_pending *pending; /* in submission order */
 	struct placement *placement; /* NULL without --os-credentials */
-	bool store_corrupt;
-	char store_problem[4608];
+	bool state_lost;	     /* the SLAs were lost at a start, not yet acknowledged */
+	char state_problem[700];
 };
 
 /* An SLA body, ours or a Neutron QoS policy, parsed and checked: 0, or -EINVAL with *err

@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
   build-essential cmake pkg-config
-  libjansson-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libssl-dev libcurl4-openssl-dev
+  libjansson-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
   libbpf-dev libmnl-dev libxen-dev libncurses-dev tmux gnuplot-nox xenstore-utils clang llvm bpftool iproute2 iperf3
   libclang-rt-14-dev libcmocka-dev valgrind jq clang-format prometheus curl python3 nginx-light apache2-utils
   debootstrap qemu-system-x86 cpio

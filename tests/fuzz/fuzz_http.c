@@ -58,8 +58,13 @@ static void world_down(void)
 	auth_close(w.auth);
 	w.enf.ops->close(&w.enf);
 	w.plat.ops->close(&w.plat);
-	snprintf(path, sizeof(path), "%s/slas.json", w.dir);
-	unlink(path);
+	for (const char *const *f =
+		     (const char *const[]){ "slas.json", "slas.log", "slas.json.prev",
+					    "slas.log.prev", NULL };
+	     *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", w.dir, *f);
+		unlink(path);
+	}
 	w.up = false;
 }
 

@@ -144,7 +144,7 @@ check "upgraded to $(dpkg-deb -f "$root/tmp/next.deb" Version)" \
 	sh -c "chroot '$root' dpkg-query -W -f '\${Version}' dbavm | grep -q '+1$'"
 check "the upgrade kept the token" test "$(cat "$root/etc/dbavm/token")" = "$token"
 check "the upgrade kept the operator's config" grep -q '^platform sim' "$root/etc/dbavm/dbavmd.conf"
-check "the upgrade kept the SLA state" test -s "$root/var/lib/dbavm/slas.json"
+check "the upgrade kept the SLA state (its log of changes)" test -s "$root/var/lib/dbavm/slas.log"
 in_root dpkg --purge dbavm >"$work/purge.log" 2>&1 || { bad "purge"; cat "$work/purge.log"; }
 check "purge removed the token, the config and the state" \
 	sh -c "! test -e '$root/etc/dbavm/token' && ! test -e '$root/etc/dbavm/dbavmd.conf' &&
