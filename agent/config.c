@@ -22,7 +22,8 @@ const char config_usage[] =
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
 	"              [--auth-reads] [--max-body-bytes N] [--max-connections N]\n"
 	"              [--max-connections-per-address N] [--idle-timeout S]\n"
-	"              [--request-timeout S] [--sample-every N] [--keep-rates]\n"
+	"              [--request-timeout S] [--forget-absent-after S]\n"
+	"              [--sample-every N] [--keep-rates]\n"
 	"              [--xen-counters bpf|netdev|xenstat]\n"
 	"              [--floor-bps N] [--floor-pps N]\n"
 	"              [--os-credentials FILE [--placement-url URL]\n"
@@ -355,6 +356,11 @@ static int set_request_timeout(struct config *c, const char *v, char *w, size_t 
 	return set_u32(&c->request_timeout_s, v, 1, 3600, " of seconds", w, wl);
 }
 
+static int set_forget_absent_after(struct config *c, const char *v, char *w, size_t wl)
+{
+	return set_u32(&c->forget_absent_after_s, v, 0, 10 * 365 * 86400u, " of seconds", w, wl);
+}
+
 static int set_idle_timeout(struct config *c, const char *v, char *w, size_t wl)
 {
 	return set_u32(&c->idle_timeout_s, v, 1, 3600, " of seconds", w, wl);
@@ -499,6 +505,7 @@ static const struct option_def defs[] = {
 	{ "max-connections-per-address", 1, set_max_connections_per_address },
 	{ "idle-timeout", 1, set_idle_timeout },
 	{ "request-timeout", 1, set_request_timeout },
+	{ "forget-absent-after", 1, set_forget_absent_after },
 	{ "sample-every", 1, set_sample_every },
 	{ "os-credentials", 1, set_os_credentials },
 	{ "placement-url", 1, set_placement_url },
@@ -531,6 +538,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections_per_address = 16;
 	cfg->idle_timeout_s = 30;
 	cfg->request_timeout_s = 10;
+	cfg->forget_absent_after_s = 86400;
 	cfg->sample_every = 64;
 	cfg->floor_bps = 100000;
 	cfg->floor_pps = 10;

@@ -65,8 +65,10 @@ struct config {
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t max_connections_per_address;
-	uint32_t idle_timeout_s;    /* an HTTP connection silent this long is closed */
-	uint32_t request_timeout_s; /* a request's headers and body must be in by then */
+	uint32_t idle_timeout_s;	/* an HTTP connection silent this long is closed */
+	uint32_t request_timeout_s;	/* a request's headers and body must be in by then */
+	uint32_t forget_absent_after_s; /* an SLA whose VM is absent this long is dropped; 0: never
+					 */
 	uint32_t sample_every; /* delay sampling: 1 packet in this many (a power of 2), 0: off */
 	/* OpenStack Placement (placement.h): off without os_credentials */
 	char os_credentials[PATH_MAX];

@@ -161,6 +161,7 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 	if (!vm->present)
 		h->generation++;
 	vm->present = true;
+	vm->absent_since = 0;
 	for (size_t i = vm->n_vifs; i-- > 0;) {
 		size_t k;
 
@@ -323,6 +324,7 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 		while (vm->n_vifs)
 			detach_vif(ctl, vm, vm->n_vifs - 1);
 		vm->present = false;
+		vm->absent_since = (int64_t)time(NULL);
 		h->generation++;
 		log_info("vm gone vm=%s sla=%s", log_q(vm->id), vm->has_sla ? "kept" : "default");
 		if (!vm->has_sla)

@@ -61,6 +61,9 @@ struct vm {
 	char uuid[PLATFORM_UUID_LEN];
 	int64_t domid;
 	bool present;
+	/* When it was last seen leaving, or its SLA put while it was away (seconds since the
+	 * epoch; 0 while present); what the store holds of it; control and API keep them. */
+	int64_t absent_since, absent_stored;
 	bool has_sla;		   /* else the default SLA applies */
 	struct vif_counters total; /* over all its vifs since the agent started; never goes back */
 	/* The same, but what a reading brings after a gap (readings that failed) counts for the
@@ -92,8 +95,10 @@ struct host {
 	uint64_t floor[ALLOC_NRES]; /* every vif's least guarantee (--floor-bps, --floor-pps) */
 	struct alloc_pool_out host_pps_pool;
 	uint64_t next_vif_seq;
-	uint64_t vms_generation; /* bumped whenever a VM record is added or removed */
-	uint64_t generation;	 /* bumped on every change: VMs, vifs, SLAs */
+	uint64_t vms_generation;	/* bumped whenever a VM record is added or removed */
+	uint64_t generation;		/* bumped on every change: VMs, vifs, SLAs */
+	uint32_t forget_absent_after_s; /* an absent VM's SLA is dropped after this; 0: never */
+	uint64_t slas_forgotten;	/* SLAs dropped so */
 };
 
 void host_init(struct host *host);

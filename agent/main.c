@@ -221,6 +221,7 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 		sd_notify(0, "WATCHDOG=1");
 		a->watchdog_at_ns = abs;
 	}
+	api_period(&a->api);
 	if (a->placement)
 		placement_host(a->placement, &a->ctl.host);
 }
@@ -310,12 +311,15 @@ static void reload(struct agent *a)
 	a->cfg->mode = a->ctl.mode = next.mode;
 	a->cfg->floor_bps = a->ctl.host.floor[ALLOC_BPS] = next.floor_bps;
 	a->cfg->floor_pps = a->ctl.host.floor[ALLOC_PPS] = next.floor_pps;
+	a->cfg->forget_absent_after_s = a->ctl.host.forget_absent_after_s =
+		next.forget_absent_after_s;
 	a->ctl.host.generation++; /* the allocator runs again, the metrics are rendered again */
 	log_info("reloaded token=%s tls=%s mode=%s floor_bps=%" PRIu64 " floor_pps=%" PRIu64
-		 " log_level=%s",
+		 " forget_absent_after_s=%u log_level=%s",
 		 auth_configured(auth) ? "set" : "none",
 		 tls ? tls_creds_describe(tls) : "unchanged", config_mode_name(next.mode),
-		 next.floor_bps, next.floor_pps, log_level_name(next.log_level));
+		 next.floor_bps, next.floor_pps, next.forget_absent_after_s,
+		 log_level_name(next.log_level));
 }
 
 static void on_signal(struct loop *loop, int signo, void *arg)
@@ -356,9 +360,19 @@ static int run_loop(struct agent *a)
 		snprintf(why, sizeof(why), "--state-dir %s: %s", a->cfg->state_dir, load.why);
 		return usage_error(why);
 	}
-	for (size_t i = 0; i < load.n_entries; i++)
-		if (host_set_sla(&a->ctl.host, load.entries[i].id, &load.entries[i].sla))
+	for (size_t i = 0; i < load.n_entries; i++) {
+		const struct store_entry *e = &load.entries[i];
+		struct vm *vm;
+
+		if (host_set_sla(&a->ctl.host, e->id, &e->sla) ||
+		    !(vm = host_find_vm(&a->ctl.host, e->id)))
 			return 1;
+		/* Absent until a scan shows it; since when the store says, or (present when last
+		 * written, or not known) from now. */
+		vm->absent_stored = e->absent_since;
+		vm->absent_since = e->absent_since ? e->absent_since : (int64_t)time(NULL);
+	}
+	a->ctl.host.forget_absent_after_s = a->cfg->forget_absent_after_s;
 	log_info("state loaded dir=%s slas=%zu generation=%" PRIu64 " lost=%s", a->cfg->state_dir,
 		 load.n_entries, load.generation, load.lost ? "yes" : "no");
 	loop = loop_new();

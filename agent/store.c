@@ -50,6 +50,7 @@ struct op {
 	enum op_kind kind;
 	char id[PLATFORM_ID_MAX];
 	struct sla sla;
+	int64_t absent_since;
 	void *cookie;
 	int rc;
 };
@@ -117,7 +118,7 @@ static int map_reserve(struct map *m, size_t more)
 	return 0;
 }
 
-static int map_put(struct map *m, const char *id, const struct sla *sla)
+static int map_put(struct map *m, const char *id, const struct sla *sla, int64_t absent_since)
 {
 	struct store_entry *e = map_find(m, id);
 
@@ -128,6 +129,7 @@ static int map_put(struct map *m, const char *id, const struct sla *sla)
 		snprintf(e->id, sizeof(e->id), "%s", id);
 	}
 	e->sla = *sla;
+	e->absent_since = absent_since;
 	return 0;
 }
 
@@ -141,45 +143,67 @@ static void map_del(struct map *m, const char *id)
 
 /* ---- snapshots ---- */
 
-/* The CRC-32 of the SLAs as their sorted, compact JSON: a snapshot's check of itself, which a
- * bit flipped in a number (still JSON, another value) fails. */
-static int slas_crc(const json_t *slas, unsigned long *crc)
+/* The CRC-32 of the SLAs, then of the absences (NULL: none), as their sorted, compact JSON: a
+ * snapshot's check of itself, which a bit flipped in a number (still JSON, another value)
+ * fails. */
+static int slas_crc(const json_t *slas, const json_t *absent, unsigned long *crc)
 {
-	char *text = json_dumps(slas, JSON_COMPACT | JSON_SORT_KEYS);
+	const json_t *parts[2] = { slas, absent };
 
-	if (!text)
-		return -ENOMEM;
-	*crc = crc32(0, (const Bytef *)text, (uInt)strlen(text));
-	free(text);
+	*crc = crc32(0, NULL, 0);
+	for (int i = 0; i < 2 && parts[i]; i++) {
+		char *text = json_dumps(parts[i], JSON_COMPACT | JSON_SORT_KEYS);
+
+		if (!text)
+			return -ENOMEM;
+		*crc = crc32(*crc, (const Bytef *)text, (uInt)strlen(text));
+		free(text);
+	}
 	return 0;
 }
 
 char *store_serialize(const struct store_entry *entries, size_t n, uint64_t generation)
 {
-	json_t *slas = json_object(), *root;
+	json_t *slas = json_object(), *absent = json_object(), *root;
 	unsigned long crc;
 	char *text, hex[16];
 
-	if (!slas)
-		return NULL;
+	if (!slas || !absent)
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		if (json_object_set_new(slas, entries[i].id, sla_to_json(&entries[i].sla))) {
-			json_decref(slas);
-			return NULL;
-		}
+		if (json_object_set_new(slas, entries[i].id, sla_to_json(&entries[i].sla)) ||
+		    (entries[i].absent_since &&
+		     json_object_set_new(absent, entries[i].id,
+					 json_integer((json_int_t)entries[i].absent_since))))
+			goto fail;
 	}
-	if (slas_crc(slas, &crc)) {
-		json_decref(slas);
-		return NULL;
-	}
+	if (slas_crc(slas, json_object_size(absent) ? absent : NULL, &crc))
+		goto fail;
 	snprintf(hex, sizeof(hex), "%08lx", crc);
 	root = json_pack("{s:i, s:I, s:s, s:o}", "version", STORE_VERSION, "generation",
 			 (json_int_t)generation, "crc32", hex, "slas", slas);
+	slas = NULL;
+	if (root && json_object_size(absent) && json_object_set(root, "absent_since", absent)) {
+		json_decref(root);
+		root = NULL;
+	}
+	json_decref(absent);
 	if (!root)
 		return NULL;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;
+fail:
+	json_decref(slas);
+	json_decref(absent);
+	return NULL;
+}
+
+/* A time in seconds since the epoch, as an SLA's absence holds it: 0 (none) to 2^40. */
+static bool valid_time(const json_t *t)
+{
+	return json_is_integer(t) && json_integer_value(t) >= 0 &&
+	       json_integer_value(t) < (1ll << 40);
 }
 
 static bool valid_id(const char *id)
@@ -191,7 +215,7 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 			  size_t why_len)
 {
 	struct sla_error jerr;
-	json_t *root, *slas, *v, *ver, *g;
+	json_t *root, *slas, *absent, *v, *ver, *g;
 	const char *id;
 	int rc = -EINVAL;
 
@@ -204,6 +228,7 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 	ver = json_object_get(root, "version");
 	g = json_object_get(root, "generation");
 	slas = json_object_get(root, "slas");
+	absent = json_object_get(root, "absent_since");
 	if (!json_is_integer(ver) ||
 	    (json_integer_value(ver) != STORE_VERSION && json_integer_value(ver) != 1)) {
 		snprintf(why, why_len, "version is not %d", STORE_VERSION);
@@ -212,6 +237,10 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 	*gen = 0;
 	if (!json_is_object(slas)) {
 		snprintf(why, why_len, "slas is not an object");
+		goto out;
+	}
+	if (absent && (!json_is_object(absent) || json_integer_value(ver) != STORE_VERSION)) {
+		snprintf(why, why_len, "absent_since is not an object");
 		goto out;
 	}
 	if (json_integer_value(ver) == STORE_VERSION) {
@@ -224,7 +253,7 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 			goto out;
 		}
 		*gen = (uint64_t)json_integer_value(g);
-		if (slas_crc(slas, &crc)) {
+		if (slas_crc(slas, absent, &crc)) {
 			snprintf(why, why_len, "out of memory");
 			rc = -ENOMEM;
 			goto out;
@@ -243,11 +272,17 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 			snprintf(why, why_len, "a VM id is empty or too long");
 			goto out;
 		}
+		json_t *t = json_object_get(absent, id);
+
 		if (sla_from_json(v, &sla, &e)) {
 			snprintf(why, why_len, "slas.%.64s: %s", id, e.msg);
 			goto out;
 		}
-		if (map_put(m, id, &sla)) {
+		if (t && !valid_time(t)) {
+			snprintf(why, why_len, "absent_since.%.64s is not a time", id);
+			goto out;
+		}
+		if (map_put(m, id, &sla, t ? json_integer_value(t) : 0)) {
 			snprintf(why, why_len, "out of memory");
 			rc = -ENOMEM;
 			goto out;
@@ -276,11 +311,17 @@ int store_parse(const char *text, size_t len, struct store_entry **entries, size
 
 /* ---- logs ---- */
 
-char *store_log_line(const char *id, const struct sla *sla, uint64_t base)
+char *store_log_line(const char *id, const struct sla *sla, int64_t absent_since, uint64_t base)
 {
 	json_t *o =
 		id ? json_pack("{s:s, s:o}", "id", id, "sla", sla ? sla_to_json(sla) : json_null())
 		   : json_pack("{s:i, s:I}", "log", 1, "base", (json_int_t)base);
+
+	if (o && id && sla && absent_since &&
+	    json_object_set_new(o, "absent_since", json_integer((json_int_t)absent_since))) {
+		json_decref(o);
+		o = NULL;
+	}
 	char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *line = NULL;
 
 	json_decref(o);
@@ -383,7 +424,12 @@ static int replay(const char *text, size_t len, struct map *m, struct replay *r,
 
 			if (sla_from_json(s, &sla, &e)) {
 				note_bad(r, line_no, line, n);
-			} else if (map_put(m, id, &sla)) {
+			} else if (json_object_get(o, "absent_since") &&
+				   !valid_time(json_object_get(o, "absent_since"))) {
+				note_bad(r, line_no, line, n);
+			} else if (map_put(m, id, &sla,
+					   json_integer_value(
+						   json_object_get(o, "absent_since")))) {
 				json_decref(o);
 				snprintf(why, why_len, "out of memory");
 				return -ENOMEM;
@@ -513,7 +559,7 @@ static int open_log(struct store *st)
 	struct stat sb;
 
 	if (fd < 0 && errno == ENOENT) {
-		head = store_log_line(NULL, NULL, st->gen);
+		head = store_log_line(NULL, NULL, 0, st->gen);
 		if (!head)
 			return -ENOMEM;
 		rc = write_file(st, F_LOG_NEW, F_LOG, head);
@@ -545,7 +591,7 @@ static int open_log(struct store *st)
 static int compact(struct store *st)
 {
 	char *text = store_serialize(st->map.e, st->map.n, st->gen + 1);
-	char *head = store_log_line(NULL, NULL, st->gen + 1);
+	char *head = store_log_line(NULL, NULL, 0, st->gen + 1);
 	int rc = text && head ? 0 : -ENOMEM;
 
 	if (!rc)
@@ -859,7 +905,8 @@ static void write_batch(struct store *st, struct op *batch)
 
 		if (o->kind == OP_ACK)
 			continue;
-		line = store_log_line(o->id, o->kind == OP_DEL ? NULL : &o->sla, 0);
+		line = store_log_line(o->id, o->kind == OP_DEL ? NULL : &o->sla, o->absent_since,
+				      0);
 		if (!line || fputs(line, mem) == EOF)
 			rc = -ENOMEM;
 		free(line);
@@ -903,7 +950,8 @@ static void write_batch(struct store *st, struct op *batch)
 		st->log_lines += n;
 		for (o = batch; o; o = o->next)
 			if (o->kind == OP_PUT)
-				map_put(&st->map, o->id, &o->sla); /* room reserved: cannot fail */
+				map_put(&st->map, o->id, &o->sla,
+					o->absent_since); /* room reserved */
 			else if (o->kind == OP_DEL)
 				map_del(&st->map, o->id);
 	}
@@ -1074,7 +1122,8 @@ static int queue(struct store *st, struct op *o)
 	return 0;
 }
 
-int store_submit(struct store *st, const char *id, const struct sla *sla, void *cookie)
+int store_submit(struct store *st, const char *id, const struct sla *sla, int64_t absent_since,
+		 void *cookie)
 {
 	struct op *o = calloc(1, sizeof(*o));
 
@@ -1082,8 +1131,10 @@ int store_submit(struct store *st, const char *id, const struct sla *sla, void *
 		return -ENOMEM;
 	snprintf(o->id, sizeof(o->id), "%s", id);
 	o->kind = sla ? OP_PUT : OP_DEL;
-	if (sla)
+	if (sla) {
 		o->sla = *sla;
+		o->absent_since = absent_since;
+	}
 	o->cookie = cookie;
 	return queue(st, o);
 }

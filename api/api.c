@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/epoll.h>
 
@@ -45,9 +46,11 @@ struct api_pending {
 	struct http_request *req;
 	char id[PLATFORM_ID_MAX]; /* the VM's own id, or the id as PUT for a new one */
 	bool del;
-	bool ack; /* not a change: the acknowledgement that the SLAs were lost */
+	bool ack;	 /* not a change: the acknowledgement that the SLAs were lost */
+	bool background; /* the agent's own: an absence recorded, an SLA forgotten; no request */
 	bool created;
 	struct sla sla;
+	int64_t absent_since; /* what the store is given with the SLA */
 };
 
 static void respond_error(struct http_request *req, unsigned status, const char *field,
@@ -360,7 +363,8 @@ static void submit(struct api *api, struct http_request *req, struct api_pending
 {
 	struct api_pending **tail = &api->pending;
 	int rc = p->ack ? store_ack_lost(api->store, p)
-			: store_submit(api->store, p->id, p->del ? NULL : &p->sla, p);
+			: store_submit(api->store, p->id, p->del ? NULL : &p->sla, p->absent_since,
+				       p);
 
 	if (rc) {
 		free(p);
@@ -423,6 +427,8 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 	snprintf(p->id, sizeof(p->id), "%s", vm ? vm->id : id);
 	p->sla = sla;
 	p->created = !vm || !vm->has_sla;
+	/* put while its VM is away: absent from now (a reservation lasts from its last PUT) */
+	p->absent_since = vm && vm->present ? 0 : (int64_t)time(NULL);
 	submit(api, req, p);
 }
 
@@ -542,6 +548,13 @@ static void on_stored(void *cookie, int rc, void *arg)
 	struct vm *vm;
 	char msg[160];
 
+	if (p->background) { /* memory changed when it was queued: only a failure to say */
+		if (rc)
+			log_error("state not written vm=%s change=%s err=%s", log_q(p->id),
+				  p->del ? "forgotten" : "absence", strerror(-rc));
+		free(p);
+		return;
+	}
 	for (pp = &api->pending; *pp && *pp != p; pp = &(*pp)->next)
 		;
 	if (*pp)
@@ -570,6 +583,11 @@ static void on_stored(void *cookie, int rc, void *arg)
 		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 			      "stored, but out of memory applying it; it applies after a restart");
 	} else {
+		vm = host_find_vm(h, p->id);
+		if (vm) { /* a VM that came meanwhile is present: the next sweep stores that */
+			vm->absent_stored = p->absent_since;
+			vm->absent_since = vm->present ? 0 : p->absent_since;
+		}
 		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64,
 			 log_q(p->id), p->sla.priority, p->sla.weight, p->sla.min_bps,
 			 p->sla.min_pps);
@@ -585,6 +603,67 @@ static void on_store_event(struct loop *loop, int fd, uint32_t events, void *arg
 
 	(void)loop, (void)fd, (void)events;
 	store_complete(api->store, on_stored, api);
+}
+
+/* ---- the SLAs of absent VMs ---- */
+
+static bool change_pending(const struct api *api, const char *id)
+{
+	for (const struct api_pending *p = api->pending; p; p = p->next)
+		if (!p->ack && !strcmp(p->id, id))
+			return true;
+	return false;
+}
+
+/* The agent's own change to the store, answered to nobody: sla NULL forgets. */
+static int background(struct api *api, const char *id, const struct sla *sla, int64_t absent_since)
+{
+	struct api_pending *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->background = true;
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->del = !sla;
+	if (sla)
+		p->sla = *sla;
+	p->absent_since = absent_since;
+	rc = store_submit(api->store, p->id, sla, absent_since, p);
+	if (rc)
+		free(p);
+	return rc;
+}
+
+void api_period(struct api *api)
+{
+	struct host *h = &api->ctl->host;
+	int64_t now = (int64_t)time(NULL);
+
+	if (now == api->swept_at)
+		return; /* once a second: absences are counted in seconds */
+	api->swept_at = now;
+	h->forget_absent_after_s = api->cfg->forget_absent_after_s;
+	for (size_t m = h->n_vms; m-- > 0;) {
+		struct vm *vm = h->vms[m];
+
+		if (!vm->has_sla || change_pending(api, vm->id))
+			continue; /* the request's answer records it */
+		if (!vm->present && vm->absent_since && h->forget_absent_after_s &&
+		    now - vm->absent_since >= (int64_t)h->forget_absent_after_s) {
+			if (background(api, vm->id, NULL, 0))
+				continue;
+			log_info("sla forgotten, its vm absent too long vm=%s absent_s=%" PRId64
+				 " forget_absent_after_s=%u",
+				 log_q(vm->id), now - vm->absent_since, h->forget_absent_after_s);
+			h->slas_forgotten++;
+			host_clear_sla(h, vm); /* the record goes with it: it is absent */
+			continue;
+		}
+		if (vm->absent_since != vm->absent_stored &&
+		    !background(api, vm->id, &vm->sla, vm->absent_since))
+			vm->absent_stored = vm->absent_since;
+	}
 }
 
 /* ---- routing ---- */
@@ -760,8 +839,9 @@ int api_open(struct api *api, struct loop *loop, struct control *ctl, struct sto
 
 void api_close(struct api *api)
 {
-	/* Answer what is on its way to disk before the server goes. */
-	for (int waited_ms = 0; api->pending && waited_ms < 5000; waited_ms += 50) {
+	/* Answer what is on its way to disk before the server goes (the agent's own changes
+	 * too: their completions free them). */
+	for (int waited_ms = 0; store_in_flight(api->store) && waited_ms < 5000; waited_ms += 50) {
 		struct pollfd pfd = { store_event_fd(api->store), POLLIN, 0 };
 
 		if (poll(&pfd, 1, 50) > 0)

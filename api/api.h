@@ -35,6 +35,7 @@ struct api {
 	struct api_pending *pending; /* in submission order */
 	struct placement *placement; /* NULL without --os-credentials */
 	bool state_lost;	     /* the SLAs were lost at a start, not yet acknowledged */
+	int64_t swept_at;	     /* when api_period last looked at absent VMs (seconds) */
 	char state_problem[700];
 };
 
@@ -46,6 +47,9 @@ int api_parse_sla(const char *body, size_t len, struct sla *sla, struct sla_erro
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,
 	     struct auth *auth, struct tls_creds *tls, const struct config *cfg,
 	     const struct metrics_info *info, const struct store_load *load);
+/* After each control period: records in the store when VMs with an SLA left or came back,
+ * and forgets the SLA of a VM absent for --forget-absent-after. At most once a second. */
+void api_period(struct api *api);
 /* Waits (up to a few seconds) for pending changes to reach the disk and answers them, then
  * stops listening. */
 void api_close(struct api *api);

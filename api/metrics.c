@@ -623,6 +623,11 @@ static void render_loop(struct buf *b, const struct metrics_info *info, const st
 	puts_(b, "\ndbavm_loop_lateness_seconds_count ");
 	put_u64(b, ctl->lateness_n);
 	put(b, "\n", 1);
+	family(b, "dbavm_slas_forgotten_total", "counter",
+	       "SLAs dropped because their VM was absent for --forget-absent-after.");
+	puts_(b, "dbavm_slas_forgotten_total ");
+	put_u64(b, ctl->host.slas_forgotten);
+	put(b, "\n", 1);
 	family(b, "dbavm_loop_overruns_total", "counter",
 	       "Periods the loop started late by a whole period or more.");
 	puts_(b, "dbavm_loop_overruns_total ");

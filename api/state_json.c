@@ -141,6 +141,18 @@ json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 		loss_json(&p), "delay", delay ? delay : json_null(), "jitter_s", jitter_json(&p));
 	if (obj && vm->domid >= 0)
 		json_object_set_new(obj, "domid", json_integer(vm->domid));
+	if (obj) { /* an absent VM: since when, and when its SLA is forgotten (null: never) */
+		uint32_t after = ctl->host.forget_absent_after_s;
+		bool absent = !vm->present && vm->absent_since;
+
+		json_object_set_new(obj, "absent_since",
+				    absent ? json_integer((json_int_t)vm->absent_since)
+					   : json_null());
+		json_object_set_new(obj, "forgotten_at",
+				    absent && after && vm->has_sla
+					    ? json_integer((json_int_t)(vm->absent_since + after))
+					    : json_null());
+	}
 	return obj;
 }
 

@@ -90,7 +90,7 @@ static void change_many(struct store *st, const char *prefix, int from, int to, 
 		struct sla s = { 1, 1, base + (uint64_t)i, SLA_UNLIMITED, 0, SLA_UNLIMITED };
 
 		snprintf(id, sizeof(id), "%s%d", prefix, i);
-		assert_int_equal(store_submit(st, id, del ? NULL : &s, NULL), 0);
+		assert_int_equal(store_submit(st, id, del ? NULL : &s, 0, NULL), 0);
 	}
 	for (int i = 0; i < 3000 && store_in_flight(st); i++) {
 		struct pollfd p = { store_event_fd(st), POLLIN, 0 };
@@ -121,6 +121,11 @@ static void store_a_put_appends_a_line(void **state)
 	assert_int_equal(store_open(dir, &st, &ld), 0);
 	store_compact_after(st, 64);
 	change_many(st, "a", 0, 1000, 0, false); /* past the compaction's 64 lines */
+	assert_int_equal(store_submit(st, "gone",
+				      &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED },
+				      1700000000, NULL),
+			 0);
+	change_many(st, "a", 0, 2000, 7, false); /* the log as large as the snapshot: folded */
 	store_close(st); /* after the compaction that follows the completions */
 	assert_int_equal(store_open(dir, &st, &ld), 0);
 	assert_true(file_size("slas.json") > 1000 * 100);
@@ -130,7 +135,16 @@ static void store_a_put_appends_a_line(void **state)
 	assert_true(log1 - log0 > 40 && log1 - log0 < 200);
 	store_close(st);
 	assert_int_equal(store_open(dir, &st, &ld), 0);
-	assert_int_equal(ld.n_entries, 1001);
+	assert_int_equal(ld.n_entries, 2002);
+	{
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "grep -q '\"gone\": 1700000000' %s/slas.json", dir);
+		assert_int_equal(system(cmd), 0); /* in the snapshot, not only the log */
+	}
+	for (size_t i = 0; i < ld.n_entries; i++) /* kept through the snapshots */
+		assert_int_equal(ld.entries[i].absent_since,
+				 strcmp(ld.entries[i].id, "gone") ? 0 : 1700000000);
 	assert_false(ld.recovered);
 	store_close(st);
 }
@@ -289,7 +303,8 @@ static void store_changes_survive_reopen_in_order(void **state)
 	for (intptr_t i = 0; i < 100; i++) {
 		snprintf(id, sizeof(id), "vm%d", (int)(i % 10));
 		s.min_bps = (uint64_t)i;
-		assert_int_equal(store_submit(st, id, i % 10 == 9 && i > 50 ? NULL : &s, (void *)i),
+		assert_int_equal(store_submit(st, id, i % 10 == 9 && i > 50 ? NULL : &s,
+					      i == 95 ? 1700000000 : 0, (void *)i),
 				 0);
 	}
 	assert_int_equal(store_in_flight(st), 100);
@@ -304,6 +319,9 @@ static void store_changes_survive_reopen_in_order(void **state)
 	assert_int_equal(ld.n_entries, 9); /* vm9 was deleted last */
 	assert_null(find(&ld, "vm9"));
 	assert_int_equal(find(&ld, "vm3")->min_bps, 93);
+	for (size_t i = 0; i < ld.n_entries; i++) /* the absence stored with vm5's last change */
+		assert_int_equal(ld.entries[i].absent_since,
+				 strcmp(ld.entries[i].id, "vm5") ? 0 : 1700000000);
 	assert_int_equal(find(&ld, "vm3")->priority, 3);
 	assert_true(find(&ld, "vm3")->max_pps == SLA_UNLIMITED);
 	store_close(st);
@@ -329,7 +347,7 @@ static void store_keeps_a_corrupt_file_aside_and_the_loss_until_acked(void **sta
 	assert_int_equal(ld.n_entries, 0);
 	assert_non_null(strstr(ld.why, "kept aside as slas.json.corrupt-"));
 	assert_non_null(strstr(ld.why, "state lost"));
-	store_submit(st, "vm2", &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED }, NULL);
+	store_submit(st, "vm2", &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED }, 0, NULL);
 	wait_done(st, &d, 1);
 	assert_int_equal(d.rc[0], 0);
 	snprintf(cmd, sizeof(cmd),
@@ -426,7 +444,7 @@ static void store_failed_write_reports_and_changes_nothing(void **state)
 	assert_int_equal(store_open(sub, &st, &ld), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sub);
 	assert_int_equal(system(cmd), 0);
-	store_submit(st, "vm1", &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED }, NULL);
+	store_submit(st, "vm1", &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED }, 0, NULL);
 	wait_done(st, &d, 1);
 	assert_true(d.rc[0] < 0);
 	store_close(st);
