@@ -16,7 +16,8 @@
 const char config_usage[] =
 	"usage: dbavmd [-c FILE] [--platform auto|xen|netns|sim]\n"
 	"              [--enforcer netfront|netback|xen-credit|vif-police|none]\n"
-	"              [--listen ADDR:PORT] [--period MS] [--state-dir DIR] [--token-file FILE]\n"
+	"              [--listen ADDR:PORT] [--listen-unix PATH [--api-group GROUP]]\n"
+	"              [--period MS] [--state-dir DIR] [--token-file FILE]\n"
 	"              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
 	"              [--mode work_conserving|strict] [--log-level error|warn|info|debug]\n"
 	"              [--uplinks NAME:BPS[:PPS],...] [--host-pps N]\n"
@@ -160,6 +161,24 @@ static int set_period(struct config *c, const char *v, char *w, size_t wl)
 static int set_state_dir(struct config *c, const char *v, char *w, size_t wl)
 {
 	return copy_path(c->state_dir, sizeof(c->state_dir), v, w, wl);
+}
+
+static int set_listen_unix(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (*v && *v != '/')
+		return why(w, wl, "must be an absolute path, got '%s'", v);
+	if (strlen(v) >= sizeof(c->listen_unix))
+		return why(w, wl, "too long for a Unix socket (107 bytes at most): '%s'", v);
+	strcpy(c->listen_unix, v); /* "": off */
+	return 0;
+}
+
+static int set_api_group(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (!*v || strlen(v) >= sizeof(c->api_group) || strpbrk(v, ": \t\n"))
+		return why(w, wl, "must be a group's name or number, got '%s'", v);
+	strcpy(c->api_group, v);
+	return 0;
 }
 
 static int set_token_file(struct config *c, const char *v, char *w, size_t wl)
@@ -506,6 +525,8 @@ static const struct option_def defs[] = {
 	{ "idle-timeout", 1, set_idle_timeout },
 	{ "request-timeout", 1, set_request_timeout },
 	{ "forget-absent-after", 1, set_forget_absent_after },
+	{ "listen-unix", 1, set_listen_unix },
+	{ "api-group", 1, set_api_group },
 	{ "sample-every", 1, set_sample_every },
 	{ "os-credentials", 1, set_os_credentials },
 	{ "placement-url", 1, set_placement_url },
@@ -528,6 +549,7 @@ void config_defaults(struct config *cfg)
 	cfg->platform = PLATFORM_AUTO;
 	cfg->enforcer = ENFORCER_NETFRONT;
 	strcpy(cfg->listen_addr, "127.0.0.1");
+	strcpy(cfg->api_group, "dbavm");
 	cfg->listen_port = 8470;
 	cfg->period_ms = 100;
 	strcpy(cfg->state_dir, "/var/lib/dbavm");
@@ -683,6 +705,8 @@ const char *config_restart_key_changed(const struct config *a, const struct conf
 	SAME(enforcer, "enforcer");
 	SAME(enforcer_given, "enforcer");
 	SAME_STR(listen_addr, "listen");
+	SAME_STR(listen_unix, "listen-unix");
+	SAME_STR(api_group, "api-group");
 	SAME(listen_port, "listen");
 	SAME(period_ms, "period");
 	SAME_STR(state_dir, "state-dir");

@@ -47,6 +47,8 @@ struct config {
 	enum enforcer_kind enforcer;
 	bool enforcer_given; /* not: the platform's own (netfront; xen-credit on xen) */
 	char listen_addr[64];
+	char listen_unix[108]; /* the API on a Unix socket too; "": not */
+	char api_group[64];    /* may change SLAs over it, besides root: a name or a gid */
 	uint16_t listen_port;
 	uint32_t period_ms;
 	char state_dir[PATH_MAX];

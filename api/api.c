@@ -9,6 +9,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include <microhttpd.h>
 
@@ -723,6 +725,7 @@ static void handle(struct http_request *req, void *arg)
 	struct api *api = arg;
 	const char *method = http_method(req), *id;
 	char buf[256], msg[320];
+	struct http_peer peer;
 	/* HEAD is GET without the body (libmicrohttpd sends only the head) */
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), mutating;
 	enum route r = route_of(http_path(req), buf, sizeof(buf), &id);
@@ -741,8 +744,23 @@ static void handle(struct http_request *req, void *arg)
 		respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, msg);
 		return;
 	}
-	if ((mutating || (api->cfg->auth_reads && r != R_HEALTHZ && r != R_READYZ)) &&
-	    !auth_check(api->auth, http_header(req, "Authorization"))) {
+	if (http_peer(req, &peer) == 0) {
+		/* The local socket: the kernel says who is asking, no token needed. Root and the
+		 * API group may do anything; others read (nothing with --auth-reads). */
+		bool writer = peer.uid == 0 ||
+			      (api->group_known && http_peer_in_group(&peer, api->api_gid));
+
+		if (!writer &&
+		    (mutating || (api->cfg->auth_reads && r != R_HEALTHZ && r != R_READYZ))) {
+			snprintf(msg, sizeof(msg),
+				 "uid %u may not %s over the local socket: root or group %.64s may",
+				 (unsigned)peer.uid, mutating ? "change SLAs" : "read",
+				 api->cfg->api_group);
+			respond_error(req, MHD_HTTP_FORBIDDEN, NULL, msg);
+			return;
+		}
+	} else if ((mutating || (api->cfg->auth_reads && r != R_HEALTHZ && r != R_READYZ)) &&
+		   !auth_check(api->auth, http_header(req, "Authorization"))) {
 		respond_error(
 			req, MHD_HTTP_UNAUTHORIZED, NULL,
 			!auth_configured(api->auth)
@@ -793,6 +811,47 @@ static void handle(struct http_request *req, void *arg)
 	}
 }
 
+/* --listen-unix: its directory (made 0755 if missing), the socket, and the group whose
+ * members may change SLAs over it (a name, or a number; one that does not exist: root alone,
+ * said). */
+static int open_unix(struct api *api, const struct http_limits *limits)
+{
+	const char *path = api->cfg->listen_unix, *g = api->cfg->api_group;
+	char dir[sizeof(api->cfg->listen_unix)], *slash;
+	struct group *gr;
+	char *end;
+	unsigned long n = strtoul(g, &end, 10);
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warn("api socket directory not made dir=%s err=%s", dir,
+				 strerror(errno));
+	}
+	api->group_known = true;
+	if (*g && !*end && n < (gid_t)-1) {
+		api->api_gid = (gid_t)n;
+	} else if ((gr = getgrnam(g))) {
+		api->api_gid = gr->gr_gid;
+	} else {
+		api->group_known = false;
+		log_warn("api group not found: over the local socket only root may change SLAs "
+			 "group=%s",
+			 log_q(g));
+	}
+	rc = http_open_unix(&api->http_unix, path, limits, api->loop, handle, api);
+	if (rc) {
+		log_error("api socket not opened path=%s err=%s", path, strerror(-rc));
+		return rc;
+	}
+	log_info("api listening on a local socket path=%s mode=0666 writers=root%s%s", path,
+		 api->group_known ? ",group:" : "", api->group_known ? g : "");
+	return 0;
+}
+
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,
 	     struct auth *auth, struct tls_creds *tls, const struct config *cfg,
 	     const struct metrics_info *info, const struct store_load *load)
@@ -829,7 +888,11 @@ int api_open(struct api *api, struct loop *loop, struct control *ctl, struct sto
 		return rc;
 	}
 	rc = http_open(&api->http, cfg->listen_addr, cfg->listen_port, &limits, loop, handle, api);
+	if (!rc && cfg->listen_unix[0])
+		rc = open_unix(api, &limits);
 	if (rc) {
+		http_close(api->http);
+		api->http = NULL;
 		worker_close(api->parser, parse_drop);
 		loop_del_fd(loop, store_event_fd(store));
 		metrics_free(api->metrics);
@@ -852,6 +915,8 @@ void api_close(struct api *api)
 	loop_del_fd(api->loop, store_event_fd(api->store));
 	http_close(api->http);
 	api->http = NULL;
+	http_close(api->http_unix); /* and its socket file */
+	api->http_unix = NULL;
 	metrics_free(api->metrics);
 	api->metrics = NULL;
 }

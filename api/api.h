@@ -30,7 +30,10 @@ struct api {
 	struct metrics_info info;
 	struct metrics *metrics;
 	struct http_server *http;
-	struct worker *parser; /* large bodies are parsed here, off the loop */
+	struct http_server *http_unix; /* --listen-unix; NULL without */
+	gid_t api_gid;		       /* --api-group's ... */
+	bool group_known;	       /* ... when it names one */
+	struct worker *parser;	       /* large bodies are parsed here, off the loop */
 	struct loop *loop;
 	struct api_pending *pending; /* in submission order */
 	struct placement *placement; /* NULL without --os-credentials */

@@ -35,7 +35,9 @@
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,6 +112,7 @@ struct http_server {
 	struct http_counts counts;
 	struct tls_creds *tls; /* given to each new session; NULL: plain HTTP */
 	struct log_limit cut_log, mhd_log;
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* removed at close */
 };
 
 /* Whether a line may be logged now; says how many were held back in the last window. */
@@ -493,6 +496,8 @@ static void peer_name(struct MHD_Connection *mc, char *buf, size_t len)
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
 
 	snprintf(buf, len, "?");
 	if (sa && sa->sa_family == AF_INET)
@@ -501,6 +506,44 @@ static void peer_name(struct MHD_Connection *mc, char *buf, size_t len)
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
 			  (socklen_t)len);
+	else if ((ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD)) &&
+		 !getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
+		snprintf(buf, len, "uid:%u", (unsigned)cred.uid); /* a local user is an address */
+}
+
+int http_peer(const struct http_request *req, struct http_peer *p)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cred;
+	socklen_t cl = sizeof(cred), gl = sizeof(p->groups);
+
+	if (!req->srv->unix_path[0])
+		return -EAFNOSUPPORT; /* TCP: no credentials but what it presents */
+	if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+		return -errno ? -errno : -EIO;
+	p->uid = cred.uid;
+	p->gid = cred.gid;
+	p->pid = cred.pid;
+	/* its supplementary groups as they were when it connected, from the kernel: not looked up
+	 * by name, so never another process's that reused its pid */
+	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &gl) < 0) {
+		if (errno != ERANGE)
+			return -errno;
+		gl = sizeof(p->groups); /* more than fit: the first ones are kept */
+	}
+	p->n_groups = (int)(gl / sizeof(p->groups[0]));
+	return 0;
+}
+
+bool http_peer_in_group(const struct http_peer *p, gid_t gid)
+{
+	if (p->gid == gid)
+		return true;
+	for (int i = 0; i < p->n_groups; i++)
+		if (p->groups[i] == gid)
+			return true;
+	return false;
 }
 
 /*
@@ -806,19 +849,16 @@ static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *
 	return 0;
 }
 
-int http_open(struct http_server **out, const char *addr, uint16_t port,
-	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
-	      void *arg)
+/* The server on what listen names: a TCP address (listen_fd < 0) or a Unix socket listening
+ * already (listen_fd). */
+static int start(struct http_server **out, unsigned flags, uint16_t port, const struct sockaddr *sa,
+		 int listen_fd, const char *unix_path, const struct http_limits *limits,
+		 struct loop *loop, http_handler_fn *handler, void *arg, bool *fd_taken)
 {
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
 	struct http_server *srv;
-	int rc;
+	int rc = 0;
 
-	rc = parse_addr(addr, port, &ss, &flags);
-	if (rc)
-		return rc;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
@@ -830,6 +870,12 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	srv->tls = limits->tls;
 	tls_creds_ref(srv->tls);
 	struct MHD_OptionItem tls_opts[3] = { { MHD_OPTION_END, 0, NULL } };
+	struct MHD_OptionItem where[2] = {
+		listen_fd >= 0
+			? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL }
+			: (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, (void *)sa },
+		{ MHD_OPTION_END, 0, NULL }
+	};
 
 	if (srv->tls) {
 		flags |= MHD_USE_TLS;
@@ -841,7 +887,7 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	}
 	srv->mhd = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY, where,
 		/* MHD's own limit leaves room for the connections cut and not yet closed:
 		 * counted there, at max_connections + 1 it refused a client while slow ones came
 		 * back as fast as cut (1 in 118 in integration_hostile) */
@@ -858,6 +904,9 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 		free(srv);
 		return rc;
 	}
+	*fd_taken = true; /* MHD closes the listening socket when it stops */
+	if (unix_path)
+		snprintf(srv->unix_path, sizeof(srv->unix_path), "%s", unix_path);
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	srv->mhd_fd = info ? info->epoll_fd : -1;
 	srv->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -872,6 +921,69 @@ int http_open(struct http_server **out, const char *addr, uint16_t port,
 	return 0;
 }
 
+int http_open(struct http_server **out, const char *addr, uint16_t port,
+	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
+	      void *arg)
+{
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	struct sockaddr_storage ss;
+	int rc = parse_addr(addr, port, &ss, &flags);
+	bool taken;
+
+	return rc ? rc
+		  : start(out, flags, port, (struct sockaddr *)&ss, -1, NULL, limits, loop, handler,
+			  arg, &taken);
+}
+
+int http_open_unix(struct http_server **out, const char *path, const struct http_limits *limits,
+		   struct loop *loop, http_handler_fn *handler, void *arg)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct http_limits plain = *limits;
+	struct stat sb;
+	bool taken = false;
+	mode_t old;
+	int fd, rc;
+
+	if (!*path || strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (lstat(path, &sb) == 0) {
+		/* Only a socket is replaced, and only one nobody listens on (an agent that did not
+		 * stop cleanly left it): another agent's stays its own. */
+		if (!S_ISSOCK(sb.st_mode)) {
+			close(fd);
+			return -EEXIST;
+		}
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 || errno == EAGAIN) {
+			close(fd);
+			return -EADDRINUSE;
+		}
+		close(fd);
+		unlink(path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+			return -errno;
+	}
+	/* Anyone may connect (0666): what a peer may do is decided by its credentials. */
+	old = umask(0111);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno : 0;
+	umask(old);
+	if (!rc && (chmod(path, 0666) < 0 || listen(fd, 64) < 0))
+		rc = -errno;
+	plain.tls = NULL; /* the kernel vouches for the peer; nothing to encrypt */
+	if (!rc)
+		rc = start(out, MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+			   NULL, fd, path, &plain, loop, handler, arg, &taken);
+	if (rc && !taken) { /* else http_close closed and removed it */
+		close(fd);
+		unlink(path);
+	}
+	return rc;
+}
+
 void http_close(struct http_server *srv)
 {
 	if (!srv)
@@ -882,8 +994,12 @@ void http_close(struct http_server *srv)
 		loop_del_fd(srv->loop, srv->timer_fd);
 		close(srv->timer_fd);
 	}
-	if (srv->mhd)
-		MHD_stop_daemon(srv->mhd); /* closes every connection: their references go */
+	if (srv->mhd) {
+		/* closes every connection (their references go), and the listening socket */
+		MHD_stop_daemon(srv->mhd);
+	}
+	if (srv->unix_path[0])
+		unlink(srv->unix_path);
 	tls_creds_unref(srv->tls);
 	free(srv);
 }

@@ -9,8 +9,10 @@
 #ifndef DBAVM_HTTP_H
 #define DBAVM_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -36,7 +38,25 @@ typedef void http_handler_fn(struct http_request *req, void *arg);
 int http_open(struct http_server **out, const char *addr, uint16_t port,
 	      const struct http_limits *limits, struct loop *loop, http_handler_fn *handler,
 	      void *arg);
+/* Listens on a Unix socket at path, mode 0666 (who may do what is the handler's question:
+ * http_peer), plain HTTP; a stale socket there (nobody listening) is replaced, anything else
+ * refused (-EEXIST, -EADDRINUSE). Removed at http_close. */
+int http_open_unix(struct http_server **out, const char *path, const struct http_limits *limits,
+		   struct loop *loop, http_handler_fn *handler, void *arg);
 void http_close(struct http_server *srv);
+
+/* Who sent a request over a Unix socket, as the kernel saw it when it connected. */
+struct http_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t groups[256]; /* supplementary */
+	int n_groups;
+};
+/* 0 with *p, or -EAFNOSUPPORT for a request over TCP (no credentials but its token). */
+int http_peer(const struct http_request *req, struct http_peer *p);
+/* gid is the peer's primary group or one of its supplementary ones. */
+bool http_peer_in_group(const struct http_peer *p, gid_t gid);
 /* Connections the server closed before their request was in, by why, since it opened. */
 enum http_cut {
 	HTTP_CUT_REQUEST_TIMEOUT,  /* its request not in whole within the request timeout */

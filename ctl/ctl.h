@@ -20,8 +20,9 @@ enum { CTL_OK = 0, CTL_REFUSED = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3, CTL_BAD_
 extern volatile sig_atomic_t ctl_stop;
 
 struct ctl {
-	void *curl;    /* CURL * */
-	char url[512]; /* http[s]://host:port, no trailing slash */
+	void *curl;	  /* CURL * */
+	char url[512];	  /* http[s]://host:port, no trailing slash */
+	char socket[108]; /* the agent's Unix socket, used instead when set */
 	char token[512];
 	bool have_token;
 	char token_file[PATH_MAX];

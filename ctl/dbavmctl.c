@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -22,10 +23,11 @@
 
 #define DEFAULT_CONFIG "/etc/dbavm/dbavmd.conf"
 #define DEFAULT_TOKEN "/etc/dbavm/token"
+#define DEFAULT_SOCKET "/run/dbavm/api.sock"
 
 static const char usage[] =
-	"usage: dbavmctl [-c|--config FILE] [--url URL] [--token-file FILE] [--cacert FILE]\n"
-	"                [--cert FILE --key FILE] [--json] COMMAND\n"
+	"usage: dbavmctl [-c|--config FILE] [--socket PATH | --url URL] [--token-file FILE]\n"
+	"                [--cacert FILE] [--cert FILE --key FILE] [--json] COMMAND\n"
 	"       dbavmctl --help | --version\n"
 	"commands:\n"
 	"  sla get VM\n"
@@ -96,8 +98,10 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 	char *text = NULL;
 
 	*answer = NULL;
-	snprintf(url, sizeof url, "%s%s", c->url, path);
+	/* over the agent's local socket the kernel tells it who we are: no token needed */
+	snprintf(url, sizeof url, "%s%s", c->socket[0] ? "http://localhost" : c->url, path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket[0] ? c->socket : NULL);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
@@ -145,7 +149,8 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 			       rc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
 			       : err[0]			       ? err
 							       : curl_easy_strerror(rc));
-		snprintf(c->err, sizeof c->err, "cannot reach the agent at %s: %s", c->url, clean);
+		snprintf(c->err, sizeof c->err, "cannot reach the agent at %s%s: %s",
+			 c->socket[0] ? "unix:" : "", c->socket[0] ? c->socket : c->url, clean);
 		return call_failed(c, CTL_UNREACHABLE);
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
@@ -618,6 +623,12 @@ static int from_config(struct ctl *c, const char *path, bool required)
 		return CTL_USAGE;
 	}
 done:;
+	/* The local socket, when it is there and nothing named a URL: the agent's own, or the
+	 * package's. */
+	const char *sock = cfg.listen_unix[0] ? cfg.listen_unix : DEFAULT_SOCKET;
+	struct stat sb;
+	if (!c->url[0] && !c->socket[0] && !stat(sock, &sb) && S_ISSOCK(sb.st_mode))
+		snprintf(c->socket, sizeof c->socket, "%s", sock);
 	const char *a = cfg.listen_addr;
 	if (!strcmp(a, "0.0.0.0") || !a[0])
 		a = "127.0.0.1";
@@ -643,6 +654,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
 					      { "url", required_argument, NULL, 'u' },
+					      { "socket", required_argument, NULL, 'S' },
 					      { "token-file", required_argument, NULL, 't' },
 					      { "cacert", required_argument, NULL, 'A' },
 					      { "cert", required_argument, NULL, 'C' },
@@ -662,6 +674,9 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			copy_opt(c.url, sizeof c.url, optarg);
+			break;
+		case 'S':
+			copy_opt(c.socket, sizeof c.socket, optarg);
 			break;
 		case 't':
 			copy_opt(c.token_file, sizeof c.token_file, optarg);
@@ -693,7 +708,9 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return CTL_USAGE;
 	}
-	if (!c.url[0] && getenv("DBAVM_URL"))
+	if (!c.url[0] && !c.socket[0] && getenv("DBAVM_SOCKET"))
+		copy_opt(c.socket, sizeof c.socket, getenv("DBAVM_SOCKET"));
+	if (!c.url[0] && !c.socket[0] && getenv("DBAVM_URL"))
 		copy_opt(c.url, sizeof c.url, getenv("DBAVM_URL"));
 	if (!c.token_file[0] && getenv("DBAVM_TOKEN_FILE"))
 		copy_opt(c.token_file, sizeof c.token_file, getenv("DBAVM_TOKEN_FILE"));

@@ -111,7 +111,8 @@ static int build(struct frame *f, struct ctl *c, double every)
 	f->n = 0;
 	f->header = -1;
 	strftime(now, sizeof now, "%H:%M:%S", localtime(&t));
-	add(f, "dbavmctl top  %s  %s  every %gs  (q quits)", c->url, now, every);
+	add(f, "dbavmctl top  %s%s  %s  every %gs  (q quits)", c->socket[0] ? "unix:" : "",
+	    c->socket[0] ? c->socket : c->url, now, every);
 	if ((rc = ctl_call(c, "GET", "/host", NULL, &status, &host)) ||
 	    (status != 200 && (rc = CTL_REFUSED) &&
 	     ctl_refusal(c, "GET /host", status, host, c->err, sizeof c->err)) ||

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs inside the package test's container, booted with systemd as PID 1 (a oneshot unit
 # after dbavmd.service), as an operator would check a freshly installed agent: the service
-# ready, the token, a PUT, a reload, the watchdog, a stop. Writes its lines to
+# ready, the token, a PUT, the local socket, a reload, the watchdog, a stop. Writes its lines to
 # /root/pkgtest.out, then powers the container off.
 exec >/root/pkgtest.out 2>&1
 ok() { echo "ok   $*"; }
@@ -39,19 +39,29 @@ code=$(api -X PUT localhost:8470/vms/vm9/sla -H "Authorization: Bearer wrong" \
 check "a PUT with another token is refused (got $code)" test "$code" = 401
 check "the state directory is 700" test "$(stat -c %a /var/lib/dbavm)" = 700
 
-# dbavmctl as installed: no flag; it finds the agent, and its token, from the agent's config.
-check "dbavmctl sla set, no flag, as root" \
-	dbavmctl sla set vm8 --priority 2 --min 1M --max 5M --max-pps 2k
+# The local socket, as the package sets it up: the group, the runtime directory, the modes.
+check "the group dbavm was made at install" getent group dbavm
+check "the API's local socket /run/dbavm/api.sock: 0666, root's, in a 0755 directory" \
+	sh -c 'test -S /run/dbavm/api.sock && test "$(stat -c %a:%U /run/dbavm/api.sock)" = 666:root &&
+	       test "$(stat -c %a /run/dbavm)" = 755'
+
+# dbavmctl as installed: no flag, no token; it finds the agent's socket.
+check "dbavmctl sla set, no flag, as root, with no token file to read" \
+	env DBAVM_TOKEN_FILE=/nonexistent dbavmctl sla set vm8 --priority 2 --min 1M --max 5M \
+	--max-pps 2k
 check "dbavmctl sla get: the SLA in human units" \
 	sh -c "dbavmctl sla get vm8 | grep -Eq '^vm8 +2 +1 +1M +5M +0 +2k$'"
 check "dbavmctl vms lists both VMs" sh -c "dbavmctl vms | grep -q '^vm9 ' && dbavmctl vms | grep -q '^vm8 '"
 check "dbavmctl host" sh -c "dbavmctl host | grep -q 'enforcer'"
 nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+member() { setpriv --reuid=nobody --regid=nogroup --groups="$(getent group dbavm | cut -d: -f3)" "$@"; }
 out=$(nobody dbavmctl sla rm vm8 2>&1) && rc=0 || rc=$?
-check "dbavmctl as nobody: a change refused (exit $rc), saying the token is unreadable" \
-	sh -c 'test "$1" = 1 && printf "%s" "$2" | grep -q "/etc/dbavm/token cannot be read"' _ \
+check "dbavmctl as nobody: a change refused over the socket (exit $rc), 403" \
+	sh -c 'test "$1" = 1 && printf "%s" "$2" | grep -q "403 uid [0-9]* may not change SLAs"' _ \
 	"$rc" "$out"
 check "dbavmctl as nobody: reading works" nobody dbavmctl vms
+check "dbavmctl as nobody in group dbavm: a change works" \
+	member dbavmctl sla set vm7 --priority 3
 check "dbavmctl sla rm, as root" dbavmctl sla rm vm8
 
 pid=$(mainpid)
@@ -75,6 +85,7 @@ check "after the restart the SLA is back from the state file" \
 systemctl stop dbavmd
 check "systemctl stop: inactive" sh -c "! systemctl is-active -q dbavmd"
 check "systemctl stop: no dbavmd process left" sh -c "! pgrep -x dbavmd"
+check "systemctl stop: the socket gone" sh -c "! test -e /run/dbavm/api.sock"
 
 v=$(systemd-analyze verify /lib/systemd/system/dbavmd.service 2>&1)
 check "systemd-analyze verify: nothing to say${v:+ ($v)}" test -z "$v"
