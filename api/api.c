@@ -361,6 +361,18 @@ static bool is_json(const char *content_type)
 	       (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
+/* A change on its way to the store for req; NULL (req answered 500) when out of memory. */
+static struct api_pending *new_pending(struct http_request *req)
+{
+	struct api_pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	else
+		p->req = req;
+	return p;
+}
+
 static void submit(struct api *api, struct http_request *req, struct api_pending *p)
 {
 	struct api_pending **tail = &api->pending;
@@ -420,12 +432,9 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 		respond_error(req, MHD_HTTP_CONFLICT, refusal.field, refusal.msg);
 		return;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	p = new_pending(req);
+	if (!p)
 		return;
-	}
-	p->req = req;
 	snprintf(p->id, sizeof(p->id), "%s", vm ? vm->id : id);
 	p->sla = sla;
 	p->created = !vm || !vm->has_sla;
@@ -510,12 +519,9 @@ static void delete_sla(struct api *api, struct http_request *req, const char *id
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	p = new_pending(req);
+	if (!p)
 		return;
-	}
-	p->req = req;
 	snprintf(p->id, sizeof(p->id), "%s", vm->id);
 	p->del = true;
 	submit(api, req, p);
@@ -531,12 +537,9 @@ static void ack_state(struct api *api, struct http_request *req)
 			      "no loss of state to acknowledge: the SLAs were not lost");
 		return;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	p = new_pending(req);
+	if (!p)
 		return;
-	}
-	p->req = req;
 	p->ack = true;
 	submit(api, req, p);
 }
