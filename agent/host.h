@@ -66,9 +66,9 @@ struct vm {
 	int64_t absent_since, absent_stored;
 	bool has_sla;		   /* else the default SLA applies */
 	struct vif_counters total; /* over all its vifs since the agent started; never goes back */
-	/* The same, but what a reading brings after a gap (readings that failed) counts for the
-	 * last period only by its share of the time: what the history is made from, so a gap
-	 * is not followed by a second that got more than it did. */
+	/* The same, but what a reading brings after a gap (readings that failed) across the start
+	 * of the history's entry under way counts only by its share of the time after that
+	 * start: what the history is made from, so no second shows more, or less, than it got. */
 	struct vif_counters timed;
 	struct sla sla;
 	struct vif **vifs;
