@@ -96,6 +96,7 @@ struct fake_vif {
 	struct vif_counters cnt;
 	struct enf_limit last; /* the last limit applied */
 	int applies;
+	bool unreadable; /* reads fail (-EIO) while set */
 };
 
 struct fake_enforcer {
@@ -146,6 +147,8 @@ static int fe_sync(struct enforcer *e, uint64_t now_ns)
 static int fe_read(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	(void)e;
+	if (((struct fake_vif *)ev->state)->unreadable)
+		return -EIO;
 	*out = ((struct fake_vif *)ev->state)->cnt;
 	return 0;
 }
@@ -493,6 +496,68 @@ static void what_a_hold_in_the_guest_hides_is_null(void **state)
 	metrics_free(m);
 }
 
+/* Passed packets a second of vm's newest history entry. */
+static uint64_t last_entry_pps(const struct vm *vm)
+{
+	assert_true(vm->hist_n > 0);
+	return vm->hist[(vm->hist_head + vm->hist_n - 1) % VM_HISTORY].passed.pps;
+}
+
+/* A steady 10,000 packet/s: an entry with a 300 ms period in it (a long rescan) says 10,000,
+ * not less; readings that fail across an entry's start give the entry after it its share, not
+ * the gap's whole count. */
+static void history_counts_a_long_period_whole_and_splits_a_gap(void **state)
+{
+	struct fixture *x = *state;
+	struct fake_vif *v;
+	const struct vm *vm;
+	uint32_t n;
+
+	tick(x);
+	tick(x);
+	vm = host_find_vm(&x->ctl.host, "a");
+	v = fe_find(&x->fe, "a-vif");
+	for (int i = 0; i < 12; i++) { /* past the first entry */
+		traffic(x, "a-vif", 80000000);
+		tick(x);
+	}
+	n = vm->hist_n;
+	for (int i = 0; i < 12 && vm->hist_n == n; i++) {
+		traffic(x, "a-vif", 80000000);
+		if (i == 3) { /* three periods' worth, read once, 300 ms after the last */
+			traffic(x, "a-vif", 80000000);
+			traffic(x, "a-vif", 80000000);
+			x->t += 2 * PERIOD_NS;
+		}
+		tick(x);
+	}
+	assert_int_equal(vm->hist_n, n + 1);
+	assert_in_range(last_entry_pps(vm), 9900, 10100);
+	/* Readings fail from 3 periods before the next entry begins to 3 after. */
+	n = vm->hist_n;
+	for (int i = 0; vm->hist_n == n; i++) {
+		traffic(x, "a-vif", 80000000);
+		tick(x);
+		assert_true(i < 20);
+	}
+	n = vm->hist_n;
+	for (int i = 0; i < 13; i++) { /* unread from the 8th period to the 13th: across the
+					* next entry's start, 10 periods on */
+		traffic(x, "a-vif", 80000000);
+		v->unreadable = i >= 7;
+		tick(x);
+	}
+	assert_int_equal(vm->hist_n, n + 1); /* it began, and closed short of 3 periods */
+	v->unreadable = false;
+	n = vm->hist_n;
+	for (int i = 0; vm->hist_n == n; i++) {
+		traffic(x, "a-vif", 80000000);
+		tick(x);
+		assert_true(i < 20);
+	}
+	assert_in_range(last_entry_pps(vm), 9900, 10100); /* its share of the gap, no more */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +571,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(counters_become_rates_and_a_reset_is_not_traffic,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(metrics_show_the_model, setup, teardown),
+		cmocka_unit_test_setup_teardown(history_counts_a_long_period_whole_and_splits_a_gap,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(what_a_hold_in_the_guest_hides_is_null, setup,
 						teardown),
 	};
