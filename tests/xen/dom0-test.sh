@@ -869,8 +869,10 @@ followed() { # WHAT CHANGE_TIME AGENT_LINE: the agent's line came within 2 perio
 		$2 = ""; print "   " $0 }' /tmp/agent.log
 	# The scan's own time is the store's: xenstored answers slowly while xl runs its
 	# transactions under the emulator (224 ms once, where 4-20 ms is usual); the agent must
-	# start following within 2 periods, and its scan is given its own measured time.
-	scan_s=$(awk -v a="$2" -v b="$t_agent" '$1 >= a && $1 <= b + 0.1 && /period after a rescan/ {
+	# start following within 2 periods, and its scan is given its own measured time. The
+	# period's line with that time comes at the period's end, after the agent's line (which
+	# the scan writes), by up to the rest of the scan and the period: 0.5 s is looked at.
+	scan_s=$(awk -v a="$2" -v b="$t_agent" '$1 >= a && $1 <= b + 0.5 && /period after a rescan/ {
 		for (i = 1; i <= NF; i++) if ($i ~ /^scan_us=/) { split($i, f, "="); if (f[2] > m) m = f[2] } }
 		END { printf "%.3f", m / 1e6 }' /tmp/agent.log)
 	if awk -v d="$dt" -v p="$PERIOD_MS" -v s="$scan_s" 'BEGIN { exit !(d >= -0.01 && d <= 2 * p / 1000 + s) }'; then
