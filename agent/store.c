@@ -823,8 +823,8 @@ static int load(struct store *st, struct store_load *ld)
 		/* Nothing to rebuild from: said at every start until acknowledged. */
 		ld->lost = true;
 		snprintf(ld->why, sizeof(ld->why),
-			 "state lost: %s; SLAs put before are not in force: put them again, then "
-			 "POST /host/state/ack",
+			 "state lost: %.500s; SLAs put before are not in force: put them again, "
+			 "then POST /host/state/ack",
 			 what);
 		rc = write_file(st, F_LOST_TMP, F_LOST, ld->why);
 		if (!rc && fsync(st->dir_fd) < 0)
