@@ -648,7 +648,6 @@ void api_period(struct api *api)
 	if (now == api->swept_at)
 		return; /* once a second: absences are counted in seconds */
 	api->swept_at = now;
-	h->forget_absent_after_s = api->cfg->forget_absent_after_s;
 	for (size_t m = h->n_vms; m-- > 0;) {
 		struct vm *vm = h->vms[m];
 
