@@ -79,6 +79,7 @@ struct vm {
 	/* Where the last entry left off: timed totals, samples, losses and the time. */
 	struct vif_counters hist_total;
 	uint64_t hist_sampled, hist_lost, hist_ns;
+	uint64_t hist_due_ns; /* when the next history entry is due (a one-second grid) */
 };
 
 struct uplink {

@@ -166,7 +166,11 @@ static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *
 }
 
 /* The end of a period: every second (or every period, if longer), a history entry for each
- * present VM; a period of a few milliseconds costs nothing here. */
+ * present VM; a period of a few milliseconds costs nothing here. Entries are due on a
+ * one-second grid from the VM's first period, not a second after the last one: periods that
+ * end a little late (a loaded host) would otherwise stretch every entry by their lateness,
+ * and a minute of history would hold 55 entries. Each entry's rates are over the time it
+ * really covers. */
 void report_publish(struct control *ctl)
 {
 	for (size_t m = 0; m < ctl->host.n_vms; m++) {
@@ -178,13 +182,18 @@ void report_publish(struct control *ctl)
 			vm->hist = calloc(VM_HISTORY, sizeof(*vm->hist));
 			vm->hist_total = vm->timed;
 			vm->hist_ns = ctl->now_ns;
+			vm->hist_due_ns = ctl->now_ns + VM_HISTORY_NS;
 			continue;
 		}
-		if (ctl->now_ns - vm->hist_ns < VM_HISTORY_NS)
+		if (ctl->now_ns + VM_HISTORY_NS / 20 < vm->hist_due_ns) /* the period nearest it */
 			continue;
 		history_entry(ctl, vm, &vm->hist[(vm->hist_head + vm->hist_n) % VM_HISTORY]);
 		vm->hist_total = vm->timed;
 		vm->hist_ns = ctl->now_ns;
+		vm->hist_due_ns += VM_HISTORY_NS;
+		if (vm->hist_due_ns <=
+		    ctl->now_ns) /* a stall, or periods over a second: no catching up */
+			vm->hist_due_ns = ctl->now_ns + VM_HISTORY_NS;
 		if (vm->hist_n < VM_HISTORY)
 			vm->hist_n++;
 		else

@@ -558,6 +558,33 @@ static void history_counts_a_long_period_whole_and_splits_a_gap(void **state)
 	assert_in_range(last_entry_pps(vm), 9900, 10100); /* its share of the gap, no more */
 }
 
+/* Periods whose ends jitter by a microsecond either side of the 100 ms grid (a real timer):
+ * an entry a second, 32 in 32 s, each over the time it covers. Entries due a second after the
+ * last one slipped a whole period whenever ten periods came to a microsecond short of it: 30
+ * entries, the demo's timeline 29 points in 32 s. */
+static void history_keeps_a_second_an_entry_when_periods_jitter(void **state)
+{
+	struct fixture *x = *state;
+	const struct vm *vm;
+	uint64_t base;
+	uint32_t n;
+
+	tick(x);
+	tick(x);
+	vm = host_find_vm(&x->ctl.host, "a");
+	assert_non_null(vm);
+	n = vm->hist_n;
+	base = x->t;
+	for (int k = 0; k <= 320; k++) {
+		traffic(x, "a-vif", 8000000);
+		x->t = base + (uint64_t)k * PERIOD_NS - (k % 3 == 1 ? 1000 : 0);
+		assert_int_equal(control_tick(&x->ctl, x->t), 0);
+	}
+	assert_int_equal(vm->hist_n - n, 32);
+	assert_in_range(last_entry_pps(vm), 990, 1010);
+	x->t = base + 321 * PERIOD_NS;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -575,6 +602,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(what_a_hold_in_the_guest_hides_is_null, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(history_keeps_a_second_an_entry_when_periods_jitter,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
