@@ -13,17 +13,11 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "enforcer.h" /* enum enforcer_kind */
 #include "log.h"
 #include "xen_counters.h"
 
 enum platform_kind { PLATFORM_AUTO, PLATFORM_XEN, PLATFORM_NETNS, PLATFORM_SIM };
-enum enforcer_kind {
-	ENFORCER_NETFRONT,
-	ENFORCER_NETBACK,
-	ENFORCER_XEN_CREDIT,
-	ENFORCER_NONE,
-	ENFORCER_VIF_POLICE,
-};
 
 #define CONFIG_MAX_UPLINKS 16
 

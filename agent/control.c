@@ -548,6 +548,36 @@ static void apply_limits(struct control *ctl)
 	}
 }
 
+int control_set_sla(struct control *ctl, const char *id, const struct sla *sla)
+{
+	return host_set_sla(&ctl->host, id, sla);
+}
+
+void control_clear_sla(struct control *ctl, const char *id)
+{
+	struct vm *vm = host_find_vm(&ctl->host, id);
+
+	if (vm)
+		host_clear_sla(&ctl->host, vm);
+}
+
+void control_forget_sla(struct control *ctl, const char *id)
+{
+	ctl->host.slas_forgotten++;
+	control_clear_sla(ctl, id);
+}
+
+void control_reconfigure(struct control *ctl, enum alloc_mode mode,
+			 const uint64_t floor[ALLOC_NRES], uint32_t forget_absent_after_s)
+{
+	if (ctl->mode != mode)
+		ctl->alloc_valid = false; /* not among the inputs it compares: run it again */
+	ctl->mode = mode;
+	memcpy(ctl->host.floor, floor, sizeof(ctl->host.floor));
+	ctl->host.forget_absent_after_s = forget_absent_after_s;
+	ctl->host.generation++; /* the allocator runs again, the metrics are rendered again */
+}
+
 void control_platform_event(struct control *ctl, int what)
 {
 	if (what)

@@ -2,7 +2,7 @@
  * control: one period of the agent (README, "How it works"):
  *
  *   platform.scan (when due) -> enforcer.read_counters -> measure -> alloc -> enforcer.apply
- *     -> report_publish (report.h)
+ *     -> report_publish (report.h: each VM's history entry, once a second)
  *
  * The host model it keeps is what the API and the reports read, between periods, on the same
  * thread.
@@ -68,6 +68,19 @@ int control_init(struct control *ctl, enum alloc_mode mode, const uint64_t floor
 		 struct platform *plat, struct enforcer *enf);
 /* Detaches every vif and frees the model; the platform and enforcer stay open. */
 void control_close(struct control *ctl);
+
+/* The changes to the model from outside a period (the API, a reload, the state loaded at
+ * start): each is seen by the next period and by every reader (host.generation moves). */
+
+/* vm id's SLA, its record made if the platform has not shown it yet. 0 or -ENOMEM. */
+int control_set_sla(struct control *ctl, const char *id, const struct sla *sla);
+/* vm id's SLA gone (the default applies); an absent VM's record goes with it. */
+void control_clear_sla(struct control *ctl, const char *id);
+/* The same for an absent VM's SLA kept past --forget-absent-after, counted. */
+void control_forget_sla(struct control *ctl, const char *id);
+/* The allocation mode, the floors and how long an absent VM's SLA lives (SIGHUP). */
+void control_reconfigure(struct control *ctl, enum alloc_mode mode,
+			 const uint64_t floor[ALLOC_NRES], uint32_t forget_absent_after_s);
 
 /* Records that a period started late_ns after it was due. */
 void control_note_lateness(struct control *ctl, uint64_t late_ns);

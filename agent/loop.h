@@ -1,7 +1,8 @@
 /*
  * loop: the agent's one event loop (epoll). Every fd the agent waits on is registered here:
- * the period timer, the signal fd, the platform's watch fd and, later, the HTTP server's and
- * libcurl's epoll fds. Callbacks run to completion on this one thread; nothing here locks.
+ * the period timer, the signal fd, the platform's watch fds, the HTTP servers' fds and timer,
+ * libcurl's sockets and timer, and the eventfds by which the worker and the store's writer
+ * hand results back. Callbacks run to completion on this one thread; nothing here locks.
  */
 #ifndef DBAVM_LOOP_H
 #define DBAVM_LOOP_H

@@ -20,18 +20,12 @@
 #include "control.h"
 #include "log.h"
 #include "loop.h"
-#include "devbed.h"
-#include "netback.h"
-#include "none.h"
-#include "netfront.h"
-#include "netns.h"
+#include "testbed.h"
 #include "placement.h"
-#include "scenario.h"
+#include "providers.h"
+#include "scenario.h" /* a simulated host's SLAs, put at start */
 #include "sim.h"
 #include "state_json.h"
-#include "xen.h"
-#include "xen_credit.h"
-#include "xen_counters.h"
 #include "store.h"
 #include "tls.h"
 #include "version.h"
@@ -66,84 +60,7 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
-/* A real host: the platform (netns or xen) over the configured uplinks, then the enforcer. */
-static int open_host(const struct config *cfg, bool xen, struct platform *plat,
-		     struct enforcer *enf, char *err, size_t err_len)
-{
-	struct platform_uplink up[CONFIG_MAX_UPLINKS];
-	struct platform_host host = { up, cfg->n_uplinks, cfg->host_pps };
-	const char *name = xen ? "xen" : "netns";
-	enum enforcer_kind kind = cfg->enforcer_given || !xen ? cfg->enforcer : ENFORCER_XEN_CREDIT;
-	int rc;
-
-	if (!cfg->n_uplinks && !xen) { /* xen finds each bridge's uplink */
-		snprintf(err, err_len, "--platform %s needs --uplinks NAME:BPS[:PPS],...", name);
-		return -EINVAL;
-	}
-	/* netback (HTB on the uplink, after the copy) runs on both; the others on one each. */
-	if ((kind == ENFORCER_NETFRONT && xen) ||
-	    ((kind == ENFORCER_XEN_CREDIT || kind == ENFORCER_VIF_POLICE) && !xen)) {
-		snprintf(err, err_len, "--enforcer %s: on %s use %s", config_enforcer_name(kind),
-			 name,
-			 xen ? "xen-credit, vif-police, netback or none"
-			     : "netfront, netback or none");
-		return -EINVAL;
-	}
-	if (kind == ENFORCER_NETBACK && !cfg->n_uplinks) { /* its HTB needs each capacity */
-		snprintf(err, err_len,
-			 "--enforcer netback on %s needs --uplinks NAME:BPS[:PPS],...", name);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < cfg->n_uplinks; i++) {
-		memset(&up[i], 0, sizeof(up[i]));
-		memcpy(up[i].name, cfg->uplinks[i].name, sizeof(up[i].name));
-		up[i].capacity_bps = cfg->uplinks[i].capacity_bps;
-		up[i].capacity_pps = cfg->uplinks[i].capacity_pps;
-	}
-	rc = xen ? xen_open(plat, &host, err, err_len) : netns_open(plat, &host, err, err_len);
-	if (rc)
-		return rc;
-	switch (kind) {
-	case ENFORCER_NETBACK:
-		rc = netback_open(enf, up, cfg->n_uplinks, err, err_len);
-		break;
-	case ENFORCER_NONE:
-		rc = xen ? xen_counters_open(enf, cfg->xen_counters, cfg->sample_every, err,
-					     err_len)
-			 : none_open(enf, 0, err, err_len);
-		break;
-	case ENFORCER_VIF_POLICE:
-		rc = netfront_police_open(enf, cfg->sample_every, err, err_len);
-		break;
-	case ENFORCER_XEN_CREDIT:
-		rc = xen_credit_open(enf, !cfg->keep_rates, cfg->xen_counters, cfg->sample_every,
-				     err, err_len);
-		break;
-	default:
-		rc = netfront_open(enf, cfg->sample_every, err, err_len);
-	}
-	if (rc)
-		plat->ops->close(plat);
-	return rc;
-}
-
-static int open_platform(const struct config *cfg, struct platform *plat, struct enforcer *enf,
-			 char *err, size_t err_len)
-{
-	switch (cfg->platform) {
-	case PLATFORM_SIM:
-		return sim_open(cfg->scenario, cfg->enforcer, plat, enf, err, err_len);
-	case PLATFORM_XEN:
-		return open_host(cfg, true, plat, enf, err, err_len);
-	case PLATFORM_AUTO: /* xen when a xenstore answers, else netns */
-		return open_host(cfg, !cfg->dev && xen_available(), plat, enf, err, err_len);
-	case PLATFORM_NETNS:
-		return open_host(cfg, false, plat, enf, err, err_len);
-	}
-	return -EINVAL;
-}
-
-/* --dev: the demo testbed (devbed.h) under the netns platform. SIGTERM and SIGINT are
+/* --dev: the demo testbed (testbed.h) under the netns platform. SIGTERM and SIGINT are
  * held from here on, so that one arriving while the testbed is built still ends in an orderly
  * shutdown that removes it (the event loop takes them over). */
 static int start_dev(struct config *cfg, char *err, size_t err_len)
@@ -158,13 +75,13 @@ static int start_dev(struct config *cfg, char *err, size_t err_len)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	cfg->platform = PLATFORM_NETNS;
 	if (!cfg->n_uplinks) {
-		snprintf(cfg->uplinks[0].name, sizeof(cfg->uplinks[0].name), DEVBED_UPLINK);
+		snprintf(cfg->uplinks[0].name, sizeof(cfg->uplinks[0].name), TESTBED_UPLINK);
 		cfg->uplinks[0].capacity_bps = 1000000000;
 		cfg->n_uplinks = 1;
 	}
 	if (!cfg->host_pps)
 		cfg->host_pps = 190000; /* the paper's host */
-	rc = devbed_up(DEVBED_VMS, cfg->uplinks[0].capacity_bps, why, sizeof(why));
+	rc = testbed_up(TESTBED_VMS, cfg->uplinks[0].capacity_bps, why, sizeof(why));
 	if (rc)
 		snprintf(err, err_len, "--dev: %s", why);
 	return rc;
@@ -174,7 +91,7 @@ static int start_dev(struct config *cfg, char *err, size_t err_len)
 static int install_scenario_slas(struct control *ctl, const struct scenario *sc)
 {
 	for (size_t i = 0; i < sc->n_vms; i++)
-		if (sc->vms[i].has_sla && host_set_sla(&ctl->host, sc->vms[i].id, &sc->vms[i].sla))
+		if (sc->vms[i].has_sla && control_set_sla(ctl, sc->vms[i].id, &sc->vms[i].sla))
 			return -ENOMEM;
 	return 0;
 }
@@ -306,14 +223,13 @@ static void reload(struct agent *a)
 	a->cfg->log_level = next.log_level;
 	log_set_level(next.log_level);
 	a->cfg->auth_reads = next.auth_reads;
-	if (a->ctl.mode != next.mode)
-		a->ctl.alloc_valid = false; /* not among the inputs it compares: run it again */
-	a->cfg->mode = a->ctl.mode = next.mode;
-	a->cfg->floor_bps = a->ctl.host.floor[ALLOC_BPS] = next.floor_bps;
-	a->cfg->floor_pps = a->ctl.host.floor[ALLOC_PPS] = next.floor_pps;
-	a->cfg->forget_absent_after_s = a->ctl.host.forget_absent_after_s =
-		next.forget_absent_after_s;
-	a->ctl.host.generation++; /* the allocator runs again, the metrics are rendered again */
+	a->cfg->mode = next.mode;
+	a->cfg->floor_bps = next.floor_bps;
+	a->cfg->floor_pps = next.floor_pps;
+	a->cfg->forget_absent_after_s = next.forget_absent_after_s;
+	control_reconfigure(&a->ctl, next.mode,
+			    (const uint64_t[ALLOC_NRES]){ next.floor_bps, next.floor_pps },
+			    next.forget_absent_after_s);
 	log_info("reloaded token=%s tls=%s mode=%s floor_bps=%" PRIu64 " floor_pps=%" PRIu64
 		 " forget_absent_after_s=%u log_level=%s",
 		 auth_configured(auth) ? "set" : "none",
@@ -364,7 +280,7 @@ static int run_loop(struct agent *a)
 		const struct store_entry *e = &load.entries[i];
 		struct vm *vm;
 
-		if (host_set_sla(&a->ctl.host, e->id, &e->sla) ||
+		if (control_set_sla(&a->ctl, e->id, &e->sla) ||
 		    !(vm = host_find_vm(&a->ctl.host, e->id)))
 			return 1;
 		/* Absent until a scan shows it; since when the store says, or (present when last
@@ -466,9 +382,9 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	if (open_platform(&cfg, &plat, &enf, err, sizeof(err))) {
+	if (providers_open(&cfg, &plat, &enf, err, sizeof(err))) {
 		if (cfg.dev)
-			devbed_down();
+			testbed_down();
 		return usage_error(err);
 	}
 	memset(&a, 0, sizeof(a));
@@ -497,7 +413,7 @@ int main(int argc, char **argv)
 	enf.ops->close(&enf);
 	plat.ops->close(&plat);
 	if (cfg.dev)
-		log_info("dev testbed removed items=%d", devbed_down());
+		log_info("dev testbed removed items=%d", testbed_down());
 	if (!cfg.ticks)
 		log_info("dbavmd stopped status=%d", rc);
 	return rc;

@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-
 #define PLATFORM_ID_MAX 64
 #define PLATFORM_UUID_LEN 37
 

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
 #include "scenario.h"
 
 struct sim_vif {

@@ -8,7 +8,6 @@
 
 #include <stddef.h>
 
-#include "config.h"
 #include "enforcer.h"
 #include "platform.h"
 

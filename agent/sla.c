@@ -174,18 +174,6 @@ json_t *sla_json_load(const char *text, size_t len, struct sla_error *err)
 	return root;
 }
 
-int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *err)
-{
-	json_t *root = sla_json_load(text, len, err);
-	int rc;
-
-	if (!root)
-		return -EINVAL;
-	rc = sla_from_json(root, sla, err);
-	json_decref(root);
-	return rc;
-}
-
 json_t *sla_rate_json(uint64_t rate)
 {
 	return rate == SLA_UNLIMITED ? json_null() : json_integer((json_int_t)rate);

@@ -47,9 +47,6 @@ int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err);
  * with *err filled ("malformed JSON at line L column C: ...") if it is not JSON. */
 json_t *sla_json_load(const char *text, size_t len, struct sla_error *err);
 
-/* Parses and validates a JSON text. Returns 0, or -EINVAL with *err filled. */
-int sla_parse(const char *text, size_t len, struct sla *sla, struct sla_error *err);
-
 /* New reference to the native JSON form; NULL on allocation failure. */
 json_t *sla_to_json(const struct sla *sla);
 

@@ -1,7 +1,7 @@
 /*
- * devbed.c: builds and removes the testbed of devbed.h over rtnetlink (rtnl.c, tc.c).
+ * testbed.c: builds and removes the testbed of testbed.h over rtnetlink (rtnl.c, tc.c).
  */
-#include "devbed.h"
+#include "testbed.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -313,17 +313,17 @@ static int build(struct bed *b, unsigned n_vms, uint64_t uplink_bps)
 	br = if_nametoindex(PREFIX "br0");
 	if (!br || (rc = link_up(b->nl, br, 0)))
 		return br ? rc : -errno;
-	rc = add_guest(b, PREFIX "sink", DEVBED_UPLINK, br, "198.18.0.254", false);
+	rc = add_guest(b, PREFIX "sink", TESTBED_UPLINK, br, "198.18.0.254", false);
 	if (rc)
 		return rc;
-	b->doing = DEVBED_UPLINK " shaping";
-	up = if_nametoindex(DEVBED_UPLINK);
+	b->doing = TESTBED_UPLINK " shaping";
+	up = if_nametoindex(TESTBED_UPLINK);
 	if (!up)
 		return -errno;
 	rc = uplink_bps ? tc_htb_qdisc(b->nl, up, TC_H_MAKE(1u << 16, 0), 1) : 0;
 	if (!rc && uplink_bps)
 		rc = tc_htb_class_burst(b->nl, up, TC_H_MAKE(1u << 16, 1), TC_H_MAKE(1u << 16, 0),
-					uplink_bps / 8, uplink_bps / 8, DEVBED_UPLINK_BURST);
+					uplink_bps / 8, uplink_bps / 8, TESTBED_UPLINK_BURST);
 	for (unsigned i = 1; i <= n_vms && !rc; i++)
 		rc = add_vm(b, i, false);
 	return rc;
@@ -343,7 +343,7 @@ static void failed(const struct bed *b, int rc, char *why, size_t why_len)
 		 strerror(-rc));
 }
 
-int devbed_add_vm(unsigned i, bool moved, char *why, size_t why_len)
+int testbed_add_vm(unsigned i, bool moved, char *why, size_t why_len)
 {
 	struct bed b = { .nl = rtnl_open(0), .doing = "the driver domain" };
 	int rc;
@@ -366,7 +366,7 @@ static int netns_del(const char *name)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
-int devbed_del_vm(unsigned i)
+int testbed_del_vm(unsigned i)
 {
 	char ns[IFNAMSIZ + 8];
 
@@ -374,7 +374,7 @@ int devbed_del_vm(unsigned i)
 	return netns_del(ns);
 }
 
-int devbed_down(void)
+int testbed_down(void)
 {
 	struct mnl_socket *nl = rtnl_open(0);
 	struct if_nameindex *ifs = if_nameindex();
@@ -399,7 +399,7 @@ int devbed_down(void)
 	return n;
 }
 
-int devbed_up(unsigned n_vms, uint64_t uplink_bps, char *why, size_t why_len)
+int testbed_up(unsigned n_vms, uint64_t uplink_bps, char *why, size_t why_len)
 {
 	struct bed b = { .nl = rtnl_open(0), .doing = NETNS_DIR };
 	int stale, rc;
@@ -407,16 +407,16 @@ int devbed_up(unsigned n_vms, uint64_t uplink_bps, char *why, size_t why_len)
 	b.home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	rc = b.nl && b.home >= 0 ? netns_dir_ready() : -errno;
 	if (!rc) {
-		stale = devbed_down();
+		stale = testbed_down();
 		if (stale)
 			log_warn("stale testbed removed items=%d", stale);
 		rc = build(&b, n_vms, uplink_bps);
 	}
 	if (rc) {
 		failed(&b, rc, why, why_len);
-		devbed_down();
+		testbed_down();
 	} else {
-		log_info("testbed up vms=%u uplink=" DEVBED_UPLINK " uplink_bps=%llu", n_vms,
+		log_info("testbed up vms=%u uplink=" TESTBED_UPLINK " uplink_bps=%llu", n_vms,
 			 (unsigned long long)uplink_bps);
 	}
 	bed_close(&b);

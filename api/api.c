@@ -579,12 +579,10 @@ static void on_stored(void *cookie, int rc, void *arg)
 			 api->ctl->host.n_vms);
 		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
 	} else if (p->del) {
-		vm = host_find_vm(h, p->id);
-		if (vm)
-			host_clear_sla(h, vm);
+		control_clear_sla(api->ctl, p->id);
 		log_info("sla deleted vm=%s", log_q(p->id));
 		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
-	} else if (host_set_sla(h, p->id, &p->sla)) {
+	} else if (control_set_sla(api->ctl, p->id, &p->sla)) {
 		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 			      "stored, but out of memory applying it; it applies after a restart");
 	} else {
@@ -660,8 +658,7 @@ void api_period(struct api *api)
 			log_info("sla forgotten, its vm absent too long vm=%s absent_s=%" PRId64
 				 " forget_absent_after_s=%u",
 				 log_q(vm->id), now - vm->absent_since, h->forget_absent_after_s);
-			h->slas_forgotten++;
-			host_clear_sla(h, vm); /* the record goes with it: it is absent */
+			control_forget_sla(api->ctl, vm->id); /* its record goes with it */
 			continue;
 		}
 		if (vm->absent_since != vm->absent_stored &&

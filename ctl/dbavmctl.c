@@ -350,7 +350,10 @@ static int set_int(json_t *sla, const char *key, const char *flag, const char *v
 
 /* The VM's SLA with the flags applied over it: what it was, or the default, changed only
  * where a flag says so. */
-static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
+/* sla set's flags as an edit of an SLA ({"bandwidth": {...}, "packet_rate": {...}} and
+ * priority, weight), said wrong before anything is asked of the agent. 0 or CTL_USAGE (said);
+ * *edit is the caller's in every case. */
+static int sla_flags(const char *vm, int argc, char **argv, json_t **edit_out)
 {
 	static const struct option opts[] = { { "priority", required_argument, NULL, 'p' },
 					      { "weight", required_argument, NULL, 'w' },
@@ -359,13 +362,14 @@ static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
 					      { "min-pps", required_argument, NULL, 'q' },
 					      { "max-pps", required_argument, NULL, 'Q' },
 					      { NULL, 0, NULL, 0 } };
-	char path[1024];
-	long status = 0;
-	json_t *sla = NULL, *answer = NULL;
-	int rc, o;
-
-	/* The flags first: a typo is said before anything is asked of the agent. */
 	json_t *edit = json_pack("{s:{},s:{}}", "bandwidth", "packet_rate");
+	int rc = 0, o;
+
+	*edit_out = edit;
+	if (!edit) {
+		fprintf(stderr, "dbavmctl: sla set: out of memory\n");
+		return CTL_USAGE;
+	}
 	optind = 0; /* glibc: start again, at argv[1] */
 	opterr = 0; /* argv[0] is the VM here: the complaint is ours */
 	while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
@@ -399,12 +403,11 @@ static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
 			rc = CTL_USAGE;
 		}
 		if (rc)
-			goto out;
+			return rc;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "dbavmctl: sla set: unexpected '%s'\n%s", argv[optind], usage);
-		rc = CTL_USAGE;
-		goto out;
+		return CTL_USAGE;
 	}
 	if (json_object_size(edit) == 2 && !json_object_size(json_object_get(edit, "bandwidth")) &&
 	    !json_object_size(json_object_get(edit, "packet_rate"))) {
@@ -412,10 +415,32 @@ static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
 			"dbavmctl: sla set %s: nothing to set (--priority, --weight, --min, "
 			"--max, --min-pps, --max-pps)\n",
 			vm);
-		rc = CTL_USAGE;
-		goto out;
+		return CTL_USAGE;
 	}
+	return 0;
+}
 
+/* The edit over the SLA in force. */
+static void sla_edit(json_t *sla, const json_t *edit)
+{
+	json_object_update(json_object_get(sla, "bandwidth"), json_object_get(edit, "bandwidth"));
+	json_object_update(json_object_get(sla, "packet_rate"),
+			   json_object_get(edit, "packet_rate"));
+	if (json_object_get(edit, "priority"))
+		json_object_set(sla, "priority", json_object_get(edit, "priority"));
+	if (json_object_get(edit, "weight"))
+		json_object_set(sla, "weight", json_object_get(edit, "weight"));
+}
+
+static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
+{
+	char path[1024];
+	long status = 0;
+	json_t *edit = NULL, *sla = NULL, *answer = NULL;
+	int rc = sla_flags(vm, argc, argv, &edit);
+
+	if (rc)
+		goto out;
 	vm_path(c, path, sizeof path, vm, "/sla");
 	rc = ctl_call(c, "GET", path, NULL, &status, &sla);
 	if (rc)
@@ -429,14 +454,7 @@ static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
 		rc = ctl_refused(c, vm, status, sla);
 		goto out;
 	}
-	json_object_update(json_object_get(sla, "bandwidth"), json_object_get(edit, "bandwidth"));
-	json_object_update(json_object_get(sla, "packet_rate"),
-			   json_object_get(edit, "packet_rate"));
-	if (json_object_get(edit, "priority"))
-		json_object_set(sla, "priority", json_object_get(edit, "priority"));
-	if (json_object_get(edit, "weight"))
-		json_object_set(sla, "weight", json_object_get(edit, "weight"));
-
+	sla_edit(sla, edit);
 	rc = ctl_call(c, "PUT", path, sla, &status, &answer);
 	if (rc)
 		goto out;
@@ -650,7 +668,9 @@ static void copy_opt(char *dst, size_t len, const char *v)
 	snprintf(dst, len, "%s", v);
 }
 
-int main(int argc, char **argv)
+/* The options before the command, into *c and *config; -1 to go on, else the exit code
+ * (--help, --version, a bad option). */
+static int global_flags(struct ctl *c, int argc, char **argv, const char **config)
 {
 	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
 					      { "url", required_argument, NULL, 'u' },
@@ -663,35 +683,33 @@ int main(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { "version", no_argument, NULL, 'V' },
 					      { NULL, 0, NULL, 0 } };
-	struct ctl c = { 0 };
-	const char *config = NULL;
-	int o, rc;
+	int o;
 
 	while ((o = getopt_long(argc, argv, "+c:u:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
-			config = optarg;
+			*config = optarg;
 			break;
 		case 'u':
-			copy_opt(c.url, sizeof c.url, optarg);
+			copy_opt(c->url, sizeof c->url, optarg);
 			break;
 		case 'S':
-			copy_opt(c.socket, sizeof c.socket, optarg);
+			copy_opt(c->socket, sizeof c->socket, optarg);
 			break;
 		case 't':
-			copy_opt(c.token_file, sizeof c.token_file, optarg);
+			copy_opt(c->token_file, sizeof c->token_file, optarg);
 			break;
 		case 'A':
-			copy_opt(c.cacert, sizeof c.cacert, optarg);
+			copy_opt(c->cacert, sizeof c->cacert, optarg);
 			break;
 		case 'C':
-			copy_opt(c.cert, sizeof c.cert, optarg);
+			copy_opt(c->cert, sizeof c->cert, optarg);
 			break;
 		case 'K':
-			copy_opt(c.key, sizeof c.key, optarg);
+			copy_opt(c->key, sizeof c->key, optarg);
 			break;
 		case 'j':
-			c.json = true;
+			c->json = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -704,41 +722,71 @@ int main(int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (optind == argc) {
-		fputs(usage, stderr);
-		return CTL_USAGE;
-	}
-	if (!c.url[0] && !c.socket[0] && getenv("DBAVM_SOCKET"))
-		copy_opt(c.socket, sizeof c.socket, getenv("DBAVM_SOCKET"));
-	if (!c.url[0] && !c.socket[0] && getenv("DBAVM_URL"))
-		copy_opt(c.url, sizeof c.url, getenv("DBAVM_URL"));
-	if (!c.token_file[0] && getenv("DBAVM_TOKEN_FILE"))
-		copy_opt(c.token_file, sizeof c.token_file, getenv("DBAVM_TOKEN_FILE"));
-	if ((rc = from_config(&c, config ? config : DEFAULT_CONFIG, config != NULL)))
+	return -1;
+}
+
+/* Where the agent is and how to speak to it: the options, else the environment, else the
+ * configuration file. 0 or the exit code (said). */
+static int settle(struct ctl *c, const char *config)
+{
+	int rc;
+
+	if (!c->url[0] && !c->socket[0] && getenv("DBAVM_SOCKET"))
+		copy_opt(c->socket, sizeof c->socket, getenv("DBAVM_SOCKET"));
+	if (!c->url[0] && !c->socket[0] && getenv("DBAVM_URL"))
+		copy_opt(c->url, sizeof c->url, getenv("DBAVM_URL"));
+	if (!c->token_file[0] && getenv("DBAVM_TOKEN_FILE"))
+		copy_opt(c->token_file, sizeof c->token_file, getenv("DBAVM_TOKEN_FILE"));
+	if ((rc = from_config(c, config ? config : DEFAULT_CONFIG, config != NULL)))
 		return rc;
-	c.url[strcspn(c.url, "\n")] = '\0';
-	for (size_t n = strlen(c.url); n && c.url[n - 1] == '/';)
-		c.url[--n] = '\0';
-	if (!!c.cert[0] != !!c.key[0]) {
+	c->url[strcspn(c->url, "\n")] = '\0';
+	for (size_t n = strlen(c->url); n && c->url[n - 1] == '/';)
+		c->url[--n] = '\0';
+	if (!!c->cert[0] != !!c->key[0]) {
 		fprintf(stderr, "dbavmctl: --cert and --key go together\n");
 		return CTL_USAGE;
 	}
-	read_token(&c);
+	read_token(c);
+	return 0;
+}
 
-	char **args = argv + optind;
-	int nargs = argc - optind;
+/* A command dbavmctl has, with its arguments; said if not. */
+static bool is_command(int nargs, char **args)
+{
 	const char *cmd = args[0], *sub = nargs > 1 ? args[1] : "";
+
 	bool ok = (!strcmp(cmd, "vms") || !strcmp(cmd, "host")) ? nargs == 1
 		  : !strcmp(cmd, "sla")
 			  ? (nargs == 3 && (!strcmp(sub, "get") || !strcmp(sub, "rm"))) ||
 				    (nargs >= 3 && !strcmp(sub, "set"))
 			  : !strcmp(cmd, "top");
-	if (!ok) {
+	if (!ok)
 		fprintf(stderr, "dbavmctl: '%s%s%s' is not a command\n%s", cmd,
 			nargs > 1 ? " " : "", nargs > 1 ? sub : "", usage);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { 0 };
+	const char *config = NULL;
+	int rc = global_flags(&c, argc, argv, &config);
+
+	if (rc >= 0)
+		return rc;
+	if (optind == argc) {
+		fputs(usage, stderr);
 		return CTL_USAGE;
 	}
+	if ((rc = settle(&c, config)))
+		return rc;
 
+	char **args = argv + optind;
+	int nargs = argc - optind;
+	const char *cmd = args[0], *sub = nargs > 1 ? args[1] : "";
+
+	if (!is_command(nargs, args))
+		return CTL_USAGE;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c.curl = curl_easy_init();
 	if (!c.curl) {

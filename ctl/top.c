@@ -200,11 +200,9 @@ static void on_signal(int sig)
 	ctl_stop = 1; /* ends a transfer under way, and the frames */
 }
 
-int ctl_top(struct ctl *c, int argc, char **argv)
+/* top's options; -1 to go on, else the exit code (said). */
+static int top_flags(int argc, char **argv, double *every, long *frames, bool *batch)
 {
-	double every = 1;
-	long frames = 0; /* 0: until q */
-	bool batch = false;
 	int o;
 	char *end;
 
@@ -212,8 +210,8 @@ int ctl_top(struct ctl *c, int argc, char **argv)
 	while ((o = getopt(argc, argv, "+d:n:b")) != -1) {
 		switch (o) {
 		case 'd':
-			every = strtod(optarg, &end);
-			if (*end || end == optarg || !(every >= 0.1 && every <= 3600)) {
+			*every = strtod(optarg, &end);
+			if (*end || end == optarg || !(*every >= 0.1 && *every <= 3600)) {
 				fprintf(stderr,
 					"dbavmctl: top -d: seconds from 0.1 to 3600, got '%s'\n",
 					optarg);
@@ -221,15 +219,15 @@ int ctl_top(struct ctl *c, int argc, char **argv)
 			}
 			break;
 		case 'n':
-			frames = strtol(optarg, &end, 10);
-			if (*end || end == optarg || frames < 1) {
+			*frames = strtol(optarg, &end, 10);
+			if (*end || end == optarg || *frames < 1) {
 				fprintf(stderr, "dbavmctl: top -n: a number of frames, got '%s'\n",
 					optarg);
 				return CTL_USAGE;
 			}
 			break;
 		case 'b':
-			batch = true;
+			*batch = true;
 			break;
 		default:
 			fprintf(stderr, "usage: dbavmctl top [-d SECONDS] [-n FRAMES] [-b]\n");
@@ -240,6 +238,73 @@ int ctl_top(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "dbavmctl: top: unexpected '%s'\n", argv[optind]);
 		return CTL_USAGE;
 	}
+	return -1;
+}
+
+/* curses on the terminal; NULL (said) if curses does not know it. */
+static SCREEN *screen_open(void)
+{
+	SCREEN *scr = newterm(NULL, stdout, stdin);
+
+	if (!scr) {
+		fprintf(stderr,
+			"dbavmctl: top: not a terminal curses knows (TERM=%s); -b "
+			"prints frames instead\n",
+			getenv("TERM") ? getenv("TERM") : "");
+		return NULL;
+	}
+	cbreak();
+	noecho();
+	curs_set(0);
+	keypad(stdscr, TRUE);
+	return scr;
+}
+
+static void frame_show(const struct frame *f, bool batch)
+{
+	if (batch) {
+		for (int i = 0; i < f->n; i++)
+			puts(f->line[i]);
+		putchar('\n');
+		fflush(stdout);
+		return;
+	}
+	erase();
+	for (int i = 0; i < f->n && i < LINES; i++) {
+		if (i == f->header)
+			attron(A_REVERSE);
+		mvaddnstr(i, 0, f->line[i], COLS);
+		if (i == f->header)
+			attroff(A_REVERSE);
+	}
+	refresh();
+}
+
+/* Waits for the next frame; in curses a key cuts it short. True when the key was q. */
+static bool frame_wait(double every, bool batch)
+{
+	if (batch) {
+		struct timespec ts = { (time_t)every,
+				       (long)((every - (double)(time_t)every) * 1e9) };
+
+		nanosleep(&ts, NULL);
+		return false;
+	}
+	timeout((int)(every * 1000));
+	int ch = getch();
+
+	return ch == 'q' || ch == 'Q';
+}
+
+int ctl_top(struct ctl *c, int argc, char **argv)
+{
+	double every = 1;
+	long frames = 0; /* 0: until q */
+	bool batch = false;
+	int rc = top_flags(argc, argv, &every, &frames, &batch);
+
+	if (rc >= 0)
+		return rc;
 
 	struct frame *f = malloc(sizeof *f);
 	if (!f)
@@ -248,58 +313,21 @@ int ctl_top(struct ctl *c, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	c->quiet = true;
-	SCREEN *scr = NULL;
-	if (!batch) {
-		scr = newterm(NULL, stdout, stdin);
-		if (!scr) {
-			fprintf(stderr,
-				"dbavmctl: top: not a terminal curses knows (TERM=%s); -b "
-				"prints frames instead\n",
-				getenv("TERM") ? getenv("TERM") : "");
-			free(f);
-			return CTL_USAGE;
-		}
-		cbreak();
-		noecho();
-		curs_set(0);
-		keypad(stdscr, TRUE);
+	SCREEN *scr = batch ? NULL : screen_open();
+	if (!batch && !scr) {
+		free(f);
+		return CTL_USAGE;
 	}
-	int rc = CTL_OK; /* with -b, the last frame's failure, if any */
+	rc = CTL_OK; /* with -b, the last frame's failure, if any */
 	for (long k = 0; !ctl_stop && (!frames || k < frames); k++) {
 		int r = build(f, c, every);
 		if (ctl_stop)
 			break;
 		if (batch)
 			rc = r;
-		if (batch) {
-			for (int i = 0; i < f->n; i++)
-				puts(f->line[i]);
-			putchar('\n');
-			fflush(stdout);
-		} else {
-			erase();
-			for (int i = 0; i < f->n && i < LINES; i++) {
-				if (i == f->header)
-					attron(A_REVERSE);
-				mvaddnstr(i, 0, f->line[i], COLS);
-				if (i == f->header)
-					attroff(A_REVERSE);
-			}
-			refresh();
-		}
-		if (frames && k + 1 == frames)
+		frame_show(f, batch);
+		if ((frames && k + 1 == frames) || frame_wait(every, batch))
 			break;
-		/* Wait for the next frame; a key cuts it short in curses. */
-		if (batch) {
-			struct timespec ts = { (time_t)every,
-					       (long)((every - (double)(time_t)every) * 1e9) };
-			nanosleep(&ts, NULL);
-		} else {
-			timeout((int)(every * 1000));
-			int ch = getch();
-			if (ch == 'q' || ch == 'Q')
-				break;
-		}
 	}
 	if (scr) {
 		endwin();

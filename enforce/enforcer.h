@@ -15,6 +15,15 @@
 #include "measure.h"
 #include "platform.h"
 
+/* The enforcers there are, by the name --enforcer takes (config.c's table). */
+enum enforcer_kind {
+	ENFORCER_NETFRONT,
+	ENFORCER_NETBACK,
+	ENFORCER_XEN_CREDIT,
+	ENFORCER_NONE,
+	ENFORCER_VIF_POLICE,
+};
+
 struct enforcer;
 struct delay_matcher;
 

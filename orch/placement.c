@@ -751,11 +751,11 @@ static void conflict(struct placement *p, enum step reread)
 	go(p, reread, p->cur);
 }
 
-static void on_answer(void *arg, const struct client_response *r)
+/* What any step may be answered besides its own answer: the host changed under the sync, a
+ * transport error, a 401 (a new token, once), a concurrent update; and the token step's own.
+ * True when the answer was taken here. */
+static bool answer_out_of_step(struct placement *p, enum step s, const struct client_response *r)
 {
-	struct placement *p = arg;
-	enum step s = p->step;
-	json_t *root;
 	char code[96] = "";
 
 	if (p->dirty && s != ST_TOKEN) {
@@ -764,23 +764,23 @@ static void on_answer(void *arg, const struct client_response *r)
 		 */
 		p->step = ST_IDLE;
 		start_sync(p);
-		return;
+		return true;
 	}
 	if (r->error) {
 		if (s == ST_TOKEN)
 			fail(p, "keystone at %s: %s", p->tokens_url, r->error);
 		else
 			fail(p, "placement at %s: %s", p->endpoint, r->error);
-		return;
+		return true;
 	}
 	if (s == ST_TOKEN) {
 		got_token(p, r);
-		return;
+		return true;
 	}
 	if (r->status == 401) {
 		if (p->reauthed) {
 			unexpected(p, r);
-			return;
+			return true;
 		}
 		/* the token was revoked or expired early: a new one, once, then the same step */
 		log_info("placement said 401, renewing the token step=%s", step_names[s]);
@@ -791,7 +791,7 @@ static void on_answer(void *arg, const struct client_response *r)
 		p->step = ST_TOKEN;
 		p->token_why = "401";
 		issue(p);
-		return;
+		return true;
 	}
 	if (r->status == 409 && (s == ST_INV_PUT || s == ST_TRAITS_PUT || s == ST_RP_UPDATE)) {
 		error_text(r, NULL, 0, code, sizeof(code));
@@ -799,12 +799,19 @@ static void on_answer(void *arg, const struct client_response *r)
 			conflict(p, s == ST_INV_PUT	 ? ST_INV_GET
 				    : s == ST_TRAITS_PUT ? ST_TRAITS_GET
 							 : ST_RP_GET);
-			return;
+			return true;
 		}
 	}
+	return false;
+}
+
+/* The steps whose answer has no body to read: a provider looked up and not there, a stale
+ * provider deleted, a trait created. True when the answer was taken here. */
+static bool answer_without_body(struct placement *p, enum step s, const struct client_response *r)
+{
 	if (s == ST_RP_GET && r->status == 404) {
 		go(p, ST_RP_CREATE, p->cur);
-		return;
+		return true;
 	}
 	if (s == ST_DELETE) {
 		if (r->status == 204 || r->status == 404)
@@ -815,36 +822,31 @@ static void on_answer(void *arg, const struct client_response *r)
 				 log_q(p->stale[p->cur]));
 		else {
 			unexpected(p, r);
-			return;
+			return true;
 		}
 		if (p->cur + 1 < p->n_stale)
 			go(p, ST_DELETE, p->cur + 1);
 		else
 			succeed(p);
-		return;
+		return true;
 	}
 	if (s == ST_TRAIT) {
 		if (r->status != 201 && r->status != 204) {
 			unexpected(p, r);
-			return;
+			return true;
 		}
 		if (p->cur + 1 < p->n_traits)
 			go(p, ST_TRAIT, p->cur + 1);
 		else
 			go(p, ST_RP_GET, 0);
-		return;
+		return true;
 	}
-	if (r->status != 200) {
-		unexpected(p, r);
-		return;
-	}
-	root = json_loadb(r->body, r->len, 0, NULL);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		fail(p, "%s: the answer is not a JSON object", step_names[s]);
-		return;
-	}
-	p->conflicts_in_row = s == ST_INV_PUT || s == ST_TRAITS_PUT ? 0 : p->conflicts_in_row;
+	return false;
+}
+
+/* A step's 200, its JSON object: the next step, from what it says. */
+static void answer_with_body(struct placement *p, enum step s, json_t *root)
+{
 	switch (s) {
 	case ST_COMPUTE:
 		got_compute(p, root);
@@ -895,6 +897,28 @@ static void on_answer(void *arg, const struct client_response *r)
 	default:
 		fail(p, "%s: unexpected answer", step_names[s]);
 	}
+}
+
+static void on_answer(void *arg, const struct client_response *r)
+{
+	struct placement *p = arg;
+	enum step s = p->step;
+	json_t *root;
+
+	if (answer_out_of_step(p, s, r) || answer_without_body(p, s, r))
+		return;
+	if (r->status != 200) {
+		unexpected(p, r);
+		return;
+	}
+	root = json_loadb(r->body, r->len, 0, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		fail(p, "%s: the answer is not a JSON object", step_names[s]);
+		return;
+	}
+	p->conflicts_in_row = s == ST_INV_PUT || s == ST_TRAITS_PUT ? 0 : p->conflicts_in_row;
+	answer_with_body(p, s, root);
 	json_decref(root);
 }
 

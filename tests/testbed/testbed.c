@@ -1,6 +1,6 @@
 /*
  * dbavm-testbed: the testbed of the tests and benchmarks, built by the code that builds the
- * demo's (agent/devbed.c; the topology is in devbed.h). Run as root:
+ * demo's (agent/testbed.c; the topology is in testbed.h). Run as root:
  *
  *   dbavm-testbed up [N [RATE]]    remove any stale testbed, build one with N VMs (default 3)
  *                                  and the uplink shaped to RATE (e.g. 1gbit, 400mbit; default
@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "devbed.h"
+#include "testbed.h"
 #include "log.h"
 #include "netns.h"
 
@@ -107,29 +107,29 @@ int main(int argc, char **argv)
 
 	log_set_level(LOG_LEVEL_ERROR);
 	if (!strcmp(cmd, "up") && argc <= 4) {
-		unsigned n = argc > 2 ? parse_vm(argv[2]) : DEVBED_VMS;
+		unsigned n = argc > 2 ? parse_vm(argv[2]) : TESTBED_VMS;
 		uint64_t rate = argc > 3 ? parse_rate(argv[3]) : 1000000000;
 
 		if ((argc > 2 && strcmp(argv[2], "0") && !n) || !rate)
 			return usage();
 		end_inside();
-		rc = devbed_up(n, rate, why, sizeof(why));
+		rc = testbed_up(n, rate, why, sizeof(why));
 	} else if (!strcmp(cmd, "down") && argc == 2) {
 		end_inside();
-		devbed_down();
+		testbed_down();
 		return 0;
 	} else if (!strcmp(cmd, "add-vm") && (argc == 3 || argc == 4)) {
 		unsigned i = parse_vm(argv[2]);
 
 		if (!i || (argc == 4 && strcmp(argv[3], "moved")))
 			return usage();
-		rc = devbed_add_vm(i, argc == 4, why, sizeof(why));
+		rc = testbed_add_vm(i, argc == 4, why, sizeof(why));
 	} else if (!strcmp(cmd, "del-vm") && argc == 3) {
 		unsigned i = parse_vm(argv[2]);
 
 		if (!i)
 			return usage();
-		rc = devbed_del_vm(i);
+		rc = testbed_del_vm(i);
 		snprintf(why, sizeof(why), "dbavm-vm%u: %s", i, strerror(-rc));
 	} else {
 		return usage();

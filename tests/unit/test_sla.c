@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "api.h" /* api_parse_sla: the PUT body's own parser */
 #include "sla.h"
 
 struct bad_case {
@@ -75,7 +76,7 @@ static void sla_refuses_every_bad_field(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct sla sla;
 		struct sla_error err;
-		int rc = sla_parse(bad[i].body, strlen(bad[i].body), &sla, &err);
+		int rc = api_parse_sla(bad[i].body, strlen(bad[i].body), &sla, &err);
 
 		if (rc != -EINVAL)
 			fail_msg("accepted: %s", bad[i].body);
@@ -94,11 +95,11 @@ static void sla_error_message_says_what_and_where(void **state)
 	const char *body = "{\"priority\": 1, \"bandwidth\": {\"min_bps\": 10, \"max_bps\": 9}}";
 
 	(void)state;
-	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "bandwidth.min_bps"));
 	assert_non_null(strstr(err.msg, "bandwidth.max_bps"));
 	body = "{\"priority\": 1,\n \"weight\": }";
-	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "line 2"));
 }
 
@@ -111,7 +112,7 @@ static void sla_parses_the_paper_sla(void **state)
 			   " \"packet_rate\": {\"min_pps\": 0, \"max_pps\": 20000}}";
 
 	(void)state;
-	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), 0);
 	assert_int_equal(sla.priority, 1);
 	assert_int_equal(sla.weight, 1);
 	assert_int_equal(sla.min_bps, 150000000);
@@ -127,7 +128,7 @@ static void sla_missing_optional_fields_take_defaults(void **state)
 	const char *body = "{\"priority\": 0, \"bandwidth\": {\"max_bps\": null}}";
 
 	(void)state;
-	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), 0);
 	assert_int_equal(sla.priority, 0);
 	assert_int_equal(sla.weight, 1);
 	assert_int_equal(sla.min_bps, 0);
@@ -146,7 +147,7 @@ static void sla_accepts_the_bounds(void **state)
 		" \"packet_rate\": {\"min_pps\": 10000000000, \"max_pps\": 10000000000}}";
 
 	(void)state;
-	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), 0);
 	assert_int_equal(sla.max_bps, SLA_BPS_MAX);
 	assert_int_equal(sla.max_pps, SLA_PPS_MAX);
 }
@@ -162,7 +163,7 @@ static void sla_round_trips_through_json(void **state)
 	assert_non_null(j);
 	assert_true(json_is_null(json_object_get(json_object_get(j, "bandwidth"), "max_bps")));
 	text = json_dumps(j, 0);
-	assert_int_equal(sla_parse(text, strlen(text), &out, &err), 0);
+	assert_int_equal(api_parse_sla(text, strlen(text), &out, &err), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(text);
 	json_decref(j);
@@ -180,13 +181,13 @@ static void sla_error_keeps_or_cuts_characters_whole(void **state)
 	memset(key, 'a', 62);
 	strcpy(key + 62, "\xc3\xa9");
 	snprintf(body, sizeof(body), "{\"priority\":1,\"%s\":1}", key);
-	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
 	assert_string_equal(err.field, key);
 	key[0] = '\0';
 	for (int i = 0; i < 300; i++)
 		strcat(key, "\xc3\xa9");
 	snprintf(body, sizeof(body), "{\"%s\":1}", key);
-	assert_int_equal(sla_parse(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
 	assert_true(strlen(err.field) > 200 && strlen(err.field) % 2 == 0);
 	assert_memory_equal(err.field, key, strlen(err.field));
 	assert_true(strlen(err.msg) > 200 && ((unsigned char)err.msg[strlen(err.msg) - 1] == 0xa9));
