@@ -53,6 +53,8 @@ static bool vm_present_at(const struct scenario_vm *vm, uint64_t now_ns)
 	return t_ms >= vm->start_ms && t_ms < vm->stop_ms;
 }
 
+static void advance(struct sim *s, uint64_t now_ns);
+
 /* ---- platform side ---- */
 
 static int sim_scan(struct platform *p, uint64_t now_ns, struct platform_scan *scan)
@@ -92,11 +94,15 @@ static int sim_scan(struct platform *p, uint64_t now_ns, struct platform_scan *s
 }
 
 /* VMs come and go, and uplinks change capacity, with simulated time: asked at the start of
- * each period (so a capacity changes on a period's boundary). */
+ * each period (so a capacity changes on a period's boundary). The model first runs up to now
+ * as the host was: a VM that arrives at now sent nothing before it, a capacity changed at now
+ * held none of the time before. */
 static int sim_due(struct platform *p, uint64_t now_ns)
 {
 	struct sim *s = p->priv;
 	bool changed = false;
+
+	advance(s, now_ns);
 
 	while (s->next_change < s->sc.n_changes &&
 	       s->sc.changes[s->next_change].t_ms <= now_ns / 1000000u) {
@@ -276,16 +282,20 @@ static uint64_t next_boundary(const struct sim *s, uint64_t t_ns, uint64_t end_n
 	return next;
 }
 
-static int sim_sync(struct enforcer *e, uint64_t now_ns)
+/* The model from where it was up to now_ns, interval by interval between demand steps. */
+static void advance(struct sim *s, uint64_t now_ns)
 {
-	struct sim *s = e->priv;
-
 	while (s->t_ns < now_ns) {
 		uint64_t next = next_boundary(s, s->t_ns, now_ns);
 
 		run_interval(s, s->t_ns, next - s->t_ns);
 		s->t_ns = next;
 	}
+}
+
+static int sim_sync(struct enforcer *e, uint64_t now_ns)
+{
+	advance(e->priv, now_ns);
 	return 0;
 }
 
