@@ -63,12 +63,11 @@ static void drop(struct worker_job *w)
 	drops++;
 }
 
-static void jobs_run_in_order_off_the_loop_and_come_back_on_it(void **state)
+/* A fresh loop and worker, and N_JOBS jobs submitted to it. */
+static struct worker *open_and_submit(struct job jobs[N_JOBS])
 {
-	struct job jobs[N_JOBS];
 	struct worker *wk;
 
-	(void)state;
 	runs = dones = drops = overlaps = 0;
 	the_loop = loop_new();
 	assert_non_null(the_loop);
@@ -80,6 +79,15 @@ static void jobs_run_in_order_off_the_loop_and_come_back_on_it(void **state)
 		jobs[i].w.done = done;
 		assert_int_equal(worker_submit(wk, &jobs[i].w), 0);
 	}
+	return wk;
+}
+
+static void jobs_run_in_order_off_the_loop_and_come_back_on_it(void **state)
+{
+	struct job jobs[N_JOBS];
+	struct worker *wk = open_and_submit(jobs);
+
+	(void)state;
 	assert_int_equal(loop_run(the_loop), 0);
 	assert_int_equal(dones, N_JOBS);
 	assert_int_equal(overlaps, 0);
@@ -97,18 +105,9 @@ static void jobs_run_in_order_off_the_loop_and_come_back_on_it(void **state)
 static void closing_gives_every_undelivered_job_to_drop(void **state)
 {
 	struct job jobs[N_JOBS];
-	struct worker *wk;
+	struct worker *wk = open_and_submit(jobs);
 
 	(void)state;
-	runs = dones = drops = overlaps = 0;
-	the_loop = loop_new();
-	assert_int_equal(worker_open(&wk, the_loop), 0);
-	for (int i = 0; i < N_JOBS; i++) {
-		memset(&jobs[i], 0, sizeof(jobs[i]));
-		jobs[i].w.run = run;
-		jobs[i].w.done = done;
-		assert_int_equal(worker_submit(wk, &jobs[i].w), 0);
-	}
 	/* The loop never runs: nothing is delivered; some jobs ran, the rest never will. */
 	worker_close(wk, drop);
 	assert_int_equal(dones, 0);
