@@ -10,7 +10,7 @@
 # Usage: bench_agent.sh DBAVMD [SECONDS]
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 SECS=${2:-10}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/testbed/traffic.sh"

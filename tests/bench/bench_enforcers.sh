@@ -18,7 +18,7 @@
 # Usage: bench_enforcers.sh DBAVMD UDPBLAST [SECONDS [ROUNDS]]
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 UDPBLAST=$2
 SECS=${3:-10}
 ROUNDS=${4:-3}

@@ -8,7 +8,7 @@
 # Usage: bench_sampling.sh DBAVMD UDPBLAST BENCH_HOOK [SECONDS [ROUNDS]]
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 UDPBLAST=$2
 BENCH_HOOK=$3
 SECS=${4:-5}

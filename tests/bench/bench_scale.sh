@@ -16,7 +16,7 @@
 # agent's log of the 10 ms run (at debug level: each period after a rescan, what it cost).
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 N=${2:-1000}
 CHURN=${3:-10}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)

@@ -9,7 +9,7 @@
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 shift
 RUNS=${RUNS:-3}
 . "$TOP/tests/testbed/traffic.sh"

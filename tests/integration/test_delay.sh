@@ -13,7 +13,7 @@
 # iperf3's is over consecutive packets.
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 TOP=$2
 . "$TOP/tests/testbed/check.sh"
 . "$TOP/tests/testbed/traffic.sh"

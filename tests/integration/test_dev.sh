@@ -7,7 +7,7 @@
 #   - what a SIGKILLed agent left is removed at the next start, and said so in the log.
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 dir=$(mktemp -d /tmp/dbavm-dev-XXXXXX)
 agent=""
 . "$(dirname "$0")/../testbed/check.sh"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Names from the platform are data (root, real namespaces on the testbed of agent/testbed.h).
+# Names from the platform are data (root, real namespaces on the testbed of testbed/testbed.h).
 # Beside a VM named plainly, namespaces a careless operator or a hostile neighbour could make,
 # each with a vif on the testbed's bridge:
 #   - two names of 67 bytes alike in their first 63 (cut to 63, they would be one VM);

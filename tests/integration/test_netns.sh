@@ -1,6 +1,6 @@
 #!/bin/sh
 # The netns platform and the netfront hook on real traffic (root, BPF, iperf3 UDP), on the
-# testbed of agent/testbed.h:
+# testbed of testbed/testbed.h:
 #   - the paper's scenarios 1 and 2: every VM's rate received at the sink within 5 % of its
 #     allocation (150/700/150 Mbit/s; 20 kpps, 700 Mbit/s, 60 kpps);
 #   - the agent's per-VM figures (metrics counters, API rates) within 3 % of iperf3's;
@@ -13,7 +13,7 @@
 # every drop to be the hook's.
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 TOP=$2
 # Rates are the paper's divided by SCALE (default 10: a 100 Mbit/s uplink): two cores cannot
 # source and sink the paper's 1 Gbit/s per VM through a bridge, and what is checked here is

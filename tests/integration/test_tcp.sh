@@ -1,5 +1,5 @@
 #!/bin/sh
-# What tenants mostly send, on the testbed of agent/testbed.h (root, BPF, iperf3 TCP,
+# What tenants mostly send, on the testbed of testbed/testbed.h (root, BPF, iperf3 TCP,
 # nginx and ab), under one enforcer (netfront, or netback for comparison):
 #   (a) a capped VM (class 1, max 40 Mbit/s) beside a quiet class-0 VM with a guarantee and no
 #       max connects at once and gets >= 90 % of 40 Mbit/s as TCP goodput;
@@ -20,7 +20,7 @@
 #   test_tcp.sh DBAVMD TOP ENFORCER
 set -eu
 DBAVMD=$1
-TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (agent/testbed.c)
+TESTBED=$(dirname "$DBAVMD")/dbavm-testbed # builds the testbed (testbed/testbed.c)
 TOP=$2
 ENFORCER=$3
 # The uplink carries 500 Mbit/s; the agent is told 475, as an operator leaves a margin below

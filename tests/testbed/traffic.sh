@@ -1,4 +1,4 @@
-# Sourced, not run: iperf3 and udpblast traffic on the testbed (agent/testbed.h), and the agent's
+# Sourced, not run: iperf3 and udpblast traffic on the testbed (testbed/testbed.h), and the agent's
 # API. Needs $TOP (the source tree), $TESTBED (the dbavm-testbed tool), $dir (a scratch
 # directory) and $api (the agent's base URL) set by the caller; $UDPBLAST for the blast_
 # functions.

@@ -1,6 +1,6 @@
 /*
  * dbavm-testbed: the testbed of the tests and benchmarks, built by the code that builds the
- * demo's (agent/testbed.c; the topology is in testbed.h). Run as root:
+ * demo's (testbed/testbed.c; the topology is in testbed.h). Run as root:
  *
  *   dbavm-testbed up [N [RATE]]    remove any stale testbed, build one with N VMs (default 3)
  *                                  and the uplink shaped to RATE (e.g. 1gbit, 400mbit; default
