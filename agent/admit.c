@@ -1,7 +1,7 @@
 /*
  * admit: sums the effective minimums already given on each pool the VM would draw on, over
- * the host model with the pending changes laid on top, and compares what is free with what is
- * asked.
+ * the snapshot of the host model (snapshot.h) with the pending changes laid on top, and compares
+ * what is free with what is asked.
  *
  * A vif's effective minimum is its share of the SLA's minimum raised to the floor (and capped
  * by its max), so a VM's on one pool is at most min(max, max(min, floor) + (k - 1) floor) for
@@ -24,7 +24,7 @@ static const struct sla default_sla = SLA_DEFAULT_INIT;
 
 /* The SLA VM id will have once the pending changes are through: its own, the default if it
  * is on the host without one, or NULL (an absent VM whose SLA is gone, or none at all). */
-static const struct sla *effective(const char *id, const struct vm *vm,
+static const struct sla *effective(const char *id, const struct snap_vm *vm,
 				   const struct admit_change *pending, size_t n)
 {
 	const struct sla *s = vm && vm->has_sla ? &vm->sla : NULL;
@@ -43,30 +43,30 @@ static u128 eff_min(uint64_t min, uint64_t max, uint64_t floor, size_t k)
 	return max != SLA_UNLIMITED && m > max ? max : m;
 }
 
-static size_t vifs_on_uplink(const struct vm *vm, uint32_t u)
+static size_t vifs_on_uplink(const struct snap_vm *vm, uint32_t u)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		k += vm->vifs[i]->uplink == u;
+		k += vm->vifs[i].uplink_index == u;
 	return k;
 }
 
 /* How many of the VM's vifs draw on the host's packet budget (on an uplink without one of
  * its own); an absent VM will with one. */
-static size_t vifs_on_host_pps(const struct host *h, const struct vm *vm)
+static size_t vifs_on_host_pps(const struct snapshot *h, const struct snap_vm *vm)
 {
 	size_t k = 0;
 
 	if (!vm || !vm->present || vm->n_vifs == 0)
 		return 1;
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		k += h->uplinks[vm->vifs[i]->uplink].cfg.capacity_pps == 0;
+		k += h->uplinks[vm->vifs[i].uplink_index].cfg.capacity_pps == 0;
 	return k;
 }
 
 /* VM vm's effective minimum of one resource on the pool where it has k vifs. */
-static u128 vm_eff_min(const struct host *h, const struct sla *s, int res_pps, size_t k)
+static u128 vm_eff_min(const struct snapshot *h, const struct sla *s, int res_pps, size_t k)
 {
 	if (k == 0 || !s)
 		return 0;
@@ -84,13 +84,13 @@ static bool pending_seen_before(const struct admit_change *p, size_t i)
 
 /* Guarantees on a pool from every VM but `self`. pool: an uplink index for bps or for an
  * uplink's own pps budget; host_pps: the host's packet budget. */
-static u128 committed(const struct host *h, const char *self, int res_pps, uint32_t pool,
+static u128 committed(const struct snapshot *h, const char *self, int res_pps, uint32_t pool,
 		      bool host_pps, const struct admit_change *pending, size_t n)
 {
 	u128 sum = 0;
 
 	for (size_t m = 0; m < h->n_vms; m++) {
-		const struct vm *vm = h->vms[m];
+		const struct snap_vm *vm = &h->vms[m];
 		size_t k;
 
 		if (!strcmp(vm->id, self))
@@ -104,7 +104,7 @@ static u128 committed(const struct host *h, const char *self, int res_pps, uint3
 	/* VMs that exist only as pending PUTs are absent: they draw on the host's packets. */
 	if (host_pps && res_pps)
 		for (size_t i = 0; i < n; i++)
-			if (strcmp(pending[i].id, self) && !host_find_vm(h, pending[i].id) &&
+			if (strcmp(pending[i].id, self) && !snapshot_find_vm(h, pending[i].id) &&
 			    !pending_seen_before(pending, i) && pending[i].sla)
 				sum += vm_eff_min(h, effective(pending[i].id, NULL, pending, n), 1,
 						  1);
@@ -129,7 +129,7 @@ static int refuse(struct admit_refusal *why, const char *field, const char *what
  * leave, unless it is no more than what the VM holds there now (lowering a guarantee, or
  * setting one that the floors already give, never fails on a pool over-committed by others).
  */
-static int check_pool(const struct host *h, const char *id, const struct vm *vm,
+static int check_pool(const struct snapshot *h, const char *id, const struct snap_vm *vm,
 		      const struct sla *sla, int res_pps, uint32_t pool, bool host_pps, size_t k,
 		      uint64_t cap, const struct admit_change *pending, size_t n_pending,
 		      struct admit_refusal *why)
@@ -151,10 +151,10 @@ static int check_pool(const struct host *h, const char *id, const struct vm *vm,
 		      res_pps ? "packet/s" : "bit/s");
 }
 
-int admit_sla(const struct host *h, const char *id, const struct sla *sla,
+int admit_sla(const struct snapshot *h, const char *id, const struct sla *sla,
 	      const struct admit_change *pending, size_t n_pending, struct admit_refusal *why)
 {
-	const struct vm *vm = host_find_vm(h, id);
+	const struct snap_vm *vm = snapshot_find_vm(h, id);
 	bool on_host = vm && vm->present;
 	int rc = 0;
 

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "report.h"
+#include "snapshot.h"
 
 /* How many periods a vif whose shaper held it back keeps asking for its max. */
 #define CONTROL_HELD_PERIODS 10
@@ -105,6 +106,8 @@ void control_close(struct control *ctl)
 	ctl->ws = NULL;
 	delay_matcher_free(ctl->matcher);
 	ctl->matcher = NULL;
+	snapshot_free(ctl->snap);
+	ctl->snap = NULL;
 }
 
 static int find_uplink(const struct host *host, const char *name)
@@ -548,9 +551,17 @@ static void apply_limits(struct control *ctl)
 	}
 }
 
+void control_publish(struct control *ctl)
+{
+	ctl->seq++;
+}
+
 int control_set_sla(struct control *ctl, const char *id, const struct sla *sla)
 {
-	return host_set_sla(&ctl->host, id, sla);
+	int rc = host_set_sla(&ctl->host, id, sla);
+
+	control_publish(ctl);
+	return rc;
 }
 
 void control_clear_sla(struct control *ctl, const char *id)
@@ -559,12 +570,24 @@ void control_clear_sla(struct control *ctl, const char *id)
 
 	if (vm)
 		host_clear_sla(&ctl->host, vm);
+	control_publish(ctl);
 }
 
 void control_forget_sla(struct control *ctl, const char *id)
 {
 	ctl->host.slas_forgotten++;
 	control_clear_sla(ctl, id);
+}
+
+void control_note_absence(struct control *ctl, const char *id, int64_t stored, int64_t since)
+{
+	struct vm *vm = host_find_vm(&ctl->host, id);
+
+	if (!vm)
+		return;
+	vm->absent_stored = stored;
+	vm->absent_since = vm->present ? 0 : since;
+	control_publish(ctl);
 }
 
 void control_reconfigure(struct control *ctl, enum alloc_mode mode,
@@ -575,7 +598,8 @@ void control_reconfigure(struct control *ctl, enum alloc_mode mode,
 	ctl->mode = mode;
 	memcpy(ctl->host.floor, floor, sizeof(ctl->host.floor));
 	ctl->host.forget_absent_after_s = forget_absent_after_s;
-	ctl->host.generation++; /* the allocator runs again, the metrics are rendered again */
+	ctl->host.generation++; /* the allocator runs again */
+	control_publish(ctl);
 }
 
 void control_platform_event(struct control *ctl, int what)
@@ -586,7 +610,7 @@ void control_platform_event(struct control *ctl, int what)
 		ctl->reapply = true;
 }
 
-int control_tick(struct control *ctl, uint64_t now_ns)
+static int period(struct control *ctl, uint64_t now_ns)
 {
 	uint64_t t0 = loop_now_ns(), t_scan = 0, t_read, t_alloc, t_apply;
 	bool rescanned = ctl->rescan;
@@ -642,4 +666,12 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 	ctl->now_ns = now_ns;
 	report_publish(ctl);
 	return 0;
+}
+
+int control_tick(struct control *ctl, uint64_t now_ns)
+{
+	int rc = period(ctl, now_ns);
+
+	control_publish(ctl); /* a period that failed still moved its counters */
+	return rc;
 }

@@ -2,10 +2,11 @@
  * control: one period of the agent (README, "How it works"):
  *
  *   platform.scan (when due) -> enforcer.read_counters -> measure -> alloc -> enforcer.apply
- *     -> report_publish (report.h: each VM's history entry, once a second)
+ *     -> report_publish (report.h: each VM's history entry, once a second) -> control_publish
  *
- * The host model it keeps is what the API and the reports read, between periods, on the same
- * thread.
+ * The host model it keeps is its own: the API, /metrics, admission, Placement and --report
+ * read the snapshot (snapshot.h) that each period and each change through the functions below
+ * publishes, and change the model only through these functions.
  */
 #ifndef DBAVM_CONTROL_H
 #define DBAVM_CONTROL_H
@@ -61,6 +62,8 @@ struct control {
 	bool alloc_valid;
 	uint64_t alloc_host_pps, alloc_floor[ALLOC_NRES];
 	struct delay_matcher *matcher; /* when the enforcer samples delay */
+	uint64_t seq;		       /* publishes: periods and changes (control_publish) */
+	struct snapshot *snap;	       /* the readers' copy, built on demand (snapshot.h) */
 };
 
 /* floor: each resource's floor (ALLOC_BPS, ALLOC_PPS), 0 for none. */
@@ -70,7 +73,7 @@ int control_init(struct control *ctl, enum alloc_mode mode, const uint64_t floor
 void control_close(struct control *ctl);
 
 /* The changes to the model from outside a period (the API, a reload, the state loaded at
- * start): each is seen by the next period and by every reader (host.generation moves). */
+ * start): each is seen by the next period, and publishes (every reader sees it). */
 
 /* vm id's SLA, its record made if the platform has not shown it yet. 0 or -ENOMEM. */
 int control_set_sla(struct control *ctl, const char *id, const struct sla *sla);
@@ -78,6 +81,9 @@ int control_set_sla(struct control *ctl, const char *id, const struct sla *sla);
 void control_clear_sla(struct control *ctl, const char *id);
 /* The same for an absent VM's SLA kept past --forget-absent-after, counted. */
 void control_forget_sla(struct control *ctl, const char *id);
+/* What the store now holds of vm id's absence (stored: absent since then, 0: present), and,
+ * if the VM is not on the host, since when it is absent. Nothing if no VM has that id. */
+void control_note_absence(struct control *ctl, const char *id, int64_t stored, int64_t since);
 /* The allocation mode, the floors and how long an absent VM's SLA lives (SIGHUP). */
 void control_reconfigure(struct control *ctl, enum alloc_mode mode,
 			 const uint64_t floor[ALLOC_NRES], uint32_t forget_absent_after_s);
@@ -89,7 +95,11 @@ void control_note_lateness(struct control *ctl, uint64_t late_ns);
  * (which the agent's loop starts early for it). */
 void control_platform_event(struct control *ctl, int what);
 
-/* One period, standing for the time now_ns. Returns 0 or a negative errno (logged). */
+/* One period, standing for the time now_ns, then a publish. Returns 0 or a negative errno
+ * (logged). */
 int control_tick(struct control *ctl, uint64_t now_ns);
+
+/* The model changed: readers see it from now (the snapshot is built again when asked for). */
+void control_publish(struct control *ctl);
 
 #endif

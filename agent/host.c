@@ -23,7 +23,7 @@ void host_free(struct host *host)
 		while (vm->n_vifs)
 			vm_remove_vif(host, vm, vm->n_vifs - 1);
 		free(vm->vifs);
-		free(vm->hist);
+		vm_history_release(vm->hist);
 		free(vm);
 	}
 	free(host->vms);
@@ -31,40 +31,63 @@ void host_free(struct host *host)
 	memset(host, 0, sizeof(*host));
 }
 
-/* Whether key is vm's UUID or (Xen) domid. */
-static bool names_by_other_key(const struct vm *vm, const char *key)
+void vm_history_release(struct vm_history *h)
+{
+	if (h && --h->refs == 0)
+		free(h);
+}
+
+/* Whether key is the VM's UUID or (Xen) domid. */
+static bool names_by_other_key(const struct vm_keys *k, const char *key)
 {
 	char domid[24];
 
-	if (vm->uuid[0] && !strcasecmp(vm->uuid, key))
+	if (k->uuid[0] && !strcasecmp(k->uuid, key))
 		return true;
-	if (vm->domid < 0)
+	if (k->domid < 0)
 		return false;
-	snprintf(domid, sizeof(domid), "%" PRId64, vm->domid);
+	snprintf(domid, sizeof(domid), "%" PRId64, k->domid);
 	return !strcmp(domid, key);
+}
+
+size_t vm_lookup(size_t n, struct vm_keys (*keys)(const void *set, size_t i), const void *set,
+		 const char *key, size_t *other)
+{
+	size_t by_id = n, first = n, second = n, found;
+
+	for (size_t i = 0; i < n; i++) {
+		struct vm_keys k = keys(set, i);
+		bool named = !strcmp(k.id, key);
+
+		if (!named && !names_by_other_key(&k, key))
+			continue;
+		if (named)
+			by_id = i; /* ids are unique: one at most */
+		if (first == n)
+			first = i;
+		else if (second == n)
+			second = i;
+	}
+	found = by_id < n ? by_id : first;
+	if (other) /* another VM the key names, if any */
+		*other = second == n ? n : found == first ? second : first;
+	return found;
+}
+
+static struct vm_keys host_keys(const void *set, size_t i)
+{
+	const struct vm *vm = ((const struct host *)set)->vms[i];
+
+	return (struct vm_keys){ vm->id, vm->uuid, vm->domid };
 }
 
 struct vm *host_lookup_vm(const struct host *host, const char *key, struct vm **other)
 {
-	struct vm *by_id = NULL, *first = NULL, *second = NULL, *found;
+	size_t n = host->n_vms, o, i = vm_lookup(n, host_keys, host, key, &o);
 
-	for (size_t i = 0; i < host->n_vms; i++) {
-		struct vm *vm = host->vms[i];
-		bool named = !strcmp(vm->id, key);
-
-		if (!named && !names_by_other_key(vm, key))
-			continue;
-		if (named)
-			by_id = vm; /* ids are unique: one at most */
-		if (!first)
-			first = vm;
-		else if (!second)
-			second = vm;
-	}
-	found = by_id ? by_id : first;
-	if (other) /* another VM the key names, if any */
-		*other = !second ? NULL : found == first ? second : first;
-	return found;
+	if (other)
+		*other = o < n ? host->vms[o] : NULL;
+	return i < n ? host->vms[i] : NULL;
 }
 
 struct vm *host_find_vm(const struct host *host, const char *key)
@@ -101,7 +124,7 @@ void host_remove_vm(struct host *host, struct vm *vm)
 		host->vms_generation++;
 		host->generation++;
 		free(vm->vifs);
-		free(vm->hist);
+		vm_history_release(vm->hist);
 		free(vm);
 		return;
 	}

@@ -56,6 +56,17 @@ struct vm_period {
 #define VM_HISTORY 60		    /* entries kept for GET /vms/{id}/stats */
 #define VM_HISTORY_NS 1000000000ull /* one a second, or a period if longer */
 
+/* A VM's history: a ring of VM_HISTORY entries, shared by the model and the snapshots that
+ * hold it (refs); the model writes into its own copy when a snapshot holds it (report.c). */
+struct vm_history {
+	uint32_t refs;
+	uint32_t head, n;
+	struct vm_period e[VM_HISTORY];
+};
+
+/* Lets go of h (NULL: nothing); the last one frees it. */
+void vm_history_release(struct vm_history *h);
+
 struct vm {
 	char id[PLATFORM_ID_MAX];
 	char uuid[PLATFORM_UUID_LEN];
@@ -73,9 +84,8 @@ struct vm {
 	struct sla sla;
 	struct vif **vifs;
 	size_t n_vifs;
-	uint32_t index;		/* position in host.vms, as of the control loop's last rebuild */
-	struct vm_period *hist; /* VM_HISTORY entries, a ring; NULL until the VM is present */
-	uint32_t hist_head, hist_n;
+	uint32_t index;		 /* position in host.vms, as of the control loop's last rebuild */
+	struct vm_history *hist; /* NULL until the VM is present */
 	/* Where the last entry left off: timed totals, samples, losses and the time. */
 	struct vif_counters hist_total;
 	uint64_t hist_sampled, hist_lost, hist_ns;
@@ -104,6 +114,18 @@ struct host {
 
 void host_init(struct host *host);
 void host_free(struct host *host);
+
+/* What names a VM: its id (name), UUID ("" if none) and (Xen) domid (-1 if none). */
+struct vm_keys {
+	const char *id, *uuid;
+	int64_t domid;
+};
+
+/* Among n VMs (keys(set, i) says what names VM i), the one key names, or n if none: a VM of
+ * that name before one with that UUID or domid. In *other (NULL: not asked) a second VM the key
+ * names (a name equal to another VM's domid or UUID), or n. */
+size_t vm_lookup(size_t n, struct vm_keys (*keys)(const void *set, size_t i), const void *set,
+		 const char *key, size_t *other);
 
 /* By name, UUID or (Xen) domid; a VM of that name before one with that UUID or domid. NULL if
  * unknown. */

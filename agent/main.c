@@ -96,6 +96,16 @@ static int install_scenario_slas(struct control *ctl, const struct scenario *sc)
 	return 0;
 }
 
+/* Placement's input, the host's uplinks and capacities, from the snapshot (a sync starts only
+ * when they changed). */
+static void tell_placement(struct agent *a)
+{
+	const struct snapshot *s = a->placement ? control_snapshot(&a->ctl) : NULL;
+
+	if (s)
+		placement_host(a->placement, s);
+}
+
 static int run_ticks(struct agent *a, uint64_t ticks)
 {
 	json_t *report;
@@ -105,7 +115,7 @@ static int run_ticks(struct agent *a, uint64_t ticks)
 		rc = control_tick(&a->ctl, k * a->period_ns);
 	if (rc)
 		return 1;
-	report = state_report_json(&a->ctl);
+	report = control_snapshot(&a->ctl) ? state_report_json(control_snapshot(&a->ctl)) : NULL;
 	if (!report || json_dumpf(report, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) ||
 	    fputc('\n', stdout) == EOF || fflush(stdout)) {
 		log_error("report not written err=%s", strerror(errno));
@@ -139,8 +149,7 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 		a->watchdog_at_ns = abs;
 	}
 	api_period(&a->api);
-	if (a->placement)
-		placement_host(a->placement, &a->ctl.host);
+	tell_placement(a);
 }
 
 /*
@@ -278,17 +287,17 @@ static int run_loop(struct agent *a)
 	}
 	for (size_t i = 0; i < load.n_entries; i++) {
 		const struct store_entry *e = &load.entries[i];
-		struct vm *vm;
 
-		if (control_set_sla(&a->ctl, e->id, &e->sla) ||
-		    !(vm = host_find_vm(&a->ctl.host, e->id)))
+		if (control_set_sla(&a->ctl, e->id, &e->sla))
 			return 1;
 		/* Absent until a scan shows it; since when the store says, or (present when last
 		 * written, or not known) from now. */
-		vm->absent_stored = e->absent_since;
-		vm->absent_since = e->absent_since ? e->absent_since : (int64_t)time(NULL);
+		control_note_absence(&a->ctl, e->id, e->absent_since,
+				     e->absent_since ? e->absent_since : (int64_t)time(NULL));
 	}
-	a->ctl.host.forget_absent_after_s = a->cfg->forget_absent_after_s;
+	control_reconfigure(&a->ctl, a->cfg->mode,
+			    (const uint64_t[ALLOC_NRES]){ a->cfg->floor_bps, a->cfg->floor_pps },
+			    a->cfg->forget_absent_after_s);
 	log_info("state loaded dir=%s slas=%zu generation=%" PRIu64 " lost=%s", a->cfg->state_dir,
 		 load.n_entries, load.generation, load.lost ? "yes" : "no");
 	loop = loop_new();
@@ -335,8 +344,7 @@ static int run_loop(struct agent *a)
 		 auth_configured(a->auth) ? "set" : "none", a->cfg->auth_reads ? "token" : "open");
 	a->api.placement = a->placement;
 	control_tick(&a->ctl, 0);
-	if (a->placement)
-		placement_host(a->placement, &a->ctl.host);
+	tell_placement(a);
 	/* under systemd (Type=notify): ready once the API listens and the first period ran */
 	uint64_t wd_us = 0;
 

@@ -171,15 +171,36 @@ static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *
  * end a little late (a loaded host) would otherwise stretch every entry by their lateness,
  * and a minute of history would hold 55 entries. Each entry's rates are over the time it
  * really covers. */
+/* The VM's history, its own to write: a copy if a snapshot holds the one it has. */
+static struct vm_history *own_history(struct vm *vm)
+{
+	struct vm_history *h = vm->hist;
+
+	if (h->refs > 1) {
+		struct vm_history *copy = malloc(sizeof(*copy));
+
+		if (!copy)
+			return NULL;
+		*copy = *h;
+		copy->refs = 1;
+		vm_history_release(h);
+		vm->hist = h = copy;
+	}
+	return h;
+}
+
 void report_publish(struct control *ctl)
 {
 	for (size_t m = 0; m < ctl->host.n_vms; m++) {
 		struct vm *vm = ctl->host.vms[m];
+		struct vm_history *h;
 
 		if (!vm->present)
 			continue;
 		if (!vm->hist) { /* entries start from here */
-			vm->hist = calloc(VM_HISTORY, sizeof(*vm->hist));
+			vm->hist = calloc(1, sizeof(*vm->hist));
+			if (vm->hist)
+				vm->hist->refs = 1;
 			vm->hist_total = vm->timed;
 			vm->hist_ns = ctl->now_ns;
 			vm->hist_due_ns = ctl->now_ns + VM_HISTORY_NS;
@@ -187,16 +208,19 @@ void report_publish(struct control *ctl)
 		}
 		if (ctl->now_ns + VM_HISTORY_NS / 20 < vm->hist_due_ns) /* the period nearest it */
 			continue;
-		history_entry(ctl, vm, &vm->hist[(vm->hist_head + vm->hist_n) % VM_HISTORY]);
+		h = own_history(vm);
+		if (!h)
+			continue; /* out of memory: the entry comes a period later */
+		history_entry(ctl, vm, &h->e[(h->head + h->n) % VM_HISTORY]);
 		vm->hist_total = vm->timed;
 		vm->hist_ns = ctl->now_ns;
 		vm->hist_due_ns += VM_HISTORY_NS;
 		if (vm->hist_due_ns <=
 		    ctl->now_ns) /* a stall, or periods over a second: no catching up */
 			vm->hist_due_ns = ctl->now_ns + VM_HISTORY_NS;
-		if (vm->hist_n < VM_HISTORY)
-			vm->hist_n++;
+		if (h->n < VM_HISTORY)
+			h->n++;
 		else
-			vm->hist_head = (vm->hist_head + 1) % VM_HISTORY;
+			h->head = (h->head + 1) % VM_HISTORY;
 	}
 }

@@ -76,7 +76,7 @@ static bool valid_id(const char *id)
 /* ---- reads ---- */
 
 /* With --os-credentials, a VM's "placement": what Nova allocated beside its SLA's minimums. */
-static void add_placement(const struct api *api, const struct vm *vm, json_t *doc)
+static void add_placement(const struct api *api, const struct snap_vm *vm, json_t *doc)
 {
 	struct placement_vm pv;
 
@@ -91,21 +91,37 @@ static void add_placement(const struct api *api, const struct vm *vm, json_t *do
 }
 
 /* How key names vm: by its name, its UUID or its domid. */
-static const char *named_by(const struct vm *vm, const char *key)
+static const char *named_by(const struct snap_vm *vm, const char *key)
 {
 	return !strcmp(vm->id, key)	    ? "its name"
 	       : !strcasecmp(vm->uuid, key) ? "its UUID"
 					    : "its domid";
 }
 
-/* The VM id names (NULL: none), into *out; false, answered 409 with both, when it names two
- * (a VM's name equal to another's domid or UUID): the agent never guesses which was meant. */
-static bool lookup(struct api *api, struct http_request *req, const char *id, const struct vm **out)
+/* The model as the readers see it (snapshot.h); NULL, answered 500, when out of memory. */
+static const struct snapshot *snapshot_or_500(struct api *api, struct http_request *req)
 {
-	struct vm *other = NULL, *vm = host_lookup_vm(&api->ctl->host, id, &other);
+	const struct snapshot *s = control_snapshot(api->ctl);
+
+	if (!s)
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+	return s;
+}
+
+/* The VM id names (NULL: none), into *out; false, answered 409 with both, when it names two
+ * (a VM's name equal to another's domid or UUID): the agent never guesses which was meant;
+ * false, answered 500, when out of memory. */
+static bool lookup(struct api *api, struct http_request *req, const char *id,
+		   const struct snap_vm **out)
+{
+	const struct snapshot *s = snapshot_or_500(api, req);
+	const struct snap_vm *other = NULL, *vm;
 	char msg[400];
 
-	*out = vm;
+	*out = NULL;
+	if (!s)
+		return false;
+	*out = vm = snapshot_lookup_vm(s, id, &other);
 	if (!other)
 		return true;
 	snprintf(msg, sizeof(msg),
@@ -119,7 +135,7 @@ static bool lookup(struct api *api, struct http_request *req, const char *id, co
 /* GET /vms/{id} and /vms/{id}/stats: the VM's state or its history, or 404. */
 static void get_vm(struct api *api, struct http_request *req, const char *id, bool history)
 {
-	const struct vm *vm;
+	const struct snap_vm *vm;
 	char msg[128];
 
 	if (!lookup(api, req, id, &vm))
@@ -133,7 +149,7 @@ static void get_vm(struct api *api, struct http_request *req, const char *id, bo
 		http_respond_json(req, MHD_HTTP_OK, state_vm_stats_json(vm, api->cfg->period_ms));
 		return;
 	}
-	json_t *doc = state_vm_json(api->ctl, vm);
+	json_t *doc = state_vm_json(control_snapshot(api->ctl), vm); /* lookup's, unchanged */
 
 	add_placement(api, vm, doc);
 	http_respond_json(req, MHD_HTTP_OK, doc);
@@ -141,24 +157,23 @@ static void get_vm(struct api *api, struct http_request *req, const char *id, bo
 
 static void get_vms(struct api *api, struct http_request *req)
 {
-	json_t *report = state_report_json(api->ctl);
-	json_t *vms = report ? json_incref(json_object_get(report, "vms")) : NULL, *item;
+	const struct snapshot *s = snapshot_or_500(api, req);
+	json_t *report, *vms, *item;
 	size_t i;
 
+	if (!s)
+		return;
+	report = state_report_json(s);
+	vms = report ? json_incref(json_object_get(report, "vms")) : NULL;
 	json_decref(report);
-	json_array_foreach(vms, i, item) {
-		const char *id = json_string_value(json_object_get(item, "id"));
-		const struct vm *vm = id ? host_find_vm(&api->ctl->host, id) : NULL;
-
-		if (vm)
-			add_placement(api, vm, item);
-	}
+	json_array_foreach(vms, i, item) /* one item a VM, in the snapshot's order */
+		add_placement(api, &s->vms[i], item);
 	http_respond_json(req, MHD_HTTP_OK, vms ? json_pack("{s:o}", "vms", vms) : NULL);
 }
 
 static void get_sla(struct api *api, struct http_request *req, const char *id)
 {
-	const struct vm *vm;
+	const struct snap_vm *vm;
 	char msg[160];
 
 	if (!lookup(api, req, id, &vm))
@@ -233,27 +248,30 @@ static json_t *placement_json(const struct placement *pl)
 
 /* VMs the platform shows that the agent left out, and why: [{name, why}] (the name with \xNN
  * for each byte that was not printable UTF-8). */
-static json_t *refused_json(const struct control *ctl)
+static json_t *refused_json(const struct snapshot *s)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a && i < ctl->n_refused; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "name", ctl->refused[i].name,
-						   "why", ctl->refused[i].why));
+	for (size_t i = 0; a && i < s->n_refused; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name", s->refused[i].name, "why",
+						   s->refused[i].why));
 	return a;
 }
 
 static void get_host(struct api *api, struct http_request *req)
 {
-	const struct host *h = &api->ctl->host;
-	json_t *ups = json_array(), *doc, *pps;
+	const struct snapshot *h = snapshot_or_500(api, req);
+	json_t *ups, *doc, *pps;
 
+	if (!h)
+		return;
+	ups = json_array();
 	for (size_t u = 0; ups && u < h->n_uplinks; u++)
 		json_array_append_new(ups, uplink_json(&h->uplinks[u]));
 	doc = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:{s:I, s:I}, s:o}", "platform",
 			api->info.platform, "enforcer", api->info.enforcer, "mode", api->info.mode,
-			"period_ms", (int)api->info.period_ms, "tick", (json_int_t)api->ctl->tick,
-			"overruns", (json_int_t)api->ctl->overruns, "capacity_pps",
+			"period_ms", (int)api->info.period_ms, "tick", (json_int_t)h->tick,
+			"overruns", (json_int_t)h->overruns, "capacity_pps",
 			h->host_capacity_pps ? json_integer((json_int_t)h->host_capacity_pps)
 					     : json_null(),
 			"floor", "bps", (json_int_t)h->floor[ALLOC_BPS], "pps",
@@ -263,24 +281,28 @@ static void get_host(struct api *api, struct http_request *req)
 		json_object_update(doc, pps);
 	json_decref(pps);
 	if (doc)
-		json_object_set_new(doc, "refused_vms", refused_json(api->ctl));
+		json_object_set_new(doc, "refused_vms", refused_json(h));
 	if (doc && api->placement)
 		json_object_set_new(doc, "placement", placement_json(api->placement));
 	http_respond_json(req, MHD_HTTP_OK, doc);
 }
 
-static json_t *readiness_problems(const struct api *api);
+static json_t *readiness_problems(const struct api *api, const struct snapshot *s);
 
 static void get_metrics(struct api *api, struct http_request *req)
 {
-	json_t *problems = readiness_problems(api);
-	struct metrics_text *t = metrics_get(
-		api->metrics, api->ctl, api->placement ? placement_status(api->placement) : NULL,
-		api->http ? http_counts(api->http) : NULL,
-		problems && json_array_size(problems) == 0);
+	const struct snapshot *s = snapshot_or_500(api, req);
+	json_t *problems;
+	struct metrics_text *t;
 	const char *text;
 	size_t len;
 
+	if (!s)
+		return;
+	problems = readiness_problems(api, s);
+	t = metrics_get(api->metrics, s, api->placement ? placement_status(api->placement) : NULL,
+			api->http ? http_counts(api->http) : NULL,
+			problems && json_array_size(problems) == 0);
 	json_decref(problems);
 	if (!t) {
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
@@ -292,17 +314,16 @@ static void get_metrics(struct api *api, struct http_request *req)
 }
 
 /* Why the agent is not ready (GET /readyz, dbavm_ready): an array, empty when it is. */
-static json_t *readiness_problems(const struct api *api)
+static json_t *readiness_problems(const struct api *api, const struct snapshot *s)
 {
 	json_t *problems = json_array();
 
 	if (api->state_lost)
 		json_array_append_new(problems, json_string(api->state_problem));
-	if (!api->ctl->started)
+	if (!s->started)
 		json_array_append_new(problems, json_string("no control period has run yet"));
-	if (api->ctl->plat->ops->problem && api->ctl->plat->ops->problem(api->ctl->plat))
-		json_array_append_new(problems,
-				      json_string(api->ctl->plat->ops->problem(api->ctl->plat)));
+	if (s->platform_problem)
+		json_array_append_new(problems, json_string(s->platform_problem));
 	if (api->placement && placement_status(api->placement)->problem) {
 		char msg[700];
 
@@ -315,7 +336,12 @@ static json_t *readiness_problems(const struct api *api)
 
 static void get_readyz(struct api *api, struct http_request *req)
 {
-	json_t *problems = readiness_problems(api);
+	const struct snapshot *s = snapshot_or_500(api, req);
+	json_t *problems;
+
+	if (!s)
+		return;
+	problems = readiness_problems(api, s);
 
 	if (json_array_size(problems) == 0) {
 		json_decref(problems);
@@ -323,7 +349,7 @@ static void get_readyz(struct api *api, struct http_request *req)
 		 * count says it is there (GET /host lists them). */
 		http_respond_json(req, MHD_HTTP_OK,
 				  json_pack("{s:s, s:I}", "status", "ready", "refused_vms",
-					    (json_int_t)api->ctl->n_refused));
+					    (json_int_t)s->n_refused));
 		return;
 	}
 	http_respond_json(req, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -410,7 +436,7 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 	struct admit_refusal refusal;
 	struct api_pending *p;
 	struct sla sla;
-	const struct vm *vm;
+	const struct snap_vm *vm;
 	size_t n_pend;
 
 	if (rc) {
@@ -425,7 +451,7 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 		return;
 	}
-	rc = admit_sla(&api->ctl->host, id, &sla, pend, n_pend, &refusal);
+	rc = admit_sla(control_snapshot(api->ctl), id, &sla, pend, n_pend, &refusal);
 	free(pend);
 	if (rc) {
 		log_info("sla refused vm=%s why=\"%s\"", log_q(id), refusal.msg);
@@ -508,7 +534,7 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 
 static void delete_sla(struct api *api, struct http_request *req, const char *id)
 {
-	const struct vm *vm;
+	const struct snap_vm *vm;
 	struct api_pending *p;
 	char msg[128];
 
@@ -549,8 +575,6 @@ static void on_stored(void *cookie, int rc, void *arg)
 {
 	struct api_pending *p = cookie, **pp;
 	struct api *api = arg;
-	struct host *h = &api->ctl->host;
-	struct vm *vm;
 	char msg[160];
 
 	if (p->background) { /* memory changed when it was queued: only a failure to say */
@@ -575,8 +599,7 @@ static void on_stored(void *cookie, int rc, void *arg)
 	}
 	if (p->ack) {
 		api->state_lost = false;
-		log_warn("state loss acknowledged: the agent is ready again slas=%zu",
-			 api->ctl->host.n_vms);
+		log_warn("state loss acknowledged: the agent is ready again");
 		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
 	} else if (p->del) {
 		control_clear_sla(api->ctl, p->id);
@@ -586,11 +609,8 @@ static void on_stored(void *cookie, int rc, void *arg)
 		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 			      "stored, but out of memory applying it; it applies after a restart");
 	} else {
-		vm = host_find_vm(h, p->id);
-		if (vm) { /* a VM that came meanwhile is present: the next sweep stores that */
-			vm->absent_stored = p->absent_since;
-			vm->absent_since = vm->present ? 0 : p->absent_since;
-		}
+		/* a VM that came meanwhile is present: the next sweep stores that */
+		control_note_absence(api->ctl, p->id, p->absent_since, p->absent_since);
 		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64,
 			 log_q(p->id), p->sla.priority, p->sla.weight, p->sla.min_bps,
 			 p->sla.min_pps);
@@ -640,14 +660,17 @@ static int background(struct api *api, const char *id, const struct sla *sla, in
 
 void api_period(struct api *api)
 {
-	struct host *h = &api->ctl->host;
+	const struct snapshot *h;
 	int64_t now = (int64_t)time(NULL);
 
 	if (now == api->swept_at)
-		return; /* once a second: absences are counted in seconds */
+		return;			/* once a second: absences are counted in seconds */
+	h = control_snapshot(api->ctl); /* stays valid while the loop below changes the model */
+	if (!h)
+		return; /* out of memory: the next second tries again */
 	api->swept_at = now;
 	for (size_t m = h->n_vms; m-- > 0;) {
-		struct vm *vm = h->vms[m];
+		const struct snap_vm *vm = &h->vms[m];
 
 		if (!vm->has_sla || change_pending(api, vm->id))
 			continue; /* the request's answer records it */
@@ -663,7 +686,7 @@ void api_period(struct api *api)
 		}
 		if (vm->absent_since != vm->absent_stored &&
 		    !background(api, vm->id, &vm->sla, vm->absent_since))
-			vm->absent_stored = vm->absent_since;
+			control_note_absence(api->ctl, vm->id, vm->absent_since, vm->absent_since);
 	}
 }
 

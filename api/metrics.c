@@ -19,7 +19,6 @@
 
 #include "http.h"
 #include "placement.h"
-#include "report.h"
 #include "version.h"
 
 struct metrics_text {
@@ -40,8 +39,8 @@ struct metrics {
 	size_t n_vm_labels;
 	/* The last text and the state of the model it shows. */
 	struct metrics_text *text;
-	uint64_t text_tick, text_generation;
-	bool text_started, text_ready;
+	uint64_t text_seq; /* the snapshot's */
+	bool text_ready;
 	size_t last_len;
 };
 
@@ -174,13 +173,13 @@ static void family(struct buf *b, const char *name, const char *type, const char
 
 /* ---- label sets, escaped once per change of the model ---- */
 
-static int build_labels(struct metrics *m, const struct host *h)
+static int build_labels(struct metrics *m, const struct snapshot *h)
 {
 	struct buf b = { 0 };
 	size_t n_vifs = 0, k = 0;
 
 	for (size_t i = 0; i < h->n_vms; i++)
-		n_vifs += h->vms[i]->n_vifs;
+		n_vifs += h->vms[i].n_vifs;
 	free(m->vm_label);
 	free(m->vif_label);
 	free(m->vm_label_len);
@@ -192,7 +191,7 @@ static int build_labels(struct metrics *m, const struct host *h)
 	if (!m->vm_label || !m->vif_label || !m->vm_label_len || !m->vif_label_len)
 		return -1;
 	for (size_t i = 0; i < h->n_vms; i++) {
-		const struct vm *vm = h->vms[i];
+		const struct snap_vm *vm = &h->vms[i];
 
 		m->vm_label[i] = b.len;
 		puts_(&b, "{vm=\"");
@@ -204,7 +203,7 @@ static int build_labels(struct metrics *m, const struct host *h)
 			puts_(&b, "{vm=\"");
 			put_label_value(&b, vm->id);
 			puts_(&b, "\",vif=\"");
-			put_label_value(&b, vm->vifs[j]->desc.id);
+			put_label_value(&b, vm->vifs[j].id);
 			put(&b, "\"} ", 3);
 			m->vif_label_len[k] = (uint16_t)(b.len - m->vif_label[k]);
 		}
@@ -216,7 +215,7 @@ static int build_labels(struct metrics *m, const struct host *h)
 	free(m->labels);
 	m->labels = b.p;
 	m->n_vm_labels = h->n_vms;
-	m->labels_generation = h->generation;
+	m->labels_generation = h->model_generation;
 	m->have_labels = true;
 	return 0;
 }
@@ -260,7 +259,7 @@ static const struct {
 };
 
 /* Offered and dropped have no series where the enforcer does not see them (passed_only). */
-static void render_counters(struct buf *b, const struct metrics *m, const struct host *h,
+static void render_counters(struct buf *b, const struct metrics *m, const struct snapshot *h,
 			    bool passed_only)
 {
 	char name[64];
@@ -276,7 +275,7 @@ static void render_counters(struct buf *b, const struct metrics *m, const struct
 		family(b, name, "counter", counters[f].help);
 		for (size_t i = 0; i < h->n_vms; i++) {
 			sample(b, name, len, VM_LABEL(m, i));
-			put_u64(b, counter_of(&h->vms[i]->total, (enum counter_field)f));
+			put_u64(b, counter_of(&h->vms[i].total, (enum counter_field)f));
 			put(b, "\n", 1);
 		}
 		strcpy(name, "dbavm_vif_");
@@ -284,11 +283,11 @@ static void render_counters(struct buf *b, const struct metrics *m, const struct
 		len = strlen(name);
 		family(b, name, "counter", counters[f].help);
 		for (size_t i = 0; i < h->n_vms; i++) {
-			const struct vm *vm = h->vms[i];
+			const struct snap_vm *vm = &h->vms[i];
 
 			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
 				sample(b, name, len, VIF_LABEL(m, k));
-				put_u64(b, counter_of(&vm->vifs[j]->total, (enum counter_field)f));
+				put_u64(b, counter_of(&vm->vifs[j].total, (enum counter_field)f));
 				put(b, "\n", 1);
 			}
 		}
@@ -308,28 +307,20 @@ static void sample_vm_with(struct buf *b, const char *name, const struct metrics
 
 /* Delay, jitter and loss by cause, for the VMs whose enforcer measures
  * them; a figure the enforcer cannot see has no series rather than a 0. */
-static void render_delay(struct buf *b, const struct metrics *m, const struct control *ctl)
+static void render_delay(struct buf *b, const struct metrics *m, const struct snapshot *h)
 {
-	const struct host *h = &ctl->host;
-	bool on_path = ctl->enf->ops->drops_on_path;
-	struct vm_delay *d = calloc(h->n_vms + 1, sizeof(*d));
+	bool on_path = h->drops_on_path;
 
-	if (!d) {
-		b->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < h->n_vms; i++)
-		report_vm_delay(h->vms[i], DELAY_NONE, &d[i]);
 	family(b, "dbavm_vm_delay_seconds", "histogram",
 	       "One-way delay of sampled packets from the netfront hook to the uplink's egress.");
 	for (size_t i = 0; i < h->n_vms; i++) {
 		uint64_t cum = 0;
 		char le[48];
 
-		if (!d[i].measured)
+		if (!h->vms[i].delay.measured)
 			continue;
 		for (int k = 0; k <= DELAY_N_PROM; k++) {
-			cum += d[i].prom[k];
+			cum += h->vms[i].delay.prom[k];
 			if (k < DELAY_N_PROM)
 				snprintf(le, sizeof(le), "le=\"%g\"",
 					 (double)delay_prom_bounds_ns[k] / 1e9);
@@ -340,19 +331,19 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 			put(b, "\n", 1);
 		}
 		sample(b, "dbavm_vm_delay_seconds_sum", 26, VM_LABEL(m, i));
-		put_ns_as_seconds(b, d[i].total_sum_ns);
+		put_ns_as_seconds(b, h->vms[i].delay.total_sum_ns);
 		put(b, "\n", 1);
 		sample(b, "dbavm_vm_delay_seconds_count", 28, VM_LABEL(m, i));
-		put_u64(b, d[i].total_n);
+		put_u64(b, h->vms[i].delay.total_n);
 		put(b, "\n", 1);
 	}
 	family(b, "dbavm_vm_jitter_seconds", "gauge",
 	       "RFC 3550 interarrival jitter over consecutive delay samples.");
 	for (size_t i = 0; i < h->n_vms; i++) {
-		if (!d[i].measured || d[i].jitter_na)
+		if (!h->vms[i].delay.measured || h->vms[i].delay.jitter_na)
 			continue;
 		sample(b, "dbavm_vm_jitter_seconds", 23, VM_LABEL(m, i));
-		put_ns_as_seconds(b, (uint64_t)(d[i].jitter_ns + 0.5));
+		put_ns_as_seconds(b, (uint64_t)(h->vms[i].delay.jitter_ns + 0.5));
 		put(b, "\n", 1);
 	}
 	family(b, "dbavm_vm_lost_packets_total", "counter",
@@ -360,26 +351,25 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct co
 	       "(lost between the guest and the uplink; from samples, scaled by the sampling "
 	       "rate).");
 	for (size_t i = 0; i < h->n_vms; i++) {
-		const struct vm *vm = h->vms[i];
+		const struct snap_vm *vm = &h->vms[i];
 
-		if (!on_path && !ctl->enf->ops->passed_only) {
+		if (!on_path && !h->passed_only) {
 			sample_vm_with(b, "dbavm_vm_lost_packets_total", m, i, "cause=\"policy\"");
 			put_u64(b, vm->total.dropped_pkts);
 			put(b, "\n", 1);
 		}
-		if (on_path || d[i].measured) {
+		if (on_path || h->vms[i].delay.measured) {
 			sample_vm_with(b, "dbavm_vm_lost_packets_total", m, i, "cause=\"path\"");
 			put_u64(b, on_path ? vm->total.dropped_pkts
-					   : d[i].lost * (uint64_t)ctl->enf->sample_every);
+					   : h->vms[i].delay.lost * (uint64_t)h->sample_every);
 			put(b, "\n", 1);
 		}
 	}
-	free(d);
 }
 
 enum vif_gauge { LIMIT, DEMAND, ALLOC };
 
-static void render_vif_gauges(struct buf *b, const struct metrics *m, const struct host *h)
+static void render_vif_gauges(struct buf *b, const struct metrics *m, const struct snapshot *h)
 {
 	static const struct {
 		const char *name, *help;
@@ -405,13 +395,13 @@ static void render_vif_gauges(struct buf *b, const struct metrics *m, const stru
 
 		family(b, g[f].name, "gauge", g[f].help);
 		for (size_t i = 0; i < h->n_vms; i++) {
-			const struct vm *vm = h->vms[i];
+			const struct snap_vm *vm = &h->vms[i];
 
 			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
-				const struct alloc_vif_out *o = &vm->vifs[j]->alloc;
+				const struct alloc_vif_out *o = &vm->vifs[j].alloc;
 				uint64_t v;
 
-				if (!vm->vifs[j]->have_alloc)
+				if (!vm->vifs[j].have_alloc)
 					continue;
 				v = g[f].what == LIMIT	  ? o->limit[g[f].r]
 				    : g[f].what == DEMAND ? o->demand[g[f].r]
@@ -428,7 +418,7 @@ static void render_vif_gauges(struct buf *b, const struct metrics *m, const stru
 }
 
 /* xen-credit: the vifs' shared rings (state_json.c's ring), only where they were read. */
-static void render_rings(struct buf *b, const struct metrics *m, const struct host *h)
+static void render_rings(struct buf *b, const struct metrics *m, const struct snapshot *h)
 {
 	static const char *const names[] = { "dbavm_vif_ring_backlog_slots",
 					     "dbavm_vif_credit_waiting" };
@@ -443,10 +433,10 @@ static void render_rings(struct buf *b, const struct metrics *m, const struct ho
 
 		family(b, names[f], "gauge", helps[f]);
 		for (size_t i = 0; i < h->n_vms; i++) {
-			const struct vm *vm = h->vms[i];
+			const struct snap_vm *vm = &h->vms[i];
 
 			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
-				const struct vif *v = vm->vifs[j];
+				const struct snap_vif *v = &vm->vifs[j];
 
 				if (!v->have_cnt || !v->cnt.ring_known)
 					continue;
@@ -458,7 +448,7 @@ static void render_rings(struct buf *b, const struct metrics *m, const struct ho
 	}
 }
 
-static void render_vm_gauges(struct buf *b, const struct metrics *m, const struct host *h)
+static void render_vm_gauges(struct buf *b, const struct metrics *m, const struct snapshot *h)
 {
 	static const char *const names[] = { "dbavm_vm_sla_min_bytes_per_second",
 					     "dbavm_vm_sla_max_bytes_per_second",
@@ -482,8 +472,8 @@ static void render_vm_gauges(struct buf *b, const struct metrics *m, const struc
 
 		family(b, names[f], "gauge", helps[f]);
 		for (size_t i = 0; i < h->n_vms; i++) {
-			const struct vm *vm = h->vms[i];
-			const struct sla *s = vm_sla(vm);
+			const struct snap_vm *vm = &h->vms[i];
+			const struct sla *s = &vm->sla_in_force;
 
 			sample(b, names[f], len, VM_LABEL(m, i));
 			switch (f) {
@@ -525,7 +515,7 @@ static void uplink_sample(struct buf *b, const char *name, const char *uplink, c
 	puts_(b, "\"} ");
 }
 
-static void render_uplinks(struct buf *b, const struct host *h)
+static void render_uplinks(struct buf *b, const struct snapshot *h)
 {
 	family(b, "dbavm_uplink_capacity_bytes_per_second", "gauge",
 	       "Uplink byte-rate capacity (+Inf: unlimited).");
@@ -578,7 +568,7 @@ static void render_uplinks(struct buf *b, const struct host *h)
 	put(b, "\n", 1);
 }
 
-static void render_loop(struct buf *b, const struct metrics_info *info, const struct control *ctl)
+static void render_loop(struct buf *b, const struct metrics_info *info, const struct snapshot *s)
 {
 	uint64_t cum = 0;
 
@@ -596,19 +586,19 @@ static void render_loop(struct buf *b, const struct metrics_info *info, const st
 	put(b, "\n", 1);
 	family(b, "dbavm_loop_ticks_total", "counter", "Periods completed.");
 	puts_(b, "dbavm_loop_ticks_total ");
-	put_u64(b, ctl->tick);
+	put_u64(b, s->tick);
 	put(b, "\n", 1);
 	family(b, "dbavm_loop_time_seconds", "gauge",
 	       "The agent's clock when the last period read the counters, from its start: where "
 	       "the time its counters cover ends (rates over its own time, whatever the periods' "
 	       "lengths).");
 	puts_(b, "dbavm_loop_time_seconds ");
-	put_us_as_seconds(b, ctl->read_ns / 1000);
+	put_us_as_seconds(b, s->read_ns / 1000);
 	put(b, "\n", 1);
 	family(b, "dbavm_loop_lateness_seconds", "histogram",
 	       "How late each control period started after it was due.");
 	for (int i = 0; i <= CONTROL_N_LATENESS; i++) {
-		cum += ctl->lateness_count[i];
+		cum += s->lateness_count[i];
 		puts_(b, "dbavm_loop_lateness_seconds_bucket{le=\"");
 		if (i < CONTROL_N_LATENESS)
 			put_us_as_seconds(b, control_lateness_bucket_us[i]);
@@ -619,25 +609,25 @@ static void render_loop(struct buf *b, const struct metrics_info *info, const st
 		put(b, "\n", 1);
 	}
 	puts_(b, "dbavm_loop_lateness_seconds_sum ");
-	put_us_as_seconds(b, ctl->lateness_sum_ns / 1000);
+	put_us_as_seconds(b, s->lateness_sum_ns / 1000);
 	puts_(b, "\ndbavm_loop_lateness_seconds_count ");
-	put_u64(b, ctl->lateness_n);
+	put_u64(b, s->lateness_n);
 	put(b, "\n", 1);
 	family(b, "dbavm_slas_forgotten_total", "counter",
 	       "SLAs dropped because their VM was absent for --forget-absent-after.");
 	puts_(b, "dbavm_slas_forgotten_total ");
-	put_u64(b, ctl->host.slas_forgotten);
+	put_u64(b, s->slas_forgotten);
 	put(b, "\n", 1);
 	family(b, "dbavm_loop_overruns_total", "counter",
 	       "Periods the loop started late by a whole period or more.");
 	puts_(b, "dbavm_loop_overruns_total ");
-	put_u64(b, ctl->overruns);
+	put_u64(b, s->overruns);
 	put(b, "\n", 1);
-	if (ctl->matcher) {
+	if (s->samples_delay) {
 		family(b, "dbavm_delay_samples_unmatched_total", "counter",
 		       "Delay samples dropped because the table of samples in flight was full.");
 		puts_(b, "dbavm_delay_samples_unmatched_total ");
-		put_u64(b, delay_overflows(ctl->matcher));
+		put_u64(b, s->delay_overflows);
 		put(b, "\n", 1);
 	}
 }
@@ -653,7 +643,7 @@ static void counter_line(struct buf *b, const char *name, const char *type, cons
 }
 
 /* With --os-credentials: how the Placement syncs go, and per VM what Nova allocated. */
-static void render_placement(struct buf *b, const struct metrics *m, const struct host *h,
+static void render_placement(struct buf *b, const struct metrics *m, const struct snapshot *h,
 			     const struct placement_status *st)
 {
 	static const char *const names[] = { "dbavm_vm_placement_allocated_bytes_per_second",
@@ -689,7 +679,7 @@ static void render_placement(struct buf *b, const struct metrics *m, const struc
 		return;
 	}
 	for (size_t i = 0; i < h->n_vms; i++) /* once per VM, not once per family */
-		placement_vm(st, h->vms[i], &pv[i]);
+		placement_vm(st, &h->vms[i], &pv[i]);
 	for (int f = 0; f < 3; f++) {
 		size_t len = strlen(names[f]);
 
@@ -768,21 +758,20 @@ static void render_http(struct buf *b, const struct http_counts *hc)
 	}
 }
 
-static struct metrics_text *render(struct metrics *m, const struct control *ctl,
+static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 				   const struct placement_status *pst, const struct http_counts *hc,
 				   bool ready)
 {
-	const struct host *h = &ctl->host;
 	struct buf b = { 0 };
 	struct metrics_text *t;
 	size_t head = offsetof(struct metrics_text, data);
 
-	if ((!m->have_labels || m->labels_generation != h->generation) && build_labels(m, h))
+	if ((!m->have_labels || m->labels_generation != h->model_generation) && build_labels(m, h))
 		return NULL;
 	/* The header of struct metrics_text first, the text after it: one allocation. */
 	reserve(&b, head + m->last_len + m->last_len / 8 + 4096);
 	b.len = head;
-	render_loop(&b, &m->info, ctl);
+	render_loop(&b, &m->info, h);
 	if (hc)
 		render_http(&b, hc);
 	counter_line(&b, "dbavm_ready", "gauge", "1 when GET /readyz answers ready, else 0.",
@@ -790,18 +779,18 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 	counter_line(&b, "dbavm_vms_refused", "gauge",
 		     "VMs the platform shows that the agent left out for their names (GET /host "
 		     "says which and why); not limited.",
-		     ctl->n_refused);
+		     h->n_refused);
 	counter_line(&b, "dbavm_enforcer_sync_failures_total", "counter",
 		     "Periods whose enforcer sync (its own state on the host) failed.",
-		     ctl->sync_failures);
+		     h->sync_failures);
 	counter_line(&b, "dbavm_enforcer_apply_failures_total", "counter",
-		     "Limits the enforcer failed to apply to a vif.", ctl->apply_failures);
+		     "Limits the enforcer failed to apply to a vif.", h->apply_failures);
 	render_uplinks(&b, h);
 	render_vm_gauges(&b, m, h);
-	render_counters(&b, m, h, ctl->enf->ops->passed_only);
+	render_counters(&b, m, h, h->passed_only);
 	render_vif_gauges(&b, m, h);
 	render_rings(&b, m, h);
-	render_delay(&b, m, ctl);
+	render_delay(&b, m, h);
 	if (pst)
 		render_placement(&b, m, h, pst);
 	if (b.oom) {
@@ -815,22 +804,19 @@ static struct metrics_text *render(struct metrics *m, const struct control *ctl,
 	return t;
 }
 
-struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
+struct metrics_text *metrics_get(struct metrics *m, const struct snapshot *s,
 				 const struct placement_status *pst, const struct http_counts *hc,
 				 bool ready)
 {
-	/* The text stands for one state of the model: a period, a generation of changes. */
-	if (!m->text || m->text_tick != ctl->tick || m->text_generation != ctl->host.generation ||
-	    m->text_started != ctl->started || m->text_ready != ready) {
-		struct metrics_text *t = render(m, ctl, pst, hc, ready);
+	/* The text stands for one snapshot of the model, and one readiness. */
+	if (!m->text || m->text_seq != s->seq || m->text_ready != ready) {
+		struct metrics_text *t = render(m, s, pst, hc, ready);
 
 		if (!t)
 			return NULL;
 		metrics_text_release(m->text);
 		m->text = t;
-		m->text_tick = ctl->tick;
-		m->text_generation = ctl->host.generation;
-		m->text_started = ctl->started;
+		m->text_seq = s->seq;
 		m->text_ready = ready;
 	}
 	m->text->refs++;

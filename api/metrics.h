@@ -1,10 +1,10 @@
 /*
- * metrics: the Prometheus text exposition (format 0.0.4) of the host model: per VM and per
- * vif counters and gauges, uplinks, the loop, the build.
+ * metrics: the Prometheus text exposition (format 0.0.4) of the snapshot of the host model
+ * (snapshot.h): per VM and per vif counters and gauges, uplinks, the loop, the build.
  *
- * The text is rendered at most once per state of the model (a new period, or a change such as
- * an SLA) and shared by every scrape until then, so a storm of scrapes costs the loop one
- * render per period, not one per request.
+ * The text is rendered at most once per snapshot (a new period, or a change such as an SLA)
+ * and shared by every scrape until then, so a storm of scrapes costs the loop one render per
+ * period, not one per request.
  */
 #ifndef DBAVM_METRICS_H
 #define DBAVM_METRICS_H
@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "control.h"
+#include "snapshot.h"
 
 struct metrics_info {
 	const char *platform, *enforcer, *mode;
@@ -28,10 +28,10 @@ void metrics_free(struct metrics *m);
 struct placement_status;
 struct http_counts;
 
-/* The exposition of the model as it is now (and of the Placement syncs, pst, and the HTTP
+/* The exposition of snapshot s (and of the Placement syncs, pst, and the HTTP
  * server's counts, hc, when not NULL), with a reference the caller must release; NULL on
  * allocation failure. */
-struct metrics_text *metrics_get(struct metrics *m, const struct control *ctl,
+struct metrics_text *metrics_get(struct metrics *m, const struct snapshot *s,
 				 const struct placement_status *pst, const struct http_counts *hc,
 				 bool ready);
 const char *metrics_text_data(const struct metrics_text *t, size_t *len);

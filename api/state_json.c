@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
-
 static json_t *pair(uint64_t bps, uint64_t pps)
 {
 	return json_pack("{s:o, s:o}", "bps", sla_rate_json(bps), "pps", sla_rate_json(pps));
@@ -29,23 +27,20 @@ static json_t *summary_json(const struct delay_summary *s);
 static json_t *seconds_json(double ns);
 
 /* A vif's delay (over the period and since found) and jitter; null when not measured. */
-static void vif_delay_json(const struct vif *vif, json_t **delay, json_t **jitter)
+static void vif_delay_json(const struct snap_vif *vif, json_t **delay, json_t **jitter)
 {
-	struct delay_summary p, t;
-
 	*delay = *jitter = NULL;
-	if (!vif->delay)
+	if (!vif->delay_measured)
 		return;
-	delay_summarize(&vif->delay->period, &p);
-	delay_summarize(&vif->delay->total, &t);
-	*delay = json_pack("{s:o, s:o}", "period", summary_json(&p), "total", summary_json(&t));
-	if (vif->delay->total.n)
-		*jitter = seconds_json(vif->delay->jitter_ns);
+	*delay = json_pack("{s:o, s:o}", "period", summary_json(&vif->delay_period), "total",
+			   summary_json(&vif->delay_total));
+	if (vif->jitter_known)
+		*jitter = seconds_json(vif->jitter_ns);
 }
 
 /* What the enforcer saw of the vif's ring at its last reading (xen-credit: netback's shared
  * ring, where what the credit holds waits); null where it cannot see one. */
-static json_t *ring_json(const struct vif *vif)
+static json_t *ring_json(const struct snap_vif *vif)
 {
 	if (!vif->have_cnt || !vif->cnt.ring_known)
 		return json_null();
@@ -53,7 +48,7 @@ static json_t *ring_json(const struct vif *vif)
 			 "credit_waiting", vif->cnt.credit_waiting);
 }
 
-static json_t *vif_json(const struct vif *vif, bool seen)
+static json_t *vif_json(const struct snap_vif *vif, bool seen)
 {
 	const struct alloc_vif_out *a = &vif->alloc;
 	json_t *demand, *limit, *delay, *jitter;
@@ -66,12 +61,12 @@ static json_t *vif_json(const struct vif *vif, bool seen)
 		limit = pair(UINT64_MAX, UINT64_MAX);
 	}
 	vif_delay_json(vif, &delay, &jitter);
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->desc.id,
-			 "uplink", vif->desc.uplink, "offered",
-			 seen_json(&vif->rates.offered, seen), "demand", demand, "limit", limit,
-			 "passed", rate_json(&vif->rates.passed), "dropped",
-			 seen_json(&vif->rates.dropped, seen), "delay", delay ? delay : json_null(),
-			 "jitter_s", jitter ? jitter : json_null(), "ring", ring_json(vif));
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
+			 "uplink", vif->uplink, "offered", seen_json(&vif->rates.offered, seen),
+			 "demand", demand, "limit", limit, "passed", rate_json(&vif->rates.passed),
+			 "dropped", seen_json(&vif->rates.dropped, seen), "delay",
+			 delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null(),
+			 "ring", ring_json(vif));
 }
 
 static json_t *seconds_json(double ns)
@@ -111,38 +106,34 @@ static json_t *jitter_json(const struct vm_period *p)
 	return p->jitter_na ? json_null() : seconds_json(p->jitter_ns);
 }
 
-json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
+json_t *state_vm_json(const struct snapshot *s, const struct snap_vm *vm)
 {
-	struct vm_period p;
+	const struct vm_period *p = &vm->period;
 	json_t *vifs = json_array(), *obj, *delay = NULL;
 
 	if (!vifs)
 		return NULL;
-	report_vm_period(ctl, vm, &p);
 	for (size_t i = 0; i < vm->n_vifs; i++) {
-		if (json_array_append_new(vifs, vif_json(vm->vifs[i], !p.offered_na))) {
+		if (json_array_append_new(vifs, vif_json(&vm->vifs[i], !p->offered_na))) {
 			json_decref(vifs);
 			return NULL;
 		}
 	}
-	if (!p.delay_na) {
-		struct vm_delay total;
-
-		report_vm_delay(vm, DELAY_TOTAL, &total);
-		delay = json_pack("{s:o, s:o}", "period", summary_json(&p.delay), "total",
-				  summary_json(&total.summary));
-	}
-	obj = json_pack(
-		"{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vm->id,
-		"name", vm->id, "uuid", vm->uuid[0] ? json_string(vm->uuid) : json_null(),
-		"present", vm->present, "sla", sla_to_json(vm_sla(vm)), "sla_set", vm->has_sla,
-		"vifs", vifs, "offered", seen_json(&p.offered, !p.offered_na), "passed",
-		rate_json(&p.passed), "dropped", seen_json(&p.dropped, !p.offered_na), "loss",
-		loss_json(&p), "delay", delay ? delay : json_null(), "jitter_s", jitter_json(&p));
+	if (!p->delay_na)
+		delay = json_pack("{s:o, s:o}", "period", summary_json(&p->delay), "total",
+				  summary_json(&vm->delay.summary));
+	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+			vm->id, "name", vm->id, "uuid",
+			vm->uuid[0] ? json_string(vm->uuid) : json_null(), "present", vm->present,
+			"sla", sla_to_json(&vm->sla_in_force), "sla_set", vm->has_sla, "vifs", vifs,
+			"offered", seen_json(&p->offered, !p->offered_na), "passed",
+			rate_json(&p->passed), "dropped", seen_json(&p->dropped, !p->offered_na),
+			"loss", loss_json(p), "delay", delay ? delay : json_null(), "jitter_s",
+			jitter_json(p));
 	if (obj && vm->domid >= 0)
 		json_object_set_new(obj, "domid", json_integer(vm->domid));
 	if (obj) { /* an absent VM: since when, and when its SLA is forgotten (null: never) */
-		uint32_t after = ctl->host.forget_absent_after_s;
+		uint32_t after = s->forget_absent_after_s;
 		bool absent = !vm->present && vm->absent_since;
 
 		json_object_set_new(obj, "absent_since",
@@ -156,14 +147,15 @@ json_t *state_vm_json(const struct control *ctl, const struct vm *vm)
 	return obj;
 }
 
-json_t *state_vm_stats_json(const struct vm *vm, uint32_t period_ms)
+json_t *state_vm_stats_json(const struct snap_vm *vm, uint32_t period_ms)
 {
 	json_t *periods = json_array();
+	uint32_t n = vm->hist ? vm->hist->n : 0;
 
 	if (!periods)
 		return NULL;
-	for (uint32_t k = 0; k < vm->hist_n; k++) {
-		const struct vm_period *p = &vm->hist[(vm->hist_head + k) % VM_HISTORY];
+	for (uint32_t k = 0; k < n; k++) {
+		const struct vm_period *p = vm_history_at(vm->hist, k);
 		json_t *e = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "tick",
 				      (json_int_t)p->tick, "t_ms", (json_int_t)p->t_ms, "offered",
 				      seen_json(&p->offered, !p->offered_na), "passed",
@@ -181,18 +173,18 @@ json_t *state_vm_stats_json(const struct vm *vm, uint32_t period_ms)
 			 "periods", periods);
 }
 
-json_t *state_report_json(const struct control *ctl)
+json_t *state_report_json(const struct snapshot *s)
 {
 	json_t *vms = json_array();
 
 	if (!vms)
 		return NULL;
-	for (size_t m = 0; m < ctl->host.n_vms; m++) {
-		if (json_array_append_new(vms, state_vm_json(ctl, ctl->host.vms[m]))) {
+	for (size_t m = 0; m < s->n_vms; m++) {
+		if (json_array_append_new(vms, state_vm_json(s, &s->vms[m]))) {
 			json_decref(vms);
 			return NULL;
 		}
 	}
-	return json_pack("{s:I, s:I, s:o}", "tick", (json_int_t)ctl->tick, "t_ms",
-			 (json_int_t)(ctl->now_ns / 1000000u), "vms", vms);
+	return json_pack("{s:I, s:I, s:o}", "tick", (json_int_t)s->tick, "t_ms",
+			 (json_int_t)(s->now_ns / 1000000u), "vms", vms);
 }

@@ -189,7 +189,7 @@ static const char *physnet_of(const struct config *cfg, const char *uplink)
 
 /* FNV-1a over what the desired tree is made of (so capacity_pps, which Placement is not
  * told of, does not count). */
-static uint64_t host_sig(const struct host *h)
+static uint64_t host_sig(const struct snapshot *h)
 {
 	uint64_t x = 1469598103934665603ull;
 
@@ -995,7 +995,7 @@ void placement_close(struct placement *p)
 	free(p);
 }
 
-void placement_host(struct placement *p, const struct host *h)
+void placement_host(struct placement *p, const struct snapshot *h)
 {
 	uint64_t sig = host_sig(h);
 
@@ -1024,9 +1024,10 @@ const struct placement_status *placement_status(const struct placement *p)
 	return p ? &p->st : NULL;
 }
 
-void placement_vm(const struct placement_status *s, const struct vm *vm, struct placement_vm *out)
+void placement_vm(const struct placement_status *s, const struct snap_vm *vm,
+		  struct placement_vm *out)
 {
-	const struct sla *sla = vm_sla(vm);
+	const struct sla *sla = &vm->sla_in_force;
 	struct placement_alloc key;
 	const struct placement_alloc *a;
 

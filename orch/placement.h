@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "host.h"
+#include "snapshot.h"
 
 #define PLACEMENT_MICROVERSION "1.37"
 #define PLACEMENT_UUID_NAMESPACE "a3b7f0e2-4c1d-4e8b-9f6a-0d2c5e7b1a93"
@@ -64,9 +64,9 @@ int placement_open(struct placement **out, struct loop *loop, const struct confi
 		   size_t err_len);
 void placement_close(struct placement *p);
 
-/* The host as the control loop now has it (after each period): a sync starts when its
- * uplinks or capacities differ from what Placement was last given. */
-void placement_host(struct placement *p, const struct host *h);
+/* The host as the last snapshot has it (after each period): a sync starts when its uplinks or
+ * capacities differ from what Placement was last given. */
+void placement_host(struct placement *p, const struct snapshot *h);
 
 const struct placement_status *placement_status(const struct placement *p);
 
@@ -76,7 +76,8 @@ struct placement_vm {
 	uint64_t alloc_bps, alloc_pps; /* allocated (kbit/s, kpkt/s) in bit/s and packet/s */
 	bool mismatch;		       /* differs from the SLA's min_bps or min_pps */
 };
-void placement_vm(const struct placement_status *s, const struct vm *vm, struct placement_vm *out);
+void placement_vm(const struct placement_status *s, const struct snap_vm *vm,
+		  struct placement_vm *out);
 
 /* uuid5 (RFC 4122) of name in namespace ns, both as text; out has PLATFORM_UUID_LEN. */
 int placement_uuid5(const char *ns, const char *name, char *out);

@@ -1,0 +1,100 @@
+/*
+ * snapshot: the host as the readers see it. The API's routes, /metrics, admission, Placement's
+ * inputs and --report read an immutable snapshot of the model, never the model itself (struct
+ * host is the control loop's alone).
+ *
+ * Every period and every change through the control functions publishes: the sequence number
+ * moves (control_publish). The snapshot itself is built when a reader first asks for it after
+ * that (control_snapshot), so an agent nobody reads builds none. It holds copies of what the
+ * readers show, and what each VM's figures come from is worked out once, there: the period's
+ * figures, delay summaries and jitter of each VM and vif. The VMs' histories are shared with
+ * the model, not copied: the model writes a history that a snapshot holds into a copy of it.
+ *
+ * A snapshot stays valid until the next control_snapshot() that finds it out of date, or
+ * control_close(); a reader takes it, reads, and lets go within one callback of the loop.
+ */
+#ifndef DBAVM_SNAPSHOT_H
+#define DBAVM_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control.h"
+#include "report.h"
+
+struct snap_vif {
+	char id[PLATFORM_ID_MAX];
+	char uplink[IFNAMSIZ];
+	uint32_t uplink_index;	   /* into snapshot.uplinks */
+	bool have_cnt;		   /* cnt was read (ring_*: what the enforcer saw of the ring) */
+	struct vif_counters cnt;   /* the last reading */
+	struct vif_counters total; /* since the agent found the vif */
+	struct vif_rates rates;	   /* over the last period */
+	bool have_alloc;	   /* else unlimited */
+	struct alloc_vif_out alloc;
+	bool delay_measured; /* the enforcer samples delay on it */
+	struct delay_summary delay_period, delay_total;
+	bool jitter_known; /* some sample since found */
+	double jitter_ns;
+};
+
+struct snap_vm {
+	char id[PLATFORM_ID_MAX];
+	char uuid[PLATFORM_UUID_LEN];
+	int64_t domid;
+	bool present, has_sla;
+	int64_t absent_since, absent_stored;
+	struct sla sla;		   /* its own (has_sla) */
+	struct sla sla_in_force;   /* its own or the default */
+	struct vif_counters total; /* over all its vifs since the agent started */
+	struct vm_period period;   /* what it got over the last period */
+	struct vm_delay delay;	   /* its vifs' delay together, since found (DELAY_TOTAL) */
+	struct snap_vif *vifs;
+	size_t n_vifs;
+	const struct vm_history *hist; /* NULL: no entry yet */
+};
+
+struct snapshot {
+	uint64_t seq;		   /* control_publish's count when it was built */
+	uint64_t model_generation; /* host.generation: VMs, vifs or SLAs changed */
+	uint64_t tick, now_ns, read_ns;
+	bool started;
+	uint64_t overruns, sync_failures, apply_failures;
+	uint64_t lateness_count[CONTROL_N_LATENESS + 1], lateness_sum_ns, lateness_n;
+	struct snap_vm *vms; /* in the order they became known */
+	size_t n_vms;
+	struct snap_vif *vifs; /* all the VMs' vifs, in the VMs' order (each VM's points here) */
+	size_t n_vifs;
+	struct uplink *uplinks;
+	size_t n_uplinks;
+	uint64_t host_capacity_pps, floor[ALLOC_NRES];
+	struct alloc_pool_out host_pps_pool;
+	uint32_t forget_absent_after_s;
+	uint64_t slas_forgotten;
+	struct platform_refusal *refused;
+	size_t n_refused;
+	char *platform_problem; /* why the platform is not ready; NULL: it is */
+	/* The enforcer: what it sees and how it samples. */
+	bool passed_only, drops_on_path, samples_delay;
+	uint32_t sample_every;
+	uint64_t delay_overflows;
+};
+
+/* The snapshot of ctl's model as of its last publish: built now if it is out of date. NULL
+ * only when out of memory. */
+const struct snapshot *control_snapshot(struct control *ctl);
+
+/* Builds one (snapshot.c; control_snapshot is the way to one) and frees it. */
+struct snapshot *snapshot_build(const struct control *ctl);
+void snapshot_free(struct snapshot *s);
+
+/* As host_lookup_vm and host_find_vm, in the snapshot. */
+const struct snap_vm *snapshot_lookup_vm(const struct snapshot *s, const char *key,
+					 const struct snap_vm **other);
+const struct snap_vm *snapshot_find_vm(const struct snapshot *s, const char *key);
+
+/* A VM's history entry k, oldest first (k < hist->n). */
+const struct vm_period *vm_history_at(const struct vm_history *h, uint32_t k);
+
+#endif
