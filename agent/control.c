@@ -29,10 +29,11 @@ const uint32_t control_lateness_bucket_us[CONTROL_N_LATENESS] = {
 	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000,
 };
 
-void control_note_lateness(struct control *ctl, uint64_t late_ns)
+void control_note_start(struct control *ctl, uint64_t late_ns, uint64_t missed)
 {
 	size_t b = 0;
 
+	ctl->overruns += missed;
 	while (b < CONTROL_N_LATENESS && late_ns > control_lateness_bucket_us[b] * 1000ull)
 		b++;
 	ctl->lateness_count[b]++;
@@ -672,6 +673,7 @@ int control_tick(struct control *ctl, uint64_t now_ns)
 {
 	int rc = period(ctl, now_ns);
 
+	ctl->periods_run++;
 	control_publish(ctl); /* a period that failed still moved its counters */
 	return rc;
 }

@@ -38,6 +38,7 @@ struct control {
 	uint64_t sync_failures;	 /* periods whose enforcer sync failed */
 	uint64_t apply_failures; /* limits the enforcer failed to apply */
 	uint64_t tick;		 /* periods completed */
+	uint64_t periods_run;	 /* control_tick calls (the first, period 0, included) */
 	uint64_t now_ns;	 /* time of the last tick */
 	uint64_t read_ns;	 /* ... and of its counters' readings (see enforcer_ops) */
 	uint64_t overruns;	 /* periods the loop fell behind */
@@ -88,8 +89,9 @@ void control_note_absence(struct control *ctl, const char *id, int64_t stored, i
 void control_reconfigure(struct control *ctl, enum alloc_mode mode,
 			 const uint64_t floor[ALLOC_NRES], uint32_t forget_absent_after_s);
 
-/* Records that a period started late_ns after it was due. */
-void control_note_lateness(struct control *ctl, uint64_t late_ns);
+/* Records that a period started late_ns after it was due, and that the loop missed `missed`
+ * periods before it (overruns). Seen at the period's publish. */
+void control_note_start(struct control *ctl, uint64_t late_ns, uint64_t missed);
 
 /* What the platform said (0, PLATFORM_RESCAN, PLATFORM_RESYNC): acted on at the next period
  * (which the agent's loop starts early for it). */

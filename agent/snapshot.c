@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void copy_vif(struct snap_vif *o, const struct vif *v)
+/* The vif, its delay summaries from `same` (the vif in a snapshot of the same period) or,
+ * with none, worked out here. */
+static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_vif *same)
 {
 	memset(o, 0, sizeof(*o));
 	memcpy(o->id, v->desc.id, sizeof(o->id));
@@ -19,7 +21,13 @@ static void copy_vif(struct snap_vif *o, const struct vif *v)
 	o->rates = v->rates;
 	o->have_alloc = v->have_alloc;
 	o->alloc = v->alloc;
-	if (v->delay) {
+	if (v->delay && same) {
+		o->delay_measured = true;
+		o->delay_period = same->delay_period;
+		o->delay_total = same->delay_total;
+		o->jitter_known = same->jitter_known;
+		o->jitter_ns = same->jitter_ns;
+	} else if (v->delay) {
 		o->delay_measured = true;
 		delay_summarize(&v->delay->period, &o->delay_period);
 		delay_summarize(&v->delay->total, &o->delay_total);
@@ -28,8 +36,10 @@ static void copy_vif(struct snap_vif *o, const struct vif *v)
 	}
 }
 
+/* The VM; its figures over the period from `same` (the VM in a snapshot of the same period:
+ * only a period changes them) or, with none, worked out here. */
 static void copy_vm(const struct control *ctl, struct snap_vm *o, const struct vm *vm,
-		    struct snap_vif *vifs)
+		    struct snap_vif *vifs, const struct snap_vm *same)
 {
 	memset(o, 0, sizeof(*o));
 	memcpy(o->id, vm->id, sizeof(o->id));
@@ -42,12 +52,19 @@ static void copy_vm(const struct control *ctl, struct snap_vm *o, const struct v
 	o->sla = vm->sla;
 	o->sla_in_force = *vm_sla(vm);
 	o->total = vm->total;
-	report_vm_period(ctl, vm, &o->period);
-	report_vm_delay(vm, DELAY_TOTAL, &o->delay);
+	if (same && same->n_vifs != vm->n_vifs)
+		same = NULL;
+	if (same) {
+		o->period = same->period;
+		o->delay = same->delay;
+	} else {
+		report_vm_period(ctl, vm, &o->period);
+		report_vm_delay(vm, DELAY_TOTAL, &o->delay);
+	}
 	o->vifs = vifs;
 	o->n_vifs = vm->n_vifs;
 	for (size_t j = 0; j < vm->n_vifs; j++)
-		copy_vif(&vifs[j], vm->vifs[j]);
+		copy_vif(&vifs[j], vm->vifs[j], same ? &same->vifs[j] : NULL);
 	if (vm->hist) {
 		vm->hist->refs++;
 		o->hist = vm->hist;
@@ -60,6 +77,7 @@ static int copy_control(struct snapshot *s, const struct control *ctl)
 	const char *problem = ctl->plat->ops->problem ? ctl->plat->ops->problem(ctl->plat) : NULL;
 
 	s->model_generation = h->generation;
+	s->periods_run = ctl->periods_run;
 	s->tick = ctl->tick;
 	s->now_ns = ctl->now_ns;
 	s->read_ns = ctl->read_ns;
@@ -112,8 +130,23 @@ struct snapshot *snapshot_build(const struct control *ctl)
 		snapshot_free(s);
 		return NULL;
 	}
+	/* Between periods only the control functions change the model (SLAs, absent VMs'
+	 * records), never what a VM got: the figures of the last snapshot, if it is of this
+	 * period, are taken rather than worked out again. Its VMs are in the same order. */
+	const struct snapshot *prev =
+		ctl->snap && ctl->snap->periods_run == ctl->periods_run ? ctl->snap : NULL;
+	size_t k = 0;
+
 	for (size_t i = 0; i < h->n_vms; i++) {
-		copy_vm(ctl, &s->vms[i], h->vms[i], vifs);
+		const struct snap_vm *same = NULL;
+
+		while (prev && k < prev->n_vms && strcmp(prev->vms[k].id, h->vms[i]->id))
+			k++;
+		if (prev && k < prev->n_vms)
+			same = &prev->vms[k++];
+		else
+			k = 0, prev = NULL; /* out of step: work the rest out */
+		copy_vm(ctl, &s->vms[i], h->vms[i], vifs, same);
 		vifs += h->vms[i]->n_vifs;
 	}
 	s->n_vms = h->n_vms;

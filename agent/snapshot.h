@@ -6,8 +6,9 @@
  * Every period and every change through the control functions publishes: the sequence number
  * moves (control_publish). The snapshot itself is built when a reader first asks for it after
  * that (control_snapshot), so an agent nobody reads builds none. It holds copies of what the
- * readers show, and what each VM's figures come from is worked out once, there: the period's
- * figures, delay summaries and jitter of each VM and vif. The VMs' histories are shared with
+ * readers show, and each VM's figures are worked out there, once a period: the period's rates,
+ * loss, delay summaries and jitter of each VM and vif (a snapshot after a change between
+ * periods, an SLA put, takes them from the last one). The VMs' histories are shared with
  * the model, not copied: the model writes a history that a snapshot holds into a copy of it.
  *
  * A snapshot stays valid until the next control_snapshot() that finds it out of date, or
@@ -58,6 +59,7 @@ struct snap_vm {
 struct snapshot {
 	uint64_t seq;		   /* control_publish's count when it was built */
 	uint64_t model_generation; /* host.generation: VMs, vifs or SLAs changed */
+	uint64_t periods_run;	   /* control.periods_run: of which period it is */
 	uint64_t tick, now_ns, read_ns;
 	bool started;
 	uint64_t overruns, sync_failures, apply_failures;

@@ -658,6 +658,13 @@ static int background(struct api *api, const char *id, const struct sla *sla, in
 	return rc;
 }
 
+void api_reload(struct api *api, struct auth *auth, struct tls_creds *tls)
+{
+	api->auth = auth;
+	if (tls)
+		http_set_tls(api->http, tls);
+}
+
 void api_period(struct api *api)
 {
 	const struct snapshot *h;

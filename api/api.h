@@ -50,6 +50,8 @@ int api_parse_sla(const char *body, size_t len, struct sla *sla, struct sla_erro
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,
 	     struct auth *auth, struct tls_creds *tls, const struct config *cfg,
 	     const struct metrics_info *info, const struct store_load *load);
+/* SIGHUP: the token (auth, owned by the caller) and, when not NULL, the certificates. */
+void api_reload(struct api *api, struct auth *auth, struct tls_creds *tls);
 /* After each control period: records in the store when VMs with an SLA left or came back,
  * and forgets the SLA of a VM absent for --forget-absent-after. At most once a second. */
 void api_period(struct api *api);

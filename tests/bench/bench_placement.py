@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Placement's cost to the agent, against a real Keystone and Placement on loopback
-(tests/openstack/ostack.py), the agent on the sim platform.
+(tests/support/ostack.py), the agent on the sim platform.
 
   bench_placement.py DBAVMD [CHANGES]
 
@@ -26,7 +26,7 @@ import tempfile
 import time
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from ostack import OpenStack  # noqa: E402
 from testkit import free_port  # noqa: E402
 

@@ -35,7 +35,7 @@ LAYER_OF = {
     **{f"agent/{n}": "core" for n in "host alloc admit control report store snapshot".split()},
     "agent/config": "config",
     "agent/providers": "providers",
-    "agent/main": "wiring",
+    **{f"agent/{n}": "wiring" for n in "main agent periods reload".split()},
     "testbed": "testbed",
     "orch": "orch",
     "api": "api",

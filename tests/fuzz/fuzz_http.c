@@ -83,7 +83,7 @@ static void world_up(void)
 	sc = sim_scenario(&w.plat);
 	for (size_t i = 0; i < sc->n_vms; i++)
 		if (sc->vms[i].has_sla)
-			FUZZ_CHECK(!host_set_sla(&w.ctl.host, sc->vms[i].id, &sc->vms[i].sla));
+			FUZZ_CHECK(!control_set_sla(&w.ctl, sc->vms[i].id, &sc->vms[i].sla));
 	FUZZ_CHECK(!auth_open(w.token, &w.auth, why, sizeof(why)));
 	FUZZ_CHECK(!store_open(w.dir, &w.store, &load));
 	w.loop = loop_new();

@@ -22,7 +22,8 @@ import time
 import urllib.error
 import urllib.request
 
-from testkit import check, free_port, run_test, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, free_port, run_test, wait_for  # noqa: E402
 
 DBAVMD = sys.argv[1]
 work = tempfile.mkdtemp(prefix="dbavm-absent-test-")

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 
-from testkit import check, free_port, run_test, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, free_port, run_test, wait_for  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
 import ostack  # noqa: E402  (make_ca: openssl certificates for 127.0.0.1)
 
 CTL, DBAVMD = sys.argv[1], sys.argv[2]

@@ -23,7 +23,8 @@ import tempfile
 import threading
 import time
 
-from testkit import check, free_port, run_test, timing
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, free_port, run_test, timing  # noqa: E402
 
 CTL = sys.argv[1]
 work = tempfile.mkdtemp(prefix="dbavm-ctl-hostile-")

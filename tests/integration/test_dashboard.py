@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Every query of the Grafana dashboard (packaging/grafana/dbavm.json) against a real
 Prometheus holding a real agent's series: each panel's targets and each variable's query must
-return data. Grafana is not in Debian; tests/grafana/check-dashboard.mjs checks the JSON
+return data. Grafana is not in Debian; tests/contract/grafana/check-dashboard.mjs checks the JSON
 against Grafana's schema, this checks that what it asks for exists.
 
   test_dashboard.py DBAVMD DASHBOARD RULES
@@ -23,7 +23,8 @@ import tempfile
 import time
 import urllib.parse
 
-from testkit import check, free_port, run_test, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, free_port, run_test, wait_for  # noqa: E402
 
 DBAVMD, DASHBOARD, RULES = sys.argv[1], sys.argv[2], sys.argv[3]
 work = tempfile.mkdtemp(prefix="dbavm-dashboard-test-")

@@ -16,7 +16,8 @@ import sys
 import tempfile
 import zlib
 
-from testkit import check, run_test
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, run_test  # noqa: E402
 
 DEMO, BUILD = sys.argv[1], sys.argv[2]
 out = tempfile.mkdtemp(prefix="dbavm-demo-test-")
@@ -202,7 +203,7 @@ def timeline(table):
           series["vm3"] and series["vm3"][0][0] > 10 and
           all(b[0] - a[0] < 1.5 for a, b in zip(series["vm3"], series["vm3"][1:])),
           series["vm3"][:3])
-    # Each phase: the allocator's answer (tests/data/demo-timeline.json), within 2 %
+    # Each phase: the allocator's answer (tests/support/data/demo-timeline.json), within 2 %
     # (the two seconds after each event are the step: the demo's means leave them out too).
     want = {"vm1": (300, 200, 300), "vm2": (700, 350, 300), "vm3": (None, 450, 400)}
     phases = ((0, 10), (12, changed), (changed + 2, 1e9))

@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 
-from testkit import check, free_port, run_test, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, free_port, run_test, wait_for  # noqa: E402
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 work = tempfile.mkdtemp(prefix="dbavm-framing-test-")

@@ -29,7 +29,8 @@ import tempfile
 import threading
 import time
 
-from testkit import free_port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import free_port  # noqa: E402
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "paper-scenario1.json")

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""dbavmd against a real Keystone and a real Placement (tests/openstack/ostack.py), on
-loopback, with the sim platform (tests/data/placement.json: eth0 1 Gbit/s becoming 2 Gbit/s
+"""dbavmd against a real Keystone and a real Placement (tests/support/ostack.py), on
+loopback, with the sim platform (tests/support/data/placement.json: eth0 1 Gbit/s becoming 2 Gbit/s
 at 20 s, eth1 500 Mbit/s, 190 kpps, three VMs with UUIDs).
 
   test_placement.py DBAVMD DATA_DIR
@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openstack"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import ostack  # noqa: E402
 from ostack import OpenStack  # noqa: E402
 from testkit import check, free_port, run_test, timing, wait_for  # noqa: E402

@@ -29,7 +29,8 @@ import sys
 import tempfile
 import time
 
-from testkit import check, free_port, run_test, timing, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, free_port, run_test, timing, wait_for  # noqa: E402
 
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 SCENARIO = os.path.join(DATA, "paper-scenario1.json")

@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 
-from testkit import check, free_port, run_test, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from testkit import check, free_port, run_test, wait_for  # noqa: E402
 
 DBAVMD, DBAVMCTL, DATA = sys.argv[1], sys.argv[2], sys.argv[3]
 work = tempfile.mkdtemp(prefix="dbavm-unix-test-")

@@ -98,7 +98,7 @@ check "the unit is enabled" test -L "$root/etc/systemd/system/multi-user.target.
 token=$(cat "$root/etc/dbavm/token")
 
 # The operator's configuration: the sim platform, a scenario beside it.
-cp "$SRC/tests/data/paper-scenario1.json" "$root/etc/dbavm/scenario.json"
+cp "$SRC/tests/support/data/paper-scenario1.json" "$root/etc/dbavm/scenario.json"
 printf 'platform sim\nscenario /etc/dbavm/scenario.json\n' >>"$root/etc/dbavm/dbavmd.conf"
 cp "$SRC/tests/package/pkgtest-inside.sh" "$root/usr/local/bin/dbavm-pkgtest"
 cat >"$root/etc/systemd/system/dbavm-pkgtest.service" <<'UNIT'

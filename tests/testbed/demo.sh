@@ -52,7 +52,7 @@ for scenario in 1 2; do
 	: >"$OUT/sim-scenario$scenario.rows"
 	for enforcer in none netback netfront; do
 		"$B/dbavmd" --platform sim --enforcer "$enforcer" --log-level warn \
-			--scenario "tests/data/paper-scenario$scenario.json" --ticks 50 --report json |
+			--scenario "tests/support/data/paper-scenario$scenario.json" --ticks 50 --report json |
 			jq -r --arg e "$enforcer" '
 			  .vms[] |
 			  .sla.bandwidth.max_bps as $sb | .sla.packet_rate.max_pps as $sp |
@@ -110,12 +110,12 @@ chmod 600 "$dir/token"
 # ---- Part 2: the simulated host in real time, through a VM arriving and an SLA change ----
 cat <<'TXT'
 
-Part 2, the simulated host in real time for 32 s (tests/data/demo-timeline.json): vm1
+Part 2, the simulated host in real time for 32 s (tests/support/data/demo-timeline.json): vm1
 (150-300 Mbit/s) and vm2 (300 Mbit/s-1 Gbit/s) offer 1 Gbit/s each; vm3 (400 Mbit/s-1
 Gbit/s) arrives at 10 s; at 20 s vm1's SLA is raised to 300-600 Mbit/s with dbavmctl. Each
 VM's rate, second by second, from GET /vms/{id}/stats:
 TXT
-"$B/dbavmd" --platform sim --scenario tests/data/demo-timeline.json --listen "127.0.0.1:$port" \
+"$B/dbavmd" --platform sim --scenario tests/support/data/demo-timeline.json --listen "127.0.0.1:$port" \
 	--state-dir "$dir/timeline-state" --token-file "$dir/token" 2>>"$dir/agent.log" &
 agent=$!
 tick() { curl -sf "$api/host" | jq '.tick * .period_ms / 1000' 2>/dev/null || echo 0; }

@@ -38,21 +38,29 @@ static void built_when_asked_and_once_per_publish(void **state)
 {
 	struct dummy_host *x = *state;
 	const struct snapshot *s1, *s2;
+	struct vm_period period_b;
 	uint64_t seq;
 
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 5; i++) {
+		dummy_traffic(x, "b-vif", 8000000);
 		assert_int_equal(dummy_tick(x), 0);
+	}
 	assert_null(x->ctl.snap); /* nobody asked: none built */
 	s1 = control_snapshot(&x->ctl);
 	assert_non_null(s1);
 	assert_ptr_equal(control_snapshot(&x->ctl), s1); /* nothing published since */
 	seq = s1->seq;
+	period_b = snapshot_find_vm(s1, "b")->period;
+	assert_int_equal(period_b.passed.pps, 1000);
 	assert_int_equal(
 		control_set_sla(&x->ctl, "a",
 				&(struct sla){ 0, 1, 5000000, SLA_UNLIMITED, 100, SLA_UNLIMITED }),
 		0);
 	s2 = control_snapshot(&x->ctl);
 	assert_true(s2->seq > seq);
+	/* between periods, what the VMs got is the same: taken from the last snapshot */
+	assert_int_equal(s2->periods_run, x->ctl.periods_run);
+	assert_memory_equal(&snapshot_find_vm(s2, "b")->period, &period_b, sizeof(period_b));
 	assert_true(snapshot_find_vm(s2, "a")->has_sla);
 	assert_int_equal(snapshot_find_vm(s2, "a")->sla.min_bps, 5000000);
 	seq = s2->seq;
