@@ -38,7 +38,7 @@ struct agent {
 	char **argv;	       /* for a reload: the flags again, over the file again */
 	struct tls_creds *tls; /* NULL: plain HTTP */
 	struct platform *plat;
-	struct control ctl;
+	struct control *ctl;
 	struct store *store;
 	struct auth *auth;
 	struct placement *placement; /* NULL without --os-credentials */

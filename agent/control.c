@@ -5,7 +5,7 @@
  * A new vif is attached and allocated in the same period it is found, so it never runs
  * without a limit for longer than the rest of that period.
  */
-#include "control.h"
+#include "control_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -109,6 +109,31 @@ void control_close(struct control *ctl)
 	ctl->matcher = NULL;
 	snapshot_free(ctl->snap);
 	ctl->snap = NULL;
+}
+
+int control_new(struct control **out, enum alloc_mode mode, const uint64_t floor[ALLOC_NRES],
+		struct platform *plat, struct enforcer *enf)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+
+	*out = NULL;
+	if (!ctl)
+		return -ENOMEM;
+	if (control_init(ctl, mode, floor, plat, enf)) {
+		control_close(ctl);
+		free(ctl);
+		return -ENOMEM;
+	}
+	*out = ctl;
+	return 0;
+}
+
+void control_free(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	control_close(ctl);
+	free(ctl);
 }
 
 static int find_uplink(const struct host *host, const char *name)
@@ -580,6 +605,40 @@ void control_forget_sla(struct control *ctl, const char *id)
 	control_clear_sla(ctl, id);
 }
 
+/* Whether the store must hear of vm's absence at now, and how (*forget). */
+static bool absence_due(const struct host *h, const struct vm *vm, int64_t now, bool *forget)
+{
+	*forget = vm->has_sla && !vm->present && vm->absent_since && h->forget_absent_after_s &&
+		  now - vm->absent_since >= (int64_t)h->forget_absent_after_s;
+	return vm->has_sla && (*forget || vm->absent_since != vm->absent_stored);
+}
+
+size_t control_absences(const struct control *ctl, int64_t now, struct control_absence **out)
+{
+	const struct host *h = &ctl->host;
+	size_t n = 0, k = 0;
+	bool forget;
+
+	*out = NULL;
+	for (size_t m = 0; m < h->n_vms; m++)
+		n += absence_due(h, h->vms[m], now, &forget);
+	if (!n || !(*out = calloc(n, sizeof(**out))))
+		return 0;
+	for (size_t m = h->n_vms; m-- > 0;) {
+		const struct vm *vm = h->vms[m];
+		struct control_absence *a = &(*out)[k];
+
+		if (!absence_due(h, vm, now, &forget))
+			continue;
+		memcpy(a->id, vm->id, sizeof(a->id));
+		a->sla = vm->sla;
+		a->absent_since = vm->absent_since;
+		a->forget = forget;
+		k++;
+	}
+	return k;
+}
+
 void control_note_absence(struct control *ctl, const char *id, int64_t stored, int64_t since)
 {
 	struct vm *vm = host_find_vm(&ctl->host, id);
@@ -671,7 +730,13 @@ static int period(struct control *ctl, uint64_t now_ns)
 
 int control_tick(struct control *ctl, uint64_t now_ns)
 {
-	int rc = period(ctl, now_ns);
+	int rc;
+
+	/* No reader holds a snapshot across the loop's callbacks (snapshot.h): the last one goes
+	 * now, so that it holds none of the histories the period is about to write. */
+	snapshot_free(ctl->snap);
+	ctl->snap = NULL;
+	rc = period(ctl, now_ns);
 
 	ctl->periods_run++;
 	control_publish(ctl); /* a period that failed still moved its counters */

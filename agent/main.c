@@ -22,8 +22,6 @@
 #include "testbed.h"
 #include "placement.h"
 #include "providers.h"
-#include "scenario.h" /* a simulated host's SLAs, put at start */
-#include "sim.h"
 #include "state_json.h"
 #include "store.h"
 #include "tls.h"
@@ -64,25 +62,16 @@ static int start_dev(struct config *cfg, char *err, size_t err_len)
 	return rc;
 }
 
-/* The sim's SLAs arrive as if PUT before the VMs show up. */
-static int install_scenario_slas(struct control *ctl, const struct scenario *sc)
-{
-	for (size_t i = 0; i < sc->n_vms; i++)
-		if (sc->vms[i].has_sla && control_set_sla(ctl, sc->vms[i].id, &sc->vms[i].sla))
-			return -ENOMEM;
-	return 0;
-}
-
 static int run_ticks(struct agent *a, uint64_t ticks)
 {
 	json_t *report;
 	int rc = 0;
 
 	for (uint64_t k = 0; k <= ticks && !rc; k++)
-		rc = control_tick(&a->ctl, k * (uint64_t)a->cfg->period_ms * 1000000u);
+		rc = control_tick(a->ctl, k * (uint64_t)a->cfg->period_ms * 1000000u);
 	if (rc)
 		return 1;
-	report = control_snapshot(&a->ctl) ? state_report_json(control_snapshot(&a->ctl)) : NULL;
+	report = control_snapshot(a->ctl) ? state_report_json(control_snapshot(a->ctl)) : NULL;
 	if (!report || json_dumpf(report, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) ||
 	    fputc('\n', stdout) == EOF || fflush(stdout)) {
 		log_error("report not written err=%s", strerror(errno));
@@ -134,14 +123,14 @@ static int run_loop(struct agent *a)
 	for (size_t i = 0; i < load.n_entries; i++) {
 		const struct store_entry *e = &load.entries[i];
 
-		if (control_set_sla(&a->ctl, e->id, &e->sla))
+		if (control_set_sla(a->ctl, e->id, &e->sla))
 			return 1;
 		/* Absent until a scan shows it; since when the store says, or (present when last
 		 * written, or not known) from now. */
-		control_note_absence(&a->ctl, e->id, e->absent_since,
+		control_note_absence(a->ctl, e->id, e->absent_since,
 				     e->absent_since ? e->absent_since : (int64_t)time(NULL));
 	}
-	control_reconfigure(&a->ctl, a->cfg->mode,
+	control_reconfigure(a->ctl, a->cfg->mode,
 			    (const uint64_t[ALLOC_NRES]){ a->cfg->floor_bps, a->cfg->floor_pps },
 			    a->cfg->forget_absent_after_s);
 	log_info("state loaded dir=%s slas=%zu generation=%" PRIu64 " lost=%s", a->cfg->state_dir,
@@ -167,7 +156,7 @@ static int run_loop(struct agent *a)
 		}
 		return usage_error(why);
 	}
-	rc = api_open(&a->api, loop, &a->ctl, a->store, a->auth, a->tls, a->cfg, &a->info, &load);
+	rc = api_open(&a->api, loop, a->ctl, a->store, a->auth, a->tls, a->cfg, &a->info, &load);
 	if (rc) {
 		log_error("api not started listen=%s:%u err=%s", a->cfg->listen_addr,
 			  a->cfg->listen_port, strerror(-rc));
@@ -232,10 +221,10 @@ int main(int argc, char **argv)
 	a.plat = &plat;
 	a.info = (struct metrics_info){ plat.ops->name, enf.ops->name, config_mode_name(cfg.mode),
 					cfg.period_ms };
-	if (control_init(&a.ctl, cfg.mode,
-			 (const uint64_t[ALLOC_NRES]){ cfg.floor_bps, cfg.floor_pps }, &plat,
-			 &enf) ||
-	    (cfg.platform == PLATFORM_SIM && install_scenario_slas(&a.ctl, sim_scenario(&plat)))) {
+	if (control_new(&a.ctl, cfg.mode,
+			(const uint64_t[ALLOC_NRES]){ cfg.floor_bps, cfg.floor_pps }, &plat,
+			&enf) ||
+	    providers_initial_slas(&cfg, &plat, a.ctl)) {
 		log_error("out of memory at start");
 		rc = 1;
 	} else {
@@ -244,7 +233,7 @@ int main(int argc, char **argv)
 			 cfg.period_ms);
 		rc = cfg.ticks ? run_ticks(&a, cfg.ticks) : run_loop(&a);
 	}
-	control_close(&a.ctl);
+	control_free(a.ctl);
 	store_close(a.store);
 	auth_close(a.auth);
 	tls_creds_unref(a.tls);

@@ -15,7 +15,7 @@
  * when they changed). */
 static void tell_placement(struct agent *a)
 {
-	const struct snapshot *s = a->placement ? control_snapshot(&a->ctl) : NULL;
+	const struct snapshot *s = a->placement ? control_snapshot(a->ctl) : NULL;
 
 	if (s)
 		placement_host(a->placement, s);
@@ -38,10 +38,10 @@ static void on_period(struct loop *loop, uint64_t expirations, void *arg)
 		log_debug("loop late periods=%" PRIu64, expirations - 1);
 	p->periods_due += expirations;
 	due = p->sched_ns + p->periods_due * p->period_ns;
-	control_note_start(&a->ctl, abs > due ? abs - due : 0, expirations - 1);
+	control_note_start(a->ctl, abs > due ? abs - due : 0, expirations - 1);
 	p->rephased = false;
 	p->last_tick_ns = now;
-	control_tick(&a->ctl, now);
+	control_tick(a->ctl, now);
 	/* systemd's watchdog is fed by the periods themselves: a loop that stops running them
 	 * (hung, stopped) is killed and restarted */
 	if (p->watchdog_ns && abs - p->watchdog_at_ns >= p->watchdog_ns) {
@@ -65,7 +65,7 @@ static void on_platform_event(void *arg, int what)
 	struct periods *p = &a->periods;
 	uint64_t abs = loop_now_ns(), now = abs - p->start_ns, since, wait;
 
-	control_platform_event(&a->ctl, what);
+	control_platform_event(a->ctl, what);
 	if (p->timer_fd < 0 || !p->started || p->rephased)
 		return;
 	since = now > p->last_tick_ns ? now - p->last_tick_ns : 0;
@@ -109,7 +109,7 @@ void periods_first(struct agent *a)
 {
 	uint64_t wd_us = 0;
 
-	control_tick(&a->ctl, 0);
+	control_tick(a->ctl, 0);
 	a->periods.started = true;
 	tell_placement(a);
 	if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us) {

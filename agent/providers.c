@@ -11,6 +11,7 @@
 #include "netfront.h"
 #include "netns.h"
 #include "none.h"
+#include "scenario.h"
 #include "sim.h"
 #include "xen.h"
 #include "xen_counters.h"
@@ -164,4 +165,15 @@ int providers_open(const struct config *cfg, struct platform *plat, struct enfor
 		return open_host(cfg, PLATFORM_NETNS, plat, enf, err, err_len);
 	}
 	return -EINVAL;
+}
+
+int providers_initial_slas(const struct config *cfg, const struct platform *plat,
+			   struct control *ctl)
+{
+	const struct scenario *sc = cfg->platform == PLATFORM_SIM ? sim_scenario(plat) : NULL;
+
+	for (size_t i = 0; sc && i < sc->n_vms; i++)
+		if (sc->vms[i].has_sla && control_set_sla(ctl, sc->vms[i].id, &sc->vms[i].sla))
+			return -ENOMEM;
+	return 0;
 }

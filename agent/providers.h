@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "control.h"
 #include "enforcer.h"
 #include "platform.h"
 
@@ -18,5 +19,10 @@
  * model of the enforcer. 0, or a negative errno with err filled; nothing is left open then. */
 int providers_open(const struct config *cfg, struct platform *plat, struct enforcer *enf, char *err,
 		   size_t err_len);
+
+/* The SLAs the platform brings with it, set as if PUT before the VMs show up: on sim, its
+ * scenario's; elsewhere none. 0 or -ENOMEM. */
+int providers_initial_slas(const struct config *cfg, const struct platform *plat,
+			   struct control *ctl);
 
 #endif

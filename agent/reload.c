@@ -60,7 +60,7 @@ void agent_reload(struct agent *a)
 	a->cfg->floor_bps = next.floor_bps;
 	a->cfg->floor_pps = next.floor_pps;
 	a->cfg->forget_absent_after_s = next.forget_absent_after_s;
-	control_reconfigure(&a->ctl, next.mode,
+	control_reconfigure(a->ctl, next.mode,
 			    (const uint64_t[ALLOC_NRES]){ next.floor_bps, next.floor_pps },
 			    next.forget_absent_after_s);
 	log_info("reloaded token=%s tls=%s mode=%s floor_bps=%" PRIu64 " floor_pps=%" PRIu64

@@ -5,6 +5,8 @@
  */
 #include "report.h"
 
+#include "control_impl.h"
+
 #include <stdlib.h>
 #include <string.h>
 

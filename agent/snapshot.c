@@ -4,6 +4,8 @@
  */
 #include "snapshot.h"
 
+#include "control_impl.h"
+
 #include <stdlib.h>
 #include <string.h>
 

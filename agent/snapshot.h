@@ -11,8 +11,9 @@
  * periods, an SLA put, takes them from the last one). The VMs' histories are shared with
  * the model, not copied: the model writes a history that a snapshot holds into a copy of it.
  *
- * A snapshot stays valid until the next control_snapshot() that finds it out of date, or
- * control_close(); a reader takes it, reads, and lets go within one callback of the loop.
+ * A snapshot stays valid until the next control_snapshot() that finds it out of date, the next
+ * period (control_tick frees it) or control_close(); a reader takes it, reads, and lets go
+ * within one callback of the loop.
  */
 #ifndef DBAVM_SNAPSHOT_H
 #define DBAVM_SNAPSHOT_H

@@ -667,34 +667,33 @@ void api_reload(struct api *api, struct auth *auth, struct tls_creds *tls)
 
 void api_period(struct api *api)
 {
-	const struct snapshot *h;
 	int64_t now = (int64_t)time(NULL);
+	struct control_absence *due;
+	size_t n;
 
 	if (now == api->swept_at)
-		return;			/* once a second: absences are counted in seconds */
-	h = control_snapshot(api->ctl); /* stays valid while the loop below changes the model */
-	if (!h)
-		return; /* out of memory: the next second tries again */
+		return; /* once a second: absences are counted in seconds */
 	api->swept_at = now;
-	for (size_t m = h->n_vms; m-- > 0;) {
-		const struct snap_vm *vm = &h->vms[m];
+	n = control_absences(api->ctl, now, &due);
+	for (size_t i = 0; i < n; i++) {
+		const struct control_absence *a = &due[i];
 
-		if (!vm->has_sla || change_pending(api, vm->id))
+		if (change_pending(api, a->id))
 			continue; /* the request's answer records it */
-		if (!vm->present && vm->absent_since && h->forget_absent_after_s &&
-		    now - vm->absent_since >= (int64_t)h->forget_absent_after_s) {
-			if (background(api, vm->id, NULL, 0))
+		if (a->forget) {
+			if (background(api, a->id, NULL, 0))
 				continue;
 			log_info("sla forgotten, its vm absent too long vm=%s absent_s=%" PRId64
 				 " forget_absent_after_s=%u",
-				 log_q(vm->id), now - vm->absent_since, h->forget_absent_after_s);
-			control_forget_sla(api->ctl, vm->id); /* its record goes with it */
+				 log_q(a->id), now - a->absent_since,
+				 api->cfg->forget_absent_after_s);
+			control_forget_sla(api->ctl, a->id); /* its record goes with it */
 			continue;
 		}
-		if (vm->absent_since != vm->absent_stored &&
-		    !background(api, vm->id, &vm->sla, vm->absent_since))
-			control_note_absence(api->ctl, vm->id, vm->absent_since, vm->absent_since);
+		if (!background(api, a->id, &a->sla, a->absent_since))
+			control_note_absence(api->ctl, a->id, a->absent_since, a->absent_since);
 	}
+	free(due);
 }
 
 /* ---- routing ---- */

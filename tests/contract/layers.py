@@ -33,6 +33,7 @@ LAYER_OF = {
     "platform/sim": "sim",
     "enforce": "enforce",
     **{f"agent/{n}": "core" for n in "host alloc admit control report store snapshot".split()},
+    "agent/control_impl": "core_private",  # struct control, whole: core's own
     "agent/config": "config",
     "agent/providers": "providers",
     **{f"agent/{n}": "wiring" for n in "main agent periods reload".split()},
@@ -48,7 +49,8 @@ ALLOWED = {
     "platform": {"lib", "platform"},
     "enforce": {"lib", "platform", "enforce"},
     "sim": {"lib", "platform", "enforce", "sim"},  # a modelled host and its enforcers
-    "core": {"lib", "platform", "enforce", "core"},
+    "core": {"lib", "platform", "enforce", "core", "core_private"},
+    "core_private": {"lib", "platform", "enforce", "core", "core_private"},
     "config": {"lib", "platform", "enforce", "core", "config"},
     "testbed": {"lib", "platform", "testbed"},
     # the registry: which enforcer each platform allows, and how each opens

@@ -55,6 +55,12 @@ void http_close(struct http_server *srv)
 }
 
 /* No connections here, so none closed (and /metrics says 0 of each). */
+int http_set_tls(struct http_server *srv, struct tls_creds *tls)
+{
+	(void)srv, (void)tls;
+	return 0; /* no server, no TLS: only the reload calls it */
+}
+
 const struct http_counts *http_counts(const struct http_server *srv)
 {
 	static const struct http_counts none;

@@ -21,7 +21,7 @@
 
 #include "api.h"
 #include "config.h"
-#include "control.h"
+#include "control_impl.h"
 #include "fake_http.h"
 #include "fuzz.h"
 #include "log.h"

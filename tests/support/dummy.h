@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "control.h"
+#include "control_impl.h"
 
 #define DUMMY_MAX_VMS 8
 #define DUMMY_MAX_VIFS 4

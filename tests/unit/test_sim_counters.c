@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "control.h"
+#include "control_impl.h"
 #include "scenario.h"
 #include "sim.h"
 
