@@ -210,18 +210,35 @@ def rows():
     big = b'{"priority":1,"bandwidth":{"min_bps":1000,"max_bps":2000},"padding":[' + \
         b",".join([b'{"a":[1,2.5,"x",null,true]}'] * 560000) + b"]}"
     check("the body is 16 MB at most, and over 15", 15e6 < len(big) <= 16777216, str(len(big)))
+    # A reference: a 10 ms timer in a process of its own, counting the whole periods it
+    # missed meanwhile. A stall of the machine (a busy neighbour: one fresh-clone run saw the
+    # agent miss 12 of 212 periods here, where three runs of the same code, and one of the
+    # code before the snapshot, missed 0) stops it too; a stall of the agent's own making,
+    # the loop busy, does not.
+    ref = subprocess.Popen(
+        ["perl", "-MTime::HiRes=time,sleep", "-e",
+         '$|=1; my ($m, $due) = (0, time); $SIG{TERM} = sub { print "$m\\n"; exit 0 };'
+         ' while (1) { $due += 0.01; my $w = $due - time; if ($w > 0) { sleep($w) }'
+         ' elsif (-$w >= 0.01) { $m += int(-$w / 0.01); $due = time } }'],
+        stdout=subprocess.PIPE)
+    time.sleep(0.2)
     o0, t0 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
     t = time.monotonic()
     s, c, d = a.put("/vms/vm1/sla", big)
     print("     the 16 MB PUT answered in %.2f s" % (time.monotonic() - t))
     json_error("answered: a 400 for its unknown field", s, c, d, 400, field="padding")
     o1, t1 = a.metric("dbavm_loop_overruns_total"), a.metric("dbavm_loop_ticks_total")
+    ref.terminate()
+    ref_missed = int(ref.communicate(timeout=5)[0] or b"-1")
+    check("the reference timer ran and said how many periods it missed", ref_missed >= 0,
+          str(ref_missed))
     # Parsed on the loop it cost 55-157 periods. Not 0: this 2-core VM delays a 10 ms
     # period by a whole period now and then whatever the agent does (an idle agent: 1 period
     # in 3,100 started 5-10 ms late; under load, 4 in 3,069 by 10 ms or more).
-    timing("at most 2 periods missed meanwhile, where parsing on the loop missed 55-157 "
-           "(overruns %d -> %d over %d periods)" % (o0, o1, t1 - t0),
-           o1 - o0 <= 2 and t1 > t0)
+    timing("at most 2 periods missed meanwhile beyond what the machine's stalls cost a "
+           "reference timer, where parsing on the loop missed 55-157 (overruns %d -> %d over "
+           "%d periods; the reference missed %d)" % (o0, o1, t1 - t0, ref_missed),
+           o1 - o0 <= 2 + max(ref_missed, 0) and t1 > t0)
 
     # The parser and the store's writer run below the loop's thread, at nice 19 and in the
     # normal policy (SCHED_IDLE starved them on a host busy with other work).
