@@ -13,7 +13,7 @@
 
 struct admit_change {
 	const char *id;
-	const struct sla *sla; /* NULL: the SLA is being deleted */
+	const struct sla_spec *sla; /* NULL: the SLA is being deleted */
 };
 
 struct admit_refusal {
@@ -22,7 +22,7 @@ struct admit_refusal {
 };
 
 /* 0 if VM id may have sla, else -EBUSY with why filled. pending are in submission order. */
-int admit_sla(const struct snapshot *h, const char *id, const struct sla *sla,
+int admit_sla(const struct snapshot *h, const char *id, const struct sla_spec *sla,
 	      const struct admit_change *pending, size_t n_pending, struct admit_refusal *why);
 
 #endif

@@ -41,6 +41,11 @@ void control_note_start(struct control *ctl, uint64_t late_ns, uint64_t missed)
 	ctl->lateness_n++;
 }
 
+size_t control_n_dirs(const struct control *ctl)
+{
+	return ctl->enf->ops->holds_ingress ? SLA_NDIR : 1;
+}
+
 int control_init(struct control *ctl, enum alloc_mode mode, const uint64_t floor[ALLOC_NRES],
 		 struct platform *plat, struct enforcer *enf)
 {
@@ -65,7 +70,9 @@ static void detach_vif(struct control *ctl, struct vm *vm, size_t i)
 {
 	struct vif *vif = vm->vifs[i];
 
-	ctl->enf->ops->detach(ctl->enf, &vif->enf);
+	for (int d = SLA_NDIR; d-- > 0;)
+		if (vif->side[d].attached)
+			ctl->enf->ops->detach(ctl->enf, &vif->side[d].enf);
 	if (ctl->matcher && vif->delay)
 		delay_forget(ctl->matcher, vif->delay);
 	log_info("vif released vm=%s vif=%s", log_q(vm->id), log_q(vif->desc.id));
@@ -219,22 +226,34 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 			continue;
 		}
 		vif->uplink = (uint32_t)u;
-		if (ctl->matcher &&
-		    !(vif->enf.delay = vif->delay = calloc(1, sizeof(*vif->delay)))) {
+		if (ctl->matcher && !(vif->side[SLA_EGRESS].enf.delay = vif->delay =
+					      calloc(1, sizeof(*vif->delay)))) {
 			log_error("vif skipped, out of memory vm=%s vif=%s", log_q(vm->id),
 				  log_q(d->id));
 			vm_remove_vif(h, vm, vm->n_vifs - 1);
 			continue;
 		}
-		rc = ctl->enf->ops->attach(ctl->enf, &vif->enf);
+		rc = ctl->enf->ops->attach(ctl->enf, &vif->side[SLA_EGRESS].enf);
 		if (rc) {
 			log_error("vif attach failed vm=%s vif=%s enforcer=%s err=%s",
 				  log_q(vm->id), log_q(d->id), ctl->enf->ops->name, strerror(-rc));
 			vm_remove_vif(h, vm, vm->n_vifs - 1);
 			continue;
 		}
-		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s", log_q(vm->id),
-			 log_q(d->id), log_q(d->uplink), ctl->enf->ops->name);
+		vif->side[SLA_EGRESS].attached = true;
+		/* Ingress on its own: a vif whose ingress cannot be held still has its egress held,
+		 * and its ingress figures are null (not counted), said here once. */
+		if (ctl->enf->ops->holds_ingress) {
+			rc = ctl->enf->ops->attach(ctl->enf, &vif->side[SLA_INGRESS].enf);
+			vif->side[SLA_INGRESS].attached = rc == 0;
+			if (rc)
+				log_error("vif ingress not held vm=%s vif=%s enforcer=%s err=%s",
+					  log_q(vm->id), log_q(d->id), ctl->enf->ops->name,
+					  strerror(-rc));
+		}
+		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s ingress=%s",
+			 log_q(vm->id), log_q(d->id), log_q(d->uplink), ctl->enf->ops->name,
+			 vif->side[SLA_INGRESS].attached ? "held" : "not held");
 		ctl->topology_changed = true;
 	}
 }
@@ -381,15 +400,15 @@ static int cmp_vif_seq(const void *a, const void *b)
 static int rebuild_flat(struct control *ctl)
 {
 	struct host *h = &ctl->host;
-	size_t n = 0, k = 0, n_pools = h->n_uplinks + 1;
+	size_t n = 0, k = 0, nd = control_n_dirs(ctl), n_pools = h->n_uplinks * nd + 1;
 
 	for (size_t m = 0; m < h->n_vms; m++)
 		n += h->vms[m]->n_vifs;
 	free_flat(ctl);
 	ctl->flat = calloc(n + 1, sizeof(*ctl->flat));
-	ctl->slas = calloc(h->n_vms + 1, sizeof(*ctl->slas));
-	ctl->ain = calloc(n + 1, sizeof(*ctl->ain));
-	ctl->aout = calloc(n + 1, sizeof(*ctl->aout));
+	ctl->slas = calloc(h->n_vms * nd + 1, sizeof(*ctl->slas));
+	ctl->ain = calloc(n * nd + 1, sizeof(*ctl->ain));
+	ctl->aout = calloc(n * nd + 1, sizeof(*ctl->aout));
 	ctl->aup = calloc(n_pools, sizeof(*ctl->aup));
 	ctl->apool[0] = calloc(n_pools, sizeof(*ctl->apool[0]));
 	ctl->apool[1] = calloc(n_pools, sizeof(*ctl->apool[1]));
@@ -411,6 +430,54 @@ static int rebuild_flat(struct control *ctl)
 	return 0;
 }
 
+/* One direction's reading. The VM's totals and its history are of what it sends (egress). */
+static void read_side(struct control *ctl, struct vif *vif, int dir, uint64_t at)
+{
+	struct vif_side *sd = &vif->side[dir];
+	struct vif_counters cur;
+	int rc = ctl->enf->ops->read_counters(ctl->enf, &sd->enf, &cur);
+
+	if (rc) {
+		log_debug("counters unreadable vm=%s vif=%s direction=%s err=%s",
+			  log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[dir],
+			  strerror(-rc));
+		memset(&sd->rates, 0, sizeof(sd->rates));
+		return;
+	}
+	if (sd->have_cnt && at > sd->cnt_ns && cur.offered_pkts == sd->cnt.offered_pkts &&
+	    cur.passed_pkts == sd->cnt.passed_pkts) {
+		/* Idle (offered and passed counts are the ones that move first): nothing to add,
+		 * and the totals stay out of the cache. */
+		memset(&sd->rates, 0, sizeof(sd->rates));
+	} else if (sd->have_cnt && at > sd->cnt_ns) {
+		struct vif_counters d;
+
+		if (measure_delta(&sd->cnt, &cur, &d))
+			log_info(
+				"counters reset vm=%s vif=%s direction=%s: counted from zero again",
+				log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[dir]);
+		measure_rates(&d, at - sd->cnt_ns, &sd->rates);
+		measure_add(&sd->total, &d);
+		if (dir == SLA_EGRESS) {
+			measure_add(&vif->vm->total, &d);
+			/* The history's entry under way (from vm->hist_ns) takes what fell in its
+			 * time: all of it, however long since the last reading (a 160 ms rescan on
+			 * Xen), unless that reading was before the entry began (readings failed
+			 * across its start); then its share, the rest being the closed entry's. A
+			 * period's worth alone read 888 of 1002 packet/s on Xen, rescans between.
+			 */
+			if (vif->vm->hist && sd->cnt_ns < vif->vm->hist_ns && at > vif->vm->hist_ns)
+				measure_scale(&d, at - vif->vm->hist_ns, at - sd->cnt_ns);
+			measure_add(&vif->vm->timed, &d);
+		}
+	} else {
+		memset(&sd->rates, 0, sizeof(sd->rates));
+	}
+	sd->cnt = cur;
+	sd->cnt_ns = at;
+	sd->have_cnt = true;
+}
+
 /* Reads every vif's counters; at: the time the readings stand for (ctl->read_ns). A real enforcer's
  * readings are stamped with the moment they are read: a rescan before them took 4-224 ms on Xen,
  * and stamped with the period's start, a VM held at 1000 packet/s read 957 over the 4 s after its
@@ -419,63 +486,33 @@ static void read_counters(struct control *ctl, uint64_t at)
 {
 	for (size_t k = 0; k < ctl->n_flat; k++) {
 		struct vif *vif = ctl->flat[k];
-		struct vif_counters cur;
-		int rc = ctl->enf->ops->read_counters(ctl->enf, &vif->enf, &cur);
 
-		if (rc) {
-			log_debug("counters unreadable vm=%s vif=%s err=%s", log_q(vif->vm->id),
-				  log_q(vif->desc.id), strerror(-rc));
-			memset(&vif->rates, 0, sizeof(vif->rates));
-			continue;
-		}
-		if (vif->have_cnt && at > vif->cnt_ns &&
-		    cur.offered_pkts == vif->cnt.offered_pkts &&
-		    cur.passed_pkts == vif->cnt.passed_pkts) {
-			/* Idle (offered and passed counts are the ones that move first): nothing to
-			 * add, and the totals stay out of the cache. */
-			memset(&vif->rates, 0, sizeof(vif->rates));
-		} else if (vif->have_cnt && at > vif->cnt_ns) {
-			struct vif_counters d;
-
-			if (measure_delta(&vif->cnt, &cur, &d))
-				log_info("counters reset vm=%s vif=%s: counted from zero again",
-					 log_q(vif->vm->id), log_q(vif->desc.id));
-			measure_rates(&d, at - vif->cnt_ns, &vif->rates);
-			measure_add(&vif->total, &d);
-			measure_add(&vif->vm->total, &d);
-			/* The history's entry under way (from vm->hist_ns) takes what fell in its
-			 * time: all of it, however long since the last reading (a 160 ms rescan on
-			 * Xen), unless that reading was before the entry began (readings failed
-			 * across its start); then its share, the rest being the closed entry's. A
-			 * period's worth alone read 888 of 1002 packet/s on Xen, rescans between.
-			 */
-			if (vif->vm->hist && vif->cnt_ns < vif->vm->hist_ns &&
-			    at > vif->vm->hist_ns)
-				measure_scale(&d, at - vif->vm->hist_ns, at - vif->cnt_ns);
-			measure_add(&vif->vm->timed, &d);
-		} else {
-			memset(&vif->rates, 0, sizeof(vif->rates));
-		}
-		vif->cnt = cur;
-		vif->cnt_ns = at;
-		vif->have_cnt = true;
+		for (int d = 0; d < SLA_NDIR; d++)
+			if (vif->side[d].attached)
+				read_side(ctl, vif, d, at);
 	}
 }
 
+/* The allocator's units: every vif once per direction held, egress first (so ties go to what
+ * is sent, then to the vif created first). Unit k is vif flat[k % n_flat] in direction
+ * k / n_flat; its VM's side is slas[dir * n_vms + vm]; its pool is uplink dir * n_uplinks + u,
+ * where an ingress uplink is the uplink's receive side, whose packets draw on the host's budget
+ * (capacity_pps 0), the same budget egress packets draw on. */
 static int allocate(struct control *ctl)
 {
 	struct host *h = &ctl->host;
+	size_t nd = control_n_dirs(ctl);
 	struct alloc_in in = {
 		.mode = ctl->mode,
 		.sees_offered = ctl->enf->ops->sees_offered,
 		.host_capacity_pps = h->host_capacity_pps,
 		.floor = { h->floor[ALLOC_BPS], h->floor[ALLOC_PPS] },
 		.vms = ctl->slas,
-		.n_vms = h->n_vms,
+		.n_vms = h->n_vms * nd,
 		.uplinks = ctl->aup,
-		.n_uplinks = h->n_uplinks,
+		.n_uplinks = h->n_uplinks * nd,
 		.vifs = ctl->ain,
-		.n_vifs = ctl->n_flat,
+		.n_vifs = ctl->n_flat * nd,
 	};
 	struct alloc_out out = { ctl->aout, { ctl->apool[0], ctl->apool[1] } };
 	int rc;
@@ -483,38 +520,46 @@ static int allocate(struct control *ctl)
 	bool changed = !ctl->alloc_valid || ctl->alloc_host_pps != h->host_capacity_pps ||
 		       memcmp(ctl->alloc_floor, h->floor, sizeof(h->floor));
 
-	for (size_t m = 0; m < h->n_vms; m++) {
-		const struct sla *s = vm_sla(h->vms[m]);
+	for (size_t d = 0; d < nd; d++)
+		for (size_t m = 0; m < h->n_vms; m++) {
+			const struct sla *s = &vm_sla(h->vms[m])->dir[d];
+			struct sla *to = &ctl->slas[d * h->n_vms + m];
 
-		if (!changed && memcmp(&ctl->slas[m], s, sizeof(*s)))
-			changed = true;
-		ctl->slas[m] = *s;
-	}
-	for (size_t u = 0; u < h->n_uplinks; u++) {
-		struct alloc_uplink_in a = { h->uplinks[u].cfg.capacity_bps,
-					     h->uplinks[u].cfg.capacity_pps };
+			if (!changed && memcmp(to, s, sizeof(*s)))
+				changed = true;
+			*to = *s;
+		}
+	for (size_t d = 0; d < nd; d++)
+		for (size_t u = 0; u < h->n_uplinks; u++) {
+			struct alloc_uplink_in a = { h->uplinks[u].cfg.capacity_bps,
+						     d == SLA_EGRESS
+							     ? h->uplinks[u].cfg.capacity_pps
+							     : 0 };
+			struct alloc_uplink_in *to = &ctl->aup[d * h->n_uplinks + u];
 
-		changed = changed || memcmp(&ctl->aup[u], &a, sizeof(a));
-		ctl->aup[u] = a;
-	}
-	for (size_t k = 0; k < ctl->n_flat; k++) {
-		struct vif *vif = ctl->flat[k];
+			changed = changed || memcmp(to, &a, sizeof(a));
+			*to = a;
+		}
+	for (size_t k = 0; k < ctl->n_flat * nd; k++) {
+		size_t d = k / ctl->n_flat;
+		struct vif *vif = ctl->flat[k % ctl->n_flat];
+		struct vif_side *sd = &vif->side[d];
 		struct alloc_vif_in a;
 
 		memset(&a, 0, sizeof(a)); /* padding too: compared as bytes */
-		a.vm = vif->vm->index;
-		a.uplink = vif->uplink;
-		a.offered[ALLOC_BPS] = vif->rates.offered.bps;
-		a.offered[ALLOC_PPS] = vif->rates.offered.pps;
-		a.measured[ALLOC_BPS] = vif->rates.passed.bps;
-		a.measured[ALLOC_PPS] = vif->rates.passed.pps;
+		a.vm = (uint32_t)(d * h->n_vms + vif->vm->index);
+		a.uplink = (uint32_t)(d * h->n_uplinks + vif->uplink);
+		a.offered[ALLOC_BPS] = sd->rates.offered.bps;
+		a.offered[ALLOC_PPS] = sd->rates.offered.pps;
+		a.measured[ALLOC_BPS] = sd->rates.passed.bps;
+		a.measured[ALLOC_PPS] = sd->rates.passed.pps;
 		/* Held back lately: bursts keep coming, so the want stays up for a while
 		 * (CONTROL_HELD_PERIODS) rather than falling to the average between them. */
-		if (vif->rates.held_pps > 0)
-			vif->held_until = ctl->tick + CONTROL_HELD_PERIODS;
-		a.held = ctl->tick < vif->held_until;
-		a.limit[ALLOC_BPS] = vif->applied ? vif->applied_bps : ALLOC_UNLIMITED;
-		a.limit[ALLOC_PPS] = vif->applied ? vif->applied_pps : ALLOC_UNLIMITED;
+		if (sd->rates.held_pps > 0)
+			sd->held_until = ctl->tick + CONTROL_HELD_PERIODS;
+		a.held = ctl->tick < sd->held_until;
+		a.limit[ALLOC_BPS] = sd->applied ? sd->applied_bps : ALLOC_UNLIMITED;
+		a.limit[ALLOC_PPS] = sd->applied ? sd->applied_pps : ALLOC_UNLIMITED;
 		changed = changed || memcmp(&ctl->ain[k], &a, sizeof(a));
 		ctl->ain[k] = a;
 	}
@@ -529,17 +574,27 @@ static int allocate(struct control *ctl)
 	ctl->alloc_valid = true;
 	ctl->alloc_host_pps = h->host_capacity_pps;
 	memcpy(ctl->alloc_floor, h->floor, sizeof(h->floor));
-	for (size_t u = 0; u < h->n_uplinks; u++)
-		for (int r = 0; r < ALLOC_NRES; r++)
-			h->uplinks[u].pool[r] = ctl->apool[r][u];
-	h->host_pps_pool = ctl->apool[ALLOC_PPS][h->n_uplinks];
+	for (size_t d = 0; d < SLA_NDIR; d++)
+		for (size_t u = 0; u < h->n_uplinks; u++)
+			for (int r = 0; r < ALLOC_NRES; r++)
+				if (d < nd)
+					h->uplinks[u].pool[d][r] =
+						ctl->apool[r][d * h->n_uplinks + u];
+				else
+					memset(&h->uplinks[u].pool[d][r], 0,
+					       sizeof(h->uplinks[u].pool[d][r]));
+	h->host_pps_pool = ctl->apool[ALLOC_PPS][h->n_uplinks * nd];
 	return 0;
 }
 
 static void apply_limits(struct control *ctl)
 {
-	for (size_t k = 0; k < ctl->n_flat; k++) {
-		struct vif *vif = ctl->flat[k];
+	size_t nd = control_n_dirs(ctl);
+
+	for (size_t k = 0; k < ctl->n_flat * nd; k++) {
+		size_t d = k / ctl->n_flat;
+		struct vif *vif = ctl->flat[k % ctl->n_flat];
+		struct vif_side *sd = &vif->side[d];
 		const struct alloc_vif_out *o = &ctl->aout[k];
 		uint64_t bps = o->limit[ALLOC_BPS], pps = o->limit[ALLOC_PPS];
 		struct enf_limit l = {
@@ -548,32 +603,37 @@ static void apply_limits(struct control *ctl)
 			.min_bps = o->min[ALLOC_BPS],
 			.min_pps = o->min[ALLOC_PPS],
 			.own_sla = vif->vm->has_sla,
-			.passed = vif->rates.passed,
+			.passed = sd->rates.passed,
 		};
 		int rc;
 
-		vif->alloc = *o;
-		vif->have_alloc = true;
-		if (vif->applied && vif->applied_bps == bps && vif->applied_pps == pps &&
+		sd->alloc = *o;
+		sd->have_alloc = true;
+		if (!sd->attached)
+			continue;
+		if (sd->applied && sd->applied_bps == bps && sd->applied_pps == pps &&
 		    !ctl->reapply) {
 			if (ctl->enf->ops->retune &&
-			    (rc = ctl->enf->ops->retune(ctl->enf, &vif->enf, &l)))
-				log_debug("limit not retuned vm=%s vif=%s err=%s",
-					  log_q(vif->vm->id), log_q(vif->desc.id), strerror(-rc));
+			    (rc = ctl->enf->ops->retune(ctl->enf, &sd->enf, &l)))
+				log_debug("limit not retuned vm=%s vif=%s direction=%s err=%s",
+					  log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[d],
+					  strerror(-rc));
 			continue;
 		}
-		rc = ctl->enf->ops->apply(ctl->enf, &vif->enf, &l);
+		rc = ctl->enf->ops->apply(ctl->enf, &sd->enf, &l);
 		if (rc) {
 			ctl->apply_failures++;
-			log_error("limit not applied vm=%s vif=%s err=%s", log_q(vif->vm->id),
-				  log_q(vif->desc.id), strerror(-rc));
+			log_error("limit not applied vm=%s vif=%s direction=%s err=%s",
+				  log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[d],
+				  strerror(-rc));
 			continue;
 		}
-		log_debug("limit applied vm=%s vif=%s limit_bps=%" PRIu64 " limit_pps=%" PRIu64,
-			  log_q(vif->vm->id), log_q(vif->desc.id), bps, pps);
-		vif->applied = true;
-		vif->applied_bps = bps;
-		vif->applied_pps = pps;
+		log_debug("limit applied vm=%s vif=%s direction=%s limit_bps=%" PRIu64
+			  " limit_pps=%" PRIu64,
+			  log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[d], bps, pps);
+		sd->applied = true;
+		sd->applied_bps = bps;
+		sd->applied_pps = pps;
 	}
 }
 
@@ -582,7 +642,7 @@ void control_publish(struct control *ctl)
 	ctl->seq++;
 }
 
-int control_set_sla(struct control *ctl, const char *id, const struct sla *sla)
+int control_set_sla(struct control *ctl, const char *id, const struct sla_spec *sla)
 {
 	int rc = host_set_sla(&ctl->host, id, sla);
 

@@ -38,7 +38,7 @@ void control_free(struct control *ctl);
  * start): each is seen by the next period, and publishes (every reader sees it). */
 
 /* vm id's SLA, its record made if the platform has not shown it yet. 0 or -ENOMEM. */
-int control_set_sla(struct control *ctl, const char *id, const struct sla *sla);
+int control_set_sla(struct control *ctl, const char *id, const struct sla_spec *sla);
 /* vm id's SLA gone (the default applies); an absent VM's record goes with it. */
 void control_clear_sla(struct control *ctl, const char *id);
 /* The same for an absent VM's SLA kept past --forget-absent-after, counted. */
@@ -49,7 +49,7 @@ void control_note_absence(struct control *ctl, const char *id, int64_t stored, i
 /* A VM's absence the store must hear of (control_absences). */
 struct control_absence {
 	char id[PLATFORM_ID_MAX];
-	struct sla sla;
+	struct sla_spec sla;
 	int64_t absent_since; /* 0: present */
 	bool forget;	      /* absent for --forget-absent-after or more: its SLA goes */
 };

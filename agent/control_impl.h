@@ -32,7 +32,9 @@ struct control {
 	uint64_t lateness_count[CONTROL_N_LATENESS + 1];
 	uint64_t lateness_sum_ns, lateness_n;
 
-	/* Per-period working arrays, in vif creation order; rebuilt when vifs come or go. */
+	/* Per-period working arrays, in vif creation order; rebuilt when vifs come or go. The
+	 * allocator's (slas, ain, aout, aup, apool) hold a unit per vif and direction held
+	 * (control.c, allocate). */
 	bool topology_changed;
 	struct vif **flat;
 	size_t n_flat;
@@ -51,6 +53,10 @@ struct control {
 	uint64_t seq;		       /* publishes: periods and changes (control_publish) */
 	struct snapshot *snap;	       /* the readers' copy, built on demand (snapshot.h) */
 };
+
+/* The directions the allocator runs for: egress, and ingress where the enforcer holds it
+ * (enforcer_ops.holds_ingress); the per-period arrays hold that many units a vif. */
+size_t control_n_dirs(const struct control *ctl);
 
 /* The same as control_new and control_free, for a struct control the caller holds. */
 int control_init(struct control *ctl, enum alloc_mode mode, const uint64_t floor[ALLOC_NRES],

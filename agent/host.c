@@ -144,7 +144,8 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 	vif->desc = *desc;
 	vif->seq = host->next_vif_seq++;
 	vif->vm = vm;
-	vif->enf = (struct enf_vif){ &vif->desc, vm->id, NULL, NULL };
+	for (int d = 0; d < SLA_NDIR; d++)
+		vif->side[d].enf = (struct enf_vif){ &vif->desc, vm->id, NULL, NULL, d };
 	vm->vifs[vm->n_vifs++] = vif;
 	host->generation++;
 	return vif;
@@ -167,7 +168,7 @@ struct vif *vm_find_vif(const struct vm *vm, const char *id)
 	return NULL;
 }
 
-int host_set_sla(struct host *host, const char *id, const struct sla *sla)
+int host_set_sla(struct host *host, const char *id, const struct sla_spec *sla)
 {
 	struct vm *vm = host_find_vm(host, id);
 
@@ -187,9 +188,9 @@ void host_clear_sla(struct host *host, struct vm *vm)
 		host_remove_vm(host, vm);
 }
 
-const struct sla *vm_sla(const struct vm *vm)
+const struct sla_spec *vm_sla(const struct vm *vm)
 {
-	static const struct sla def = SLA_DEFAULT_INIT;
+	static const struct sla_spec def = { { SLA_DEFAULT_INIT, SLA_DEFAULT_INIT } };
 
 	return vm->has_sla ? &vm->sla : &def;
 }

@@ -18,11 +18,11 @@
 
 struct vm;
 
-struct vif {
-	struct platform_vif desc; /* as the platform described it: id, ifnames, uplink */
-	uint32_t uplink;	  /* index into host.uplinks */
-	uint64_t seq;		  /* creation order: the allocator's tie-breaker */
-	struct vm *vm;
+/* One direction of a vif (sla.h's enum sla_dir): what its enforcer counts and holds there.
+ * Egress is what the VM sends, held at the guest end; ingress what it receives, held on the
+ * driver domain's side, and attached only where the enforcer holds ingress (holds_ingress). */
+struct vif_side {
+	bool attached;		   /* the enforcer holds and counts this direction */
 	struct vif_counters cnt;   /* last reading */
 	struct vif_counters total; /* since the agent found the vif; never goes back */
 	uint64_t cnt_ns;	   /* when it was taken */
@@ -33,8 +33,17 @@ struct vif {
 	bool have_alloc;
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */
 	bool applied;
-	struct enf_vif enf;	   /* what the enforcer sees of it, and its state */
-	struct delay_stats *delay; /* NULL: the enforcer does not measure delay */
+	struct enf_vif enf; /* what the enforcer sees of it, and its state */
+};
+
+struct vif {
+	struct platform_vif desc; /* as the platform described it: id, ifnames, uplink */
+	uint32_t uplink;	  /* index into host.uplinks */
+	uint64_t seq;		  /* creation order: the allocator's tie-breaker */
+	struct vm *vm;
+	struct vif_side side[SLA_NDIR];
+	/* Egress delay (hook to uplink); NULL: the enforcer does not measure delay */
+	struct delay_stats *delay;
 };
 
 /* What a VM got over one period, as GET /vms/{id} and its history report it. A figure the
@@ -81,7 +90,7 @@ struct vm {
 	 * of the history's entry under way counts only by its share of the time after that
 	 * start: what the history is made from, so no second shows more, or less, than it got. */
 	struct vif_counters timed;
-	struct sla sla;
+	struct sla_spec sla;
 	struct vif **vifs;
 	size_t n_vifs;
 	uint32_t index;		 /* position in host.vms, as of the control loop's last rebuild */
@@ -92,9 +101,12 @@ struct vm {
 	uint64_t hist_due_ns; /* when the next history entry is due (a one-second grid) */
 };
 
+/* An uplink and its pools, per direction: what it sends (its transmit capacity) and what it
+ * receives (its receive capacity, the same as the transmit one: a full-duplex link); packets of
+ * both directions draw on the same budget (the host's, or the uplink's own for egress). */
 struct uplink {
 	struct platform_uplink cfg;
-	struct alloc_pool_out pool[ALLOC_NRES];
+	struct alloc_pool_out pool[SLA_NDIR][ALLOC_NRES];
 };
 
 struct host {
@@ -144,11 +156,11 @@ void vm_remove_vif(struct host *host, struct vm *vm, size_t i);
 struct vif *vm_find_vif(const struct vm *vm, const char *id);
 
 /* Sets a VM's SLA, creating an absent VM record if none has that id; -ENOMEM on failure. */
-int host_set_sla(struct host *host, const char *id, const struct sla *sla);
+int host_set_sla(struct host *host, const char *id, const struct sla_spec *sla);
 /* Drops a VM's SLA (the default applies); forgets the VM if it is not on the host. */
 void host_clear_sla(struct host *host, struct vm *vm);
 
 /* The SLA that governs the VM: its own, or the default. */
-const struct sla *vm_sla(const struct vm *vm);
+const struct sla_spec *vm_sla(const struct vm *vm);
 
 #endif

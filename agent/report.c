@@ -117,14 +117,14 @@ void report_vm_period(const struct control *ctl, const struct vm *vm, struct vm_
 	out->tick = ctl->tick;
 	out->t_ms = ctl->now_ns / 1000000u;
 	for (size_t i = 0; i < vm->n_vifs; i++) {
-		const struct vif *v = vm->vifs[i];
+		const struct vif_rates *r = &vm->vifs[i]->side[SLA_EGRESS].rates;
 
-		out->offered.bps += v->rates.offered.bps;
-		out->offered.pps += v->rates.offered.pps;
-		out->passed.bps += v->rates.passed.bps;
-		out->passed.pps += v->rates.passed.pps;
-		out->dropped.bps += v->rates.dropped.bps;
-		out->dropped.pps += v->rates.dropped.pps;
+		out->offered.bps += r->offered.bps;
+		out->offered.pps += r->offered.pps;
+		out->passed.bps += r->passed.bps;
+		out->passed.pps += r->passed.pps;
+		out->dropped.bps += r->dropped.bps;
+		out->dropped.pps += r->dropped.pps;
 	}
 	report_vm_delay(vm, DELAY_PERIOD, &d);
 	delay_into(out, &d);

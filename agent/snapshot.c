@@ -17,12 +17,12 @@ static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_
 	memcpy(o->id, v->desc.id, sizeof(o->id));
 	memcpy(o->uplink, v->desc.uplink, sizeof(o->uplink));
 	o->uplink_index = v->uplink;
-	o->have_cnt = v->have_cnt;
-	o->cnt = v->cnt;
-	o->total = v->total;
-	o->rates = v->rates;
-	o->have_alloc = v->have_alloc;
-	o->alloc = v->alloc;
+	for (int d = 0; d < SLA_NDIR; d++) {
+		const struct vif_side *sd = &v->side[d];
+
+		o->side[d] = (struct snap_side){ sd->attached, sd->have_cnt,   sd->cnt,	 sd->total,
+						 sd->rates,    sd->have_alloc, sd->alloc };
+	}
 	if (v->delay && same) {
 		o->delay_measured = true;
 		o->delay_period = same->delay_period;
@@ -97,6 +97,7 @@ static int copy_control(struct snapshot *s, const struct control *ctl)
 	s->slas_forgotten = h->slas_forgotten;
 	s->passed_only = ctl->enf->ops->passed_only;
 	s->drops_on_path = ctl->enf->ops->drops_on_path;
+	s->holds_ingress = ctl->enf->ops->holds_ingress;
 	s->sample_every = ctl->enf->sample_every;
 	s->samples_delay = ctl->matcher != NULL;
 	s->delay_overflows = ctl->matcher ? delay_overflows(ctl->matcher) : 0;

@@ -25,17 +25,23 @@
 #include "control.h"
 #include "report.h"
 
-struct snap_vif {
-	char id[PLATFORM_ID_MAX];
-	char uplink[IFNAMSIZ];
-	uint32_t uplink_index;	   /* into snapshot.uplinks */
+/* One direction of a vif, as the readers see it (host.h's struct vif_side). */
+struct snap_side {
+	bool attached;		   /* held and counted; else every figure is null */
 	bool have_cnt;		   /* cnt was read (ring_*: what the enforcer saw of the ring) */
 	struct vif_counters cnt;   /* the last reading */
 	struct vif_counters total; /* since the agent found the vif */
 	struct vif_rates rates;	   /* over the last period */
 	bool have_alloc;	   /* else unlimited */
 	struct alloc_vif_out alloc;
-	bool delay_measured; /* the enforcer samples delay on it */
+};
+
+struct snap_vif {
+	char id[PLATFORM_ID_MAX];
+	char uplink[IFNAMSIZ];
+	uint32_t uplink_index; /* into snapshot.uplinks */
+	struct snap_side side[SLA_NDIR];
+	bool delay_measured; /* the enforcer samples delay on it (egress) */
 	struct delay_summary delay_period, delay_total;
 	bool jitter_known; /* some sample since found */
 	double jitter_ns;
@@ -47,11 +53,11 @@ struct snap_vm {
 	int64_t domid;
 	bool present, has_sla;
 	int64_t absent_since, absent_stored;
-	struct sla sla;		   /* its own (has_sla) */
-	struct sla sla_in_force;   /* its own or the default */
-	struct vif_counters total; /* over all its vifs since the agent started */
-	struct vm_period period;   /* what it got over the last period */
-	struct vm_delay delay;	   /* its vifs' delay together, since found (DELAY_TOTAL) */
+	struct sla_spec sla;	      /* its own (has_sla) */
+	struct sla_spec sla_in_force; /* its own or the default */
+	struct vif_counters total;    /* over all its vifs since the agent started */
+	struct vm_period period;      /* what it got over the last period */
+	struct vm_delay delay;	      /* its vifs' delay together, since found (DELAY_TOTAL) */
 	struct snap_vif *vifs;
 	size_t n_vifs;
 	const struct vm_history *hist; /* NULL: no entry yet */
@@ -78,8 +84,8 @@ struct snapshot {
 	struct platform_refusal *refused;
 	size_t n_refused;
 	char *platform_problem; /* why the platform is not ready; NULL: it is */
-	/* The enforcer: what it sees and how it samples. */
-	bool passed_only, drops_on_path, samples_delay;
+	/* The enforcer: what it sees and how it samples, and whether it holds ingress. */
+	bool passed_only, drops_on_path, samples_delay, holds_ingress;
 	uint32_t sample_every;
 	uint64_t delay_overflows;
 };

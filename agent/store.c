@@ -49,7 +49,7 @@ struct op {
 	struct op *next;
 	enum op_kind kind;
 	char id[PLATFORM_ID_MAX];
-	struct sla sla;
+	struct sla_spec sla;
 	int64_t absent_since;
 	void *cookie;
 	int rc;
@@ -118,7 +118,7 @@ static int map_reserve(struct map *m, size_t more)
 	return 0;
 }
 
-static int map_put(struct map *m, const char *id, const struct sla *sla, int64_t absent_since)
+static int map_put(struct map *m, const char *id, const struct sla_spec *sla, int64_t absent_since)
 {
 	struct store_entry *e = map_find(m, id);
 
@@ -171,7 +171,7 @@ char *store_serialize(const struct store_entry *entries, size_t n, uint64_t gene
 	if (!slas || !absent)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		if (json_object_set_new(slas, entries[i].id, sla_to_json(&entries[i].sla)) ||
+		if (json_object_set_new(slas, entries[i].id, sla_spec_to_json(&entries[i].sla)) ||
 		    (entries[i].absent_since &&
 		     json_object_set_new(absent, entries[i].id,
 					 json_integer((json_int_t)entries[i].absent_since))))
@@ -266,7 +266,7 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 	}
 	json_object_foreach(slas, id, v) {
 		struct sla_error e;
-		struct sla sla;
+		struct sla_spec sla;
 
 		if (!valid_id(id)) {
 			snprintf(why, why_len, "a VM id is empty or too long");
@@ -274,7 +274,7 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 		}
 		json_t *t = json_object_get(absent, id);
 
-		if (sla_from_json(v, &sla, &e)) {
+		if (sla_spec_from_json(v, &sla, &e)) {
 			snprintf(why, why_len, "slas.%.64s: %s", id, e.msg);
 			goto out;
 		}
@@ -311,11 +311,12 @@ int store_parse(const char *text, size_t len, struct store_entry **entries, size
 
 /* ---- logs ---- */
 
-char *store_log_line(const char *id, const struct sla *sla, int64_t absent_since, uint64_t base)
+char *store_log_line(const char *id, const struct sla_spec *sla, int64_t absent_since,
+		     uint64_t base)
 {
-	json_t *o =
-		id ? json_pack("{s:s, s:o}", "id", id, "sla", sla ? sla_to_json(sla) : json_null())
-		   : json_pack("{s:i, s:I}", "log", 1, "base", (json_int_t)base);
+	json_t *o = id ? json_pack("{s:s, s:o}", "id", id, "sla",
+				   sla ? sla_spec_to_json(sla) : json_null())
+		       : json_pack("{s:i, s:I}", "log", 1, "base", (json_int_t)base);
 
 	if (o && id && sla && absent_since &&
 	    json_object_set_new(o, "absent_since", json_integer((json_int_t)absent_since))) {
@@ -419,10 +420,10 @@ static int replay(const char *text, size_t len, struct map *m, struct replay *r,
 			map_del(m, id);
 			r->applied++;
 		} else {
-			struct sla sla;
+			struct sla_spec sla;
 			struct sla_error e;
 
-			if (sla_from_json(s, &sla, &e)) {
+			if (sla_spec_from_json(s, &sla, &e)) {
 				note_bad(r, line_no, line, n);
 			} else if (json_object_get(o, "absent_since") &&
 				   !valid_time(json_object_get(o, "absent_since"))) {
@@ -1122,7 +1123,7 @@ static int queue(struct store *st, struct op *o)
 	return 0;
 }
 
-int store_submit(struct store *st, const char *id, const struct sla *sla, int64_t absent_since,
+int store_submit(struct store *st, const char *id, const struct sla_spec *sla, int64_t absent_since,
 		 void *cookie)
 {
 	struct op *o = calloc(1, sizeof(*o));

@@ -38,7 +38,7 @@ struct store;
 
 struct store_entry {
 	char id[PLATFORM_ID_MAX];
-	struct sla sla;
+	struct sla_spec sla;
 	int64_t absent_since; /* when its VM was last seen leaving (seconds since the epoch); 0:
 				 present, or not known */
 };
@@ -67,7 +67,7 @@ int store_event_fd(const struct store *st);
 /* Queues a change: the SLA of VM id, with when its VM left (0: present), or sla NULL to delete
  * it. done(cookie, rc) is called from store_complete once the change is on disk (rc 0) or
  * failed (negative errno; nothing changed). */
-int store_submit(struct store *st, const char *id, const struct sla *sla, int64_t absent_since,
+int store_submit(struct store *st, const char *id, const struct sla_spec *sla, int64_t absent_since,
 		 void *cookie);
 /* Queues the acknowledgement that the SLAs were lost: the state-lost mark is removed, and
  * done(cookie, rc) says when. */
@@ -92,7 +92,8 @@ long store_replay_log(const char *text, size_t len, struct store_entry **entries
 		      uint64_t *base, size_t *bad, char *why, size_t why_len);
 /* One log line (a change; sla NULL deletes) or the header (id NULL: base), with its CRC and
  * newline; malloc'd, NULL when out of memory. */
-char *store_log_line(const char *id, const struct sla *sla, int64_t absent_since, uint64_t base);
+char *store_log_line(const char *id, const struct sla_spec *sla, int64_t absent_since,
+		     uint64_t base);
 
 /* Compacts once the log holds `lines` changes (and is as large as the snapshot); 4096 unless
  * set. For tests, before the first change. */

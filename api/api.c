@@ -39,7 +39,7 @@ struct parse_job {
 	const char *body;
 	size_t len;
 	int rc;
-	struct sla sla;
+	struct sla_spec sla;
 	struct sla_error err;
 };
 
@@ -51,7 +51,7 @@ struct api_pending {
 	bool ack;	 /* not a change: the acknowledgement that the SLAs were lost */
 	bool background; /* the agent's own: an absence recorded, an SLA forgotten; no request */
 	bool created;
-	struct sla sla;
+	struct sla_spec sla;
 	int64_t absent_since; /* what the store is given with the SLA */
 };
 
@@ -184,7 +184,7 @@ static void get_sla(struct api *api, struct http_request *req, const char *id)
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
-	http_respond_json(req, MHD_HTTP_OK, sla_to_json(&vm->sla));
+	http_respond_json(req, MHD_HTTP_OK, sla_spec_to_json(&vm->sla));
 }
 
 static json_t *pool_json(const struct alloc_pool_out *p, const char *unit)
@@ -198,23 +198,39 @@ static json_t *pool_json(const struct alloc_pool_out *p, const char *unit)
 			 (json_int_t)p->allocated, over, p->overcommitted);
 }
 
-static json_t *uplink_json(const struct uplink *up)
+/* An uplink: its egress pools flat (as before there were two directions), and, where the
+ * enforcer holds ingress, "ingress": what it receives (its receive capacity, the transmit
+ * one: a full-duplex link; its packets draw on the host's budget). */
+static json_t *uplink_json(const struct uplink *up, bool ingress)
 {
 	json_t *u = json_pack(
 		"{s:s, s:o, s:o, s:i}", "name", up->cfg.name, "capacity_bps",
 		up->cfg.capacity_bps ? json_integer((json_int_t)up->cfg.capacity_bps) : json_null(),
 		"capacity_pps",
 		up->cfg.capacity_pps ? json_integer((json_int_t)up->cfg.capacity_pps) : json_null(),
-		"vifs", (int)up->pool[ALLOC_BPS].n_vifs);
+		"vifs", (int)up->pool[SLA_EGRESS][ALLOC_BPS].n_vifs);
 
 	for (int r = 0; u && r < ALLOC_NRES; r++) {
 		json_t *pool;
 
 		if (r == ALLOC_PPS && !up->cfg.capacity_pps)
 			break; /* its packets count against the host's budget */
-		pool = pool_json(&up->pool[r], r == ALLOC_BPS ? "bps" : "pps");
+		pool = pool_json(&up->pool[SLA_EGRESS][r], r == ALLOC_BPS ? "bps" : "pps");
 		json_object_update(u, pool);
 		json_decref(pool);
+	}
+	if (u && ingress) {
+		const struct alloc_pool_out *in = &up->pool[SLA_INGRESS][ALLOC_BPS];
+		json_t *pool = pool_json(in, "bps");
+
+		if (pool) {
+			json_object_set_new(pool, "capacity_bps",
+					    up->cfg.capacity_bps
+						    ? json_integer((json_int_t)up->cfg.capacity_bps)
+						    : json_null());
+			json_object_set_new(pool, "vifs", json_integer(in->n_vifs));
+		}
+		json_object_set_new(u, "ingress", pool);
 	}
 	return u;
 }
@@ -267,7 +283,7 @@ static void get_host(struct api *api, struct http_request *req)
 		return;
 	ups = json_array();
 	for (size_t u = 0; ups && u < h->n_uplinks; u++)
-		json_array_append_new(ups, uplink_json(&h->uplinks[u]));
+		json_array_append_new(ups, uplink_json(&h->uplinks[u], h->holds_ingress));
 	doc = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:{s:I, s:I}, s:o}", "platform",
 			api->info.platform, "enforcer", api->info.enforcer, "mode", api->info.mode,
 			"period_ms", (int)api->info.period_ms, "tick", (json_int_t)h->tick,
@@ -416,27 +432,29 @@ static void submit(struct api *api, struct http_request *req, struct api_pending
 	*tail = p; /* answered from on_stored */
 }
 
-int api_parse_sla(const char *body, size_t len, struct sla *sla, struct sla_error *err)
+int api_parse_sla(const char *body, size_t len, struct sla_spec *sla, struct sla_error *err)
 {
 	json_t *doc = sla_json_load(body, len, err);
 	int rc;
 
 	if (!doc)
 		return -EINVAL;
-	rc = neutron_is_policy(doc) ? neutron_to_sla(doc, sla, err) : sla_from_json(doc, sla, err);
+	rc = neutron_is_policy(doc) ? neutron_to_sla(doc, sla, err)
+				    : sla_spec_from_json(doc, sla, err);
 	json_decref(doc);
 	return rc;
 }
 
 /* The rest of a PUT, on the loop thread once its body is parsed (rc from api_parse_sla). */
 static void put_parsed(struct api *api, struct http_request *req, const char *id, int rc,
-		       const struct sla *sla_in, const struct sla_error *err)
+		       const struct sla_spec *sla_in, const struct sla_error *err)
 {
 	struct admit_change *pend;
 	struct admit_refusal refusal;
 	struct api_pending *p;
-	struct sla sla;
+	struct sla_spec sla;
 	const struct snap_vm *vm;
+	const struct snapshot *snap;
 	size_t n_pend;
 
 	if (rc) {
@@ -446,12 +464,24 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 	if (!lookup(api, req, id, &vm))
 		return;
 	sla = *sla_in;
+	snap = control_snapshot(api->ctl);
+	if (!snap) {
+		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	if (!snap->holds_ingress && !sla_is_default(&sla.dir[SLA_INGRESS])) {
+		/* Taken and not held would be a limit, or a guarantee, that is not there. */
+		respond_error(req, MHD_HTTP_CONFLICT, "ingress",
+			      "this host's enforcer does not hold what a VM receives (ingress): "
+			      "only netfront does; the SLA's ingress side must be left out");
+		return;
+	}
 	pend = pending_changes(api, &n_pend);
 	if (api->pending && !pend) {
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 		return;
 	}
-	rc = admit_sla(control_snapshot(api->ctl), id, &sla, pend, n_pend, &refusal);
+	rc = admit_sla(snap, id, &sla, pend, n_pend, &refusal);
 	free(pend);
 	if (rc) {
 		log_info("sla refused vm=%s why=\"%s\"", log_q(id), refusal.msg);
@@ -498,7 +528,7 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 {
 	struct parse_job *j;
 	struct sla_error err;
-	struct sla sla;
+	struct sla_spec sla;
 	const char *body;
 	size_t len;
 
@@ -611,11 +641,14 @@ static void on_stored(void *cookie, int rc, void *arg)
 	} else {
 		/* a VM that came meanwhile is present: the next sweep stores that */
 		control_note_absence(api->ctl, p->id, p->absent_since, p->absent_since);
-		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64,
-			 log_q(p->id), p->sla.priority, p->sla.weight, p->sla.min_bps,
-			 p->sla.min_pps);
+		const struct sla *e = &p->sla.dir[SLA_EGRESS], *in = &p->sla.dir[SLA_INGRESS];
+
+		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64
+			 " ingress=%s ingress_min_bps=%" PRIu64 " ingress_min_pps=%" PRIu64,
+			 log_q(p->id), e->priority, e->weight, e->min_bps, e->min_pps,
+			 sla_is_default(in) ? "default" : "set", in->min_bps, in->min_pps);
 		http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
-				  sla_to_json(&p->sla));
+				  sla_spec_to_json(&p->sla));
 	}
 	free(p);
 }
@@ -639,7 +672,8 @@ static bool change_pending(const struct api *api, const char *id)
 }
 
 /* The agent's own change to the store, answered to nobody: sla NULL forgets. */
-static int background(struct api *api, const char *id, const struct sla *sla, int64_t absent_since)
+static int background(struct api *api, const char *id, const struct sla_spec *sla,
+		      int64_t absent_since)
 {
 	struct api_pending *p = calloc(1, sizeof(*p));
 	int rc;

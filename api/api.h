@@ -44,7 +44,7 @@ struct api {
 
 /* An SLA body, ours or a Neutron QoS policy, parsed and checked: 0, or -EINVAL with *err
  * saying what is wrong and where. Touches nothing but its arguments (any thread). */
-int api_parse_sla(const char *body, size_t len, struct sla *sla, struct sla_error *err);
+int api_parse_sla(const char *body, size_t len, struct sla_spec *sla, struct sla_error *err);
 
 /* Starts listening, with HTTPS only when tls is not NULL. Returns 0 or a negative errno. */
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,

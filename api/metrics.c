@@ -29,12 +29,14 @@ struct metrics_text {
 
 struct metrics {
 	struct metrics_info info;
-	/* The label sets, {vm="..."} per VM and {vm="...",vif="..."} per vif, in host order,
-	 * valid for labels_generation. */
+	/* The label sets, {vm="..."} per VM and {vm="...",vif="...",direction="..."} per vif
+	 * and direction, in host order, valid for labels_generation. */
 	uint64_t labels_generation;
 	bool have_labels;
-	char *labels;		      /* all of them, NUL-separated */
-	size_t *vm_label, *vif_label; /* offsets into labels, per VM and per vif in host order */
+	char *labels; /* all of them, NUL-separated */
+	/* offsets into labels, per VM and per vif in host order (vif_label: 2 per vif, by
+	 * direction) */
+	size_t *vm_label, *vif_label;
 	uint16_t *vm_label_len, *vif_label_len;
 	size_t n_vm_labels;
 	/* The last text and the state of the model it shows. */
@@ -185,9 +187,9 @@ static int build_labels(struct metrics *m, const struct snapshot *h)
 	free(m->vm_label_len);
 	free(m->vif_label_len);
 	m->vm_label = malloc((h->n_vms + 1) * sizeof(size_t));
-	m->vif_label = malloc((n_vifs + 1) * sizeof(size_t));
+	m->vif_label = malloc((n_vifs * SLA_NDIR + 1) * sizeof(size_t));
 	m->vm_label_len = malloc((h->n_vms + 1) * sizeof(uint16_t));
-	m->vif_label_len = malloc((n_vifs + 1) * sizeof(uint16_t));
+	m->vif_label_len = malloc((n_vifs * SLA_NDIR + 1) * sizeof(uint16_t));
 	if (!m->vm_label || !m->vif_label || !m->vm_label_len || !m->vif_label_len)
 		return -1;
 	for (size_t i = 0; i < h->n_vms; i++) {
@@ -199,13 +201,19 @@ static int build_labels(struct metrics *m, const struct snapshot *h)
 		put(&b, "\"} ", 3);
 		m->vm_label_len[i] = (uint16_t)(b.len - m->vm_label[i]);
 		for (size_t j = 0; j < vm->n_vifs; j++, k++) {
-			m->vif_label[k] = b.len;
-			puts_(&b, "{vm=\"");
-			put_label_value(&b, vm->id);
-			puts_(&b, "\",vif=\"");
-			put_label_value(&b, vm->vifs[j].id);
-			put(&b, "\"} ", 3);
-			m->vif_label_len[k] = (uint16_t)(b.len - m->vif_label[k]);
+			for (int d = 0; d < SLA_NDIR; d++) {
+				size_t at = k * SLA_NDIR + (size_t)d;
+
+				m->vif_label[at] = b.len;
+				puts_(&b, "{vm=\"");
+				put_label_value(&b, vm->id);
+				puts_(&b, "\",vif=\"");
+				put_label_value(&b, vm->vifs[j].id);
+				puts_(&b, "\",direction=\"");
+				puts_(&b, sla_dir_name[d]);
+				put(&b, "\"} ", 3);
+				m->vif_label_len[at] = (uint16_t)(b.len - m->vif_label[at]);
+			}
 		}
 	}
 	if (b.oom) {
@@ -233,7 +241,9 @@ static inline void sample(struct buf *b, const char *name, size_t name_len, cons
 }
 
 #define VM_LABEL(m, i) (m)->labels + (m)->vm_label[i], (m)->vm_label_len[i]
-#define VIF_LABEL(m, k) (m)->labels + (m)->vif_label[k], (m)->vif_label_len[k]
+/* vif k's label set in direction d */
+#define VIF_LABEL(m, k, d)                                                                         \
+	(m)->labels + (m)->vif_label[(k)*SLA_NDIR + (d)], (m)->vif_label_len[(k)*SLA_NDIR + (d)]
 
 /* ---- the families ---- */
 
@@ -286,9 +296,15 @@ static void render_counters(struct buf *b, const struct metrics *m, const struct
 			const struct snap_vm *vm = &h->vms[i];
 
 			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
-				sample(b, name, len, VIF_LABEL(m, k));
-				put_u64(b, counter_of(&vm->vifs[j].total, (enum counter_field)f));
-				put(b, "\n", 1);
+				for (int d = 0; d < SLA_NDIR; d++) {
+					const struct snap_side *sd = &vm->vifs[j].side[d];
+
+					if (!sd->attached && d != SLA_EGRESS)
+						continue;
+					sample(b, name, len, VIF_LABEL(m, k, d));
+					put_u64(b, counter_of(&sd->total, (enum counter_field)f));
+					put(b, "\n", 1);
+				}
 			}
 		}
 	}
@@ -398,20 +414,23 @@ static void render_vif_gauges(struct buf *b, const struct metrics *m, const stru
 			const struct snap_vm *vm = &h->vms[i];
 
 			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
-				const struct alloc_vif_out *o = &vm->vifs[j].alloc;
-				uint64_t v;
+				for (int d = 0; d < SLA_NDIR; d++) {
+					const struct snap_side *sd = &vm->vifs[j].side[d];
+					const struct alloc_vif_out *o = &sd->alloc;
+					uint64_t v;
 
-				if (!vm->vifs[j].have_alloc)
-					continue;
-				v = g[f].what == LIMIT	  ? o->limit[g[f].r]
-				    : g[f].what == DEMAND ? o->demand[g[f].r]
-							  : o->alloc[g[f].r];
-				sample(b, g[f].name, len, VIF_LABEL(m, k));
-				if (g[f].r == ALLOC_BPS)
-					put_bits_as_bytes(b, v);
-				else
-					put_rate(b, v);
-				put(b, "\n", 1);
+					if (!sd->have_alloc || (!sd->attached && d != SLA_EGRESS))
+						continue;
+					v = g[f].what == LIMIT	  ? o->limit[g[f].r]
+					    : g[f].what == DEMAND ? o->demand[g[f].r]
+								  : o->alloc[g[f].r];
+					sample(b, g[f].name, len, VIF_LABEL(m, k, d));
+					if (g[f].r == ALLOC_BPS)
+						put_bits_as_bytes(b, v);
+					else
+						put_rate(b, v);
+					put(b, "\n", 1);
+				}
 			}
 		}
 	}
@@ -436,11 +455,11 @@ static void render_rings(struct buf *b, const struct metrics *m, const struct sn
 			const struct snap_vm *vm = &h->vms[i];
 
 			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
-				const struct snap_vif *v = &vm->vifs[j];
+				const struct snap_side *v = &vm->vifs[j].side[SLA_EGRESS];
 
 				if (!v->have_cnt || !v->cnt.ring_known)
 					continue;
-				sample(b, names[f], strlen(names[f]), VIF_LABEL(m, k));
+				sample(b, names[f], strlen(names[f]), VIF_LABEL(m, k, SLA_EGRESS));
 				put_u64(b, f ? v->cnt.credit_waiting : v->cnt.ring_backlog_slots);
 				put(b, "\n", 1);
 			}
@@ -473,7 +492,7 @@ static void render_vm_gauges(struct buf *b, const struct metrics *m, const struc
 		family(b, names[f], "gauge", helps[f]);
 		for (size_t i = 0; i < h->n_vms; i++) {
 			const struct snap_vm *vm = &h->vms[i];
-			const struct sla *s = &vm->sla_in_force;
+			const struct sla *s = &vm->sla_in_force.dir[SLA_EGRESS];
 
 			sample(b, names[f], len, VM_LABEL(m, i));
 			switch (f) {
@@ -531,19 +550,19 @@ static void render_uplinks(struct buf *b, const struct snapshot *h)
 	for (size_t u = 0; u < h->n_uplinks; u++) {
 		uplink_sample(b, "dbavm_uplink_committed_bytes_per_second", h->uplinks[u].cfg.name,
 			      NULL);
-		put_bits_as_bytes(b, h->uplinks[u].pool[ALLOC_BPS].committed);
+		put_bits_as_bytes(b, h->uplinks[u].pool[SLA_EGRESS][ALLOC_BPS].committed);
 		put(b, "\n", 1);
 	}
 	family(b, "dbavm_uplink_overcommitted", "gauge",
 	       "1 if the guarantees on the uplink exceed its capacity and were scaled down.");
 	for (size_t u = 0; u < h->n_uplinks; u++) {
 		uplink_sample(b, "dbavm_uplink_overcommitted", h->uplinks[u].cfg.name, "bps");
-		put_u64(b, h->uplinks[u].pool[ALLOC_BPS].overcommitted);
+		put_u64(b, h->uplinks[u].pool[SLA_EGRESS][ALLOC_BPS].overcommitted);
 		put(b, "\n", 1);
 		if (!h->uplinks[u].cfg.capacity_pps)
 			continue;
 		uplink_sample(b, "dbavm_uplink_overcommitted", h->uplinks[u].cfg.name, "pps");
-		put_u64(b, h->uplinks[u].pool[ALLOC_PPS].overcommitted);
+		put_u64(b, h->uplinks[u].pool[SLA_EGRESS][ALLOC_PPS].overcommitted);
 		put(b, "\n", 1);
 	}
 	family(b, "dbavm_host_capacity_packets_per_second", "gauge",

@@ -34,8 +34,13 @@ static int is_rule_meta(const char *key)
 	       !strcmp(key, "project_id") || !strcmp(key, "type") || !strcmp(key, "direction");
 }
 
-static int parse_rule(const json_t *rule, size_t i, uint64_t vals[4], int seen[4],
-		      struct sla_error *err)
+/* What the rules said, per direction and rule kind. */
+struct rule_vals {
+	uint64_t v[SLA_NDIR][4];
+	int seen[SLA_NDIR][4];
+};
+
+static int parse_rule(const json_t *rule, size_t i, struct rule_vals *rv, struct sla_error *err)
 {
 	char path[64], field[sizeof(((struct sla_error *)0)->field)];
 	const char *type, *key, *dir;
@@ -43,6 +48,7 @@ static int parse_rule(const json_t *rule, size_t i, uint64_t vals[4], int seen[4
 	const struct rule_kind *k = NULL;
 	size_t ki;
 	json_int_t n;
+	int dn;
 
 	snprintf(path, sizeof(path), "policy.rules[%zu]", i);
 	if (!json_is_object(rule))
@@ -62,22 +68,24 @@ static int parse_rule(const json_t *rule, size_t i, uint64_t vals[4], int seen[4
 			"packet_rate_limit, minimum_packet_rate)",
 			type);
 	ki = (size_t)(k - kinds);
-	if (seen[ki])
-		return sla_error_set(err, field,
-				     "a second %s rule; a policy has at most one of each", type);
-	seen[ki] = 1;
 	d = json_object_get(rule, "direction");
 	snprintf(field, sizeof(field), "%s.direction", path);
 	if (d && !json_is_string(d))
 		return sla_error_set(err, field, "%s must be a string", field);
 	dir = d ? json_string_value(d) : "egress";
 	if (!strcmp(dir, "ingress"))
-		return sla_error_set(err, field,
-				     "%s is ingress: dbavm enforces what a VM sends (egress) only",
-				     field);
-	if (strcmp(dir, "egress") && strcmp(dir, "any"))
-		return sla_error_set(err, field, "%s must be egress (or any), got '%s'", field,
-				     dir);
+		dn = SLA_INGRESS;
+	else if (!strcmp(dir, "egress") || !strcmp(dir, "any"))
+		dn = SLA_EGRESS;
+	else
+		return sla_error_set(err, field, "%s must be egress, ingress or any, got '%s'",
+				     field, dir);
+	if (rv->seen[dn][ki])
+		return sla_error_set(err, (snprintf(field, sizeof(field), "%s.type", path), field),
+				     "a second %s %s rule; a policy has at most one of each per "
+				     "direction",
+				     sla_dir_name[dn], type);
+	rv->seen[dn][ki] = 1;
 	json_object_foreach((json_t *)rule, key, v) {
 		if (is_rule_meta(key) || !strcmp(key, k->value_key) ||
 		    (k->burst_key && !strcmp(key, k->burst_key)))
@@ -106,21 +114,45 @@ static int parse_rule(const json_t *rule, size_t i, uint64_t vals[4], int seen[4
 		return sla_error_set(err, field,
 				     "%s of 0 is ambiguous; omit the %s rule for no limit", field,
 				     type);
-	vals[ki] = (uint64_t)n * 1000;
+	rv->v[dn][ki] = (uint64_t)n * 1000;
 	return 0;
 }
 
-int neutron_to_sla(const json_t *doc, struct sla *sla, struct sla_error *err)
+/* One direction's side from its rules; at: "" or "ingress " for the messages. */
+static int side_of(const struct rule_vals *rv, int dn, struct sla *sla, struct sla_error *err)
+{
+	const uint64_t *vals = rv->v[dn];
+	const char *at = dn == SLA_EGRESS ? "" : "ingress ";
+
+	sla_default(sla);
+	if (rv->seen[dn][0])
+		sla->max_bps = vals[0];
+	sla->min_bps = vals[1];
+	if (rv->seen[dn][2])
+		sla->max_pps = vals[2];
+	sla->min_pps = vals[3];
+	if (sla->min_bps > sla->max_bps)
+		return sla_error_set(
+			err, "policy.rules", "%smin_kbps (%llu) exceeds %smax_kbps (%llu)", at,
+			(unsigned long long)vals[1] / 1000, at, (unsigned long long)vals[0] / 1000);
+	if (sla->min_pps > sla->max_pps)
+		return sla_error_set(
+			err, "policy.rules", "%smin_kpps (%llu) exceeds %smax_kpps (%llu)", at,
+			(unsigned long long)vals[3] / 1000, at, (unsigned long long)vals[2] / 1000);
+	return 0;
+}
+
+int neutron_to_sla(const json_t *doc, struct sla_spec *spec, struct sla_error *err)
 {
 	const json_t *policy, *rules, *rule;
-	uint64_t vals[4] = { 0, 0, 0, 0 };
-	int seen[4] = { 0, 0, 0, 0 };
+	struct rule_vals rv;
 	const char *key;
 	json_t *v;
 	size_t i;
 	int rc;
 
 	memset(err, 0, sizeof(*err));
+	memset(&rv, 0, sizeof(rv));
 	json_object_foreach((json_t *)doc, key, v)
 		if (strcmp(key, "policy"))
 			return sla_error_set(err, key, "unknown field %s next to policy", key);
@@ -131,22 +163,10 @@ int neutron_to_sla(const json_t *doc, struct sla *sla, struct sla_error *err)
 	if (!json_is_array(rules))
 		return sla_error_set(err, "policy.rules", "policy.rules must be an array");
 	json_array_foreach(rules, i, rule)
-		if ((rc = parse_rule(rule, i, vals, seen, err)))
+		if ((rc = parse_rule(rule, i, &rv, err)))
 			return rc;
-	sla_default(sla);
-	if (seen[0])
-		sla->max_bps = vals[0];
-	sla->min_bps = vals[1];
-	if (seen[2])
-		sla->max_pps = vals[2];
-	sla->min_pps = vals[3];
-	if (sla->min_bps > sla->max_bps)
-		return sla_error_set(err, "policy.rules", "min_kbps (%llu) exceeds max_kbps (%llu)",
-				     (unsigned long long)vals[1] / 1000,
-				     (unsigned long long)vals[0] / 1000);
-	if (sla->min_pps > sla->max_pps)
-		return sla_error_set(err, "policy.rules", "min_kpps (%llu) exceeds max_kpps (%llu)",
-				     (unsigned long long)vals[3] / 1000,
-				     (unsigned long long)vals[2] / 1000);
+	for (int d = 0; d < SLA_NDIR; d++)
+		if ((rc = side_of(&rv, d, &spec->dir[d], err)))
+			return rc;
 	return 0;
 }

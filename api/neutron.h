@@ -5,9 +5,10 @@
  *                          "direction": "egress"}, ...], ...Neutron's other fields...}}
  *
  * Rule types: bandwidth_limit (max_kbps), minimum_bandwidth (min_kbps), packet_rate_limit
- * (max_kpps), minimum_packet_rate (min_kpps). Only egress is enforced, so an ingress rule is
- * refused rather than silently ignored. Neutron has no priority class: the SLA gets the
- * default class (7) and weight 1.
+ * (max_kpps), minimum_packet_rate (min_kpps), each once per direction: an egress rule sets the
+ * SLA's egress side, an ingress rule its ingress side; "any" (minimum_packet_rate's
+ * direction-less guarantee, and a rule without a direction) counts as egress. Neutron has no
+ * priority class: each side gets the default class (7) and weight 1.
  */
 #ifndef DBAVM_NEUTRON_H
 #define DBAVM_NEUTRON_H
@@ -19,6 +20,6 @@
 /* True if the document is a Neutron policy (has a "policy" key) rather than a native SLA. */
 int neutron_is_policy(const json_t *doc);
 /* Returns 0, or -EINVAL with err naming the field (policy.rules[1].direction). */
-int neutron_to_sla(const json_t *doc, struct sla *sla, struct sla_error *err);
+int neutron_to_sla(const json_t *doc, struct sla_spec *spec, struct sla_error *err);
 
 #endif

@@ -40,33 +40,82 @@ static void vif_delay_json(const struct snap_vif *vif, json_t **delay, json_t **
 
 /* What the enforcer saw of the vif's ring at its last reading (xen-credit: netback's shared
  * ring, where what the credit holds waits); null where it cannot see one. */
-static json_t *ring_json(const struct snap_vif *vif)
+static json_t *ring_json(const struct snap_side *sd)
 {
-	if (!vif->have_cnt || !vif->cnt.ring_known)
+	if (!sd->have_cnt || !sd->cnt.ring_known)
 		return json_null();
-	return json_pack("{s:I, s:b}", "backlog_slots", (json_int_t)vif->cnt.ring_backlog_slots,
-			 "credit_waiting", vif->cnt.credit_waiting);
+	return json_pack("{s:I, s:b}", "backlog_slots", (json_int_t)sd->cnt.ring_backlog_slots,
+			 "credit_waiting", sd->cnt.credit_waiting);
+}
+
+/* One direction's demand and limit, from the allocator's last answer (unlimited before one). */
+static void side_alloc_json(const struct snap_side *sd, json_t **demand, json_t **limit)
+{
+	const struct alloc_vif_out *a = &sd->alloc;
+
+	if (sd->have_alloc) {
+		*demand = pair(a->demand[ALLOC_BPS], a->demand[ALLOC_PPS]);
+		*limit = pair(a->limit[ALLOC_BPS], a->limit[ALLOC_PPS]);
+	} else {
+		*demand = pair(UINT64_MAX, UINT64_MAX);
+		*limit = pair(UINT64_MAX, UINT64_MAX);
+	}
+}
+
+/* What the vif received (ingress), null where the enforcer does not hold that direction. The
+ * enforcer that holds it counts before its own drops, so offered and dropped are seen. */
+static json_t *ingress_json(const struct snap_side *sd)
+{
+	json_t *demand, *limit;
+
+	if (!sd->attached)
+		return json_null();
+	side_alloc_json(sd, &demand, &limit);
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "offered", rate_json(&sd->rates.offered),
+			 "demand", demand, "limit", limit, "passed", rate_json(&sd->rates.passed),
+			 "dropped", rate_json(&sd->rates.dropped));
 }
 
 static json_t *vif_json(const struct snap_vif *vif, bool seen)
 {
-	const struct alloc_vif_out *a = &vif->alloc;
+	const struct snap_side *eg = &vif->side[SLA_EGRESS];
 	json_t *demand, *limit, *delay, *jitter;
 
-	if (vif->have_alloc) {
-		demand = pair(a->demand[ALLOC_BPS], a->demand[ALLOC_PPS]);
-		limit = pair(a->limit[ALLOC_BPS], a->limit[ALLOC_PPS]);
-	} else {
-		demand = pair(UINT64_MAX, UINT64_MAX);
-		limit = pair(UINT64_MAX, UINT64_MAX);
-	}
+	side_alloc_json(eg, &demand, &limit);
 	vif_delay_json(vif, &delay, &jitter);
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
-			 "uplink", vif->uplink, "offered", seen_json(&vif->rates.offered, seen),
-			 "demand", demand, "limit", limit, "passed", rate_json(&vif->rates.passed),
-			 "dropped", seen_json(&vif->rates.dropped, seen), "delay",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
+			 "uplink", vif->uplink, "offered", seen_json(&eg->rates.offered, seen),
+			 "demand", demand, "limit", limit, "passed", rate_json(&eg->rates.passed),
+			 "dropped", seen_json(&eg->rates.dropped, seen), "delay",
 			 delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null(),
-			 "ring", ring_json(vif));
+			 "ring", ring_json(eg), "ingress", ingress_json(&vif->side[SLA_INGRESS]));
+}
+
+/* What the VM received over the last period, its vifs' ingress summed; null where no vif of
+ * it has its ingress held. */
+static json_t *vm_ingress_json(const struct snap_vm *vm)
+{
+	struct vif_rates sum;
+	bool any = false;
+
+	memset(&sum, 0, sizeof(sum));
+	for (size_t i = 0; i < vm->n_vifs; i++) {
+		const struct snap_side *sd = &vm->vifs[i].side[SLA_INGRESS];
+
+		if (!sd->attached)
+			continue;
+		any = true;
+		sum.offered.bps += sd->rates.offered.bps;
+		sum.offered.pps += sd->rates.offered.pps;
+		sum.passed.bps += sd->rates.passed.bps;
+		sum.passed.pps += sd->rates.passed.pps;
+		sum.dropped.bps += sd->rates.dropped.bps;
+		sum.dropped.pps += sd->rates.dropped.pps;
+	}
+	if (!any)
+		return json_null();
+	return json_pack("{s:o, s:o, s:o}", "offered", rate_json(&sum.offered), "passed",
+			 rate_json(&sum.passed), "dropped", rate_json(&sum.dropped));
 }
 
 static json_t *seconds_json(double ns)
@@ -125,11 +174,13 @@ json_t *state_vm_json(const struct snapshot *s, const struct snap_vm *vm)
 	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
 			vm->id, "name", vm->id, "uuid",
 			vm->uuid[0] ? json_string(vm->uuid) : json_null(), "present", vm->present,
-			"sla", sla_to_json(&vm->sla_in_force), "sla_set", vm->has_sla, "vifs", vifs,
-			"offered", seen_json(&p->offered, !p->offered_na), "passed",
+			"sla", sla_spec_to_json(&vm->sla_in_force), "sla_set", vm->has_sla, "vifs",
+			vifs, "offered", seen_json(&p->offered, !p->offered_na), "passed",
 			rate_json(&p->passed), "dropped", seen_json(&p->dropped, !p->offered_na),
 			"loss", loss_json(p), "delay", delay ? delay : json_null(), "jitter_s",
 			jitter_json(p));
+	if (obj)
+		json_object_set_new(obj, "ingress", vm_ingress_json(vm));
 	if (obj && vm->domid >= 0)
 		json_object_set_new(obj, "domid", json_integer(vm->domid));
 	if (obj) { /* an absent VM: since when, and when its SLA is forgotten (null: never) */

@@ -14,6 +14,7 @@
 
 #include "measure.h"
 #include "platform.h"
+#include "sla.h"
 
 /* The enforcers there are, by the name --enforcer takes (config.c's table). */
 enum enforcer_kind {
@@ -27,13 +28,16 @@ enum enforcer_kind {
 struct enforcer;
 struct delay_matcher;
 
-/* What an enforcer knows of a vif: the platform's description of it, its VM's id (for log
- * lines), and a place for the enforcer's own state. Nothing of the agent's model beyond. */
+/* What an enforcer knows of one direction of a vif: the platform's description of it, its VM's
+ * id (for log lines), the direction, and a place for the enforcer's own state. Nothing of the
+ * agent's model beyond. An enforcer is given the ingress direction of a vif only if it says it
+ * holds ingress (holds_ingress); each direction is attached, read and limited on its own. */
 struct enf_vif {
 	const struct platform_vif *desc;
 	const char *vm;
 	struct delay_stats *delay; /* where its delay samples go; NULL: not measured */
 	void *state;		   /* the enforcer's own; NULL while not attached */
+	enum sla_dir dir;	   /* SLA_EGRESS: what the VM sends; SLA_INGRESS: receives */
 };
 
 /* A limit to hold, and what an enforcer may need beside it. */
@@ -50,6 +54,10 @@ struct enf_limit {
 struct enforcer_ops {
 	const char *name;
 	bool sees_offered; /* counts load before its own drops: the allocator's demand is exact */
+	/* It holds what a VM receives too: attach is called for each vif's ingress direction,
+	 * which it holds on the driver domain's side of the vif, before the copy into the guest.
+	 * Without it, ingress is neither limited nor counted (its figures are null). */
+	bool holds_ingress;
 	int (*attach)(struct enforcer *e, struct enf_vif *v);
 	void (*detach)(struct enforcer *e, struct enf_vif *v);
 	/* Called once per period before read_counters, with the period's time. */

@@ -94,7 +94,7 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 	 * (the rate node) does not wait for them: the tap's two netlink requests took 4-12 ms
 	 * under QEMU, but 180-215 ms twice in a run, most likely waiting for the rtnl lock while
 	 * xl's hotplug scripts set the new vif up, and once that made a new domU's limit late. */
-	v->counted = (struct enf_vif){ ev->desc, ev->vm, ev->delay, NULL };
+	v->counted = (struct enf_vif){ ev->desc, ev->vm, ev->delay, NULL, ev->dir };
 	x->vifs[x->n_vifs++] = v;
 	snprintf(v->path, sizeof(v->path), XEN_VIF_BACKEND "/%u/%u/rate", domid, devid);
 	v->pps = UINT64_MAX;

@@ -9,12 +9,30 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+const char *const sla_dir_name[SLA_NDIR] = { "egress", "ingress" };
 
 void sla_default(struct sla *sla)
 {
 	*sla = (struct sla)SLA_DEFAULT_INIT;
+}
+
+void sla_spec_default(struct sla_spec *spec)
+{
+	for (int d = 0; d < SLA_NDIR; d++)
+		sla_default(&spec->dir[d]);
+}
+
+int sla_is_default(const struct sla *sla)
+{
+	const struct sla def = SLA_DEFAULT_INIT;
+
+	return sla->priority == def.priority && sla->weight == def.weight &&
+	       sla->min_bps == def.min_bps && sla->max_bps == def.max_bps &&
+	       sla->min_pps == def.min_pps && sla->max_pps == def.max_pps;
 }
 
 /* Drops a UTF-8 sequence that a cut left incomplete at the end of s. */
@@ -46,6 +64,9 @@ int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...
 	cut_whole(err->msg);
 	return -EINVAL;
 }
+
+/* A field's dotted path: prefix (empty, or "ingress.") and name. */
+#define FIELD(buf, prefix, name) (snprintf(buf, sizeof(buf), "%s%s", prefix, name), buf)
 
 /* An integer in [lo, hi]; null allowed (meaning "unlimited") only when nullable. */
 static int get_uint(const json_t *v, const char *field, uint64_t lo, uint64_t hi, int nullable,
@@ -91,10 +112,10 @@ static int check_keys(const json_t *obj, const char *prefix, const char *const *
 }
 
 /* One of "bandwidth"/"packet_rate": {"min_<unit>": int, "max_<unit>": int|null}, both optional. */
-static int get_range(const json_t *root, const char *name, const char *unit, uint64_t hi,
-		     uint64_t *min, uint64_t *max, struct sla_error *err)
+static int get_range(const json_t *root, const char *at, const char *name, const char *unit,
+		     uint64_t hi, uint64_t *min, uint64_t *max, struct sla_error *err)
 {
-	char kmin[16], kmax[16], fmin[48], fmax[48], prefix[32];
+	char kmin[16], kmax[16], fmin[80], fmax[80], prefix[64], fname[48];
 	const char *allowed[3] = { kmin, kmax, NULL };
 	const json_t *obj = json_object_get(root, name);
 	const json_t *v;
@@ -104,13 +125,14 @@ static int get_range(const json_t *root, const char *name, const char *unit, uin
 	*max = SLA_UNLIMITED;
 	if (!obj)
 		return 0;
+	FIELD(fname, at, name);
 	if (!json_is_object(obj))
-		return sla_error_set(err, name, "%s must be an object", name);
+		return sla_error_set(err, fname, "%s must be an object", fname);
 	snprintf(kmin, sizeof(kmin), "min_%s", unit);
 	snprintf(kmax, sizeof(kmax), "max_%s", unit);
-	snprintf(fmin, sizeof(fmin), "%s.%s", name, kmin);
-	snprintf(fmax, sizeof(fmax), "%s.%s", name, kmax);
-	snprintf(prefix, sizeof(prefix), "%s.", name);
+	snprintf(fmin, sizeof(fmin), "%s.%s", fname, kmin);
+	snprintf(fmax, sizeof(fmax), "%s.%s", fname, kmax);
+	snprintf(prefix, sizeof(prefix), "%s.", fname);
 	rc = check_keys(obj, prefix, allowed, err);
 	if (rc)
 		return rc;
@@ -124,38 +146,93 @@ static int get_range(const json_t *root, const char *name, const char *unit, uin
 	return 0;
 }
 
-int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
+/* One side from obj, whose fields other than a side's are allowed[] (NULL-terminated; the
+ * side's own are always); at: the side's place in the body ("" or "ingress."). */
+static int side_from_json(const json_t *obj, const char *at, const char *const *extra,
+			  struct sla *sla, struct sla_error *err)
 {
-	static const char *const allowed[] = { "priority", "weight", "bandwidth", "packet_rate",
-					       NULL };
+	static const char *const side[] = { "priority", "weight", "bandwidth", "packet_rate" };
+	const char *allowed[8];
+	char field[64];
 	const json_t *v;
 	uint64_t n;
+	size_t k = 0;
 	int rc;
 
-	memset(err, 0, sizeof(*err));
-	if (!json_is_object(obj))
-		return sla_error_set(err, "", "the SLA must be a JSON object");
-	rc = check_keys(obj, "", allowed, err);
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++)
+		allowed[k++] = side[i];
+	for (; extra && *extra && k < 7; extra++)
+		allowed[k++] = *extra;
+	allowed[k] = NULL;
+	if (!json_is_object(obj)) {
+		/* the side's own name: at without its dot */
+		snprintf(field, sizeof(field), "%.*s", (int)(*at ? strlen(at) - 1 : 0), at);
+		return sla_error_set(err, field, "%s must be a JSON object",
+				     *at ? field : "the SLA");
+	}
+	rc = check_keys(obj, at, allowed, err);
 	if (rc)
 		return rc;
 	sla_default(sla);
 	v = json_object_get(obj, "priority");
+	FIELD(field, at, "priority");
 	if (!v)
-		return sla_error_set(err, "priority",
-				     "priority is required (0 = most important .. %u)",
+		return sla_error_set(err, field, "%s is required (0 = most important .. %u)", field,
 				     SLA_PRIORITY_MAX);
-	if ((rc = get_uint(v, "priority", 0, SLA_PRIORITY_MAX, 0, &n, err)))
+	if ((rc = get_uint(v, field, 0, SLA_PRIORITY_MAX, 0, &n, err)))
 		return rc;
 	sla->priority = (uint32_t)n;
 	if ((v = json_object_get(obj, "weight"))) {
-		if ((rc = get_uint(v, "weight", 1, SLA_WEIGHT_MAX, 0, &n, err)))
+		if ((rc = get_uint(v, FIELD(field, at, "weight"), 1, SLA_WEIGHT_MAX, 0, &n, err)))
 			return rc;
 		sla->weight = (uint32_t)n;
 	}
-	rc = get_range(obj, "bandwidth", "bps", SLA_BPS_MAX, &sla->min_bps, &sla->max_bps, err);
+	rc = get_range(obj, at, "bandwidth", "bps", SLA_BPS_MAX, &sla->min_bps, &sla->max_bps, err);
 	if (rc)
 		return rc;
-	return get_range(obj, "packet_rate", "pps", SLA_PPS_MAX, &sla->min_pps, &sla->max_pps, err);
+	return get_range(obj, at, "packet_rate", "pps", SLA_PPS_MAX, &sla->min_pps, &sla->max_pps,
+			 err);
+}
+
+int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	return side_from_json(obj, "", NULL, sla, err);
+}
+
+int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_error *err)
+{
+	static const char *const dirs[] = { "egress", "ingress", NULL };
+	const json_t *side[SLA_NDIR];
+	bool flat = false;
+	const char *key;
+	json_t *v;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	sla_spec_default(spec);
+	if (!json_is_object(obj))
+		return sla_error_set(err, "", "the SLA must be a JSON object");
+	json_object_foreach((json_t *)obj, key, v)
+		flat |= strcmp(key, "egress") && strcmp(key, "ingress");
+	for (int d = 0; d < SLA_NDIR; d++)
+		side[d] = json_object_get(obj, sla_dir_name[d]);
+	if (flat && side[SLA_EGRESS])
+		return sla_error_set(err, "egress",
+				     "egress is given twice: by the flat fields and by the egress "
+				     "object; use one");
+	/* The flat body is the egress side; a body of neither side is a flat one that lacks its
+	 * priority, and says so. */
+	if (flat || (!side[SLA_EGRESS] && !side[SLA_INGRESS]))
+		rc = side_from_json(obj, "", dirs, &spec->dir[SLA_EGRESS], err);
+	else
+		rc = side[SLA_EGRESS] ? side_from_json(side[SLA_EGRESS], "egress.", NULL,
+						       &spec->dir[SLA_EGRESS], err)
+				      : 0;
+	if (!rc && side[SLA_INGRESS])
+		rc = side_from_json(side[SLA_INGRESS], "ingress.", NULL, &spec->dir[SLA_INGRESS],
+				    err);
+	return rc;
 }
 
 json_t *sla_json_load(const char *text, size_t len, struct sla_error *err)
@@ -186,4 +263,16 @@ json_t *sla_to_json(const struct sla *sla)
 			 "min_bps", sla_rate_json(sla->min_bps), "max_bps",
 			 sla_rate_json(sla->max_bps), "packet_rate", "min_pps",
 			 sla_rate_json(sla->min_pps), "max_pps", sla_rate_json(sla->max_pps));
+}
+
+json_t *sla_spec_to_json(const struct sla_spec *spec)
+{
+	json_t *o = sla_to_json(&spec->dir[SLA_EGRESS]);
+
+	if (o && !sla_is_default(&spec->dir[SLA_INGRESS]) &&
+	    json_object_set_new(o, "ingress", sla_to_json(&spec->dir[SLA_INGRESS]))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

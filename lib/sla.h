@@ -1,6 +1,11 @@
 /*
- * sla: what a VM was sold. Parsed from JSON (the body of PUT /vms/{id}/sla, an entry of a sim
- * scenario), validated field by field, and encoded back in the one native form.
+ * sla: what a VM was sold, per direction. Parsed from JSON (the body of PUT /vms/{id}/sla, an
+ * entry of a sim scenario), validated field by field, and encoded back in the one native form.
+ *
+ * struct sla is one direction's side (class, weight, min and max of each resource): what the
+ * allocator shares a pool by. struct sla_spec is the whole SLA, a side for each direction:
+ * egress (what the VM sends, held at the guest end) and ingress (what it receives, held on the
+ * driver domain's side of the vif, before the copy into the guest).
  */
 #ifndef DBAVM_SLA_H
 #define DBAVM_SLA_H
@@ -22,6 +27,16 @@ struct sla {
 	uint64_t min_pps, max_pps;
 };
 
+enum sla_dir { SLA_EGRESS, SLA_INGRESS, SLA_NDIR };
+
+/* "egress", "ingress": the names the API, the metrics and the log use. */
+extern const char *const sla_dir_name[SLA_NDIR];
+
+/* The whole SLA: a side for each direction. A side nobody set is the default. */
+struct sla_spec {
+	struct sla dir[SLA_NDIR];
+};
+
 /* Why a document was refused: the field (dotted path, "" for the whole body) and a sentence. */
 struct sla_error {
 	char field[256]; /* both cut, if they must be, at a character's boundary */
@@ -39,9 +54,22 @@ int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...
 		SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED                            \
 	}
 void sla_default(struct sla *sla);
+/* A whole SLA whose egress side is the initialiser given (as struct sla's fields) and whose
+ * ingress side is the default: what a body of one side means. */
+#define SLA_SPEC_EGRESS(...) ((struct sla_spec){ { { __VA_ARGS__ }, SLA_DEFAULT_INIT } })
+/* Both sides the default. */
+void sla_spec_default(struct sla_spec *spec);
+/* Whether a side is the default one (class 7, weight 1, no minimum, no maximum). */
+int sla_is_default(const struct sla *sla);
 
 /* Fills *sla from a parsed JSON object. Returns 0, or -EINVAL with *err filled. */
 int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err);
+
+/* Fills *spec from a parsed JSON object: the flat body (one side, egress), and beside or instead
+ * of its fields an "egress" and an "ingress" object, each shaped like the flat body. The flat
+ * fields and an "egress" object together are refused (which counts would be a guess). Returns
+ * 0, or -EINVAL with *err filled (the field a dotted path: "ingress.bandwidth.max_bps"). */
+int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_error *err);
 
 /* Parses a JSON text, refusing duplicate keys (which value counts would be a guess); NULL
  * with *err filled ("malformed JSON at line L column C: ...") if it is not JSON. */
@@ -49,6 +77,10 @@ json_t *sla_json_load(const char *text, size_t len, struct sla_error *err);
 
 /* New reference to the native JSON form; NULL on allocation failure. */
 json_t *sla_to_json(const struct sla *sla);
+/* The whole SLA's native form: the egress side flat, as a body of one side is, and an
+ * "ingress" object when that side is not the default (so an SLA of one side reads as it did
+ * before there were two, and what reads it back is sla_spec_from_json). */
+json_t *sla_spec_to_json(const struct sla_spec *spec);
 
 /* A rate as JSON: null when unlimited or unknown, an integer otherwise. */
 json_t *sla_rate_json(uint64_t rate);

@@ -1027,7 +1027,7 @@ const struct placement_status *placement_status(const struct placement *p)
 void placement_vm(const struct placement_status *s, const struct snap_vm *vm,
 		  struct placement_vm *out)
 {
-	const struct sla *sla = &vm->sla_in_force;
+	const struct sla *sla = &vm->sla_in_force.dir[SLA_EGRESS];
 	struct placement_alloc key;
 	const struct placement_alloc *a;
 

@@ -353,7 +353,7 @@ static int load_vms(struct ctx *c, const json_t *root, struct scenario *sc)
 		if (sla) {
 			struct sla_error e;
 
-			if (sla_from_json(sla, &svm->sla, &e))
+			if (sla_spec_from_json(sla, &svm->sla, &e))
 				return fail(c, path, "sla%s%s: %s", e.field[0] ? "." : "", e.field,
 					    e.msg);
 			svm->has_sla = true;

@@ -33,7 +33,7 @@ struct scenario_vm {
 	char uuid[PLATFORM_UUID_LEN]; /* "" if none */
 	int64_t domid;		      /* -1 if none */
 	bool has_sla;
-	struct sla sla;
+	struct sla_spec sla;
 	uint64_t start_ms, stop_ms; /* present in [start_ms, stop_ms) */
 	struct scenario_vif *vifs;
 	size_t n_vifs;

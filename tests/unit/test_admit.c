@@ -39,11 +39,11 @@ static int setup(void **state)
 	dummy_vm(&x, 2, "c", true)->uplinks[0] = "eth1";
 	if (dummy_host_open(&x, ALLOC_WORK_CONSERVING, (const uint64_t[ALLOC_NRES]){ 0, 0 }) ||
 	    control_set_sla(&x.ctl, "a",
-			    &(struct sla){ 1, 1, 600, SLA_UNLIMITED, 300, SLA_UNLIMITED }) ||
+			    &SLA_SPEC_EGRESS(1, 1, 600, SLA_UNLIMITED, 300, SLA_UNLIMITED)) ||
 	    control_set_sla(&x.ctl, "c",
-			    &(struct sla){ 1, 1, 100, SLA_UNLIMITED, 60, SLA_UNLIMITED }) ||
+			    &SLA_SPEC_EGRESS(1, 1, 100, SLA_UNLIMITED, 60, SLA_UNLIMITED)) ||
 	    control_set_sla(&x.ctl, "away",
-			    &(struct sla){ 1, 1, 900, SLA_UNLIMITED, 100, SLA_UNLIMITED }) ||
+			    &SLA_SPEC_EGRESS(1, 1, 900, SLA_UNLIMITED, 100, SLA_UNLIMITED)) ||
 	    dummy_tick(&x))
 		return -1;
 	return 0;
@@ -56,43 +56,43 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct sla mins(uint64_t bps, uint64_t pps)
+static struct sla_spec mins(uint64_t bps, uint64_t pps)
 {
-	return (struct sla){ 2, 1, bps, SLA_UNLIMITED, pps, SLA_UNLIMITED };
+	return SLA_SPEC_EGRESS(2, 1, bps, SLA_UNLIMITED, pps, SLA_UNLIMITED);
 }
 
 static void admit_fits_what_is_free_on_the_uplink(void **state)
 {
 	struct admit_refusal why;
-	struct sla s = mins(400, 0);
+	struct sla_spec s = mins(400, 0);
 
 	(void)state;
 	assert_int_equal(admit_sla(snap(), "b", &s, NULL, 0, &why), 0);
-	s.min_bps = 401;
+	s.dir[SLA_EGRESS].min_bps = 401;
 	assert_int_equal(admit_sla(snap(), "b", &s, NULL, 0, &why), -EBUSY);
 	assert_string_equal(why.field, "bandwidth.min_bps");
 	assert_non_null(strstr(why.msg, "uplink eth0: 400 of 1000"));
 	/* A VM's own guarantee does not count against it: a may go up to the whole uplink. */
-	s.min_bps = 1000;
+	s.dir[SLA_EGRESS].min_bps = 1000;
 	assert_int_equal(admit_sla(snap(), "a", &s, NULL, 0, &why), 0);
 }
 
 static void admit_counts_changes_in_flight(void **state)
 {
 	struct admit_refusal why;
-	struct sla s = mins(300, 0), pend = mins(200, 0);
+	struct sla_spec s = mins(300, 0), pend = mins(200, 0);
 	struct admit_change p[2] = { { "a", &pend }, { "b", NULL } };
 
 	(void)state;
 	/* a is going down to 200: 800 free for b. */
 	assert_int_equal(admit_sla(snap(), "b",
-				   &(struct sla){ 2, 1, 800, SLA_UNLIMITED, 0, SLA_UNLIMITED }, p,
+				   &SLA_SPEC_EGRESS(2, 1, 800, SLA_UNLIMITED, 0, SLA_UNLIMITED), p,
 				   1, &why),
 			 0);
 	/* a's SLA being deleted frees all 1000. */
 	p[0].sla = NULL;
 	assert_int_equal(admit_sla(snap(), "b",
-				   &(struct sla){ 2, 1, 1000, SLA_UNLIMITED, 0, SLA_UNLIMITED }, p,
+				   &SLA_SPEC_EGRESS(2, 1, 1000, SLA_UNLIMITED, 0, SLA_UNLIMITED), p,
 				   1, &why),
 			 0);
 	(void)s;
@@ -101,29 +101,29 @@ static void admit_counts_changes_in_flight(void **state)
 static void admit_packets_on_the_host_budget(void **state)
 {
 	struct admit_refusal why;
-	struct sla s = mins(0, 100);
+	struct sla_spec s = mins(0, 100);
 
 	(void)state;
 	/* On the host's 500: a 300 and the absent "away" 100 are taken; c draws on eth1's. */
 	assert_int_equal(admit_sla(snap(), "b", &s, NULL, 0, &why), 0);
-	s.min_pps = 101;
+	s.dir[SLA_EGRESS].min_pps = 101;
 	assert_int_equal(admit_sla(snap(), "b", &s, NULL, 0, &why), -EBUSY);
 	assert_string_equal(why.field, "packet_rate.min_pps");
 	assert_non_null(strstr(why.msg, "the host's packet budget: 100 of 500"));
 	/* A VM not on the host draws on the host's budget too. */
 	assert_int_equal(admit_sla(snap(), "new", &s, NULL, 0, &why), -EBUSY);
-	s.min_pps = 100;
+	s.dir[SLA_EGRESS].min_pps = 100;
 	assert_int_equal(admit_sla(snap(), "new", &s, NULL, 0, &why), 0);
 }
 
 static void admit_packets_on_an_uplinks_own_budget(void **state)
 {
 	struct admit_refusal why;
-	struct sla s = mins(0, 100);
+	struct sla_spec s = mins(0, 100);
 
 	(void)state;
 	assert_int_equal(admit_sla(snap(), "c", &s, NULL, 0, &why), 0);
-	s.min_pps = 101;
+	s.dir[SLA_EGRESS].min_pps = 101;
 	assert_int_equal(admit_sla(snap(), "c", &s, NULL, 0, &why), -EBUSY);
 	assert_non_null(strstr(why.msg, "uplink eth1"));
 }
@@ -131,7 +131,7 @@ static void admit_packets_on_an_uplinks_own_budget(void **state)
 static void admit_absent_vm_has_no_uplink_to_fill(void **state)
 {
 	struct admit_refusal why;
-	struct sla s = mins(5000, 0);
+	struct sla_spec s = mins(5000, 0);
 
 	(void)state;
 	assert_int_equal(admit_sla(snap(), "elsewhere", &s, NULL, 0, &why), 0);
@@ -140,7 +140,7 @@ static void admit_absent_vm_has_no_uplink_to_fill(void **state)
 static void admit_counts_every_vifs_floor(void **state)
 {
 	struct admit_refusal why;
-	struct sla s = mins(300, 0);
+	struct sla_spec s = mins(300, 0);
 	struct dummy_vm *d;
 
 	(void)state;
@@ -153,20 +153,20 @@ static void admit_counts_every_vifs_floor(void **state)
 	assert_int_equal(snapshot_find_vm(snap(), "d")->n_vifs, 2);
 	assert_int_equal(admit_sla(snap(), "b", &s, NULL, 0, &why), -EBUSY);
 	assert_non_null(strstr(why.msg, "uplink eth0: 200 of 1000"));
-	s.min_bps = 200;
+	s.dir[SLA_EGRESS].min_bps = 200;
 	assert_int_equal(admit_sla(snap(), "b", &s, NULL, 0, &why), 0);
 	/* A minimum below the floor asks for the floor, which b holds already. */
-	s.min_bps = 50;
+	s.dir[SLA_EGRESS].min_bps = 50;
 	assert_int_equal(admit_sla(snap(), "b", &s, NULL, 0, &why), 0);
 	/* d's own: max(min, floor) + one more floor for its second vif, against 600 for a and
 	 * b's floor. */
-	s.min_bps = 200;
+	s.dir[SLA_EGRESS].min_bps = 200;
 	assert_int_equal(admit_sla(snap(), "d", &s, NULL, 0, &why), 0);
-	s.min_bps = 201;
+	s.dir[SLA_EGRESS].min_bps = 201;
 	assert_int_equal(admit_sla(snap(), "d", &s, NULL, 0, &why), -EBUSY);
 	assert_non_null(strstr(why.msg, "min_bps 301 exceeds what is free on uplink eth0: 300"));
 	/* ...capped by its max. */
-	s.max_bps = 300;
+	s.dir[SLA_EGRESS].max_bps = 300;
 	assert_int_equal(admit_sla(snap(), "d", &s, NULL, 0, &why), 0);
 	d->present = false;
 	x.dp.changed = true;

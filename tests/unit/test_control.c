@@ -145,20 +145,20 @@ static void a_vm_appearing_is_attached_and_limited(void **state)
 static void an_sla_reaches_the_enforcer(void **state)
 {
 	struct dummy_host *x = *state;
-	struct sla s;
+	struct sla_spec s;
 	struct dummy_vif *v;
 
 	tick(x);
-	sla_default(&s);
-	s.priority = 1;
-	s.max_bps = 10000000;
+	sla_spec_default(&s);
+	s.dir[SLA_EGRESS].priority = 1;
+	s.dir[SLA_EGRESS].max_bps = 10000000;
 	assert_int_equal(host_set_sla(&x->ctl.host, "a", &s), 0);
 	tick(x);
 	v = dummy_find(&x->de, "a-vif");
 	assert_int_equal(v->last.bps, 10000000);
 	assert_true(v->last.own_sla);
 	/* An SLA for a VM not there yet waits for it, and holds it the period it appears. */
-	s.max_bps = 20000000;
+	s.dir[SLA_EGRESS].max_bps = 20000000;
 	assert_int_equal(host_set_sla(&x->ctl.host, "b", &s), 0);
 	x->dp.vms[1].present = true;
 	x->dp.changed = true;
@@ -171,11 +171,11 @@ static void an_sla_reaches_the_enforcer(void **state)
 static void a_vm_vanishing_is_released(void **state)
 {
 	struct dummy_host *x = *state;
-	struct sla s;
+	struct sla_spec s;
 
 	x->dp.vms[1].present = true;
 	tick(x);
-	sla_default(&s);
+	sla_spec_default(&s);
 	assert_int_equal(host_set_sla(&x->ctl.host, "b", &s), 0);
 	x->dp.vms[0].present = false;
 	x->dp.vms[1].present = false;
@@ -202,16 +202,16 @@ static void counters_become_rates_and_a_reset_is_not_traffic(void **state)
 	dummy_traffic(x, "a-vif", 80000000);
 	tick(x);
 	vm = host_find_vm(&x->ctl.host, "a");
-	assert_int_equal(vm->vifs[0]->rates.passed.bps, 80000000);
-	assert_int_equal(vm->vifs[0]->rates.passed.pps, 10000);
+	assert_int_equal(vm->vifs[0]->side[SLA_EGRESS].rates.passed.bps, 80000000);
+	assert_int_equal(vm->vifs[0]->side[SLA_EGRESS].rates.passed.pps, 10000);
 	/* The counters start again from zero (a vif re-made under the same name): that period
 	 * counts nothing, and the next counts from zero. */
 	memset(&dummy_find(&x->de, "a-vif")->cnt, 0, sizeof(struct vif_counters));
 	tick(x);
-	assert_int_equal(vm->vifs[0]->rates.passed.bps, 0);
+	assert_int_equal(vm->vifs[0]->side[SLA_EGRESS].rates.passed.bps, 0);
 	dummy_traffic(x, "a-vif", 40000000);
 	tick(x);
-	assert_int_equal(vm->vifs[0]->rates.passed.bps, 40000000);
+	assert_int_equal(vm->vifs[0]->side[SLA_EGRESS].rates.passed.bps, 40000000);
 	/* What the API shows is the same period. */
 	const struct snapshot *snap = control_snapshot(&x->ctl);
 	json_t *doc = state_vm_json(snap, snapshot_find_vm(snap, "a"));

@@ -1,7 +1,7 @@
 /*
- * Neutron QoS policies onto SLAs: the four rule types and their units, Neutron's own fields
- * ignored, and a clear refusal naming the rule for ingress, unknown types, duplicates, zero
- * maxima and bad values.
+ * Neutron QoS policies onto SLAs: the four rule types and their units in both directions,
+ * Neutron's own fields ignored, and a clear refusal naming the rule for unknown types and
+ * directions, duplicates in one direction, zero maxima and bad values.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,20 +14,22 @@
 
 #include "neutron.h"
 
-static int map(const char *text, struct sla *sla, struct sla_error *err)
+static int map(const char *text, struct sla_spec *spec, struct sla_error *err)
 {
 	json_t *doc = json_loads(text, 0, NULL);
 	int rc;
 
 	assert_non_null(doc);
 	assert_true(neutron_is_policy(doc));
-	rc = neutron_to_sla(doc, sla, err);
+	rc = neutron_to_sla(doc, spec, err);
 	json_decref(doc);
 	return rc;
 }
 
 static void neutron_maps_all_four_rules(void **state)
 {
+	struct sla_spec spec;
+	const struct sla *in = &spec.dir[SLA_INGRESS], def = SLA_DEFAULT_INIT;
 	struct sla sla;
 	struct sla_error err;
 
@@ -40,8 +42,10 @@ static void neutron_maps_all_four_rules(void **state)
 		    "{\"type\":\"minimum_bandwidth\",\"min_kbps\":20000},"
 		    "{\"type\":\"packet_rate_limit\",\"max_kpps\":60,\"max_burst_kpps\":6},"
 		    "{\"type\":\"minimum_packet_rate\",\"min_kpps\":5,\"direction\":\"any\"}]}}",
-		    &sla, &err),
+		    &spec, &err),
 		0);
+	sla = spec.dir[SLA_EGRESS];
+	assert_memory_equal(in, &def, sizeof(def)); /* no ingress rule: the default */
 	assert_int_equal(sla.max_bps, 150000000);
 	assert_int_equal(sla.min_bps, 20000000);
 	assert_int_equal(sla.max_pps, 60000);
@@ -50,15 +54,42 @@ static void neutron_maps_all_four_rules(void **state)
 	assert_int_equal(sla.weight, 1);
 }
 
-static void neutron_empty_policy_is_the_default(void **state)
+/* Neutron's own documented example: a bandwidth_limit each way, and a guarantee each way. */
+static void neutron_maps_both_directions(void **state)
 {
-	struct sla sla, def;
+	struct sla_spec spec;
 	struct sla_error err;
 
 	(void)state;
-	assert_int_equal(map("{\"policy\":{\"rules\":[]}}", &sla, &err), 0);
-	sla_default(&def);
-	assert_memory_equal(&sla, &def, sizeof(sla));
+	assert_int_equal(
+		map("{\"policy\":{\"rules\":["
+		    "{\"type\":\"bandwidth_limit\",\"max_kbps\":3000,\"direction\":\"egress\"},"
+		    "{\"type\":\"bandwidth_limit\",\"max_kbps\":2000,\"direction\":\"ingress\"},"
+		    "{\"type\":\"minimum_bandwidth\",\"min_kbps\":1000,\"direction\":\"ingress\"},"
+		    "{\"type\":\"packet_rate_limit\",\"max_kpps\":7,\"direction\":\"ingress\"},"
+		    "{\"type\":\"minimum_packet_rate\",\"min_kpps\":2,\"direction\":\"ingress\"}]}"
+		    "}",
+		    &spec, &err),
+		0);
+	assert_int_equal(spec.dir[SLA_EGRESS].max_bps, 3000000);
+	assert_int_equal(spec.dir[SLA_EGRESS].min_bps, 0);
+	assert_true(spec.dir[SLA_EGRESS].max_pps == SLA_UNLIMITED);
+	assert_int_equal(spec.dir[SLA_INGRESS].max_bps, 2000000);
+	assert_int_equal(spec.dir[SLA_INGRESS].min_bps, 1000000);
+	assert_int_equal(spec.dir[SLA_INGRESS].max_pps, 7000);
+	assert_int_equal(spec.dir[SLA_INGRESS].min_pps, 2000);
+	assert_int_equal(spec.dir[SLA_INGRESS].priority, SLA_PRIORITY_MAX);
+}
+
+static void neutron_empty_policy_is_the_default(void **state)
+{
+	struct sla_spec spec, def;
+	struct sla_error err;
+
+	(void)state;
+	assert_int_equal(map("{\"policy\":{\"rules\":[]}}", &spec, &err), 0);
+	sla_spec_default(&def);
+	assert_memory_equal(&spec, &def, sizeof(spec));
 }
 
 static void neutron_refuses_naming_the_rule(void **state)
@@ -67,8 +98,13 @@ static void neutron_refuses_naming_the_rule(void **state)
 		const char *text, *field;
 	} bad[] = {
 		{ "{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit\",\"max_kbps\":1,"
+		  "\"direction\":\"ingress\"},{\"type\":\"bandwidth_limit\",\"max_kbps\":2,"
 		  "\"direction\":\"ingress\"}]}}",
-		  "policy.rules[0].direction" },
+		  "policy.rules[1].type" },
+		{ "{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit\",\"max_kbps\":10,"
+		  "\"direction\":\"ingress\"},{\"type\":\"minimum_bandwidth\",\"min_kbps\":11,"
+		  "\"direction\":\"ingress\"}]}}",
+		  "policy.rules" },
 		{ "{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit\",\"max_kbps\":1,"
 		  "\"direction\":\"up\"}]}}",
 		  "policy.rules[0].direction" },
@@ -101,10 +137,10 @@ static void neutron_refuses_naming_the_rule(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct sla sla;
+		struct sla_spec spec;
 		struct sla_error err;
 
-		if (map(bad[i].text, &sla, &err) != -EINVAL)
+		if (map(bad[i].text, &spec, &err) != -EINVAL)
 			fail_msg("case %zu accepted", i);
 		if (strcmp(err.field, bad[i].field) || !err.msg[0])
 			fail_msg("case %zu: field '%s', want '%s'", i, err.field, bad[i].field);
@@ -115,6 +151,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(neutron_maps_all_four_rules),
+		cmocka_unit_test(neutron_maps_both_directions),
 		cmocka_unit_test(neutron_empty_policy_is_the_default),
 		cmocka_unit_test(neutron_refuses_naming_the_rule),
 	};

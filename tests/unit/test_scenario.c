@@ -57,7 +57,7 @@ static void scenario_loads_as_written(void **state)
 	assert_int_equal(sc.host_capacity_pps, 190000);
 	assert_int_equal(sc.n_vms, 2);
 	assert_true(sc.vms[0].has_sla);
-	assert_int_equal(sc.vms[0].sla.priority, 2);
+	assert_int_equal(sc.vms[0].sla.dir[SLA_EGRESS].priority, 2);
 	assert_false(sc.vms[1].has_sla);
 	assert_int_equal(sc.vms[0].start_ms, 5);
 	assert_int_equal(sc.vms[1].stop_ms, SCENARIO_NEVER);

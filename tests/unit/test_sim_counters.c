@@ -111,7 +111,8 @@ static void check_counters(struct control *ctl, struct seen *seen, size_t *n_see
 
 		for (size_t m = 0; m < h->n_vms; m++)
 			for (size_t i = 0; i < h->vms[m]->n_vifs; i++) {
-				const struct rate *r = &h->vms[m]->vifs[i]->rates.passed;
+				const struct rate *r =
+					&h->vms[m]->vifs[i]->side[SLA_EGRESS].rates.passed;
 
 				if (h->vms[m]->vifs[i]->uplink != u)
 					continue;
@@ -129,14 +130,17 @@ static void check_counters(struct control *ctl, struct seen *seen, size_t *n_see
 			const struct vif *vif = h->vms[m]->vifs[i];
 			struct vif_counters c;
 
-			if (ctl->enf->ops->read_counters(ctl->enf, (struct enf_vif *)&vif->enf, &c))
+			if (ctl->enf->ops->read_counters(
+				    ctl->enf, (struct enf_vif *)&vif->side[SLA_EGRESS].enf, &c))
 				FAIL("seed %lu %s: counters unreadable", seed, vif->desc.id);
 			if (c.offered_pkts != c.passed_pkts + c.dropped_pkts ||
 			    c.offered_bytes != c.passed_bytes + c.dropped_bytes)
 				FAIL("seed %lu %s: offered != passed + dropped", seed,
 				     vif->desc.id);
-			if (vif->rates.passed.bps > vif->rates.offered.bps ||
-			    vif->rates.passed.pps > vif->rates.offered.pps)
+			if (vif->side[SLA_EGRESS].rates.passed.bps >
+				    vif->side[SLA_EGRESS].rates.offered.bps ||
+			    vif->side[SLA_EGRESS].rates.passed.pps >
+				    vif->side[SLA_EGRESS].rates.offered.pps)
 				FAIL("seed %lu %s: passed above offered", seed, vif->desc.id);
 			for (size_t k = 0; k < *n_seen; k++) {
 				const struct vif_counters *p = &seen[k].cnt;

@@ -1,6 +1,7 @@
 /*
  * The SLA parser: every field's bad values, wrong types, missing and unknown fields, huge
- * numbers; each refusal names the field it concerns.
+ * numbers, in the flat body and in each direction's object; each refusal names the field it
+ * concerns.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -68,7 +69,36 @@ static const struct bad_case bad[] = {
 	/* unknown top-level fields */
 	{ "{\"priority\": 1, \"prio\": 1}", "prio" },
 	{ "{\"priority\": 1, \"Bandwidth\": {}}", "Bandwidth" },
+	/* the directions' objects */
+	{ "{\"priority\": 1, \"egress\": {\"priority\": 2}}", "egress" },
+	{ "{\"egress\": 5}", "egress" },
+	{ "{\"ingress\": []}", "ingress" },
+	{ "{\"ingress\": null}", "ingress" },
+	{ "{\"ingress\": {}}", "ingress.priority" },
+	{ "{\"egress\": {\"weight\": 2}}", "egress.priority" },
+	{ "{\"ingress\": {\"priority\": 9}}", "ingress.priority" },
+	{ "{\"ingress\": {\"priority\": 1, \"weight\": 0}}", "ingress.weight" },
+	{ "{\"ingress\": {\"priority\": 1, \"bandwidth\": {\"max_bps\": -1}}}",
+	  "ingress.bandwidth.max_bps" },
+	{ "{\"ingress\": {\"priority\": 1, \"packet_rate\": {\"min_pps\": 7, \"max_pps\": 6}}}",
+	  "ingress.packet_rate.min_pps" },
+	{ "{\"ingress\": {\"priority\": 1, \"max_bps\": 1}}", "ingress.max_bps" },
+	{ "{\"egress\": {\"priority\": 1, \"ingress\": {\"priority\": 1}}}", "egress.ingress" },
+	{ "{\"priority\": 1, \"ingress\": {\"priority\": 1}, \"egres\": {}}", "egres" },
 };
+
+/* The PUT body's parser, and the egress side it gives (its ingress side must be the default:
+ * these bodies say nothing of it). */
+static int parse_egress(const char *body, struct sla *sla, struct sla_error *err)
+{
+	struct sla_spec spec;
+	int rc = api_parse_sla(body, strlen(body), &spec, err);
+
+	if (!rc)
+		assert_true(sla_is_default(&spec.dir[SLA_INGRESS]));
+	*sla = spec.dir[SLA_EGRESS];
+	return rc;
+}
 
 static void sla_refuses_every_bad_field(void **state)
 {
@@ -76,7 +106,7 @@ static void sla_refuses_every_bad_field(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct sla sla;
 		struct sla_error err;
-		int rc = api_parse_sla(bad[i].body, strlen(bad[i].body), &sla, &err);
+		int rc = parse_egress(bad[i].body, &sla, &err);
 
 		if (rc != -EINVAL)
 			fail_msg("accepted: %s", bad[i].body);
@@ -95,11 +125,11 @@ static void sla_error_message_says_what_and_where(void **state)
 	const char *body = "{\"priority\": 1, \"bandwidth\": {\"min_bps\": 10, \"max_bps\": 9}}";
 
 	(void)state;
-	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(parse_egress(body, &sla, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "bandwidth.min_bps"));
 	assert_non_null(strstr(err.msg, "bandwidth.max_bps"));
 	body = "{\"priority\": 1,\n \"weight\": }";
-	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(parse_egress(body, &sla, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "line 2"));
 }
 
@@ -112,7 +142,7 @@ static void sla_parses_the_paper_sla(void **state)
 			   " \"packet_rate\": {\"min_pps\": 0, \"max_pps\": 20000}}";
 
 	(void)state;
-	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(parse_egress(body, &sla, &err), 0);
 	assert_int_equal(sla.priority, 1);
 	assert_int_equal(sla.weight, 1);
 	assert_int_equal(sla.min_bps, 150000000);
@@ -128,7 +158,7 @@ static void sla_missing_optional_fields_take_defaults(void **state)
 	const char *body = "{\"priority\": 0, \"bandwidth\": {\"max_bps\": null}}";
 
 	(void)state;
-	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(parse_egress(body, &sla, &err), 0);
 	assert_int_equal(sla.priority, 0);
 	assert_int_equal(sla.weight, 1);
 	assert_int_equal(sla.min_bps, 0);
@@ -147,7 +177,7 @@ static void sla_accepts_the_bounds(void **state)
 		" \"packet_rate\": {\"min_pps\": 10000000000, \"max_pps\": 10000000000}}";
 
 	(void)state;
-	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), 0);
+	assert_int_equal(parse_egress(body, &sla, &err), 0);
 	assert_int_equal(sla.max_bps, SLA_BPS_MAX);
 	assert_int_equal(sla.max_pps, SLA_PPS_MAX);
 }
@@ -163,7 +193,7 @@ static void sla_round_trips_through_json(void **state)
 	assert_non_null(j);
 	assert_true(json_is_null(json_object_get(json_object_get(j, "bandwidth"), "max_bps")));
 	text = json_dumps(j, 0);
-	assert_int_equal(api_parse_sla(text, strlen(text), &out, &err), 0);
+	assert_int_equal(parse_egress(text, &out, &err), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(text);
 	json_decref(j);
@@ -181,16 +211,60 @@ static void sla_error_keeps_or_cuts_characters_whole(void **state)
 	memset(key, 'a', 62);
 	strcpy(key + 62, "\xc3\xa9");
 	snprintf(body, sizeof(body), "{\"priority\":1,\"%s\":1}", key);
-	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(parse_egress(body, &sla, &err), -EINVAL);
 	assert_string_equal(err.field, key);
 	key[0] = '\0';
 	for (int i = 0; i < 300; i++)
 		strcat(key, "\xc3\xa9");
 	snprintf(body, sizeof(body), "{\"%s\":1}", key);
-	assert_int_equal(api_parse_sla(body, strlen(body), &sla, &err), -EINVAL);
+	assert_int_equal(parse_egress(body, &sla, &err), -EINVAL);
 	assert_true(strlen(err.field) > 200 && strlen(err.field) % 2 == 0);
 	assert_memory_equal(err.field, key, strlen(err.field));
 	assert_true(strlen(err.msg) > 200 && ((unsigned char)err.msg[strlen(err.msg) - 1] == 0xa9));
+}
+
+/* Both directions: the flat body with an ingress object, the two objects, ingress alone; and
+ * the native form written back reads as what was put. */
+static void sla_takes_both_directions(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"priority\": 1, \"bandwidth\": {\"max_bps\": 3000000},"
+		" \"ingress\": {\"priority\": 2, \"bandwidth\": {\"min_bps\": 1000000,"
+		" \"max_bps\": 2000000}, \"packet_rate\": {\"max_pps\": 700}}}",
+		"{\"egress\": {\"priority\": 1, \"bandwidth\": {\"max_bps\": 3000000}},"
+		" \"ingress\": {\"priority\": 2, \"bandwidth\": {\"min_bps\": 1000000,"
+		" \"max_bps\": 2000000}, \"packet_rate\": {\"max_pps\": 700}}}",
+	};
+	struct sla_spec spec, back;
+	struct sla_error err;
+	const char *alone = "{\"ingress\": {\"priority\": 0, \"weight\": 3}}";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		json_t *j;
+		char *text;
+
+		assert_int_equal(api_parse_sla(bodies[i], strlen(bodies[i]), &spec, &err), 0);
+		assert_int_equal(spec.dir[SLA_EGRESS].priority, 1);
+		assert_int_equal(spec.dir[SLA_EGRESS].max_bps, 3000000);
+		assert_int_equal(spec.dir[SLA_INGRESS].priority, 2);
+		assert_int_equal(spec.dir[SLA_INGRESS].min_bps, 1000000);
+		assert_int_equal(spec.dir[SLA_INGRESS].max_bps, 2000000);
+		assert_int_equal(spec.dir[SLA_INGRESS].max_pps, 700);
+		assert_true(spec.dir[SLA_INGRESS].max_pps != SLA_UNLIMITED);
+		j = sla_spec_to_json(&spec);
+		assert_non_null(json_object_get(j, "ingress"));
+		assert_null(json_object_get(j, "egress")); /* egress stays flat, as before */
+		text = json_dumps(j, 0);
+		assert_int_equal(api_parse_sla(text, strlen(text), &back, &err), 0);
+		assert_memory_equal(&spec, &back, sizeof(spec));
+		free(text);
+		json_decref(j);
+	}
+	assert_int_equal(api_parse_sla(alone, strlen(alone), &spec, &err), 0);
+	assert_true(sla_is_default(&spec.dir[SLA_EGRESS]));
+	assert_int_equal(spec.dir[SLA_INGRESS].priority, 0);
+	assert_int_equal(spec.dir[SLA_INGRESS].weight, 3);
 }
 
 int main(void)
@@ -202,6 +276,7 @@ int main(void)
 		cmocka_unit_test(sla_missing_optional_fields_take_defaults),
 		cmocka_unit_test(sla_accepts_the_bounds),
 		cmocka_unit_test(sla_round_trips_through_json),
+		cmocka_unit_test(sla_takes_both_directions),
 		cmocka_unit_test(sla_error_keeps_or_cuts_characters_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

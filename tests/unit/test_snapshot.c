@@ -54,7 +54,7 @@ static void built_when_asked_and_once_per_publish(void **state)
 	assert_int_equal(period_b.passed.pps, 1000);
 	assert_int_equal(
 		control_set_sla(&x->ctl, "a",
-				&(struct sla){ 0, 1, 5000000, SLA_UNLIMITED, 100, SLA_UNLIMITED }),
+				&SLA_SPEC_EGRESS(0, 1, 5000000, SLA_UNLIMITED, 100, SLA_UNLIMITED)),
 		0);
 	s2 = control_snapshot(&x->ctl);
 	assert_true(s2->seq > seq);
@@ -62,7 +62,7 @@ static void built_when_asked_and_once_per_publish(void **state)
 	assert_int_equal(s2->periods_run, x->ctl.periods_run);
 	assert_memory_equal(&snapshot_find_vm(s2, "b")->period, &period_b, sizeof(period_b));
 	assert_true(snapshot_find_vm(s2, "a")->has_sla);
-	assert_int_equal(snapshot_find_vm(s2, "a")->sla.min_bps, 5000000);
+	assert_int_equal(snapshot_find_vm(s2, "a")->sla.dir[SLA_EGRESS].min_bps, 5000000);
 	seq = s2->seq;
 	assert_int_equal(dummy_tick(x), 0);
 	assert_true(control_snapshot(&x->ctl)->seq > seq);
@@ -90,12 +90,15 @@ static void it_says_what_the_model_says(void **state)
 	assert_string_equal(vm->vifs[0].id, "a-vif");
 	assert_string_equal(vm->vifs[0].uplink, "up0");
 	assert_int_equal(vm->period.passed.pps, 1000);
-	assert_int_equal(vm->vifs[0].rates.passed.bps, live->vifs[0]->rates.passed.bps);
-	assert_true(vm->vifs[0].have_alloc);
-	assert_memory_equal(&vm->vifs[0].alloc, &live->vifs[0]->alloc, sizeof(vm->vifs[0].alloc));
+	assert_int_equal(vm->vifs[0].side[SLA_EGRESS].rates.passed.bps,
+			 live->vifs[0]->side[SLA_EGRESS].rates.passed.bps);
+	assert_true(vm->vifs[0].side[SLA_EGRESS].have_alloc);
+	assert_memory_equal(&vm->vifs[0].side[SLA_EGRESS].alloc,
+			    &live->vifs[0]->side[SLA_EGRESS].alloc,
+			    sizeof(vm->vifs[0].side[SLA_EGRESS].alloc));
 	assert_int_equal(vm->total.passed_pkts, live->total.passed_pkts);
 	assert_false(vm->has_sla);
-	assert_int_equal(vm->sla_in_force.min_bps, vm_sla(live)->min_bps);
+	assert_memory_equal(&vm->sla_in_force, vm_sla(live), sizeof(vm->sla_in_force));
 	assert_int_equal(s->n_uplinks, 1);
 	assert_string_equal(s->uplinks[0].cfg.name, "up0");
 	assert_int_equal(s->floor[ALLOC_BPS], 100000);

@@ -71,7 +71,7 @@ static void wait_done(struct store *st, struct done_log *d, int n)
 	assert_int_equal(d->n, n);
 }
 
-static const struct sla *find(const struct store_load *ld, const char *id)
+static const struct sla_spec *find(const struct store_load *ld, const char *id)
 {
 	for (size_t i = 0; i < ld->n_entries; i++)
 		if (!strcmp(ld->entries[i].id, id))
@@ -87,7 +87,8 @@ static void change_many(struct store *st, const char *prefix, int from, int to, 
 	char id[32];
 
 	for (int i = from; i < to; i++) {
-		struct sla s = { 1, 1, base + (uint64_t)i, SLA_UNLIMITED, 0, SLA_UNLIMITED };
+		struct sla_spec s =
+			SLA_SPEC_EGRESS(1, 1, base + (uint64_t)i, SLA_UNLIMITED, 0, SLA_UNLIMITED);
 
 		snprintf(id, sizeof(id), "%s%d", prefix, i);
 		assert_int_equal(store_submit(st, id, del ? NULL : &s, 0, NULL), 0);
@@ -122,7 +123,7 @@ static void store_a_put_appends_a_line(void **state)
 	store_compact_after(st, 64);
 	change_many(st, "a", 0, 1000, 0, false); /* past the compaction's 64 lines */
 	assert_int_equal(store_submit(st, "gone",
-				      &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED },
+				      &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED),
 				      1700000000, NULL),
 			 0);
 	change_many(st, "a", 0, 2000, 7, false); /* the log as large as the snapshot: folded */
@@ -249,11 +250,12 @@ static void store_survives_each_file_damaged(void **state)
 				bool older_ok = i == 2;
 
 				wrong += e->id[0] == 'a'
-						 ? (e->sla.min_bps != 2000000 + (uint64_t)n &&
-						    !(older_ok &&
-						      e->sla.min_bps == 1000000 + (uint64_t)n)) ||
+						 ? (e->sla.dir[SLA_EGRESS].min_bps !=
+							    2000000 + (uint64_t)n &&
+						    !(older_ok && e->sla.dir[SLA_EGRESS].min_bps ==
+									  1000000 + (uint64_t)n)) ||
 							   (n < 5 && !older_ok)
-						 : e->sla.min_bps != (uint64_t)n;
+						 : e->sla.dir[SLA_EGRESS].min_bps != (uint64_t)n;
 			}
 			printf("  %-15s %c       %13zu  %4s  %9s  %zu\n",
 			       i == 4 ? "both snapshots" : files[i], *how, ld.n_entries,
@@ -291,7 +293,7 @@ static void store_changes_survive_reopen_in_order(void **state)
 	struct store *st;
 	struct store_load ld;
 	struct done_log d = { 0 };
-	struct sla s = { 3, 2, 100, 200, 5, SLA_UNLIMITED };
+	struct sla_spec s = SLA_SPEC_EGRESS(3, 2, 100, 200, 5, SLA_UNLIMITED);
 	char id[16];
 
 	(void)state;
@@ -302,7 +304,7 @@ static void store_changes_survive_reopen_in_order(void **state)
 	/* 100 changes at once: group commit writes them in few files, completes all in order. */
 	for (intptr_t i = 0; i < 100; i++) {
 		snprintf(id, sizeof(id), "vm%d", (int)(i % 10));
-		s.min_bps = (uint64_t)i;
+		s.dir[SLA_EGRESS].min_bps = (uint64_t)i;
 		assert_int_equal(store_submit(st, id, i % 10 == 9 && i > 50 ? NULL : &s,
 					      i == 95 ? 1700000000 : 0, (void *)i),
 				 0);
@@ -318,12 +320,12 @@ static void store_changes_survive_reopen_in_order(void **state)
 	assert_int_equal(store_open(dir, &st, &ld), 0);
 	assert_int_equal(ld.n_entries, 9); /* vm9 was deleted last */
 	assert_null(find(&ld, "vm9"));
-	assert_int_equal(find(&ld, "vm3")->min_bps, 93);
+	assert_int_equal(find(&ld, "vm3")->dir[SLA_EGRESS].min_bps, 93);
 	for (size_t i = 0; i < ld.n_entries; i++) /* the absence stored with vm5's last change */
 		assert_int_equal(ld.entries[i].absent_since,
 				 strcmp(ld.entries[i].id, "vm5") ? 0 : 1700000000);
-	assert_int_equal(find(&ld, "vm3")->priority, 3);
-	assert_true(find(&ld, "vm3")->max_pps == SLA_UNLIMITED);
+	assert_int_equal(find(&ld, "vm3")->dir[SLA_EGRESS].priority, 3);
+	assert_true(find(&ld, "vm3")->dir[SLA_EGRESS].max_pps == SLA_UNLIMITED);
 	store_close(st);
 }
 
@@ -347,7 +349,8 @@ static void store_keeps_a_corrupt_file_aside_and_the_loss_until_acked(void **sta
 	assert_int_equal(ld.n_entries, 0);
 	assert_non_null(strstr(ld.why, "kept aside as slas.json.corrupt-"));
 	assert_non_null(strstr(ld.why, "state lost"));
-	store_submit(st, "vm2", &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED }, 0, NULL);
+	store_submit(st, "vm2", &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED), 0,
+		     NULL);
 	wait_done(st, &d, 1);
 	assert_int_equal(d.rc[0], 0);
 	snprintf(cmd, sizeof(cmd),
@@ -444,7 +447,8 @@ static void store_failed_write_reports_and_changes_nothing(void **state)
 	assert_int_equal(store_open(sub, &st, &ld), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sub);
 	assert_int_equal(system(cmd), 0);
-	store_submit(st, "vm1", &(struct sla){ 1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED }, 0, NULL);
+	store_submit(st, "vm1", &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED), 0,
+		     NULL);
 	wait_done(st, &d, 1);
 	assert_true(d.rc[0] < 0);
 	store_close(st);
