@@ -188,7 +188,8 @@ static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key
 		c->c[NETFRONT_PASSED_PKTS] += f.segs;
 		if (held)
 			c->c[NETFRONT_HELD_PKTS] += f.segs;
-		if (cfg && cfg->sample_on && n) {
+		/* Delay is sampled on the way out (egress): an ingress packet's way ends here. */
+		if (cfg && cfg->sample_on && n && !key->ingress) {
 			__u64 sig = hook_sig(skb, w, n);
 
 			if (sig && !(sig & cfg->sample_mask))
@@ -208,6 +209,19 @@ int netfront_egress(struct __sk_buff *skb)
 		.netns_cookie = bpf_get_netns_cookie(skb),
 		.ifindex = skb->ifindex,
 	};
+
+	return hook(skb, &key, 0);
+}
+
+/* What a VM receives (netfront.c): tc egress of the host end of its vif, in the agent's own
+ * namespace, before the copy into the guest (a veth's transmit hands the packet to the guest's
+ * namespace; on Xen, netback's to the guest's ring). The ifindex alone names the device there,
+ * and the key says it is the ingress direction. As the guest end's hook: what is not TCP is
+ * policed, TCP goes on to the shaper on the same device. */
+SEC("tc")
+int netfront_host(struct __sk_buff *skb)
+{
+	struct netfront_key key = { .netns_cookie = 0, .ifindex = skb->ifindex, .ingress = 1 };
 
 	return hook(skb, &key, 0);
 }

@@ -19,8 +19,16 @@
  * netback's CPU per packet on the paper's UDP floods; with the floods cut at the hook to the
  * limit, 0.58x (bench_enforcers.sh).
  *
+ * What a VM receives (its ingress) is held the same way one hop earlier: the program (as
+ * netfront_host) on tc egress of the vif's host end, in the driver domain, with an HTB as that
+ * end's root qdisc behind it. There a packet is still on the driver domain's side: a UDP flood
+ * over the limit is dropped before the copy into the guest, and TCP waits in the shaper's
+ * queue, which its sender sees as a bottleneck's (its window, its losses when the queue is
+ * full), as it would on any router.
+ *
  * Attaching needs a netlink socket in the VM's namespace; libbpf opens one per call, so the
- * loop thread enters the namespace (setns) for the call and returns to its own at once.
+ * loop thread enters the namespace (setns) for the call and returns to its own at once. The
+ * host end is in the agent's own namespace: attached from where the thread is.
  *
  * The same program is the Xen host's tap (netfront_tap_open): on a Xen host the guest end is
  * in the domU, out of dom0's reach, so it is attached to tc ingress of netback's vif<D>.<N> in
@@ -105,6 +113,7 @@ struct netfront {
 struct nf_vif {
 	struct netfront_key key;
 	__u32 slot;
+	bool ingress;	       /* on the host end's egress: what the VM receives */
 	bool hooked;	       /* our filter is attached */
 	bool created_hook;     /* the clsact qdisc is ours to remove */
 	struct mnl_socket *nl; /* in the VM's namespace, while the shaper is there */
@@ -167,11 +176,15 @@ static int shaper_stop(struct nf_vif *v)
 	return rc == -ENODEV || rc == -ENOENT || rc == -EINVAL ? 0 : rc;
 }
 
+/* The hook and its shaper on the device's egress, from inside the namespace it is in: the
+ * guest end's (entered by in_netns), or the host end's (the agent's own, for ingress). */
 static int hook_in_ns(void *arg)
 {
 	struct hook_op *op = arg;
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)op->v->key.ifindex,
 			    .attach_point = BPF_TC_EGRESS);
+	struct bpf_program *prog = op->v->ingress ? op->nf->skel->progs.netfront_host
+						  : op->nf->skel->progs.netfront_egress;
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
 	int rc;
 
@@ -196,7 +209,7 @@ static int hook_in_ns(void *arg)
 	if (rc && rc != -EEXIST)
 		return rc;
 	op->v->created_hook = rc == 0;
-	opts.prog_fd = bpf_program__fd(op->nf->skel->progs.netfront_egress);
+	opts.prog_fd = bpf_program__fd(prog);
 	opts.flags = BPF_TC_F_REPLACE;
 	rc = bpf_tc_attach(&hook, &opts);
 	if (!rc)
@@ -287,8 +300,12 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 	__u32 slot;
 	int rc;
 
-	if (nf->tap ? !d->host_ifindex
-		    : !d->guest_netns[0] || !d->netns_cookie || !d->guest_ifindex)
+	bool ingress = ev->dir == SLA_INGRESS;
+
+	if (ingress && nf->tap)
+		return -EOPNOTSUPP; /* holds_ingress is netfront's alone */
+	if (nf->tap || ingress ? !d->host_ifindex
+			       : !d->guest_netns[0] || !d->netns_cookie || !d->guest_ifindex)
 		return -EINVAL; /* the platform did not say where the end to hook is */
 	if (slots_free(&nf->slots) < 0)
 		return -ENOSPC;
@@ -296,8 +313,10 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->key.netns_cookie = nf->tap ? 0 : d->netns_cookie;
-	v->key.ifindex = nf->tap ? d->host_ifindex : d->guest_ifindex;
+	v->ingress = ingress;
+	v->key.netns_cookie = nf->tap || ingress ? 0 : d->netns_cookie;
+	v->key.ifindex = nf->tap || ingress ? d->host_ifindex : d->guest_ifindex;
+	v->key.ingress = ingress;
 	v->pps = UINT64_MAX;
 	v->slot = slot;
 	/* Fresh bucket state for the slot before the key leads packets to it. Its counters
@@ -315,10 +334,12 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 		uint64_t t0 = loop_now_ns();
 
 		op = (struct hook_op){ nf, v, true };
-		rc = nf->tap ? tap_hook(nf, v, true)
-			     : in_netns(nf, d->guest_netns, hook_in_ns, &op);
-		log_debug("hook attached vm=%s vif=%s rc=%d us=%" PRIu64, log_q(ev->vm),
-			  log_q(d->id), rc, (loop_now_ns() - t0) / 1000);
+		rc = nf->tap   ? tap_hook(nf, v, true)
+		     : ingress ? hook_in_ns(&op)
+			       : in_netns(nf, d->guest_netns, hook_in_ns, &op);
+		log_debug("hook attached vm=%s vif=%s direction=%s rc=%d us=%" PRIu64,
+			  log_q(ev->vm), log_q(d->id), sla_dir_name[ev->dir], rc,
+			  (loop_now_ns() - t0) / 1000);
 		if (rc)
 			bpf_map_delete_elem(map_fd(nf, M_SLOT), &v->key);
 	}
@@ -329,7 +350,7 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 	}
 	slots_take(&nf->slots, slot);
 	nf->by_slot[slot] = ev;
-	if (nf->rb && watch_uplink(nf, d->uplink))
+	if (nf->rb && !ingress && watch_uplink(nf, d->uplink))
 		log_warn("netfront uplink not watched, no delay vm=%s uplink=%s", log_q(ev->vm),
 			 log_q(d->uplink));
 	return 0;
@@ -344,11 +365,13 @@ static void nf_detach(struct enforcer *e, struct enf_vif *ev)
 
 	if (!v)
 		return;
-	rc = nf->tap ? tap_hook(nf, v, false)
-		     : in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
-	if (rc && rc != -ENOENT)
-		log_warn("netfront hook not removed vm=%s vif=%s err=%s", log_q(ev->vm),
-			 log_q(ev->desc->id), strerror(-rc));
+	rc = nf->tap	  ? tap_hook(nf, v, false)
+	     : v->ingress ? hook_in_ns(&op)
+			  : in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
+	/* A device already gone took its hook and shaper with it. */
+	if (rc && rc != -ENOENT && rc != -ENODEV)
+		log_warn("netfront hook not removed vm=%s vif=%s direction=%s err=%s",
+			 log_q(ev->vm), log_q(ev->desc->id), sla_dir_name[ev->dir], strerror(-rc));
 	if (v->nl) { /* the namespace is gone, and the shaper with its device */
 		mnl_socket_close(v->nl);
 		v->nl = NULL;
@@ -585,6 +608,7 @@ static const struct enforcer_ops netfront_ops = {
 	/* Its shaper makes senders wait: the hook sees what they could send, not what they
 	 * wanted to (the allocator probes upward instead). */
 	.sees_offered = false,
+	.holds_ingress = true,
 	.attach = nf_attach,
 	.detach = nf_detach,
 	.sync = nf_sync,
@@ -711,10 +735,13 @@ static int open_as(struct enforcer *e, const struct enforcer_ops *ops, uint32_t 
 	 * of the two hooks, only the one used. */
 	if (nf->skel && !sample_every)
 		bpf_program__set_autoload(nf->skel->progs.netfront_uplink, false);
-	if (nf->skel)
+	if (nf->skel) {
 		bpf_program__set_autoload(tap ? nf->skel->progs.netfront_egress
 					      : nf->skel->progs.netfront_tap,
 					  false);
+		if (tap)
+			bpf_program__set_autoload(nf->skel->progs.netfront_host, false);
+	}
 	if (nf->skel && netfront_bpf__load(nf->skel)) {
 		netfront_bpf__destroy(nf->skel);
 		nf->skel = NULL;

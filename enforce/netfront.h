@@ -1,9 +1,10 @@
 /*
  * netfront: what the BPF hook (netfront.bpf.c) and its loader (netfront.c) share.
  *
- * A vif is found by the namespace cookie of the guest end's network namespace and the guest
- * end's ifindex (ifindexes repeat across namespaces); the key gives a slot, and the slot
- * indexes the limits, the bucket state and (by page) the counters.
+ * A vif's egress is found by the namespace cookie of the guest end's network namespace and the
+ * guest end's ifindex (ifindexes repeat across namespaces); its ingress by the host end's
+ * ifindex alone (in the agent's own namespace, cookie 0) and the direction. The key gives a
+ * slot, and the slot indexes the limits, the bucket state and (by page) the counters.
  */
 #ifndef DBAVM_NETFRONT_H
 #define DBAVM_NETFRONT_H
@@ -15,11 +16,11 @@
 struct netfront_key {
 	__u64 netns_cookie;
 	__u32 ifindex;
-	__u32 pad;
+	__u32 ingress; /* 1: the host end's egress, what the VM receives */
 };
 
 /* The shaper: HTB db01: as the guest end's root qdisc (netback's, on the uplink, is db00:),
- * one class, db01:1, for all the guest sends. */
+ * one class, db01:1, for all the guest sends; the same on the host end for all it receives. */
 #define NETFRONT_SHAPER_HANDLE 0xdb010000u
 
 /* Limits as costs in time: 0 means unlimited. The byte bucket drops nothing (the shaper holds
