@@ -175,6 +175,11 @@ static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key
 	f = wire_of(skb);
 	if (police_all) /* no shaper behind: TCP is policed like the rest */
 		f.tcp = 0;
+	/* A segment without payload goes to the shaper's ACK class, ahead of the data queued
+	 * in the same direction (its own flow's, or another of the VM's): the ACKs of what the
+	 * VM receives must not wait behind what it sends. Only when nobody chose a class. */
+	else if (f.empty && !skb->priority)
+		skb->priority = NETFRONT_SHAPER_HANDLE | NETFRONT_CLASS_ACK;
 	if (l->ns_per_byte_q16 || l->ns_per_pkt)
 		pass = conforms(b, l, bpf_ktime_get_ns(), f.bytes, f.segs, f.tcp, &held);
 	c->c[NETFRONT_OFFERED_BYTES] += f.bytes;

@@ -20,8 +20,13 @@ struct netfront_key {
 };
 
 /* The shaper: HTB db01: as the guest end's root qdisc (netback's, on the uplink, is db00:),
- * one class, db01:1, for all the guest sends; the same on the host end for all it receives. */
+ * one class, db01:1, for all the guest sends, the same on the host end for all it receives;
+ * under it a class for TCP segments without payload (ACKs, served first; the hook files them
+ * there by skb->priority) and one for the rest (the default). */
 #define NETFRONT_SHAPER_HANDLE 0xdb010000u
+#define NETFRONT_CLASS_VIF 1u
+#define NETFRONT_CLASS_ACK 2u
+#define NETFRONT_CLASS_DATA 3u
 
 /* Limits as costs in time: 0 means unlimited. The byte bucket drops nothing (the shaper holds
  * the bit rate): it follows the shaper's clock to tell which packets it will hold. */

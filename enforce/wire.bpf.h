@@ -17,12 +17,13 @@
 
 struct wire {
 	__u64 bytes, segs;
-	int tcp; /* IPv4, or IPv6 without extension headers before it */
+	int tcp;   /* IPv4, or IPv6 without extension headers before it */
+	int empty; /* a TCP segment without payload: an ACK (or SYN, FIN, RST) alone */
 };
 
 static __always_inline struct wire wire_of(struct __sk_buff *skb)
 {
-	struct wire w = { skb->len, skb->gso_segs > 1 ? skb->gso_segs : 1, 0 };
+	struct wire w = { skb->len, skb->gso_segs > 1 ? skb->gso_segs : 1, 0, 0 };
 	__u8 ip[10], l4h = 0;
 	__u32 l4, hdr;
 
@@ -39,8 +40,12 @@ static __always_inline struct wire wire_of(struct __sk_buff *skb)
 		return w;
 	}
 	w.tcp = ip[0] == 6;
-	if (w.segs == 1)
+	if (w.segs == 1) {
+		/* its headers are all of it (no padding at tc egress) */
+		if (w.tcp && !bpf_skb_load_bytes(skb, l4 + 12, &l4h, 1))
+			w.empty = skb->len <= l4 + (l4h >> 4) * 4u;
 		return w;
+	}
 	if (w.tcp) {
 		if (bpf_skb_load_bytes(skb, l4 + 12, &l4h, 1))
 			return w;

@@ -48,14 +48,29 @@ static uint32_t burst_ticks(uint64_t burst, uint64_t bytes_per_s)
 	return (uint32_t)(ns >> PSCHED_SHIFT);
 }
 
+static int htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
+		     uint64_t rate, uint64_t ceil, uint64_t burst, uint32_t prio);
+
 int tc_htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
 		 uint64_t rate, uint64_t ceil)
 {
-	return tc_htb_class_burst(nl, ifindex, classid, parent, rate, ceil, 0);
+	return htb_class(nl, ifindex, classid, parent, rate, ceil, 0, 0);
 }
 
 int tc_htb_class_burst(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
 		       uint64_t rate, uint64_t ceil, uint64_t burst)
+{
+	return htb_class(nl, ifindex, classid, parent, rate, ceil, burst, 0);
+}
+
+int tc_htb_class_prio(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
+		      uint64_t rate, uint64_t ceil, uint32_t prio)
+{
+	return htb_class(nl, ifindex, classid, parent, rate, ceil, 0, prio);
+}
+
+static int htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
+		     uint64_t rate, uint64_t ceil, uint64_t burst, uint32_t prio)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh =
@@ -70,6 +85,7 @@ int tc_htb_class_burst(struct mnl_socket *nl, unsigned ifindex, uint32_t classid
 	o.rate.rate = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
 	o.ceil.rate = ceil > UINT32_MAX ? UINT32_MAX : (uint32_t)ceil;
 	o.rate.linklayer = o.ceil.linklayer = TC_LINKLAYER_ETHERNET; /* no rate tables */
+	o.prio = prio;
 	o.buffer = burst_ticks(burst, rate);
 	o.cbuffer = burst_ticks(burst, ceil);
 	quantum = rate / 10; /* HTB's own rule (r2q 10), kept within its sane range */
@@ -99,6 +115,19 @@ int tc_htb_qdisc(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint3
 	nest = mnl_attr_nest_start(nlh, TCA_OPTIONS);
 	mnl_attr_put(nlh, TCA_HTB_INIT, sizeof(g), &g);
 	mnl_attr_nest_end(nlh, nest);
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
+
+int tc_bfifo(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t parent,
+	     uint32_t limit_bytes)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = tc_msg(buf, RTM_NEWQDISC, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+				      ifindex, handle, parent);
+	struct tc_fifo_qopt o = { .limit = limit_bytes };
+
+	mnl_attr_put_strz(nlh, TCA_KIND, "bfifo");
+	mnl_attr_put(nlh, TCA_OPTIONS, sizeof(o), &o);
 	return rtnl_request(nl, nlh, NULL, NULL);
 }
 
