@@ -168,13 +168,19 @@ static int check_pool(const struct snapshot *h, const char *id, const struct sna
 		      size_t n_pending, struct admit_refusal *why)
 {
 	int d = host_pps ? -1 : dir;
+	const struct sla_spec *now = effective(id, vm, pending, n_pending);
 	u128 asked = vm_eff_min(h, vm, sla, res_pps, d, k), used;
 	char where[64], field[32];
-	const char *at = dir == SLA_INGRESS ? "ingress." : "";
+	const char *at;
 
-	if (!cap ||
-	    asked <= vm_eff_min(h, vm, effective(id, vm, pending, n_pending), res_pps, d, k))
+	if (!cap || asked <= vm_eff_min(h, vm, now, res_pps, d, k))
 		return 0;
+	/* On the budget both directions share, the refusal names the side that asks for more. */
+	if (host_pps && now &&
+	    side_eff_min(h, &sla->dir[SLA_EGRESS], res_pps, k) <=
+		    side_eff_min(h, &now->dir[SLA_EGRESS], res_pps, k))
+		dir = SLA_INGRESS;
+	at = dir == SLA_INGRESS ? "ingress." : "";
 	used = committed(h, id, res_pps, dir, pool, host_pps, pending, n_pending);
 	if (used + asked <= cap)
 		return 0;

@@ -86,13 +86,15 @@ struct dummy_vif *dummy_find(struct dummy_enforcer *f, const char *id)
 static int de_attach(struct enforcer *e, struct enf_vif *ev)
 {
 	struct dummy_enforcer *f = e->priv;
-	struct dummy_vif *v = dummy_find(f, ev->desc->id);
+	char id[PLATFORM_ID_MAX + 4];
+	struct dummy_vif *v;
 
-	if (!v)
+	snprintf(id, sizeof(id), "%s%s", ev->desc->id, ev->dir == SLA_INGRESS ? "/in" : "");
+	if (!(v = dummy_find(f, id)))
 		v = dummy_find(f, ""); /* a free entry */
 	if (!v)
 		return -ENOSPC;
-	snprintf(v->id, sizeof(v->id), "%s", ev->desc->id);
+	snprintf(v->id, sizeof(v->id), "%s", id);
 	v->attached = true;
 	ev->state = v;
 	f->attaches++;
@@ -151,6 +153,19 @@ const struct enforcer_ops dummy_enforcer_ops = {
 	.simulated_time = true, /* its counters are the script's at the period's time */
 };
 
+const struct enforcer_ops dummy_enforcer_ingress_ops = {
+	.name = "dummy",
+	.sees_offered = true,
+	.holds_ingress = true,
+	.attach = de_attach,
+	.detach = de_detach,
+	.sync = de_sync,
+	.read_counters = de_read,
+	.apply = de_apply,
+	.close = de_close,
+	.simulated_time = true,
+};
+
 /* ---- the host ---- */
 
 void dummy_uplink(struct dummy_host *x, const char *name, uint64_t bps, uint64_t pps)
@@ -193,7 +208,8 @@ int dummy_host_open(struct dummy_host *x, enum alloc_mode mode, const uint64_t f
 	if (!x->period_ns)
 		x->period_ns = 100000000ull;
 	x->plat = (struct platform){ &dummy_platform_ops, &x->dp };
-	x->enf = (struct enforcer){ &dummy_enforcer_ops, &x->de, 0 };
+	x->enf = (struct enforcer){ x->ingress ? &dummy_enforcer_ingress_ops : &dummy_enforcer_ops,
+				    &x->de, 0 };
 	return control_init(&x->ctl, mode, floor, &x->plat, &x->enf);
 }
 

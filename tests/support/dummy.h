@@ -10,6 +10,9 @@
  *   dummy_host_open(&x, ALLOC_WORK_CONSERVING, floors);
  *   dummy_tick(&x);                        a period (x.period_ns, 100 ms unless set)
  *   dummy_traffic(&x, "a-vif", 8000000);   one period of 8 Mbit/s in 1000-byte frames
+ *
+ * With x.ingress set before dummy_host_open, the enforcer holds ingress too: each vif's
+ * ingress direction is a record of its own, "<vif id>/in" ("a-vif/in").
  *   control_snapshot(&x.ctl) ...
  *   dummy_host_close(&x);
  */
@@ -44,7 +47,7 @@ struct dummy_platform {
 };
 
 struct dummy_vif {
-	char id[PLATFORM_ID_MAX];
+	char id[PLATFORM_ID_MAX + 4]; /* "/in" for an ingress direction */
 	bool attached;
 	struct vif_counters cnt;
 	struct enf_limit last; /* the last limit applied */
@@ -64,10 +67,11 @@ struct dummy_host {
 	struct enforcer enf;
 	struct control ctl;
 	uint64_t t, period_ns;
+	bool ingress; /* the enforcer holds ingress (dummy_enforcer_ingress_ops) */
 };
 
 extern const struct platform_ops dummy_platform_ops;
-extern const struct enforcer_ops dummy_enforcer_ops;
+extern const struct enforcer_ops dummy_enforcer_ops, dummy_enforcer_ingress_ops;
 
 /* The next uplink of the platform. */
 void dummy_uplink(struct dummy_host *x, const char *name, uint64_t bps, uint64_t pps);
@@ -83,7 +87,7 @@ int dummy_host_open(struct dummy_host *x, enum alloc_mode mode, const uint64_t f
 void dummy_host_close(struct dummy_host *x);
 /* One period at x->t, then x->t moves on a period; control_tick's answer. */
 int dummy_tick(struct dummy_host *x);
-/* The enforcer's record of vif id, or NULL. */
+/* The enforcer's record of vif id (its ingress: "<id>/in"), or NULL. */
 struct dummy_vif *dummy_find(struct dummy_enforcer *e, const char *id);
 /* vif id's counters move on by one period of bps bit/s in 1000-byte frames, all passed. */
 void dummy_traffic(struct dummy_host *x, const char *id, uint64_t bps);
