@@ -1,7 +1,8 @@
 /*
  * SLA bodies, ours and Neutron's QoS policies, through api_parse_sla, the parser PUT uses.
- * An accepted SLA must encode (sla_to_json) and parse back as itself; a rejection must make a
- * buildable JSON error body, its message and field made valid UTF-8 as the API makes them.
+ * An accepted SLA must encode (sla_spec_to_json, both directions) and parse back as itself; a
+ * rejection must make a buildable JSON error body, its message and field made valid UTF-8 as
+ * the API makes them.
  */
 #include <string.h>
 
@@ -22,7 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sla_error err, err2;
-	struct sla sla, back;
+	struct sla_spec sla, back;
 	char m[512], f[256], *text;
 	json_t *doc;
 
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(doc);
 		return 0;
 	}
-	doc = sla_to_json(&sla);
+	doc = sla_spec_to_json(&sla);
 	FUZZ_CHECK(doc);
 	text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
