@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct sla_spec default_sla = { { SLA_DEFAULT_INIT, SLA_DEFAULT_INIT } };
+static const struct sla_spec default_sla = {
+	{ SLA_DEFAULT_INIT, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0
+};
 
 /* The SLA VM id will have once the pending changes are through: its own, the default if it
  * is on the host without one, or NULL (an absent VM whose SLA is gone, or none at all). */

@@ -587,6 +587,12 @@ static int allocate(struct control *ctl)
 	return 0;
 }
 
+static bool shape_equal(const struct enf_shape *a, const struct enf_shape *b)
+{
+	return a->burst_bits == b->burst_bits && a->burst_pkts == b->burst_pkts &&
+	       a->dscp == b->dscp;
+}
+
 static void apply_limits(struct control *ctl)
 {
 	size_t nd = control_n_dirs(ctl);
@@ -596,6 +602,7 @@ static void apply_limits(struct control *ctl)
 		struct vif *vif = ctl->flat[k % ctl->n_flat];
 		struct vif_side *sd = &vif->side[d];
 		const struct alloc_vif_out *o = &ctl->aout[k];
+		const struct sla_spec *spec = vm_sla(vif->vm);
 		uint64_t bps = o->limit[ALLOC_BPS], pps = o->limit[ALLOC_PPS];
 		struct enf_limit l = {
 			.bps = bps,
@@ -603,6 +610,8 @@ static void apply_limits(struct control *ctl)
 			.min_bps = o->min[ALLOC_BPS],
 			.min_pps = o->min[ALLOC_PPS],
 			.own_sla = vif->vm->has_sla,
+			.shape = { spec->burst[d].bits, spec->burst[d].packets,
+				   d == SLA_EGRESS && spec->dscp_set ? spec->dscp : -1 },
 			.passed = sd->rates.passed,
 		};
 		int rc;
@@ -612,7 +621,7 @@ static void apply_limits(struct control *ctl)
 		if (!sd->attached)
 			continue;
 		if (sd->applied && sd->applied_bps == bps && sd->applied_pps == pps &&
-		    !ctl->reapply) {
+		    shape_equal(&sd->applied_shape, &l.shape) && !ctl->reapply) {
 			if (ctl->enf->ops->retune &&
 			    (rc = ctl->enf->ops->retune(ctl->enf, &sd->enf, &l)))
 				log_debug("limit not retuned vm=%s vif=%s direction=%s err=%s",
@@ -634,6 +643,7 @@ static void apply_limits(struct control *ctl)
 		sd->applied = true;
 		sd->applied_bps = bps;
 		sd->applied_pps = pps;
+		sd->applied_shape = l.shape;
 	}
 }
 

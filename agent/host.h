@@ -32,6 +32,7 @@ struct vif_side {
 	struct alloc_vif_out alloc; /* the allocator's last answer */
 	bool have_alloc;
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */
+	struct enf_shape applied_shape;
 	bool applied;
 	struct enf_vif enf; /* what the enforcer sees of it, and its state */
 };

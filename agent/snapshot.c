@@ -98,6 +98,7 @@ static int copy_control(struct snapshot *s, const struct control *ctl)
 	s->passed_only = ctl->enf->ops->passed_only;
 	s->drops_on_path = ctl->enf->ops->drops_on_path;
 	s->holds_ingress = ctl->enf->ops->holds_ingress;
+	s->marks_dscp = ctl->enf->ops->marks_dscp;
 	s->sample_every = ctl->enf->sample_every;
 	s->samples_delay = ctl->matcher != NULL;
 	s->delay_overflows = ctl->matcher ? delay_overflows(ctl->matcher) : 0;

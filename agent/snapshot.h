@@ -85,7 +85,7 @@ struct snapshot {
 	size_t n_refused;
 	char *platform_problem; /* why the platform is not ready; NULL: it is */
 	/* The enforcer: what it sees and how it samples, and whether it holds ingress. */
-	bool passed_only, drops_on_path, samples_delay, holds_ingress;
+	bool passed_only, drops_on_path, samples_delay, holds_ingress, marks_dscp;
 	uint32_t sample_every;
 	uint64_t delay_overflows;
 };

@@ -469,11 +469,17 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 		return;
 	}
-	if (!snap->holds_ingress && !sla_is_default(&sla.dir[SLA_INGRESS])) {
+	if (!snap->holds_ingress && sla_spec_has_ingress(&sla)) {
 		/* Taken and not held would be a limit, or a guarantee, that is not there. */
 		respond_error(req, MHD_HTTP_CONFLICT, "ingress",
 			      "this host's enforcer does not hold what a VM receives (ingress): "
 			      "only netfront does; the SLA's ingress side must be left out");
+		return;
+	}
+	if (!snap->marks_dscp && sla.dscp_set) {
+		respond_error(req, MHD_HTTP_CONFLICT, "dscp_mark",
+			      "this host's enforcer does not mark packets: only netfront and "
+			      "vif-police do; the SLA's dscp_mark must be left out");
 		return;
 	}
 	pend = pending_changes(api, &n_pend);

@@ -17,15 +17,23 @@ struct rule_kind {
 	const char *type;
 	const char *value_key; /* kbps or kpps */
 	uint64_t limit;	       /* largest value, in the key's unit */
-	const char *burst_key; /* accepted, not used: the burst is the enforcer's */
+	const char *burst_key; /* kilobits, or kilopackets, the enforcer's bucket may hold */
 };
 
-static const struct rule_kind kinds[] = {
+enum { K_BW_LIMIT, K_BW_MIN, K_PPS_LIMIT, K_PPS_MIN, K_DSCP, N_KINDS };
+
+static const struct rule_kind kinds[N_KINDS] = {
 	{ "bandwidth_limit", "max_kbps", SLA_BPS_MAX / 1000, "max_burst_kbps" },
 	{ "minimum_bandwidth", "min_kbps", SLA_BPS_MAX / 1000, NULL },
 	{ "packet_rate_limit", "max_kpps", SLA_PPS_MAX / 1000, "max_burst_kpps" },
 	{ "minimum_packet_rate", "min_kpps", SLA_PPS_MAX / 1000, NULL },
+	/* no direction in Neutron's API: it marks what the port sends */
+	{ "dscp_marking", "dscp_mark", SLA_DSCP_MAX, NULL },
 };
+
+/* Neutron's Open vSwitch agent's burst when a bandwidth_limit rule gives none: 80 % of the
+ * rate, as kilobits (neutron/agent/common/ovs_lib.py). */
+#define DEFAULT_BURST_PERCENT 80
 
 /* Fields Neutron puts on every rule that say nothing about the rate. */
 static int is_rule_meta(const char *key)
@@ -34,10 +42,11 @@ static int is_rule_meta(const char *key)
 	       !strcmp(key, "project_id") || !strcmp(key, "type") || !strcmp(key, "direction");
 }
 
-/* What the rules said, per direction and rule kind. */
+/* What the rules said, per direction and rule kind; bursts as given (-1: none). */
 struct rule_vals {
-	uint64_t v[SLA_NDIR][4];
-	int seen[SLA_NDIR][4];
+	uint64_t v[SLA_NDIR][N_KINDS];
+	int64_t burst[SLA_NDIR][N_KINDS];
+	int seen[SLA_NDIR][N_KINDS];
 };
 
 static int parse_rule(const json_t *rule, size_t i, struct rule_vals *rv, struct sla_error *err)
@@ -58,14 +67,14 @@ static int parse_rule(const json_t *rule, size_t i, struct rule_vals *rv, struct
 	if (!json_is_string(v))
 		return sla_error_set(err, field, "%s must be a string", field);
 	type = json_string_value(v);
-	for (ki = 0; ki < 4; ki++)
+	for (ki = 0; ki < N_KINDS; ki++)
 		if (!strcmp(kinds[ki].type, type))
 			k = &kinds[ki];
 	if (!k)
 		return sla_error_set(
 			err, field,
 			"rule type '%s' is not supported (bandwidth_limit, minimum_bandwidth, "
-			"packet_rate_limit, minimum_packet_rate)",
+			"packet_rate_limit, minimum_packet_rate, dscp_marking)",
 			type);
 	ki = (size_t)(k - kinds);
 	d = json_object_get(rule, "direction");
@@ -80,6 +89,9 @@ static int parse_rule(const json_t *rule, size_t i, struct rule_vals *rv, struct
 	else
 		return sla_error_set(err, field, "%s must be egress, ingress or any, got '%s'",
 				     field, dir);
+	if (ki == K_DSCP && dn != SLA_EGRESS)
+		return sla_error_set(err, field, "%s: a dscp_marking rule marks what a VM sends",
+				     field);
 	if (rv->seen[dn][ki])
 		return sla_error_set(err, (snprintf(field, sizeof(field), "%s.type", path), field),
 				     "a second %s %s rule; a policy has at most one of each per "
@@ -103,10 +115,23 @@ static int parse_rule(const json_t *rule, size_t i, struct rule_vals *rv, struct
 	if (n < 0 || (uint64_t)n > k->limit)
 		return sla_error_set(err, field, "%s must be between 0 and %llu, got %lld", field,
 				     (unsigned long long)k->limit, (long long)n);
-	if (k->burst_key && (v = json_object_get(rule, k->burst_key)) &&
-	    (!json_is_integer(v) || json_integer_value(v) < 0)) {
+	rv->burst[dn][ki] = -1;
+	if (k->burst_key && (v = json_object_get(rule, k->burst_key))) {
 		snprintf(field, sizeof(field), "%s.%s", path, k->burst_key);
-		return sla_error_set(err, field, "%s must be a whole number", field);
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (uint64_t)json_integer_value(v) > k->limit)
+			return sla_error_set(err, field, "%s must be between 0 and %llu", field,
+					     (unsigned long long)k->limit);
+		rv->burst[dn][ki] = json_integer_value(v);
+	}
+	if (ki == K_DSCP) {
+		if (!sla_dscp_valid((uint32_t)n))
+			return sla_error_set(err, field,
+					     "%s %lld is not a valid DSCP mark (0, 8 to 40 even, "
+					     "46, 48, 56)",
+					     field, (long long)n);
+		rv->v[dn][ki] = (uint64_t)n;
+		return 0;
 	}
 	/* Neutron back ends disagree on whether a zero maximum means "no limit" or "nothing":
 	 * refuse it rather than guess. */
@@ -119,12 +144,25 @@ static int parse_rule(const json_t *rule, size_t i, struct rule_vals *rv, struct
 }
 
 /* One direction's side from its rules; at: "" or "ingress " for the messages. */
-static int side_of(const struct rule_vals *rv, int dn, struct sla *sla, struct sla_error *err)
+static int side_of(const struct rule_vals *rv, int dn, struct sla_spec *spec, struct sla_error *err)
 {
 	const uint64_t *vals = rv->v[dn];
 	const char *at = dn == SLA_EGRESS ? "" : "ingress ";
+	struct sla *sla = &spec->dir[dn];
+	int64_t b = rv->burst[dn][K_BW_LIMIT], bp = rv->burst[dn][K_PPS_LIMIT];
 
-	sla_default(sla);
+	/* Bursts in bits and packets: as given, or for a bit rate limit without one what
+	 * Neutron's Open vSwitch agent gives (80 % of the rate); a packet rate limit without one
+	 * keeps the enforcer's rule, as that agent's meters do (a burst of 0). */
+	if (rv->seen[dn][K_BW_LIMIT])
+		spec->burst[dn].bits = b >= 0 ? (uint64_t)b * 1000
+					      : vals[K_BW_LIMIT] / 100 * DEFAULT_BURST_PERCENT;
+	if (rv->seen[dn][K_PPS_LIMIT] && bp > 0)
+		spec->burst[dn].packets = (uint64_t)bp * 1000;
+	if (dn == SLA_EGRESS && rv->seen[dn][K_DSCP]) {
+		spec->dscp_set = 1;
+		spec->dscp = (uint8_t)vals[K_DSCP];
+	}
 	if (rv->seen[dn][0])
 		sla->max_bps = vals[0];
 	sla->min_bps = vals[1];
@@ -165,8 +203,9 @@ int neutron_to_sla(const json_t *doc, struct sla_spec *spec, struct sla_error *e
 	json_array_foreach(rules, i, rule)
 		if ((rc = parse_rule(rule, i, &rv, err)))
 			return rc;
+	sla_spec_default(spec);
 	for (int d = 0; d < SLA_NDIR; d++)
-		if ((rc = side_of(&rv, d, &spec->dir[d], err)))
+		if ((rc = side_of(&rv, d, spec, err)))
 			return rc;
 	return 0;
 }

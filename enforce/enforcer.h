@@ -40,12 +40,20 @@ struct enf_vif {
 	enum sla_dir dir;	   /* SLA_EGRESS: what the VM sends; SLA_INGRESS: receives */
 };
 
+/* How a limit is held beyond its rates, from the SLA: what the buckets may let through at once
+ * (0: the enforcer's own rule), and the DSCP mark what the VM sends leaves with (-1: none). */
+struct enf_shape {
+	uint64_t burst_bits, burst_pkts;
+	int dscp;
+};
+
 /* A limit to hold, and what an enforcer may need beside it. */
 struct enf_limit {
 	uint64_t bps, pps; /* UINT64_MAX: unlimited */
 	uint64_t min_bps;  /* the vif's guarantee (netback's HTB rate) */
 	uint64_t min_pps;
 	bool own_sla; /* its VM has an SLA of its own, not the default */
+	struct enf_shape shape;
 	/* What passed last period: an enforcer that folds the packet limit into a bit rate
 	 * learns the mean frame from it (frame.h). */
 	struct rate passed;
@@ -58,6 +66,9 @@ struct enforcer_ops {
 	 * which it holds on the driver domain's side of the vif, before the copy into the guest.
 	 * Without it, ingress is neither limited nor counted (its figures are null). */
 	bool holds_ingress;
+	/* It writes an SLA's DSCP mark into what the VM sends (enf_shape.dscp); without it an
+	 * SLA with a mark is refused. */
+	bool marks_dscp;
 	int (*attach)(struct enforcer *e, struct enf_vif *v);
 	void (*detach)(struct enforcer *e, struct enf_vif *v);
 	/* Called once per period before read_counters, with the period's time. */

@@ -196,7 +196,9 @@ static int nb_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_lim
 
 static int nb_attach(struct enforcer *e, struct enf_vif *ev)
 {
-	static const struct enf_limit unlimited = { UINT64_MAX, UINT64_MAX, 0, 0, false, { 0, 0 } };
+	static const struct enf_limit unlimited = { .bps = UINT64_MAX,
+						    .pps = UINT64_MAX,
+						    .shape = { .dscp = -1 } };
 	struct netback *nb = e->priv;
 	struct netback_class c;
 	struct nb_vif *v;

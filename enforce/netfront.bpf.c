@@ -151,6 +151,29 @@ static __always_inline int conforms(struct netfront_bucket *b, const struct netf
 	return ok;
 }
 
+/* The packet leaves with this DSCP, its ECN bits kept: IPv4's TOS byte (and the header's
+ * checksum with it), IPv6's traffic class. Before the packet is sampled, so that the hook and
+ * the uplink read the same header. */
+static __always_inline void mark_dscp(struct __sk_buff *skb, __u32 dscp)
+{
+	__be16 old, new;
+
+	if (bpf_skb_load_bytes(skb, WIRE_L2_BYTES, &old, 2))
+		return;
+	if (skb->protocol == bpf_htons(0x0800))
+		new = (old & bpf_htons(0xff03)) | bpf_htons((__u16)(dscp << 2));
+	else if (skb->protocol == bpf_htons(0x86DD))
+		new = (old & bpf_htons(0xf03f)) | bpf_htons((__u16)(dscp << 6));
+	else
+		return;
+	if (new == old)
+		return;
+	if (skb->protocol == bpf_htons(0x0800) &&
+	    bpf_l3_csum_replace(skb, WIRE_L2_BYTES + 10, old, new, 2))
+		return;
+	bpf_skb_store_bytes(skb, WIRE_L2_BYTES, &new, 2, 0);
+}
+
 static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key *key,
 				int police_all)
 {
@@ -191,6 +214,8 @@ static __always_inline int hook(struct __sk_buff *skb, const struct netfront_key
 
 		c->c[NETFRONT_PASSED_BYTES] += f.bytes;
 		c->c[NETFRONT_PASSED_PKTS] += f.segs;
+		if (l->dscp_set && !key->ingress)
+			mark_dscp(skb, l->dscp);
 		if (held)
 			c->c[NETFRONT_HELD_PKTS] += f.segs;
 		/* Delay is sampled on the way out (egress): an ingress packet's way ends here. */

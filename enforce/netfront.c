@@ -133,12 +133,14 @@ struct netfront {
 struct nf_vif {
 	struct netfront_key key;
 	__u32 slot;
-	bool ingress;	       /* on the host end's egress: what the VM receives */
-	bool hooked;	       /* our filter is attached */
-	bool created_hook;     /* the clsact qdisc is ours to remove */
-	struct mnl_socket *nl; /* in the VM's namespace, while the shaper is there */
-	uint64_t shaper_bytes; /* the shaper's rate, bytes/s */
-	uint64_t pps;	       /* the packet limit in force, UINT64_MAX: none */
+	bool ingress;		/* on the host end's egress: what the VM receives */
+	bool hooked;		/* our filter is attached */
+	bool created_hook;	/* the clsact qdisc is ours to remove */
+	struct mnl_socket *nl;	/* in the VM's namespace, while the shaper is there */
+	uint64_t shaper_bytes;	/* the shaper's rate, bytes/s */
+	uint64_t shaper_burst;	/* ... and its burst, bytes (0: tc.h's rule) */
+	struct enf_shape shape; /* the SLA's burst and mark in force */
+	uint64_t pps;		/* the packet limit in force, UINT64_MAX: none */
 	/* The packet limit is folded into the shaper's rate by it. */
 	struct frame_mean frame;
 };
@@ -171,25 +173,29 @@ static uint32_t queue_bytes(uint64_t bytes_per_s)
 				     : (uint32_t)q;
 }
 
-/* The shaper's classes at a rate of bytes per second (made, or changed), and on the host end
- * its data queue's length for that rate (when it moves). */
-static int shaper_rate(struct nf_vif *v, uint64_t bytes)
+/* The shaper's classes at a rate of bytes per second and a burst of burst bytes (0: the rule)
+ * (made, or changed), and on the host end its data queue's length for that rate (when it
+ * moves). The burst is the vif class's and its data class's: what the SLA lets through at once
+ * is data. */
+static int shaper_rate(struct nf_vif *v, uint64_t bytes, uint64_t burst)
 {
 	uint64_t ack = bytes / ACK_SHARE ? bytes / ACK_SHARE : 1;
 	unsigned ifx = v->key.ifindex;
 	int rc;
 
-	rc = tc_htb_class(v->nl, ifx, SHAPER_CLASS, SHAPER_HANDLE, bytes, bytes);
+	rc = tc_htb_class_burst(v->nl, ifx, SHAPER_CLASS, SHAPER_HANDLE, bytes, bytes, burst);
 	if (!rc)
-		rc = tc_htb_class_prio(v->nl, ifx, SHAPER_ACK, SHAPER_CLASS, ack, bytes, 0);
+		rc = tc_htb_class_prio(v->nl, ifx, SHAPER_ACK, SHAPER_CLASS, ack, bytes, 0, 0);
 	if (!rc)
 		rc = tc_htb_class_prio(v->nl, ifx, SHAPER_DATA, SHAPER_CLASS, bytes - ack, bytes,
-				       1);
+				       burst, 1);
 	if (!rc && v->ingress &&
 	    (!v->shaper_bytes || queue_bytes(bytes) != queue_bytes(v->shaper_bytes)))
 		rc = tc_bfifo(v->nl, ifx, QUEUE_HANDLE, SHAPER_DATA, queue_bytes(bytes));
-	if (!rc)
+	if (!rc) {
 		v->shaper_bytes = bytes;
+		v->shaper_burst = burst;
+	}
 	return rc;
 }
 
@@ -205,7 +211,7 @@ static int shaper_start(struct nf_vif *v)
 	v->shaper_bytes = 0;
 	rc = tc_htb_qdisc(v->nl, v->key.ifindex, SHAPER_HANDLE, NETFRONT_CLASS_DATA);
 	if (!rc)
-		rc = shaper_rate(v, SHAPER_UNLIMITED_BYTES);
+		rc = shaper_rate(v, SHAPER_UNLIMITED_BYTES, 0);
 	if (rc) {
 		tc_delete(v->nl, RTM_DELQDISC, v->key.ifindex, SHAPER_HANDLE, TC_H_ROOT);
 		mnl_socket_close(v->nl);
@@ -343,7 +349,9 @@ static int watch_uplink(struct netfront *nf, const char *name)
 
 static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 {
-	static const struct enf_limit unlimited = { UINT64_MAX, UINT64_MAX, 0, 0, false, { 0, 0 } };
+	static const struct enf_limit unlimited = { .bps = UINT64_MAX,
+						    .pps = UINT64_MAX,
+						    .shape = { .dscp = -1 } };
 	const struct platform_vif *d = ev->desc;
 	struct netfront *nf = e->priv;
 	struct nf_vif *v;
@@ -370,6 +378,7 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 	v->key.ifindex = nf->tap || ingress ? d->host_ifindex : d->guest_ifindex;
 	v->key.ingress = ingress;
 	v->pps = UINT64_MAX;
+	v->shape.dscp = -1;
 	v->slot = slot;
 	/* Fresh bucket state for the slot before the key leads packets to it. Its counters
 	 * are not zeroed (their page is shared with other vifs and written by the hook on every
@@ -482,13 +491,22 @@ static int nf_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 	return 0;
 }
 
+/* The bytes a burst of bits lets through at once, never less than two full frames: 0 for none. */
+static uint64_t burst_bytes_of(uint64_t bits)
+{
+	return !bits ? 0 : bits / 8 < 2 * 1514 ? 2 * 1514 : bits / 8;
+}
+
 /* A limit as the hook's costs in time: the packet rate it holds, and the bit rate the shaper
  * holds, which its byte bucket follows to count what the shaper will make wait. 0 passes
  * nothing: a packet cost so large that the first packet spends more than any burst (a bit
- * rate of 0 too, at the hook, where nothing is queued for a rate that never comes). */
-static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
+ * rate of 0 too, at the hook, where nothing is queued for a rate that never comes). The SLA's
+ * bursts (sh), where it gives them, are the buckets' depths; its mark, the DSCP to write. */
+static struct netfront_limit limit_of(uint64_t bps, uint64_t pps, const struct enf_shape *sh)
 {
-	struct netfront_limit l = { 0, 0, 0, BURST_NS, PKT_DEPTH_NS };
+	struct netfront_limit l = {
+		0, 0, 0, BURST_NS, PKT_DEPTH_NS, sh->dscp >= 0, sh->dscp >= 0 ? (__u32)sh->dscp : 0
+	};
 
 	if (bps == 0)
 		pps = 0;
@@ -497,8 +515,10 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 		if (l.ns_per_byte_q16 == 0)
 			l.ns_per_byte_q16 = 1; /* faster than 1 byte per 2^16 ns: never 0 */
 		/* The shaper's own burst, so the bucket calls held what the shaper holds. */
-		l.burst_bytes_ns =
-			tc_htb_burst_bytes(bps / 8 ? bps / 8 : 1) * l.ns_per_byte_q16 >> 16;
+		l.burst_bytes_ns = (sh->burst_bits ? burst_bytes_of(sh->burst_bits)
+						   : tc_htb_burst_bytes(bps / 8 ? bps / 8 : 1)) *
+					   l.ns_per_byte_q16 >>
+				   16;
 	}
 	if (pps != UINT64_MAX) {
 		l.ns_per_pkt = pps ? 1000000000ull / pps : (1ull << 62);
@@ -508,6 +528,8 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
 			l.burst_pkts_ns = 2 * l.ns_per_pkt;
 		if (2 * l.ns_per_pkt > PKT_DEPTH_NS && pps)
 			l.depth_pkts_ns = 2 * l.ns_per_pkt;
+		if (sh->burst_pkts && pps)
+			l.burst_pkts_ns = (sh->burst_pkts < 2 ? 2 : sh->burst_pkts) * l.ns_per_pkt;
 	}
 	if (pps == 0)
 		l.burst_pkts_ns = l.depth_pkts_ns = 0;
@@ -518,18 +540,27 @@ static struct netfront_limit limit_of(uint64_t bps, uint64_t pps)
  * the packet rate folded in by the mean frame (frame.h), so a flow held by packets waits in
  * the guest as one held by bits does; the hook's packet bucket stays the exact bound, and its
  * byte bucket follows the shaper. */
-static int nf_set(struct netfront *nf, struct nf_vif *v, uint64_t bps, uint64_t pps)
+static int nf_set(struct netfront *nf, struct nf_vif *v, uint64_t bps, uint64_t pps,
+		  const struct enf_shape *sh)
 {
 	uint64_t bits = frame_fold(bps, pps, &v->frame);
 	uint64_t bytes = bits == UINT64_MAX ? SHAPER_UNLIMITED_BYTES : bits / 8;
-	struct netfront_limit l = limit_of(bits, pps);
+	uint64_t burst = burst_bytes_of(sh->burst_bits);
+	struct netfront_limit l = limit_of(bits, pps, sh);
 
 	if (bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &l, BPF_ANY))
 		return -errno;
 	v->pps = pps;
-	if (!v->nl || bytes == v->shaper_bytes)
+	v->shape = *sh;
+	if (!v->nl || (bytes == v->shaper_bytes && burst == v->shaper_burst))
 		return 0;
-	return shaper_rate(v, bytes);
+	return shaper_rate(v, bytes, burst);
+}
+
+static bool shape_equal(const struct enf_shape *a, const struct enf_shape *b)
+{
+	return a->burst_bits == b->burst_bits && a->burst_pkts == b->burst_pkts &&
+	       a->dscp == b->dscp;
 }
 
 /* The mean frame, from what passed under the packet limit last in force. */
@@ -572,6 +603,8 @@ static int nf_update(struct netfront *nf, struct nf_vif *v, const struct enf_lim
 	uint64_t want = bits == UINT64_MAX ? SHAPER_UNLIMITED_BYTES : bits / 8;
 	uint64_t now_bits = v->shaper_bytes * 8;
 
+	if (!shape_equal(&l->shape, &v->shape)) /* the SLA's burst or mark: at once */
+		return nf_set(nf, v, l->bps, l->pps, &l->shape);
 	if (want == v->shaper_bytes && l->pps == v->pps)
 		return 0;
 	if (tolerant && l->pps == v->pps && bits != UINT64_MAX &&
@@ -579,7 +612,7 @@ static int nf_update(struct netfront *nf, struct nf_vif *v, const struct enf_lim
 		return 0;
 	if (may_wait(v, bits, l))
 		return 0;
-	return nf_set(nf, v, l->bps, l->pps);
+	return nf_set(nf, v, l->bps, l->pps, &l->shape);
 }
 
 static int nf_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
@@ -657,6 +690,7 @@ static const struct enforcer_ops netfront_ops = {
 	 * wanted to (the allocator probes upward instead). */
 	.sees_offered = false,
 	.holds_ingress = true,
+	.marks_dscp = true,
 	.attach = nf_attach,
 	.detach = nf_detach,
 	.sync = nf_sync,
@@ -691,10 +725,10 @@ static int police_apply(struct enforcer *e, struct enf_vif *ev, const struct enf
 
 	if (!v)
 		return -ENOENT;
-	lim = limit_of(l->bps, l->pps);
-	if (lim.ns_per_pkt && l->pps)
+	lim = limit_of(l->bps, l->pps, &l->shape);
+	if (lim.ns_per_pkt && l->pps && !l->shape.burst_pkts)
 		lim.burst_pkts_ns = police_burst_ns(lim.ns_per_pkt, POLICE_BATCH);
-	if (lim.ns_per_byte_q16 && l->bps)
+	if (lim.ns_per_byte_q16 && l->bps && !l->shape.burst_bits)
 		lim.burst_bytes_ns =
 			police_burst_ns(lim.ns_per_byte_q16 >> 16, POLICE_BATCH * 1514);
 	if (bpf_map_update_elem(map_fd(nf, M_LIMITS), &v->slot, &lim, BPF_ANY))
@@ -706,6 +740,7 @@ static int police_apply(struct enforcer *e, struct enf_vif *ev, const struct enf
 static const struct enforcer_ops police_ops = {
 	.name = "vif-police",
 	.sees_offered = true, /* counts before its own drops */
+	.marks_dscp = true,   /* at the hook in dom0, after netback's copy */
 	.attach = nf_attach,
 	.detach = nf_detach,
 	.sync = nf_sync,

@@ -36,6 +36,8 @@ struct netfront_limit {
 	__u64 burst_bytes_ns;  /* how far ahead of now the byte bucket may run */
 	__u64 burst_pkts_ns;   /* likewise for packets */
 	__u64 depth_pkts_ns;   /* ...for a TCP packet, which the shaper queues */
+	__u32 dscp_set;	       /* rewrite what passes (egress only) to carry dscp */
+	__u32 dscp;
 };
 
 /* The bucket state, BPF's alone (the agent only zeroes it for a new vif). The first pair

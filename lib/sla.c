@@ -22,8 +22,26 @@ void sla_default(struct sla *sla)
 
 void sla_spec_default(struct sla_spec *spec)
 {
+	memset(spec, 0, sizeof(*spec));
 	for (int d = 0; d < SLA_NDIR; d++)
 		sla_default(&spec->dir[d]);
+}
+
+int sla_dscp_valid(uint32_t mark)
+{
+	static const uint8_t valid[] = { 0,  8,	 10, 12, 14, 16, 18, 20, 22, 24, 26,
+					 28, 30, 32, 34, 36, 38, 40, 46, 48, 56 };
+
+	for (size_t i = 0; i < sizeof(valid); i++)
+		if (valid[i] == mark)
+			return 1;
+	return 0;
+}
+
+int sla_spec_has_ingress(const struct sla_spec *spec)
+{
+	return !sla_is_default(&spec->dir[SLA_INGRESS]) || spec->burst[SLA_INGRESS].bits ||
+	       spec->burst[SLA_INGRESS].packets;
 }
 
 int sla_is_default(const struct sla *sla)
@@ -111,18 +129,21 @@ static int check_keys(const json_t *obj, const char *prefix, const char *const *
 	return 0;
 }
 
-/* One of "bandwidth"/"packet_rate": {"min_<unit>": int, "max_<unit>": int|null}, both optional. */
+/* One of "bandwidth"/"packet_rate": {"min_<unit>": int, "max_<unit>": int|null, "<burst_key>":
+ * int}, each optional (a burst of 0: the enforcer's own rule). */
 static int get_range(const json_t *root, const char *at, const char *name, const char *unit,
-		     uint64_t hi, uint64_t *min, uint64_t *max, struct sla_error *err)
+		     const char *burst_key, uint64_t hi, uint64_t *min, uint64_t *max,
+		     uint64_t *burst, struct sla_error *err)
 {
-	char kmin[16], kmax[16], fmin[80], fmax[80], prefix[64], fname[48];
-	const char *allowed[3] = { kmin, kmax, NULL };
+	char kmin[16], kmax[16], fmin[80], fmax[80], fburst[80], prefix[64], fname[48];
+	const char *allowed[4] = { kmin, kmax, burst_key, NULL };
 	const json_t *obj = json_object_get(root, name);
 	const json_t *v;
 	int rc;
 
 	*min = 0;
 	*max = SLA_UNLIMITED;
+	*burst = 0;
 	if (!obj)
 		return 0;
 	FIELD(fname, at, name);
@@ -140,6 +161,10 @@ static int get_range(const json_t *root, const char *at, const char *name, const
 		return rc;
 	if ((v = json_object_get(obj, kmax)) && (rc = get_uint(v, fmax, 0, hi, 1, max, err)))
 		return rc;
+	snprintf(fburst, sizeof(fburst), "%s.%s", fname, burst_key);
+	if ((v = json_object_get(obj, burst_key)) &&
+	    (rc = get_uint(v, fburst, 0, hi, 0, burst, err)))
+		return rc;
 	if (*min > *max)
 		return sla_error_set(err, fmin, "%s (%llu) must not exceed %s (%llu)", fmin,
 				     (unsigned long long)*min, fmax, (unsigned long long)*max);
@@ -147,21 +172,25 @@ static int get_range(const json_t *root, const char *at, const char *name, const
 }
 
 /* One side from obj, whose fields other than a side's are allowed[] (NULL-terminated; the
- * side's own are always); at: the side's place in the body ("" or "ingress."). */
+ * side's own are always); at: the side's place in the body ("" or "ingress."); spec: the
+ * SLA whose side dir it is (its burst, and for egress its DSCP mark). */
 static int side_from_json(const json_t *obj, const char *at, const char *const *extra,
-			  struct sla *sla, struct sla_error *err)
+			  struct sla_spec *spec, int dir, struct sla_error *err)
 {
-	static const char *const side[] = { "priority", "weight", "bandwidth", "packet_rate" };
-	const char *allowed[8];
+	static const char *const side[] = { "priority", "weight", "bandwidth", "packet_rate",
+					    "dscp_mark" };
+	struct sla *sla = &spec->dir[dir];
+	const char *allowed[9];
 	char field[64];
 	const json_t *v;
 	uint64_t n;
 	size_t k = 0;
 	int rc;
 
-	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++)
+	/* what a VM receives carries no mark of ours: dscp_mark is egress's */
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]) - (dir != SLA_EGRESS); i++)
 		allowed[k++] = side[i];
-	for (; extra && *extra && k < 7; extra++)
+	for (; extra && *extra && k < 8; extra++)
 		allowed[k++] = *extra;
 	allowed[k] = NULL;
 	if (!json_is_object(obj)) {
@@ -187,17 +216,35 @@ static int side_from_json(const json_t *obj, const char *at, const char *const *
 			return rc;
 		sla->weight = (uint32_t)n;
 	}
-	rc = get_range(obj, at, "bandwidth", "bps", SLA_BPS_MAX, &sla->min_bps, &sla->max_bps, err);
-	if (rc)
+	rc = get_range(obj, at, "bandwidth", "bps", "burst_bits", SLA_BPS_MAX, &sla->min_bps,
+		       &sla->max_bps, &spec->burst[dir].bits, err);
+	if (!rc)
+		rc = get_range(obj, at, "packet_rate", "pps", "burst_packets", SLA_PPS_MAX,
+			       &sla->min_pps, &sla->max_pps, &spec->burst[dir].packets, err);
+	if (rc || !(v = json_object_get(obj, "dscp_mark")))
 		return rc;
-	return get_range(obj, at, "packet_rate", "pps", SLA_PPS_MAX, &sla->min_pps, &sla->max_pps,
-			 err);
+	if ((rc = get_uint(v, FIELD(field, at, "dscp_mark"), 0, SLA_DSCP_MAX, 0, &n, err)))
+		return rc;
+	if (!sla_dscp_valid((uint32_t)n))
+		return sla_error_set(err, field,
+				     "%s %llu is not a DSCP mark Neutron takes (0, 8 to 40 even, "
+				     "46, 48, 56)",
+				     field, (unsigned long long)n);
+	spec->dscp_set = 1;
+	spec->dscp = (uint8_t)n;
+	return 0;
 }
 
 int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
 {
+	struct sla_spec spec;
+	int rc;
+
 	memset(err, 0, sizeof(*err));
-	return side_from_json(obj, "", NULL, sla, err);
+	sla_spec_default(&spec);
+	rc = side_from_json(obj, "", NULL, &spec, SLA_EGRESS, err);
+	*sla = spec.dir[SLA_EGRESS];
+	return rc;
 }
 
 int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_error *err)
@@ -224,14 +271,13 @@ int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_erro
 	/* The flat body is the egress side; a body of neither side is a flat one that lacks its
 	 * priority, and says so. */
 	if (flat || (!side[SLA_EGRESS] && !side[SLA_INGRESS]))
-		rc = side_from_json(obj, "", dirs, &spec->dir[SLA_EGRESS], err);
+		rc = side_from_json(obj, "", dirs, spec, SLA_EGRESS, err);
 	else
-		rc = side[SLA_EGRESS] ? side_from_json(side[SLA_EGRESS], "egress.", NULL,
-						       &spec->dir[SLA_EGRESS], err)
+		rc = side[SLA_EGRESS] ? side_from_json(side[SLA_EGRESS], "egress.", NULL, spec,
+						       SLA_EGRESS, err)
 				      : 0;
 	if (!rc && side[SLA_INGRESS])
-		rc = side_from_json(side[SLA_INGRESS], "ingress.", NULL, &spec->dir[SLA_INGRESS],
-				    err);
+		rc = side_from_json(side[SLA_INGRESS], "ingress.", NULL, spec, SLA_INGRESS, err);
 	return rc;
 }
 
@@ -265,12 +311,37 @@ json_t *sla_to_json(const struct sla *sla)
 			 sla_rate_json(sla->min_pps), "max_pps", sla_rate_json(sla->max_pps));
 }
 
+/* One side, with its burst where set. */
+static json_t *side_to_json(const struct sla *sla, const struct sla_burst *b)
+{
+	json_t *o = sla_to_json(sla);
+
+	if (o && b->bits &&
+	    json_object_set_new(json_object_get(o, "bandwidth"), "burst_bits",
+				json_integer((json_int_t)b->bits))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && b->packets &&
+	    json_object_set_new(json_object_get(o, "packet_rate"), "burst_packets",
+				json_integer((json_int_t)b->packets))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *sla_spec_to_json(const struct sla_spec *spec)
 {
-	json_t *o = sla_to_json(&spec->dir[SLA_EGRESS]);
+	json_t *o = side_to_json(&spec->dir[SLA_EGRESS], &spec->burst[SLA_EGRESS]);
 
-	if (o && !sla_is_default(&spec->dir[SLA_INGRESS]) &&
-	    json_object_set_new(o, "ingress", sla_to_json(&spec->dir[SLA_INGRESS]))) {
+	if (o && spec->dscp_set && json_object_set_new(o, "dscp_mark", json_integer(spec->dscp))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && sla_spec_has_ingress(spec) &&
+	    json_object_set_new(o, "ingress",
+				side_to_json(&spec->dir[SLA_INGRESS], &spec->burst[SLA_INGRESS]))) {
 		json_decref(o);
 		return NULL;
 	}

@@ -32,9 +32,23 @@ enum sla_dir { SLA_EGRESS, SLA_INGRESS, SLA_NDIR };
 /* "egress", "ingress": the names the API, the metrics and the log use. */
 extern const char *const sla_dir_name[SLA_NDIR];
 
-/* The whole SLA: a side for each direction. A side nobody set is the default. */
+/* What a side's enforcer may let through at once beyond its rates: its buckets' depths, in
+ * bits and packets; 0: the enforcer's own rule (5 ms of the rate, at least two frames). */
+struct sla_burst {
+	uint64_t bits, packets;
+};
+
+/* The DSCP marks Neutron's dscp_marking rule takes (0 to 56, as its API validates them). */
+#define SLA_DSCP_MAX 63u
+int sla_dscp_valid(uint32_t mark);
+
+/* The whole SLA: a side for each direction, what each side's enforcer may let through at once,
+ * and the DSCP what the VM sends leaves with. A side nobody set is the default. */
 struct sla_spec {
 	struct sla dir[SLA_NDIR];
+	struct sla_burst burst[SLA_NDIR];
+	uint8_t dscp_set; /* else the packets' own DSCP is left as it is */
+	uint8_t dscp;
 };
 
 /* Why a document was refused: the field (dotted path, "" for the whole body) and a sentence. */
@@ -56,19 +70,24 @@ int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...
 void sla_default(struct sla *sla);
 /* A whole SLA whose egress side is the initialiser given (as struct sla's fields) and whose
  * ingress side is the default: what a body of one side means. */
-#define SLA_SPEC_EGRESS(...) ((struct sla_spec){ { { __VA_ARGS__ }, SLA_DEFAULT_INIT } })
+#define SLA_SPEC_EGRESS(...)                                                                       \
+	((struct sla_spec){ { { __VA_ARGS__ }, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0 })
 /* Both sides the default. */
 void sla_spec_default(struct sla_spec *spec);
 /* Whether a side is the default one (class 7, weight 1, no minimum, no maximum). */
 int sla_is_default(const struct sla *sla);
+/* Whether the spec's ingress side says anything: not the default, or a burst. */
+int sla_spec_has_ingress(const struct sla_spec *spec);
 
 /* Fills *sla from a parsed JSON object. Returns 0, or -EINVAL with *err filled. */
 int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err);
 
 /* Fills *spec from a parsed JSON object: the flat body (one side, egress), and beside or instead
  * of its fields an "egress" and an "ingress" object, each shaped like the flat body. The flat
- * fields and an "egress" object together are refused (which counts would be a guess). Returns
- * 0, or -EINVAL with *err filled (the field a dotted path: "ingress.bandwidth.max_bps"). */
+ * fields and an "egress" object together are refused (which counts would be a guess). A side's
+ * bandwidth may carry burst_bits and its packet_rate burst_packets; the egress side may carry
+ * dscp_mark. Returns 0, or -EINVAL with *err filled (the field a dotted path:
+ * "ingress.bandwidth.max_bps"). */
 int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_error *err);
 
 /* Parses a JSON text, refusing duplicate keys (which value counts would be a guess); NULL
@@ -78,8 +97,9 @@ json_t *sla_json_load(const char *text, size_t len, struct sla_error *err);
 /* New reference to the native JSON form; NULL on allocation failure. */
 json_t *sla_to_json(const struct sla *sla);
 /* The whole SLA's native form: the egress side flat, as a body of one side is, and an
- * "ingress" object when that side is not the default (so an SLA of one side reads as it did
- * before there were two, and what reads it back is sla_spec_from_json). */
+ * "ingress" object when that side is not the default; bursts and the DSCP mark only where set
+ * (so an SLA of one side reads as it did before there were two, and what reads it back is
+ * sla_spec_from_json). */
 json_t *sla_spec_to_json(const struct sla_spec *spec);
 
 /* A rate as JSON: null when unlimited or unknown, an integer otherwise. */

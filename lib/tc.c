@@ -64,9 +64,9 @@ int tc_htb_class_burst(struct mnl_socket *nl, unsigned ifindex, uint32_t classid
 }
 
 int tc_htb_class_prio(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
-		      uint64_t rate, uint64_t ceil, uint32_t prio)
+		      uint64_t rate, uint64_t ceil, uint64_t burst, uint32_t prio)
 {
-	return htb_class(nl, ifindex, classid, parent, rate, ceil, 0, prio);
+	return htb_class(nl, ifindex, classid, parent, rate, ceil, burst, prio);
 }
 
 static int htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,

@@ -26,9 +26,10 @@ int tc_htb_class(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint
 /* The same with bursts of burst bytes (0: the rule): a wire, which has none to speak of. */
 int tc_htb_class_burst(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
 		       uint64_t rate, uint64_t ceil, uint64_t burst);
-/* The same with a priority among its siblings (0 first, 7 last) when they borrow. */
+/* The same with a burst (0: the rule) and a priority among its siblings (0 first, 7 last) when
+ * they borrow. */
 int tc_htb_class_prio(struct mnl_socket *nl, unsigned ifindex, uint32_t classid, uint32_t parent,
-		      uint64_t rate, uint64_t ceil, uint32_t prio);
+		      uint64_t rate, uint64_t ceil, uint64_t burst, uint32_t prio);
 /* Makes a bfifo of limit bytes the qdisc at parent (an HTB class), with this handle, replacing
  * any: the class's queue bounded in bytes, whatever the size of its packets. */
 int tc_bfifo(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t parent,

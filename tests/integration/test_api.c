@@ -232,7 +232,15 @@ static const struct bad_call bad_calls[] = {
 	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "{\"ingress\":{\"weight\":2}}", 400,
 	  "ingress.priority" },
 	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
-	  "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":26}]}}", 400,
+	  "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":26}]}}", 409,
+	  "dscp_mark" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, "{\"priority\":1,\"dscp_mark\":46}", 409,
+	  "dscp_mark" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":27}]}}", 400,
+	  "policy.rules[0].dscp_mark" },
+	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
+	  "{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit_v2\",\"max_kbps\":5}]}}", 400,
 	  "policy.rules[0].type" },
 	{ "PUT", "/vms/vm1/sla", TOKEN, NULL, "{\"priority\":1}", 415, NULL },
 	{ "PUT", "/vms/vm1/sla", TOKEN, "text/plain", "{\"priority\":1}", 415, NULL },
@@ -295,11 +303,13 @@ static void api_errors_answer_with_status_and_json(void **state)
 			fail_msg("case %zu: 401 without WWW-Authenticate: Bearer", i);
 		if (b->status == 405 && !r.allow[0])
 			fail_msg("case %zu: 405 without Allow", i);
-		/* admission says what is free; a side the enforcer cannot hold says which */
+		/* admission says what is free; what the enforcer cannot do says so */
 		if (b->status == 409 &&
 		    !strstr(json_string_value(json_object_get(j, "error")),
-			    strcmp(b->field, "ingress") ? "free" : "does not hold"))
-			fail_msg("case %zu: 409 does not say what is free or not held", i);
+			    strcmp(b->field, "ingress") && strcmp(b->field, "dscp_mark")
+				    ? "free"
+				    : "does not "))
+			fail_msg("case %zu: 409 does not say what is free or not done", i);
 		json_decref(j);
 		reply_free(&r);
 	}

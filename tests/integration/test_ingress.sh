@@ -79,16 +79,6 @@ udp_frames_median() { # I PAYLOAD
 		| sort | if length == 0 then empty else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
 		"$dir/in_udp$1.json" 2>/dev/null || true
 }
-# One exchange with the agent, appended to $DBAVM_API_RECORD (when set) in the form test_api
-# records, so that openapi_responses checks these answers (ingress held: not null) too.
-record() { # METHOD PATH [BODY]
-	[ -n "${DBAVM_API_RECORD:-}" ] || return 0
-	_w=$(curl -s -o "$dir/rec.body" -w '%{http_code} %{content_type}' -X "$1" "$api$2" \
-		-H "$auth" ${3:+-H 'Content-Type: application/json' -d "$3"})
-	jq -cn --arg m "$1" --arg p "$2" --argjson s "${_w%% *}" --arg ct "${_w#* }" \
-		--rawfile b "$dir/rec.body" \
-		'{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' >>"$DBAVM_API_RECORD"
-}
 need() { # WHAT VALUE: a missing figure fails the check instead of passing as 0
 	[ -n "$2" ] || bad "$1: no figure (iperf3 failed)"
 	[ -n "$2" ]
@@ -129,11 +119,11 @@ need "vm1's flood received" "$got" &&
 		40000000 5
 lim=$(curl -sf "$api/vms/dbavm-vm1" | jq -e '.vifs[0].ingress.limit.bps' || true)
 need "vm1's ingress limit in GET /vms" "$lim" && above "vm1's ingress limit shown" "$lim" 1
-record GET /vms/dbavm-vm2
-record GET /vms
-record GET /host
-record GET /vms/dbavm-vm2/sla
-record PUT /vms/dbavm-vm2/sla '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
+api_record GET /vms/dbavm-vm2
+api_record GET /vms
+api_record GET /host
+api_record GET /vms/dbavm-vm2/sla
+api_record PUT /vms/dbavm-vm2/sla '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
 # Admission in the receive pool: 100 Mbit/s, vm1's and vm3's floors (0.1 each) taken.
 code=$(put_sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":99900000}}}')
 got=$(jq -r .field "$dir/put.json" 2>/dev/null || true)
@@ -141,7 +131,7 @@ expect "an ingress guarantee beyond the receive pool: refused" "$code $got" \
 	"409 ingress.bandwidth.min_bps"
 code=$(put_sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":99800000}}}')
 expect "an ingress guarantee that fits the receive pool: taken" "$code" 200
-record PUT /vms/dbavm-vm2/sla '{"ingress":{"priority":0,"bandwidth":{"min_bps":99900000}}}'
+api_record PUT /vms/dbavm-vm2/sla '{"ingress":{"priority":0,"bandwidth":{"min_bps":99900000}}}'
 sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
 
 echo "== (c) one VM both ways at once: egress max 20 Mbit/s, ingress max 30 Mbit/s"

@@ -137,6 +137,18 @@ agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT [ENFORCER [MORE FLAGS...
 	return 1
 }
 
+# One exchange with the agent at $api (token in $auth), appended to $DBAVM_API_RECORD when it
+# is set, in the form test_api records them, so that openapi_responses checks these answers
+# too (the netns testbed's: ingress held, bursts, marks).
+api_record() { # METHOD PATH [BODY]
+	[ -n "${DBAVM_API_RECORD:-}" ] || return 0
+	_w=$(curl -s -o "$dir/rec.body" -w '%{http_code} %{content_type}' -X "$1" "$api$2" \
+		-H "$auth" ${3:+-H 'Content-Type: application/json' -d "$3"})
+	jq -cn --arg m "$1" --arg p "$2" --argjson s "${_w%% *}" --arg ct "${_w#* }" \
+		--rawfile b "$dir/rec.body" \
+		'{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' >>"$DBAVM_API_RECORD"
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -81,6 +81,43 @@ static void neutron_maps_both_directions(void **state)
 	assert_int_equal(spec.dir[SLA_INGRESS].priority, SLA_PRIORITY_MAX);
 }
 
+/* Bursts size the enforcer's buckets: as given, or 80 % of the rate for a bandwidth_limit
+ * without one (Neutron's Open vSwitch agent); dscp_marking marks what the VM sends. */
+static void neutron_takes_bursts_and_the_dscp_mark(void **state)
+{
+	struct sla_spec spec;
+	struct sla_error err;
+	json_t *back;
+
+	(void)state;
+	assert_int_equal(
+		map("{\"policy\":{\"rules\":["
+		    "{\"type\":\"bandwidth_limit\",\"max_kbps\":10000,\"direction\":\"egress\"},"
+		    "{\"type\":\"bandwidth_limit\",\"max_kbps\":20000,\"max_burst_kbps\":4000,"
+		    "\"direction\":\"ingress\"},"
+		    "{\"type\":\"packet_rate_limit\",\"max_kpps\":5,\"max_burst_kpps\":2},"
+		    "{\"type\":\"dscp_marking\",\"dscp_mark\":26}]}}",
+		    &spec, &err),
+		0);
+	assert_int_equal(spec.burst[SLA_EGRESS].bits, 8000000);	 /* 80 % of 10 Mbit/s */
+	assert_int_equal(spec.burst[SLA_INGRESS].bits, 4000000); /* as given */
+	assert_int_equal(spec.burst[SLA_EGRESS].packets, 2000);	 /* as given */
+	assert_int_equal(spec.burst[SLA_INGRESS].packets, 0);	 /* no rule: the enforcer's */
+	assert_true(spec.dscp_set);
+	assert_int_equal(spec.dscp, 26);
+	/* and the native form says the same */
+	back = sla_spec_to_json(&spec);
+	assert_int_equal(json_integer_value(json_object_get(back, "dscp_mark")), 26);
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(back, "bandwidth"), "burst_bits")),
+			 8000000);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(back, "ingress"), "bandwidth"),
+				 "burst_bits")),
+			 4000000);
+	json_decref(back);
+}
+
 static void neutron_empty_policy_is_the_default(void **state)
 {
 	struct sla_spec spec, def;
@@ -108,7 +145,23 @@ static void neutron_refuses_naming_the_rule(void **state)
 		{ "{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit\",\"max_kbps\":1,"
 		  "\"direction\":\"up\"}]}}",
 		  "policy.rules[0].direction" },
-		{ "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":8}]}}",
+		{ "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":7}]}}",
+		  "policy.rules[0].dscp_mark" },
+		{ "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":64}]}}",
+		  "policy.rules[0].dscp_mark" },
+		{ "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":8,"
+		  "\"direction\":\"ingress\"}]}}",
+		  "policy.rules[0].direction" },
+		{ "{\"policy\":{\"rules\":[{\"type\":\"dscp_marking\",\"dscp_mark\":8},"
+		  "{\"type\":\"dscp_marking\",\"dscp_mark\":10}]}}",
+		  "policy.rules[1].type" },
+		{ "{\"policy\":{\"rules\":[{\"type\":\"minimum_bandwidth\",\"min_kbps\":1,"
+		  "\"max_burst_kbps\":5}]}}",
+		  "policy.rules[0].max_burst_kbps" },
+		{ "{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit\",\"max_kbps\":1,"
+		  "\"max_burst_kbps\":-5}]}}",
+		  "policy.rules[0].max_burst_kbps" },
+		{ "{\"policy\":{\"rules\":[{\"type\":\"qos_whatever\",\"x\":1}]}}",
 		  "policy.rules[0].type" },
 		{ "{\"policy\":{\"rules\":[{\"type\":\"minimum_bandwidth\",\"min_kbps\":1},"
 		  "{\"type\":\"minimum_bandwidth\",\"min_kbps\":2}]}}",
@@ -152,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(neutron_maps_all_four_rules),
 		cmocka_unit_test(neutron_maps_both_directions),
+		cmocka_unit_test(neutron_takes_bursts_and_the_dscp_mark),
 		cmocka_unit_test(neutron_empty_policy_is_the_default),
 		cmocka_unit_test(neutron_refuses_naming_the_rule),
 	};

@@ -85,6 +85,16 @@ static const struct bad_case bad[] = {
 	{ "{\"ingress\": {\"priority\": 1, \"max_bps\": 1}}", "ingress.max_bps" },
 	{ "{\"egress\": {\"priority\": 1, \"ingress\": {\"priority\": 1}}}", "egress.ingress" },
 	{ "{\"priority\": 1, \"ingress\": {\"priority\": 1}, \"egres\": {}}", "egres" },
+	/* bursts and the DSCP mark */
+	{ "{\"priority\": 1, \"bandwidth\": {\"burst_bits\": -1}}", "bandwidth.burst_bits" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"burst_bits\": null}}", "bandwidth.burst_bits" },
+	{ "{\"priority\": 1, \"packet_rate\": {\"burst_packets\": \"9\"}}",
+	  "packet_rate.burst_packets" },
+	{ "{\"priority\": 1, \"bandwidth\": {\"burst_packets\": 9}}", "bandwidth.burst_packets" },
+	{ "{\"priority\": 1, \"dscp_mark\": 7}", "dscp_mark" },
+	{ "{\"priority\": 1, \"dscp_mark\": 64}", "dscp_mark" },
+	{ "{\"priority\": 1, \"dscp_mark\": null}", "dscp_mark" },
+	{ "{\"ingress\": {\"priority\": 1, \"dscp_mark\": 8}}", "ingress.dscp_mark" },
 };
 
 /* The PUT body's parser, and the egress side it gives (its ingress side must be the default:
@@ -255,6 +265,26 @@ static void sla_takes_both_directions(void **state)
 		j = sla_spec_to_json(&spec);
 		assert_non_null(json_object_get(j, "ingress"));
 		assert_null(json_object_get(j, "egress")); /* egress stays flat, as before */
+		text = json_dumps(j, 0);
+		assert_int_equal(api_parse_sla(text, strlen(text), &back, &err), 0);
+		assert_memory_equal(&spec, &back, sizeof(spec));
+		free(text);
+		json_decref(j);
+	}
+	/* bursts and the mark read back as put */
+	{
+		const char *b =
+			"{\"priority\": 1, \"dscp_mark\": 46, \"bandwidth\": {\"max_bps\":"
+			" 10000000, \"burst_bits\": 2000000}, \"ingress\": {\"priority\": 1,"
+			" \"packet_rate\": {\"max_pps\": 100, \"burst_packets\": 50}}}";
+		json_t *j;
+		char *text;
+
+		assert_int_equal(api_parse_sla(b, strlen(b), &spec, &err), 0);
+		assert_int_equal(spec.burst[SLA_EGRESS].bits, 2000000);
+		assert_int_equal(spec.burst[SLA_INGRESS].packets, 50);
+		assert_true(spec.dscp_set && spec.dscp == 46);
+		j = sla_spec_to_json(&spec);
 		text = json_dumps(j, 0);
 		assert_int_equal(api_parse_sla(text, strlen(text), &back, &err), 0);
 		assert_memory_equal(&spec, &back, sizeof(spec));
