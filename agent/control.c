@@ -458,6 +458,9 @@ static void read_side(struct control *ctl, struct vif *vif, int dir, uint64_t at
 				log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[dir]);
 		measure_rates(&d, at - sd->cnt_ns, &sd->rates);
 		measure_add(&sd->total, &d);
+		for (int r = 0; r < MEASURE_NRES; r++)
+			if (d.limited_pkts[r])
+				sd->limited_ns[r] += at - sd->cnt_ns;
 		if (dir == SLA_EGRESS) {
 			measure_add(&vif->vm->total, &d);
 			/* The history's entry under way (from vm->hist_ns) takes what fell in its

@@ -27,8 +27,10 @@ struct vif_side {
 	struct vif_counters total; /* since the agent found the vif; never goes back */
 	uint64_t cnt_ns;	   /* when it was taken */
 	bool have_cnt;
-	struct vif_rates rates;	    /* over the last period */
-	uint64_t held_until;	    /* tick until which it counts as held back (control.c) */
+	struct vif_rates rates; /* over the last period */
+	uint64_t held_until;	/* tick until which it counts as held back (control.c) */
+	/* How long each limit bound (periods in which it dropped or held a packet), ns */
+	uint64_t limited_ns[MEASURE_NRES];
 	struct alloc_vif_out alloc; /* the allocator's last answer */
 	bool have_alloc;
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */

@@ -20,8 +20,12 @@ static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_
 	for (int d = 0; d < SLA_NDIR; d++) {
 		const struct vif_side *sd = &v->side[d];
 
-		o->side[d] = (struct snap_side){ sd->attached, sd->have_cnt,   sd->cnt,	 sd->total,
-						 sd->rates,    sd->have_alloc, sd->alloc };
+		o->side[d] = (struct snap_side){
+			sd->attached, sd->have_cnt,
+			sd->cnt,      sd->total,
+			sd->rates,    sd->have_alloc,
+			sd->alloc,    { sd->limited_ns[0], sd->limited_ns[1] }
+		};
 	}
 	if (v->delay && same) {
 		o->delay_measured = true;

@@ -34,6 +34,7 @@ struct snap_side {
 	struct vif_rates rates;	   /* over the last period */
 	bool have_alloc;	   /* else unlimited */
 	struct alloc_vif_out alloc;
+	uint64_t limited_ns[MEASURE_NRES]; /* how long each limit bound (total.limited_pkts) */
 };
 
 struct snap_vif {

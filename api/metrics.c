@@ -436,6 +436,51 @@ static void render_vif_gauges(struct buf *b, const struct metrics *m, const stru
 	}
 }
 
+/* "Allowance exceeded": per vif, direction and resource, the packets dropped or held because
+ * the limit bound, and how long it bound; only where the enforcer counts them. */
+static void render_limited(struct buf *b, const struct metrics *m, const struct snapshot *h)
+{
+	static const char *const names[] = { "dbavm_vif_limited_packets_total",
+					     "dbavm_vif_limited_seconds_total" };
+	static const char *const helps[] = {
+		"Packets dropped or held (queued past the burst) because the limit bound.",
+		"Time the limit bound: the periods in which it dropped or held a packet."
+	};
+	static const char *const res[MEASURE_NRES] = { "bps", "pps" };
+
+	for (int f = 0; f < 2; f++) {
+		size_t k = 0;
+
+		family(b, names[f], "counter", helps[f]);
+		for (size_t i = 0; i < h->n_vms; i++) {
+			const struct snap_vm *vm = &h->vms[i];
+
+			for (size_t j = 0; j < vm->n_vifs; j++, k++) {
+				for (int d = 0; d < SLA_NDIR; d++) {
+					const struct snap_side *sd = &vm->vifs[j].side[d];
+
+					if (!sd->have_cnt || !sd->cnt.limited_known)
+						continue;
+					for (int r = 0; r < MEASURE_NRES; r++) {
+						puts_(b, names[f]);
+						/* the label set without its "} " */
+						put(b, m->labels + m->vif_label[k * SLA_NDIR + d],
+						    m->vif_label_len[k * SLA_NDIR + d] - 2u);
+						puts_(b, ",resource=\"");
+						puts_(b, res[r]);
+						puts_(b, "\"} ");
+						if (f)
+							put_ns_as_seconds(b, sd->limited_ns[r]);
+						else
+							put_u64(b, sd->total.limited_pkts[r]);
+						put(b, "\n", 1);
+					}
+				}
+			}
+		}
+	}
+}
+
 /* xen-credit: the vifs' shared rings (state_json.c's ring), only where they were read. */
 static void render_rings(struct buf *b, const struct metrics *m, const struct snapshot *h)
 {
@@ -809,6 +854,7 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 	render_counters(&b, m, h, h->passed_only);
 	render_vif_gauges(&b, m, h);
 	render_rings(&b, m, h);
+	render_limited(&b, m, h);
 	render_delay(&b, m, h);
 	if (pst)
 		render_placement(&b, m, h, pst);

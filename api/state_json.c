@@ -48,6 +48,19 @@ static json_t *ring_json(const struct snap_side *sd)
 			 "credit_waiting", sd->cnt.credit_waiting);
 }
 
+/* How often and how long each limit bound, since the vif was found: "allowance exceeded" (null
+ * where the enforcer does not count it). */
+static json_t *limited_json(const struct snap_side *sd)
+{
+	if (!sd->have_cnt || !sd->cnt.limited_known)
+		return json_null();
+	return json_pack("{s:{s:I, s:o}, s:{s:I, s:o}}", "bps", "packets",
+			 (json_int_t)sd->total.limited_pkts[MEASURE_BPS], "seconds",
+			 json_real((double)sd->limited_ns[MEASURE_BPS] / 1e9), "pps", "packets",
+			 (json_int_t)sd->total.limited_pkts[MEASURE_PPS], "seconds",
+			 json_real((double)sd->limited_ns[MEASURE_PPS] / 1e9));
+}
+
 /* One direction's demand and limit, from the allocator's last answer (unlimited before one). */
 static void side_alloc_json(const struct snap_side *sd, json_t **demand, json_t **limit)
 {
@@ -71,9 +84,9 @@ static json_t *ingress_json(const struct snap_side *sd)
 	if (!sd->attached)
 		return json_null();
 	side_alloc_json(sd, &demand, &limit);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "offered", rate_json(&sd->rates.offered),
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "offered", rate_json(&sd->rates.offered),
 			 "demand", demand, "limit", limit, "passed", rate_json(&sd->rates.passed),
-			 "dropped", rate_json(&sd->rates.dropped));
+			 "dropped", rate_json(&sd->rates.dropped), "limited", limited_json(sd));
 }
 
 static json_t *vif_json(const struct snap_vif *vif, bool seen)
@@ -83,12 +96,13 @@ static json_t *vif_json(const struct snap_vif *vif, bool seen)
 
 	side_alloc_json(eg, &demand, &limit);
 	vif_delay_json(vif, &delay, &jitter);
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
-			 "uplink", vif->uplink, "offered", seen_json(&eg->rates.offered, seen),
-			 "demand", demand, "limit", limit, "passed", rate_json(&eg->rates.passed),
-			 "dropped", seen_json(&eg->rates.dropped, seen), "delay",
-			 delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null(),
-			 "ring", ring_json(eg), "ingress", ingress_json(&vif->side[SLA_INGRESS]));
+	return json_pack(
+		"{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
+		"uplink", vif->uplink, "offered", seen_json(&eg->rates.offered, seen), "demand",
+		demand, "limit", limit, "passed", rate_json(&eg->rates.passed), "dropped",
+		seen_json(&eg->rates.dropped, seen), "delay", delay ? delay : json_null(),
+		"jitter_s", jitter ? jitter : json_null(), "ring", ring_json(eg), "limited",
+		limited_json(eg), "ingress", ingress_json(&vif->side[SLA_INGRESS]));
 }
 
 /* What the VM received over the last period, its vifs' ingress summed; null where no vif of

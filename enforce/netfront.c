@@ -487,7 +487,10 @@ static int nf_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 				      .passed_pkts = sum[NETFRONT_PASSED_PKTS],
 				      .dropped_bytes = sum[NETFRONT_DROPPED_BYTES],
 				      .dropped_pkts = sum[NETFRONT_DROPPED_PKTS],
-				      .held_pkts = sum[NETFRONT_HELD_PKTS] };
+				      .held_pkts = sum[NETFRONT_HELD_PKTS],
+				      .limited_pkts = { sum[NETFRONT_LIMITED_BPS_PKTS],
+							sum[NETFRONT_LIMITED_PPS_PKTS] },
+				      .limited_known = true };
 	return 0;
 }
 

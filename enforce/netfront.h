@@ -60,6 +60,9 @@ enum netfront_counter {
 	NETFRONT_DROPPED_BYTES,
 	NETFRONT_DROPPED_PKTS,
 	NETFRONT_HELD_PKTS, /* passed, but the shaper behind will queue them beyond its burst */
+	/* dropped or held because the limit bound, by which bucket: allowance exceeded */
+	NETFRONT_LIMITED_BPS_PKTS,
+	NETFRONT_LIMITED_PPS_PKTS,
 	NETFRONT_N_COUNTERS,
 };
 

@@ -60,6 +60,9 @@ bool measure_delta(const struct vif_counters *p, const struct vif_counters *c,
 	d->dropped_bytes = grown(p->dropped_bytes, c->dropped_bytes);
 	d->dropped_pkts = grown(p->dropped_pkts, c->dropped_pkts);
 	d->held_pkts = grown(p->held_pkts, c->held_pkts);
+	for (int r = 0; r < MEASURE_NRES; r++)
+		d->limited_pkts[r] = grown(p->limited_pkts[r], c->limited_pkts[r]);
+	d->limited_known = c->limited_known;
 	return false;
 }
 
@@ -87,6 +90,8 @@ void measure_scale(struct vif_counters *d, uint64_t num, uint64_t den)
 	d->dropped_bytes = scaled(d->dropped_bytes, num, den);
 	d->dropped_pkts = scaled(d->dropped_pkts, num, den);
 	d->held_pkts = scaled(d->held_pkts, num, den);
+	for (int r = 0; r < MEASURE_NRES; r++)
+		d->limited_pkts[r] = scaled(d->limited_pkts[r], num, den);
 }
 
 void measure_add(struct vif_counters *t, const struct vif_counters *d)
@@ -98,4 +103,7 @@ void measure_add(struct vif_counters *t, const struct vif_counters *d)
 	t->dropped_bytes += d->dropped_bytes;
 	t->dropped_pkts += d->dropped_pkts;
 	t->held_pkts += d->held_pkts;
+	for (int r = 0; r < MEASURE_NRES; r++)
+		t->limited_pkts[r] += d->limited_pkts[r];
+	t->limited_known |= d->limited_known;
 }

@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The resources, in alloc.h's order (ALLOC_BPS, ALLOC_PPS). */
+enum { MEASURE_BPS, MEASURE_PPS, MEASURE_NRES };
+
 /* Cumulative since the enforcer attached. Enforcers that only see what passed leave offered
  * equal to passed and dropped at 0. */
 struct vif_counters {
@@ -16,6 +19,10 @@ struct vif_counters {
 	/* Packets a shaping enforcer let pass but made wait beyond its burst: the vif wanted more
 	 * than its limit. 0 where the enforcer does not queue. */
 	uint64_t held_pkts;
+	/* Packets dropped or held because the limit bound ("allowance exceeded"), by which: the
+	 * bit rate ([MEASURE_BPS]) or the packet rate ([MEASURE_PPS]); where limited_known. */
+	uint64_t limited_pkts[MEASURE_NRES];
+	bool limited_known;
 	/* Not counters but the state at the reading, where the enforcer can see it (xen-credit:
 	 * netback's shared ring): requests the guest queued that the driver domain has not
 	 * taken, and whether it waits for credit to take them. */

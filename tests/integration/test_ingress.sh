@@ -11,7 +11,10 @@
 #   (d) the same under a Neutron policy with a bandwidth_limit each way (and a burst, which is
 #       accepted): 200 or 201, and both directions held within 5 %;
 #   (e) the agent's ingress counters against iperf3's: offered = what the sink sent, passed =
-#       what the VM received, dropped = the difference (each within 1 %);
+#       what the VM received, dropped = the difference (each within 1 %); "allowance exceeded"
+#       (dbavm_vif_limited_*): the packets the bit rate limit dropped, none by the packet rate,
+#       and the time it bound, the flood's 4 s (within a period or two); a TCP flow held at its
+#       limit (queued, not dropped) counts its time too;
 #   (f) the agent stopped: no qdisc of its left on the host ends.
 # Rates are compared as the frames on the wire: the limits count whole frames (a UDP payload
 # of L bytes is a frame of L + 42; a full TCP segment carries 1448 bytes in 1514).
@@ -91,6 +94,10 @@ agent_start_netns "$DBAVMD" "$UPLINK_BPS" 190000 "$port" netfront ||
 echo "== (a) TCP received through an ingress max of 40 Mbit/s, 1 flow and 4"
 sla dbavm-vm3 '{"ingress":{"priority":1,"bandwidth":{"max_bps":40000000}}}'
 settle
+bound() { # VM VIF: the seconds its ingress bit rate limit bound so far
+	curl -sf -m 5 "$api/metrics" | sed -n "s/^dbavm_vif_limited_seconds_total{vm=\"$1\",vif=\"$2\",direction=\"ingress\",resource=\"bps\"} //p"
+}
+t0=$(bound dbavm-vm3 dbavm-vif3)
 for flows in 1 4; do
 	tcp_to 3 5 "$flows"
 	got=$(tcp_frames "$dir/in_tcp3.json")
@@ -99,6 +106,14 @@ for flows in 1 4; do
 		below "vm3 received TCP, $flows flow(s), held at 40 Mbit/s" "$got" 40800000
 	fi
 done
+t1=$(bound dbavm-vm3 dbavm-vif3)
+if [ -z "$t0" ] || [ -z "$t1" ]; then
+	bad "vm3's ingress limited seconds: no series"
+else
+	# two runs of 5 s: TCP waits in the shaper (queued, not dropped) most of that time
+	above "vm3 ingress: seconds its limit bound while TCP filled it (of 10)" \
+		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" 7
+fi
 
 echo "== (b) a UDP flood to vm1 (no SLA) beside vm2's ingress guarantee of 60 Mbit/s"
 sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
@@ -184,10 +199,16 @@ metric() { # NAME VM VIF: fails (empty) when the series is missing
 	curl -sf -m 5 "$api/metrics" |
 		sed -n "s/^$1{vm=\"$2\",vif=\"$3\",direction=\"ingress\"} //p"
 }
+limited() { # NAME RESOURCE: vm1's ingress allowance counter
+	curl -sf -m 5 "$api/metrics" | sed -n "s/^$1{vm=\"dbavm-vm1\",vif=\"dbavm-vif1\",direction=\"ingress\",resource=\"$2\"} //p"
+}
 counters() { # PREFIX: offered, passed, dropped packets of vm1's ingress into PREFIX_o, _p, _d
 	for c in offered passed dropped; do
 		eval "$1_$c=\$(metric dbavm_vif_${c}_packets_total dbavm-vm1 dbavm-vif1)"
 	done
+	eval "$1_lim_bps=\$(limited dbavm_vif_limited_packets_total bps)"
+	eval "$1_lim_pps=\$(limited dbavm_vif_limited_packets_total pps)"
+	eval "$1_sec_bps=\$(limited dbavm_vif_limited_seconds_total bps)"
 }
 sleep 0.5
 counters before
@@ -209,6 +230,19 @@ else
 		"$recv" 1
 	within "vm1 ingress dropped packets against what the sink sent and vm1 did not get" \
 		"$dro" $((sent - recv)) 1
+fi
+if [ -z "$before_lim_bps" ] || [ -z "$after_lim_bps" ] || [ -z "$after_lim_pps" ] ||
+	[ -z "$after_sec_bps" ]; then
+	bad "vm1's allowance counters: a series is missing"
+else
+	# Limited = dropped or queued past the burst (as AWS counts bw_in_allowance_exceeded);
+	# a UDP flood is dropped at the hook, not queued: its drops.
+	within "vm1 ingress packets limited by the bit rate against the hook's drops" \
+		$((after_lim_bps - before_lim_bps)) "$dro" 1
+	expect "vm1 ingress packets limited by the packet rate (none set)" \
+		$((after_lim_pps - before_lim_pps)) 0
+	got=$(awk -v a="$before_sec_bps" -v b="$after_sec_bps" 'BEGIN { printf "%.2f", b - a }')
+	within "vm1 ingress: seconds the bit rate bound during a 4 s flood" "$got" 4 8
 fi
 
 echo "== (f) the agent stopped: its hooks and shapers gone from the host ends"
