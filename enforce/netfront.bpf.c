@@ -143,8 +143,8 @@ static __always_inline int conforms(struct netfront_bucket *b, const struct netf
 	}
 	if (ok) {
 		/* HTB sends a packet while it has any token left (the packet may overdraw it): the
-		 * shaper queues one only past its burst and the packet's own cost. At the edge of the
-		 * burst, a UDP flood's passing packets counted as held were 3.8 % of them. */
+		 * shaper queues one only past its burst and the packet's own cost. At the edge of
+		 * the burst, a UDP flood's passing packets counted as held were 3.8 % of them. */
 		*held = tb - now > l->burst_bytes_ns + cost_b;
 		/* the shaper holds both rates: by packets when their bucket is past its burst */
 		*by_pkts = tp - now > l->burst_pkts_ns;
