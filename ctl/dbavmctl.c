@@ -31,7 +31,8 @@ static const char usage[] =
 	"       dbavmctl --help | --version\n"
 	"commands:\n"
 	"  sla get VM\n"
-	"  sla set VM [--priority 0-7] [--weight N] [--min RATE] [--max RATE|unlimited]\n"
+	"  sla set VM [--ingress] [--priority 0-7] [--weight N] [--min RATE] [--max "
+	"RATE|unlimited]\n"
 	"             [--min-pps RATE] [--max-pps RATE|unlimited]\n"
 	"  sla rm VM\n"
 	"  vms\n"
@@ -284,19 +285,32 @@ static const char *exact(char *b, size_t len, json_t *v)
 	return b;
 }
 
-static void print_sla(const char *vm, json_t *sla)
+/* One side of an SLA, a row. */
+static void print_side(const char *name, json_t *side)
 {
 	char a[32], b[32], d[32], e[32];
+
+	printf("%-20s %8d %6d %10s %10s %10s %10s\n", name, (int)ctl_num(side, "priority", -1),
+	       (int)ctl_num(side, "weight", -1),
+	       exact(a, sizeof a, json_object_get(json_object_get(side, "bandwidth"), "min_bps")),
+	       exact(b, sizeof b, json_object_get(json_object_get(side, "bandwidth"), "max_bps")),
+	       exact(d, sizeof d, json_object_get(json_object_get(side, "packet_rate"), "min_pps")),
+	       exact(e, sizeof e,
+		     json_object_get(json_object_get(side, "packet_rate"), "max_pps")));
+}
+
+/* The SLA: what the VM sends on its row, what it receives (where set) on the next. */
+static void print_sla(const char *vm, json_t *sla)
+{
+	json_t *in = json_object_get(sla, "ingress");
+
 	printf("%-20s %8s %6s %10s %10s %10s %10s\n", "VM", "PRIORITY", "WEIGHT", "MIN", "MAX",
 	       "MIN-PPS", "MAX-PPS");
-	printf("%-20s %8d %6d %10s %10s %10s %10s\n", vm, (int)ctl_num(sla, "priority", -1),
-	       (int)ctl_num(sla, "weight", -1),
-	       exact(a, sizeof a, json_object_get(json_object_get(sla, "bandwidth"), "min_bps")),
-	       exact(b, sizeof b, json_object_get(json_object_get(sla, "bandwidth"), "max_bps")),
-	       exact(d, sizeof d, json_object_get(json_object_get(sla, "packet_rate"), "min_pps")),
-	       exact(e, sizeof e, json_object_get(json_object_get(sla, "packet_rate"), "max_pps")));
+	print_side(vm, sla);
+	if (json_is_object(in))
+		print_side("  receiving", in);
 	printf("(MIN and MAX in bit/s, PPS in packets/s; - is unlimited; priority 0 is served "
-	       "first)\n");
+	       "first; a row is what the VM sends, \"receiving\" what it receives)\n");
 }
 
 static int sla_get(struct ctl *c, const char *vm)
@@ -355,7 +369,8 @@ static int set_int(json_t *sla, const char *key, const char *flag, const char *v
  * *edit is the caller's in every case. */
 static int sla_flags(const char *vm, int argc, char **argv, json_t **edit_out)
 {
-	static const struct option opts[] = { { "priority", required_argument, NULL, 'p' },
+	static const struct option opts[] = { { "ingress", no_argument, NULL, 'i' },
+					      { "priority", required_argument, NULL, 'p' },
 					      { "weight", required_argument, NULL, 'w' },
 					      { "min", required_argument, NULL, 'm' },
 					      { "max", required_argument, NULL, 'M' },
@@ -374,6 +389,9 @@ static int sla_flags(const char *vm, int argc, char **argv, json_t **edit_out)
 	opterr = 0; /* argv[0] is the VM here: the complaint is ours */
 	while ((o = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (o) {
+		case 'i': /* the other flags are of what the VM receives */
+			json_object_set_new(edit, "ingress", json_true());
+			break;
 		case 'p':
 			rc = set_int(edit, "priority", "--priority", optarg, 0, SLA_PRIORITY_MAX);
 			break;
@@ -409,7 +427,8 @@ static int sla_flags(const char *vm, int argc, char **argv, json_t **edit_out)
 		fprintf(stderr, "dbavmctl: sla set: unexpected '%s'\n%s", argv[optind], usage);
 		return CTL_USAGE;
 	}
-	if (json_object_size(edit) == 2 && !json_object_size(json_object_get(edit, "bandwidth")) &&
+	if (json_object_size(edit) == 2 + !!json_object_get(edit, "ingress") &&
+	    !json_object_size(json_object_get(edit, "bandwidth")) &&
 	    !json_object_size(json_object_get(edit, "packet_rate"))) {
 		fprintf(stderr,
 			"dbavmctl: sla set %s: nothing to set (--priority, --weight, --min, "
@@ -420,9 +439,21 @@ static int sla_flags(const char *vm, int argc, char **argv, json_t **edit_out)
 	return 0;
 }
 
-/* The edit over the SLA in force. */
+/* The edit over the SLA in force: over what the VM sends, or with --ingress what it receives
+ * (from the default when that side was not set). */
 static void sla_edit(json_t *sla, const json_t *edit)
 {
+	if (json_object_get(edit, "ingress")) {
+		json_t *in = json_object_get(sla, "ingress");
+
+		if (!json_is_object(in)) {
+			in = json_pack("{s:i,s:i,s:{s:i,s:n},s:{s:i,s:n}}", "priority",
+				       SLA_PRIORITY_MAX, "weight", 1, "bandwidth", "min_bps", 0,
+				       "max_bps", "packet_rate", "min_pps", 0, "max_pps");
+			json_object_set_new(sla, "ingress", in);
+		}
+		sla = in;
+	}
 	json_object_update(json_object_get(sla, "bandwidth"), json_object_get(edit, "bandwidth"));
 	json_object_update(json_object_get(sla, "packet_rate"),
 			   json_object_get(edit, "packet_rate"));
@@ -530,10 +561,10 @@ static int vms(struct ctl *c)
 		json_decref(all);
 		return CTL_OK;
 	}
-	printf("%-20s %4s %8s %8s %8s %8s %8s %8s %7s %8s %8s\n", "VM", "PRIO", "MIN", "MAX",
-	       "MAX-PPS", "OFFERED", "SENT", "SENT-PPS", "DROP%", "P99", "JITTER");
+	printf("%-20s %4s %8s %8s %8s %8s %8s %8s %7s %8s %8s %8s\n", "VM", "PRIO", "MIN", "MAX",
+	       "MAX-PPS", "OFFERED", "SENT", "SENT-PPS", "DROP%", "P99", "JITTER", "RECEIVED");
 	json_array_foreach(json_object_get(all, "vms"), i, vm) {
-		char a[16], b[16], d[16], e[16], f[16], g[16], h[16], k[16];
+		char a[16], b[16], d[16], e[16], f[16], g[16], h[16], k[16], r[16];
 		double off = ctl_num(vm, "offered.pps", 0), drop = ctl_num(vm, "dropped.pps", 0);
 		if (!json_is_true(json_object_get(vm, "present"))) {
 			printf("%-20s %4d %8s %8s %8s  (not on this host; the SLA waits for it)\n",
@@ -543,7 +574,12 @@ static int vms(struct ctl *c)
 			       ctl_rate(d, sizeof d, vm, "sla.packet_rate.max_pps"));
 			continue;
 		}
-		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s\n", ctl_str(vm, "id"),
+		/* what it received: n/a where the enforcer does not hold that direction */
+		if (json_is_object(json_object_get(vm, "ingress")))
+			ctl_rate(r, sizeof r, vm, "ingress.passed.bps");
+		else
+			snprintf(r, sizeof r, "n/a");
+		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s %8s\n", ctl_str(vm, "id"),
 		       (int)ctl_num(vm, "sla.priority", -1),
 		       ctl_rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
 		       ctl_rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
@@ -552,9 +588,10 @@ static int vms(struct ctl *c)
 		       ctl_rate(f, sizeof f, vm, "passed.bps"),
 		       ctl_rate(g, sizeof g, vm, "passed.pps"), off > 0 ? 100 * drop / off : 0.0,
 		       ctl_seconds(h, sizeof h, vm, "delay.period.p99_s"),
-		       ctl_seconds(k, sizeof k, vm, "jitter_s"));
+		       ctl_seconds(k, sizeof k, vm, "jitter_s"), r);
 	}
-	printf("(bit/s, and packets/s where it says PPS; over the last period)\n");
+	printf("(bit/s, and packets/s where it says PPS; over the last period; the SLA's figures "
+	       "are of what the VM sends)\n");
 	json_decref(all);
 	return CTL_OK;
 }
@@ -592,6 +629,16 @@ static int host(struct ctl *c)
 		       ctl_rate(d, sizeof d, u, "allocated_bps"),
 		       json_is_true(json_object_get(u, "overcommitted_bps")) ? "OVER-COMMITTED"
 									     : "");
+		if (json_is_object(json_object_get(u, "ingress")))
+			printf("%-16s %5d %10s %10s %10s  %s\n", "  receiving",
+			       (int)ctl_num(u, "ingress.vifs", 0),
+			       ctl_rate(a, sizeof a, u, "ingress.capacity_bps"),
+			       ctl_rate(b, sizeof b, u, "ingress.committed_bps"),
+			       ctl_rate(d, sizeof d, u, "ingress.allocated_bps"),
+			       json_is_true(json_object_get(json_object_get(u, "ingress"),
+							    "overcommitted_bps"))
+				       ? "OVER-COMMITTED"
+				       : "");
 	}
 	printf("(bit/s; - is unlimited)\n");
 	json_array_foreach(json_object_get(h, "refused_vms"), i, u)

@@ -140,6 +140,16 @@ def main():
                        "900M")
     check("a guarantee that does not fit: exit 1 with the agent's 409 and its reason",
           rc == 1 and "409" in err and "free" in err, (rc, err))
+    before = sla_of(url, "vm3")
+    rc, out, err = ctl("--url", url, "--token-file", token, "sla", "set", "vm3", "--ingress",
+                       "--max", "30M")
+    check("sla set --ingress where the enforcer does not hold it: exit 1, the agent's 409 "
+          "naming ingress, nothing changed",
+          rc == 1 and "409" in err and "ingress" in err and sla_of(url, "vm3") == before,
+          (rc, err))
+    rc, out, err = ctl("--url", url, "vms")
+    check("vms: what each VM received is n/a where the enforcer does not hold ingress",
+          rc == 0 and "RECEIVED" in out and "n/a" in out, out)
 
     # ---- units refused before anything is sent ----
     before = sla_of(url, vm1)
