@@ -329,6 +329,67 @@ static void store_changes_survive_reopen_in_order(void **state)
 	store_close(st);
 }
 
+/* A whole SLA (both directions, bursts, a mark) read back as it was put: from the log, and
+ * from a snapshot after compaction. An egress-only SLA is written as before (no ingress key),
+ * so a state directory of an agent before directions loads unchanged. */
+/* Field by field: a struct's padding is not its value. */
+static bool spec_equal(const struct sla_spec *a, const struct sla_spec *b)
+{
+	for (int d = 0; d < SLA_NDIR; d++) {
+		const struct sla *x = &a->dir[d], *y = &b->dir[d];
+
+		if (x->priority != y->priority || x->weight != y->weight ||
+		    x->min_bps != y->min_bps || x->max_bps != y->max_bps ||
+		    x->min_pps != y->min_pps || x->max_pps != y->max_pps ||
+		    a->burst[d].bits != b->burst[d].bits ||
+		    a->burst[d].packets != b->burst[d].packets)
+			return false;
+	}
+	return a->dscp_set == b->dscp_set && (!a->dscp_set || a->dscp == b->dscp);
+}
+
+static void store_keeps_both_directions_bursts_and_marks(void **state)
+{
+	struct store *st;
+	struct store_load ld;
+	struct done_log d = { 0 };
+	struct sla_spec s, e = SLA_SPEC_EGRESS(1, 1, 0, 20000000, 0, SLA_UNLIMITED);
+	char *line;
+
+	(void)state;
+	sla_spec_default(&s);
+	s.dir[SLA_EGRESS] = e.dir[SLA_EGRESS];
+	s.dir[SLA_INGRESS] = (struct sla){ 2, 3, 1000000, 30000000, 10, 5000 };
+	s.burst[SLA_EGRESS].bits = 4000000;
+	s.burst[SLA_INGRESS].packets = 50;
+	s.dscp_set = 1;
+	s.dscp = 26;
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(store_open(dir, &st, &ld), 0);
+		if (round) /* the next change compacts: the SLAs come back from a snapshot */
+			store_compact_after(st, 1);
+		assert_int_equal(store_submit(st, "vm1", &s, 0, (void *)0), 0);
+		assert_int_equal(store_submit(st, "vm2", &e, 0, (void *)1), 0);
+		wait_done(st, &d, 2 * (round + 1));
+		store_close(st);
+		assert_int_equal(store_open(dir, &st, &ld), 0);
+		assert_false(ld.recovered);
+		assert_int_equal(ld.n_entries, 2);
+		assert_non_null(find(&ld, "vm1"));
+		assert_non_null(find(&ld, "vm2"));
+		assert_true(spec_equal(find(&ld, "vm1"), &s));
+		assert_true(spec_equal(find(&ld, "vm2"), &e));
+		assert_false(spec_equal(find(&ld, "vm1"), &e));
+		store_close(st);
+	}
+	line = store_log_line("vm2", &e, 0, 0);
+	assert_non_null(line);
+	assert_null(strstr(line, "ingress"));
+	assert_null(strstr(line, "burst"));
+	assert_null(strstr(line, "dscp"));
+	free(line);
+}
+
 /* The only generation unusable: kept aside byte for byte, the loss said at this start and
  * the next, until acknowledged. */
 static void store_keeps_a_corrupt_file_aside_and_the_loss_until_acked(void **state)
@@ -474,6 +535,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(store_changes_survive_reopen_in_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(store_keeps_both_directions_bursts_and_marks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			store_keeps_a_corrupt_file_aside_and_the_loss_until_acked, setup, teardown),
