@@ -235,18 +235,6 @@ static int side_from_json(const json_t *obj, const char *at, const char *const *
 	return 0;
 }
 
-int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err)
-{
-	struct sla_spec spec;
-	int rc;
-
-	memset(err, 0, sizeof(*err));
-	sla_spec_default(&spec);
-	rc = side_from_json(obj, "", NULL, &spec, SLA_EGRESS, err);
-	*sla = spec.dir[SLA_EGRESS];
-	return rc;
-}
-
 int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_error *err)
 {
 	static const char *const dirs[] = { "egress", "ingress", NULL };

@@ -79,9 +79,6 @@ int sla_is_default(const struct sla *sla);
 /* Whether the spec's ingress side says anything: not the default, or a burst. */
 int sla_spec_has_ingress(const struct sla_spec *spec);
 
-/* Fills *sla from a parsed JSON object. Returns 0, or -EINVAL with *err filled. */
-int sla_from_json(const json_t *obj, struct sla *sla, struct sla_error *err);
-
 /* Fills *spec from a parsed JSON object: the flat body (one side, egress), and beside or instead
  * of its fields an "egress" and an "ingress" object, each shaped like the flat body. The flat
  * fields and an "egress" object together are refused (which counts would be a guess). A side's
@@ -94,7 +91,7 @@ int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_erro
  * with *err filled ("malformed JSON at line L column C: ...") if it is not JSON. */
 json_t *sla_json_load(const char *text, size_t len, struct sla_error *err);
 
-/* New reference to the native JSON form; NULL on allocation failure. */
+/* One side in the native JSON form (a new reference; NULL on allocation failure). */
 json_t *sla_to_json(const struct sla *sla);
 /* The whole SLA's native form: the egress side flat, as a body of one side is, and an
  * "ingress" object when that side is not the default; bursts and the DSCP mark only where set
