@@ -32,17 +32,6 @@ test_start ingress 40
 port=$(free_port)
 api="http://127.0.0.1:$port"
 auth="Authorization: Bearer s3cret"
-put_sla() { # VM JSON: prints the HTTP status
-	curl -s -o "$dir/put.json" -w '%{http_code}' -X PUT "$api/vms/$1/sla" -H "$auth" \
-		-H 'Content-Type: application/json' -d "$2"
-}
-sla() { # VM JSON
-	code=$(put_sla "$1" "$2")
-	case "$code" in
-	200 | 201) ;;
-	*) bad "PUT $1's SLA: $code $(cat "$dir/put.json")" ;;
-	esac
-}
 settle() { sleep 0.5; } # a few periods for a new SLA to be in force
 
 # An iperf3 server in VM I for one test on port 55I (the sink sends to it). The pid is left.
@@ -92,7 +81,7 @@ agent_start_netns "$DBAVMD" "$UPLINK_BPS" 190000 "$port" netfront ||
 	bad "the agent did not become ready"
 
 echo "== (a) TCP received through an ingress max of 40 Mbit/s, 1 flow and 4"
-sla dbavm-vm3 '{"ingress":{"priority":1,"bandwidth":{"max_bps":40000000}}}'
+api_sla dbavm-vm3 '{"ingress":{"priority":1,"bandwidth":{"max_bps":40000000}}}'
 settle
 bound() { # VM VIF: the seconds its ingress bit rate limit bound so far
 	curl -sf -m 5 "$api/metrics" | sed -n "s/^dbavm_vif_limited_seconds_total{vm=\"$1\",vif=\"$2\",direction=\"ingress\",resource=\"bps\"} //p"
@@ -116,7 +105,7 @@ else
 fi
 
 echo "== (b) a UDP flood to vm1 (no SLA) beside vm2's ingress guarantee of 60 Mbit/s"
-sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
+api_sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
 settle
 udp_to 1 150M 1400 8 &
 flood=$!
@@ -140,17 +129,17 @@ api_record GET /host
 api_record GET /vms/dbavm-vm2/sla
 api_record PUT /vms/dbavm-vm2/sla '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
 # Admission in the receive pool: 100 Mbit/s, vm1's and vm3's floors (0.1 each) taken.
-code=$(put_sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":99900000}}}')
+api_put dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":99900000}}}'
 got=$(jq -r .field "$dir/put.json" 2>/dev/null || true)
 expect "an ingress guarantee beyond the receive pool: refused" "$code $got" \
 	"409 ingress.bandwidth.min_bps"
-code=$(put_sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":99800000}}}')
+api_put dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":99800000}}}'
 expect "an ingress guarantee that fits the receive pool: taken" "$code" 200
 api_record PUT /vms/dbavm-vm2/sla '{"ingress":{"priority":0,"bandwidth":{"min_bps":99900000}}}'
-sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
+api_sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'
 
 echo "== (c) one VM both ways at once: egress max 20 Mbit/s, ingress max 30 Mbit/s"
-sla dbavm-vm1 '{"egress":{"priority":2,"bandwidth":{"max_bps":20000000}},
+api_sla dbavm-vm1 '{"egress":{"priority":2,"bandwidth":{"max_bps":20000000}},
 	"ingress":{"priority":2,"bandwidth":{"max_bps":30000000}}}'
 # The VM is the client: forward is what it sends, the reverse what it receives.
 bidir() { # I: JSON in $dir/bidirI.json
@@ -182,9 +171,9 @@ settle
 both_held 1 20000000 30000000 "native SLA"
 
 echo "== (d) a Neutron policy with a bandwidth_limit each way and a burst"
-code=$(put_sla dbavm-vm3 '{"policy":{"id":"p1","name":"both","rules":[
+api_put dbavm-vm3 '{"policy":{"id":"p1","name":"both","rules":[
 	{"type":"bandwidth_limit","max_kbps":25000,"max_burst_kbps":2500,"direction":"egress"},
-	{"type":"bandwidth_limit","max_kbps":15000,"direction":"ingress"}]}}')
+	{"type":"bandwidth_limit","max_kbps":15000,"direction":"ingress"}]}}'
 case "$code" in
 200 | 201) ok "Neutron policy with both directions accepted: $code" ;;
 *) bad "Neutron policy with both directions: $code $(cat "$dir/put.json")" ;;

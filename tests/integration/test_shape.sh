@@ -25,14 +25,6 @@ test_start shape 40
 port=$(free_port)
 api="http://127.0.0.1:$port"
 auth="Authorization: Bearer s3cret"
-sla() { # VM JSON
-	code=$(curl -s -o "$dir/put.json" -w '%{http_code}' -X PUT "$api/vms/$1/sla" -H "$auth" \
-		-H 'Content-Type: application/json' -d "$2")
-	case "$code" in
-	200 | 201) ;;
-	*) bad "PUT $1's SLA: $code $(cat "$dir/put.json")" ;;
-	esac
-}
 
 # The DSCP of each datagram the sink gets on PORT within SECONDS of quiet: "dscp/ecn:count ...".
 tos_listen() { # PORT SECONDS
@@ -107,11 +99,11 @@ agent_start_netns "$DBAVMD" 475000000 190000 "$port" netfront ||
 	bad "the agent did not become ready"
 
 echo "== (a) dscp_marking: the DSCP on the wire at the sink"
-sla dbavm-vm1 '{"policy":{"rules":[
+api_sla dbavm-vm1 '{"policy":{"rules":[
 	{"type":"bandwidth_limit","max_kbps":10000,"max_burst_kbps":4000,"direction":"egress"},
 	{"type":"bandwidth_limit","max_kbps":10000,"max_burst_kbps":4000,"direction":"ingress"},
 	{"type":"dscp_marking","dscp_mark":26}]}}'
-sla dbavm-vm2 '{"policy":{"rules":[{"type":"dscp_marking","dscp_mark":0}]}}'
+api_sla dbavm-vm2 '{"policy":{"rules":[{"type":"dscp_marking","dscp_mark":0}]}}'
 sleep 0.5
 tos_listen 5801 2
 tos_send 1 5801 0 1 2 3
@@ -151,7 +143,7 @@ burst_within "vm1 egress burst, bytes" "$(burst_of 1 egress)" 500000 10
 burst_within "vm1 ingress burst, bytes" "$(burst_of 1 ingress)" 500000 10
 
 echo "== (c) no burst given: Neutron's agent's 80 % of the rate; a native SLA, the enforcer's"
-sla dbavm-vm2 '{"policy":{"rules":[{"type":"bandwidth_limit","max_kbps":10000}]}}'
+api_sla dbavm-vm2 '{"policy":{"rules":[{"type":"bandwidth_limit","max_kbps":10000}]}}'
 got=$(curl -sf "$api/vms/dbavm-vm2/sla" | jq -e '.bandwidth.burst_bits' || true)
 expect "vm2's burst from its policy, bits" "$got" 8000000
 api_record GET /vms/dbavm-vm1/sla
@@ -159,7 +151,7 @@ api_record GET /vms/dbavm-vm2/sla
 api_record GET /vms/dbavm-vm1
 api_record PUT /vms/dbavm-vm3/sla '{"priority":7,"bandwidth":{"max_bps":10000000,"burst_bits":80000},"dscp_mark":46,"ingress":{"priority":1,"packet_rate":{"max_pps":5000,"burst_packets":100}}}'
 burst_within "vm2 egress burst (80 % of 10 Mbit/s), bytes" "$(burst_of 2 egress)" 1000000 10
-sla dbavm-vm3 '{"priority":7,"bandwidth":{"max_bps":10000000}}'
+api_sla dbavm-vm3 '{"priority":7,"bandwidth":{"max_bps":10000000}}'
 got=$(burst_of 3 egress)
 if [ -z "$got" ]; then bad "vm3 egress burst: no figure"; else below "vm3 egress burst (the enforcer's 5 ms, 6.25 kB), bytes" "$got" 25000; fi
 

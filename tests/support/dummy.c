@@ -153,19 +153,6 @@ const struct enforcer_ops dummy_enforcer_ops = {
 	.simulated_time = true, /* its counters are the script's at the period's time */
 };
 
-const struct enforcer_ops dummy_enforcer_ingress_ops = {
-	.name = "dummy",
-	.sees_offered = true,
-	.holds_ingress = true,
-	.attach = de_attach,
-	.detach = de_detach,
-	.sync = de_sync,
-	.read_counters = de_read,
-	.apply = de_apply,
-	.close = de_close,
-	.simulated_time = true,
-};
-
 /* ---- the host ---- */
 
 void dummy_uplink(struct dummy_host *x, const char *name, uint64_t bps, uint64_t pps)
@@ -208,8 +195,9 @@ int dummy_host_open(struct dummy_host *x, enum alloc_mode mode, const uint64_t f
 	if (!x->period_ns)
 		x->period_ns = 100000000ull;
 	x->plat = (struct platform){ &dummy_platform_ops, &x->dp };
-	x->enf = (struct enforcer){ x->ingress ? &dummy_enforcer_ingress_ops : &dummy_enforcer_ops,
-				    &x->de, 0 };
+	x->ops = dummy_enforcer_ops;
+	x->ops.holds_ingress = x->ingress;
+	x->enf = (struct enforcer){ &x->ops, &x->de, 0 };
 	return control_init(&x->ctl, mode, floor, &x->plat, &x->enf);
 }
 

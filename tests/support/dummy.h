@@ -67,11 +67,12 @@ struct dummy_host {
 	struct enforcer enf;
 	struct control ctl;
 	uint64_t t, period_ns;
-	bool ingress; /* the enforcer holds ingress (dummy_enforcer_ingress_ops) */
+	bool ingress;		 /* the enforcer holds ingress */
+	struct enforcer_ops ops; /* dummy_enforcer_ops, holding ingress or not */
 };
 
 extern const struct platform_ops dummy_platform_ops;
-extern const struct enforcer_ops dummy_enforcer_ops, dummy_enforcer_ingress_ops;
+extern const struct enforcer_ops dummy_enforcer_ops;
 
 /* The next uplink of the platform. */
 void dummy_uplink(struct dummy_host *x, const char *name, uint64_t bps, uint64_t pps);

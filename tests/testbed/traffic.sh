@@ -137,6 +137,20 @@ agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT [ENFORCER [MORE FLAGS...
 	return 1
 }
 
+# PUTs VM's SLA at $api (token in $auth): the status in $code, the answer in $dir/put.json.
+api_put() { # VM JSON
+	code=$(curl -s -o "$dir/put.json" -w '%{http_code}' -X PUT "$api/vms/$1/sla" -H "$auth" \
+		-H 'Content-Type: application/json' -d "$2")
+}
+# The same, a check that fails unless it was taken (200 or 201).
+api_sla() { # VM JSON
+	api_put "$1" "$2"
+	case "$code" in
+	200 | 201) ;;
+	*) bad "PUT $1's SLA: $code $(cat "$dir/put.json")" ;;
+	esac
+}
+
 # One exchange with the agent at $api (token in $auth), appended to $DBAVM_API_RECORD when it
 # is set, in the form test_api records them, so that openapi_responses checks these answers
 # too (the netns testbed's: ingress held, bursts, marks).
