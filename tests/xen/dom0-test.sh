@@ -336,6 +336,9 @@ echo "the agent, second by second (jitter, p50, p99 in us): $(api "/vms/vm$1/sta
 	jq -c '[.periods[] | [((.jitter_s // 0) * 1e6 | floor), ((.delay.p50_s // 0) * 1e6 | floor), ((.delay.p99_s // 0) * 1e6 | floor)]]')"
 loss=$(awk -v l="${lost:-0}" -v p="${sent:-1}" 'BEGIN { printf "%.4f", l / p }')
 within "vm$1's path loss ($2), the agent's vs the sink's sequence numbers" "$loss" "$(sink_field "$1" loss)" 25
+# The taps' own measure is whole only if their socket dropped nothing (pgsink.c, tap_drops).
+expect "dom0's packet taps missed no frame (their measure is whole)" \
+	"$(pair_field "$1" tap_drops)" 0
 within "vm$1's path loss ($2), the agent's vs dom0's packet taps" "$loss" "$(pair_field "$1" loss)" 25
 within "vm$1's mean delay through dom0 ($2), the agent's vs dom0's packet taps (s)" \
 	"$(echo "$v" | jq .delay.total.mean_s)" "$(pair_field "$1" delay_mean_s)" 25
