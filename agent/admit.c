@@ -12,6 +12,10 @@
  * traffic could land wholly on any one of them). A VM not on the host yet has no uplink: only
  * its packet guarantee is checked, against the host's budget, where it will draw with one vif.
  *
+ * A port with an SLA of its own is a holder of its own: its vif counts once on its uplink's
+ * pools (a port not on the host: on the host's packet budget), and no longer in its VM's
+ * split, whose k counts only the VM's other vifs.
+ *
  * Each direction the enforcer holds has pools of its own: an uplink's transmit capacity for
  * egress, its receive capacity for ingress. Packets of both directions draw on one budget: the
  * host's (an uplink's own budget holds only its egress), so there a VM's guarantees of both
@@ -37,9 +41,21 @@ static const struct sla_spec *effective(const char *id, const struct snap_vm *vm
 	const struct sla_spec *s = vm && vm->has_sla ? &vm->sla : NULL;
 
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(pending[i].id, id))
+		if (!pending[i].port && !strcmp(pending[i].id, id))
 			s = pending[i].sla;
 	return s || !vm || !vm->present ? s : &default_sla;
+}
+
+/* The SLA port key will have once the pending changes are through (NULL: none). */
+static const struct sla_spec *port_effective(const char *key, const struct snap_port *p,
+					     const struct admit_change *pending, size_t n)
+{
+	const struct sla_spec *s = p ? &p->sla : NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (pending[i].port && !strcmp(pending[i].id, key))
+			s = pending[i].sla;
+	return s;
 }
 
 /* The most the effective minimums of k vifs sharing min and max can add up to. */
@@ -55,7 +71,7 @@ static size_t vifs_on_uplink(const struct snap_vm *vm, uint32_t u)
 	size_t k = 0;
 
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		k += vm->vifs[i].uplink_index == u;
+		k += vm->vifs[i].uplink_index == u && vm->vifs[i].port < 0;
 	return k;
 }
 
@@ -68,7 +84,8 @@ static size_t vifs_on_host_pps(const struct snapshot *h, const struct snap_vm *v
 	if (!vm || !vm->present || vm->n_vifs == 0)
 		return 1;
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		k += h->uplinks[vm->vifs[i].uplink_index].cfg.capacity_pps == 0;
+		k += h->uplinks[vm->vifs[i].uplink_index].cfg.capacity_pps == 0 &&
+		     vm->vifs[i].port < 0;
 	return k;
 }
 
@@ -85,9 +102,15 @@ static u128 side_eff_min(const struct snapshot *h, const struct sla *s, int res_
  * for a VM not on the host yet), where the enforcer holds ingress; else none. */
 static size_t vifs_in_on_host_pps(const struct snapshot *h, const struct snap_vm *vm)
 {
+	size_t k = 0;
+
 	if (!h->holds_ingress)
 		return 0;
-	return !vm || !vm->present || vm->n_vifs == 0 ? 1 : vm->n_vifs;
+	if (!vm || !vm->present || vm->n_vifs == 0)
+		return 1;
+	for (size_t i = 0; i < vm->n_vifs; i++)
+		k += vm->vifs[i].port < 0;
+	return k;
 }
 
 /*
@@ -109,23 +132,70 @@ static u128 vm_eff_min(const struct snapshot *h, const struct snap_vm *vm, const
 static bool pending_seen_before(const struct admit_change *p, size_t i)
 {
 	for (size_t j = 0; j < i; j++)
-		if (!strcmp(p[j].id, p[i].id))
+		if (p[j].port == p[i].port && !strcmp(p[j].id, p[i].id))
 			return true;
 	return false;
 }
 
-/* Guarantees on a pool from every VM but `self`. pool: an uplink index for bps (in direction
- * dir) or for an uplink's own pps budget; host_pps: the host's packet budget. */
-static u128 committed(const struct snapshot *h, const char *self, int res_pps, int dir,
-		      uint32_t pool, bool host_pps, const struct admit_change *pending, size_t n)
+/* The port SLA kept under key, NULL: none. */
+static const struct snap_port *find_port(const struct snapshot *h, const char *key)
+{
+	for (size_t p = 0; p < h->n_ports; p++)
+		if (!strcmp(h->ports[p].key, key))
+			return &h->ports[p];
+	return NULL;
+}
+
+/* A port's effective minimum of one resource on a pool (as vm_eff_min; its vif uplink u, or
+ * -1 when it is not on the host): one vif's worth where it draws. */
+static u128 port_eff_min(const struct snapshot *h, int u, const struct sla_spec *s, int res_pps,
+			 int dir, uint32_t pool, bool host_pps)
+{
+	if (!s)
+		return 0;
+	if (!host_pps)
+		return u == (int)pool ? side_eff_min(h, &s->dir[dir], res_pps, 1) : 0;
+	return side_eff_min(h, &s->dir[SLA_EGRESS], res_pps,
+			    u < 0 || h->uplinks[u].cfg.capacity_pps == 0) +
+	       side_eff_min(h, &s->dir[SLA_INGRESS], res_pps, h->holds_ingress);
+}
+
+static int port_uplink(const struct snapshot *h, const struct snap_port *p)
+{
+	return p && p->vif >= 0 ? (int)h->vifs[p->vif].uplink_index : -1;
+}
+
+/* Guarantees on a pool from every holder but `self` (a VM's id, or self_port: a port's key).
+ * pool: an uplink index for bps (in direction dir) or for an uplink's own pps budget;
+ * host_pps: the host's packet budget. */
+static u128 committed(const struct snapshot *h, const char *self, bool self_port, int res_pps,
+		      int dir, uint32_t pool, bool host_pps, const struct admit_change *pending,
+		      size_t n)
 {
 	u128 sum = 0;
 
+	for (size_t p = 0; p < h->n_ports; p++) {
+		const struct snap_port *sp = &h->ports[p];
+
+		if (self_port && !strcmp(sp->key, self))
+			continue;
+		sum += port_eff_min(h, port_uplink(h, sp), port_effective(sp->key, sp, pending, n),
+				    res_pps, dir, pool, host_pps);
+	}
+	/* Ports that exist only as pending PUTs are not on the host. */
+	if (host_pps)
+		for (size_t i = 0; i < n; i++)
+			if (pending[i].port && pending[i].sla &&
+			    (!self_port || strcmp(pending[i].id, self)) &&
+			    !find_port(h, pending[i].id) && !pending_seen_before(pending, i))
+				sum += port_eff_min(h, -1,
+						    port_effective(pending[i].id, NULL, pending, n),
+						    res_pps, dir, pool, true);
 	for (size_t m = 0; m < h->n_vms; m++) {
 		const struct snap_vm *vm = &h->vms[m];
 		size_t k;
 
-		if (!strcmp(vm->id, self))
+		if (!self_port && !strcmp(vm->id, self))
 			continue;
 		if (host_pps)
 			k = vifs_on_host_pps(h, vm);
@@ -137,7 +207,8 @@ static u128 committed(const struct snapshot *h, const char *self, int res_pps, i
 	/* VMs that exist only as pending PUTs are absent: they draw on the host's packets. */
 	if (host_pps && res_pps)
 		for (size_t i = 0; i < n; i++)
-			if (strcmp(pending[i].id, self) && !snapshot_find_vm(h, pending[i].id) &&
+			if (!pending[i].port && (self_port || strcmp(pending[i].id, self)) &&
+			    !snapshot_find_vm(h, pending[i].id) &&
 			    !pending_seen_before(pending, i) && pending[i].sla)
 				sum += vm_eff_min(h, NULL,
 						  effective(pending[i].id, NULL, pending, n), 1, -1,
@@ -158,33 +229,36 @@ static int refuse(struct admit_refusal *why, const char *field, const char *what
 	return -EBUSY;
 }
 
+/* What is asked of one pool and what the holder has there now. */
+struct ask {
+	const char *self; /* the VM's id or the port's key */
+	bool port;
+	u128 asked, now;
+	bool egress_no_more; /* on the host's budget: its egress side asks no more than now */
+};
+
 /*
- * One pool: refused if the VM's new effective minimum there does not fit in what the others
- * leave, unless it is no more than what the VM holds there now (lowering a guarantee, or
+ * One pool: refused if the holder's new effective minimum there does not fit in what the
+ * others leave, unless it is no more than what it holds there now (lowering a guarantee, or
  * setting one that the floors already give, never fails on a pool over-committed by others).
  * dir: the direction whose pool it is; host_pps: the host's packet budget, both directions'.
  */
-static int check_pool(const struct snapshot *h, const char *id, const struct snap_vm *vm,
-		      const struct sla_spec *sla, int res_pps, int dir, uint32_t pool,
-		      bool host_pps, size_t k, uint64_t cap, const struct admit_change *pending,
-		      size_t n_pending, struct admit_refusal *why)
+static int check(const struct snapshot *h, const struct ask *a, int res_pps, int dir, uint32_t pool,
+		 bool host_pps, uint64_t cap, const struct admit_change *pending, size_t n_pending,
+		 struct admit_refusal *why)
 {
-	int d = host_pps ? -1 : dir;
-	const struct sla_spec *now = effective(id, vm, pending, n_pending);
-	u128 asked = vm_eff_min(h, vm, sla, res_pps, d, k), used;
 	char where[64], field[32];
 	const char *at;
+	u128 used;
 
-	if (!cap || asked <= vm_eff_min(h, vm, now, res_pps, d, k))
+	if (!cap || a->asked <= a->now)
 		return 0;
 	/* On the budget both directions share, the refusal names the side that asks for more. */
-	if (host_pps && now &&
-	    side_eff_min(h, &sla->dir[SLA_EGRESS], res_pps, k) <=
-		    side_eff_min(h, &now->dir[SLA_EGRESS], res_pps, k))
+	if (host_pps && a->egress_no_more)
 		dir = SLA_INGRESS;
 	at = dir == SLA_INGRESS ? "ingress." : "";
-	used = committed(h, id, res_pps, dir, pool, host_pps, pending, n_pending);
-	if (used + asked <= cap)
+	used = committed(h, a->self, a->port, res_pps, dir, pool, host_pps, pending, n_pending);
+	if (used + a->asked <= cap)
 		return 0;
 	if (host_pps)
 		snprintf(where, sizeof(where), "the host's packet budget");
@@ -193,8 +267,60 @@ static int check_pool(const struct snapshot *h, const char *id, const struct sna
 			 dir == SLA_INGRESS ? " (receiving)" : "");
 	snprintf(field, sizeof(field), "%s%s", at,
 		 res_pps ? "packet_rate.min_pps" : "bandwidth.min_bps");
-	return refuse(why, field, res_pps ? "min_pps" : "min_bps", (uint64_t)asked, where, used,
+	return refuse(why, field, res_pps ? "min_pps" : "min_bps", (uint64_t)a->asked, where, used,
 		      cap, res_pps ? "packet/s" : "bit/s");
+}
+
+/* One pool for VM id, where it has k vifs. */
+static int check_pool(const struct snapshot *h, const char *id, const struct snap_vm *vm,
+		      const struct sla_spec *sla, int res_pps, int dir, uint32_t pool,
+		      bool host_pps, size_t k, uint64_t cap, const struct admit_change *pending,
+		      size_t n_pending, struct admit_refusal *why)
+{
+	int d = host_pps ? -1 : dir;
+	const struct sla_spec *now = effective(id, vm, pending, n_pending);
+	struct ask a = { id, false, vm_eff_min(h, vm, sla, res_pps, d, k),
+			 vm_eff_min(h, vm, now, res_pps, d, k),
+			 now && side_eff_min(h, &sla->dir[SLA_EGRESS], res_pps, k) <=
+					 side_eff_min(h, &now->dir[SLA_EGRESS], res_pps, k) };
+
+	return check(h, &a, res_pps, dir, pool, host_pps, cap, pending, n_pending, why);
+}
+
+/* One pool for the port SLA kept under key, its vif on uplink u (-1: not on the host). */
+static int check_port_pool(const struct snapshot *h, const char *key, int u,
+			   const struct sla_spec *sla, int res_pps, int dir, uint32_t pool,
+			   bool host_pps, uint64_t cap, const struct admit_change *pending,
+			   size_t n_pending, struct admit_refusal *why)
+{
+	const struct sla_spec *now = port_effective(key, find_port(h, key), pending, n_pending);
+	int k_eg = u < 0 || h->uplinks[u].cfg.capacity_pps == 0;
+	struct ask a = { key, true, port_eff_min(h, u, sla, res_pps, dir, pool, host_pps),
+			 port_eff_min(h, u, now, res_pps, dir, pool, host_pps),
+			 now && side_eff_min(h, &sla->dir[SLA_EGRESS], res_pps, k_eg) <=
+					 side_eff_min(h, &now->dir[SLA_EGRESS], res_pps, k_eg) };
+
+	return check(h, &a, res_pps, dir, pool, host_pps, cap, pending, n_pending, why);
+}
+
+int admit_port_sla(const struct snapshot *h, const char *key, const struct port_ref *at,
+		   const struct sla_spec *sla, const struct admit_change *pending, size_t n_pending,
+		   struct admit_refusal *why)
+{
+	int n_dirs = h->holds_ingress ? SLA_NDIR : 1, rc = 0;
+	int u = at->vif ? (int)at->vif->uplink_index : -1;
+
+	memset(why, 0, sizeof(*why));
+	for (int d = 0; u >= 0 && d < n_dirs && !rc; d++)
+		rc = check_port_pool(h, key, u, sla, 0, d, (uint32_t)u, false,
+				     h->uplinks[u].cfg.capacity_bps, pending, n_pending, why);
+	if (!rc)
+		rc = check_port_pool(h, key, u, sla, 1, SLA_EGRESS, 0, true, h->host_capacity_pps,
+				     pending, n_pending, why);
+	if (!rc && u >= 0)
+		rc = check_port_pool(h, key, u, sla, 1, SLA_EGRESS, (uint32_t)u, false,
+				     h->uplinks[u].cfg.capacity_pps, pending, n_pending, why);
+	return rc;
 }
 
 int admit_sla(const struct snapshot *h, const char *id, const struct sla_spec *sla,

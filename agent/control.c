@@ -378,6 +378,8 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 		if (!vm->has_sla)
 			host_remove_vm(h, vm);
 	}
+	if (!rc)
+		host_bind_ports(h); /* vifs came or went: port SLAs follow */
 	log_debug("platform scanned platform=%s vms=%zu", ctl->plat->ops->name, scan.n_vms);
 out:
 	free(by_id);
@@ -406,7 +408,7 @@ static int rebuild_flat(struct control *ctl)
 		n += h->vms[m]->n_vifs;
 	free_flat(ctl);
 	ctl->flat = calloc(n + 1, sizeof(*ctl->flat));
-	ctl->slas = calloc(h->n_vms * nd + 1, sizeof(*ctl->slas));
+	ctl->slas = calloc((h->n_vms + h->n_ports) * nd + 1, sizeof(*ctl->slas));
 	ctl->ain = calloc(n * nd + 1, sizeof(*ctl->ain));
 	ctl->aout = calloc(n * nd + 1, sizeof(*ctl->aout));
 	ctl->aup = calloc(n_pools, sizeof(*ctl->aup));
@@ -417,6 +419,8 @@ static int rebuild_flat(struct control *ctl)
 		free_flat(ctl);
 		return -ENOMEM;
 	}
+	for (size_t p = 0; p < h->n_ports; p++)
+		h->ports[p]->index = (uint32_t)p;
 	for (size_t m = 0; m < h->n_vms; m++) {
 		h->vms[m]->index = (uint32_t)m;
 		for (size_t i = 0; i < h->vms[m]->n_vifs; i++)
@@ -498,20 +502,23 @@ static void read_counters(struct control *ctl, uint64_t at)
 
 /* The allocator's units: every vif once per direction held, egress first (so ties go to what
  * is sent, then to the vif created first). Unit k is vif flat[k % n_flat] in direction
- * k / n_flat; its VM's side is slas[dir * n_vms + vm]; its pool is uplink dir * n_uplinks + u,
+ * k / n_flat; the SLAs are the VMs' then the ports', a direction at a time (n_sla = n_vms +
+ * n_ports each): a vif under its port's SLA is that port's unit alone, slas[dir * n_sla + n_vms
+ * + port], the others share their VM's, slas[dir * n_sla + vm]; its pool is uplink
+ * dir * n_uplinks + u,
  * where an ingress uplink is the uplink's receive side, whose packets draw on the host's budget
  * (capacity_pps 0), the same budget egress packets draw on. */
 static int allocate(struct control *ctl)
 {
 	struct host *h = &ctl->host;
-	size_t nd = control_n_dirs(ctl);
+	size_t nd = control_n_dirs(ctl), n_sla = h->n_vms + h->n_ports;
 	struct alloc_in in = {
 		.mode = ctl->mode,
 		.sees_offered = ctl->enf->ops->sees_offered,
 		.host_capacity_pps = h->host_capacity_pps,
 		.floor = { h->floor[ALLOC_BPS], h->floor[ALLOC_PPS] },
 		.vms = ctl->slas,
-		.n_vms = h->n_vms * nd,
+		.n_vms = n_sla * nd,
 		.uplinks = ctl->aup,
 		.n_uplinks = h->n_uplinks * nd,
 		.vifs = ctl->ain,
@@ -524,9 +531,10 @@ static int allocate(struct control *ctl)
 		       memcmp(ctl->alloc_floor, h->floor, sizeof(h->floor));
 
 	for (size_t d = 0; d < nd; d++)
-		for (size_t m = 0; m < h->n_vms; m++) {
-			const struct sla *s = &vm_sla(h->vms[m])->dir[d];
-			struct sla *to = &ctl->slas[d * h->n_vms + m];
+		for (size_t m = 0; m < n_sla; m++) {
+			const struct sla *s = m < h->n_vms ? &vm_sla(h->vms[m])->dir[d]
+							   : &h->ports[m - h->n_vms]->sla.dir[d];
+			struct sla *to = &ctl->slas[d * n_sla + m];
 
 			if (!changed && memcmp(to, s, sizeof(*s)))
 				changed = true;
@@ -550,7 +558,8 @@ static int allocate(struct control *ctl)
 		struct alloc_vif_in a;
 
 		memset(&a, 0, sizeof(a)); /* padding too: compared as bytes */
-		a.vm = (uint32_t)(d * h->n_vms + vif->vm->index);
+		a.vm = (uint32_t)(d * n_sla +
+				  (vif->port ? h->n_vms + vif->port->index : vif->vm->index));
 		a.uplink = (uint32_t)(d * h->n_uplinks + vif->uplink);
 		a.offered[ALLOC_BPS] = sd->rates.offered.bps;
 		a.offered[ALLOC_PPS] = sd->rates.offered.pps;
@@ -605,14 +614,14 @@ static void apply_limits(struct control *ctl)
 		struct vif *vif = ctl->flat[k % ctl->n_flat];
 		struct vif_side *sd = &vif->side[d];
 		const struct alloc_vif_out *o = &ctl->aout[k];
-		const struct sla_spec *spec = vm_sla(vif->vm);
+		const struct sla_spec *spec = vif_sla(vif);
 		uint64_t bps = o->limit[ALLOC_BPS], pps = o->limit[ALLOC_PPS];
 		struct enf_limit l = {
 			.bps = bps,
 			.pps = pps,
 			.min_bps = o->min[ALLOC_BPS],
 			.min_pps = o->min[ALLOC_PPS],
-			.own_sla = vif->vm->has_sla,
+			.own_sla = vif_has_sla(vif),
 			.shape = { spec->burst[d].bits, spec->burst[d].packets,
 				   d == SLA_EGRESS && spec->dscp_set ? spec->dscp : -1 },
 			.passed = sd->rates.passed,
@@ -678,12 +687,47 @@ void control_forget_sla(struct control *ctl, const char *id)
 	control_clear_sla(ctl, id);
 }
 
-/* Whether the store must hear of vm's absence at now, and how (*forget). */
+void control_forget_port_sla(struct control *ctl, const char *key)
+{
+	ctl->host.slas_forgotten++;
+	control_clear_port_sla(ctl, key);
+}
+
+int control_set_port_sla(struct control *ctl, const char *key, const struct sla_spec *sla)
+{
+	int rc = host_set_port_sla(&ctl->host, key, sla);
+
+	control_publish(ctl);
+	return rc;
+}
+
+void control_clear_port_sla(struct control *ctl, const char *key)
+{
+	struct port *port = host_find_port(&ctl->host, key);
+
+	if (port)
+		host_clear_port_sla(&ctl->host, port);
+	control_publish(ctl);
+}
+
+/* Whether the store must hear of an absence at now (an SLA's record that is present, or
+ * absent since absent_since, the store holding `stored`), and how (*forget). */
+static bool due(const struct host *h, bool has_sla, bool present, int64_t absent_since,
+		int64_t stored, int64_t now, bool *forget)
+{
+	*forget = has_sla && !present && absent_since && h->forget_absent_after_s &&
+		  now - absent_since >= (int64_t)h->forget_absent_after_s;
+	return has_sla && (*forget || absent_since != stored);
+}
+
 static bool absence_due(const struct host *h, const struct vm *vm, int64_t now, bool *forget)
 {
-	*forget = vm->has_sla && !vm->present && vm->absent_since && h->forget_absent_after_s &&
-		  now - vm->absent_since >= (int64_t)h->forget_absent_after_s;
-	return vm->has_sla && (*forget || vm->absent_since != vm->absent_stored);
+	return due(h, vm->has_sla, vm->present, vm->absent_since, vm->absent_stored, now, forget);
+}
+
+static bool port_absence_due(const struct host *h, const struct port *p, int64_t now, bool *forget)
+{
+	return due(h, true, p->vif != NULL, p->absent_since, p->absent_stored, now, forget);
 }
 
 size_t control_absences(const struct control *ctl, int64_t now, struct control_absence **out)
@@ -695,8 +739,23 @@ size_t control_absences(const struct control *ctl, int64_t now, struct control_a
 	*out = NULL;
 	for (size_t m = 0; m < h->n_vms; m++)
 		n += absence_due(h, h->vms[m], now, &forget);
+	for (size_t p = 0; p < h->n_ports; p++)
+		n += port_absence_due(h, h->ports[p], now, &forget);
 	if (!n || !(*out = calloc(n, sizeof(**out))))
 		return 0;
+	for (size_t p = h->n_ports; p-- > 0;) {
+		const struct port *port = h->ports[p];
+		struct control_absence *a = &(*out)[k];
+
+		if (!port_absence_due(h, port, now, &forget))
+			continue;
+		memcpy(a->id, port->key, sizeof(a->id));
+		a->port = true;
+		a->sla = port->sla;
+		a->absent_since = port->absent_since;
+		a->forget = forget;
+		k++;
+	}
 	for (size_t m = h->n_vms; m-- > 0;) {
 		const struct vm *vm = h->vms[m];
 		struct control_absence *a = &(*out)[k];
@@ -710,6 +769,17 @@ size_t control_absences(const struct control *ctl, int64_t now, struct control_a
 		k++;
 	}
 	return k;
+}
+
+void control_note_port_absence(struct control *ctl, const char *key, int64_t stored, int64_t since)
+{
+	struct port *port = host_find_port(&ctl->host, key);
+
+	if (!port)
+		return;
+	port->absent_stored = stored;
+	port->absent_since = port->vif ? 0 : since;
+	control_publish(ctl);
 }
 
 void control_note_absence(struct control *ctl, const char *id, int64_t stored, int64_t since)

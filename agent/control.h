@@ -43,20 +43,27 @@ int control_set_sla(struct control *ctl, const char *id, const struct sla_spec *
 void control_clear_sla(struct control *ctl, const char *id);
 /* The same for an absent VM's SLA kept past --forget-absent-after, counted. */
 void control_forget_sla(struct control *ctl, const char *id);
+/* The same for the SLA of a port, kept under key (host.h's struct port): set, deleted,
+ * forgotten, its absence noted. */
+int control_set_port_sla(struct control *ctl, const char *key, const struct sla_spec *sla);
+void control_clear_port_sla(struct control *ctl, const char *key);
+void control_forget_port_sla(struct control *ctl, const char *key);
+void control_note_port_absence(struct control *ctl, const char *key, int64_t stored, int64_t since);
 /* What the store now holds of vm id's absence (stored: absent since then, 0: present), and,
  * if the VM is not on the host, since when it is absent. Nothing if no VM has that id. */
 void control_note_absence(struct control *ctl, const char *id, int64_t stored, int64_t since);
 /* A VM's absence the store must hear of (control_absences). */
 struct control_absence {
-	char id[PLATFORM_ID_MAX];
+	char id[PLATFORM_ID_MAX]; /* the VM's id, or the port's key */
+	bool port;		  /* a port's SLA */
 	struct sla_spec sla;
 	int64_t absent_since; /* 0: present */
 	bool forget;	      /* absent for --forget-absent-after or more: its SLA goes */
 };
 
-/* The VMs with an SLA whose absence (or return) the store does not hold yet, or that have been
- * absent for forget_absent_after_s or more at now (seconds since the epoch), last known first:
- * a new array in *out (the caller frees it) and its length; 0 and NULL when there are none,
+/* The VMs (and ports) with an SLA whose absence (or return) the store does not hold yet, or that
+ * have been absent for forget_absent_after_s or more at now (seconds since the epoch), last known
+ * first: a new array in *out (the caller frees it) and its length; 0 and NULL when there are none,
  * or no memory (the next call finds them again). */
 size_t control_absences(const struct control *ctl, int64_t now, struct control_absence **out);
 /* The allocation mode, the floors and how long an absent VM's SLA lives (SIGHUP). */

@@ -3,12 +3,14 @@
  * while an enforcer holds on to them; the arrays of pointers are what grows.
  */
 #include "host.h"
+#include "log.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void host_init(struct host *host)
 {
@@ -27,6 +29,9 @@ void host_free(struct host *host)
 		free(vm);
 	}
 	free(host->vms);
+	for (size_t i = 0; i < host->n_ports; i++)
+		free(host->ports[i]);
+	free(host->ports);
 	free(host->uplinks);
 	memset(host, 0, sizeof(*host));
 }
@@ -153,6 +158,13 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 
 void vm_remove_vif(struct host *host, struct vm *vm, size_t i)
 {
+	struct port *port = vm->vifs[i]->port;
+
+	if (port) { /* its port leaves with it */
+		port->vif = NULL;
+		port->absent_since = (int64_t)time(NULL);
+		log_info("port gone port=%s sla=kept", log_q(port->key));
+	}
 	host->generation++;
 	free(vm->vifs[i]->delay);
 	free(vm->vifs[i]);
@@ -195,4 +207,101 @@ const struct sla_spec *vm_sla(const struct vm *vm)
 	};
 
 	return vm->has_sla ? &vm->sla : &def;
+}
+
+const struct sla_spec *vif_sla(const struct vif *vif)
+{
+	return vif->port ? &vif->port->sla : vm_sla(vif->vm);
+}
+
+bool vif_has_sla(const struct vif *vif)
+{
+	return vif->port || vif->vm->has_sla;
+}
+
+struct port *host_find_port(const struct host *host, const char *key)
+{
+	for (size_t i = 0; i < host->n_ports; i++)
+		if (!strcmp(host->ports[i]->key, key))
+			return host->ports[i];
+	return NULL;
+}
+
+int host_set_port_sla(struct host *host, const char *key, const struct sla_spec *sla)
+{
+	struct port *p = host_find_port(host, key), **grown;
+
+	if (!p) {
+		grown = realloc(host->ports, (host->n_ports + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		host->ports = grown;
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		snprintf(p->key, sizeof(p->key), "%s", key);
+		p->index = (uint32_t)host->n_ports;
+		host->ports[host->n_ports++] = p;
+		host->vms_generation++;
+	}
+	p->sla = *sla;
+	host->generation++;
+	host_bind_ports(host);
+	return 0;
+}
+
+void host_clear_port_sla(struct host *host, struct port *port)
+{
+	size_t i = port->index;
+
+	if (port->vif)
+		port->vif->port = NULL;
+	memmove(&host->ports[i], &host->ports[i + 1], (host->n_ports - i - 1) * sizeof(port));
+	host->n_ports--;
+	for (; i < host->n_ports; i++)
+		host->ports[i]->index = (uint32_t)i;
+	free(port);
+	host->vms_generation++;
+	host->generation++;
+	host_bind_ports(host);
+}
+
+bool port_names_vif(const struct port *port, const struct vif *vif)
+{
+	return !strcmp(port->key, vif->desc.id) ||
+	       (vif->desc.mac[0] && !strcmp(port->key, vif->desc.mac));
+}
+
+void host_bind_ports(struct host *host)
+{
+	for (size_t m = 0; m < host->n_vms; m++)
+		for (size_t i = 0; i < host->vms[m]->n_vifs; i++)
+			host->vms[m]->vifs[i]->port = NULL;
+	for (size_t p = 0; p < host->n_ports; p++) {
+		struct port *port = host->ports[p];
+		struct vif *was = port->vif;
+
+		port->vif = NULL;
+		for (size_t m = 0; m < host->n_vms && !port->vif; m++)
+			for (size_t i = 0; i < host->vms[m]->n_vifs && !port->vif; i++) {
+				struct vif *vif = host->vms[m]->vifs[i];
+
+				if (!vif->port && port_names_vif(port, vif)) {
+					port->vif = vif;
+					vif->port = port;
+				}
+			}
+		if (port->vif)
+			port->absent_since = 0;
+		else if (!port->absent_since) /* left now, or set while away */
+			port->absent_since = (int64_t)time(NULL);
+		if (was == port->vif)
+			continue;
+		host->generation++;
+		if (port->vif)
+			log_info("port sla in force port=%s vm=%s vif=%s", log_q(port->key),
+				 log_q(port->vif->vm->id), log_q(port->vif->desc.id));
+		else if (was)
+			log_info("port gone port=%s sla=kept", log_q(port->key));
+	}
 }

@@ -17,6 +17,7 @@
 #include "sla.h"
 
 struct vm;
+struct port;
 
 /* One direction of a vif (sla.h's enum sla_dir): what its enforcer counts and holds there.
  * Egress is what the VM sends, held at the guest end; ingress what it receives, held on the
@@ -44,6 +45,7 @@ struct vif {
 	uint32_t uplink;	  /* index into host.uplinks */
 	uint64_t seq;		  /* creation order: the allocator's tie-breaker */
 	struct vm *vm;
+	struct port *port; /* its own SLA (PUT /ports/{port}/sla); NULL: its VM's governs it */
 	struct vif_side side[SLA_NDIR];
 	/* Egress delay (hook to uplink); NULL: the enforcer does not measure delay */
 	struct delay_stats *delay;
@@ -104,6 +106,22 @@ struct vm {
 	uint64_t hist_due_ns; /* when the next history entry is due (a one-second grid) */
 };
 
+/*
+ * A port's own SLA (PUT /ports/{port}/sla). It governs one vif, which the allocator then takes
+ * as a unit of its own, apart from its VM's SLA (that goes on covering the VM's other vifs).
+ * Kept under the port's key: its MAC address, the name that outlives a restart or a migration,
+ * or its vif id where the platform reports no MAC.
+ */
+struct port {
+	char key[PLATFORM_ID_MAX];
+	struct sla_spec sla;
+	/* As a VM's: when its vif was last seen leaving (seconds since the epoch; 0 while it is
+	 * on the host), and what the store holds of that. */
+	int64_t absent_since, absent_stored;
+	struct vif *vif; /* the vif it governs; NULL: not on the host */
+	uint32_t index;	 /* position in host.ports */
+};
+
 /* An uplink and its pools, per direction: what it sends (its transmit capacity) and what it
  * receives (its receive capacity, the same as the transmit one: a full-duplex link); packets of
  * both directions draw on the same budget (the host's, or the uplink's own for egress). */
@@ -115,14 +133,16 @@ struct uplink {
 struct host {
 	struct vm **vms; /* in the order they became known */
 	size_t n_vms;
+	struct port **ports; /* port SLAs, in the order they were set */
+	size_t n_ports;
 	struct uplink *uplinks;
 	size_t n_uplinks;
 	uint64_t host_capacity_pps;
 	uint64_t floor[ALLOC_NRES]; /* every vif's least guarantee (--floor-bps, --floor-pps) */
 	struct alloc_pool_out host_pps_pool;
 	uint64_t next_vif_seq;
-	uint64_t vms_generation;	/* bumped whenever a VM record is added or removed */
-	uint64_t generation;		/* bumped on every change: VMs, vifs, SLAs */
+	uint64_t vms_generation; /* bumped whenever a VM or port record is added or removed */
+	uint64_t generation;	 /* bumped on every change: VMs, vifs, SLAs */
 	uint32_t forget_absent_after_s; /* an absent VM's SLA is dropped after this; 0: never */
 	uint64_t slas_forgotten;	/* SLAs dropped so */
 };
@@ -165,5 +185,22 @@ void host_clear_sla(struct host *host, struct vm *vm);
 
 /* The SLA that governs the VM: its own, or the default. */
 const struct sla_spec *vm_sla(const struct vm *vm);
+/* The SLA that governs the vif: its port's, its VM's, or the default. */
+const struct sla_spec *vif_sla(const struct vif *vif);
+/* Whether the vif is under an SLA someone set (its port's or its VM's), not the default. */
+bool vif_has_sla(const struct vif *vif);
+
+/* The port SLA kept under key (exactly: a MAC already canonical), or NULL. */
+struct port *host_find_port(const struct host *host, const char *key);
+/* Sets the SLA kept under key, making the record if there is none; -ENOMEM. */
+int host_set_port_sla(struct host *host, const char *key, const struct sla_spec *sla);
+/* Drops a port SLA: its vif goes back under its VM's SLA. */
+void host_clear_port_sla(struct host *host, struct port *port);
+/* Whether the port record names the vif: by the vif's MAC or its id. */
+bool port_names_vif(const struct port *port, const struct vif *vif);
+/* Binds each port SLA to the vif it names (the first that does, in the VMs' order), and each
+ * vif to at most one port SLA (the first set); a port whose vif left is absent from now,
+ * one whose vif came is present. */
+void host_bind_ports(struct host *host);
 
 #endif

@@ -102,6 +102,7 @@ static int run_loop(struct agent *a)
 {
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	struct store_load load;
+	size_t n_ports = 0;
 	char why[PATH_MAX + 1024];
 	struct loop *loop;
 	int rc;
@@ -122,19 +123,27 @@ static int run_loop(struct agent *a)
 	}
 	for (size_t i = 0; i < load.n_entries; i++) {
 		const struct store_entry *e = &load.entries[i];
+		int64_t since = e->absent_since ? e->absent_since : (int64_t)time(NULL);
 
-		if (control_set_sla(a->ctl, e->id, &e->sla))
-			return 1;
 		/* Absent until a scan shows it; since when the store says, or (present when last
 		 * written, or not known) from now. */
-		control_note_absence(a->ctl, e->id, e->absent_since,
-				     e->absent_since ? e->absent_since : (int64_t)time(NULL));
+		if (e->kind == STORE_PORT) {
+			if (control_set_port_sla(a->ctl, e->id, &e->sla))
+				return 1;
+			control_note_port_absence(a->ctl, e->id, e->absent_since, since);
+			n_ports++;
+			continue;
+		}
+		if (control_set_sla(a->ctl, e->id, &e->sla))
+			return 1;
+		control_note_absence(a->ctl, e->id, e->absent_since, since);
 	}
 	control_reconfigure(a->ctl, a->cfg->mode,
 			    (const uint64_t[ALLOC_NRES]){ a->cfg->floor_bps, a->cfg->floor_pps },
 			    a->cfg->forget_absent_after_s);
-	log_info("state loaded dir=%s slas=%zu generation=%" PRIu64 " lost=%s", a->cfg->state_dir,
-		 load.n_entries, load.generation, load.lost ? "yes" : "no");
+	log_info("state loaded dir=%s slas=%zu port_slas=%zu generation=%" PRIu64 " lost=%s",
+		 a->cfg->state_dir, load.n_entries - n_ports, n_ports, load.generation,
+		 load.lost ? "yes" : "no");
 	loop = loop_new();
 	if (!loop) {
 		log_error("event loop not created err=%s", strerror(errno));

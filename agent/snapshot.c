@@ -15,7 +15,9 @@ static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_
 {
 	memset(o, 0, sizeof(*o));
 	memcpy(o->id, v->desc.id, sizeof(o->id));
+	memcpy(o->mac, v->desc.mac, sizeof(o->mac));
 	memcpy(o->uplink, v->desc.uplink, sizeof(o->uplink));
+	o->port = v->port ? (int32_t)v->port->index : -1;
 	o->uplink_index = v->uplink;
 	for (int d = 0; d < SLA_NDIR; d++) {
 		const struct vif_side *sd = &v->side[d];
@@ -134,7 +136,9 @@ struct snapshot *snapshot_build(const struct control *ctl)
 	s->vms = calloc(h->n_vms + 1, sizeof(*s->vms));
 	s->vifs = vifs = malloc((n_vifs + 1) * sizeof(*vifs));
 	s->n_vifs = n_vifs;
-	if (!s->vms || !vifs || copy_control(s, ctl)) {
+	s->ports = calloc(h->n_ports + 1, sizeof(*s->ports));
+	s->n_ports = h->n_ports;
+	if (!s->vms || !vifs || !s->ports || copy_control(s, ctl)) {
 		snapshot_free(s);
 		return NULL;
 	}
@@ -155,9 +159,26 @@ struct snapshot *snapshot_build(const struct control *ctl)
 		else
 			k = 0, prev = NULL; /* out of step: work the rest out */
 		copy_vm(ctl, &s->vms[i], h->vms[i], vifs, same);
+		for (size_t j = 0; j < h->vms[i]->n_vifs; j++)
+			vifs[j].vm = (uint32_t)i;
+		for (size_t j = 0; j < h->vms[i]->n_vifs; j++)
+			if (h->vms[i]->vifs[j]->port)
+				s->ports[h->vms[i]->vifs[j]->port->index].vif =
+					(int64_t)(vifs - s->vifs) + (int64_t)j;
 		vifs += h->vms[i]->n_vifs;
 	}
 	s->n_vms = h->n_vms;
+	for (size_t p = 0; p < h->n_ports; p++) {
+		struct snap_port *o = &s->ports[p];
+		const struct port *port = h->ports[p];
+
+		memcpy(o->key, port->key, sizeof(o->key));
+		o->sla = port->sla;
+		o->absent_since = port->absent_since;
+		o->absent_stored = port->absent_stored;
+		if (!port->vif)
+			o->vif = -1;
+	}
 	return s;
 }
 
@@ -168,6 +189,7 @@ void snapshot_free(struct snapshot *s)
 	for (size_t i = 0; i < s->n_vms; i++)
 		vm_history_release((struct vm_history *)s->vms[i].hist);
 	free(s->vifs);
+	free(s->ports);
 	free(s->vms);
 	free(s->uplinks);
 	free(s->refused);
@@ -214,4 +236,50 @@ const struct snap_vm *snapshot_find_vm(const struct snapshot *s, const char *key
 const struct vm_period *vm_history_at(const struct vm_history *h, uint32_t k)
 {
 	return &h->e[(h->head + k) % VM_HISTORY];
+}
+
+/* Whether two answers name the same port. */
+static bool same_port(const struct port_ref *a, const struct port_ref *b)
+{
+	return a->vif ? a->vif == b->vif : a->sla == b->sla;
+}
+
+/* One more port key names: the first into out, the second into other. */
+static int found(int n, const struct port_ref *r, struct port_ref *out, struct port_ref *other)
+{
+	if (n && same_port(out, r))
+		return n;
+	if (n == 0)
+		*out = *r;
+	else if (n == 1 && other)
+		*other = *r;
+	return n + 1;
+}
+
+int snapshot_lookup_port(const struct snapshot *s, const char *key, struct port_ref *out,
+			 struct port_ref *other)
+{
+	char mac[PLATFORM_MAC_LEN];
+	bool is_mac = platform_mac_parse(key, mac);
+	int n = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (other)
+		memset(other, 0, sizeof(*other));
+	for (size_t i = 0; i < s->n_vifs; i++) {
+		const struct snap_vif *v = &s->vifs[i];
+		struct port_ref r = { &s->vms[v->vm], v, v->port >= 0 ? &s->ports[v->port] : NULL };
+
+		if (!strcmp(v->id, key) || (is_mac && v->mac[0] && !strcmp(v->mac, mac)))
+			n = found(n, &r, out, other);
+	}
+	for (size_t p = 0; p < s->n_ports; p++) {
+		const struct snap_port *sp = &s->ports[p];
+		struct port_ref r = { NULL, NULL, sp };
+
+		if (sp->vif >= 0 || (strcmp(sp->key, key) && (!is_mac || strcmp(sp->key, mac))))
+			continue;
+		n = found(n, &r, out, other);
+	}
+	return n > 2 ? 2 : n;
 }

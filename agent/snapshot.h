@@ -39,7 +39,10 @@ struct snap_side {
 
 struct snap_vif {
 	char id[PLATFORM_ID_MAX];
+	char mac[PLATFORM_MAC_LEN]; /* "": not known */
 	char uplink[IFNAMSIZ];
+	int32_t port;	       /* the port SLA governing it (index into snapshot.ports), or -1 */
+	uint32_t vm;	       /* its VM (index into snapshot.vms) */
 	uint32_t uplink_index; /* into snapshot.uplinks */
 	struct snap_side side[SLA_NDIR];
 	bool delay_measured; /* the enforcer samples delay on it (egress) */
@@ -64,6 +67,22 @@ struct snap_vm {
 	const struct vm_history *hist; /* NULL: no entry yet */
 };
 
+/* A port SLA (host.h's struct port). */
+struct snap_port {
+	char key[PLATFORM_ID_MAX];
+	struct sla_spec sla;
+	int64_t absent_since, absent_stored;
+	int64_t vif; /* the vif it governs (index into snapshot.vifs), or -1: not on the host */
+};
+
+/* What a {port} key names: a vif on the host (vif, and its VM), its port SLA if it has one
+ * (sla), or a port SLA whose port is not on the host (sla alone). */
+struct port_ref {
+	const struct snap_vm *vm;
+	const struct snap_vif *vif;
+	const struct snap_port *sla;
+};
+
 struct snapshot {
 	uint64_t seq;		   /* control_publish's count when it was built */
 	uint64_t model_generation; /* host.generation: VMs, vifs or SLAs changed */
@@ -76,6 +95,8 @@ struct snapshot {
 	size_t n_vms;
 	struct snap_vif *vifs; /* all the VMs' vifs, in the VMs' order (each VM's points here) */
 	size_t n_vifs;
+	struct snap_port *ports; /* port SLAs, in the order they were set */
+	size_t n_ports;
 	struct uplink *uplinks;
 	size_t n_uplinks;
 	uint64_t host_capacity_pps, floor[ALLOC_NRES];
@@ -103,6 +124,14 @@ void snapshot_free(struct snapshot *s);
 const struct snap_vm *snapshot_lookup_vm(const struct snapshot *s, const char *key,
 					 const struct snap_vm **other);
 const struct snap_vm *snapshot_find_vm(const struct snapshot *s, const char *key);
+
+/*
+ * What key names among the ports (GET /ports/{port}): a vif by its id or its MAC address (any
+ * case, colons or dashes), a port SLA by its key. 1 with *out filled; 0: nothing; 2: more than
+ * one port (a MAC two vifs carry), *out and *other the first two.
+ */
+int snapshot_lookup_port(const struct snapshot *s, const char *key, struct port_ref *out,
+			 struct port_ref *other);
 
 /* A VM's history entry k, oldest first (k < hist->n). */
 const struct vm_period *vm_history_at(const struct vm_history *h, uint32_t k);

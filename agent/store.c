@@ -48,6 +48,7 @@ enum op_kind { OP_PUT, OP_DEL, OP_ACK };
 struct op {
 	struct op *next;
 	enum op_kind kind;
+	enum store_kind what;
 	char id[PLATFORM_ID_MAX];
 	struct sla_spec sla;
 	int64_t absent_since;
@@ -93,10 +94,10 @@ static void map_free(struct map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static struct store_entry *map_find(struct map *m, const char *id)
+static struct store_entry *map_find(struct map *m, enum store_kind kind, const char *id)
 {
 	for (size_t i = 0; i < m->n; i++)
-		if (!strcmp(m->e[i].id, id))
+		if (m->e[i].kind == kind && !strcmp(m->e[i].id, id))
 			return &m->e[i];
 	return NULL;
 }
@@ -118,14 +119,16 @@ static int map_reserve(struct map *m, size_t more)
 	return 0;
 }
 
-static int map_put(struct map *m, const char *id, const struct sla_spec *sla, int64_t absent_since)
+static int map_put(struct map *m, enum store_kind kind, const char *id, const struct sla_spec *sla,
+		   int64_t absent_since)
 {
-	struct store_entry *e = map_find(m, id);
+	struct store_entry *e = map_find(m, kind, id);
 
 	if (!e) {
 		if (map_reserve(m, 1))
 			return -ENOMEM;
 		e = &m->e[m->n++];
+		e->kind = kind;
 		snprintf(e->id, sizeof(e->id), "%s", id);
 	}
 	e->sla = *sla;
@@ -133,9 +136,9 @@ static int map_put(struct map *m, const char *id, const struct sla_spec *sla, in
 	return 0;
 }
 
-static void map_del(struct map *m, const char *id)
+static void map_del(struct map *m, enum store_kind kind, const char *id)
 {
-	struct store_entry *e = map_find(m, id);
+	struct store_entry *e = map_find(m, kind, id);
 
 	if (e)
 		*e = m->e[--m->n]; /* order on disk does not matter */
@@ -143,15 +146,16 @@ static void map_del(struct map *m, const char *id)
 
 /* ---- snapshots ---- */
 
-/* The CRC-32 of the SLAs, then of the absences (NULL: none), as their sorted, compact JSON: a
- * snapshot's check of itself, which a bit flipped in a number (still JSON, another value)
- * fails. */
-static int slas_crc(const json_t *slas, const json_t *absent, unsigned long *crc)
+/* The CRC-32 of the VMs' SLAs, then of their absences, the ports' SLAs and theirs (each NULL
+ * when there are none), as their sorted, compact JSON: a snapshot's check of itself, which a
+ * bit flipped in a number (still JSON, another value) fails. A snapshot without ports has the
+ * CRC it had before there were ports. */
+static int slas_crc(const json_t *const parts[4], unsigned long *crc)
 {
-	const json_t *parts[2] = { slas, absent };
-
 	*crc = crc32(0, NULL, 0);
-	for (int i = 0; i < 2 && parts[i]; i++) {
+	for (int i = 0; i < 4; i++) {
+		if (!parts[i])
+			continue;
 		char *text = json_dumps(parts[i], JSON_COMPACT | JSON_SORT_KEYS);
 
 		if (!text)
@@ -162,41 +166,48 @@ static int slas_crc(const json_t *slas, const json_t *absent, unsigned long *crc
 	return 0;
 }
 
+/* A snapshot's four objects, in slas_crc's order, and their names in the file. */
+enum { P_SLAS, P_ABSENT, P_PORT_SLAS, P_PORT_ABSENT, P_N };
+static const char *const part_name[P_N] = { "slas", "absent_since", "port_slas",
+					    "port_absent_since" };
+
 char *store_serialize(const struct store_entry *entries, size_t n, uint64_t generation)
 {
-	json_t *slas = json_object(), *absent = json_object(), *root;
+	json_t *parts[P_N] = { NULL }, *root = NULL;
+	const json_t *crc_of[P_N];
 	unsigned long crc;
-	char *text, hex[16];
+	char *text = NULL, hex[16];
 
-	if (!slas || !absent)
-		goto fail;
+	for (int i = 0; i < P_N; i++)
+		if (!(parts[i] = json_object()))
+			goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (json_object_set_new(slas, entries[i].id, sla_spec_to_json(&entries[i].sla)) ||
+		int at = entries[i].kind == STORE_PORT ? P_PORT_SLAS : P_SLAS;
+
+		if (json_object_set_new(parts[at], entries[i].id,
+					sla_spec_to_json(&entries[i].sla)) ||
 		    (entries[i].absent_since &&
-		     json_object_set_new(absent, entries[i].id,
+		     json_object_set_new(parts[at + 1], entries[i].id,
 					 json_integer((json_int_t)entries[i].absent_since))))
-			goto fail;
+			goto out;
 	}
-	if (slas_crc(slas, json_object_size(absent) ? absent : NULL, &crc))
-		goto fail;
+	/* The VMs' SLAs always; the rest only when there is one. */
+	for (int i = 0; i < P_N; i++)
+		crc_of[i] = i == P_SLAS || json_object_size(parts[i]) ? parts[i] : NULL;
+	if (slas_crc(crc_of, &crc))
+		goto out;
 	snprintf(hex, sizeof(hex), "%08lx", crc);
-	root = json_pack("{s:i, s:I, s:s, s:o}", "version", STORE_VERSION, "generation",
-			 (json_int_t)generation, "crc32", hex, "slas", slas);
-	slas = NULL;
-	if (root && json_object_size(absent) && json_object_set(root, "absent_since", absent)) {
-		json_decref(root);
-		root = NULL;
-	}
-	json_decref(absent);
-	if (!root)
-		return NULL;
-	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	root = json_pack("{s:i, s:I, s:s}", "version", STORE_VERSION, "generation",
+			 (json_int_t)generation, "crc32", hex);
+	for (int i = 0; root && i < P_N; i++)
+		if (crc_of[i] && json_object_set(root, part_name[i], parts[i]))
+			goto out;
+	text = root ? json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+out:
 	json_decref(root);
+	for (int i = 0; i < P_N; i++)
+		json_decref(parts[i]);
 	return text;
-fail:
-	json_decref(slas);
-	json_decref(absent);
-	return NULL;
 }
 
 /* A time in seconds since the epoch, as an SLA's absence holds it: 0 (none) to 2^40. */
@@ -211,12 +222,46 @@ static bool valid_id(const char *id)
 	return *id && strlen(id) < PLATFORM_ID_MAX;
 }
 
+/* One snapshot object of SLAs (VMs' or ports') and its absences into m; 0, or -EINVAL /
+ * -ENOMEM with why. */
+static int parse_slas(struct map *m, enum store_kind kind, const json_t *slas, const json_t *absent,
+		      const char *name, char *why, size_t why_len)
+{
+	const char *id;
+	json_t *v;
+
+	json_object_foreach((json_t *)slas, id, v) {
+		struct sla_error e;
+		struct sla_spec sla;
+		json_t *t;
+
+		if (!valid_id(id)) {
+			snprintf(why, why_len, "%s: a key is empty or too long", name);
+			return -EINVAL;
+		}
+		t = json_object_get(absent, id);
+		if (sla_spec_from_json(v, &sla, &e)) {
+			snprintf(why, why_len, "%s.%.64s: %s", name, id, e.msg);
+			return -EINVAL;
+		}
+		if (t && !valid_time(t)) {
+			snprintf(why, why_len, "%s absent_since.%.64s is not a time", name, id);
+			return -EINVAL;
+		}
+		if (map_put(m, kind, id, &sla, t ? json_integer_value(t) : 0)) {
+			snprintf(why, why_len, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t *gen, char *why,
 			  size_t why_len)
 {
 	struct sla_error jerr;
-	json_t *root, *slas, *absent, *v, *ver, *g;
-	const char *id;
+	json_t *root, *ver, *g;
+	const json_t *parts[P_N];
 	int rc = -EINVAL;
 
 	root = sla_json_load(text, len, &jerr);
@@ -227,22 +272,24 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 	}
 	ver = json_object_get(root, "version");
 	g = json_object_get(root, "generation");
-	slas = json_object_get(root, "slas");
-	absent = json_object_get(root, "absent_since");
+	for (int i = 0; i < P_N; i++)
+		parts[i] = json_object_get(root, part_name[i]);
 	if (!json_is_integer(ver) ||
 	    (json_integer_value(ver) != STORE_VERSION && json_integer_value(ver) != 1)) {
 		snprintf(why, why_len, "version is not %d", STORE_VERSION);
 		goto out;
 	}
 	*gen = 0;
-	if (!json_is_object(slas)) {
+	if (!json_is_object(parts[P_SLAS])) {
 		snprintf(why, why_len, "slas is not an object");
 		goto out;
 	}
-	if (absent && (!json_is_object(absent) || json_integer_value(ver) != STORE_VERSION)) {
-		snprintf(why, why_len, "absent_since is not an object");
-		goto out;
-	}
+	for (int i = P_ABSENT; i < P_N; i++)
+		if (parts[i] &&
+		    (!json_is_object(parts[i]) || json_integer_value(ver) != STORE_VERSION)) {
+			snprintf(why, why_len, "%s is not an object", part_name[i]);
+			goto out;
+		}
 	if (json_integer_value(ver) == STORE_VERSION) {
 		const char *want = json_string_value(json_object_get(root, "crc32"));
 		unsigned long crc;
@@ -253,7 +300,7 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 			goto out;
 		}
 		*gen = (uint64_t)json_integer_value(g);
-		if (slas_crc(slas, absent, &crc)) {
+		if (slas_crc(parts, &crc)) {
 			snprintf(why, why_len, "out of memory");
 			rc = -ENOMEM;
 			goto out;
@@ -264,31 +311,14 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 			goto out;
 		}
 	}
-	json_object_foreach(slas, id, v) {
-		struct sla_error e;
-		struct sla_spec sla;
-
-		if (!valid_id(id)) {
-			snprintf(why, why_len, "a VM id is empty or too long");
-			goto out;
-		}
-		json_t *t = json_object_get(absent, id);
-
-		if (sla_spec_from_json(v, &sla, &e)) {
-			snprintf(why, why_len, "slas.%.64s: %s", id, e.msg);
-			goto out;
-		}
-		if (t && !valid_time(t)) {
-			snprintf(why, why_len, "absent_since.%.64s is not a time", id);
-			goto out;
-		}
-		if (map_put(m, id, &sla, t ? json_integer_value(t) : 0)) {
-			snprintf(why, why_len, "out of memory");
-			rc = -ENOMEM;
-			goto out;
-		}
+	if (parts[P_PORT_ABSENT] && !parts[P_PORT_SLAS]) {
+		snprintf(why, why_len, "port_absent_since without port_slas");
+		goto out;
 	}
-	rc = 0;
+	rc = parse_slas(m, STORE_VM, parts[P_SLAS], parts[P_ABSENT], "slas", why, why_len);
+	if (!rc && parts[P_PORT_SLAS])
+		rc = parse_slas(m, STORE_PORT, parts[P_PORT_SLAS], parts[P_PORT_ABSENT],
+				"port_slas", why, why_len);
 out:
 	json_decref(root);
 	return rc;
@@ -311,10 +341,11 @@ int store_parse(const char *text, size_t len, struct store_entry **entries, size
 
 /* ---- logs ---- */
 
-char *store_log_line(const char *id, const struct sla_spec *sla, int64_t absent_since,
-		     uint64_t base)
+char *store_log_line(enum store_kind kind, const char *id, const struct sla_spec *sla,
+		     int64_t absent_since, uint64_t base)
 {
-	json_t *o = id ? json_pack("{s:s, s:o}", "id", id, "sla",
+	/* A VM's change names it "id" (as before ports had SLAs), a port's "port". */
+	json_t *o = id ? json_pack("{s:s, s:o}", kind == STORE_PORT ? "port" : "id", id, "sla",
 				   sla ? sla_spec_to_json(sla) : json_null())
 		       : json_pack("{s:i, s:I}", "log", 1, "base", (json_int_t)base);
 
@@ -367,6 +398,9 @@ static void note_bad(struct replay *r, size_t line_no, const char *line, size_t 
 {
 	json_t *o = len > 9 ? json_loadb(line + 9, len - 9, 0, NULL) : NULL;
 	const char *id = json_string_value(json_object_get(o, "id"));
+
+	if (!id)
+		id = json_string_value(json_object_get(o, "port"));
 	size_t used = strlen(r->bad_ids);
 
 	r->bad++;
@@ -390,6 +424,7 @@ static int replay(const char *text, size_t len, struct map *m, struct replay *r,
 		size_t n = nl ? (size_t)(nl - line) : len - pos;
 		json_t *o, *s;
 		const char *id;
+		enum store_kind kind = STORE_VM;
 
 		line_no++;
 		if (!nl && line_no > 1)
@@ -413,11 +448,13 @@ static int replay(const char *text, size_t len, struct map *m, struct replay *r,
 			continue;
 		}
 		id = json_string_value(json_object_get(o, "id"));
+		if (!id && (id = json_string_value(json_object_get(o, "port"))))
+			kind = STORE_PORT;
 		s = json_object_get(o, "sla");
 		if (!id || !valid_id(id) || !s) {
 			note_bad(r, line_no, line, n);
 		} else if (json_is_null(s)) {
-			map_del(m, id);
+			map_del(m, kind, id);
 			r->applied++;
 		} else {
 			struct sla_spec sla;
@@ -428,7 +465,7 @@ static int replay(const char *text, size_t len, struct map *m, struct replay *r,
 			} else if (json_object_get(o, "absent_since") &&
 				   !valid_time(json_object_get(o, "absent_since"))) {
 				note_bad(r, line_no, line, n);
-			} else if (map_put(m, id, &sla,
+			} else if (map_put(m, kind, id, &sla,
 					   json_integer_value(
 						   json_object_get(o, "absent_since")))) {
 				json_decref(o);
@@ -560,7 +597,7 @@ static int open_log(struct store *st)
 	struct stat sb;
 
 	if (fd < 0 && errno == ENOENT) {
-		head = store_log_line(NULL, NULL, 0, st->gen);
+		head = store_log_line(STORE_VM, NULL, NULL, 0, st->gen);
 		if (!head)
 			return -ENOMEM;
 		rc = write_file(st, F_LOG_NEW, F_LOG, head);
@@ -592,7 +629,7 @@ static int open_log(struct store *st)
 static int compact(struct store *st)
 {
 	char *text = store_serialize(st->map.e, st->map.n, st->gen + 1);
-	char *head = store_log_line(NULL, NULL, 0, st->gen + 1);
+	char *head = store_log_line(STORE_VM, NULL, NULL, 0, st->gen + 1);
 	int rc = text && head ? 0 : -ENOMEM;
 
 	if (!rc)
@@ -797,8 +834,8 @@ static int load(struct store *st, struct store_load *ld)
 		ld->n_lost += l->r.bad;
 		snprintf(what + used, sizeof(what) - used,
 			 "%s%zu unreadable changes in %s from line %zu lost%s%s", used ? "; " : "",
-			 l->r.bad, l->name, l->r.first_bad, l->r.bad_ids[0] ? ", of VMs " : "",
-			 l->r.bad_ids);
+			 l->r.bad, l->name, l->r.first_bad,
+			 l->r.bad_ids[0] ? ", of VMs or ports " : "", l->r.bad_ids);
 		anomaly = true;
 	}
 	/* Unusable files (and a log that follows nothing here), kept aside before anything is
@@ -906,8 +943,8 @@ static void write_batch(struct store *st, struct op *batch)
 
 		if (o->kind == OP_ACK)
 			continue;
-		line = store_log_line(o->id, o->kind == OP_DEL ? NULL : &o->sla, o->absent_since,
-				      0);
+		line = store_log_line(o->what, o->id, o->kind == OP_DEL ? NULL : &o->sla,
+				      o->absent_since, 0);
 		if (!line || fputs(line, mem) == EOF)
 			rc = -ENOMEM;
 		free(line);
@@ -951,10 +988,10 @@ static void write_batch(struct store *st, struct op *batch)
 		st->log_lines += n;
 		for (o = batch; o; o = o->next)
 			if (o->kind == OP_PUT)
-				map_put(&st->map, o->id, &o->sla,
+				map_put(&st->map, o->what, o->id, &o->sla,
 					o->absent_since); /* room reserved */
 			else if (o->kind == OP_DEL)
-				map_del(&st->map, o->id);
+				map_del(&st->map, o->what, o->id);
 	}
 	for (o = batch; o; o = o->next) {
 		o->rc = rc;
@@ -1123,13 +1160,14 @@ static int queue(struct store *st, struct op *o)
 	return 0;
 }
 
-int store_submit(struct store *st, const char *id, const struct sla_spec *sla, int64_t absent_since,
-		 void *cookie)
+int store_submit(struct store *st, enum store_kind kind, const char *id, const struct sla_spec *sla,
+		 int64_t absent_since, void *cookie)
 {
 	struct op *o = calloc(1, sizeof(*o));
 
 	if (!o)
 		return -ENOMEM;
+	o->what = kind;
 	snprintf(o->id, sizeof(o->id), "%s", id);
 	o->kind = sla ? OP_PUT : OP_DEL;
 	if (sla) {

@@ -36,7 +36,11 @@
 
 struct store;
 
+/* What an SLA is kept for: a VM (by its id) or a port (by its key, host.h's struct port). */
+enum store_kind { STORE_VM, STORE_PORT };
+
 struct store_entry {
+	enum store_kind kind;
 	char id[PLATFORM_ID_MAX];
 	struct sla_spec sla;
 	int64_t absent_since; /* when its VM was last seen leaving (seconds since the epoch); 0:
@@ -64,11 +68,11 @@ void store_close(struct store *st);
 /* Readable when completions are waiting for store_complete. */
 int store_event_fd(const struct store *st);
 
-/* Queues a change: the SLA of VM id, with when its VM left (0: present), or sla NULL to delete
- * it. done(cookie, rc) is called from store_complete once the change is on disk (rc 0) or
- * failed (negative errno; nothing changed). */
-int store_submit(struct store *st, const char *id, const struct sla_spec *sla, int64_t absent_since,
-		 void *cookie);
+/* Queues a change: the SLA of VM (or port) id, with when it left (0: present), or sla NULL
+ * to delete it. done(cookie, rc) is called from store_complete once the change is on disk
+ * (rc 0) or failed (negative errno; nothing changed). */
+int store_submit(struct store *st, enum store_kind kind, const char *id, const struct sla_spec *sla,
+		 int64_t absent_since, void *cookie);
 /* Queues the acknowledgement that the SLAs were lost: the state-lost mark is removed, and
  * done(cookie, rc) says when. */
 int store_ack_lost(struct store *st, void *cookie);
@@ -92,8 +96,8 @@ long store_replay_log(const char *text, size_t len, struct store_entry **entries
 		      uint64_t *base, size_t *bad, char *why, size_t why_len);
 /* One log line (a change; sla NULL deletes) or the header (id NULL: base), with its CRC and
  * newline; malloc'd, NULL when out of memory. */
-char *store_log_line(const char *id, const struct sla_spec *sla, int64_t absent_since,
-		     uint64_t base);
+char *store_log_line(enum store_kind kind, const char *id, const struct sla_spec *sla,
+		     int64_t absent_since, uint64_t base);
 
 /* Compacts once the log holds `lines` changes (and is as large as the snapshot); 4096 unless
  * set. For tests, before the first change. */

@@ -35,6 +35,7 @@ struct parse_job {
 	struct worker_job w; /* first */
 	struct api *api;
 	struct http_request *req;
+	bool port; /* id is a {port} key */
 	char id[PLATFORM_ID_MAX];
 	const char *body;
 	size_t len;
@@ -47,6 +48,7 @@ struct api_pending {
 	struct api_pending *next;
 	struct http_request *req;
 	char id[PLATFORM_ID_MAX]; /* the VM's own id, or the id as PUT for a new one */
+	bool port;		  /* ... or a port SLA's key */
 	bool del;
 	bool ack;	 /* not a change: the acknowledgement that the SLAs were lost */
 	bool background; /* the agent's own: an absence recorded, an SLA forgotten; no request */
@@ -391,7 +393,8 @@ static struct admit_change *pending_changes(const struct api *api, size_t *n)
 		return NULL;
 	for (const struct api_pending *p = api->pending; p; p = p->next)
 		if (!p->ack)
-			out[(*n)++] = (struct admit_change){ p->id, p->del ? NULL : &p->sla };
+			out[(*n)++] =
+				(struct admit_change){ p->id, p->del ? NULL : &p->sla, p->port };
 	return out;
 }
 
@@ -419,8 +422,8 @@ static void submit(struct api *api, struct http_request *req, struct api_pending
 {
 	struct api_pending **tail = &api->pending;
 	int rc = p->ack ? store_ack_lost(api->store, p)
-			: store_submit(api->store, p->id, p->del ? NULL : &p->sla, p->absent_since,
-				       p);
+			: store_submit(api->store, p->port ? STORE_PORT : STORE_VM, p->id,
+				       p->del ? NULL : &p->sla, p->absent_since, p);
 
 	if (rc) {
 		free(p);
@@ -445,8 +448,13 @@ int api_parse_sla(const char *body, size_t len, struct sla_spec *sla, struct sla
 	return rc;
 }
 
-/* The rest of a PUT, on the loop thread once its body is parsed (rc from api_parse_sla). */
-static void put_parsed(struct api *api, struct http_request *req, const char *id, int rc,
+static void put_port_parsed(struct api *api, struct http_request *req, const char *key,
+			    const struct snapshot *snap, const struct sla_spec *sla,
+			    const struct admit_change *pend, size_t n_pend);
+
+/* The rest of a PUT, on the loop thread once its body is parsed (rc from api_parse_sla); port:
+ * id is a {port} key. */
+static void put_parsed(struct api *api, struct http_request *req, bool port, const char *id, int rc,
 		       const struct sla_spec *sla_in, const struct sla_error *err)
 {
 	struct admit_change *pend;
@@ -461,7 +469,7 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 		respond_error(req, MHD_HTTP_BAD_REQUEST, err->field, err->msg);
 		return;
 	}
-	if (!lookup(api, req, id, &vm))
+	if (!port && !lookup(api, req, id, &vm))
 		return;
 	sla = *sla_in;
 	snap = control_snapshot(api->ctl);
@@ -485,6 +493,11 @@ static void put_parsed(struct api *api, struct http_request *req, const char *id
 	pend = pending_changes(api, &n_pend);
 	if (api->pending && !pend) {
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
+		return;
+	}
+	if (port) {
+		put_port_parsed(api, req, id, snap, &sla, pend, n_pend);
+		free(pend);
 		return;
 	}
 	rc = admit_sla(snap, id, &sla, pend, n_pend, &refusal);
@@ -516,8 +529,9 @@ static void parse_done(struct worker_job *w)
 {
 	struct parse_job *j = (struct parse_job *)w;
 
-	log_debug("sla body parsed off the loop vm=%s bytes=%zu", log_q(j->id), j->len);
-	put_parsed(j->api, j->req, j->id, j->rc, &j->sla, &j->err);
+	log_debug("sla body parsed off the loop %s=%s bytes=%zu", j->port ? "port" : "vm",
+		  log_q(j->id), j->len);
+	put_parsed(j->api, j->req, j->port, j->id, j->rc, &j->sla, &j->err);
 	free(j);
 }
 
@@ -530,7 +544,7 @@ static void parse_drop(struct worker_job *w)
 	free(j);
 }
 
-static void put_sla(struct api *api, struct http_request *req, const char *id)
+static void put_sla(struct api *api, struct http_request *req, bool port, const char *id)
 {
 	struct parse_job *j;
 	struct sla_error err;
@@ -545,7 +559,7 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 	}
 	body = http_body(req, &len);
 	if (len <= API_INLINE_BODY) {
-		put_parsed(api, req, id, api_parse_sla(body, len, &sla, &err), &sla, &err);
+		put_parsed(api, req, port, id, api_parse_sla(body, len, &sla, &err), &sla, &err);
 		return;
 	}
 	j = calloc(1, sizeof(*j));
@@ -557,6 +571,7 @@ static void put_sla(struct api *api, struct http_request *req, const char *id)
 	j->w.done = parse_done;
 	j->api = api;
 	j->req = req;
+	j->port = port;
 	snprintf(j->id, sizeof(j->id), "%s", id);
 	j->body = body;
 	j->len = len;
@@ -606,6 +621,191 @@ static void ack_state(struct api *api, struct http_request *req)
 	submit(api, req, p);
 }
 
+/* ---- ports ---- */
+
+/* What key names among the ports into *out (out->vif and out->sla NULL: nothing); false,
+ * answered 409, when it names two (a MAC two vifs carry), or 500 when out of memory. */
+static bool lookup_port(struct api *api, struct http_request *req, const char *key,
+			struct port_ref *out)
+{
+	const struct snapshot *s = snapshot_or_500(api, req);
+	struct port_ref other;
+	char msg[400];
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return false;
+	if (snapshot_lookup_port(s, key, out, &other) < 2)
+		return true;
+	snprintf(msg, sizeof(msg), "'%s' names two ports: vif %s of VM %s and %s; use the vif's id",
+		 key, out->vif ? out->vif->id : out->sla->key, out->vm ? out->vm->id : "(none)",
+		 other.vif ? other.vif->id : other.sla->key);
+	respond_error(req, MHD_HTTP_CONFLICT, NULL, msg);
+	return false;
+}
+
+static void no_port(struct http_request *req, const char *key)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "no port %s on this host and no SLA stored for it", key);
+	respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+}
+
+static void get_ports(struct api *api, struct http_request *req)
+{
+	const struct snapshot *s = snapshot_or_500(api, req);
+
+	if (s)
+		http_respond_json(req, MHD_HTTP_OK, state_ports_json(s));
+}
+
+/* GET /ports/{port} and /ports/{port}/stats. */
+static void get_port(struct api *api, struct http_request *req, const char *key, bool stats)
+{
+	struct port_ref r;
+	char msg[200];
+
+	if (!lookup_port(api, req, key, &r))
+		return;
+	if (!r.vif && !r.sla) {
+		no_port(req, key);
+		return;
+	}
+	if (!stats) {
+		http_respond_json(req, MHD_HTTP_OK,
+				  state_port_json(control_snapshot(api->ctl), &r));
+		return;
+	}
+	if (!r.vif) {
+		snprintf(msg, sizeof(msg), "port %s is not on this host: nothing is counted", key);
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	http_respond_json(req, MHD_HTTP_OK, state_port_stats_json(control_snapshot(api->ctl), &r));
+}
+
+static void get_port_sla(struct api *api, struct http_request *req, const char *key)
+{
+	struct port_ref r;
+	char msg[200];
+
+	if (!lookup_port(api, req, key, &r))
+		return;
+	if (!r.sla) {
+		snprintf(msg, sizeof(msg), "no SLA set for port %s%s", key,
+			 r.vif ? "; its VM's SLA covers it" : "");
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	http_respond_json(req, MHD_HTTP_OK, sla_spec_to_json(&r.sla->sla));
+}
+
+/*
+ * The key a port's SLA is kept under: the one it has, else its vif's MAC (the name that
+ * outlives a restart or a migration), else its vif's id; a port not on the host only by its
+ * MAC (a vif id would be a guess at a name the platform has not given yet). NULL, answered
+ * 404, when there is none.
+ */
+static const char *port_sla_key(struct http_request *req, const char *key, const struct port_ref *r,
+				char mac[PLATFORM_MAC_LEN])
+{
+	char msg[300];
+
+	if (r->sla)
+		return r->sla->key;
+	if (r->vif)
+		return r->vif->mac[0] ? r->vif->mac : r->vif->id;
+	if (platform_mac_parse(key, mac))
+		return mac;
+	snprintf(msg, sizeof(msg),
+		 "no port %s on this host; a port not on the host yet takes an SLA by its MAC "
+		 "address only (aa:bb:cc:dd:ee:ff)",
+		 key);
+	respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+	return NULL;
+}
+
+/* The rest of PUT /ports/{port}/sla, the body parsed and checked (put_parsed). */
+static void put_port_parsed(struct api *api, struct http_request *req, const char *key,
+			    const struct snapshot *snap, const struct sla_spec *sla,
+			    const struct admit_change *pend, size_t n_pend)
+{
+	struct admit_refusal refusal;
+	struct api_pending *p;
+	struct port_ref r;
+	char mac[PLATFORM_MAC_LEN];
+	const char *at;
+
+	if (snapshot_lookup_port(snap, key, &r, NULL) > 1) {
+		lookup_port(api, req, key, &r); /* answers the 409 */
+		return;
+	}
+	if (!(at = port_sla_key(req, key, &r, mac)))
+		return;
+	if (admit_port_sla(snap, at, &r, sla, pend, n_pend, &refusal)) {
+		log_info("sla refused port=%s why=\"%s\"", log_q(at), refusal.msg);
+		respond_error(req, MHD_HTTP_CONFLICT, refusal.field, refusal.msg);
+		return;
+	}
+	p = new_pending(req);
+	if (!p)
+		return;
+	p->port = true;
+	snprintf(p->id, sizeof(p->id), "%s", at);
+	p->sla = *sla;
+	p->created = !r.sla;
+	p->absent_since = r.vif ? 0 : (int64_t)time(NULL);
+	submit(api, req, p);
+}
+
+static void delete_port_sla(struct api *api, struct http_request *req, const char *key)
+{
+	struct api_pending *p;
+	struct port_ref r;
+	char msg[200];
+
+	if (!lookup_port(api, req, key, &r))
+		return;
+	if (!r.sla) {
+		snprintf(msg, sizeof(msg), "no SLA set for port %s", key);
+		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
+		return;
+	}
+	p = new_pending(req);
+	if (!p)
+		return;
+	p->port = true;
+	snprintf(p->id, sizeof(p->id), "%s", r.sla->key);
+	p->del = true;
+	submit(api, req, p);
+}
+
+/* A port's change is on disk: made real, and answered. */
+static void port_stored(struct api *api, struct api_pending *p)
+{
+	const struct sla *e = &p->sla.dir[SLA_EGRESS], *in = &p->sla.dir[SLA_INGRESS];
+
+	if (p->del) {
+		control_clear_port_sla(api->ctl, p->id);
+		log_info("sla deleted port=%s", log_q(p->id));
+		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+		return;
+	}
+	if (control_set_port_sla(api->ctl, p->id, &p->sla)) {
+		respond_error(p->req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+			      "stored, but out of memory applying it; it applies after a restart");
+		return;
+	}
+	control_note_port_absence(api->ctl, p->id, p->absent_since, p->absent_since);
+	log_info("sla set port=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64
+		 " ingress=%s ingress_min_bps=%" PRIu64 " ingress_min_pps=%" PRIu64,
+		 log_q(p->id), e->priority, e->weight, e->min_bps, e->min_pps,
+		 sla_spec_has_ingress(&p->sla) ? "set" : "default", in->min_bps, in->min_pps);
+	http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+			  sla_spec_to_json(&p->sla));
+}
+
 /* The store has written (or failed to write) a change: make it real, then answer. */
 static void on_stored(void *cookie, int rc, void *arg)
 {
@@ -615,7 +815,8 @@ static void on_stored(void *cookie, int rc, void *arg)
 
 	if (p->background) { /* memory changed when it was queued: only a failure to say */
 		if (rc)
-			log_error("state not written vm=%s change=%s err=%s", log_q(p->id),
+			log_error("state not written %s=%s change=%s err=%s",
+				  p->port ? "port" : "vm", log_q(p->id),
 				  p->del ? "forgotten" : "absence", strerror(-rc));
 		free(p);
 		return;
@@ -633,7 +834,9 @@ static void on_stored(void *cookie, int rc, void *arg)
 		free(p);
 		return;
 	}
-	if (p->ack) {
+	if (p->port) {
+		port_stored(api, p);
+	} else if (p->ack) {
 		api->state_lost = false;
 		log_warn("state loss acknowledged: the agent is ready again");
 		http_respond(p->req, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
@@ -652,7 +855,8 @@ static void on_stored(void *cookie, int rc, void *arg)
 		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64
 			 " ingress=%s ingress_min_bps=%" PRIu64 " ingress_min_pps=%" PRIu64,
 			 log_q(p->id), e->priority, e->weight, e->min_bps, e->min_pps,
-			 sla_is_default(in) ? "default" : "set", in->min_bps, in->min_pps);
+			 sla_spec_has_ingress(&p->sla) ? "set" : "default", in->min_bps,
+			 in->min_pps);
 		http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
 				  sla_spec_to_json(&p->sla));
 	}
@@ -669,16 +873,16 @@ static void on_store_event(struct loop *loop, int fd, uint32_t events, void *arg
 
 /* ---- the SLAs of absent VMs ---- */
 
-static bool change_pending(const struct api *api, const char *id)
+static bool change_pending(const struct api *api, bool port, const char *id)
 {
 	for (const struct api_pending *p = api->pending; p; p = p->next)
-		if (!p->ack && !strcmp(p->id, id))
+		if (!p->ack && p->port == port && !strcmp(p->id, id))
 			return true;
 	return false;
 }
 
 /* The agent's own change to the store, answered to nobody: sla NULL forgets. */
-static int background(struct api *api, const char *id, const struct sla_spec *sla,
+static int background(struct api *api, bool port, const char *id, const struct sla_spec *sla,
 		      int64_t absent_since)
 {
 	struct api_pending *p = calloc(1, sizeof(*p));
@@ -687,12 +891,13 @@ static int background(struct api *api, const char *id, const struct sla_spec *sl
 	if (!p)
 		return -ENOMEM;
 	p->background = true;
+	p->port = port;
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->del = !sla;
 	if (sla)
 		p->sla = *sla;
 	p->absent_since = absent_since;
-	rc = store_submit(api->store, p->id, sla, absent_since, p);
+	rc = store_submit(api->store, port ? STORE_PORT : STORE_VM, p->id, sla, absent_since, p);
 	if (rc)
 		free(p);
 	return rc;
@@ -718,19 +923,27 @@ void api_period(struct api *api)
 	for (size_t i = 0; i < n; i++) {
 		const struct control_absence *a = &due[i];
 
-		if (change_pending(api, a->id))
+		if (change_pending(api, a->port, a->id))
 			continue; /* the request's answer records it */
 		if (a->forget) {
-			if (background(api, a->id, NULL, 0))
+			if (background(api, a->port, a->id, NULL, 0))
 				continue;
-			log_info("sla forgotten, its vm absent too long vm=%s absent_s=%" PRId64
+			log_info("sla forgotten, its %s absent too long %s=%s absent_s=%" PRId64
 				 " forget_absent_after_s=%u",
-				 log_q(a->id), now - a->absent_since,
-				 api->cfg->forget_absent_after_s);
-			control_forget_sla(api->ctl, a->id); /* its record goes with it */
+				 a->port ? "port" : "vm", a->port ? "port" : "vm", log_q(a->id),
+				 now - a->absent_since, api->cfg->forget_absent_after_s);
+			if (a->port)
+				control_forget_port_sla(api->ctl, a->id);
+			else
+				control_forget_sla(api->ctl, a->id); /* its record goes with it */
 			continue;
 		}
-		if (!background(api, a->id, &a->sla, a->absent_since))
+		if (background(api, a->port, a->id, &a->sla, a->absent_since))
+			continue;
+		if (a->port)
+			control_note_port_absence(api->ctl, a->id, a->absent_since,
+						  a->absent_since);
+		else
 			control_note_absence(api->ctl, a->id, a->absent_since, a->absent_since);
 	}
 	free(due);
@@ -748,13 +961,20 @@ enum route {
 	R_VMS,
 	R_VM,
 	R_SLA,
-	R_STATS
+	R_STATS,
+	R_PORTS,
+	R_PORT,
+	R_PORT_SLA,
+	R_PORT_STATS
 };
 
-/* Splits the path; *id points into buf for /vms/{id}[/sla|/stats]. */
+/* Splits the path; *id points into buf for /vms/{id}[/sla|/stats] and
+ * /ports/{port}[/sla|/stats]. */
 static enum route route_of(const char *path, char *buf, size_t size, const char **id)
 {
 	char *slash;
+	bool port;
+	size_t skip;
 
 	*id = NULL;
 	if (!strcmp(path, "/healthz"))
@@ -769,23 +989,31 @@ static enum route route_of(const char *path, char *buf, size_t size, const char 
 		return R_METRICS;
 	if (!strcmp(path, "/vms") || !strcmp(path, "/vms/"))
 		return R_VMS;
-	if (strncmp(path, "/vms/", 5) || strlen(path + 5) >= size)
+	if (!strcmp(path, "/ports") || !strcmp(path, "/ports/"))
+		return R_PORTS;
+	port = !strncmp(path, "/ports/", 7);
+	skip = port ? 7 : 5;
+	if ((!port && strncmp(path, "/vms/", 5)) || strlen(path + skip) >= size)
 		return R_NONE;
-	strcpy(buf, path + 5);
+	strcpy(buf, path + skip);
 	*id = buf;
 	slash = strchr(buf, '/');
 	if (slash)
 		*slash = '\0';
 	http_url_unescape(buf); /* split first: a %2F in the id is the id's */
 	if (!slash)
-		return R_VM;
+		return port ? R_PORT : R_VM;
 	http_url_unescape(slash + 1);
-	return !strcmp(slash + 1, "sla") ? R_SLA : !strcmp(slash + 1, "stats") ? R_STATS : R_NONE;
+	if (!strcmp(slash + 1, "sla"))
+		return port ? R_PORT_SLA : R_SLA;
+	return !strcmp(slash + 1, "stats") ? (port ? R_PORT_STATS : R_STATS) : R_NONE;
 }
 
 static const char *allowed_methods(enum route r)
 {
-	return r == R_SLA ? "GET, HEAD, PUT, DELETE" : r == R_STATE_ACK ? "POST" : "GET, HEAD";
+	return r == R_SLA || r == R_PORT_SLA ? "GET, HEAD, PUT, DELETE"
+	       : r == R_STATE_ACK	     ? "POST"
+					     : "GET, HEAD";
 }
 
 static void handle(struct http_request *req, void *arg)
@@ -803,7 +1031,8 @@ static void handle(struct http_request *req, void *arg)
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
-	mutating = (r == R_SLA && (!strcmp(method, "PUT") || !strcmp(method, "DELETE"))) ||
+	mutating = ((r == R_SLA || r == R_PORT_SLA) &&
+		    (!strcmp(method, "PUT") || !strcmp(method, "DELETE"))) ||
 		   (r == R_STATE_ACK && !strcmp(method, "POST"));
 	if ((!get || r == R_STATE_ACK) && !mutating) {
 		snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: %s", method,
@@ -838,9 +1067,13 @@ static void handle(struct http_request *req, void *arg)
 		return;
 	}
 	if (id && !valid_id(id)) {
-		respond_error(req, MHD_HTTP_BAD_REQUEST, "id",
-			      "a VM id is 1 to 63 bytes of UTF-8 without control characters "
-			      "(percent-encoded in the path)");
+		bool port = r == R_PORT || r == R_PORT_SLA || r == R_PORT_STATS;
+
+		respond_error(req, MHD_HTTP_BAD_REQUEST, port ? "port" : "id",
+			      port ? "a port key is 1 to 63 bytes of UTF-8 without control "
+				     "characters (percent-encoded in the path)"
+				   : "a VM id is 1 to 63 bytes of UTF-8 without control characters "
+				     "(percent-encoded in the path)");
 		return;
 	}
 	switch (r) {
@@ -870,9 +1103,24 @@ static void handle(struct http_request *req, void *arg)
 		if (get)
 			get_sla(api, req, id);
 		else if (!strcmp(method, "PUT"))
-			put_sla(api, req, id);
+			put_sla(api, req, false, id);
 		else
 			delete_sla(api, req, id);
+		break;
+	case R_PORTS:
+		get_ports(api, req);
+		break;
+	case R_PORT:
+	case R_PORT_STATS:
+		get_port(api, req, id, r == R_PORT_STATS);
+		break;
+	case R_PORT_SLA:
+		if (get)
+			get_port_sla(api, req, id);
+		else if (!strcmp(method, "PUT"))
+			put_sla(api, req, true, id);
+		else
+			delete_port_sla(api, req, id);
 		break;
 	case R_NONE:
 		break;

@@ -25,6 +25,9 @@ static json_t *seen_json(const struct rate *r, bool seen)
 
 static json_t *summary_json(const struct delay_summary *s);
 static json_t *seconds_json(double ns);
+static json_t *limited_json(const struct snap_side *sd);
+static void absence_json(const struct snapshot *s, json_t *obj, bool absent, int64_t since,
+			 bool has_sla);
 
 /* A vif's delay (over the period and since found) and jitter; null when not measured. */
 static void vif_delay_json(const struct snap_vif *vif, json_t **delay, json_t **jitter)
@@ -89,20 +92,31 @@ static json_t *ingress_json(const struct snap_side *sd)
 			 "dropped", rate_json(&sd->rates.dropped), "limited", limited_json(sd));
 }
 
-static json_t *vif_json(const struct snap_vif *vif, bool seen)
+/* Where the SLA in force on a vif comes from: its port's own, its VM's, or the default. */
+static const char *sla_from(const struct snapshot *s, const struct snap_vif *vif)
+{
+	return vif->port >= 0 ? "port" : s->vms[vif->vm].has_sla ? "vm" : "default";
+}
+
+static json_t *vif_json(const struct snapshot *s, const struct snap_vif *vif, bool seen)
 {
 	const struct snap_side *eg = &vif->side[SLA_EGRESS];
-	json_t *demand, *limit, *delay, *jitter;
+	json_t *demand, *limit, *delay, *jitter, *o;
 
 	side_alloc_json(eg, &demand, &limit);
 	vif_delay_json(vif, &delay, &jitter);
-	return json_pack(
-		"{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
-		"uplink", vif->uplink, "offered", seen_json(&eg->rates.offered, seen), "demand",
-		demand, "limit", limit, "passed", rate_json(&eg->rates.passed), "dropped",
-		seen_json(&eg->rates.dropped, seen), "delay", delay ? delay : json_null(),
-		"jitter_s", jitter ? jitter : json_null(), "ring", ring_json(eg), "limited",
-		limited_json(eg), "ingress", ingress_json(&vif->side[SLA_INGRESS]));
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
+		      "uplink", vif->uplink, "offered", seen_json(&eg->rates.offered, seen),
+		      "demand", demand, "limit", limit, "passed", rate_json(&eg->rates.passed),
+		      "dropped", seen_json(&eg->rates.dropped, seen), "delay",
+		      delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null(),
+		      "ring", ring_json(eg), "limited", limited_json(eg), "ingress",
+		      ingress_json(&vif->side[SLA_INGRESS]));
+	if (o) {
+		json_object_set_new(o, "mac", vif->mac[0] ? json_string(vif->mac) : json_null());
+		json_object_set_new(o, "sla_from", json_string(sla_from(s, vif)));
+	}
+	return o;
 }
 
 /* What the VM received over the last period, its vifs' ingress summed; null where no vif of
@@ -177,7 +191,7 @@ json_t *state_vm_json(const struct snapshot *s, const struct snap_vm *vm)
 	if (!vifs)
 		return NULL;
 	for (size_t i = 0; i < vm->n_vifs; i++) {
-		if (json_array_append_new(vifs, vif_json(&vm->vifs[i], !p->offered_na))) {
+		if (json_array_append_new(vifs, vif_json(s, &vm->vifs[i], !p->offered_na))) {
 			json_decref(vifs);
 			return NULL;
 		}
@@ -197,18 +211,8 @@ json_t *state_vm_json(const struct snapshot *s, const struct snap_vm *vm)
 		json_object_set_new(obj, "ingress", vm_ingress_json(vm));
 	if (obj && vm->domid >= 0)
 		json_object_set_new(obj, "domid", json_integer(vm->domid));
-	if (obj) { /* an absent VM: since when, and when its SLA is forgotten (null: never) */
-		uint32_t after = s->forget_absent_after_s;
-		bool absent = !vm->present && vm->absent_since;
-
-		json_object_set_new(obj, "absent_since",
-				    absent ? json_integer((json_int_t)vm->absent_since)
-					   : json_null());
-		json_object_set_new(obj, "forgotten_at",
-				    absent && after && vm->has_sla
-					    ? json_integer((json_int_t)(vm->absent_since + after))
-					    : json_null());
-	}
+	if (obj) /* an absent VM: since when, and when its SLA is forgotten (null: never) */
+		absence_json(s, obj, !vm->present, vm->absent_since, vm->has_sla);
 	return obj;
 }
 
@@ -252,4 +256,95 @@ json_t *state_report_json(const struct snapshot *s)
 	}
 	return json_pack("{s:I, s:I, s:o}", "tick", (json_int_t)s->tick, "t_ms",
 			 (json_int_t)(s->now_ns / 1000000u), "vms", vms);
+}
+
+/* The key a port is shown by: its SLA's, else its MAC, else its vif's id. */
+static const char *port_key(const struct port_ref *r)
+{
+	return r->sla ? r->sla->key : r->vif->mac[0] ? r->vif->mac : r->vif->id;
+}
+
+/* An absent holder's "absent_since" and "forgotten_at" (both null while present). */
+static void absence_json(const struct snapshot *s, json_t *obj, bool absent, int64_t since,
+			 bool has_sla)
+{
+	uint32_t after = s->forget_absent_after_s;
+
+	absent = absent && since;
+	json_object_set_new(obj, "absent_since",
+			    absent ? json_integer((json_int_t)since) : json_null());
+	json_object_set_new(obj, "forgotten_at",
+			    absent && after && has_sla ? json_integer((json_int_t)(since + after))
+						       : json_null());
+}
+
+json_t *state_port_json(const struct snapshot *s, const struct port_ref *r)
+{
+	const struct snap_vm *vm = r->vm;
+	const struct sla_spec *in_force = r->sla ? &r->sla->sla : &vm->sla_in_force;
+	json_t *o =
+		json_pack("{s:s, s:o, s:o, s:o, s:b, s:s, s:o}", "port", port_key(r), "vm",
+			  vm ? json_string(vm->id) : json_null(), "vif",
+			  r->vif ? vif_json(s, r->vif, !vm->period.offered_na) : json_null(), "mac",
+			  r->vif && r->vif->mac[0] ? json_string(r->vif->mac) : json_null(),
+			  "present", r->vif != NULL, "sla_from",
+			  r->sla	? "port"
+			  : vm->has_sla ? "vm"
+					: "default",
+			  "sla", sla_spec_to_json(in_force));
+
+	if (o)
+		absence_json(s, o, !r->vif, r->sla ? r->sla->absent_since : 0, r->sla != NULL);
+	return o;
+}
+
+json_t *state_ports_json(const struct snapshot *s)
+{
+	json_t *ports = json_array();
+
+	for (size_t i = 0; ports && i < s->n_vifs; i++) {
+		const struct snap_vif *v = &s->vifs[i];
+		struct port_ref r = { &s->vms[v->vm], v, v->port >= 0 ? &s->ports[v->port] : NULL };
+
+		if (json_array_append_new(ports, state_port_json(s, &r)))
+			goto fail;
+	}
+	for (size_t p = 0; ports && p < s->n_ports; p++) {
+		struct port_ref r = { NULL, NULL, &s->ports[p] };
+
+		if (s->ports[p].vif < 0 && json_array_append_new(ports, state_port_json(s, &r)))
+			goto fail;
+	}
+	return ports ? json_pack("{s:o}", "ports", ports) : NULL;
+fail:
+	json_decref(ports);
+	return NULL;
+}
+
+/* One direction's counts since the vif was found. */
+static json_t *totals_json(const struct snap_side *sd, bool seen)
+{
+	const struct vif_counters *t = &sd->total;
+
+	if (!sd->attached)
+		return json_null();
+	return json_pack("{s:o, s:{s:I, s:I}, s:o, s:o}", "offered",
+			 seen ? json_pack("{s:I, s:I}", "packets", (json_int_t)t->offered_pkts,
+					  "bytes", (json_int_t)t->offered_bytes)
+			      : json_null(),
+			 "passed", "packets", (json_int_t)t->passed_pkts, "bytes",
+			 (json_int_t)t->passed_bytes, "dropped",
+			 seen ? json_pack("{s:I, s:I}", "packets", (json_int_t)t->dropped_pkts,
+					  "bytes", (json_int_t)t->dropped_bytes)
+			      : json_null(),
+			 "limited", limited_json(sd));
+}
+
+json_t *state_port_stats_json(const struct snapshot *s, const struct port_ref *r)
+{
+	bool seen = !s->passed_only;
+
+	return json_pack("{s:s, s:s, s:o, s:o}", "port", port_key(r), "vif", r->vif->id, "egress",
+			 totals_json(&r->vif->side[SLA_EGRESS], seen), "ingress",
+			 totals_json(&r->vif->side[SLA_INGRESS], true));
 }

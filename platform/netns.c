@@ -53,6 +53,8 @@ struct link {
 	uint32_t master;      /* 0: none */
 	uint32_t peer;	      /* IFLA_LINK: the peer's ifindex (in its namespace) */
 	int32_t peer_netnsid; /* -1: same namespace */
+	unsigned char mac[6];
+	bool has_mac; /* IFLA_ADDRESS was an Ethernet address */
 };
 
 struct links {
@@ -108,6 +110,10 @@ static int parse_link(const struct nlmsghdr *nlh, struct link *l)
 	l->peer = tb[IFLA_LINK] ? mnl_attr_get_u32(tb[IFLA_LINK]) : 0;
 	l->peer_netnsid =
 		tb[IFLA_LINK_NETNSID] ? (int32_t)mnl_attr_get_u32(tb[IFLA_LINK_NETNSID]) : -1;
+	if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == sizeof(l->mac)) {
+		memcpy(l->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), sizeof(l->mac));
+		l->has_mac = true;
+	}
 	if (tb[IFLA_LINKINFO]) {
 		rtnl_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
 		if (info[IFLA_INFO_KIND])
@@ -520,6 +526,8 @@ static int scan_one(struct netns *ns, const struct scan_ctx *c, const char *name
 		pv->netns_cookie = k->cookie;
 		pv->guest_ifindex = g->ifindex;
 		pv->host_ifindex = h->ifindex;
+		if (g->has_mac)
+			platform_mac_format(g->mac, pv->mac);
 	}
 	return 0;
 }

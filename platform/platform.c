@@ -3,6 +3,8 @@
  */
 #include "platform.h"
 
+#include <ctype.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,40 @@ const char *platform_name_problem(const char *name)
 			return "a name with a control character";
 	}
 	return NULL;
+}
+
+bool platform_mac_parse(const char *text, char out[PLATFORM_MAC_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out[0] = '\0';
+	if (strlen(text) != PLATFORM_MAC_LEN - 1)
+		return false;
+	for (int i = 0; i < PLATFORM_MAC_LEN - 1; i++) {
+		char c = (char)tolower((unsigned char)text[i]);
+
+		if (i % 3 == 2) {
+			if (c != ':' && c != '-')
+				return false;
+			c = ':';
+		} else if (!strchr(hex, c) || !c) {
+			return false;
+		}
+		out[i] = c;
+	}
+	out[PLATFORM_MAC_LEN - 1] = '\0';
+	if (text[2] != text[5] || text[2] != text[8] || text[2] != text[11] ||
+	    text[2] != text[14]) {
+		out[0] = '\0'; /* one separator throughout */
+		return false;
+	}
+	return true;
+}
+
+void platform_mac_format(const unsigned char mac[6], char out[PLATFORM_MAC_LEN])
+{
+	snprintf(out, PLATFORM_MAC_LEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
 }
 
 int platform_scan_refuse(struct platform_scan *scan, const char *name, const char *why)

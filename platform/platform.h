@@ -8,11 +8,13 @@
 #define DBAVM_PLATFORM_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define PLATFORM_ID_MAX 64
 #define PLATFORM_UUID_LEN 37
+#define PLATFORM_MAC_LEN 18 /* "aa:bb:cc:dd:ee:ff" and its NUL */
 
 struct platform_vif {
 	char id[PLATFORM_ID_MAX];    /* "vif<domid>.<devid>", or the host ifname */
@@ -24,6 +26,10 @@ struct platform_vif {
 	uint64_t netns_cookie;	/* its SO_NETNS_COOKIE */
 	uint32_t guest_ifindex; /* the guest end's ifindex in that namespace */
 	uint32_t host_ifindex;	/* the host end's ifindex in the driver domain */
+	/* The guest's MAC address on it, lowercase with colons (what a port is known by across
+	 * restarts and migrations: Xen's backend `mac` node, the guest end's address); "": not
+	 * known. */
+	char mac[PLATFORM_MAC_LEN];
 };
 
 struct platform_vm {
@@ -75,6 +81,11 @@ int platform_scan_start(struct platform_scan *scan, const struct platform_host *
  * longer name is never cut, for two names cut alike would be one VM), valid UTF-8, with no
  * control character (C0, DEL, C1). */
 const char *platform_name_problem(const char *name);
+/* text as a MAC address in canonical form (six two-digit hex octets, separated by colons or
+ * dashes, any case) into out, lowercase with colons; false (out "") when it is not one. */
+bool platform_mac_parse(const char *text, char out[PLATFORM_MAC_LEN]);
+/* Six octets as a canonical MAC address. */
+void platform_mac_format(const unsigned char mac[6], char out[PLATFORM_MAC_LEN]);
 /* Appends vm to the scan, which takes its vifs (freed on failure); a VM whose id
  * platform_name_problem refuses is recorded as refused instead. 0 or -ENOMEM. */
 int platform_scan_add_vm(struct platform_scan *scan, struct platform_vm *vm);

@@ -240,8 +240,8 @@ static int load_steps(struct ctx *c, const char *vpath, const json_t *vif, struc
 static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct scenario *sc,
 		     struct scenario_vm *svm)
 {
-	static const char *const keys[] = { "id", "uplink", "demand", NULL };
-	const json_t *arr, *v;
+	static const char *const keys[] = { "id", "uplink", "mac", "demand", NULL };
+	const json_t *arr, *v, *mac;
 	size_t i;
 	int rc;
 
@@ -261,6 +261,10 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 		    (rc = get_name(c, path, v, "id", sv->desc.id, sizeof(sv->desc.id))) ||
 		    (rc = get_name(c, path, v, "uplink", sv->desc.uplink, sizeof(sv->desc.uplink))))
 			return rc;
+		mac = json_object_get(v, "mac");
+		if (mac && (!json_is_string(mac) ||
+			    !platform_mac_parse(json_string_value(mac), sv->desc.mac)))
+			return fail(c, path, "mac is not a MAC address (aa:bb:cc:dd:ee:ff)");
 		for (u = 0; u < sc->n_uplinks && strcmp(sc->uplinks[u].name, sv->desc.uplink); u++)
 			;
 		if (u == sc->n_uplinks)

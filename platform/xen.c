@@ -34,9 +34,10 @@
 
 /* A connected vif as the store describes it. */
 struct dom_vif {
-	char id[IFNAMSIZ];     /* vif<domid>.<devid> */
-	char host[IFNAMSIZ];   /* its netdev in dom0 */
-	char bridge[IFNAMSIZ]; /* "" when the store names none */
+	char id[IFNAMSIZ];	    /* vif<domid>.<devid> */
+	char host[IFNAMSIZ];	    /* its netdev in dom0 */
+	char bridge[IFNAMSIZ];	    /* "" when the store names none */
+	char mac[PLATFORM_MAC_LEN]; /* the backend's mac node, canonical; "": none, or not one */
 };
 
 /* A domain as the store described it at its last reading. */
@@ -488,7 +489,7 @@ vifs:
 	for (unsigned i = 0; devs && i < n; i++) {
 		long devid = xen_parse_id(devs[i]);
 		struct dom_vif *v = &d->vifs[d->n_vifs];
-		char state[8];
+		char state[8], mac[32];
 
 		if (devid < 0) {
 			warn_once(x, "vif skipped, bad devid in xenstore domid=%ld devid=%s", domid,
@@ -502,6 +503,9 @@ vifs:
 		if (read_str(x->xs, path, v->bridge, sizeof(v->bridge)))
 			v->bridge[0] = '\0';
 		xen_vif_id(v->id, (unsigned)domid, (unsigned)devid); /* both <= MAX_ID */
+		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/mac", domid, devid);
+		if (read_str(x->xs, path, mac, sizeof(mac)) || !platform_mac_parse(mac, v->mac))
+			v->mac[0] = '\0'; /* the port is then known by its vif id only */
 		/* Its netdev: netback's vif<domid>.<devid>, or what xl's vifname= made of it. */
 		snprintf(path, sizeof(path), BACKEND "/%ld/%ld/vifname", domid, devid);
 		if (read_str(x->xs, path, v->host, sizeof(v->host)) || !v->host[0])
@@ -536,6 +540,7 @@ static int vm_of(struct xen *x, struct scan_ctx *c, const struct dom *d, struct 
 		memcpy(pv->host_ifname, v->host, sizeof(v->host));
 		memcpy(pv->uplink, up, sizeof(up));
 		pv->host_ifindex = if_nametoindex(v->host);
+		memcpy(pv->mac, v->mac, sizeof(pv->mac));
 	}
 	return 0;
 }

@@ -42,9 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n; i++) {
 		size_t j = 0;
 
-		while (j < n_back && strcmp(back[j].id, e[i].id))
+		while (j < n_back && (back[j].kind != e[i].kind || strcmp(back[j].id, e[i].id)))
 			j++;
-		FUZZ_CHECK(j < n_back && !memcmp(&back[j].sla, &e[i].sla, sizeof(e[i].sla)));
+		FUZZ_CHECK(j < n_back && !memcmp(&back[j].sla, &e[i].sla, sizeof(e[i].sla)) &&
+			   back[j].absent_since == e[i].absent_since);
 	}
 	free(text);
 	free(e);

@@ -265,6 +265,18 @@ static const struct bad_call bad_calls[] = {
 	{ "POST", "/vms", TOKEN, JSON_CT, "{}", 405, NULL },
 	{ "PATCH", "/vms/vm1/sla", TOKEN, JSON_CT, "{}", 405, NULL },
 	{ "GET", "/nothing", NULL, NULL, NULL, 404, NULL },
+	/* Ports: the same answers as a VM's, for a port key. */
+	{ "PUT", "/ports/vif1.0/sla", TOKEN, JSON_CT, "{\"priority\":", 400, NULL },
+	{ "PUT", "/ports/vif1.0/sla", TOKEN, "text/plain", "{\"priority\":1}", 415, NULL },
+	{ "PUT", "/ports/vif1.0/sla", TOKEN, JSON_CT,
+	  "{\"priority\":1,\"ingress\":{\"priority\":1}}", 409, "ingress" },
+	{ "DELETE", "/ports/vif1.0/sla", NULL, NULL, NULL, 401, NULL },
+	{ "DELETE", "/ports/bad%0Aport/sla", TOKEN, NULL, NULL, 400, "port" },
+	{ "GET", "/ports/bad%0Aport", NULL, NULL, NULL, 400, "port" },
+	{ "GET", "/ports/bad%1Bport/stats", NULL, NULL, NULL, 400, "port" },
+	{ "GET", "/ports/vif1.0/other", NULL, NULL, NULL, 404, NULL },
+	{ "PATCH", "/ports/vif1.0/sla", TOKEN, JSON_CT, "{}", 405, NULL },
+	{ "POST", "/ports", TOKEN, JSON_CT, "{}", 405, NULL },
 	{ "GET", "/vms/vm1/other", NULL, NULL, NULL, 404, NULL },
 	/* Hostile bytes: a NUL must not cut the path; text that is not UTF-8 must still make a
 	 * JSON error, not a 500; a field is kept whole (62 'a' and an e-acute, 64 bytes). */
@@ -329,6 +341,9 @@ static void api_refuses_oversized_bodies(void **state)
 	agent_http(&main_agent, "PUT", "/vms/vm1/sla", TOKEN, JSON_CT, big, len, &r);
 	assert_int_equal(r.status, 413);
 	assert_non_null(strstr(r.body, "\"error\""));
+	reply_free(&r);
+	agent_http(&main_agent, "PUT", "/ports/vif1.0/sla", TOKEN, JSON_CT, big, len, &r);
+	assert_int_equal(r.status, 413);
 	reply_free(&r);
 	/* The agent still serves. */
 	assert_int_equal(call(&main_agent, "GET", "/healthz", NULL, NULL, NULL), 200);
@@ -405,10 +420,139 @@ static void api_sla_waits_for_its_vm_and_survives_restart(void **state)
 	agent_cleanup(&a);
 }
 
+/* A port's limit, as GET /ports/{port} shows it, once it reads want (within 100 periods). */
+static json_int_t port_limit_bps(const struct agent_proc *a, const char *port, json_int_t want)
+{
+	char path[96];
+	json_int_t got = -1;
+
+	snprintf(path, sizeof(path), "/ports/%s", port);
+	for (int i = 0; i < 100 && got != want; i++) {
+		json_t *j = get_ok(a, path, NULL);
+
+		got = jint(j, "vif.limit.bps");
+		json_decref(j);
+		if (got != want)
+			sleep_ms(50);
+	}
+	return got;
+}
+
+/*
+ * Ports as SLA objects: found by vif id or MAC (any case, dashes), an SLA of their own (kept
+ * under the MAC) that makes the port a unit of its own while the VM's SLA covers its other
+ * vif, admission per port, an SLA ahead of its port by MAC only, a MAC two vifs carry refused
+ * as ambiguous, and the port SLAs kept across a restart.
+ */
+static void api_port_slas(void **state)
+{
+	const char *vm_sla = "{\"priority\":1,\"bandwidth\":{\"max_bps\":200000000}}";
+	const char *port_sla = "{\"priority\":0,\"bandwidth\":{\"min_bps\":10000000,"
+			       "\"max_bps\":50000000}}";
+	static struct agent_proc a;
+	json_t *j;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(
+		agent_start(&a, "ports.json", "--token-file", a.token_file, "--period", "50", NULL),
+		0);
+	j = get_ok(&a, "/ports", NULL);
+	assert_int_equal(json_array_size(json_object_get(j, "ports")), 5);
+	json_decref(j);
+	j = get_ok(&a, "/ports/02-00-00-00-01-01", NULL); /* dashes, and found by its MAC */
+	assert_string_equal(json_string_value(json_object_get(j, "vm")), "web");
+	assert_string_equal(json_string_value(json_object_get(j, "port")), "02:00:00:00:01:01");
+	assert_string_equal(json_string_value(json_object_get(j, "sla_from")), "default");
+	json_decref(j);
+	j = get_ok(&a, "/ports/vif3.1", NULL); /* no MAC: known by its vif id */
+	assert_string_equal(json_string_value(json_object_get(j, "port")), "vif3.1");
+	assert_true(json_is_null(json_object_get(j, "mac")));
+	json_decref(j);
+	j = get_ok(&a, "/ports/vif1.1/stats", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "vif")), "vif1.1");
+	assert_true(json_is_null(json_object_get(j, "ingress"))); /* the sim holds no ingress */
+	json_decref(j);
+	assert_int_equal(call(&a, "GET", "/ports/vif1.1/sla", NULL, NULL, NULL), 404);
+	assert_int_equal(call(&a, "GET", "/ports/nosuch", NULL, NULL, NULL), 404);
+	assert_int_equal(call(&a, "GET", "/ports/02:00:00:00:02:00", NULL, NULL, NULL), 409);
+	assert_int_equal(call(&a, "GET", "/ports/02:00:00:00:02:00/stats", NULL, NULL, NULL), 409);
+	assert_int_equal(call(&a, "GET", "/ports/02:00:00:00:02:00/sla", NULL, NULL, NULL), 409);
+	assert_int_equal(call(&a, "DELETE", "/ports/02:00:00:00:02:00/sla", TOKEN, NULL, NULL),
+			 409);
+	assert_int_equal(call(&a, "PUT", "/ports/02:00:00:00:02:00/sla", TOKEN, port_sla, NULL),
+			 409);
+	assert_int_equal(call(&a, "GET", "/ports/%01/sla", NULL, NULL, NULL), 400);
+	assert_int_equal(call(&a, "PUT", "/ports/vif1.1/sla", NULL, port_sla, NULL), 401);
+
+	/* The VM's SLA splits over both its vifs; then the port's own takes vif1.1 out of it. */
+	assert_int_equal(call(&a, "PUT", "/vms/web/sla", TOKEN, vm_sla, NULL), 201);
+	assert_int_equal(call(&a, "PUT", "/ports/VIF1.1/sla", TOKEN, port_sla, NULL), 404);
+	assert_int_equal(call(&a, "PUT", "/ports/vif1.1/sla", TOKEN, port_sla, NULL), 201);
+	assert_int_equal(call(&a, "PUT", "/ports/02:00:00:00:01:01/sla", TOKEN, port_sla, NULL),
+			 200);
+	assert_int_equal(port_limit_bps(&a, "vif1.1", 50000000), 50000000);
+	assert_int_equal(port_limit_bps(&a, "vif1.0", 200000000), 200000000);
+	j = get_ok(&a, "/ports/vif1.1", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "sla_from")), "port");
+	assert_int_equal(jint(j, "sla.bandwidth.min_bps"), 10000000);
+	assert_int_equal(jint(j, "vif.passed.bps") > 0, 1);
+	json_decref(j);
+	j = get_ok(&a, "/vms/web", NULL); /* and the VM shows where each vif's SLA comes from */
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "vifs"), 0), "sla_from")),
+			    "vm");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "vifs"), 1), "sla_from")),
+			    "port");
+	json_decref(j);
+	/* Admission: the port's guarantee on its own uplink. */
+	j = NULL;
+	assert_int_equal(call(&a, "PUT", "/ports/vif1.0/sla", TOKEN,
+			      "{\"priority\":0,\"bandwidth\":{\"min_bps\":2000000000}}", &j),
+			 409);
+	assert_string_equal(json_string_value(json_object_get(j, "field")), "bandwidth.min_bps");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "uplink eth0"));
+	json_decref(j);
+	/* Ahead of its port: by MAC only. */
+	assert_int_equal(call(&a, "PUT", "/ports/vif9.9/sla", TOKEN, port_sla, NULL), 404);
+	assert_int_equal(call(&a, "PUT", "/ports/02:00:00:00:09:09/sla", TOKEN, port_sla, NULL),
+			 201);
+	j = get_ok(&a, "/ports/02:00:00:00:09:09", NULL);
+	assert_true(json_is_false(json_object_get(j, "present")));
+	assert_true(json_is_integer(json_object_get(j, "absent_since")));
+	json_decref(j);
+	assert_int_equal(call(&a, "GET", "/ports/02:00:00:00:09:09/stats", NULL, NULL, NULL), 404);
+	j = get_ok(&a, "/ports", NULL);
+	assert_int_equal(json_array_size(json_object_get(j, "ports")), 6);
+	json_decref(j);
+
+	/* Kept across a restart, under the MAC. */
+	assert_int_equal(agent_stop(&a), 0);
+	assert_int_equal(
+		agent_start(&a, "ports.json", "--token-file", a.token_file, "--period", "50", NULL),
+		0);
+	j = get_ok(&a, "/ports/02:00:00:00:01:01/sla", NULL);
+	assert_int_equal(jint(j, "bandwidth.max_bps"), 50000000);
+	json_decref(j);
+	assert_int_equal(port_limit_bps(&a, "vif1.1", 50000000), 50000000);
+	assert_int_equal(call(&a, "GET", "/ports/02:00:00:00:09:09/sla", NULL, NULL, NULL), 200);
+
+	/* Deleted: the VM's SLA covers the vif again. */
+	assert_int_equal(call(&a, "DELETE", "/ports/vif1.1/sla", TOKEN, NULL, NULL), 204);
+	assert_int_equal(call(&a, "DELETE", "/ports/vif1.1/sla", TOKEN, NULL, NULL), 404);
+	j = get_ok(&a, "/ports/vif1.1", NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "sla_from")), "vm");
+	json_decref(j);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
 static void api_reads_can_require_the_token(void **state)
 {
-	static const char *const paths[] = { "/vms",  "/vms/vm1", "/vms/vm1/sla",
-					     "/host", "/metrics", "/vms/vm1/stats" };
+	static const char *const paths[] = { "/vms",   "/vms/vm1",	"/vms/vm1/sla",
+					     "/host",  "/metrics",	"/vms/vm1/stats",
+					     "/ports", "/ports/vif1.0", "/ports/vif1.0/stats" };
 	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
 
 	(void)state;
@@ -420,6 +564,7 @@ static void api_reads_can_require_the_token(void **state)
 		assert_int_equal(call(&a, "GET", paths[i], NULL, NULL, NULL), 401);
 		assert_int_equal(call(&a, "GET", paths[i], TOKEN, NULL, NULL), 200);
 	}
+	assert_int_equal(call(&a, "GET", "/ports/vif1.0/sla", NULL, NULL, NULL), 401);
 	assert_int_equal(call(&a, "GET", "/healthz", NULL, NULL, NULL), 200);
 	assert_int_equal(call(&a, "GET", "/readyz", NULL, NULL, NULL), 200);
 	assert_int_equal(agent_stop(&a), 0);
@@ -502,10 +647,18 @@ static void api_failed_write_answers_500_and_changes_nothing(void **state)
 	assert_int_equal(
 		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 0);
 	assert_int_equal(call(&a, "PUT", "/vms/vm1/sla", TOKEN, "{\"priority\":4}", NULL), 200);
+	assert_int_equal(call(&a, "PUT", "/ports/vif1.0/sla", TOKEN, "{\"priority\":3}", NULL),
+			 201);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", a.state_dir);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(call(&a, "PUT", "/vms/vm1/sla", TOKEN, "{\"priority\":5}", NULL), 500);
 	assert_int_equal(call(&a, "DELETE", "/vms/vm1/sla", TOKEN, NULL, NULL), 500);
+	assert_int_equal(call(&a, "PUT", "/ports/vif1.0/sla", TOKEN, "{\"priority\":5}", NULL),
+			 500);
+	assert_int_equal(call(&a, "DELETE", "/ports/vif1.0/sla", TOKEN, NULL, NULL), 500);
+	j = get_ok(&a, "/ports/vif1.0/sla", NULL);
+	assert_int_equal(jint(j, "priority"), 3);
+	json_decref(j);
 	j = get_ok(&a, "/vms/vm1/sla", NULL);
 	assert_int_equal(jint(j, "priority"), 4);
 	json_decref(j);
@@ -706,6 +859,7 @@ int main(void)
 		cmocka_unit_test(api_refuses_oversized_bodies),
 		cmocka_unit_test(api_allocation_follows_an_sla_within_two_periods),
 		cmocka_unit_test(api_sla_waits_for_its_vm_and_survives_restart),
+		cmocka_unit_test(api_port_slas),
 		cmocka_unit_test(api_reads_can_require_the_token),
 		cmocka_unit_test(api_corrupt_state_is_kept_aside_and_reported),
 		cmocka_unit_test(api_failed_write_answers_500_and_changes_nothing),

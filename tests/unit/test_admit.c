@@ -81,7 +81,7 @@ static void admit_counts_changes_in_flight(void **state)
 {
 	struct admit_refusal why;
 	struct sla_spec s = mins(300, 0), pend = mins(200, 0);
-	struct admit_change p[2] = { { "a", &pend }, { "b", NULL } };
+	struct admit_change p[2] = { { "a", &pend, false }, { "b", NULL, false } };
 
 	(void)state;
 	/* a is going down to 200: 800 free for b. */

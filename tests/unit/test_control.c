@@ -168,6 +168,63 @@ static void an_sla_reaches_the_enforcer(void **state)
 	assert_int_equal(v->last.bps, 20000000);
 }
 
+/* A port's own SLA: its vif becomes a unit of its own (its max, its class), its VM's SLA covers
+ * the VM's other vif alone; the port leaving makes it absent, due to be forgotten after
+ * --forget-absent-after; coming back, it is held again; deleted, the VM's SLA covers it. */
+static void a_port_sla_is_a_unit_of_its_own(void **state)
+{
+	struct dummy_host *x = *state;
+	struct sla_spec vm, port;
+	struct control_absence *due = NULL;
+	size_t n;
+
+	x->dp.vms[0].uplinks[0] = "up0";
+	x->dp.vms[0].uplinks[1] = "up0";
+	x->dp.changed = true;
+	tick(x);
+	sla_spec_default(&vm);
+	vm.dir[SLA_EGRESS].priority = 1;
+	vm.dir[SLA_EGRESS].max_bps = 30000000;
+	port = vm;
+	port.dir[SLA_EGRESS].priority = 0;
+	port.dir[SLA_EGRESS].max_bps = 5000000;
+	assert_int_equal(host_set_sla(&x->ctl.host, "a", &vm), 0);
+	assert_int_equal(control_set_port_sla(&x->ctl, "a-vif1", &port), 0);
+	tick(x);
+	assert_int_equal(dummy_find(&x->de, "a-vif1")->last.bps, 5000000);
+	assert_true(dummy_find(&x->de, "a-vif1")->last.own_sla);
+	assert_int_equal(dummy_find(&x->de, "a-vif")->last.bps, 30000000); /* all the VM's */
+	assert_ptr_equal(host_find_port(&x->ctl.host, "a-vif1")->vif->vm,
+			 host_find_vm(&x->ctl.host, "a"));
+	/* Nothing due while it is there. */
+	assert_int_equal(control_absences(&x->ctl, 100, &due), 0);
+	x->ctl.host.forget_absent_after_s = 60;
+	x->dp.vms[0].present = false;
+	x->dp.changed = true;
+	tick(x);
+	assert_null(host_find_port(&x->ctl.host, "a-vif1")->vif);
+	int64_t since = host_find_port(&x->ctl.host, "a-vif1")->absent_since;
+
+	assert_true(since > 0);
+	n = control_absences(&x->ctl, since + 60, &due);
+	assert_int_equal(n, 2); /* the VM's SLA and the port's */
+	for (size_t i = 0; i < n; i++)
+		if (due[i].port) {
+			assert_string_equal(due[i].id, "a-vif1");
+			assert_true(due[i].forget);
+		}
+	free(due);
+	x->dp.vms[0].present = true;
+	x->dp.changed = true;
+	tick(x);
+	assert_int_equal(host_find_port(&x->ctl.host, "a-vif1")->absent_since, 0);
+	assert_int_equal(dummy_find(&x->de, "a-vif1")->last.bps, 5000000);
+	control_clear_port_sla(&x->ctl, "a-vif1");
+	tick(x);
+	assert_null(host_find_port(&x->ctl.host, "a-vif1"));
+	assert_int_equal(dummy_find(&x->de, "a-vif1")->last.bps, 15000000); /* half the VM's */
+}
+
 static void a_vm_vanishing_is_released(void **state)
 {
 	struct dummy_host *x = *state;
@@ -321,6 +378,8 @@ int main(void)
 						dummy_teardown),
 		cmocka_unit_test_setup_teardown(an_sla_reaches_the_enforcer, setup, dummy_teardown),
 		cmocka_unit_test_setup_teardown(a_vm_vanishing_is_released, setup, dummy_teardown),
+		cmocka_unit_test_setup_teardown(a_port_sla_is_a_unit_of_its_own, setup,
+						dummy_teardown),
 		cmocka_unit_test_setup_teardown(counters_become_rates_and_a_reset_is_not_traffic,
 						setup, dummy_teardown),
 		cmocka_unit_test_setup_teardown(metrics_show_the_model, setup, dummy_teardown),

@@ -91,7 +91,7 @@ static void change_many(struct store *st, const char *prefix, int from, int to, 
 			SLA_SPEC_EGRESS(1, 1, base + (uint64_t)i, SLA_UNLIMITED, 0, SLA_UNLIMITED);
 
 		snprintf(id, sizeof(id), "%s%d", prefix, i);
-		assert_int_equal(store_submit(st, id, del ? NULL : &s, 0, NULL), 0);
+		assert_int_equal(store_submit(st, STORE_VM, id, del ? NULL : &s, 0, NULL), 0);
 	}
 	for (int i = 0; i < 3000 && store_in_flight(st); i++) {
 		struct pollfd p = { store_event_fd(st), POLLIN, 0 };
@@ -122,7 +122,7 @@ static void store_a_put_appends_a_line(void **state)
 	assert_int_equal(store_open(dir, &st, &ld), 0);
 	store_compact_after(st, 64);
 	change_many(st, "a", 0, 1000, 0, false); /* past the compaction's 64 lines */
-	assert_int_equal(store_submit(st, "gone",
+	assert_int_equal(store_submit(st, STORE_VM, "gone",
 				      &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED),
 				      1700000000, NULL),
 			 0);
@@ -305,7 +305,7 @@ static void store_changes_survive_reopen_in_order(void **state)
 	for (intptr_t i = 0; i < 100; i++) {
 		snprintf(id, sizeof(id), "vm%d", (int)(i % 10));
 		s.dir[SLA_EGRESS].min_bps = (uint64_t)i;
-		assert_int_equal(store_submit(st, id, i % 10 == 9 && i > 50 ? NULL : &s,
+		assert_int_equal(store_submit(st, STORE_VM, id, i % 10 == 9 && i > 50 ? NULL : &s,
 					      i == 95 ? 1700000000 : 0, (void *)i),
 				 0);
 	}
@@ -368,8 +368,8 @@ static void store_keeps_both_directions_bursts_and_marks(void **state)
 		assert_int_equal(store_open(dir, &st, &ld), 0);
 		if (round) /* the next change compacts: the SLAs come back from a snapshot */
 			store_compact_after(st, 1);
-		assert_int_equal(store_submit(st, "vm1", &s, 0, (void *)0), 0);
-		assert_int_equal(store_submit(st, "vm2", &e, 0, (void *)1), 0);
+		assert_int_equal(store_submit(st, STORE_VM, "vm1", &s, 0, (void *)0), 0);
+		assert_int_equal(store_submit(st, STORE_VM, "vm2", &e, 0, (void *)1), 0);
 		wait_done(st, &d, 2 * (round + 1));
 		store_close(st);
 		assert_int_equal(store_open(dir, &st, &ld), 0);
@@ -382,12 +382,76 @@ static void store_keeps_both_directions_bursts_and_marks(void **state)
 		assert_false(spec_equal(find(&ld, "vm1"), &e));
 		store_close(st);
 	}
-	line = store_log_line("vm2", &e, 0, 0);
+	line = store_log_line(STORE_VM, "vm2", &e, 0, 0);
 	assert_non_null(line);
 	assert_null(strstr(line, "ingress"));
 	assert_null(strstr(line, "burst"));
 	assert_null(strstr(line, "dscp"));
 	free(line);
+}
+
+/* A port's SLA kept apart from a VM's of the same name, from the log and from a snapshot;
+ * its absence too; a snapshot without ports is the one written before ports had SLAs. */
+static const struct store_entry *find_kind(const struct store_load *ld, enum store_kind kind,
+					   const char *id)
+{
+	for (size_t i = 0; i < ld->n_entries; i++)
+		if (ld->entries[i].kind == kind && !strcmp(ld->entries[i].id, id))
+			return &ld->entries[i];
+	return NULL;
+}
+
+static void store_keeps_port_slas_apart_from_vms(void **state)
+{
+	struct store *st;
+	struct store_load ld;
+	struct done_log d = { 0 };
+	struct sla_spec vm = SLA_SPEC_EGRESS(1, 1, 0, 20000000, 0, SLA_UNLIMITED),
+			port = SLA_SPEC_EGRESS(0, 2, 1000000, 5000000, 0, SLA_UNLIMITED);
+	struct store_entry only_vm = { STORE_VM, "vm1", vm, 0 };
+	char *text, *line;
+	uint64_t gen;
+	size_t n;
+	struct store_entry *back;
+	char why[128];
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(store_open(dir, &st, &ld), 0);
+		if (round)
+			store_compact_after(st, 1);
+		/* the same key as a VM and as a port: two SLAs */
+		assert_int_equal(store_submit(st, STORE_VM, "02:00:00:00:00:01", &vm, 0, NULL), 0);
+		assert_int_equal(
+			store_submit(st, STORE_PORT, "02:00:00:00:00:01", &port, 1700000000, NULL),
+			0);
+		assert_int_equal(store_submit(st, STORE_PORT, "vif9.0", &port, 0, NULL), 0);
+		assert_int_equal(store_submit(st, STORE_PORT, "vif9.0", NULL, 0, NULL), 0);
+		wait_done(st, &d, 4 * (round + 1));
+		store_close(st);
+		assert_int_equal(store_open(dir, &st, &ld), 0);
+		assert_false(ld.recovered);
+		assert_int_equal(ld.n_entries, 2);
+		assert_true(spec_equal(&find_kind(&ld, STORE_VM, "02:00:00:00:00:01")->sla, &vm));
+		assert_true(
+			spec_equal(&find_kind(&ld, STORE_PORT, "02:00:00:00:00:01")->sla, &port));
+		assert_int_equal(find_kind(&ld, STORE_PORT, "02:00:00:00:00:01")->absent_since,
+				 1700000000);
+		assert_null(find_kind(&ld, STORE_PORT, "vif9.0"));
+		store_close(st);
+	}
+	line = store_log_line(STORE_PORT, "02:00:00:00:00:01", &port, 0, 0);
+	assert_non_null(strstr(line, "\"port\":\"02:00:00:00:00:01\""));
+	assert_null(strstr(line, "\"id\""));
+	free(line);
+	/* No port: no port key in the snapshot, and the CRC over the VMs' alone. */
+	text = store_serialize(&only_vm, 1, 7);
+	assert_null(strstr(text, "port"));
+	assert_int_equal(store_parse(text, strlen(text), &back, &n, &gen, why, sizeof(why)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(back[0].kind, STORE_VM);
+	free(back);
+	free(text);
 }
 
 /* The only generation unusable: kept aside byte for byte, the loss said at this start and
@@ -410,8 +474,8 @@ static void store_keeps_a_corrupt_file_aside_and_the_loss_until_acked(void **sta
 	assert_int_equal(ld.n_entries, 0);
 	assert_non_null(strstr(ld.why, "kept aside as slas.json.corrupt-"));
 	assert_non_null(strstr(ld.why, "state lost"));
-	store_submit(st, "vm2", &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED), 0,
-		     NULL);
+	store_submit(st, STORE_VM, "vm2",
+		     &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED), 0, NULL);
 	wait_done(st, &d, 1);
 	assert_int_equal(d.rc[0], 0);
 	snprintf(cmd, sizeof(cmd),
@@ -508,8 +572,8 @@ static void store_failed_write_reports_and_changes_nothing(void **state)
 	assert_int_equal(store_open(sub, &st, &ld), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sub);
 	assert_int_equal(system(cmd), 0);
-	store_submit(st, "vm1", &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED), 0,
-		     NULL);
+	store_submit(st, STORE_VM, "vm1",
+		     &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED), 0, NULL);
 	wait_done(st, &d, 1);
 	assert_true(d.rc[0] < 0);
 	store_close(st);
@@ -541,6 +605,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			store_keeps_a_corrupt_file_aside_and_the_loss_until_acked, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_a_put_appends_a_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(store_keeps_port_slas_apart_from_vms, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(store_survives_each_file_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_says_where_a_file_is_bad_not_what_it_holds,
 						setup, teardown),
