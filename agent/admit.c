@@ -66,18 +66,26 @@ static u128 eff_min(uint64_t min, uint64_t max, uint64_t floor, size_t k)
 	return max != SLA_UNLIMITED && m > max ? max : m;
 }
 
-static size_t vifs_on_uplink(const struct snap_vm *vm, uint32_t u)
+/* Whether the VM's vif v is in the split of the VM's SLA: not under a port SLA of its own,
+ * and not `skip` (the vif a port SLA being checked is about to take out of it). */
+static bool in_split(const struct snap_vif *v, const struct snap_vif *skip)
+{
+	return v->port < 0 && v != skip;
+}
+
+static size_t vifs_on_uplink(const struct snap_vm *vm, uint32_t u, const struct snap_vif *skip)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		k += vm->vifs[i].uplink_index == u && vm->vifs[i].port < 0;
+		k += vm->vifs[i].uplink_index == u && in_split(&vm->vifs[i], skip);
 	return k;
 }
 
 /* How many of the VM's vifs draw on the host's packet budget (on an uplink without one of
  * its own); an absent VM will with one. */
-static size_t vifs_on_host_pps(const struct snapshot *h, const struct snap_vm *vm)
+static size_t vifs_on_host_pps(const struct snapshot *h, const struct snap_vm *vm,
+			       const struct snap_vif *skip)
 {
 	size_t k = 0;
 
@@ -85,7 +93,7 @@ static size_t vifs_on_host_pps(const struct snapshot *h, const struct snap_vm *v
 		return 1;
 	for (size_t i = 0; i < vm->n_vifs; i++)
 		k += h->uplinks[vm->vifs[i].uplink_index].cfg.capacity_pps == 0 &&
-		     vm->vifs[i].port < 0;
+		     in_split(&vm->vifs[i], skip);
 	return k;
 }
 
@@ -100,7 +108,8 @@ static u128 side_eff_min(const struct snapshot *h, const struct sla *s, int res_
 
 /* How many of its vifs draw on the host's budget in their ingress direction: all of them (one
  * for a VM not on the host yet), where the enforcer holds ingress; else none. */
-static size_t vifs_in_on_host_pps(const struct snapshot *h, const struct snap_vm *vm)
+static size_t vifs_in_on_host_pps(const struct snapshot *h, const struct snap_vm *vm,
+				  const struct snap_vif *skip)
 {
 	size_t k = 0;
 
@@ -109,7 +118,7 @@ static size_t vifs_in_on_host_pps(const struct snapshot *h, const struct snap_vm
 	if (!vm || !vm->present || vm->n_vifs == 0)
 		return 1;
 	for (size_t i = 0; i < vm->n_vifs; i++)
-		k += vm->vifs[i].port < 0;
+		k += in_split(&vm->vifs[i], skip);
 	return k;
 }
 
@@ -119,14 +128,14 @@ static size_t vifs_in_on_host_pps(const struct snapshot *h, const struct snap_vm
  * all its vifs share.
  */
 static u128 vm_eff_min(const struct snapshot *h, const struct snap_vm *vm, const struct sla_spec *s,
-		       int res_pps, int dir, size_t k)
+		       int res_pps, int dir, size_t k, const struct snap_vif *skip)
 {
 	if (!s)
 		return 0;
 	if (dir >= 0)
 		return side_eff_min(h, &s->dir[dir], res_pps, k);
 	return side_eff_min(h, &s->dir[SLA_EGRESS], res_pps, k) +
-	       side_eff_min(h, &s->dir[SLA_INGRESS], res_pps, vifs_in_on_host_pps(h, vm));
+	       side_eff_min(h, &s->dir[SLA_INGRESS], res_pps, vifs_in_on_host_pps(h, vm, skip));
 }
 
 static bool pending_seen_before(const struct admit_change *p, size_t i)
@@ -168,9 +177,9 @@ static int port_uplink(const struct snapshot *h, const struct snap_port *p)
 /* Guarantees on a pool from every holder but `self` (a VM's id, or self_port: a port's key).
  * pool: an uplink index for bps (in direction dir) or for an uplink's own pps budget;
  * host_pps: the host's packet budget. */
-static u128 committed(const struct snapshot *h, const char *self, bool self_port, int res_pps,
-		      int dir, uint32_t pool, bool host_pps, const struct admit_change *pending,
-		      size_t n)
+static u128 committed(const struct snapshot *h, const char *self, bool self_port,
+		      const struct snap_vif *skip, int res_pps, int dir, uint32_t pool,
+		      bool host_pps, const struct admit_change *pending, size_t n)
 {
 	u128 sum = 0;
 
@@ -198,11 +207,11 @@ static u128 committed(const struct snapshot *h, const char *self, bool self_port
 		if (!self_port && !strcmp(vm->id, self))
 			continue;
 		if (host_pps)
-			k = vifs_on_host_pps(h, vm);
+			k = vifs_on_host_pps(h, vm, skip);
 		else
-			k = vm->present ? vifs_on_uplink(vm, pool) : 0;
+			k = vm->present ? vifs_on_uplink(vm, pool, skip) : 0;
 		sum += vm_eff_min(h, vm, effective(vm->id, vm, pending, n), res_pps,
-				  host_pps ? -1 : dir, k);
+				  host_pps ? -1 : dir, k, skip);
 	}
 	/* VMs that exist only as pending PUTs are absent: they draw on the host's packets. */
 	if (host_pps && res_pps)
@@ -212,7 +221,7 @@ static u128 committed(const struct snapshot *h, const char *self, bool self_port
 			    !pending_seen_before(pending, i) && pending[i].sla)
 				sum += vm_eff_min(h, NULL,
 						  effective(pending[i].id, NULL, pending, n), 1, -1,
-						  1);
+						  1, NULL);
 	return sum;
 }
 
@@ -233,6 +242,7 @@ static int refuse(struct admit_refusal *why, const char *field, const char *what
 struct ask {
 	const char *self; /* the VM's id or the port's key */
 	bool port;
+	const struct snap_vif *skip; /* a port's vif, out of its VM's split once it has its SLA */
 	u128 asked, now;
 	bool egress_no_more; /* on the host's budget: its egress side asks no more than now */
 };
@@ -257,7 +267,8 @@ static int check(const struct snapshot *h, const struct ask *a, int res_pps, int
 	if (host_pps && a->egress_no_more)
 		dir = SLA_INGRESS;
 	at = dir == SLA_INGRESS ? "ingress." : "";
-	used = committed(h, a->self, a->port, res_pps, dir, pool, host_pps, pending, n_pending);
+	used = committed(h, a->self, a->port, a->skip, res_pps, dir, pool, host_pps, pending,
+			 n_pending);
 	if (used + a->asked <= cap)
 		return 0;
 	if (host_pps)
@@ -279,27 +290,58 @@ static int check_pool(const struct snapshot *h, const char *id, const struct sna
 {
 	int d = host_pps ? -1 : dir;
 	const struct sla_spec *now = effective(id, vm, pending, n_pending);
-	struct ask a = { id, false, vm_eff_min(h, vm, sla, res_pps, d, k),
-			 vm_eff_min(h, vm, now, res_pps, d, k),
+	struct ask a = { id,
+			 false,
+			 NULL,
+			 vm_eff_min(h, vm, sla, res_pps, d, k, NULL),
+			 vm_eff_min(h, vm, now, res_pps, d, k, NULL),
 			 now && side_eff_min(h, &sla->dir[SLA_EGRESS], res_pps, k) <=
 					 side_eff_min(h, &now->dir[SLA_EGRESS], res_pps, k) };
 
 	return check(h, &a, res_pps, dir, pool, host_pps, cap, pending, n_pending, why);
 }
 
-/* One pool for the port SLA kept under key, its vif on uplink u (-1: not on the host). */
-static int check_port_pool(const struct snapshot *h, const char *key, int u,
-			   const struct sla_spec *sla, int res_pps, int dir, uint32_t pool,
+/* What the VM's SLA guarantees the vif `v` on a pool now: what the VM's guarantee there falls
+ * by when v leaves its split (its share, or the floor). */
+static u128 share_of(const struct snapshot *h, const struct snap_vm *vm, const struct snap_vif *v,
+		     const struct admit_change *pending, size_t n, int res_pps, int dir,
+		     uint32_t pool, bool host_pps)
+{
+	const struct sla_spec *s = effective(vm->id, vm, pending, n);
+	size_t with, without;
+
+	if (host_pps) {
+		with = vifs_on_host_pps(h, vm, NULL);
+		without = vifs_on_host_pps(h, vm, v);
+	} else {
+		with = vifs_on_uplink(vm, pool, NULL);
+		without = vifs_on_uplink(vm, pool, v);
+	}
+	return vm_eff_min(h, vm, s, res_pps, host_pps ? -1 : dir, with, NULL) -
+	       vm_eff_min(h, vm, s, res_pps, host_pps ? -1 : dir, without, v);
+}
+
+/* One pool for the port SLA kept under key, its vif `at` (NULL: not on the host) on uplink u
+ * (-1). A port under its VM's SLA holds its share of it there now. */
+static int check_port_pool(const struct snapshot *h, const char *key, const struct port_ref *at,
+			   int u, const struct sla_spec *sla, int res_pps, int dir, uint32_t pool,
 			   bool host_pps, uint64_t cap, const struct admit_change *pending,
 			   size_t n_pending, struct admit_refusal *why)
 {
 	const struct sla_spec *now = port_effective(key, find_port(h, key), pending, n_pending);
 	int k_eg = u < 0 || h->uplinks[u].cfg.capacity_pps == 0;
-	struct ask a = { key, true, port_eff_min(h, u, sla, res_pps, dir, pool, host_pps),
+	bool in_vm = at->vif && at->vif->port < 0;
+	struct ask a = { key,
+			 true,
+			 in_vm ? at->vif : NULL,
+			 port_eff_min(h, u, sla, res_pps, dir, pool, host_pps),
 			 port_eff_min(h, u, now, res_pps, dir, pool, host_pps),
 			 now && side_eff_min(h, &sla->dir[SLA_EGRESS], res_pps, k_eg) <=
 					 side_eff_min(h, &now->dir[SLA_EGRESS], res_pps, k_eg) };
 
+	if (in_vm && !now)
+		a.now = share_of(h, at->vm, at->vif, pending, n_pending, res_pps, dir, pool,
+				 host_pps);
 	return check(h, &a, res_pps, dir, pool, host_pps, cap, pending, n_pending, why);
 }
 
@@ -312,13 +354,13 @@ int admit_port_sla(const struct snapshot *h, const char *key, const struct port_
 
 	memset(why, 0, sizeof(*why));
 	for (int d = 0; u >= 0 && d < n_dirs && !rc; d++)
-		rc = check_port_pool(h, key, u, sla, 0, d, (uint32_t)u, false,
+		rc = check_port_pool(h, key, at, u, sla, 0, d, (uint32_t)u, false,
 				     h->uplinks[u].cfg.capacity_bps, pending, n_pending, why);
 	if (!rc)
-		rc = check_port_pool(h, key, u, sla, 1, SLA_EGRESS, 0, true, h->host_capacity_pps,
-				     pending, n_pending, why);
+		rc = check_port_pool(h, key, at, u, sla, 1, SLA_EGRESS, 0, true,
+				     h->host_capacity_pps, pending, n_pending, why);
 	if (!rc && u >= 0)
-		rc = check_port_pool(h, key, u, sla, 1, SLA_EGRESS, (uint32_t)u, false,
+		rc = check_port_pool(h, key, at, u, sla, 1, SLA_EGRESS, (uint32_t)u, false,
 				     h->uplinks[u].cfg.capacity_pps, pending, n_pending, why);
 	return rc;
 }
@@ -335,13 +377,15 @@ int admit_sla(const struct snapshot *h, const char *id, const struct sla_spec *s
 		id = vm->id; /* the id may have been a UUID or domid */
 	for (int d = 0; d < n_dirs && !rc; d++)
 		for (uint32_t u = 0; on_host && !rc && u < h->n_uplinks; u++)
-			rc = check_pool(h, id, vm, sla, 0, d, u, false, vifs_on_uplink(vm, u),
+			rc = check_pool(h, id, vm, sla, 0, d, u, false, vifs_on_uplink(vm, u, NULL),
 					h->uplinks[u].cfg.capacity_bps, pending, n_pending, why);
 	if (!rc)
-		rc = check_pool(h, id, vm, sla, 1, SLA_EGRESS, 0, true, vifs_on_host_pps(h, vm),
-				h->host_capacity_pps, pending, n_pending, why);
+		rc = check_pool(h, id, vm, sla, 1, SLA_EGRESS, 0, true,
+				vifs_on_host_pps(h, vm, NULL), h->host_capacity_pps, pending,
+				n_pending, why);
 	for (uint32_t u = 0; on_host && !rc && u < h->n_uplinks; u++)
-		rc = check_pool(h, id, vm, sla, 1, SLA_EGRESS, u, false, vifs_on_uplink(vm, u),
-				h->uplinks[u].cfg.capacity_pps, pending, n_pending, why);
+		rc = check_pool(h, id, vm, sla, 1, SLA_EGRESS, u, false,
+				vifs_on_uplink(vm, u, NULL), h->uplinks[u].cfg.capacity_pps,
+				pending, n_pending, why);
 	return rc;
 }

@@ -29,6 +29,7 @@ struct ctl {
 	char token_why[PATH_MAX + 64]; /* why there is no token, when there is none */
 	char cacert[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
 	bool json;  /* print the agent's JSON as it is */
+	bool port;  /* the sla commands name a port (dbavmctl port ...), not a VM */
 	bool quiet; /* ctl_call keeps its complaint in err, and does not print it */
 	char err[1024];
 };

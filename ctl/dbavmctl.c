@@ -35,7 +35,9 @@ static const char usage[] =
 	"RATE|unlimited]\n"
 	"             [--min-pps RATE] [--max-pps RATE|unlimited]\n"
 	"  sla rm VM\n"
+	"  port get|set|rm PORT ...  the same for a port's own SLA (PORT: its vif or MAC)\n"
 	"  vms\n"
+	"  ports\n"
 	"  host\n"
 	"  top [-d SECONDS] [-n FRAMES] [-b]\n"
 	"RATE: a number, then k, M, G or T (10^3 .. 10^12): 150M, 1.5G, 20k\n";
@@ -246,7 +248,7 @@ static int get(struct ctl *c, const char *what, const char *path, const char *ar
 static void vm_path(const struct ctl *c, char *out, size_t len, const char *vm, const char *tail)
 {
 	char *esc = curl_easy_escape(c->curl, vm, 0);
-	snprintf(out, len, "/vms/%s%s", esc ? esc : "", tail);
+	snprintf(out, len, "/%s/%s%s", c->port ? "ports" : "vms", esc ? esc : "", tail);
 	curl_free(esc);
 }
 
@@ -300,12 +302,12 @@ static void print_side(const char *name, json_t *side)
 }
 
 /* The SLA: what the VM sends on its row, what it receives (where set) on the next. */
-static void print_sla(const char *vm, json_t *sla)
+static void print_sla(const struct ctl *c, const char *vm, json_t *sla)
 {
 	json_t *in = json_object_get(sla, "ingress");
 
-	printf("%-20s %8s %6s %10s %10s %10s %10s\n", "VM", "PRIORITY", "WEIGHT", "MIN", "MAX",
-	       "MIN-PPS", "MAX-PPS");
+	printf("%-20s %8s %6s %10s %10s %10s %10s\n", c->port ? "PORT" : "VM", "PRIORITY",
+	       "WEIGHT", "MIN", "MAX", "MIN-PPS", "MAX-PPS");
 	print_side(vm, sla);
 	if (json_is_object(in))
 		print_side("  receiving", in);
@@ -324,7 +326,7 @@ static int sla_get(struct ctl *c, const char *vm)
 	if (c->json)
 		print_json(sla);
 	else
-		print_sla(vm, sla);
+		print_sla(c, vm, sla);
 	json_decref(sla);
 	return CTL_OK;
 }
@@ -497,7 +499,7 @@ static int sla_set(struct ctl *c, const char *vm, int argc, char **argv)
 		print_json(answer);
 	} else {
 		printf("%s: SLA %s\n", vm, status == 201 ? "set" : "replaced");
-		print_sla(vm, answer);
+		print_sla(c, vm, answer);
 	}
 out:
 	json_decref(edit);
@@ -515,6 +517,8 @@ static int sla_rm(struct ctl *c, const char *vm)
 	int rc = ctl_call(c, "DELETE", path, NULL, &status, &answer);
 	if (!rc && status != 204)
 		rc = ctl_refused(c, vm, status, answer);
+	else if (!rc && c->port)
+		printf("%s: the port's SLA removed; its VM's SLA covers it\n", vm);
 	else if (!rc)
 		printf("%s: SLA removed; the default applies (priority 7, no guarantee, no "
 		       "maximum)\n",
@@ -592,6 +596,48 @@ static int vms(struct ctl *c)
 	}
 	printf("(bit/s, and packets/s where it says PPS; over the last period; the SLA's figures "
 	       "are of what the VM sends)\n");
+	json_decref(all);
+	return CTL_OK;
+}
+
+/* Every port (vif) and where its SLA comes from. */
+static int ports(struct ctl *c)
+{
+	json_t *all, *p;
+	size_t i;
+	int rc = get(c, "ports", "/ports", "ports", &all);
+	if (rc)
+		return rc;
+	if (c->json) {
+		print_json(all);
+		json_decref(all);
+		return CTL_OK;
+	}
+	printf("%-20s %-20s %-15s %-7s %4s %8s %8s %8s %8s\n", "PORT", "VM", "VIF", "SLA", "PRIO",
+	       "MAX", "LIMIT", "SENT", "RECEIVED");
+	json_array_foreach(json_object_get(all, "ports"), i, p) {
+		char a[16], b[16], d[16], r[16];
+		if (!json_is_true(json_object_get(p, "present"))) {
+			printf("%-20s %-20s %-15s %-7s %4d %8s  (not on this host; the SLA waits "
+			       "for "
+			       "it)\n",
+			       ctl_str(p, "port"), "-", "-", ctl_str(p, "sla_from"),
+			       (int)ctl_num(p, "sla.priority", -1),
+			       ctl_rate(a, sizeof a, p, "sla.bandwidth.max_bps"));
+			continue;
+		}
+		if (json_is_object(json_object_get(json_object_get(p, "vif"), "ingress")))
+			ctl_rate(r, sizeof r, p, "vif.ingress.passed.bps");
+		else
+			snprintf(r, sizeof r, "n/a");
+		printf("%-20s %-20s %-15s %-7s %4d %8s %8s %8s %8s\n", ctl_str(p, "port"),
+		       ctl_str(p, "vm"), ctl_str(json_object_get(p, "vif"), "id"),
+		       ctl_str(p, "sla_from"), (int)ctl_num(p, "sla.priority", -1),
+		       ctl_rate(a, sizeof a, p, "sla.bandwidth.max_bps"),
+		       ctl_rate(b, sizeof b, p, "vif.limit.bps"),
+		       ctl_rate(d, sizeof d, p, "vif.passed.bps"), r);
+	}
+	printf("(bit/s over the last period; SLA: the port's own, its VM's, or the default)\n");
 	json_decref(all);
 	return CTL_OK;
 }
@@ -802,8 +848,9 @@ static bool is_command(int nargs, char **args)
 {
 	const char *cmd = args[0], *sub = nargs > 1 ? args[1] : "";
 
-	bool ok = (!strcmp(cmd, "vms") || !strcmp(cmd, "host")) ? nargs == 1
-		  : !strcmp(cmd, "sla")
+	bool ok = (!strcmp(cmd, "vms") || !strcmp(cmd, "host") || !strcmp(cmd, "ports"))
+			  ? nargs == 1
+		  : !strcmp(cmd, "sla") || !strcmp(cmd, "port")
 			  ? (nargs == 3 && (!strcmp(sub, "get") || !strcmp(sub, "rm"))) ||
 				    (nargs >= 3 && !strcmp(sub, "set"))
 			  : !strcmp(cmd, "top");
@@ -840,8 +887,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dbavmctl: out of memory\n");
 		return CTL_UNREACHABLE;
 	}
+	c.port = !strcmp(cmd, "port");
 	if (!strcmp(cmd, "vms"))
 		rc = vms(&c);
+	else if (!strcmp(cmd, "ports"))
+		rc = ports(&c);
 	else if (!strcmp(cmd, "host"))
 		rc = host(&c);
 	else if (!strcmp(cmd, "top"))

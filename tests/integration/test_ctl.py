@@ -67,7 +67,8 @@ def main():
              "vifs": [{"id": "vif1.0", "uplink": "eth0", "demand": demand}]},
             {"id": "vm2", "sla": {"priority": 1, "bandwidth": {"min_bps": 600000000}},
              "vifs": [{"id": "vif2.0", "uplink": "eth0", "demand": demand}]},
-            {"id": "vm3", "vifs": [{"id": "vif3.0", "uplink": "eth1", "demand": demand}]},
+            {"id": "vm3", "vifs": [{"id": "vif3.0", "uplink": "eth1", "mac": "02:00:00:00:03:00",
+                                    "demand": demand}]},
             {"id": "vm4", "sla": {"priority": 1, "bandwidth": {"min_bps": 2000000000}},
              "vifs": [{"id": "vif4.0", "uplink": "eth1", "demand": [
                  {"t_ms": 0, "bps": 2000000000, "frame_bytes": 1500}]}]}]}))
@@ -147,6 +148,30 @@ def main():
           "naming ingress, nothing changed",
           rc == 1 and "409" in err and "ingress" in err and sla_of(url, "vm3") == before,
           (rc, err))
+    # ---- a port's own SLA: by its MAC, shown in ports ----
+    rc, out, err = ctl("--url", url, "--token-file", token, "port", "set",
+                       "02-00-00-00-03-00", "--priority", "2", "--max", "300M")
+    rc2, out2, err2 = ctl("--url", url, "--json", "port", "get", "vif3.0")
+    got = json.loads(out2) if rc2 == 0 else None
+    check("port set by MAC: the port's own SLA, read back by its vif",
+          rc == 0 and "set" in out and "PORT" in out and got and got["priority"] == 2 and
+          got["bandwidth"]["max_bps"] == 300000000, (rc, out, err, rc2, out2, err2))
+    def port_row():
+        rc, out, err = ctl("--url", url, "ports")
+        row = [ln.split() for ln in out.splitlines() if ln.startswith("02:00:00:00:03:00")]
+        return (rc, out, err, row[0]) if row and row[0][3] == "port" else None
+    got = wait_for(port_row, 10)
+    check("ports: the port, its VM, vif, where its SLA comes from, its max and its limit",
+          got and got[0] == 0 and got[3][1:6] == ["vm3", "vif3.0", "port", "2", "300M"],
+          got)
+    rc, out, err = ctl("--url", url, "--token-file", token, "port", "rm", "vif3.0")
+    rc2, out2, err2 = ctl("--url", url, "port", "get", "vif3.0")
+    check("port rm: its VM's SLA covers it again; port get then says 404",
+          rc == 0 and "VM's SLA" in out and rc2 == 1 and "404" in err2, (out, err, err2))
+    rc, out, err = ctl("--url", url, "--token-file", token, "port", "set", "nosuch",
+                       "--max", "1M")
+    check("port set for a port not here by a key that is not a MAC: exit 1, the agent's 404",
+          rc == 1 and "404" in err and "MAC" in err, (rc, err))
     rc, out, err = ctl("--url", url, "vms")
     check("vms: what each VM received is n/a where the enforcer does not hold ingress",
           rc == 0 and "RECEIVED" in out and "n/a" in out, out)

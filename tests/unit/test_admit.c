@@ -77,6 +77,41 @@ static void admit_fits_what_is_free_on_the_uplink(void **state)
 	assert_int_equal(admit_sla(snap(), "a", &s, NULL, 0, &why), 0);
 }
 
+/* A port's SLA: its vif leaves its VM's split (the VM's guarantee there is freed for it), it
+ * counts on its own uplink, others' ports count against a VM, and an absent port draws on the
+ * host's packet budget. eth0 holds a (600) and b: 400 free. */
+static void admit_port_slas(void **state)
+{
+	struct admit_refusal why;
+	struct port_ref at;
+	struct sla_spec s = mins(1000, 0);
+
+	(void)state;
+	assert_int_equal(snapshot_lookup_port(snap(), "a-vif", &at, NULL), 1);
+	/* a's only vif on eth0: its 600 are freed when the port takes it, so 1000 fits... */
+	assert_int_equal(admit_port_sla(snap(), "a-vif", &at, &s, NULL, 0, &why), 0);
+	/* ... but not for b's vif, where a's 600 stay. */
+	assert_int_equal(snapshot_lookup_port(snap(), "b-vif", &at, NULL), 1);
+	assert_int_equal(admit_port_sla(snap(), "b-vif", &at, &s, NULL, 0, &why), -EBUSY);
+	assert_non_null(strstr(why.msg, "uplink eth0: 400 of 1000"));
+	s = mins(400, 0);
+	assert_int_equal(admit_port_sla(snap(), "b-vif", &at, &s, NULL, 0, &why), 0);
+	/* Set, it counts against a VM raising its own. */
+	assert_int_equal(control_set_port_sla(&x.ctl, "b-vif", &s), 0);
+	s = mins(601, 0);
+	assert_int_equal(admit_sla(snap(), "a", &s, NULL, 0, &why), -EBUSY);
+	/* An absent port (by MAC): only its packets, on the host's budget (500; a 300, c's on
+	 * eth1's own, away 100: 100 free). */
+	memset(&at, 0, sizeof(at));
+	s = mins(0, 101);
+	assert_int_equal(admit_port_sla(snap(), "02:00:00:00:00:01", &at, &s, NULL, 0, &why),
+			 -EBUSY);
+	assert_string_equal(why.field, "packet_rate.min_pps");
+	s = mins(5000, 100);
+	assert_int_equal(admit_port_sla(snap(), "02:00:00:00:00:01", &at, &s, NULL, 0, &why), 0);
+	control_clear_port_sla(&x.ctl, "b-vif"); /* the next test's host as it was */
+}
+
 static void admit_counts_changes_in_flight(void **state)
 {
 	struct admit_refusal why;
@@ -183,6 +218,7 @@ int main(void)
 		cmocka_unit_test(admit_packets_on_the_host_budget),
 		cmocka_unit_test(admit_packets_on_an_uplinks_own_budget),
 		cmocka_unit_test(admit_absent_vm_has_no_uplink_to_fill),
+		cmocka_unit_test(admit_port_slas),
 		cmocka_unit_test(admit_counts_every_vifs_floor),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
