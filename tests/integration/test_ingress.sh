@@ -15,7 +15,10 @@
 #       (dbavm_vif_limited_*): the packets the bit rate limit dropped, none by the packet rate,
 #       and the time it bound, the flood's 4 s (within a period or two); a TCP flow held at its
 #       limit (queued, not dropped) counts its time too;
-#   (f) the agent stopped: no qdisc of its left on the host ends.
+#   (f) a port's own SLA, PUT by the MAC the platform reports for vm2's vif (the guest end's
+#       address): what vm2 receives held at the port's ingress max while its VM SLA stays,
+#       and its VM's SLA again once the port's is deleted;
+#   (g) the agent stopped: no qdisc of its left on the host ends.
 # Rates are compared as the frames on the wire: the limits count whole frames (a UDP payload
 # of L bytes is a frame of L + 42; a full TCP segment carries 1448 bytes in 1514).
 #   test_ingress.sh DBAVMD TOP
@@ -234,7 +237,41 @@ else
 	within "vm1 ingress: seconds the bit rate bound during a 4 s flood" "$got" 4 8
 fi
 
-echo "== (f) the agent stopped: its hooks and shapers gone from the host ends"
+echo "== (f) a port's own SLA, by the MAC of vm2's guest end"
+guest_mac=$(ip -n dbavm-vm2 -o link show | awk -F'link/ether ' '/link\/ether/ { split($2, a, " "); print a[1]; exit }')
+mac=$(curl -sf "$api/ports/dbavm-vif2" | jq -r .mac || true)
+case $guest_mac in
+??:??:??:??:??:??) expect "vm2's port: the MAC of its guest end" "$mac" "$guest_mac" ;;
+*) bad "vm2's guest end: no MAC read ($guest_mac)" ;;
+esac
+port_put() { # PORT JSON
+	code=$(curl -s -o "$dir/put.json" -w '%{http_code}' -X PUT "$api/ports/$1/sla" \
+		-H "$auth" -H 'Content-Type: application/json' -d "$2")
+}
+port_put "$(echo "$mac" | tr 'a-f:' 'A-F-')" '{"ingress":{"priority":1,"bandwidth":{"max_bps":25000000}}}'
+expect "PUT /ports/{MAC in capitals, dashes}/sla" "$code" 201
+got=$(curl -sf "$api/ports/dbavm-vif2" | jq -c '[.port, .sla_from, .sla.ingress.bandwidth.max_bps]')
+expect "the port's SLA, kept under its MAC" "$got" "[\"$mac\",\"port\",25000000]"
+api_record GET /ports
+api_record GET "/ports/$mac"
+api_record GET "/ports/$mac/sla"
+api_record GET "/ports/$mac/stats"
+settle
+tcp_to 2 5 1
+got=$(tcp_frames "$dir/in_tcp2.json")
+if need "vm2 received TCP under its port's SLA" "$got"; then
+	above "vm2 received TCP under its port's ingress max of 25 Mbit/s, frames" "$got" 23750000
+	below "vm2 received TCP, held at its port's 25 Mbit/s" "$got" 25500000
+fi
+got=$(curl -sf "$api/vms/dbavm-vm2/sla" | jq -c .ingress.bandwidth.max_bps)
+expect "vm2's own SLA unchanged beside its port's" "$got" 60000000
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$api/ports/$mac/sla" -H "$auth")
+expect "DELETE the port's SLA" "$code" 204
+settle
+got=$(curl -sf "$api/ports/dbavm-vif2" | jq -c '[.sla_from, .vif.ingress.limit.bps]')
+expect "the port back under its VM's SLA (ingress limit 60 Mbit/s)" "$got" '["vm",60000000]'
+
+echo "== (g) the agent stopped: its hooks and shapers gone from the host ends"
 kill "$agent" && wait "$agent" || true
 agent=""
 for i in 1 2 3; do
