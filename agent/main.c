@@ -121,9 +121,27 @@ static int run_loop(struct agent *a)
 		snprintf(why, sizeof(why), "--state-dir %s: %s", a->cfg->state_dir, load.why);
 		return usage_error(why);
 	}
+	const struct snapshot *snap = control_snapshot(a->ctl);
+
+	if (!snap) {
+		log_error("out of memory");
+		return 1;
+	}
 	for (size_t i = 0; i < load.n_entries; i++) {
 		const struct store_entry *e = &load.entries[i];
 		int64_t since = e->absent_since ? e->absent_since : (int64_t)time(NULL);
+		const char *kind = e->kind == STORE_PORT ? "port" : "vm";
+
+		/* Taken as stored (the next enforcer may hold it), but said: the API refuses such
+		 * an SLA under this enforcer, and here it is in force only in part. */
+		if (sla_spec_has_ingress(&e->sla) && !snap->holds_ingress)
+			log_warn("stored sla has an ingress side this enforcer does not hold: "
+				 "not enforced %s=%s enforcer=%s",
+				 kind, log_q(e->id), a->info.enforcer);
+		if (e->sla.dscp_set && !snap->marks_dscp)
+			log_warn("stored sla has a dscp mark this enforcer does not write: not "
+				 "enforced %s=%s enforcer=%s",
+				 kind, log_q(e->id), a->info.enforcer);
 
 		/* Absent until a scan shows it; since when the store says, or (present when last
 		 * written, or not known) from now. */

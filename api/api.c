@@ -479,9 +479,11 @@ static void put_parsed(struct api *api, struct http_request *req, bool port, con
 	}
 	if (!snap->holds_ingress && sla_spec_has_ingress(&sla)) {
 		/* Taken and not held would be a limit, or a guarantee, that is not there. */
-		respond_error(req, MHD_HTTP_CONFLICT, "ingress",
-			      "this host's enforcer does not hold what a VM receives (ingress): "
-			      "only netfront does; the SLA's ingress side must be left out");
+		respond_error(
+			req, MHD_HTTP_CONFLICT, "ingress",
+			"this host's enforcer does not hold what a VM receives (ingress): "
+			"only netfront and vif-police do; the SLA's ingress side must be left "
+			"out");
 		return;
 	}
 	if (!snap->marks_dscp && sla.dscp_set) {

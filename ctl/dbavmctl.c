@@ -306,8 +306,8 @@ static void print_sla(const struct ctl *c, const char *vm, json_t *sla)
 {
 	json_t *in = json_object_get(sla, "ingress");
 
-	printf("%-20s %8s %6s %10s %10s %10s %10s\n", c->port ? "PORT" : "VM", "PRIORITY",
-	       "WEIGHT", "MIN", "MAX", "MIN-PPS", "MAX-PPS");
+	printf("%-20s %8s %6s %10s %10s %10s %10s\n", c->port ? "PORT" : "VM", "PRIORITY", "WEIGHT",
+	       "MIN", "MAX", "MIN-PPS", "MAX-PPS");
 	print_side(vm, sla);
 	if (json_is_object(in))
 		print_side("  receiving", in);

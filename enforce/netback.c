@@ -32,6 +32,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 
+#include "bpf_log.h"
 #include "enforcer.h"
 #include "log.h"
 #include "netback.skel.h"
@@ -416,6 +417,7 @@ int netback_open(struct enforcer *e, const struct platform_uplink *uplinks, size
 	nb->snap_keys = calloc(NETBACK_MAX_VIFS, sizeof(*nb->snap_keys));
 	nb->cls = calloc(NETBACK_MAX_VIFS, sizeof(*nb->cls));
 	nb->cls_seen = calloc(NETBACK_MAX_VIFS, sizeof(*nb->cls_seen));
+	bpf_log_route();
 	nb->skel = netback_bpf__open_and_load();
 	if (!nb->percpu || !nb->snap || !nb->snap_keys || !nb->cls || !nb->cls_seen || !nb->skel) {
 		rc = errno ? -errno : -ENOMEM;

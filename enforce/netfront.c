@@ -38,9 +38,12 @@
  * program sees the frame from its Ethernet header, as at egress, so the signature is the same
  * as at the uplink. Every vif is in the agent's own namespace there, so the ifindex alone
  * names it (netfront_tap in netfront.bpf.c). As vif-police the tap holds the limits too, and
- * drops what is over them there, after netback's copy: the paper's baseline.
+ * drops what is over them there, after netback's copy: the paper's baseline. vif-police holds
+ * what a VM receives as netfront does on netns, with netfront_host and its shaper on the
+ * vif's tc egress in dom0: ahead of netback's receive copy into the guest.
  */
 #include "netfront.h"
+#include "bpf_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,7 +130,8 @@ struct netfront {
 	struct delay_matcher *matcher; /* during drain only */
 	struct netfront_config cfg;    /* what the config map holds */
 	__u64 own_cookie;
-	bool tap; /* at tc ingress of the host end in dom0: the Xen tap, or vif-police */
+	bool tap;    /* at tc ingress of the host end in dom0: the Xen tap, or vif-police */
+	bool police; /* vif-police: the tap holds the limits, and ingress as netfront does */
 };
 
 struct nf_vif {
@@ -362,8 +366,8 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 
 	bool ingress = ev->dir == SLA_INGRESS;
 
-	if (ingress && nf->tap)
-		return -EOPNOTSUPP; /* holds_ingress is netfront's alone */
+	if (ingress && nf->tap && !nf->police)
+		return -EOPNOTSUPP; /* the measuring tap does not hold ingress */
 	if (nf->tap || ingress ? !d->host_ifindex
 			       : !d->guest_netns[0] || !d->netns_cookie || !d->guest_ifindex)
 		return -EINVAL; /* the platform did not say where the end to hook is */
@@ -395,8 +399,8 @@ static int nf_attach(struct enforcer *e, struct enf_vif *ev)
 		uint64_t t0 = loop_now_ns();
 
 		op = (struct hook_op){ nf, v, true };
-		rc = nf->tap   ? tap_hook(nf, v, true)
-		     : ingress ? hook_in_ns(&op)
+		rc = ingress   ? hook_in_ns(&op)
+		     : nf->tap ? tap_hook(nf, v, true)
 			       : in_netns(nf, d->guest_netns, hook_in_ns, &op);
 		log_debug("hook attached vm=%s vif=%s direction=%s rc=%d us=%" PRIu64,
 			  log_q(ev->vm), log_q(d->id), sla_dir_name[ev->dir], rc,
@@ -426,9 +430,9 @@ static void nf_detach(struct enforcer *e, struct enf_vif *ev)
 
 	if (!v)
 		return;
-	rc = nf->tap	  ? tap_hook(nf, v, false)
-	     : v->ingress ? hook_in_ns(&op)
-			  : in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
+	rc = v->ingress ? hook_in_ns(&op)
+	     : nf->tap	? tap_hook(nf, v, false)
+			: in_netns(nf, ev->desc->guest_netns, hook_in_ns, &op);
 	/* A device already gone took its hook and shaper with it. */
 	if (rc && rc != -ENOENT && rc != -ENODEV)
 		log_warn("netfront hook not removed vm=%s vif=%s direction=%s err=%s",
@@ -728,6 +732,8 @@ static int police_apply(struct enforcer *e, struct enf_vif *ev, const struct enf
 
 	if (!v)
 		return -ENOENT;
+	if (v->ingress) /* ahead of netback's copy into the guest: as netfront holds it */
+		return nf_apply(e, ev, l);
 	lim = limit_of(l->bps, l->pps, &l->shape);
 	if (lim.ns_per_pkt && l->pps && !l->shape.burst_pkts)
 		lim.burst_pkts_ns = police_burst_ns(lim.ns_per_pkt, POLICE_BATCH);
@@ -740,15 +746,27 @@ static int police_apply(struct enforcer *e, struct enf_vif *ev, const struct enf
 	return 0;
 }
 
+/* vif-police's retune: only what it receives is shaped (its egress drops, nothing waits). */
+static int police_retune(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
+{
+	struct nf_vif *v = ev->state;
+
+	return v && v->ingress ? nf_retune(e, ev, l) : 0;
+}
+
 static const struct enforcer_ops police_ops = {
 	.name = "vif-police",
 	.sees_offered = true, /* counts before its own drops */
 	.marks_dscp = true,   /* at the hook in dom0, after netback's copy */
+	/* On the vif's tc egress in dom0, before netback's receive copy into the guest, with
+	 * netfront's program (netfront_host) and shaper. */
+	.holds_ingress = true,
 	.attach = nf_attach,
 	.detach = nf_detach,
 	.sync = nf_sync,
 	.read_counters = nf_read_counters,
 	.apply = police_apply,
+	.retune = police_retune,
 	.close = nf_close,
 	.drain_samples = nf_drain_samples,
 };
@@ -806,7 +824,9 @@ static int open_as(struct enforcer *e, const struct enforcer_ops *ops, uint32_t 
 
 	if (!nf)
 		return -ENOMEM;
+	bpf_log_route();
 	nf->tap = tap;
+	nf->police = ops == &police_ops;
 	nf->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	nf->n_cpus = libbpf_num_possible_cpus();
 	rc = nf->own_netns < 0 ? -errno : nf->n_cpus <= 0 ? nf->n_cpus : own_cookie(nf);
@@ -825,7 +845,7 @@ static int open_as(struct enforcer *e, const struct enforcer_ops *ops, uint32_t 
 		bpf_program__set_autoload(tap ? nf->skel->progs.netfront_egress
 					      : nf->skel->progs.netfront_tap,
 					  false);
-		if (tap)
+		if (tap && ops != &police_ops) /* vif-police holds ingress with it */
 			bpf_program__set_autoload(nf->skel->progs.netfront_host, false);
 	}
 	if (nf->skel && netfront_bpf__load(nf->skel)) {

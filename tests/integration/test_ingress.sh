@@ -18,6 +18,8 @@
 #   (f) a port's own SLA, PUT by the MAC the platform reports for vm2's vif (the guest end's
 #       address): what vm2 receives held at the port's ingress max while its VM SLA stays,
 #       and its VM's SLA again once the port's is deleted;
+#       Then one VM with two ports under two port SLAs (a second veth for vm1, on another
+#       subnet): TCP from each port at once, each held within 5 % of its own port's limit;
 #   (g) the agent stopped: no qdisc of its left on the host ends.
 # Rates are compared as the frames on the wire: the limits count whole frames (a UDP payload
 # of L bytes is a frame of L + 42; a full TCP segment carries 1448 bytes in 1514).
@@ -270,6 +272,51 @@ expect "DELETE the port's SLA" "$code" 204
 settle
 got=$(curl -sf "$api/ports/dbavm-vif2" | jq -c '[.sla_from, .vif.ingress.limit.bps]')
 expect "the port back under its VM's SLA (ingress limit 60 Mbit/s)" "$got" '["vm",60000000]'
+
+echo "== (f) one VM, two ports, two SLAs"
+# vm1's second port: a veth on the bridge, its guest end eth1 at 198.18.1.1/24; the sink
+# answers on 198.18.1.254 as well (the same wire, another subnet: each port has its own route).
+ip link add dbavm-vif1b type veth peer name eth1 netns dbavm-vm1
+ip link set dbavm-vif1b master dbavm-br0 up
+ip -n dbavm-vm1 addr add 198.18.1.1/24 dev eth1
+ip -n dbavm-vm1 link set eth1 up
+sink_if=$(ip -n dbavm-sink -o link show | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2; exit }')
+ip -n dbavm-sink addr add 198.18.1.254/24 dev "$sink_if"
+n=0
+until [ "$(curl -sf "$api/ports/dbavm-vif1b" | jq -r .vm 2>/dev/null)" = dbavm-vm1 ]; do
+	n=$((n + 1))
+	[ "$n" -lt 100 ] || break
+	sleep 0.05
+done
+mac_a=$(curl -sf "$api/ports/dbavm-vif1" | jq -r .mac || true)
+mac_b=$(curl -sf "$api/ports/dbavm-vif1b" | jq -r .mac || true)
+port_put "$mac_a" '{"priority":1,"bandwidth":{"max_bps":20000000}}'
+expect "vm1's first port: its own SLA, 20 Mbit/s" "$code" 201
+port_put "$mac_b" '{"priority":1,"bandwidth":{"max_bps":10000000}}'
+expect "vm1's second port: its own SLA, 10 Mbit/s" "$code" 201
+settle
+for p in 1 2; do
+	ip netns exec dbavm-sink timeout 25 iperf3 -s -1 -J -p "570$p" >/dev/null 2>&1 &
+done
+sink_listening 5701 5702 || bad "iperf3 servers on 5701, 5702"
+ip netns exec dbavm-vm1 timeout 20 iperf3 -c 198.18.0.254 -p 5701 -t 7 -J \
+	--get-server-output >"$dir/port_a.json" 2>/dev/null &
+pa=$!
+ip netns exec dbavm-vm1 timeout 20 iperf3 -c 198.18.1.254 -p 5702 -t 7 -J \
+	--get-server-output >"$dir/port_b.json" 2>/dev/null &
+pb=$!
+wait "$pa" "$pb" || true
+got=$(bidir_median "$dir/port_a.json" '.server_output_json.intervals[].sum')
+need "vm1's first port, TCP" "$got" &&
+	within "vm1's first port, TCP frames at the sink vs its port's 20 Mbit/s" "$got" 20000000 5
+got=$(bidir_median "$dir/port_b.json" '.server_output_json.intervals[].sum')
+need "vm1's second port, TCP" "$got" &&
+	within "vm1's second port, TCP frames at the sink vs its port's 10 Mbit/s" "$got" 10000000 5
+for m in "$mac_a" "$mac_b"; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$api/ports/$m/sla" -H "$auth")
+	expect "DELETE port $m's SLA" "$code" 204
+done
+ip link del dbavm-vif1b
 
 echo "== (g) the agent stopped: its hooks and shapers gone from the host ends"
 kill "$agent" && wait "$agent" || true

@@ -225,6 +225,39 @@ static void a_port_sla_is_a_unit_of_its_own(void **state)
 	assert_int_equal(dummy_find(&x->de, "a-vif1")->last.bps, 15000000); /* half the VM's */
 }
 
+/* A VM SLA's split never takes a port SLA's guarantee: the VM's minimum goes whole to its
+ * other vif, the port keeps its own, and both directions split alike. */
+static void a_vm_split_leaves_a_port_its_guarantee(void **state)
+{
+	struct dummy_host *x = *state;
+	struct sla_spec vm, port;
+	const struct vif *v0, *v1;
+
+	x->dp.vms[0].uplinks[0] = "up0";
+	x->dp.vms[0].uplinks[1] = "up0";
+	x->dp.changed = true;
+	tick(x);
+	sla_spec_default(&vm);
+	vm.dir[SLA_EGRESS] = (struct sla){ 1, 1, 300000000, SLA_UNLIMITED, 0, SLA_UNLIMITED };
+	port = vm;
+	port.dir[SLA_EGRESS].min_bps = 200000000;
+	assert_int_equal(host_set_sla(&x->ctl.host, "a", &vm), 0);
+	assert_int_equal(control_set_port_sla(&x->ctl, "a-vif1", &port), 0);
+	for (int k = 0; k < 3; k++) {
+		dummy_traffic(x, "a-vif", 600000000);
+		dummy_traffic(x, "a-vif1", 600000000);
+		tick(x);
+	}
+	v0 = host_find_vm(&x->ctl.host, "a")->vifs[0];
+	v1 = host_find_vm(&x->ctl.host, "a")->vifs[1];
+	assert_string_equal(v1->desc.id, "a-vif1");
+	assert_int_equal(v0->side[SLA_EGRESS].alloc.min[ALLOC_BPS], 300000000);
+	assert_int_equal(v1->side[SLA_EGRESS].alloc.min[ALLOC_BPS], 200000000);
+	/* Both guaranteed, on a 1 Gbit/s uplink both offer 600 to: each gets at least its own. */
+	assert_true(v0->side[SLA_EGRESS].alloc.limit[ALLOC_BPS] >= 300000000);
+	assert_true(v1->side[SLA_EGRESS].alloc.limit[ALLOC_BPS] >= 200000000);
+}
+
 static void a_vm_vanishing_is_released(void **state)
 {
 	struct dummy_host *x = *state;
@@ -379,6 +412,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_sla_reaches_the_enforcer, setup, dummy_teardown),
 		cmocka_unit_test_setup_teardown(a_vm_vanishing_is_released, setup, dummy_teardown),
 		cmocka_unit_test_setup_teardown(a_port_sla_is_a_unit_of_its_own, setup,
+						dummy_teardown),
+		cmocka_unit_test_setup_teardown(a_vm_split_leaves_a_port_its_guarantee, setup,
 						dummy_teardown),
 		cmocka_unit_test_setup_teardown(counters_become_rates_and_a_reset_is_not_traffic,
 						setup, dummy_teardown),

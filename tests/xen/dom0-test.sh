@@ -413,6 +413,65 @@ expect "vif-police: DELETE vm$1's SLA" "$(del_sla "vm$1")" 204
 stop_agent
 }
 
+# vif-police holds what vm<I> receives on its vif's tc egress in dom0, ahead of netback's
+# receive copy into the guest (netfront's program and shaper): TCP from the sink received at
+# its ingress max; a UDP flood at twice it dropped there, the agent's ingress drops against
+# iperf3's lost; a port's own SLA put by the MAC the backend's mac node gives (vm2's), held the
+# same; the shaper gone from the vifs once the agent stops.
+in_metric() { # NAME I: vm<I>'s ingress series; fails if absent
+	api /metrics | awk -v k="$1{vm=\"vm$2\",vif=\"vif$(domid "$2").0\",direction=\"ingress\"}" \
+		'index($0, k " ") == 1 { print $2; f = 1 } END { exit !f }'
+}
+in_tcp() { # I T: the frames vm<I> received from the sink's TCP, Mbit/s, into /tmp/ri<I>
+	sink timeout $(($2 + 20)) iperf3 -c "198.18.0.1$1" -t "$2" -J >"/tmp/ji$1" 2>/dev/null
+	jq '.end.sum_received.bits_per_second * 1514 / 1448 / 1e6' "/tmp/ji$1" >"/tmp/ri$1" \
+		2>/dev/null || echo 0 >"/tmp/ri$1"
+}
+police_ingress_checks() {
+start_agent --enforcer vif-police
+wait_present 3 || bad "vif-police: $(present) domUs present, want 3"
+expect "vif-police holds ingress: PUT vm1's ingress max 8 Mbit/s" "$(curl -s -o /dev/null \
+	-w '%{http_code}' -m 5 -X PUT "$API/vms/vm1/sla" -H 'Authorization: Bearer s3cret' \
+	-H 'Content-Type: application/json' \
+	-d '{"priority":1,"ingress":{"priority":1,"bandwidth":{"max_bps":8000000}}}' |
+	sed 's/20[01]/2xx/')" 2xx
+sleep 0.5
+tc qdisc show dev "vif$(domid 1).0" | grep -q "htb db01: root" &&
+	ok "vif-police: the shaper on vm1's vif in dom0" ||
+	bad "vif-police: no shaper on vif$(domid 1).0: $(tc qdisc show dev "vif$(domid 1).0")"
+in_tcp 1 6
+within "vif-police: vm1 received TCP from the sink (frames, Mbit/s) vs its ingress max" \
+	"$(cat /tmp/ri1)" 8 5
+d0=$(in_metric dbavm_vif_dropped_packets_total 1)
+sink timeout 26 iperf3 -c 198.18.0.11 -u -b 16M -l 1400 -t 6 -J >/tmp/jiu1 2>/dev/null
+sleep 0.3
+d1=$(in_metric dbavm_vif_dropped_packets_total 1)
+lost=$(jq '.end.sum_received.lost_packets' /tmp/jiu1 2>/dev/null || echo 0)
+got=$(jq '.end.sum_received | (.packets - .lost_packets) * 1442 * 8 / .seconds / 1e6' \
+	/tmp/jiu1 2>/dev/null || echo 0)
+within "vif-police: vm1 received UDP at 16 Mbit/s (frames, Mbit/s) vs its ingress max" "$got" 8 5
+within "vif-police: vm1's ingress drops in dom0 vs iperf3's lost datagrams" \
+	"$((${d1:-0} - ${d0:-0}))" "${lost:-0}" 3
+above "vif-police: vm1, about half the UDP flood dropped ahead of the copy" "${lost:-0}" 1500
+mac=$(xenstore-read "$B/$(domid 2)/0/mac")
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/ports/$mac/sla" \
+	-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+	-d '{"priority":1,"ingress":{"priority":1,"bandwidth":{"max_bps":4000000}}}')
+expect "vif-police: PUT vm2's port's own SLA by its backend MAC ($mac)" "$code" 201
+expect "vm2's port: its MAC, its own SLA" \
+	"$(api "/ports/vif$(domid 2).0" | jq -c '[.port, .vm, .sla_from]')" "[\"$mac\",\"vm2\",\"port\"]"
+sleep 0.5
+in_tcp 2 6
+within "vif-police: vm2 received TCP (frames, Mbit/s) vs its port's ingress max" \
+	"$(cat /tmp/ri2)" 4 5
+expect "DELETE vm1's SLA" "$(del_sla vm1)" 204
+expect "DELETE vm2's port's SLA" "$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X DELETE \
+	"$API/ports/$mac/sla" -H 'Authorization: Bearer s3cret')" 204
+stop_agent
+left=$(for i in 1 2 3; do tc qdisc show dev "vif$(domid "$i").0"; done | grep -c "htb db01:" || true)
+expect "vif-police: no shaper left on the vifs once the agent stopped" "$left" 0
+}
+
 packet_checks() {
 echo "== packet limits under xen-credit: 64-, 512- and 1500-byte frames, and a VM switching"
 start_agent
@@ -487,6 +546,9 @@ path_checks 2 dbavm-up0 3
 
 echo "== vif-police on xen: the hook's policer on each vif in dom0, after the copy"
 police_checks 1 3
+
+echo "== vif-police on xen: what each VM receives, held on its vif in dom0 before the copy"
+police_ingress_checks
 
 echo "== netback on xen: an HTB on the uplink in dom0, after the copy"
 start_agent --enforcer netback --uplinks dbavm-up0:100000000
