@@ -36,22 +36,24 @@ ip link add dbavm-up0 type veth peer name eth0 netns dbavm-sink
 ip link set dbavm-up0 master xenbr0 up
 ip -n dbavm-sink link set lo up
 ip -n dbavm-sink addr add 198.18.0.254/24 dev eth0
+ip -n dbavm-sink addr add 198.18.1.254/24 dev eth0 # for a domU's second port (198.18.1.1<i>)
 ip -n dbavm-sink link set eth0 up
 SINK_NS=dbavm-sink # (the Open vSwitch checks have a sink of their own)
 sink() { ip netns exec "$SINK_NS" "$@"; }
 
 # ---- the domUs
-create() { # I [VIF]: domU vm<I>, its vif on xenbr0 unless VIF (xl's vif spec) says otherwise
+create() { # I [VIF [TWO]]: domU vm<I>, its vif on xenbr0 unless VIF (xl's vif spec) says
+	# otherwise; with TWO a second port, 00:16:3e:00:01:0<I> at 198.18.1.1<I> (eth1)
 	cat >"/tmp/vm$1.cfg" <<CFG
 name = "vm$1"
 type = "pv"
 kernel = "/dbavm/domu/vmlinux"
 ramdisk = "/dbavm/domu/initrd.gz"
-extra = "console=hvc0 loglevel=4 dbavm_ip=198.18.0.1$1"
+extra = "console=hvc0 loglevel=4 dbavm_ip=198.18.0.1$1${3:+ dbavm_ip2=198.18.1.1$1}"
 memory = 160
 vcpus = 1
 cpus = "1"
-vif = [ 'mac=00:16:3e:00:00:0$1,${2:-bridge=xenbr0}' ]
+vif = [ 'mac=00:16:3e:00:00:0$1,${2:-bridge=xenbr0}'${3:+, 'mac=00:16:3e:00:01:0$1,bridge=xenbr0'} ]
 on_crash = "destroy"
 CFG
 	xl create -q "/tmp/vm$1.cfg" >"/tmp/xl-vm$1.log" 2>&1 || {
@@ -464,6 +466,38 @@ sleep 0.5
 in_tcp 2 6
 within "vif-police: vm2 received TCP (frames, Mbit/s) vs its port's ingress max" \
 	"$(cat /tmp/ri2)" 4 5
+# One VM, two ports, two SLAs: vm5's, PUT by MAC before it exists (kept for it), then TCP
+# into each port at once, each held within 5 % of its own port's ingress max.
+for p in 00:16:3e:00:00:05:6000000 00:16:3e:00:01:05:3000000; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/ports/${p%:*}/sla" \
+		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+		-d "{\"priority\":1,\"ingress\":{\"priority\":1,\"bandwidth\":{\"max_bps\":${p##*:}}}}")
+	expect "PUT the SLA of port ${p%:*}, not on the host yet" "$code" 201
+done
+create 5 "" two
+if reachable 5 && domu_cmd 5 "iperf 5202" >/dev/null; then
+	wait_present 4 || bad "vm5 not present"
+	expect "vm5's two ports, each under its own SLA" "$(api /vms/vm5 | jq -c '[.vifs[].sla_from]')" \
+		'["port","port"]'
+	sink timeout 30 iperf3 -c 198.18.0.15 -t 7 -J >/tmp/ji5a 2>/dev/null &
+	pa=$!
+	sink timeout 30 iperf3 -c 198.18.1.15 -p 5202 -t 7 -J >/tmp/ji5b 2>/dev/null &
+	pb=$!
+	wait "$pa" "$pb"
+	for f in a:6 b:3; do
+		got=$(jq '.end.sum_received.bits_per_second * 1514 / 1448 / 1e6' "/tmp/ji5${f%:*}" \
+			2>/dev/null || echo 0)
+		within "vif-police: vm5's port ${f%:*}, TCP received (frames, Mbit/s) vs its own ingress max" \
+			"$got" "${f#*:}" 5
+	done
+else
+	unreachable 5
+fi
+xl destroy vm5
+for m in 00:16:3e:00:00:05 00:16:3e:00:01:05; do
+	expect "DELETE port $m's SLA" "$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X DELETE \
+		"$API/ports/$m/sla" -H 'Authorization: Bearer s3cret')" 204
+done
 expect "DELETE vm1's SLA" "$(del_sla vm1)" 204
 expect "DELETE vm2's port's SLA" "$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X DELETE \
 	"$API/ports/$mac/sla" -H 'Authorization: Bearer s3cret')" 204
