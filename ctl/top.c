@@ -105,7 +105,7 @@ static int build(struct frame *f, struct ctl *c, double every)
 	json_t *host = NULL, *all = NULL, *vm, *u;
 	long status = 0;
 	size_t i, n;
-	char now[32], a[16], b[16], d[16], e[16], g[16], h[16], k[16], m[16];
+	char now[32], a[16], b[16], d[16], e[16], g[16], h[16], k[16], m[16], r[16];
 	time_t t = time(NULL);
 
 	f->n = 0;
@@ -128,13 +128,23 @@ static int build(struct frame *f, struct ctl *c, double every)
 	add(f, "%s on %s, %s, period %d ms, tick %.0f, overruns %.0f", ctl_str(host, "enforcer"),
 	    ctl_str(host, "platform"), ctl_str(host, "mode"), (int)ctl_num(host, "period_ms", 0),
 	    ctl_num(host, "tick", 0), ctl_num(host, "overruns", 0));
-	json_array_foreach(json_object_get(host, "uplinks"), i, u)
+	json_array_foreach(json_object_get(host, "uplinks"), i, u) {
+		json_t *in = json_object_get(u, "ingress");
+
 		add(f, "uplink %-12s %s bit/s: %s guaranteed, %s allocated, %d vifs%s",
 		    ctl_str(u, "name"), ctl_rate(a, sizeof a, u, "capacity_bps"),
 		    ctl_rate(b, sizeof b, u, "committed_bps"),
 		    ctl_rate(d, sizeof d, u, "allocated_bps"), (int)ctl_num(u, "vifs", 0),
 		    json_is_true(json_object_get(u, "overcommitted_bps")) ? "  OVER-COMMITTED"
 									  : "");
+		if (json_is_object(in)) /* where the enforcer holds what VMs receive */
+			add(f, "       %-12s receiving: %s guaranteed, %s allocated%s", "",
+			    ctl_rate(b, sizeof b, in, "committed_bps"),
+			    ctl_rate(d, sizeof d, in, "allocated_bps"),
+			    json_is_true(json_object_get(in, "overcommitted_bps"))
+				    ? "  OVER-COMMITTED"
+				    : "");
+	}
 	add(f, "packets %s: %s pps guaranteed, %s allocated%s",
 	    json_is_integer(json_object_get(host, "capacity_pps"))
 		    ? ctl_rate(a, sizeof a, host, "capacity_pps")
@@ -164,8 +174,8 @@ static int build(struct frame *f, struct ctl *c, double every)
 	}
 	qsort(rows, n, sizeof *rows, by_gap);
 	f->header = f->n;
-	add(f, "%-16s %4s %7s %7s %7s %7s %7s %7s %6s %7s %7s  %s", "VM", "PRIO", "SENT", "MIN",
-	    "MAX", "OFFERED", "PPS", "MAX-PPS", "DROP%", "P99", "JITTER", "SLA");
+	add(f, "%-16s %4s %7s %7s %7s %7s %7s %7s %6s %7s %7s %8s  %s", "VM", "PRIO", "SENT", "MIN",
+	    "MAX", "OFFERED", "PPS", "MAX-PPS", "DROP%", "P99", "JITTER", "RECEIVED", "SLA");
 	for (i = 0; i < n; i++) {
 		char sla[32];
 		vm = rows[i].vm;
@@ -176,8 +186,14 @@ static int build(struct frame *f, struct ctl *c, double every)
 				 rows[i].why);
 		else
 			snprintf(sla, sizeof sla, "%s", rows[i].why);
-		add(f, "%-16.16s %4d %7s %7s %7s %7s %7s %7s %6.1f %7s %7s  %s", ctl_str(vm, "id"),
-		    (int)ctl_num(vm, "sla.priority", -1), ctl_rate(a, sizeof a, vm, "passed.bps"),
+		/* what it received: n/a where the enforcer does not hold that direction */
+		if (json_is_object(json_object_get(vm, "ingress")))
+			ctl_rate(r, sizeof r, vm, "ingress.passed.bps");
+		else
+			snprintf(r, sizeof r, "n/a");
+		add(f, "%-16.16s %4d %7s %7s %7s %7s %7s %7s %6.1f %7s %7s %8s  %s",
+		    ctl_str(vm, "id"), (int)ctl_num(vm, "sla.priority", -1),
+		    ctl_rate(a, sizeof a, vm, "passed.bps"),
 		    ctl_rate(b, sizeof b, vm, "sla.bandwidth.min_bps"),
 		    ctl_rate(d, sizeof d, vm, "sla.bandwidth.max_bps"),
 		    ctl_rate(e, sizeof e, vm, "offered.bps"),
@@ -185,7 +201,7 @@ static int build(struct frame *f, struct ctl *c, double every)
 		    ctl_rate(h, sizeof h, vm, "sla.packet_rate.max_pps"),
 		    off > 0 ? 100 * drop / off : 0.0,
 		    ctl_seconds(k, sizeof k, vm, "delay.period.p99_s"),
-		    ctl_seconds(m, sizeof m, vm, "jitter_s"), sla);
+		    ctl_seconds(m, sizeof m, vm, "jitter_s"), r, sla);
 	}
 	free(rows);
 out:

@@ -302,6 +302,9 @@ def top_in_tmux(url):
     print("  the screen:\n" + "\n".join("    " + ln for ln in shown.rstrip().splitlines()))
     check("top: a header with the uplinks and one line per VM",
           "uplink eth0" in shown and "uplink eth1" in shown and len(rows) == 4, shown)
+    check("top: what each VM received, n/a where the enforcer does not hold ingress",
+          "RECEIVED" in shown and all("n/a" in r for r in rows) and "receiving:" not in shown,
+          shown)
     # What each misses, from the agent's own figures (no maximum is set: the guarantee,
     # at most what was offered, is what is due).
     doc = json.loads(ctl("--url", url, "--json", "vms")[1])
