@@ -221,7 +221,8 @@ static void split_slas(const struct alloc_in *in, struct alloc_ws *ws)
 
 /*
  * d_i. With offered load in sight it is the offered rate. Without, a vif running at 95 % or more
- * of its limit may want more than it shows: ask for 1.25 x the limit, capped at its max. One
+ * of its limit (or, at_limit_lately, in a recent period) may want more than it shows: ask for
+ * 1.25 x the limit, capped at its max. One
  * whose shaper held its packets back lately wants more than its average shows by an unknown
  * amount (a burst of requests): it asks for its max, and its class decides what it gets.
  */
@@ -234,7 +235,7 @@ static uint64_t demand_of(const struct alloc_in *in, const struct alloc_vif_in *
 		return v->offered[r];
 	if (r == ALLOC_BPS && v->held)
 		return max;
-	if (lim == ALLOC_UNLIMITED || (u128)m * 100 < (u128)lim * 95)
+	if (lim == ALLOC_UNLIMITED || ((u128)m * 100 < (u128)lim * 95 && !v->at_limit_lately[r]))
 		return m;
 	return min_u64(sat_u64((u128)lim + lim / 4), max);
 }

@@ -29,6 +29,10 @@ struct alloc_vif_in {
 	/* The enforcer queued its packets beyond the burst lately (a shaper held its bit rate):
 	 * it wants more than its limit, whatever the average it passed. */
 	bool held;
+	/* It passed 95 % or more of its limit lately, per resource: it probes upward (1.25 x
+	 * the limit) through a period whose rate dipped. Set where what passed jitters with the
+	 * enforcer's own window (xen-credit's 20 ms credit against the period). */
+	bool at_limit_lately[ALLOC_NRES];
 };
 
 struct alloc_uplink_in {

@@ -30,6 +30,7 @@ struct vif_side {
 	bool have_cnt;
 	struct vif_rates rates; /* over the last period */
 	uint64_t held_until;	/* tick until which it counts as held back (control.c) */
+	uint64_t at_limit_until[ALLOC_NRES]; /* ... and as at its limit (passed_only enforcers) */
 	/* How long each limit bound (periods in which it dropped or held a packet), ns */
 	uint64_t limited_ns[MEASURE_NRES];
 	struct alloc_vif_out alloc; /* the allocator's last answer */

@@ -268,6 +268,16 @@ static void alloc_probes_upward_without_offered_load(void **state)
 	assert_int_equal(h.vo[b].demand[ALLOC_BPS], 90);  /* below: what it sent */
 	assert_int_equal(h.vo[c].demand[ALLOC_BPS], 110); /* capped at max */
 	assert_int_equal(A(&h, a), 125);
+	/* At its limit lately (a passed-only enforcer's window), a dip below 95 % keeps the
+	 * probe, in each resource on its own. */
+	h.vifs[b].at_limit_lately[ALLOC_BPS] = true;
+	h.vifs[b].measured[ALLOC_PPS] = 80, h.vifs[b].limit[ALLOC_PPS] = 100;
+	run(&h);
+	assert_int_equal(h.vo[b].demand[ALLOC_BPS], 125);
+	assert_int_equal(h.vo[b].demand[ALLOC_PPS], 80);
+	h.vifs[b].at_limit_lately[ALLOC_PPS] = true;
+	run(&h);
+	assert_int_equal(h.vo[b].demand[ALLOC_PPS], 125);
 }
 
 static void alloc_splits_vm_sla_by_traffic_share(void **state)

@@ -424,10 +424,19 @@ in_metric() { # NAME I: vm<I>'s ingress series; fails if absent
 	api /metrics | awk -v k="$1{vm=\"vm$2\",vif=\"vif$(domid "$2").0\",direction=\"ingress\"}" \
 		'index($0, k " ") == 1 { print $2; f = 1 } END { exit !f }'
 }
-in_tcp() { # I T: the frames vm<I> received from the sink's TCP, Mbit/s, into /tmp/ri<I>
-	sink timeout $(($2 + 20)) iperf3 -c "198.18.0.1$1" -t "$2" -J >"/tmp/ji$1" 2>/dev/null
-	jq '.end.sum_received.bits_per_second * 1514 / 1448 / 1e6' "/tmp/ji$1" >"/tmp/ri$1" \
-		2>/dev/null || echo 0 >"/tmp/ri$1"
+# The median second of what a domU received (the iperf3 server's own seconds, from the
+# second on: a limit's burst, 80 % of a Neutron rate by default, passes at line rate first).
+recv_median() { # FILE: Mbit/s of frames
+	jq '[.server_output_json.intervals[].sum | select(.start >= 1.99 and .seconds >= 0.5)
+		| .bits_per_second * 1514 / 1448 / 1e6] | sort
+		| if length == 0 then 0 else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
+		"$1" 2>/dev/null || echo 0
+}
+in_tcp() { # I T [ADDR [PORT]]: the frames vm<I> received from the sink's TCP, Mbit/s, the
+	# median second, into /tmp/ri<I>
+	sink timeout $(($2 + 20)) iperf3 -c "${3:-198.18.0.1$1}" -p "${4:-5201}" -t "$2" -J \
+		--get-server-output >"/tmp/ji$1" 2>/dev/null
+	recv_median "/tmp/ji$1" >"/tmp/ri$1"
 }
 police_ingress_checks() {
 start_agent --enforcer vif-police
@@ -442,7 +451,7 @@ tc qdisc show dev "vif$(domid 1).0" | grep -q "htb db01: root" &&
 	ok "vif-police: the shaper on vm1's vif in dom0" ||
 	bad "vif-police: no shaper on vif$(domid 1).0: $(tc qdisc show dev "vif$(domid 1).0")"
 in_tcp 1 6
-within "vif-police: vm1 received TCP from the sink (frames, Mbit/s) vs its ingress max" \
+within "vif-police: vm1 received TCP from the sink (frames, Mbit/s, median second) vs its ingress max" \
 	"$(cat /tmp/ri1)" 8 5
 d0=$(in_metric dbavm_vif_dropped_packets_total 1)
 sink timeout 26 iperf3 -c 198.18.0.11 -u -b 16M -l 1400 -t 6 -J >/tmp/jiu1 2>/dev/null
@@ -464,11 +473,13 @@ expect "vm2's port: its MAC, its own SLA" \
 	"$(api "/ports/vif$(domid 2).0" | jq -c '[.port, .vm, .sla_from]')" "[\"$mac\",\"vm2\",\"port\"]"
 sleep 0.5
 in_tcp 2 6
-within "vif-police: vm2 received TCP (frames, Mbit/s) vs its port's ingress max" \
+within "vif-police: vm2 received TCP (frames, Mbit/s, median second) vs its port's ingress max" \
 	"$(cat /tmp/ri2)" 4 5
 # One VM, two ports, two SLAs: vm5's, PUT by MAC before it exists (kept for it), then TCP
-# into each port at once, each held within 5 % of its own port's ingress max.
-for p in 00:16:3e:00:00:05:6000000 00:16:3e:00:01:05:3000000; do
+# into each port at once, each held within 5 % of its own port's ingress max. The rates are
+# low: a new domU shares CPU 1 with three others, and with the emulator itself loaded (the
+# test suite's other tests beside it) took 3.1 Mbit/s in all, whatever its limits.
+for p in 00:16:3e:00:00:05:1200000 00:16:3e:00:01:05:600000; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/ports/${p%:*}/sla" \
 		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
 		-d "{\"priority\":1,\"ingress\":{\"priority\":1,\"bandwidth\":{\"max_bps\":${p##*:}}}}")
@@ -479,15 +490,15 @@ if reachable 5 && domu_cmd 5 "iperf 5202" >/dev/null; then
 	wait_present 4 || bad "vm5 not present"
 	expect "vm5's two ports, each under its own SLA" "$(api /vms/vm5 | jq -c '[.vifs[].sla_from]')" \
 		'["port","port"]'
-	sink timeout 30 iperf3 -c 198.18.0.15 -t 7 -J >/tmp/ji5a 2>/dev/null &
+	sink timeout 30 iperf3 -c 198.18.0.15 -t 8 -J --get-server-output >/tmp/ji5a 2>/dev/null &
 	pa=$!
-	sink timeout 30 iperf3 -c 198.18.1.15 -p 5202 -t 7 -J >/tmp/ji5b 2>/dev/null &
+	sink timeout 30 iperf3 -c 198.18.1.15 -p 5202 -t 8 -J --get-server-output >/tmp/ji5b \
+		2>/dev/null &
 	pb=$!
 	wait "$pa" "$pb"
-	for f in a:6 b:3; do
-		got=$(jq '.end.sum_received.bits_per_second * 1514 / 1448 / 1e6' "/tmp/ji5${f%:*}" \
-			2>/dev/null || echo 0)
-		within "vif-police: vm5's port ${f%:*}, TCP received (frames, Mbit/s) vs its own ingress max" \
+	for f in a:1.2 b:0.6; do
+		got=$(recv_median "/tmp/ji5${f%:*}")
+		within "vif-police: vm5's port ${f%:*}, TCP received (frames, Mbit/s, median second) vs its own ingress max" \
 			"$got" "${f#*:}" 5
 	done
 else
@@ -504,6 +515,57 @@ expect "DELETE vm2's port's SLA" "$(curl -s -o /dev/null -w '%{http_code}' -m 5 
 stop_agent
 left=$(for i in 1 2 3; do tc qdisc show dev "vif$(domid "$i").0"; done | grep -c "htb db01:" || true)
 expect "vif-police: no shaper left on the vifs once the agent stopped" "$left" 0
+}
+
+# The receive pool under vif-police, the agent told dbavm-up0 carries 6 Mbit/s each way:
+# vm2's ingress guarantee (3.5 Mbit/s, class 0) met while vm1, without an SLA, is flooded from
+# the sink at 5 Mbit/s, and the flood held at what is left to it (2.5); then a Neutron policy
+# with a bandwidth_limit each way, each with a burst, on vm3, accepted and held both ways.
+# (Without one, the ingress burst is 80 % of the rate, 300 KB here: TCP received a median 2.73
+# of 3 Mbit/s in the one run tried, not explained yet; on netns at 15 Mbit/s the default burst
+# held within 5 %, tests/integration/test_ingress.sh (d).)
+police_pool_checks() {
+start_agent --enforcer vif-police --uplinks dbavm-up0:6000000
+wait_present 3 || bad "vif-police: $(present) domUs present, want 3"
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/vms/vm2/sla" \
+	-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+	-d '{"priority":1,"ingress":{"priority":0,"bandwidth":{"min_bps":3500000,"max_bps":3500000}}}')
+expect "vif-police: PUT vm2's ingress guarantee, 3.5 of the 6 Mbit/s received" \
+	"$(echo "$code" | sed 's/20[01]/2xx/')" 2xx
+sleep 0.5
+sink timeout 30 iperf3 -c 198.18.0.11 -u -b 5M -l 1400 -t 9 -J --get-server-output \
+	>/tmp/jpf 2>/dev/null &
+flood=$!
+sleep 1.5
+in_tcp 2 6
+wait "$flood"
+within "vif-police: vm2 received TCP beside vm1's flood (frames, Mbit/s, median second) vs its guarantee" \
+	"$(cat /tmp/ri2)" 3.5 5
+# vm1's seconds while vm2's TCP ran (from 1.5 s to 7.5 s; the median of those from 3 on, as
+# vm1 received them): before, vm2's idle guarantee is lent to the flood.
+got=$(jq '[.server_output_json.intervals[].sum | select(.start >= 2.99 and .end <= 7.01)
+	| .bits_per_second * 1442 / 1400 / 1e6] | sort
+	| if length == 0 then 0 else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
+	/tmp/jpf 2>/dev/null || echo 0)
+within "vif-police: vm1's flood while vm2's TCP ran (frames, Mbit/s, median second) vs what vm2's guarantee leaves" \
+	"$got" 2.5 5
+expect "DELETE vm2's SLA" "$(del_sla vm2)" 204
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/vms/vm3/sla" \
+	-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+	-d '{"policy":{"id":"p-xen","name":"both","rules":[
+	    {"type":"bandwidth_limit","max_kbps":4000,"max_burst_kbps":400,"direction":"egress"},
+	    {"type":"bandwidth_limit","max_kbps":3000,"max_burst_kbps":300,"direction":"ingress"}]}}')
+expect "vif-police: a Neutron policy with a limit each way and a burst, on vm3" \
+	"$(echo "$code" | sed 's/20[01]/2xx/')" 2xx
+sleep 0.5
+in_tcp 3 6
+within "vif-police: vm3 received TCP under the policy's ingress limit (frames, Mbit/s, median second)" \
+	"$(cat /tmp/ri3)" 3 5
+iperf_udp 3 6 8M
+within "vif-police: vm3 sent UDP at 8 Mbit/s under the policy's egress limit (wire, Mbit/s)" \
+	"$(wire "$(cat /tmp/r3)")" 4 5
+expect "DELETE vm3's SLA" "$(del_sla vm3)" 204
+stop_agent
 }
 
 packet_checks() {
@@ -583,6 +645,8 @@ police_checks 1 3
 
 echo "== vif-police on xen: what each VM receives, held on its vif in dom0 before the copy"
 police_ingress_checks
+echo "== vif-police on xen: the receive pool, a guarantee beside a flood; a Neutron policy"
+police_pool_checks
 
 echo "== netback on xen: an HTB on the uplink in dom0, after the copy"
 start_agent --enforcer netback --uplinks dbavm-up0:100000000
