@@ -424,19 +424,27 @@ in_metric() { # NAME I: vm<I>'s ingress series; fails if absent
 	api /metrics | awk -v k="$1{vm=\"vm$2\",vif=\"vif$(domid "$2").0\",direction=\"ingress\"}" \
 		'index($0, k " ") == 1 { print $2; f = 1 } END { exit !f }'
 }
+# within, of a figure a run gave: a missing one (empty, or JSON's null) fails the check, never
+# reads as 0.
+within_fig() { # WHAT GOT WANT PCT
+	case $2 in
+	'' | null) bad "$1: no figure (the run did not give one)" ;;
+	*) within "$@" ;;
+	esac
+}
 # The median second of what a domU received (the iperf3 server's own seconds, from the
 # second on: a limit's burst, 80 % of a Neutron rate by default, passes at line rate first).
 recv_median() { # FILE: Mbit/s of frames
 	jq '[.server_output_json.intervals[].sum | select(.start >= 1.99 and .seconds >= 0.5)
 		| .bits_per_second * 1514 / 1448 / 1e6] | sort
-		| if length == 0 then 0 else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
-		"$1" 2>/dev/null || echo 0
+		| if length == 0 then empty else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
+		"$1" 2>/dev/null
 }
 in_tcp() { # I T [ADDR [PORT]]: the frames vm<I> received from the sink's TCP, Mbit/s, the
 	# median second, into /tmp/ri<I>
 	sink timeout $(($2 + 20)) iperf3 -c "${3:-198.18.0.1$1}" -p "${4:-5201}" -t "$2" -J \
 		--get-server-output >"/tmp/ji$1" 2>/dev/null
-	recv_median "/tmp/ji$1" >"/tmp/ri$1"
+	recv_median "/tmp/ji$1" >"/tmp/ri$1" || : >"/tmp/ri$1" # empty: no figure
 }
 police_ingress_checks() {
 start_agent --enforcer vif-police
@@ -451,19 +459,23 @@ tc qdisc show dev "vif$(domid 1).0" | grep -q "htb db01: root" &&
 	ok "vif-police: the shaper on vm1's vif in dom0" ||
 	bad "vif-police: no shaper on vif$(domid 1).0: $(tc qdisc show dev "vif$(domid 1).0")"
 in_tcp 1 6
-within "vif-police: vm1 received TCP from the sink (frames, Mbit/s, median second) vs its ingress max" \
+within_fig "vif-police: vm1 received TCP from the sink (frames, Mbit/s, median second) vs its ingress max" \
 	"$(cat /tmp/ri1)" 8 5
 d0=$(in_metric dbavm_vif_dropped_packets_total 1)
 sink timeout 26 iperf3 -c 198.18.0.11 -u -b 16M -l 1400 -t 6 -J >/tmp/jiu1 2>/dev/null
 sleep 0.3
 d1=$(in_metric dbavm_vif_dropped_packets_total 1)
-lost=$(jq '.end.sum_received.lost_packets' /tmp/jiu1 2>/dev/null || echo 0)
+lost=$(jq '.end.sum_received.lost_packets' /tmp/jiu1 2>/dev/null)
 got=$(jq '.end.sum_received | (.packets - .lost_packets) * 1442 * 8 / .seconds / 1e6' \
-	/tmp/jiu1 2>/dev/null || echo 0)
-within "vif-police: vm1 received UDP at 16 Mbit/s (frames, Mbit/s) vs its ingress max" "$got" 8 5
-within "vif-police: vm1's ingress drops in dom0 vs iperf3's lost datagrams" \
-	"$((${d1:-0} - ${d0:-0}))" "${lost:-0}" 3
-above "vif-police: vm1, about half the UDP flood dropped ahead of the copy" "${lost:-0}" 1500
+	/tmp/jiu1 2>/dev/null)
+within_fig "vif-police: vm1 received UDP at 16 Mbit/s (frames, Mbit/s) vs its ingress max" "$got" 8 5
+if [ -n "$d0" ] && [ -n "$d1" ] && [ -n "$lost" ] && [ "$lost" != null ]; then
+	within "vif-police: vm1's ingress drops in dom0 vs iperf3's lost datagrams" \
+		"$((d1 - d0))" "$lost" 3
+	above "vif-police: vm1, about half the UDP flood dropped ahead of the copy" "$lost" 1500
+else
+	bad "vif-police: vm1's ingress drops: no figure (agent $d0 $d1, iperf3 lost '$lost')"
+fi
 mac=$(xenstore-read "$B/$(domid 2)/0/mac")
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/ports/$mac/sla" \
 	-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
@@ -473,7 +485,7 @@ expect "vm2's port: its MAC, its own SLA" \
 	"$(api "/ports/vif$(domid 2).0" | jq -c '[.port, .vm, .sla_from]')" "[\"$mac\",\"vm2\",\"port\"]"
 sleep 0.5
 in_tcp 2 6
-within "vif-police: vm2 received TCP (frames, Mbit/s, median second) vs its port's ingress max" \
+within_fig "vif-police: vm2 received TCP (frames, Mbit/s, median second) vs its port's ingress max" \
 	"$(cat /tmp/ri2)" 4 5
 # One VM, two ports, two SLAs: vm5's, PUT by MAC before it exists (kept for it), then TCP
 # into each port at once, each held within 5 % of its own port's ingress max. In `packets`
@@ -505,7 +517,7 @@ if reachable 5 && domu_cmd 5 "iperf 5202" >/dev/null; then
 	wait "$pa" "$pb"
 	for f in a:1.2 b:0.6; do
 		got=$(recv_median "/tmp/ji5${f%:*}")
-		within "vif-police: vm5's port ${f%:*}, TCP received (frames, Mbit/s, median second) vs its own ingress max" \
+		within_fig "vif-police: vm5's port ${f%:*}, TCP received (frames, Mbit/s, median second) vs its own ingress max" \
 			"$got" "${f#*:}" 5
 	done
 else
@@ -549,15 +561,15 @@ flood=$!
 sleep 1.5
 in_tcp 2 6
 wait "$flood"
-within "vif-police: vm2 received TCP beside vm1's flood (frames, Mbit/s, median second) vs its guarantee" \
+within_fig "vif-police: vm2 received TCP beside vm1's flood (frames, Mbit/s, median second) vs its guarantee" \
 	"$(cat /tmp/ri2)" 3.5 5
 # vm1's seconds while vm2's TCP ran (from 1.5 s to 7.5 s; the median of those from 3 on, as
 # vm1 received them): before, vm2's idle guarantee is lent to the flood.
 got=$(jq '[.server_output_json.intervals[].sum | select(.start >= 2.99 and .end <= 7.01)
 	| .bits_per_second * 1442 / 1400 / 1e6] | sort
-	| if length == 0 then 0 else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
-	/tmp/jpf 2>/dev/null || echo 0)
-within "vif-police: vm1's flood while vm2's TCP ran (frames, Mbit/s, median second) vs what vm2's guarantee leaves" \
+	| if length == 0 then empty else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
+	/tmp/jpf 2>/dev/null)
+within_fig "vif-police: vm1's flood while vm2's TCP ran (frames, Mbit/s, median second) vs what vm2's guarantee leaves" \
 	"$got" 2.5 5
 expect "DELETE vm2's SLA" "$(del_sla vm2)" 204
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/vms/vm3/sla" \
@@ -569,7 +581,7 @@ expect "vif-police: a Neutron policy with a limit each way and a burst, on vm3" 
 	"$(echo "$code" | sed 's/20[01]/2xx/')" 2xx
 sleep 0.5
 in_tcp 3 6
-within "vif-police: vm3 received TCP under the policy's ingress limit (frames, Mbit/s, median second)" \
+within_fig "vif-police: vm3 received TCP under the policy's ingress limit (frames, Mbit/s, median second)" \
 	"$(cat /tmp/ri3)" 3 5
 iperf_udp 3 6 8M
 within "vif-police: vm3 sent UDP at 8 Mbit/s under the policy's egress limit (wire, Mbit/s)" \
