@@ -421,9 +421,7 @@ static int rebuild_flat(struct control *ctl)
 		free_flat(ctl);
 		return -ENOMEM;
 	}
-	for (size_t p = 0; p < h->n_ports; p++)
-		h->ports[p]->index = (uint32_t)p;
-	for (size_t m = 0; m < h->n_vms; m++) {
+	for (size_t m = 0; m < h->n_vms; m++) { /* (ports keep their index: host.c) */
 		h->vms[m]->index = (uint32_t)m;
 		for (size_t i = 0; i < h->vms[m]->n_vifs; i++)
 			ctl->flat[k++] = h->vms[m]->vifs[i];

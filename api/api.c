@@ -783,11 +783,23 @@ static void delete_port_sla(struct api *api, struct http_request *req, const cha
 	submit(api, req, p);
 }
 
-/* A port's change is on disk: made real, and answered. */
-static void port_stored(struct api *api, struct api_pending *p)
+/* An SLA (a VM's or a port's) in force: said in the log, and answered 201 or 200. */
+static void sla_set_answer(struct api_pending *p)
 {
 	const struct sla *e = &p->sla.dir[SLA_EGRESS], *in = &p->sla.dir[SLA_INGRESS];
 
+	log_info("sla set %s=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64
+		 " ingress=%s ingress_min_bps=%" PRIu64 " ingress_min_pps=%" PRIu64,
+		 p->port ? "port" : "vm", log_q(p->id), e->priority, e->weight, e->min_bps,
+		 e->min_pps, sla_spec_has_ingress(&p->sla) ? "set" : "default", in->min_bps,
+		 in->min_pps);
+	http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+			  sla_spec_to_json(&p->sla));
+}
+
+/* A port's change is on disk: made real, and answered. */
+static void port_stored(struct api *api, struct api_pending *p)
+{
 	if (p->del) {
 		control_clear_port_sla(api->ctl, p->id);
 		log_info("sla deleted port=%s", log_q(p->id));
@@ -800,12 +812,7 @@ static void port_stored(struct api *api, struct api_pending *p)
 		return;
 	}
 	control_note_port_absence(api->ctl, p->id, p->absent_since, p->absent_since);
-	log_info("sla set port=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64
-		 " ingress=%s ingress_min_bps=%" PRIu64 " ingress_min_pps=%" PRIu64,
-		 log_q(p->id), e->priority, e->weight, e->min_bps, e->min_pps,
-		 sla_spec_has_ingress(&p->sla) ? "set" : "default", in->min_bps, in->min_pps);
-	http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
-			  sla_spec_to_json(&p->sla));
+	sla_set_answer(p);
 }
 
 /* The store has written (or failed to write) a change: make it real, then answer. */
@@ -852,15 +859,7 @@ static void on_stored(void *cookie, int rc, void *arg)
 	} else {
 		/* a VM that came meanwhile is present: the next sweep stores that */
 		control_note_absence(api->ctl, p->id, p->absent_since, p->absent_since);
-		const struct sla *e = &p->sla.dir[SLA_EGRESS], *in = &p->sla.dir[SLA_INGRESS];
-
-		log_info("sla set vm=%s priority=%u weight=%u min_bps=%" PRIu64 " min_pps=%" PRIu64
-			 " ingress=%s ingress_min_bps=%" PRIu64 " ingress_min_pps=%" PRIu64,
-			 log_q(p->id), e->priority, e->weight, e->min_bps, e->min_pps,
-			 sla_spec_has_ingress(&p->sla) ? "set" : "default", in->min_bps,
-			 in->min_pps);
-		http_respond_json(p->req, p->created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
-				  sla_spec_to_json(&p->sla));
+		sla_set_answer(p);
 	}
 	free(p);
 }
