@@ -115,15 +115,22 @@ def main():
     if r.returncode:
         return
     t = tables(r.stdout)
-    check("it printed the tables: 2 simulated, 2 real UDP, 1 real TCP, the timeline",
+    check("it printed the tables: 2 simulated, 2 real UDP, 1 real TCP, 1 real ingress, the "
+          "timeline",
           sorted(t) == sorted(["Scenario 1", "Scenario 2", "Scenario 1 (real)",
-                               "Scenario 2 (real)", "Scenario 3 (real)", "timeline"]), sorted(t))
+                               "Scenario 2 (real)", "Scenario 3 (real)", "Scenario 4 (real)",
+                               "timeline"]), sorted(t))
     check("the README's promise: it says where the figures are", out in r.stdout)
 
     figures = {"sim-scenario1": "Scenario 1", "sim-scenario2": "Scenario 2",
                "real-scenario1": "Scenario 1 (real)", "real-scenario2": "Scenario 2 (real)",
-               "real-tcp": "Scenario 3 (real)"}
+               "real-tcp": "Scenario 3 (real)", "real-ingress": "Scenario 4 (real)"}
     for name, title in figures.items():
+        # The ingress part runs under none and netfront only (netback cannot hold ingress),
+        # with two VMs; the Mbit/s alone for TCP and ingress.
+        enforcers = ("none", "netfront") if name == "real-ingress" else ENFORCERS
+        n_vms = 2 if name == "real-ingress" else 3
+        only_mbps = name in ("real-tcp", "real-ingress")
         try:
             w, h, rows = png_pixels(os.path.join(out, name + ".png"))
         except (OSError, ValueError) as e:
@@ -131,8 +138,9 @@ def main():
             continue
         check("%s.png is a valid PNG (%dx%d)" % (name, w, h), w >= 500 and h >= 300)
         drawn = {e: count(rows, filled(BAR[e])) for e in ENFORCERS}
-        check("%s.png: bars of none, netback and netfront drawn (%s pixels)" % (name, drawn),
-              all(v >= 100 for v in drawn.values()), drawn)
+        check("%s.png: bars of %s drawn, and no other (%s pixels)" % (
+                  name, " and ".join(enforcers), drawn),
+              all((v >= 100) == (e in enforcers) for e, v in drawn.items()), drawn)
 
         # The data behind it against the table printed for it.
         dat = {row[0]: row for row in read_dat(os.path.join(out, name + ".dat"))}
@@ -144,13 +152,16 @@ def main():
             got = dat.get(vm)
             if got is None or float(got[col]) != float(row[3]):
                 mismatch.append((enf, vm, "Mbit/s", row[3], got and got[col]))
-            if name != "real-tcp" and float(got[col + 4]) != float(row[4]):
+            elif not only_mbps and float(got[col + 4]) != float(row[4]):
                 mismatch.append((enf, vm, "kpps", row[4], got[col + 4]))
         check("%s.dat holds the table's %d figures, each under its enforcer and VM" %
-              (name, len(table) * (1 if name == "real-tcp" else 2)),
-              table and not mismatch and len(dat) == 3, mismatch or table)
+              (name, len(table) * (1 if only_mbps else 2)),
+              len(table) == len(enforcers) * n_vms and not mismatch and len(dat) == n_vms,
+              mismatch or table)
         if name.startswith("sim"):
             sim_bars(name, dat, table)
+        if name == "real-ingress":
+            ingress(table)
 
     timeline(t.get("timeline", []))
 
@@ -173,6 +184,25 @@ def sim_bars(name, dat, table):
               float(dat["vm2"][3]) < 0.95 * float(dat["vm2"][1]), dat["vm2"])
         check("sim-scenario2: under none vm1 passes more than its 20 kpps",
               float(dat["vm1"][6]) > 1.05 * float(dat["vm1"][5]), dat["vm1"])
+
+
+def ingress(table):
+    """Scenario 4's rows: enforcer vm allowed got offered dropped% held. Under none the flood
+    reaches vm1 whole; under netfront vm1 is held to what vm2's guarantee leaves it and vm2
+    receives its guarantee (the table's own tolerances: 5 %)."""
+    rows = {(r[0], r[1]): r for r in table}
+    flood_none, flood_nf = rows.get(("none", "vm1")), rows.get(("netfront", "vm1"))
+    check("scenario 4, none: vm1's flood received nearly whole (over 90 %% of %s offered), "
+          "far over the 400 left to it" % (flood_none and flood_none[4]),
+          flood_none and float(flood_none[3]) > 0.9 * float(flood_none[4]) and
+          float(flood_none[3]) > 1.5 * 400, flood_none)
+    check("scenario 4, netfront: vm1 held within 5 %% of the 400 Mbit/s left to it (%s)" %
+          (flood_nf and flood_nf[3]),
+          flood_nf and abs(float(flood_nf[3]) - 400) <= 20 and flood_nf[6] == "yes", flood_nf)
+    tcp_nf = rows.get(("netfront", "vm2"))
+    check("scenario 4, netfront: vm2 received at least 95 %% of its 600 Mbit/s guarantee (%s)" %
+          (tcp_nf and tcp_nf[3]),
+          tcp_nf and float(tcp_nf[3]) >= 570 and tcp_nf[6] == "yes", tcp_nf)
 
 
 def timeline(table):

@@ -4,7 +4,7 @@
 # A table's rows, one per enforcer and VM (whitespace-separated):
 #   enforcer vm due_mbps due_kpps got_mbps got_kpps
 # (due: what the SLA lets that VM's traffic have; kpps columns may be "-" where the figure
-# has only Mbit/s). bars_data turns them into one line per VM, the enforcers side by side:
+# has only Mbit/s). An enforcer with no rows (a part run under two of them) is "-" too. bars_data turns them into one line per VM, the enforcers side by side:
 #   vm due_mbps none_mbps netback_mbps netfront_mbps due_kpps none_kpps netback_kpps netfront_kpps
 
 bars_data() { # ROWS > DAT
@@ -15,10 +15,12 @@ bars_data() { # ROWS > DAT
 	END {
 		for (i = 1; i <= n; i++) {
 			v = order[i]
-			printf "%s %s %s %s %s %s %s %s %s\n", v, due_m[v], m[v, "none"], m[v, "netback"],
-			       m[v, "netfront"], due_k[v], k[v, "none"], k[v, "netback"], k[v, "netfront"]
+			printf "%s %s %s %s %s %s %s %s %s\n", v, due_m[v], or_dash(m[v, "none"]),
+			       or_dash(m[v, "netback"]), or_dash(m[v, "netfront"]), due_k[v],
+			       or_dash(k[v, "none"]), or_dash(k[v, "netback"]), or_dash(k[v, "netfront"])
 		}
-	}' "$1"
+	}
+	function or_dash(x) { return x == "" ? "-" : x }' "$1"
 }
 
 # Grouped bars, the paper's Fig. 2, 3 and 5: per VM, what the SLA allows (hollow) and what it
@@ -36,6 +38,7 @@ set boxwidth 0.9
 set key outside bottom center horizontal font ",9"
 set grid ytics lc rgb "#dddddd"
 set yrange [0:*]
+set datafile missing "-"
 set offsets 0, 0, graph 0.05, 0
 set multiplot layout 1,$_cols title "$3" font ",11"
 $(bars_panel "$1" 2 Mbit/s)
@@ -43,16 +46,21 @@ $_kpps
 unset multiplot
 GP
 }
-# The enforcers' titles: BAR_TITLES, "|"-separated, or none, netback and netfront.
-bars_panel() { # DAT FIRST_COLUMN YLABEL: the SLA's hollow bar and the three enforcers'
+# The enforcers' titles: BAR_TITLES, "|"-separated, or none, netback and netfront; an
+# enforcer whose title is empty has no bars (a part that ran without it).
+bars_panel() { # DAT FIRST_COLUMN YLABEL: the SLA's hollow bar and the enforcers'
 	_t=${BAR_TITLES:-none|netback|netfront}
-	cat <<GP
-set ylabel "$3"
-plot "$1" using $2:xtic(1) title "SLA allows" fs empty border rgb "black" lc rgb "black", \\
-     "" using $(($2 + 1)) title "$(echo "$_t" | cut -d'|' -f1)" lc rgb "#9e9e9e", \\
-     "" using $(($2 + 2)) title "$(echo "$_t" | cut -d'|' -f2)" lc rgb "#f28e2b", \\
-     "" using $(($2 + 3)) title "$(echo "$_t" | cut -d'|' -f3)" lc rgb "#4e79a7"
-GP
+	printf 'set ylabel "%s"\n' "$3"
+	printf 'plot "%s" using %s:xtic(1) title "SLA allows" fs empty border rgb "black" lc rgb "black"' \
+		"$1" "$2"
+	_i=1
+	for _c in 9e9e9e f28e2b 4e79a7; do
+		_title=$(echo "$_t" | cut -d'|' -f"$_i")
+		[ -z "$_title" ] ||
+			printf ', \\\n     "" using %s title "%s" lc rgb "#%s"' "$(($2 + _i))" "$_title" "$_c"
+		_i=$((_i + 1))
+	done
+	echo
 }
 
 # Each VM's rate, second by second (from GET /vms/{id}/stats), through the events in EVENTS

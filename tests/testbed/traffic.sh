@@ -115,6 +115,49 @@ traffic_recv_pps_median() { # I FROM
 traffic_recv_pkts() { jq '.end.sum.packets - .end.sum.lost_packets' "$dir/cli$1.json"; }
 traffic_sent_pps() { jq '.end.sum.packets / .end.sum.seconds' "$dir/cli$1.json"; }
 
+# ---- What a VM receives: the sink sends to an iperf3 server in the VM ----
+# An iperf3 server in VM I for one test on port 55I (the sink sends to it). The pid is left.
+vm_serve() { # I SECONDS
+	# -J: the client's --get-server-output then carries the VM's intervals as JSON
+	ip netns exec "dbavm-vm$1" timeout $(($2 + 15)) iperf3 -s -1 -J -p "55$1" >/dev/null 2>&1 &
+	_n=0
+	until ip netns exec "dbavm-vm$1" ss -Hlnt "sport = :55$1" | grep -q .; do
+		_n=$((_n + 1))
+		if [ "$_n" -ge 200 ]; then
+			echo "no iperf3 server listens in vm$1 after 10 s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+# The sink sends TCP to VM I for SECONDS with FLOWS flows, paced at RATE (payload bits, each
+# flow: iperf3 paces per stream) if given; JSON in $dir/in_tcpI.json.
+tcp_to() { # I SECONDS FLOWS [RATE]
+	vm_serve "$1" "$2" || return 1
+	ip netns exec dbavm-sink timeout $(($2 + 10)) iperf3 -c "198.18.0.$1" -p "55$1" -t "$2" \
+		-P "$3" ${4:+-b "$4"} --connect-timeout 1000 -J >"$dir/in_tcp$1.json" 2>/dev/null ||
+		true
+}
+# The sink sends UDP to VM I at RATE (payload bits) in PAYLOAD-byte datagrams for SECONDS;
+# JSON (with the VM's own per-second intervals) in $dir/in_udpI.json.
+udp_to() { # I RATE PAYLOAD SECONDS
+	vm_serve "$1" "$4" || return 1
+	ip netns exec dbavm-sink timeout $(($4 + 10)) iperf3 -c "198.18.0.$1" -p "55$1" -u \
+		-b "$2" -l "$3" -t "$4" -J --get-server-output >"$dir/in_udp$1.json" 2>/dev/null ||
+		true
+}
+# TCP goodput the VM received, as frames on the wire (bit/s); empty when iperf3 said nothing.
+tcp_frames() { # FILE [JQ PATH]
+	jq -e "${2:-.end.sum_received}.bits_per_second * 1514 / 1448" "$1" 2>/dev/null || true
+}
+# The median of the VM's per-second received UDP rates from second 2 on, as frames (the first
+# second holds the start of the flood, before a period has measured it).
+udp_frames_median() { # I PAYLOAD
+	jq --argjson l "$2" '[.server_output_json.intervals[].sum
+		| select(.start >= 1.99 and .seconds >= 0.5) | .bits_per_second * ($l + 42) / $l]
+		| sort | if length == 0 then empty else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
+		"$dir/in_udp$1.json" 2>/dev/null || true
+}
 # PUT an SLA with min = max = BPS and max_pps = PPS, as the paper's VMs require.
 api_put_sla() {
 	curl -sf -o /dev/null -X PUT "$api/vms/$1/sla" -H "Authorization: Bearer $(cat "$dir/token")" \
