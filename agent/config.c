@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ovsdb.h"
+
 const char config_usage[] =
 	"usage: dbavmd [-c FILE] [--platform auto|xen|netns|sim]\n"
 	"              [--enforcer netfront|netback|xen-credit|vif-police|none]\n"
@@ -25,7 +27,7 @@ const char config_usage[] =
 	"              [--max-connections-per-address N] [--idle-timeout S]\n"
 	"              [--request-timeout S] [--forget-absent-after S]\n"
 	"              [--sample-every N] [--keep-rates]\n"
-	"              [--xen-counters bpf|netdev|xenstat]\n"
+	"              [--xen-counters bpf|netdev|xenstat] [--ovsdb PATH|none]\n"
 	"              [--floor-bps N] [--floor-pps N]\n"
 	"              [--os-credentials FILE [--placement-url URL]\n"
 	"               [--placement-host-name NAME] [--physnets UPLINK=NAME,...]\n"
@@ -385,6 +387,17 @@ static int set_idle_timeout(struct config *c, const char *v, char *w, size_t wl)
 	return set_u32(&c->idle_timeout_s, v, 1, 3600, " of seconds", w, wl);
 }
 
+static int set_ovsdb(struct config *c, const char *v, char *w, size_t wl)
+{
+	if (!strcmp(v, "none")) {
+		c->ovsdb[0] = '\0';
+		return 0;
+	}
+	if (v[0] != '/')
+		return why(w, wl, "a Unix socket's absolute path, or none: '%s'", v);
+	return copy_path(c->ovsdb, sizeof(c->ovsdb), v, w, wl);
+}
+
 static int set_os_credentials(struct config *c, const char *v, char *w, size_t wl)
 {
 	return copy_path(c->os_credentials, sizeof(c->os_credentials), v, w, wl);
@@ -529,6 +542,7 @@ static const struct option_def defs[] = {
 	{ "api-group", 1, set_api_group },
 	{ "sample-every", 1, set_sample_every },
 	{ "os-credentials", 1, set_os_credentials },
+	{ "ovsdb", 1, set_ovsdb },
 	{ "placement-url", 1, set_placement_url },
 	{ "placement-host-name", 1, set_placement_host_name },
 	{ "physnets", 1, set_physnets },
@@ -552,6 +566,7 @@ void config_defaults(struct config *cfg)
 	strcpy(cfg->api_group, "dbavm");
 	cfg->listen_port = 8470;
 	cfg->period_ms = 100;
+	snprintf(cfg->ovsdb, sizeof(cfg->ovsdb), "%s", OVSDB_DEFAULT_SOCKET);
 	strcpy(cfg->state_dir, "/var/lib/dbavm");
 	cfg->mode = ALLOC_WORK_CONSERVING;
 	cfg->log_level = LOG_LEVEL_INFO;
@@ -726,6 +741,7 @@ const char *config_restart_key_changed(const struct config *a, const struct conf
 	SAME(request_timeout_s, "request-timeout");
 	SAME(sample_every, "sample-every");
 	SAME_STR(os_credentials, "os-credentials");
+	SAME_STR(ovsdb, "ovsdb");
 	SAME_STR(placement_url, "placement-url");
 	SAME_STR(placement_host_name, "placement-host-name");
 	SAME(n_physnets, "physnets");

@@ -58,6 +58,8 @@ struct config {
 	bool auth_reads;		/* GETs need the token too */
 	bool keep_rates;		/* xen-credit: leave the rate nodes in place on exit */
 	enum xen_counters xen_counters; /* xen: where the vifs' counters come from */
+	/* ovsdb-server's Unix socket, for the orchestrator's port ids (ovsdb.h); "": none */
+	char ovsdb[108];
 	uint64_t max_body_bytes;
 	uint32_t max_connections;
 	uint32_t max_connections_per_address;

@@ -213,8 +213,17 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 		struct vif *vif;
 		int u, rc;
 
-		if (vm_find_vif(vm, d->id))
+		if ((vif = vm_find_vif(vm, d->id))) {
+			/* The orchestrator names a port when it plugs it, before or after the vif
+			 * appears: its id is followed on a vif already attached. */
+			if (strcmp(vif->desc.port_id, d->port_id)) {
+				log_info("vif port id vm=%s vif=%s port_id=%s", log_q(vm->id),
+					 log_q(d->id), d->port_id[0] ? log_q(d->port_id) : "none");
+				memcpy(vif->desc.port_id, d->port_id, sizeof(d->port_id));
+				h->generation++;
+			}
 			continue;
+		}
 		u = find_uplink(h, d->uplink);
 		if (u < 0) {
 			log_warn("vif skipped, unknown uplink vm=%s vif=%s uplink=%s",

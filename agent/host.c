@@ -266,42 +266,75 @@ void host_clear_port_sla(struct host *host, struct port *port)
 	host_bind_ports(host);
 }
 
-bool port_names_vif(const struct port *port, const struct vif *vif)
+/* How a port's key names a vif, the most specific first: the orchestrator's port id, its
+ * MAC, its vif id. */
+enum port_by { BY_PORT_ID, BY_MAC, BY_VIF_ID, BY_N };
+
+static bool port_names_vif_by(const struct port *port, const struct vif *vif, enum port_by by)
 {
-	return !strcmp(port->key, vif->desc.id) ||
-	       (vif->desc.mac[0] && !strcmp(port->key, vif->desc.mac));
+	switch (by) {
+	case BY_PORT_ID:
+		return vif->desc.port_id[0] && !strcmp(port->key, vif->desc.port_id);
+	case BY_MAC:
+		return vif->desc.mac[0] && !strcmp(port->key, vif->desc.mac);
+	default:
+		return !strcmp(port->key, vif->desc.id);
+	}
 }
 
+bool port_names_vif(const struct port *port, const struct vif *vif)
+{
+	for (int by = 0; by < BY_N; by++)
+		if (port_names_vif_by(port, vif, by))
+			return true;
+	return false;
+}
+
+/* Each port SLA to the vif its key names, by the most specific name first: a vif that two
+ * SLAs name (one by its port id, one by its MAC) is under the one by its port id, and the
+ * other is absent. */
 void host_bind_ports(struct host *host)
 {
+	struct vif **was = NULL;
+
+	if (host->n_ports && !(was = malloc(host->n_ports * sizeof(*was))))
+		return; /* out of memory: the bindings stay as they were */
 	for (size_t m = 0; m < host->n_vms; m++)
 		for (size_t i = 0; i < host->vms[m]->n_vifs; i++)
 			host->vms[m]->vifs[i]->port = NULL;
 	for (size_t p = 0; p < host->n_ports; p++) {
-		struct port *port = host->ports[p];
-		struct vif *was = port->vif;
+		was[p] = host->ports[p]->vif;
+		host->ports[p]->vif = NULL;
+	}
+	for (int by = 0; by < BY_N; by++)
+		for (size_t p = 0; p < host->n_ports; p++) {
+			struct port *port = host->ports[p];
 
-		port->vif = NULL;
-		for (size_t m = 0; m < host->n_vms && !port->vif; m++)
-			for (size_t i = 0; i < host->vms[m]->n_vifs && !port->vif; i++) {
-				struct vif *vif = host->vms[m]->vifs[i];
+			for (size_t m = 0; m < host->n_vms && !port->vif; m++)
+				for (size_t i = 0; i < host->vms[m]->n_vifs && !port->vif; i++) {
+					struct vif *vif = host->vms[m]->vifs[i];
 
-				if (!vif->port && port_names_vif(port, vif)) {
-					port->vif = vif;
-					vif->port = port;
+					if (!vif->port && port_names_vif_by(port, vif, by)) {
+						port->vif = vif;
+						vif->port = port;
+					}
 				}
-			}
+		}
+	for (size_t p = 0; p < host->n_ports; p++) {
+		struct port *port = host->ports[p];
+
 		if (port->vif)
 			port->absent_since = 0;
 		else if (!port->absent_since) /* left now, or set while away */
 			port->absent_since = (int64_t)time(NULL);
-		if (was == port->vif)
+		if (was[p] == port->vif)
 			continue;
 		host->generation++;
 		if (port->vif)
 			log_info("port sla in force port=%s vm=%s vif=%s", log_q(port->key),
 				 log_q(port->vif->vm->id), log_q(port->vif->desc.id));
-		else if (was)
+		else if (was[p])
 			log_info("port gone port=%s sla=kept", log_q(port->key));
 	}
+	free(was);
 }

@@ -197,11 +197,12 @@ struct port *host_find_port(const struct host *host, const char *key);
 int host_set_port_sla(struct host *host, const char *key, const struct sla_spec *sla);
 /* Drops a port SLA: its vif goes back under its VM's SLA. */
 void host_clear_port_sla(struct host *host, struct port *port);
-/* Whether the port record names the vif: by the vif's MAC or its id. */
+/* Whether the port record names the vif: by the vif's port id, its MAC or its id. */
 bool port_names_vif(const struct port *port, const struct vif *vif);
 /* Binds each port SLA to the vif it names (the first that does, in the VMs' order), and each
- * vif to at most one port SLA (the first set); a port whose vif left is absent from now,
- * one whose vif came is present. */
+ * vif to at most one port SLA: the one naming it by its orchestrator's port id, else by its
+ * MAC, else by its vif id (the first set among equals); a port whose vif left is absent from
+ * now, one whose vif came is present. */
 void host_bind_ports(struct host *host);
 
 #endif

@@ -11,6 +11,7 @@
 #include "netfront.h"
 #include "netns.h"
 #include "none.h"
+#include "ovsdb.h"
 #include "scenario.h"
 #include "sim.h"
 #include "xen.h"
@@ -142,6 +143,8 @@ static int open_host(const struct config *cfg, enum platform_kind p, struct plat
 		up[i].capacity_pps = cfg->uplinks[i].capacity_pps;
 	}
 	rc = xen ? xen_open(plat, &host, err, err_len) : netns_open(plat, &host, err, err_len);
+	if (!rc && cfg->ovsdb[0] && (rc = ovsdb_wrap(plat, cfg->ovsdb, err, err_len)))
+		plat->ops->close(plat);
 	if (rc)
 		return rc;
 	rc = pair->open(cfg, up, enf, err, err_len);

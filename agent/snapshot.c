@@ -16,6 +16,7 @@ static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_
 	memset(o, 0, sizeof(*o));
 	memcpy(o->id, v->desc.id, sizeof(o->id));
 	memcpy(o->mac, v->desc.mac, sizeof(o->mac));
+	memcpy(o->port_id, v->desc.port_id, sizeof(o->port_id));
 	memcpy(o->uplink, v->desc.uplink, sizeof(o->uplink));
 	o->port = v->port ? (int32_t)v->port->index : -1;
 	o->uplink_index = v->uplink;
@@ -259,8 +260,8 @@ static int found(int n, const struct port_ref *r, struct port_ref *out, struct p
 int snapshot_lookup_port(const struct snapshot *s, const char *key, struct port_ref *out,
 			 struct port_ref *other)
 {
-	char mac[PLATFORM_MAC_LEN];
-	bool is_mac = platform_mac_parse(key, mac);
+	char mac[PLATFORM_MAC_LEN], uuid[PLATFORM_UUID_LEN];
+	bool is_mac = platform_mac_parse(key, mac), is_uuid = platform_uuid_parse(key, uuid);
 	int n = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -270,14 +271,17 @@ int snapshot_lookup_port(const struct snapshot *s, const char *key, struct port_
 		const struct snap_vif *v = &s->vifs[i];
 		struct port_ref r = { &s->vms[v->vm], v, v->port >= 0 ? &s->ports[v->port] : NULL };
 
-		if (!strcmp(v->id, key) || (is_mac && v->mac[0] && !strcmp(v->mac, mac)))
+		if (!strcmp(v->id, key) || (is_mac && v->mac[0] && !strcmp(v->mac, mac)) ||
+		    (v->port_id[0] &&
+		     (!strcmp(v->port_id, key) || (is_uuid && !strcmp(v->port_id, uuid)))))
 			n = found(n, &r, out, other);
 	}
 	for (size_t p = 0; p < s->n_ports; p++) {
 		const struct snap_port *sp = &s->ports[p];
 		struct port_ref r = { NULL, NULL, sp };
 
-		if (sp->vif >= 0 || (strcmp(sp->key, key) && (!is_mac || strcmp(sp->key, mac))))
+		if (sp->vif >= 0 || (strcmp(sp->key, key) && (!is_mac || strcmp(sp->key, mac)) &&
+				     (!is_uuid || strcmp(sp->key, uuid))))
 			continue;
 		n = found(n, &r, out, other);
 	}

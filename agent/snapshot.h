@@ -40,6 +40,7 @@ struct snap_side {
 struct snap_vif {
 	char id[PLATFORM_ID_MAX];
 	char mac[PLATFORM_MAC_LEN]; /* "": not known */
+	char port_id[PLATFORM_ID_MAX]; /* the orchestrator's id for it; "": none known */
 	char uplink[IFNAMSIZ];
 	int32_t port;	       /* the port SLA governing it (index into snapshot.ports), or -1 */
 	uint32_t vm;	       /* its VM (index into snapshot.vms) */
@@ -126,9 +127,10 @@ const struct snap_vm *snapshot_lookup_vm(const struct snapshot *s, const char *k
 const struct snap_vm *snapshot_find_vm(const struct snapshot *s, const char *key);
 
 /*
- * What key names among the ports (GET /ports/{port}): a vif by its id or its MAC address (any
- * case, colons or dashes), a port SLA by its key. 1 with *out filled; 0: nothing; 2: more than
- * one port (a MAC two vifs carry), *out and *other the first two.
+ * What key names among the ports (GET /ports/{port}): a vif by its id, its MAC address (any
+ * case, colons or dashes) or its orchestrator's port id, a port SLA by its key. 1 with *out
+ * filled; 0: nothing; 2: more than one port (a MAC two vifs carry), *out and *other the first
+ * two.
  */
 int snapshot_lookup_port(const struct snapshot *s, const char *key, struct port_ref *out,
 			 struct port_ref *other);

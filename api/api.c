@@ -704,25 +704,30 @@ static void get_port_sla(struct api *api, struct http_request *req, const char *
 }
 
 /*
- * The key a port's SLA is kept under: the one it has, else its vif's MAC (the name that
- * outlives a restart or a migration), else its vif's id; a port not on the host only by its
- * MAC (a vif id would be a guess at a name the platform has not given yet). NULL, answered
- * 404, when there is none.
+ * The key a port's SLA is kept under: the one it has; else its orchestrator's port id when it
+ * was asked for by that, its vif's MAC (the name that outlives a restart or a migration), its
+ * vif's id; a port not on the host only by its MAC or a port id in UUID form (Neutron's), in
+ * lowercase: a vif id would be a guess at a name the platform has not given yet. NULL,
+ * answered 404, when there is none.
  */
 static const char *port_sla_key(struct http_request *req, const char *key, const struct port_ref *r,
-				char mac[PLATFORM_MAC_LEN])
+				char mac[PLATFORM_MAC_LEN], char uuid[PLATFORM_UUID_LEN])
 {
 	char msg[300];
 
 	if (r->sla)
 		return r->sla->key;
+	if (r->vif && r->vif->port_id[0] &&
+	    (!strcmp(key, r->vif->port_id) ||
+	     (platform_uuid_parse(key, uuid) && !strcmp(uuid, r->vif->port_id))))
+		return r->vif->port_id;
 	if (r->vif)
 		return r->vif->mac[0] ? r->vif->mac : r->vif->id;
-	if (platform_mac_parse(key, mac))
-		return mac;
+	if (platform_mac_parse(key, mac) || platform_uuid_parse(key, uuid))
+		return mac[0] ? mac : uuid;
 	snprintf(msg, sizeof(msg),
 		 "no port %s on this host; a port not on the host yet takes an SLA by its MAC "
-		 "address only (aa:bb:cc:dd:ee:ff)",
+		 "address (aa:bb:cc:dd:ee:ff) or its port id as a UUID",
 		 key);
 	respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 	return NULL;
@@ -736,14 +741,14 @@ static void put_port_parsed(struct api *api, struct http_request *req, const cha
 	struct admit_refusal refusal;
 	struct api_pending *p;
 	struct port_ref r;
-	char mac[PLATFORM_MAC_LEN];
+	char mac[PLATFORM_MAC_LEN], uuid[PLATFORM_UUID_LEN];
 	const char *at;
 
 	if (snapshot_lookup_port(snap, key, &r, NULL) > 1) {
 		lookup_port(api, req, key, &r); /* answers the 409 */
 		return;
 	}
-	if (!(at = port_sla_key(req, key, &r, mac)))
+	if (!(at = port_sla_key(req, key, &r, mac, uuid)))
 		return;
 	if (admit_port_sla(snap, at, &r, sla, pend, n_pend, &refusal)) {
 		log_info("sla refused port=%s why=\"%s\"", log_q(at), refusal.msg);

@@ -114,6 +114,8 @@ static json_t *vif_json(const struct snapshot *s, const struct snap_vif *vif, bo
 		      ingress_json(&vif->side[SLA_INGRESS]));
 	if (o) {
 		json_object_set_new(o, "mac", vif->mac[0] ? json_string(vif->mac) : json_null());
+		json_object_set_new(o, "port_id",
+				    vif->port_id[0] ? json_string(vif->port_id) : json_null());
 		json_object_set_new(o, "sla_from", json_string(sla_from(s, vif)));
 	}
 	return o;
@@ -293,8 +295,12 @@ json_t *state_port_json(const struct snapshot *s, const struct port_ref *r)
 					: "default",
 			  "sla", sla_spec_to_json(in_force));
 
-	if (o)
+	if (o) {
+		json_object_set_new(o, "port_id",
+				    r->vif && r->vif->port_id[0] ? json_string(r->vif->port_id)
+								 : json_null());
 		absence_json(s, o, !r->vif, r->sla ? r->sla->absent_since : 0, r->sla != NULL);
+	}
 	return o;
 }
 

@@ -4,12 +4,15 @@
 # Run as root.
 set -eu
 
+# libxdp1 libcap-ng0 libnuma1 libunbound8: what Open vSwitch's database tools link, which the
+# tests unpack from its packages without installing them (tests/support/ovs-tools.sh).
 PACKAGES="
   build-essential cmake pkg-config
   libjansson-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
   libbpf-dev libmnl-dev libxen-dev libncurses-dev tmux gnuplot-nox xenstore-utils clang llvm bpftool iproute2 iperf3
   libclang-rt-14-dev libcmocka-dev valgrind jq clang-format prometheus curl python3 nginx-light apache2-utils
   debootstrap qemu-system-x86 cpio
+  libxdp1 libcap-ng0 libnuma1 libunbound8
   python3-keystone python3-placement
   debhelper dpkg-dev lintian systemd-container
 "

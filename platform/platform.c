@@ -89,6 +89,24 @@ bool platform_mac_parse(const char *text, char out[PLATFORM_MAC_LEN])
 	return true;
 }
 
+bool platform_uuid_parse(const char *text, char out[PLATFORM_UUID_LEN])
+{
+	out[0] = '\0';
+	if (strlen(text) != PLATFORM_UUID_LEN - 1)
+		return false;
+	for (int i = 0; i < PLATFORM_UUID_LEN - 1; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i])) {
+			out[0] = '\0';
+			return false;
+		}
+		out[i] = (char)tolower((unsigned char)text[i]);
+	}
+	out[PLATFORM_UUID_LEN - 1] = '\0';
+	return true;
+}
+
 void platform_mac_format(const unsigned char mac[6], char out[PLATFORM_MAC_LEN])
 {
 	snprintf(out, PLATFORM_MAC_LEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],

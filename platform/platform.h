@@ -30,6 +30,9 @@ struct platform_vif {
 	 * restarts and migrations: Xen's backend `mac` node, the guest end's address); "": not
 	 * known. */
 	char mac[PLATFORM_MAC_LEN];
+	/* The orchestrator's id for the port (Neutron's port UUID): Open vSwitch's
+	 * external_ids:iface-id on its host end (ovsdb.h), a scenario vif's port_id; "": none. */
+	char port_id[PLATFORM_ID_MAX];
 };
 
 struct platform_vm {
@@ -84,6 +87,9 @@ const char *platform_name_problem(const char *name);
 /* text as a MAC address in canonical form (six two-digit hex octets, separated by colons or
  * dashes, any case) into out, lowercase with colons; false (out "") when it is not one. */
 bool platform_mac_parse(const char *text, char out[PLATFORM_MAC_LEN]);
+/* text as a UUID (8-4-4-4-12 hex digits, any case) into out, lowercase; false (out "") when
+ * it is not one. */
+bool platform_uuid_parse(const char *text, char out[PLATFORM_UUID_LEN]);
 /* Six octets as a canonical MAC address. */
 void platform_mac_format(const unsigned char mac[6], char out[PLATFORM_MAC_LEN]);
 /* Appends vm to the scan, which takes its vifs (freed on failure); a VM whose id

@@ -240,7 +240,7 @@ static int load_steps(struct ctx *c, const char *vpath, const json_t *vif, struc
 static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct scenario *sc,
 		     struct scenario_vm *svm)
 {
-	static const char *const keys[] = { "id", "uplink", "mac", "demand", NULL };
+	static const char *const keys[] = { "id", "uplink", "mac", "port_id", "demand", NULL };
 	const json_t *arr, *v, *mac;
 	size_t i;
 	int rc;
@@ -265,6 +265,10 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 		if (mac && (!json_is_string(mac) ||
 			    !platform_mac_parse(json_string_value(mac), sv->desc.mac)))
 			return fail(c, path, "mac is not a MAC address (aa:bb:cc:dd:ee:ff)");
+		if (json_object_get(v, "port_id") &&
+		    (rc = get_name(c, path, v, "port_id", sv->desc.port_id,
+				   sizeof(sv->desc.port_id))))
+			return rc;
 		for (u = 0; u < sc->n_uplinks && strcmp(sc->uplinks[u].name, sv->desc.uplink); u++)
 			;
 		if (u == sc->n_uplinks)

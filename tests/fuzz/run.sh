@@ -10,7 +10,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=$ROOT/build/fuzz
-HARNESSES="sla scenario config state xenstore http openstack units names wire"
+HARNESSES="sla scenario config state xenstore http openstack units names wire ovsdb"
 if [ "${1:-}" = --runs ]; then
 	limit="-runs=$2"
 	what="$2 runs"
