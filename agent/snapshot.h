@@ -39,7 +39,7 @@ struct snap_side {
 
 struct snap_vif {
 	char id[PLATFORM_ID_MAX];
-	char mac[PLATFORM_MAC_LEN]; /* "": not known */
+	char mac[PLATFORM_MAC_LEN];    /* "": not known */
 	char port_id[PLATFORM_ID_MAX]; /* the orchestrator's id for it; "": none known */
 	char uplink[IFNAMSIZ];
 	int32_t port;	       /* the port SLA governing it (index into snapshot.ports), or -1 */
