@@ -424,12 +424,22 @@ in_metric() { # NAME I: vm<I>'s ingress series; fails if absent
 	api /metrics | awk -v k="$1{vm=\"vm$2\",vif=\"vif$(domid "$2").0\",direction=\"ingress\"}" \
 		'index($0, k " ") == 1 { print $2; f = 1 } END { exit !f }'
 }
-# The bytes the agent's shaper on a vif in dom0 has sent on (whole frames, toward the guest).
-htb_sent() { tc -s -j qdisc show dev "$1" | jq '[.[] | select(.kind == "htb")][0].bytes'; }
-# Mbit/s between two "TIME BYTES..." lines (FILE_A FILE_B), of the Nth byte count
-htb_rate() { # FILE_A FILE_B N
-	paste -d' ' "$1" "$2" | awk -v n="$3" '{ h = NF / 2; b0 = $(1 + n); b1 = $(h + 1 + n)
-		if (NF % 2 == 0 && b1 > b0) printf "%.3f", (b1 - b0) * 8 / ($(h + 1) - $1) / 1e6 }'
+# What dom0 has handed on to the guest through each vif named (netback's tx_bytes: whole
+# frames, what passed the agent's shaper), as "START END BYTES...": the clock before and after
+# the reads, for a command here can take a second under emulation (a run timed at the start
+# read 1.52 against 2.5 where the domU's own count said 2.65).
+vif_sent() { # VIF...
+	_t0=$(now)
+	_b=""
+	for _v in "$@"; do _b="$_b $(cat "/sys/class/net/$_v/statistics/tx_bytes")"; done
+	echo "$_t0 $(now)$_b"
+}
+# Mbit/s of the Nth vif between two vif_sent lines (FILE_A FILE_B), each timed at the middle
+# of its reads
+sent_rate() { # FILE_A FILE_B N
+	paste -d' ' "$1" "$2" | awk -v n="$3" '{ h = NF / 2; b0 = $(2 + n); b1 = $(h + 2 + n)
+		t0 = ($1 + $2) / 2; t1 = ($(h + 1) + $(h + 2)) / 2
+		if (NF % 2 == 0 && b1 > b0 && t1 > t0) printf "%.3f", (b1 - b0) * 8 / (t1 - t0) / 1e6 }'
 }
 in_limited() { # I RESOURCE: vm<I>'s ingress dbavm_vif_limited_packets_total; fails if absent
 	api /metrics | awk -v k="dbavm_vif_limited_packets_total{vm=\"vm$1\",vif=\"vif$(domid "$1").0\",direction=\"ingress\",resource=\"$2\"}" \
@@ -535,15 +545,15 @@ if reachable 5 && domu_cmd 5 "iperf 5202" >/dev/null; then
 	sink timeout 30 iperf3 -c 198.18.1.15 -p 5202 -t 8 -J --get-server-output >/tmp/ji5b \
 		2>/dev/null &
 	pb=$!
-	# What dom0 handed on to each port from 2 s to 7 s of the 8, on dom0's clock (a domU's
+	# What dom0 handed on to each port from 2 s to 6 s of the 8, on dom0's clock (a domU's
 	# iperf3 seconds stretch and shrink under emulation: port b's median second read 0.533
 	# against its 0.6 in a run where port a's read 1.194 against 1.2)
 	d5=$(domid 5)
 	(
 		sleep 2
-		echo "$(now) $(htb_sent "vif$d5.0") $(htb_sent "vif$d5.1")" >/tmp/q5a
-		sleep 5
-		echo "$(now) $(htb_sent "vif$d5.0") $(htb_sent "vif$d5.1")" >/tmp/q5b
+		vif_sent "vif$d5.0" "vif$d5.1" >/tmp/q5a
+		sleep 4
+		vif_sent "vif$d5.0" "vif$d5.1" >/tmp/q5b
 	) &
 	qpid=$!
 	wait "$pa" "$pb" "$qpid"
@@ -554,8 +564,8 @@ if reachable 5 && domu_cmd 5 "iperf 5202" >/dev/null; then
 	n=1
 	for f in a:1.2 b:0.6; do
 		echo "   vm5's port ${f%:*} as its iperf3 saw it (frames, Mbit/s, median second): $(recv_median "/tmp/ji5${f%:*}")"
-		within_fig "vif-police: vm5's port ${f%:*}, TCP handed on by dom0 (frames, Mbit/s, dom0's 2-7 s) vs its own ingress max" \
-			"$(htb_rate /tmp/q5a /tmp/q5b "$n")" "${f#*:}" 5
+		within_fig "vif-police: vm5's port ${f%:*}, TCP handed on by dom0 (frames, Mbit/s, dom0's 2-6 s) vs its own ingress max" \
+			"$(sent_rate /tmp/q5a /tmp/q5b "$n")" "${f#*:}" 5
 		n=$((n + 1))
 	done
 else
@@ -596,20 +606,13 @@ sleep 0.5
 sink timeout 30 iperf3 -c 198.18.0.11 -u -b 5M -l 1400 -t 9 -J --get-server-output \
 	>/tmp/jpf 2>/dev/null &
 flood=$!
-# What dom0 handed on to vm1 while vm2's TCP ran (from 1.5 s to 7.5 s; counted from 3 s to
-# 7 s): the bytes the agent's shaper on vm1's vif sent (whole frames), on dom0's clock, and
-# vm1's limit in the middle. (Not vm1's iperf3 seconds: a domU's clock under emulation
-# stretches and shrinks its seconds; its median second read 2.58 and 2.71 against 2.5 in two
-# runs where the allocation was 2.5 throughout.) Before 1.5 s vm2's idle guarantee is lent to
-# the flood.
-vif1="vif$(domid 1).0"
+# The flood's allocation is what vm2's guarantee leaves only while vm2's TCP fills it: TCP's
+# dips lend the rest of it to the flood (vm1's limit read 2.99 in the middle of one run), so
+# the flood is checked against the pool, not a fixed 2.5: at least what the guarantee leaves,
+# and with vm2's the receive side's 6 Mbit/s, within 5 %.
 (
-	sleep 3
-	echo "$(now) $(htb_sent "$vif1")" >/tmp/q1a
-	sleep 2
+	sleep 4.5
 	api /vms/vm1 | jq '.vifs[0].ingress.limit.bps' >/tmp/q1l
-	sleep 2
-	echo "$(now) $(htb_sent "$vif1")" >/tmp/q1b
 ) &
 qpid=$!
 sleep 1.5
@@ -617,13 +620,19 @@ in_tcp 2 6
 wait "$flood" "$qpid"
 within_fig "vif-police: vm2 received TCP beside vm1's flood (frames, Mbit/s, median second) vs its guarantee" \
 	"$(cat /tmp/ri2)" 3.5 5
-echo "   vm1's flood as its iperf3 saw it (frames, Mbit/s, median second from 3 s): $(jq '[.server_output_json.intervals[].sum | select(.start >= 2.99 and .end <= 7.01)
+got=$(jq '[.server_output_json.intervals[].sum | select(.start >= 2.99 and .end <= 7.01)
 	| .bits_per_second * 1442 / 1400 / 1e6] | sort
 	| if length == 0 then empty else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end' \
-	/tmp/jpf 2>/dev/null); its limit then $(cat /tmp/q1l) bit/s"
-got=$(htb_rate /tmp/q1a /tmp/q1b 1)
-within_fig "vif-police: vm1's flood handed on by dom0 while vm2's TCP ran (frames, Mbit/s, dom0's 3-7 s) vs what vm2's guarantee leaves" \
-	"$got" 2.5 5
+	/tmp/jpf 2>/dev/null)
+echo "   vm1's limit in the middle: $(cat /tmp/q1l) bit/s"
+if [ -z "$got" ] || [ "$got" = null ] || [ -z "$(cat /tmp/ri2)" ]; then
+	bad "vif-police: vm1's flood beside vm2's TCP: no figure (flood '$got', vm2 '$(cat /tmp/ri2)')"
+else
+	above "vif-police: vm1's flood while vm2's TCP ran (frames, Mbit/s, median second from 3 s), at least what vm2's guarantee leaves" \
+		"$got" 2.375
+	below "vif-police: vm1's flood and vm2's TCP (median seconds) within the 6 Mbit/s received, +5 %" \
+		"$(awk -v a="$got" -v b="$(cat /tmp/ri2)" 'BEGIN { print a + b }')" 6.3
+fi
 expect "DELETE vm2's SLA" "$(del_sla vm2)" 204
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/vms/vm3/sla" \
 	-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
