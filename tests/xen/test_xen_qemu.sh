@@ -10,7 +10,7 @@
 # pinned, it never recurred. The emulator, most likely; pinning also keeps the domUs' load off
 # dom0's CPU, so that what the agent costs is measured alone.
 # Fails (does not skip) with a message on a machine that lacks what it needs.
-#   test_xen_qemu.sh DBAVMD [test|bench|scenario|packets|scenario2|ingress|repeat [PGSINK]]
+#   test_xen_qemu.sh DBAVMD [test|bench|scenario|packets|scenario2|ingress|repeat|police|demoin [PGSINK]]
 # PGSINK: the sink's measure of pktgen's frames (tests/xen/pgsink.c), by default beside DBAVMD.
 set -eu
 DBAVMD=$1
