@@ -174,7 +174,10 @@ static void split_slas(const struct alloc_in *in, struct alloc_ws *ws)
 	const uint64_t *basis = ws->basis;
 	struct vm_acc *vm = ws->vm;
 
-	memset(vm, 0, in->n_vms * sizeof(*vm));
+	/* Only the records of VMs with vifs are read: those alone are cleared (the SLAs of VMs
+	 * not on the host outnumber them on a host where SLAs wait for their VMs). */
+	for (size_t i = 0; i < in->n_vifs; i++)
+		vm[in->vifs[i].vm] = (struct vm_acc){ 0 };
 	for (size_t i = 0; i < in->n_vifs; i++) {
 		vm[in->vifs[i].vm].basis += basis[i];
 		vm[in->vifs[i].vm].n_vifs++;
@@ -231,7 +234,7 @@ static uint64_t demand_of(const struct alloc_in *in, const struct alloc_vif_in *
 {
 	uint64_t lim = v->limit[r], m = v->measured[r];
 
-	if (in->sees_offered)
+	if (in->sees_offered && !v->waits)
 		return v->offered[r];
 	if (r == ALLOC_BPS && v->held)
 		return max;
@@ -313,6 +316,12 @@ static void settle_class(struct share *sh, struct fill_item *it, size_t n, uint6
 	}
 }
 
+/* What fill_class raises a vif towards: its max (step 3) or its want (step 2). */
+static uint64_t target_of(const struct share *s, int to_max)
+{
+	return to_max ? s->max : s->want;
+}
+
 /*
  * Weighted water-filling of one class: raise every a_i towards its target (want or max) by
  * min(target - a_i, lambda * w_i), lambda chosen so that the class takes all of *R or is
@@ -326,22 +335,34 @@ static void fill_class(struct share *sh, struct fill_item *items, const uint32_t
 	u128 total = 0, sat_cap, wsum;
 	uint64_t rest, given = 0;
 
+	/* The gaps first: a class that fits (the common case) is raised to its targets at
+	 * once, and only one that does not is listed for settle_class. */
 	for (size_t j = 0; j < n; j++) {
-		struct share *s = &sh[cls[j]];
-		uint64_t target = to_max ? s->max : s->want;
+		const struct share *s = &sh[cls[j]];
+		uint64_t target = target_of(s, to_max);
 
-		if (target <= s->a)
-			continue;
-		items[n_items++] = (struct fill_item){ target - s->a, s->weight, cls[j] };
-		total += target - s->a;
+		if (target > s->a)
+			total += target - s->a;
 	}
-	if (n_items == 0)
+	if (total == 0)
 		return;
 	if (total <= *R) {
-		for (size_t k = 0; k < n_items; k++)
-			sh[items[k].vif].a += items[k].cap;
+		for (size_t j = 0; j < n; j++) {
+			struct share *s = &sh[cls[j]];
+			uint64_t target = target_of(s, to_max);
+
+			if (target > s->a)
+				s->a = target;
+		}
 		*R -= (uint64_t)total;
 		return;
+	}
+	for (size_t j = 0; j < n; j++) {
+		const struct share *s = &sh[cls[j]];
+		uint64_t target = target_of(s, to_max);
+
+		if (target > s->a)
+			items[n_items++] = (struct fill_item){ target - s->a, s->weight, cls[j] };
 	}
 	settle_class(sh, items, n_items, *R, &sat_cap, &wsum);
 	rest = *R - (uint64_t)sat_cap;
@@ -522,8 +543,9 @@ int alloc_run(const struct alloc_in *in, struct alloc_out *out, struct alloc_ws 
 		return rc;
 	/* The split basis is the measured bps: offered where the enforcer sees it, else passed. */
 	for (size_t i = 0; i < in->n_vifs; i++)
-		ws->basis[i] = in->sees_offered ? in->vifs[i].offered[ALLOC_BPS]
-						: in->vifs[i].measured[ALLOC_BPS];
+		ws->basis[i] = in->sees_offered && !in->vifs[i].waits
+				       ? in->vifs[i].offered[ALLOC_BPS]
+				       : in->vifs[i].measured[ALLOC_BPS];
 	split_slas(in, ws);
 	for (size_t i = 0; i < in->n_vifs; i++) {
 		struct alloc_vif_out *o = &out->vifs[i];

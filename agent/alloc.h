@@ -33,6 +33,9 @@ struct alloc_vif_in {
 	 * the limit) through a period whose rate dipped. Set where what passed jitters with the
 	 * enforcer's own window (xen-credit's 20 ms credit against the period). */
 	bool at_limit_lately[ALLOC_NRES];
+	/* Its enforcer makes its senders wait (a shaper) instead of dropping: its offered load is
+	 * not seen, whatever alloc_in.sees_offered says (demand as for an enforcer that queues). */
+	bool waits;
 };
 
 struct alloc_uplink_in {

@@ -26,6 +26,7 @@ struct control {
 	uint64_t periods_run;	 /* control_tick calls (the first, period 0, included) */
 	uint64_t now_ns;	 /* time of the last tick */
 	uint64_t read_ns;	 /* ... and of its counters' readings (see enforcer_ops) */
+	uint64_t last_read_ns;	 /* ... and the period's before */
 	uint64_t overruns;	 /* periods the loop fell behind */
 	/* How late each period started, as a histogram (CONTROL_LATENESS_BUCKETS_US upper bounds,
 	 * the last bucket unbounded), with the count and sum. */
@@ -49,6 +50,11 @@ struct control {
 	 * to alloc_host_pps): a period whose inputs did not change skips the allocator. */
 	bool alloc_valid;
 	uint64_t alloc_host_pps, alloc_floor[ALLOC_NRES];
+	/* A period is incremental when nothing but counters moved since the last one (the host's
+	 * generation the same, the allocator's answer standing, no reapply): quiet units are passed
+	 * by (vif_side.quiet). alloc_ran: this period's allocator ran (its answer may be new). */
+	uint64_t passes_generation;
+	bool incremental, alloc_ran;
 	struct delay_matcher *matcher; /* when the enforcer samples delay */
 	uint64_t seq;		       /* publishes: periods and changes (control_publish) */
 	struct snapshot *snap;	       /* the readers' copy, built on demand (snapshot.h) */

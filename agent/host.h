@@ -38,6 +38,11 @@ struct vif_side {
 	uint64_t applied_bps, applied_pps; /* what the enforcer holds */
 	struct enf_shape applied_shape;
 	bool applied;
+	/* What lets a quiet period pass a unit by (control.c): its last reading moved nothing
+	 * (rates all 0); the allocator's input built for it then is what a quiet unit's stays;
+	 * the enforcer's last apply or retune of it succeeded with nothing passed (the same call
+	 * again does nothing). */
+	bool quiet, ain_quiet, settled;
 	struct enf_vif enf; /* what the enforcer sees of it, and its state */
 };
 
@@ -48,7 +53,8 @@ struct vif {
 	struct vm *vm;
 	struct port *port; /* its own SLA (PUT /ports/{port}/sla); NULL: its VM's governs it */
 	struct vif_side side[SLA_NDIR];
-	/* Egress delay (hook to uplink); NULL: the enforcer does not measure delay */
+	/* Delay, SLA_NDIR of them (egress: from the hook to the uplink; ingress: from the uplink
+	 * to the vif's transmit, after its shaper); NULL: the enforcer does not measure delay */
 	struct delay_stats *delay;
 };
 

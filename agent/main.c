@@ -185,12 +185,12 @@ static int run_loop(struct agent *a)
 	}
 	rc = api_open(&a->api, loop, a->ctl, a->store, a->auth, a->tls, a->cfg, &a->info, &load);
 	if (rc) {
-		log_error("api not started listen=%s:%u err=%s", a->cfg->listen_addr,
-			  a->cfg->listen_port, strerror(-rc));
+		/* api_open said which listener failed and why */
+		log_error("api not started err=%s", strerror(-rc));
 		placement_close(a->placement);
 		periods_stop(a);
 		loop_free(loop);
-		return 1;
+		return rc == -EPERM ? EXIT_USAGE : 1; /* a socket directory not its own */
 	}
 	log_info("api listening listen=%s:%u scheme=%s token=%s reads=%s", a->cfg->listen_addr,
 		 a->cfg->listen_port, a->tls ? "https" : "http",

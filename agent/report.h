@@ -23,7 +23,9 @@ struct vm_delay {
 	uint64_t total_n, total_sum_ns, prom[DELAY_N_PROM + 1]; /* since found */
 };
 
-void report_vm_delay(const struct vm *vm, enum delay_span span, struct vm_delay *out);
+/* One direction's: ingress is measured on the vifs whose ingress is held. */
+void report_vm_delay(const struct vm *vm, enum sla_dir dir, enum delay_span span,
+		     struct vm_delay *out);
 
 /* What the VM got over the last period (host.h). */
 void report_vm_period(const struct control *ctl, const struct vm *vm, struct vm_period *out);

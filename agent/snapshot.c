@@ -30,18 +30,21 @@ static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_
 			sd->alloc,    { sd->limited_ns[0], sd->limited_ns[1] }
 		};
 	}
-	if (v->delay && same) {
-		o->delay_measured = true;
-		o->delay_period = same->delay_period;
-		o->delay_total = same->delay_total;
-		o->jitter_known = same->jitter_known;
-		o->jitter_ns = same->jitter_ns;
-	} else if (v->delay) {
-		o->delay_measured = true;
-		delay_summarize(&v->delay->period, &o->delay_period);
-		delay_summarize(&v->delay->total, &o->delay_total);
-		o->jitter_known = v->delay->total.n > 0;
-		o->jitter_ns = v->delay->jitter_ns;
+	for (int d = 0; d < SLA_NDIR; d++) {
+		struct snap_delay *sd = &o->delay[d];
+		const struct delay_stats *ds = v->delay ? &v->delay[d] : NULL;
+
+		if (!ds || !v->side[d].attached) {
+			continue;
+		} else if (same) {
+			*sd = same->delay[d];
+		} else {
+			sd->measured = true;
+			delay_summarize(&ds->period, &sd->period);
+			delay_summarize(&ds->total, &sd->total);
+			sd->jitter_known = ds->total.n > 0;
+			sd->jitter_ns = ds->jitter_ns;
+		}
 	}
 }
 
@@ -65,10 +68,13 @@ static void copy_vm(const struct control *ctl, struct snap_vm *o, const struct v
 		same = NULL;
 	if (same) {
 		o->period = same->period;
-		o->delay = same->delay;
+		memcpy(o->delay, same->delay, sizeof(o->delay));
+		o->delay_in_period = same->delay_in_period;
 	} else {
 		report_vm_period(ctl, vm, &o->period);
-		report_vm_delay(vm, DELAY_TOTAL, &o->delay);
+		for (int d = 0; d < SLA_NDIR; d++)
+			report_vm_delay(vm, d, DELAY_TOTAL, &o->delay[d]);
+		report_vm_delay(vm, SLA_INGRESS, DELAY_PERIOD, &o->delay_in_period);
 	}
 	o->vifs = vifs;
 	o->n_vifs = vm->n_vifs;

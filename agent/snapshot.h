@@ -37,6 +37,14 @@ struct snap_side {
 	uint64_t limited_ns[MEASURE_NRES]; /* how long each limit bound (total.limited_pkts) */
 };
 
+/* One direction's delay on a vif. */
+struct snap_delay {
+	bool measured; /* the enforcer samples delay on it */
+	struct delay_summary period, total;
+	bool jitter_known; /* some sample since found */
+	double jitter_ns;
+};
+
 struct snap_vif {
 	char id[PLATFORM_ID_MAX];
 	char mac[PLATFORM_MAC_LEN];    /* "": not known */
@@ -46,10 +54,7 @@ struct snap_vif {
 	uint32_t vm;	       /* its VM (index into snapshot.vms) */
 	uint32_t uplink_index; /* into snapshot.uplinks */
 	struct snap_side side[SLA_NDIR];
-	bool delay_measured; /* the enforcer samples delay on it (egress) */
-	struct delay_summary delay_period, delay_total;
-	bool jitter_known; /* some sample since found */
-	double jitter_ns;
+	struct snap_delay delay[SLA_NDIR];
 };
 
 struct snap_vm {
@@ -62,7 +67,9 @@ struct snap_vm {
 	struct sla_spec sla_in_force; /* its own or the default */
 	struct vif_counters total;    /* over all its vifs since the agent started */
 	struct vm_period period;      /* what it got over the last period */
-	struct vm_delay delay;	      /* its vifs' delay together, since found (DELAY_TOTAL) */
+	/* Its vifs' delay together, each direction, since found (DELAY_TOTAL); and what they
+	 * received over the period (what they sent over the period is in `period`). */
+	struct vm_delay delay[SLA_NDIR], delay_in_period;
 	struct snap_vif *vifs;
 	size_t n_vifs;
 	const struct vm_history *hist; /* NULL: no entry yet */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "owned.h"
 #include "worker.h"
 
 #define F_SNAP "slas.json"
@@ -64,6 +66,7 @@ struct map {
 struct store {
 	char dir[4096];
 	int dir_fd;
+	int lock_fd; /* LOCK_FILE, flock()ed for the process's life: one agent per directory */
 	int event_fd;
 	pthread_t thread;
 	bool thread_started;
@@ -520,11 +523,15 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 /* text as the file name, whole or not at all: a temp file, fsync, rename over (the directory
- * is the caller's to fsync). */
+ * is the caller's to fsync). The temp file is made new (O_EXCL, after what a crash left is
+ * removed): never opened through a link someone planted in its name. */
 static int write_file(struct store *st, const char *tmp, const char *name, const char *text)
 {
-	int fd = openat(st->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc;
+	int fd, rc;
 
+	if (unlinkat(st->dir_fd, tmp, 0) < 0 && errno != ENOENT)
+		return -errno;
+	fd = openat(st->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	rc = write_all(fd, text, strlen(text));
@@ -723,14 +730,27 @@ static int keep_aside(struct store *st, struct found *f, char *what, size_t len)
 {
 	char aside[96];
 	size_t used = strlen(what);
+	long long now = (long long)time(NULL);
+	int rc = -EEXIST;
 
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", f->name, (long long)time(NULL));
-	if (renameat(st->dir_fd, f->name, st->dir_fd, aside) < 0) {
-		int rc = -errno;
-
+	/* Evidence is never overwritten: a second in the same second is name.corrupt-<time>.1 */
+	for (unsigned k = 0; rc == -EEXIST && k < 1000; k++) {
+		if (k)
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld.%u", f->name, now, k);
+		else
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld", f->name, now);
+		rc = renameat2(st->dir_fd, f->name, st->dir_fd, aside, RENAME_NOREPLACE) < 0
+			     ? -errno
+			     : 0;
+		if (rc == -EINVAL) /* a filesystem without it: a new name that must not exist */
+			rc = linkat(st->dir_fd, f->name, st->dir_fd, aside, 0) < 0 ? -errno
+			     : unlinkat(st->dir_fd, f->name, 0) < 0		   ? -errno
+										   : 0;
+	}
+	if (rc) {
 		snprintf(what + used, len - used,
 			 "%s%s is unusable (%.160s) and could not be kept aside: %s",
-			 used ? "; " : "", f->name, f->why, strerror(errno));
+			 used ? "; " : "", f->name, f->why, strerror(-rc));
 		return rc;
 	}
 	/* the name alone: the directory is the state directory, said where this is logged */
@@ -930,12 +950,29 @@ out:
 
 /* The batch's changes appended to the log and fdatasync'd, then taken into the map; the
  * acknowledgement of a loss, the mark removed. Each op's rc set. */
+/* The state directory is still the one opened at start, at its path: moved away or replaced
+ * (renamed, another mounted over it), a write through dir_fd would land where no start reads
+ * it. -ESTALE, said, if not. */
+static int dir_in_place(struct store *st)
+{
+	struct stat at_path, opened;
+
+	if (fstat(st->dir_fd, &opened) < 0)
+		return -errno;
+	if (stat(st->dir, &at_path) == 0 && at_path.st_dev == opened.st_dev &&
+	    at_path.st_ino == opened.st_ino)
+		return 0;
+	log_error("state directory moved or replaced: nothing written until it is back dir=%s",
+		  st->dir);
+	return -ESTALE;
+}
+
 static void write_batch(struct store *st, struct op *batch)
 {
 	size_t n = 0, len = 0, at = st->log_bytes;
 	char *buf = NULL;
 	FILE *mem = open_memstream(&buf, &len);
-	int rc = mem ? 0 : -ENOMEM;
+	int rc = mem ? dir_in_place(st) : -ENOMEM;
 	struct op *o;
 
 	for (o = batch; !rc && o; o = o->next) {
@@ -995,7 +1032,7 @@ static void write_batch(struct store *st, struct op *batch)
 	}
 	for (o = batch; o; o = o->next) {
 		o->rc = rc;
-		if (o->kind != OP_ACK)
+		if (o->kind != OP_ACK || rc == -ESTALE)
 			continue;
 		struct stat sb;
 
@@ -1052,6 +1089,64 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+/*
+ * One agent per state directory: LOCK_FILE in it, flock()ed exclusively for the process's
+ * life (the kernel lets go when the process ends, however it ends), with the holder's PID
+ * in it for the message a second agent gives. Two agents on one directory both started
+ * before, and when one compacted, the other's acknowledged changes went to the .prev file
+ * and were gone after a restart.
+ */
+#define LOCK_FILE "lock"
+
+static int take_lock(struct store *st, struct store_load *ld)
+{
+	char pid[32] = "";
+	ssize_t n;
+	int len;
+
+	st->lock_fd =
+		openat(st->dir_fd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0 && errno == EROFS) {
+		/* Nothing can be written there, by us or another agent: the lock if it is there
+		 * (flock needs no write access), else none needed. */
+		st->lock_fd = openat(st->dir_fd, LOCK_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (st->lock_fd < 0 && errno == ENOENT) {
+			log_warn("state directory read-only, not locked dir=%s", st->dir);
+			return 0;
+		}
+	}
+	if (st->lock_fd < 0) {
+		int e = errno;
+
+		snprintf(ld->why, sizeof(ld->why), "cannot open its %s file: %s", LOCK_FILE,
+			 strerror(e));
+		return -e;
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		n = pread(st->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strspn(pid, "0123456789")] = '\0';
+		if (e == EWOULDBLOCK)
+			snprintf(ld->why, sizeof(ld->why),
+				 "in use by another dbavmd, pid %s (it holds the directory's %s "
+				 "file)",
+				 pid[0] ? pid : "unknown", LOCK_FILE);
+		else
+			snprintf(ld->why, sizeof(ld->why), "cannot lock its %s file: %s", LOCK_FILE,
+				 strerror(e));
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if ((fcntl(st->lock_fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+		return 0; /* read-only: the PID stays what it was */
+	if (ftruncate(st->lock_fd, 0) < 0 || pwrite(st->lock_fd, pid, (size_t)len, 0) != len)
+		log_warn("state lock: pid not written file=%s/%s err=%s", st->dir, LOCK_FILE,
+			 strerror(errno));
+	return 0;
+}
+
 int store_open(const char *dir, struct store **out, struct store_load *ld)
 {
 	struct store *st;
@@ -1064,12 +1159,17 @@ int store_open(const char *dir, struct store **out, struct store_load *ld)
 		snprintf(ld->why, sizeof(ld->why), "cannot create %s: %s", dir, strerror(errno));
 		return rc;
 	}
+	/* Another user who can write in it could plant links where root writes (StrictModes) */
+	rc = owned_check(NULL, dir, ld->why, sizeof(ld->why));
+	if (rc)
+		return rc;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	st->event_fd = -1;
 	st->log_fd = -1;
+	st->lock_fd = -1;
 	st->compact_lines = st->compact_at = COMPACT_MIN_LINES;
 	st->todo_tail = &st->todo;
 	st->done_tail = &st->done;
@@ -1081,6 +1181,9 @@ int store_open(const char *dir, struct store **out, struct store_load *ld)
 		snprintf(ld->why, sizeof(ld->why), "cannot open %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	rc = take_lock(st, ld);
+	if (rc)
+		goto fail;
 	rc = load(st, ld);
 	if (rc) {
 		if (!ld->why[0])
@@ -1138,6 +1241,8 @@ void store_close(struct store *st)
 		close(st->event_fd);
 	if (st->dir_fd >= 0)
 		close(st->dir_fd);
+	if (st->lock_fd >= 0) /* the lock goes last: nothing of ours is written after it */
+		close(st->lock_fd);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->wake);
 	map_free(&st->map);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "admit.h"
 #include "log.h"
 #include "neutron.h"
+#include "owned.h"
 #include "state_json.h"
 #include "worker.h"
 
@@ -310,6 +312,7 @@ static json_t *readiness_problems(const struct api *api, const struct snapshot *
 static void get_metrics(struct api *api, struct http_request *req)
 {
 	const struct snapshot *s = snapshot_or_500(api, req);
+	struct http_counts hc = { 0 }; /* both listeners' */
 	json_t *problems;
 	struct metrics_text *t;
 	const char *text;
@@ -318,8 +321,13 @@ static void get_metrics(struct api *api, struct http_request *req)
 	if (!s)
 		return;
 	problems = readiness_problems(api, s);
+	for (int i = 0; i < HTTP_CUT_N; i++)
+		hc.cut[i] = (api->http ? http_counts(api->http)->cut[i] : 0) +
+			    (api->http_unix ? http_counts(api->http_unix)->cut[i] : 0);
+	struct state_status ss = { api->store_failures, api->store_failing };
+
 	t = metrics_get(api->metrics, s, api->placement ? placement_status(api->placement) : NULL,
-			api->http ? http_counts(api->http) : NULL,
+			api->http || api->http_unix ? &hc : NULL, api->store ? &ss : NULL,
 			problems && json_array_size(problems) == 0);
 	json_decref(problems);
 	if (!t) {
@@ -338,6 +346,8 @@ static json_t *readiness_problems(const struct api *api, const struct snapshot *
 
 	if (api->state_lost)
 		json_array_append_new(problems, json_string(api->state_problem));
+	if (api->store_failing)
+		json_array_append_new(problems, json_string(api->store_problem));
 	if (!s->started)
 		json_array_append_new(problems, json_string("no control period has run yet"));
 	if (s->platform_problem)
@@ -820,6 +830,33 @@ static void port_stored(struct api *api, struct api_pending *p)
 	sla_set_answer(p);
 }
 
+/* A write's outcome, for /readyz and /metrics: failing from the first failure (said once,
+ * with when and why) until a write succeeds (said too). */
+static void store_outcome(struct api *api, int rc)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (rc) {
+		api->store_failures++;
+		if (!api->store_failing) {
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+			snprintf(api->store_problem, sizeof(api->store_problem),
+				 "the state directory cannot be written since %s (%s): changes are "
+				 "refused until it can",
+				 when, strerror(-rc));
+			log_error("state directory not writable, changes refused err=%s",
+				  strerror(-rc));
+		}
+		api->store_failing = true;
+	} else if (api->store_failing) {
+		api->store_failing = false;
+		log_info("state directory writable again failures=%" PRIu64, api->store_failures);
+	}
+	control_publish(api->ctl); /* /metrics says it at once */
+}
+
 /* The store has written (or failed to write) a change: make it real, then answer. */
 static void on_stored(void *cookie, int rc, void *arg)
 {
@@ -827,6 +864,7 @@ static void on_stored(void *cookie, int rc, void *arg)
 	struct api *api = arg;
 	char msg[160];
 
+	store_outcome(api, rc);
 	if (p->background) { /* memory changed when it was queued: only a failure to say */
 		if (rc)
 			log_error("state not written %s=%s change=%s err=%s",
@@ -1152,6 +1190,13 @@ static int open_unix(struct api *api, const struct http_limits *limits)
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			log_warn("api socket directory not made dir=%s err=%s", dir,
 				 strerror(errno));
+		/* Another user who can write in it could swap the socket (StrictModes) */
+		char why[PATH_MAX + 256];
+
+		if ((rc = owned_check("--listen-unix's directory", dir, why, sizeof(why)))) {
+			log_error("api socket not opened path=%s: %s", path, why);
+			return rc;
+		}
 	}
 	api->group_known = true;
 	if (*g && !*end && n < (gid_t)-1) {
@@ -1210,6 +1255,9 @@ int api_open(struct api *api, struct loop *loop, struct control *ctl, struct sto
 		return rc;
 	}
 	rc = http_open(&api->http, cfg->listen_addr, cfg->listen_port, &limits, loop, handle, api);
+	if (rc)
+		log_error("api not listening listen=%s:%u err=%s", cfg->listen_addr,
+			  cfg->listen_port, strerror(-rc));
 	if (!rc && cfg->listen_unix[0])
 		rc = open_unix(api, &limits);
 	if (rc) {

@@ -40,6 +40,11 @@ struct api {
 	bool state_lost;	     /* the SLAs were lost at a start, not yet acknowledged */
 	int64_t swept_at;	     /* when api_period last looked at absent VMs (seconds) */
 	char state_problem[700];
+	/* Changes the store failed to write (each answered 500, nothing changed), and whether the
+	 * last one failed: /readyz is not ready from then until a write succeeds again. */
+	uint64_t store_failures;
+	bool store_failing;
+	char store_problem[300];
 };
 
 /* An SLA body, ours or a Neutron QoS policy, parsed and checked: 0, or -EINVAL with *err

@@ -17,7 +17,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "owned.h"
+
 #define TOKEN_MAX 4096
+#define TOKEN_MIN 16 /* a guessable token is no token */
 
 struct auth {
 	bool configured;
@@ -47,6 +50,10 @@ int auth_open(const char *path, struct auth **out, char *why, size_t why_len)
 		*out = a;
 		return 0;
 	}
+	/* Its directories too: another user who can write one could swap the token. */
+	rc = owned_check(NULL, path, why, why_len);
+	if (rc)
+		goto fail;
 	/* O_NONBLOCK: a FIFO in its place opens at once, to be refused below, where a blocking
 	 * open would wait for a writer forever. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -58,6 +65,12 @@ int auth_open(const char *path, struct auth **out, char *why, size_t why_len)
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		rc = -EINVAL;
 		snprintf(why, why_len, "%s: not a regular file", path);
+		goto fail_fd;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		rc = -EPERM;
+		snprintf(why, why_len, "%s: owned by another user (uid %u); chown it to root", path,
+			 (unsigned)sb.st_uid);
 		goto fail_fd;
 	}
 	if (sb.st_mode & 077) {
@@ -76,10 +89,12 @@ int auth_open(const char *path, struct auth **out, char *why, size_t why_len)
 	buf[n] = '\0';
 	for (len = 0; len < (size_t)n && buf[len] != '\r' && buf[len] != '\n'; len++)
 		;
-	if (len == 0 || len > TOKEN_MAX) {
+	if (len < TOKEN_MIN || len > TOKEN_MAX) {
 		rc = -EINVAL;
-		snprintf(why, why_len, "%s: the token must be 1 to %d bytes on the first line",
-			 path, TOKEN_MAX);
+		snprintf(why, why_len,
+			 "%s: the token must be %d to %d bytes on the first line (%zu); make one "
+			 "with: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n'",
+			 path, TOKEN_MIN, TOKEN_MAX, len);
 		goto fail;
 	}
 	/* What a client cannot send, or what one would send without meaning to. */

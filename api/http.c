@@ -967,11 +967,13 @@ int http_open_unix(struct http_server **out, const char *path, const struct http
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 			return -errno;
 	}
-	/* Anyone may connect (0666): what a peer may do is decided by its credentials. */
+	/* Anyone may connect (0666): what a peer may do is decided by its credentials. The mode
+	 * comes with the bind (the umask), never by its path afterwards: a link swapped in
+	 * between would give that mode to what it points to. */
 	old = umask(0111);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno : 0;
 	umask(old);
-	if (!rc && (chmod(path, 0666) < 0 || listen(fd, 64) < 0))
+	if (!rc && listen(fd, 64) < 0)
 		rc = -errno;
 	plain.tls = NULL; /* the kernel vouches for the peer; nothing to encrypt */
 	if (!rc)

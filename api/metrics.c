@@ -328,40 +328,52 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct sn
 	bool on_path = h->drops_on_path;
 
 	family(b, "dbavm_vm_delay_seconds", "histogram",
-	       "One-way delay of sampled packets from the netfront hook to the uplink's egress.");
-	for (size_t i = 0; i < h->n_vms; i++) {
-		uint64_t cum = 0;
-		char le[48];
+	       "One-way delay of sampled packets through the driver domain: egress from the "
+	       "netfront hook to the uplink's transmit, ingress from the uplink's receive to the "
+	       "vif's transmit (after its shaper).");
+	for (int d = 0; d < SLA_NDIR; d++)
+		for (size_t i = 0; i < h->n_vms; i++) {
+			const struct vm_delay *dl = &h->vms[i].delay[d];
+			uint64_t cum = 0;
+			char le[80];
 
-		if (!h->vms[i].delay.measured)
-			continue;
-		for (int k = 0; k <= DELAY_N_PROM; k++) {
-			cum += h->vms[i].delay.prom[k];
-			if (k < DELAY_N_PROM)
-				snprintf(le, sizeof(le), "le=\"%g\"",
-					 (double)delay_prom_bounds_ns[k] / 1e9);
-			else
-				snprintf(le, sizeof(le), "le=\"+Inf\"");
-			sample_vm_with(b, "dbavm_vm_delay_seconds_bucket", m, i, le);
-			put_u64(b, cum);
+			if (!dl->measured)
+				continue;
+			for (int k = 0; k <= DELAY_N_PROM; k++) {
+				cum += dl->prom[k];
+				if (k < DELAY_N_PROM)
+					snprintf(le, sizeof(le), "direction=\"%s\",le=\"%g\"",
+						 sla_dir_name[d],
+						 (double)delay_prom_bounds_ns[k] / 1e9);
+				else
+					snprintf(le, sizeof(le), "direction=\"%s\",le=\"+Inf\"",
+						 sla_dir_name[d]);
+				sample_vm_with(b, "dbavm_vm_delay_seconds_bucket", m, i, le);
+				put_u64(b, cum);
+				put(b, "\n", 1);
+			}
+			snprintf(le, sizeof(le), "direction=\"%s\"", sla_dir_name[d]);
+			sample_vm_with(b, "dbavm_vm_delay_seconds_sum", m, i, le);
+			put_ns_as_seconds(b, dl->total_sum_ns);
+			put(b, "\n", 1);
+			sample_vm_with(b, "dbavm_vm_delay_seconds_count", m, i, le);
+			put_u64(b, dl->total_n);
 			put(b, "\n", 1);
 		}
-		sample(b, "dbavm_vm_delay_seconds_sum", 26, VM_LABEL(m, i));
-		put_ns_as_seconds(b, h->vms[i].delay.total_sum_ns);
-		put(b, "\n", 1);
-		sample(b, "dbavm_vm_delay_seconds_count", 28, VM_LABEL(m, i));
-		put_u64(b, h->vms[i].delay.total_n);
-		put(b, "\n", 1);
-	}
 	family(b, "dbavm_vm_jitter_seconds", "gauge",
-	       "RFC 3550 interarrival jitter over consecutive delay samples.");
-	for (size_t i = 0; i < h->n_vms; i++) {
-		if (!h->vms[i].delay.measured || h->vms[i].delay.jitter_na)
-			continue;
-		sample(b, "dbavm_vm_jitter_seconds", 23, VM_LABEL(m, i));
-		put_ns_as_seconds(b, (uint64_t)(h->vms[i].delay.jitter_ns + 0.5));
-		put(b, "\n", 1);
-	}
+	       "RFC 3550 interarrival jitter over consecutive delay samples, each direction.");
+	for (int d = 0; d < SLA_NDIR; d++)
+		for (size_t i = 0; i < h->n_vms; i++) {
+			const struct vm_delay *dl = &h->vms[i].delay[d];
+			char dir[32];
+
+			if (!dl->measured || dl->jitter_na)
+				continue;
+			snprintf(dir, sizeof(dir), "direction=\"%s\"", sla_dir_name[d]);
+			sample_vm_with(b, "dbavm_vm_jitter_seconds", m, i, dir);
+			put_ns_as_seconds(b, (uint64_t)(dl->jitter_ns + 0.5));
+			put(b, "\n", 1);
+		}
 	family(b, "dbavm_vm_lost_packets_total", "counter",
 	       "Packets lost, by cause: policy (dropped at the netfront hook by the SLA), path "
 	       "(lost between the guest and the uplink; from samples, scaled by the sampling "
@@ -374,10 +386,11 @@ static void render_delay(struct buf *b, const struct metrics *m, const struct sn
 			put_u64(b, vm->total.dropped_pkts);
 			put(b, "\n", 1);
 		}
-		if (on_path || h->vms[i].delay.measured) {
+		if (on_path || h->vms[i].delay[SLA_EGRESS].measured) {
 			sample_vm_with(b, "dbavm_vm_lost_packets_total", m, i, "cause=\"path\"");
 			put_u64(b, on_path ? vm->total.dropped_pkts
-					   : h->vms[i].delay.lost * (uint64_t)h->sample_every);
+					   : h->vms[i].delay[SLA_EGRESS].lost *
+						     (uint64_t)h->sample_every);
 			put(b, "\n", 1);
 		}
 	}
@@ -443,8 +456,10 @@ static void render_limited(struct buf *b, const struct metrics *m, const struct 
 	static const char *const names[] = { "dbavm_vif_limited_packets_total",
 					     "dbavm_vif_limited_seconds_total" };
 	static const char *const helps[] = {
-		"Packets dropped or held (queued past the burst) because the limit bound.",
-		"Time the limit bound: the periods in which it dropped or held a packet."
+		"Packets dropped or held (queued past the burst) because the limit bound (under "
+		"xen-credit an estimate: the packets that passed while the credit bound).",
+		"Time the limit bound: the periods in which it dropped or held a packet (under "
+		"xen-credit an estimate: the periods in which the credit bound)."
 	};
 	static const char *const res[MEASURE_NRES] = { "bps", "pps" };
 
@@ -810,9 +825,9 @@ static void render_http(struct buf *b, const struct http_counts *hc)
 	};
 
 	family(b, "dbavm_http_connections_closed_total", "counter",
-	       "API connections the agent closed before their request was in, by why: the request "
-	       "timeout, a head under 256 bytes a second, or the slowest at the limit of its "
-	       "address or of all, for a new one.");
+	       "API connections the agent closed before their request was in (TCP and the local "
+	       "socket), by why: the request timeout, a head under 256 bytes a second, or the "
+	       "slowest at the limit of its address or of all, for a new one.");
 	for (int i = 0; i < HTTP_CUT_N; i++) {
 		puts_(b, "dbavm_http_connections_closed_total{why=\"");
 		puts_(b, why[i]);
@@ -824,7 +839,7 @@ static void render_http(struct buf *b, const struct http_counts *hc)
 
 static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 				   const struct placement_status *pst, const struct http_counts *hc,
-				   bool ready)
+				   const struct state_status *ss, bool ready)
 {
 	struct buf b = { 0 };
 	struct metrics_text *t;
@@ -840,6 +855,16 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 		render_http(&b, hc);
 	counter_line(&b, "dbavm_ready", "gauge", "1 when GET /readyz answers ready, else 0.",
 		     ready);
+	if (ss) {
+		counter_line(&b, "dbavm_state_write_failures_total", "counter",
+			     "Changes the agent failed to write to its state directory (each "
+			     "refused: nothing changed).",
+			     ss->write_failures);
+		counter_line(&b, "dbavm_state_writable", "gauge",
+			     "0 from a failed write to the state directory until a write succeeds "
+			     "again (GET /readyz says why), else 1.",
+			     !ss->failing);
+	}
 	counter_line(&b, "dbavm_vms_refused", "gauge",
 		     "VMs the platform shows that the agent left out for their names (GET /host "
 		     "says which and why); not limited.",
@@ -871,11 +896,11 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 
 struct metrics_text *metrics_get(struct metrics *m, const struct snapshot *s,
 				 const struct placement_status *pst, const struct http_counts *hc,
-				 bool ready)
+				 const struct state_status *ss, bool ready)
 {
 	/* The text stands for one snapshot of the model, and one readiness. */
 	if (!m->text || m->text_seq != s->seq || m->text_ready != ready) {
-		struct metrics_text *t = render(m, s, pst, hc, ready);
+		struct metrics_text *t = render(m, s, pst, hc, ss, ready);
 
 		if (!t)
 			return NULL;

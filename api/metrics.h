@@ -28,12 +28,18 @@ void metrics_free(struct metrics *m);
 struct placement_status;
 struct http_counts;
 
-/* The exposition of snapshot s (and of the Placement syncs, pst, and the HTTP
- * server's counts, hc, when not NULL), with a reference the caller must release; NULL on
+/* The store's writes: how many failed, and whether it is failing now. */
+struct state_status {
+	uint64_t write_failures;
+	bool failing;
+};
+
+/* The exposition of snapshot s (and of the Placement syncs, pst, the HTTP server's counts, hc,
+ * and the store's, ss, when not NULL), with a reference the caller must release; NULL on
  * allocation failure. */
 struct metrics_text *metrics_get(struct metrics *m, const struct snapshot *s,
 				 const struct placement_status *pst, const struct http_counts *hc,
-				 bool ready);
+				 const struct state_status *ss, bool ready);
 const char *metrics_text_data(const struct metrics_text *t, size_t *len);
 /* Drops a reference (void * so it can serve as a free callback). */
 void metrics_text_release(void *t);

@@ -29,16 +29,17 @@ static json_t *limited_json(const struct snap_side *sd);
 static void absence_json(const struct snapshot *s, json_t *obj, bool absent, int64_t since,
 			 bool has_sla);
 
-/* A vif's delay (over the period and since found) and jitter; null when not measured. */
-static void vif_delay_json(const struct snap_vif *vif, json_t **delay, json_t **jitter)
+/* A vif's delay one way (over the period and since found) and jitter; null when not
+ * measured. */
+static void vif_delay_json(const struct snap_delay *d, json_t **delay, json_t **jitter)
 {
 	*delay = *jitter = NULL;
-	if (!vif->delay_measured)
+	if (!d->measured)
 		return;
-	*delay = json_pack("{s:o, s:o}", "period", summary_json(&vif->delay_period), "total",
-			   summary_json(&vif->delay_total));
-	if (vif->jitter_known)
-		*jitter = seconds_json(vif->jitter_ns);
+	*delay = json_pack("{s:o, s:o}", "period", summary_json(&d->period), "total",
+			   summary_json(&d->total));
+	if (d->jitter_known)
+		*jitter = seconds_json(d->jitter_ns);
 }
 
 /* What the enforcer saw of the vif's ring at its last reading (xen-credit: netback's shared
@@ -57,11 +58,12 @@ static json_t *limited_json(const struct snap_side *sd)
 {
 	if (!sd->have_cnt || !sd->cnt.limited_known)
 		return json_null();
-	return json_pack("{s:{s:I, s:o}, s:{s:I, s:o}}", "bps", "packets",
+	return json_pack("{s:{s:I, s:o}, s:{s:I, s:o}, s:b}", "bps", "packets",
 			 (json_int_t)sd->total.limited_pkts[MEASURE_BPS], "seconds",
 			 json_real((double)sd->limited_ns[MEASURE_BPS] / 1e9), "pps", "packets",
 			 (json_int_t)sd->total.limited_pkts[MEASURE_PPS], "seconds",
-			 json_real((double)sd->limited_ns[MEASURE_PPS] / 1e9));
+			 json_real((double)sd->limited_ns[MEASURE_PPS] / 1e9), "estimated",
+			 sd->cnt.limited_estimated);
 }
 
 /* One direction's demand and limit, from the allocator's last answer (unlimited before one). */
@@ -80,16 +82,20 @@ static void side_alloc_json(const struct snap_side *sd, json_t **demand, json_t 
 
 /* What the vif received (ingress), null where the enforcer does not hold that direction. The
  * enforcer that holds it counts before its own drops, so offered and dropped are seen. */
-static json_t *ingress_json(const struct snap_side *sd)
+static json_t *ingress_json(const struct snap_vif *vif)
 {
-	json_t *demand, *limit;
+	const struct snap_side *sd = &vif->side[SLA_INGRESS];
+	json_t *demand, *limit, *delay, *jitter;
 
 	if (!sd->attached)
 		return json_null();
 	side_alloc_json(sd, &demand, &limit);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "offered", rate_json(&sd->rates.offered),
-			 "demand", demand, "limit", limit, "passed", rate_json(&sd->rates.passed),
-			 "dropped", rate_json(&sd->rates.dropped), "limited", limited_json(sd));
+	vif_delay_json(&vif->delay[SLA_INGRESS], &delay, &jitter);
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "offered",
+			 rate_json(&sd->rates.offered), "demand", demand, "limit", limit, "passed",
+			 rate_json(&sd->rates.passed), "dropped", rate_json(&sd->rates.dropped),
+			 "limited", limited_json(sd), "delay", delay ? delay : json_null(),
+			 "jitter_s", jitter ? jitter : json_null());
 }
 
 /* Where the SLA in force on a vif comes from: its port's own, its VM's, or the default. */
@@ -104,14 +110,14 @@ static json_t *vif_json(const struct snapshot *s, const struct snap_vif *vif, bo
 	json_t *demand, *limit, *delay, *jitter, *o;
 
 	side_alloc_json(eg, &demand, &limit);
-	vif_delay_json(vif, &delay, &jitter);
+	vif_delay_json(&vif->delay[SLA_EGRESS], &delay, &jitter);
 	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
 		      "uplink", vif->uplink, "offered", seen_json(&eg->rates.offered, seen),
 		      "demand", demand, "limit", limit, "passed", rate_json(&eg->rates.passed),
 		      "dropped", seen_json(&eg->rates.dropped, seen), "delay",
 		      delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null(),
 		      "ring", ring_json(eg), "limited", limited_json(eg), "ingress",
-		      ingress_json(&vif->side[SLA_INGRESS]));
+		      ingress_json(vif));
 	if (o) {
 		json_object_set_new(o, "mac", vif->mac[0] ? json_string(vif->mac) : json_null());
 		json_object_set_new(o, "port_id",
@@ -144,8 +150,17 @@ static json_t *vm_ingress_json(const struct snap_vm *vm)
 	}
 	if (!any)
 		return json_null();
-	return json_pack("{s:o, s:o, s:o}", "offered", rate_json(&sum.offered), "passed",
-			 rate_json(&sum.passed), "dropped", rate_json(&sum.dropped));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "offered", rate_json(&sum.offered), "passed",
+			 rate_json(&sum.passed), "dropped", rate_json(&sum.dropped), "delay",
+			 vm->delay[SLA_INGRESS].measured
+				 ? json_pack("{s:o, s:o}", "period",
+					     summary_json(&vm->delay_in_period.summary), "total",
+					     summary_json(&vm->delay[SLA_INGRESS].summary))
+				 : json_null(),
+			 "jitter_s",
+			 vm->delay[SLA_INGRESS].measured && !vm->delay[SLA_INGRESS].jitter_na
+				 ? seconds_json(vm->delay[SLA_INGRESS].jitter_ns)
+				 : json_null());
 }
 
 static json_t *seconds_json(double ns)
@@ -200,7 +215,7 @@ json_t *state_vm_json(const struct snapshot *s, const struct snap_vm *vm)
 	}
 	if (!p->delay_na)
 		delay = json_pack("{s:o, s:o}", "period", summary_json(&p->delay), "total",
-				  summary_json(&vm->delay.summary));
+				  summary_json(&vm->delay[SLA_EGRESS].summary));
 	obj = json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
 			vm->id, "name", vm->id, "uuid",
 			vm->uuid[0] ? json_string(vm->uuid) : json_null(), "present", vm->present,

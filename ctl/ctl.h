@@ -32,6 +32,8 @@ struct ctl {
 	bool port;  /* the sla commands name a port (dbavmctl port ...), not a VM */
 	bool quiet; /* ctl_call keeps its complaint in err, and does not print it */
 	char err[1024];
+	char peer_why[256]; /* why the socket's answerer was not trusted (trusted_peer) */
+	int sock_fd;	    /* the last socket curl opened (open_socket), -1 before */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,44 @@ static int on_progress(void *arg, curl_off_t dlt, curl_off_t dl, curl_off_t ult,
 	return ctl_stop ? 1 : 0;
 }
 
+/* curl's socket, opened here so that trusted_peer knows it. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct ctl *c = arg;
+
+	(void)purpose;
+	c->sock_fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	return c->sock_fd < 0 ? CURL_SOCKET_BAD : c->sock_fd;
+}
+
+/*
+ * Who answers on the agent's Unix socket, once curl is connected and before a byte is sent:
+ * the kernel's word for the process that listens (SO_PEERCRED), which must be root's or our
+ * own user's. Anyone who could replace the socket (in a directory they can write) would
+ * otherwise answer for the agent, and be told the SLAs we set.
+ */
+static int trusted_peer(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+	struct ctl *c = arg;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+
+	(void)ip, (void)local_ip, (void)port, (void)local_port;
+	/* (curl 7.88 has no CURLINFO_ACTIVESOCKET yet here: the socket is the one it opened) */
+	if (c->sock_fd < 0 || getsockopt(c->sock_fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		snprintf(c->peer_why, sizeof c->peer_why, "who answers cannot be known: %s",
+			 c->sock_fd < 0 ? "no socket" : strerror(errno));
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (cred.uid != 0 && cred.uid != getuid()) {
+		snprintf(c->peer_why, sizeof c->peer_why,
+			 "it is answered by uid %u (pid %d), neither root nor you",
+			 (unsigned)cred.uid, (int)cred.pid);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 /* c->err says why, and stderr too unless quiet; returns rc. */
 static int call_failed(struct ctl *c, int rc)
 {
@@ -101,10 +140,17 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 	char *text = NULL;
 
 	*answer = NULL;
-	/* over the agent's local socket the kernel tells it who we are: no token needed */
+	c->peer_why[0] = '\0';
+	/* over the agent's local socket the kernel tells it who we are: no token needed, and
+	 * none is sent (whoever answers there could take it to the TCP API); the kernel tells
+	 * us who answers too (trusted_peer) */
 	snprintf(url, sizeof url, "%s%s", c->socket[0] ? "http://localhost" : c->url, path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket[0] ? c->socket : NULL);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, c->socket[0] ? open_socket : NULL);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, c->socket[0] ? trusted_peer : NULL);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, c);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
@@ -121,7 +167,7 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
 	if (c->key[0])
 		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
-	if (c->have_token) {
+	if (c->have_token && !c->socket[0]) {
 		snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
 		hdr = curl_slist_append(hdr, auth);
 	}
@@ -152,8 +198,14 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
 			       rc == CURLE_ABORTED_BY_CALLBACK ? "interrupted"
 			       : err[0]			       ? err
 							       : curl_easy_strerror(rc));
-		snprintf(c->err, sizeof c->err, "cannot reach the agent at %s%s: %s",
-			 c->socket[0] ? "unix:" : "", c->socket[0] ? c->socket : c->url, clean);
+		if (c->peer_why[0])
+			snprintf(c->err, sizeof c->err,
+				 "not the agent at unix:%s: %s; nothing sent", c->socket,
+				 c->peer_why);
+		else
+			snprintf(c->err, sizeof c->err, "cannot reach the agent at %s%s: %s",
+				 c->socket[0] ? "unix:" : "", c->socket[0] ? c->socket : c->url,
+				 clean);
 		return call_failed(c, CTL_UNREACHABLE);
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
@@ -565,10 +617,11 @@ static int vms(struct ctl *c)
 		json_decref(all);
 		return CTL_OK;
 	}
-	printf("%-20s %4s %8s %8s %8s %8s %8s %8s %7s %8s %8s %8s\n", "VM", "PRIO", "MIN", "MAX",
-	       "MAX-PPS", "OFFERED", "SENT", "SENT-PPS", "DROP%", "P99", "JITTER", "RECEIVED");
+	printf("%-20s %4s %8s %8s %8s %8s %8s %8s %7s %8s %8s %8s %8s\n", "VM", "PRIO", "MIN",
+	       "MAX", "MAX-PPS", "OFFERED", "SENT", "SENT-PPS", "DROP%", "P99", "JITTER",
+	       "RECEIVED", "IN-P99");
 	json_array_foreach(json_object_get(all, "vms"), i, vm) {
-		char a[16], b[16], d[16], e[16], f[16], g[16], h[16], k[16], r[16];
+		char a[16], b[16], d[16], e[16], f[16], g[16], h[16], k[16], r[16], q[16];
 		double off = ctl_num(vm, "offered.pps", 0), drop = ctl_num(vm, "dropped.pps", 0);
 		if (!json_is_true(json_object_get(vm, "present"))) {
 			printf("%-20s %4d %8s %8s %8s  (not on this host; the SLA waits for it)\n",
@@ -579,12 +632,15 @@ static int vms(struct ctl *c)
 			continue;
 		}
 		/* what it received: n/a where the enforcer does not hold that direction */
-		if (json_is_object(json_object_get(vm, "ingress")))
+		if (json_is_object(json_object_get(vm, "ingress"))) {
 			ctl_rate(r, sizeof r, vm, "ingress.passed.bps");
-		else
+			ctl_seconds(q, sizeof q, vm, "ingress.delay.period.p99_s");
+		} else {
 			snprintf(r, sizeof r, "n/a");
-		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s %8s\n", ctl_str(vm, "id"),
-		       (int)ctl_num(vm, "sla.priority", -1),
+			snprintf(q, sizeof q, "n/a");
+		}
+		printf("%-20s %4d %8s %8s %8s %8s %8s %8s %7.1f %8s %8s %8s %8s\n",
+		       ctl_str(vm, "id"), (int)ctl_num(vm, "sla.priority", -1),
 		       ctl_rate(a, sizeof a, vm, "sla.bandwidth.min_bps"),
 		       ctl_rate(b, sizeof b, vm, "sla.bandwidth.max_bps"),
 		       ctl_rate(d, sizeof d, vm, "sla.packet_rate.max_pps"),
@@ -592,10 +648,10 @@ static int vms(struct ctl *c)
 		       ctl_rate(f, sizeof f, vm, "passed.bps"),
 		       ctl_rate(g, sizeof g, vm, "passed.pps"), off > 0 ? 100 * drop / off : 0.0,
 		       ctl_seconds(h, sizeof h, vm, "delay.period.p99_s"),
-		       ctl_seconds(k, sizeof k, vm, "jitter_s"), r);
+		       ctl_seconds(k, sizeof k, vm, "jitter_s"), r, q);
 	}
 	printf("(bit/s, and packets/s where it says PPS; over the last period; the SLA's figures "
-	       "are of what the VM sends)\n");
+	       "are of what the VM sends; P99 and IN-P99 its delay each way)\n");
 	json_decref(all);
 	return CTL_OK;
 }
@@ -862,7 +918,7 @@ static bool is_command(int nargs, char **args)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = { 0 };
+	struct ctl c = { .sock_fd = -1 };
 	const char *config = NULL;
 	int rc = global_flags(&c, argc, argv, &config);
 

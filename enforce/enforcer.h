@@ -66,6 +66,10 @@ struct enforcer_ops {
 	 * which it holds on the driver domain's side of the vif, before the copy into the guest.
 	 * Without it, ingress is neither limited nor counted (its figures are null). */
 	bool holds_ingress;
+	/* What a VM receives waits in a shaper, whatever sees_offered says of what it sends:
+	 * there the load is counted as it passes, not as it was offered (vif-police drops what
+	 * a VM sends, and holds what it receives as netfront does). */
+	bool ingress_waits;
 	/* It writes an SLA's DSCP mark into what the VM sends (enf_shape.dscp); without it an
 	 * SLA with a mark is refused. */
 	bool marks_dscp;
@@ -74,6 +78,10 @@ struct enforcer_ops {
 	/* Called once per period before read_counters, with the period's time. */
 	int (*sync)(struct enforcer *e, uint64_t now_ns);
 	int (*read_counters)(struct enforcer *e, struct enf_vif *v, struct vif_counters *out);
+	/* Optional: true when v's counters surely stand where the last sync's read_counters found
+	 * them (nothing counted since): the agent then passes a quiet vif by without reading it.
+	 * False when in doubt. */
+	bool (*unchanged)(struct enforcer *e, struct enf_vif *v);
 	int (*apply)(struct enforcer *e, struct enf_vif *v, const struct enf_limit *l);
 	/* Optional: called every period for each vif whose limit did not change (apply was not
 	 * called; l is the limit in force), for an enforcer whose setting also follows measured

@@ -83,6 +83,7 @@ struct net_device {
 struct sk_buff {
 	unsigned int len;
 	unsigned char *data;
+	struct net_device *dev;
 } __attribute__((preserve_access_index));
 
 static __always_inline void sample(__u64 sig, __u32 slot, __u32 where)
@@ -282,45 +283,77 @@ int netfront_tap(struct __sk_buff *skb)
 	return hook(skb, &key, 1);
 }
 
-/* The uplink's egress: every packet a driver is handed (after the qdisc, so queueing there
- * counts as delay). Only devices listed in `uplinks` are looked at. */
+/* Whether dev is one of the uplinks the config lists (by ifindex, in the driver domain). */
+static __always_inline int on_uplink(const struct netfront_config *cfg, struct net_device *dev)
+{
+	__u32 ifindex = (__u32)dev->ifindex;
+
+	for (__u32 i = 0; i < NETFRONT_MAX_UPLINKS; i++) {
+		if (i >= cfg->n_uplinks)
+			break;
+		if (cfg->uplink[i].ifindex == ifindex)
+			return cfg->uplink[i].netns_cookie == dev->nd_net.net->net_cookie;
+	}
+	return 0;
+}
+
+/* Samples the packet whose network header is at l3 (kernel memory), of len bytes counted
+ * from its Ethernet header as the hook counts them, if its signature says so. */
+static __always_inline void sample_at(const struct netfront_config *cfg, const void *l3, __u32 len,
+				      __u32 slot, __u32 where)
+{
+	__u32 n = netfront_sig_len(len);
+	__u8 buf[NETFRONT_SIG_BYTES];
+	__u64 sig;
+
+	if (!n || bpf_probe_read_kernel(buf, n == 64 ? 64 : n == 48 ? 48 : 28, l3))
+		return;
+	sig = netfront_sig((const __u32 *)buf, n, len);
+	if (!(sig & cfg->sample_mask))
+		sample(sig, slot, where);
+}
+
+/* Every packet a driver is handed (after the qdisc, so queueing there counts as delay): on
+ * an uplink, an egress packet's way ends; on a vif's host end whose ingress is held, an
+ * ingress packet's (after that vif's shaper). Only those devices are looked at. */
 SEC("tp_btf/net_dev_start_xmit")
 int netfront_uplink(__u64 *ctx)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	struct net_device *dev = (struct net_device *)ctx[1];
-	__u32 zero = 0, n, len, ifindex;
-	int found = 0;
+	struct netfront_key key = { .netns_cookie = 0, .ingress = 1 };
+	__u32 zero = 0, *slot;
 	struct netfront_config *cfg;
-	__u8 buf[NETFRONT_L2_BYTES + NETFRONT_SIG_BYTES];
-	__u64 sig;
 
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg || !cfg->sample_on)
 		return 0;
-	ifindex = (__u32)dev->ifindex;
-	for (__u32 i = 0; i < NETFRONT_MAX_UPLINKS; i++) {
-		if (i >= cfg->n_uplinks)
-			break;
-		if (cfg->uplink[i].ifindex == ifindex) {
-			found = cfg->uplink[i].netns_cookie == dev->nd_net.net->net_cookie;
-			if (found)
-				break;
-		}
+	if (on_uplink(cfg, dev)) {
+		sample_at(cfg, skb->data + NETFRONT_L2_BYTES, skb->len, 0, NETFRONT_AT_UPLINK);
+		return 0;
 	}
-	if (!found)
+	if (!cfg->host_netns_cookie || dev->nd_net.net->net_cookie != cfg->host_netns_cookie)
 		return 0;
-	len = skb->len;
-	n = netfront_sig_len(len);
-	if (!n || bpf_probe_read_kernel(buf,
-					NETFRONT_L2_BYTES + (n == 64   ? 64
-							     : n == 48 ? 48
-								       : 28),
-					skb->data))
+	key.ifindex = (__u32)dev->ifindex;
+	slot = bpf_map_lookup_elem(&vif_slot, &key);
+	if (slot)
+		sample_at(cfg, skb->data + NETFRONT_L2_BYTES, skb->len, *slot, NETFRONT_AT_VIF);
+	return 0;
+}
+
+/* Every packet a device hands the stack: on an uplink, an ingress packet's way starts (where
+ * the uplink's tc ingress is about to run). The Ethernet header is behind skb->data here. */
+SEC("tp_btf/netif_receive_skb")
+int netfront_uplink_in(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	struct netfront_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !cfg->sample_on || !cfg->host_netns_cookie || !on_uplink(cfg, skb->dev))
 		return 0;
-	sig = netfront_sig((const __u32 *)(buf + NETFRONT_L2_BYTES), n, len);
-	if (!(sig & cfg->sample_mask))
-		sample(sig, 0, NETFRONT_AT_UPLINK);
+	sample_at(cfg, skb->data, skb->len + NETFRONT_L2_BYTES, 0, NETFRONT_AT_UPLINK_IN);
 	return 0;
 }
 

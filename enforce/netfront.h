@@ -102,15 +102,23 @@ struct netfront_config {
 	/* Scanned in the program, not a map lookup: every packet any device sends passes the
 	 * uplink program, and nearly all are not on an uplink. */
 	struct netfront_uplink_key uplink[NETFRONT_MAX_UPLINKS];
+	/* The driver domain's namespace, where the host ends whose transmit ends an ingress
+	 * packet's way are: 0 when the enforcer holds no vif's ingress. */
+	__u64 host_netns_cookie;
 };
 
-enum netfront_where { NETFRONT_AT_HOOK, NETFRONT_AT_UPLINK };
+enum netfront_where {
+	NETFRONT_AT_HOOK,      /* passed a vif's egress hook (slot: the vif's) */
+	NETFRONT_AT_UPLINK,    /* left by an uplink */
+	NETFRONT_AT_UPLINK_IN, /* came in by an uplink */
+	NETFRONT_AT_VIF, /* handed to a vif's host end, after its shaper (slot: its ingress) */
+};
 
-/* One sampled packet, seen at the hook (passed) or leaving by an uplink. */
+/* One sampled packet, at one of those places. */
 struct netfront_sample {
 	__u64 sig;
 	__u64 ts_ns; /* bpf_ktime_get_ns: the same clock at both ends */
-	__u32 slot;  /* the vif's, at the hook; unused at the uplink */
+	__u32 slot;  /* the vif's, at the hook or the vif; unused at the uplink */
 	__u32 where;
 };
 

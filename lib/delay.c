@@ -1,7 +1,7 @@
 /*
- * delay.c: matches each sampled packet's two sightings (hook, uplink) by signature in an
- * open-addressed table, and keeps per-vif delay summaries (a log-scale histogram per period and
- * since the start), RFC 3550 jitter and path loss: what delay.h describes.
+ * delay.c: matches each sampled packet's two sightings (hook, uplink; or uplink, vif) by
+ * signature in an open-addressed table, and keeps per-vif delay summaries (a log-scale histogram
+ * per period and since the start), RFC 3550 jitter and path loss: what delay.h describes.
  */
 #include "delay.h"
 
@@ -127,6 +127,9 @@ struct delay_matcher {
 	uint32_t *bucket; /* nbucket chain heads */
 	uint32_t nbucket;
 	uint64_t timeout_ns, overflows;
+	/* Whose the samples taken at an uplink's receive are until a vif's end names the VM:
+	 * nobody's, never lost (delay_at_entry). */
+	struct delay_stats entry;
 };
 
 struct delay_matcher *delay_matcher_new(size_t capacity, uint64_t timeout_ns)
@@ -200,7 +203,9 @@ static void pop(struct delay_matcher *m)
 {
 	struct pending *e = &m->p[m->head];
 
-	if (e->s) {
+	if (e->s == &m->entry) {
+		unlink_entry(m, m->head);
+	} else if (e->s) {
 		e->s->lost++;
 		e->s->period_lost++;
 		touch(m, e->s);
@@ -211,18 +216,26 @@ static void pop(struct delay_matcher *m)
 	m->count--;
 }
 
+/* Room for one more: the oldest entry retired if it is done with or nobody's yet (an ingress
+ * packet's, from an uplink); false (counted) when every entry is still awaited. */
+static bool room(struct delay_matcher *m)
+{
+	if (m->count < m->cap)
+		return true;
+	if (!m->p[m->head].s || m->p[m->head].s == &m->entry) {
+		pop(m);
+		return true;
+	}
+	m->overflows++;
+	return false;
+}
+
 void delay_at_hook(struct delay_matcher *m, struct delay_stats *s, uint64_t sig, uint64_t ts_ns)
 {
 	uint32_t i, *c;
 
-	if (m->count == m->cap) {
-		if (!m->p[m->head].s) {
-			pop(m); /* the oldest is done with: room */
-		} else {
-			m->overflows++;
-			return;
-		}
-	}
+	if (!room(m))
+		return;
 	i = (m->head + m->count) % m->cap;
 	c = chain(m, sig);
 	m->p[i] = (struct pending){ sig, ts_ns, s, *c };
@@ -234,20 +247,56 @@ void delay_at_hook(struct delay_matcher *m, struct delay_stats *s, uint64_t sig,
 	touch(m, s);
 }
 
-void delay_at_uplink(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns)
+/* The oldest awaited entry with this signature, taken at a vif's hook (!entry) or at an
+ * uplink's receive (entry); NIL if none. */
+static uint32_t oldest(struct delay_matcher *m, uint64_t sig, bool entry)
 {
 	uint32_t found = NIL;
 
 	/* Chains are newest first: the last match is the oldest sample with this signature. */
 	for (uint32_t i = *chain(m, sig); i != NIL; i = m->p[i].next)
-		if (m->p[i].sig == sig)
+		if (m->p[i].sig == sig && (m->p[i].s == &m->entry) == entry)
 			found = i;
+	return found;
+}
+
+void delay_at_uplink(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns)
+{
+	uint32_t found = oldest(m, sig, false);
+
 	if (found == NIL)
 		return; /* not a vif's sample (or already counted lost) */
 	unlink_entry(m, found);
 	m->p[found].s->pending--;
 	record(m->p[found].s, ts_ns > m->p[found].ts_ns ? ts_ns - m->p[found].ts_ns : 0);
 	touch(m, m->p[found].s);
+	m->p[found].s = NULL;
+}
+
+void delay_at_entry(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns)
+{
+	uint32_t i, *c;
+
+	if (!room(m))
+		return;
+	i = (m->head + m->count) % m->cap;
+	c = chain(m, sig);
+	m->p[i] = (struct pending){ sig, ts_ns, &m->entry, *c };
+	*c = i;
+	m->count++;
+}
+
+void delay_at_vif(struct delay_matcher *m, struct delay_stats *s, uint64_t sig, uint64_t ts_ns)
+{
+	uint32_t found = oldest(m, sig, true);
+
+	if (found == NIL)
+		return; /* it did not come in by an uplink (from a neighbour, or the host) */
+	unlink_entry(m, found);
+	s->sampled++;
+	s->period_sampled++;
+	record(s, ts_ns > m->p[found].ts_ns ? ts_ns - m->p[found].ts_ns : 0);
+	touch(m, s);
 	m->p[found].s = NULL;
 }
 

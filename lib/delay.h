@@ -3,7 +3,10 @@
  * reports each sampled packet twice: when it passes the hook (with the vif) and when it leaves by
  * an uplink; the matcher pairs the two by signature. The difference of the timestamps is that
  * packet's delay through the driver domain; a sample not seen at the uplink within the timeout was
- * lost on the path.
+ * lost on the path. What a VM receives is matched the other way round: seen when it comes in by
+ * an uplink, then when it is handed to the vif (after the vif's shaper); its delay is recorded
+ * on the vif's ingress stats. Its path loss cannot be told (a packet that came in by an uplink
+ * and reached no vif may have been for the driver domain), so it is not counted.
  *
  * Pure: no I/O, no clock of its own; times are the enforcer's (ns).
  */
@@ -64,6 +67,13 @@ void delay_matcher_free(struct delay_matcher *m);
 void delay_at_hook(struct delay_matcher *m, struct delay_stats *s, uint64_t sig, uint64_t ts_ns);
 /* A sampled packet left by an uplink: if it was awaited, its delay is recorded. */
 void delay_at_uplink(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns);
+/* The other way, what a VM receives: a sampled packet came in by an uplink, its vif not known
+ * yet (it may be for the driver domain itself: never counted lost, and the first to make room
+ * when the matcher is full) ... */
+void delay_at_entry(struct delay_matcher *m, uint64_t sig, uint64_t ts_ns);
+/* ... and one was handed to the vif whose (ingress) stats these are: if it came in by an
+ * uplink, its delay is recorded. */
+void delay_at_vif(struct delay_matcher *m, struct delay_stats *s, uint64_t sig, uint64_t ts_ns);
 /* Counts as lost every sample awaited since before now_ns - timeout. */
 void delay_expire(struct delay_matcher *m, uint64_t now_ns);
 /* Ends a period for every stats the matcher wrote during it (the others have nothing to

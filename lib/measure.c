@@ -11,8 +11,10 @@ static uint64_t per_second(uint64_t count, uint64_t dt_ns)
 {
 	u128 r;
 
-	if (dt_ns == 0)
+	if (dt_ns == 0 || count == 0)
 		return 0;
+	if (count <= UINT64_MAX / 1000000000u) /* a period's count, always: no 128-bit divide */
+		return count * 1000000000u / dt_ns;
 	r = (u128)count * 1000000000u / dt_ns;
 	return r > UINT64_MAX ? UINT64_MAX : (uint64_t)r;
 }
@@ -30,7 +32,7 @@ static struct rate rate_of(uint64_t bytes, uint64_t pkts, uint64_t dt_ns)
  * has not restarted: it counts as standing still, so it can never become a giant delta. */
 static bool restarted(uint64_t prev, uint64_t cur)
 {
-	return (u128)cur * 2 < prev;
+	return cur < prev && cur < prev - cur; /* 2 cur < prev, without overflow */
 }
 
 static uint64_t grown(uint64_t prev, uint64_t cur)
@@ -71,7 +73,7 @@ void measure_rates(const struct vif_counters *d, uint64_t dt_ns, struct vif_rate
 	out->offered = rate_of(d->offered_bytes, d->offered_pkts, dt_ns);
 	out->passed = rate_of(d->passed_bytes, d->passed_pkts, dt_ns);
 	out->dropped = rate_of(d->dropped_bytes, d->dropped_pkts, dt_ns);
-	out->held_pps = rate_of(0, d->held_pkts, dt_ns).pps;
+	out->held_pps = per_second(d->held_pkts, dt_ns);
 }
 
 static uint64_t scaled(uint64_t v, uint64_t num, uint64_t den)

@@ -23,6 +23,7 @@ struct vif_counters {
 	 * bit rate ([MEASURE_BPS]) or the packet rate ([MEASURE_PPS]); where limited_known. */
 	uint64_t limited_pkts[MEASURE_NRES];
 	bool limited_known;
+	bool limited_estimated; /* not counted where it happens but estimated (xen-credit) */
 	/* Not counters but the state at the reading, where the enforcer can see it (xen-credit:
 	 * netback's shared ring): requests the guest queued that the driver domain has not
 	 * taken, and whether it waits for credit to take them. */

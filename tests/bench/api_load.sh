@@ -3,7 +3,7 @@
 # the agent speaks HTTPS.
 
 # A simulated host of VMS VMs on four 10 Gbit/s uplinks, every VM with an SLA and a demand,
-# in $dir/scenario.json; the token s3cret in $dir/token; in $dir/put.lua, a wrk script that
+# in $dir/scenario.json; the token s3cret0123456789 in $dir/token; in $dir/put.lua, a wrk script that
 # PUTs an SLA to vm0..vm999 in turn.
 api_load_files() { # VMS
 	python3 - "$dir/scenario.json" "$1" <<'PY'
@@ -17,7 +17,7 @@ vms = [{"id": f"vm{i}",
 json.dump({"uplinks": [{"name": f"eth{u}", "capacity_bps": 10000000000} for u in range(4)],
            "host": {"capacity_pps": 2000000}, "vms": vms}, open(path, "w"))
 PY
-	printf 's3cret\n' >"$dir/token"
+	printf 's3cret0123456789\n' >"$dir/token"
 	chmod 600 "$dir/token"
 	cat >"$dir/put.lua" <<'LUA'
 local n = 0
@@ -27,7 +27,7 @@ request = function()
                (40000000 + n % 1000) .. '}}'
   return wrk.format("PUT", "/vms/vm" .. (n % 1000) .. "/sla",
                     {["Content-Type"] = "application/json",
-                     ["Authorization"] = "Bearer s3cret"}, body)
+                     ["Authorization"] = "Bearer s3cret0123456789"}, body)
 end
 LUA
 }

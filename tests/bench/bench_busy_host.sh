@@ -54,7 +54,7 @@ stop_agent() {
 put_seconds() { # one PUT of BODY-FILE to vm1: the seconds it took and its status (100: no
 	# answer in 60 s, only curl's "100 Continue")
 	curl -s -o /dev/null -m 60 -w '%{time_total} %{http_code}\n' -X PUT "$url/vms/vm1/sla" \
-		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+		-H 'Authorization: Bearer s3cret0123456789' -H 'Content-Type: application/json' \
 		--data-binary "@$1" || true
 }
 

@@ -141,9 +141,8 @@ int main(int argc, char **argv)
 	       rounds, PACKETS, repeat);
 	printf("%-12s %10s %10s %16s\n", "sampling", "64 B", "1514 B", "sampled of 256");
 	for (size_t e = 0; e < sizeof(every) / sizeof(every[0]); e++) {
-		struct netfront_config c = {
-			every[e] ? every[e] - 1 : 0, every[e] != 0, 0, { { 0, 0, 0 } }
-		};
+		struct netfront_config c = { .sample_mask = every[e] ? every[e] - 1 : 0,
+					     .sample_on = every[e] != 0 };
 		double med[2];
 
 		bpf_map_update_elem(bpf_map__fd(skel->maps.config), &z, &c, BPF_ANY);

@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
-printf 's3cret\n' >"$dir/token"
+printf 's3cret0123456789\n' >"$dir/token"
 chmod 600 "$dir/token"
 python3 - "$dir/scenario.json" <<'PY'
 import json, sys
@@ -54,7 +54,7 @@ def written():
         if line.startswith("write_bytes:"):
             return int(line.split()[1])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-hdr = {"Content-Type": "application/json", "Authorization": "Bearer s3cret"}
+hdr = {"Content-Type": "application/json", "Authorization": "Bearer s3cret0123456789"}
 lat = []
 w0 = written()
 for k in range(puts):

@@ -111,7 +111,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(mkdtemp(w.dir));
 	snprintf(w.token, sizeof(w.token), "%s/token", w.dir);
 	f = fopen(w.token, "w");
-	FUZZ_CHECK(f && fputs("s3cret\n", f) >= 0 && !fclose(f));
+	FUZZ_CHECK(f && fputs("s3cret0123456789\n", f) >= 0 && !fclose(f));
 	chmod(w.token, 0600);
 	atexit(at_exit);
 	return 0;

@@ -32,7 +32,7 @@ from testkit import check, free_port, run_test, wait_for  # noqa: E402
 DBAVMD = sys.argv[1]
 work = tempfile.mkdtemp(prefix="dbavm-absent-test-")
 procs = []
-TOKEN = "s3cret"
+TOKEN = "s3cret0123456789"
 FORGET = 4
 
 

@@ -57,7 +57,7 @@ def main():
             {"id": "vm3", "vifs": [{"id": "vif3.0", "uplink": "eth0", "demand": demand}]}]}, f)
     token = os.path.join(work, "token")
     with open(token, "w") as f:
-        f.write("s3cret\n")
+        f.write("s3cret0123456789\n")
     os.chmod(token, 0o600)
     port = free_port()
     agent = subprocess.Popen(["timeout", "300", DBAVMD, "--platform", "sim", "--scenario",
@@ -98,7 +98,7 @@ def main():
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         c.request("PUT", "/vms/%s/sla" % vm, json.dumps(
             {"priority": 1, "bandwidth": {"min_bps": 400000000}}),
-            {"Authorization": "Bearer s3cret", "Content-Type": "application/json"})
+            {"Authorization": "Bearer s3cret0123456789", "Content-Type": "application/json"})
         st = c.getresponse().status
         c.close()
         check("%s's guarantee lowered to 400 Mbit/s (PUT %d)" % (vm, st), st == 200)

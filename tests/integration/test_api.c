@@ -26,7 +26,7 @@
 
 #include "agent_proc.h"
 
-#define TOKEN "s3cret"
+#define TOKEN "s3cret0123456789"
 #define JSON_CT "application/json"
 
 static struct agent_proc main_agent;
@@ -247,7 +247,7 @@ static const struct bad_call bad_calls[] = {
 	{ "PUT", "/vms/vm1/sla", NULL, JSON_CT, "{\"priority\":1}", 401, NULL },
 	{ "PUT", "/vms/vm1/sla", "wrong", JSON_CT, "{\"priority\":1}", 401, NULL },
 	{ "DELETE", "/vms/vm1/sla", NULL, NULL, NULL, 401, NULL },
-	{ "DELETE", "/vms/vm1/sla", "s3cret-and-more", NULL, NULL, 401, NULL },
+	{ "DELETE", "/vms/vm1/sla", "s3cret0123456789-and-more", NULL, NULL, 401, NULL },
 	{ "PUT", "/vms/vm1/sla", TOKEN, JSON_CT,
 	  "{\"priority\":1,\"bandwidth\":{\"min_bps\":900000000}}", 409, "bandwidth.min_bps" },
 	{ "PUT", "/vms/newvm/sla", TOKEN, JSON_CT,

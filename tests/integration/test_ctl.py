@@ -72,7 +72,7 @@ def main():
             {"id": "vm4", "sla": {"priority": 1, "bandwidth": {"min_bps": 2000000000}},
              "vifs": [{"id": "vif4.0", "uplink": "eth1", "demand": [
                  {"t_ms": 0, "bps": 2000000000, "frame_bytes": 1500}]}]}]}))
-    token = write("token", "s3cret\n")
+    token = write("token", "s3cret0123456789\n")
     agent, port = start_agent("plain", ["--token-file", token], scenario)
     url = "http://127.0.0.1:%d" % port
     up = wait_for(lambda: ctl("--url", url, "host")[0] == 0, 10)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """dbavmctl against a fake agent that does not play fair (loopback): it streams an answer that
 never ends, names VMs with escape sequences, answers what is not JSON or not the API's shape,
-and sends its answer one byte a second.
+and sends its answer one byte a second; and, on a Unix socket, a fake agent run by another user.
 
   test_ctl_hostile.py DBAVMCTL
 
@@ -10,7 +10,9 @@ memory under 64 MB (the cap is 16 MiB); names and error messages with ESC, BEL, 
 controls and bytes that are not UTF-8 are printed with none of them (`vms`, `host`, `top -b`,
 an error message, `--json`); an answer that is not JSON, or JSON of another shape, exits 4 with
 a line that says so (`top -b` too); SIGTERM and SIGINT end `top` within a second while a slow
-answer is under way. The fake agent is a thread of this test; dbavmctl runs under `timeout`.
+answer is under way. Over a Unix socket, dbavmctl sends no token (a fake agent run by root
+records the request), and one answered by another user (nobody, in a directory anyone can
+write, as one who could replace the agent's socket would) gets nothing: exit 3, the uid named. The fake agent is a thread of this test; dbavmctl runs under `timeout`.
 """
 import http.server
 import json
@@ -192,6 +194,84 @@ def main():
         timing("top -b: %s ended it in %.2f s (< 1.5)" % (signal.Signals(sig).name, dt),
                dt < 1.5, dt)
     srv.shutdown()
+    unix_socket_peers()
+
+
+# A fake agent on a Unix socket: records what the first client sends (up to its blank line),
+# answers an empty VM list, and ends; bounded by its own timeouts and `timeout`.
+RECORDER = r"""
+import json, socket, sys
+path, rec = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(4)
+s.settimeout(20)
+c, _ = s.accept()
+c.settimeout(3)
+data = b""
+try:
+    while b"\r\n\r\n" not in data:
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+except socket.timeout:
+    pass
+open(rec, "wb").write(data)
+if data:
+    body = json.dumps({"vms": []}).encode()
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+c.close()
+"""
+
+
+def recorder(path, rec, as_user=None):
+    # (Debian's python3 for another user: this one may live where only root can reach)
+    cmd = ["timeout", "30", "/usr/bin/python3" if as_user else sys.executable, "-c", RECORDER,
+           path, rec]
+    if as_user:
+        cmd = ["setpriv", "--reuid=" + as_user, "--regid=" + as_user, "--clear-groups"] + cmd
+    p = subprocess.Popen(cmd)
+    procs.append(p)
+    for _ in range(100):
+        if os.path.exists(path):
+            return p
+        time.sleep(0.05)
+    return p
+
+
+def unix_socket_peers():
+    token = os.path.join(work, "token")
+    with open(token, "w") as f:
+        f.write("ctl-hostile-token-0123456789\n")
+    os.chmod(token, 0o600)
+    # The agent's own user (root here) answers: dbavmctl talks, and sends no token
+    sock, rec = os.path.join(work, "root.sock"), os.path.join(work, "root.rec")
+    p = recorder(sock, rec)
+    r = subprocess.run(["timeout", "20", CTL, "--socket", sock, "--token-file", token, "vms"],
+                       capture_output=True)
+    p.wait(10)
+    sent = open(rec, "rb").read() if os.path.exists(rec) else b""
+    check("unix socket answered by root: exit 0", r.returncode == 0, (r.returncode, r.stderr))
+    check("unix socket: the request went, with no token in it",
+          sent.startswith(b"GET /vms") and b"authorization" not in sent.lower() and
+          b"ctl-hostile-token" not in sent, sent)
+    # Another user answers on the socket: nothing is sent, and the refusal names the uid
+    os.chmod(work, 0o711)
+    pub = os.path.join(work, "public")
+    os.mkdir(pub)
+    os.chmod(pub, 0o1777)
+    sock, rec = os.path.join(pub, "api.sock"), os.path.join(pub, "nobody.rec")
+    p = recorder(sock, rec, as_user="65534")  # nobody, nogroup
+    r = subprocess.run(["timeout", "20", CTL, "--socket", sock, "--token-file", token, "vms"],
+                       capture_output=True)
+    p.wait(10)
+    sent = open(rec, "rb").read() if os.path.exists(rec) else None
+    check("unix socket answered by nobody: exit 3", r.returncode == 3, (r.returncode, r.stderr))
+    check("it says who answered: %s" % r.stderr.decode(errors="replace").strip(),
+          b"answered by uid 65534" in r.stderr and b"nothing sent" in r.stderr, r.stderr)
+    check("nobody's fake agent got nothing (no request, no token)", sent == b"", sent)
 
 
 run_test(main, work, procs)

@@ -69,7 +69,7 @@ def prom_query_range(port, expr, seconds):
 def main():
     with open(DASHBOARD) as f:
         dash = json.load(f)
-    token = "s3cret"
+    token = "s3cret0123456789"
     with open(os.path.join(work, "token"), "w") as f:
         f.write(token + "\n")
     os.chmod(os.path.join(work, "token"), 0o600)

@@ -24,7 +24,7 @@ trap 'exit 1' HUP INT PIPE TERM
 . "$(dirname "$0")/../testbed/traffic.sh"
 port=$(free_port)
 api="http://127.0.0.1:$port"
-printf 's3cret\n' >"$dir/token"
+printf 's3cret0123456789\n' >"$dir/token"
 chmod 600 "$dir/token"
 
 start() { # extra flags...

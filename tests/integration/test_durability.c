@@ -128,15 +128,16 @@ static void durability_acknowledged_slas_survive_sigkill(void **state)
 			snprintf(path, sizeof(path), "/vms/d%02d/sla", id);
 			if (acked[id].set && rnd() % 4 == 0) {
 				pending = (struct expect){ 0 };
-				agent_http(&a, "DELETE", path, "s3cret", NULL, NULL, 0, &r);
+				agent_http(&a, "DELETE", path, "s3cret0123456789", NULL, NULL, 0,
+					   &r);
 			} else {
 				pending = (struct expect){ 1, (long)(rnd() % 8),
 							   (long)round * 10000 + seq };
 				snprintf(body, sizeof(body),
 					 "{\"priority\":%ld,\"bandwidth\":{\"min_bps\":%ld}}",
 					 pending.priority, pending.min_bps);
-				agent_http(&a, "PUT", path, "s3cret", "application/json", body,
-					   strlen(body), &r);
+				agent_http(&a, "PUT", path, "s3cret0123456789", "application/json",
+					   body, strlen(body), &r);
 			}
 			reply_free(&r);
 			if (r.status == 0)

@@ -27,7 +27,7 @@ from testkit import check, free_port, run_test, wait_for  # noqa: E402
 DBAVMD, DATA = sys.argv[1], sys.argv[2]
 work = tempfile.mkdtemp(prefix="dbavm-framing-test-")
 procs = []
-TOKEN = b"s3cret"
+TOKEN = b"s3cret0123456789"
 
 
 def raw(port, data, wait=3.0):

@@ -36,7 +36,7 @@ test_start ingress 40
 
 port=$(free_port)
 api="http://127.0.0.1:$port"
-auth="Authorization: Bearer s3cret"
+auth="Authorization: Bearer s3cret0123456789"
 settle() { sleep 0.5; } # a few periods for a new SLA to be in force
 
 need() { # WHAT VALUE: a missing figure fails the check instead of passing as 0

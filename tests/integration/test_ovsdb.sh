@@ -48,7 +48,7 @@ ovsdb_stop() {
 vsctl() { "$OVS/usr/bin/ovs-vsctl" --db="unix:$sock" --no-wait --timeout=5 "$@"; }
 port=$(free_port)
 api="http://127.0.0.1:$port"
-auth="Authorization: Bearer s3cret"
+auth="Authorization: Bearer s3cret0123456789"
 P1=0f6e2a52-1b2c-4c3d-8e9f-a0b1c2d3e4f5
 P2=7a1c9e30-5d2b-4f6a-9c8e-1b2d3f4a5b6c
 port_put() { # PORT JSON

@@ -24,7 +24,7 @@ test_start shape 40
 
 port=$(free_port)
 api="http://127.0.0.1:$port"
-auth="Authorization: Bearer s3cret"
+auth="Authorization: Bearer s3cret0123456789"
 
 # The DSCP of each datagram the sink gets on PORT within SECONDS of quiet: "dscp/ecn:count ...".
 tos_listen() { # PORT SECONDS

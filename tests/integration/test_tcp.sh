@@ -34,7 +34,7 @@ test_start tcp 40
 
 port=$(free_port)
 api="http://127.0.0.1:$port"
-auth="Authorization: Bearer s3cret"
+auth="Authorization: Bearer s3cret0123456789"
 sla() { # VM JSON
 	curl -sf -o /dev/null -X PUT "$api/vms/$1/sla" -H "$auth" -H 'Content-Type: application/json' \
 		-d "$2" || bad "PUT $1's SLA"

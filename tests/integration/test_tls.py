@@ -190,7 +190,7 @@ def main():
     issue("anyuse", "ca", "any purpose", False, eku=False)
     issue("expired", "ca", "127.0.0.1", True, ("20200101000000Z", "20200102000000Z"))
     with open(p("token"), "w") as f:
-        f.write("first-token\n")
+        f.write("first-token-0123456789\n")
     os.chmod(p("token"), 0o600)
 
     # ---- start refused ----
@@ -219,7 +219,7 @@ def main():
     check("the agent starts with HTTPS and client certificates", wait_ready(a), a.text()[-500:])
     st, body = https(a.port, "PUT", "/vms/vm1/sla", json.dumps(
         {"priority": 0, "bandwidth": {"min_bps": 1000000, "max_bps": 2000000}}),
-        {"Authorization": "Bearer first-token", "Content-Type": "application/json"})
+        {"Authorization": "Bearer first-token-0123456789", "Content-Type": "application/json"})
     check("a PUT over HTTPS with a client certificate and the token", st in (200, 201), body)
     r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time",
                         "5", "--cacert", p("ca.pem"), "--cert", p("client.pem"), "--key",
@@ -268,26 +268,26 @@ def main():
     shutil.copy(p("server2.pem"), p("server.pem"))
     shutil.copy(p("server2.key"), p("server.key"))
     with open(p("token"), "w") as f:
-        f.write("second-token\n")
+        f.write("second-token-0123456789\n")
     check("the agent says how the reload went", a.reload())
     check("a reload: the new certificate is served to the next connection",
           peer_der(a.port) == der_of("server2"), a.text()[-400:])
     put = json.dumps({"priority": 0, "bandwidth": {"min_bps": 1000000, "max_bps": 3000000}})
     hdr = {"Content-Type": "application/json"}
     st_old = https(a.port, "PUT", "/vms/vm1/sla", put,
-                   dict(hdr, Authorization="Bearer first-token"))[0]
+                   dict(hdr, Authorization="Bearer first-token-0123456789"))[0]
     st_new = https(a.port, "PUT", "/vms/vm1/sla", put,
-                   dict(hdr, Authorization="Bearer second-token"))[0]
+                   dict(hdr, Authorization="Bearer second-token-0123456789"))[0]
     check("a reload: the new token replaces the old (old %d, new %d)" % (st_old, st_new),
           st_old == 401 and st_new == 200)
     # a bad new configuration is refused whole
     os.chmod(p("server.key"), 0o644)
     with open(p("token"), "w") as f:
-        f.write("third-token\n")
+        f.write("third-token-0123456789\n")
     check("the agent says how the reload went", a.reload())
     os.chmod(p("server.key"), 0o600)
     st = https(a.port, "GET", "/vms/vm1/sla")[0]
-    st3 = https(a.port, "PUT", "/vms/vm1/sla", put, dict(hdr, Authorization="Bearer third-token"))[0]
+    st3 = https(a.port, "PUT", "/vms/vm1/sla", put, dict(hdr, Authorization="Bearer third-token-0123456789"))[0]
     check("a reload with a key open to others is refused, logged, and nothing of it taken",
           "reload refused" in a.text() and "chmod 600" in a.text() and st == 200 and
           st3 == 401 and peer_der(a.port) == der_of("server2"), a.text()[-600:])

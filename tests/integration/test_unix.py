@@ -10,6 +10,8 @@ it (setpriv: uid 65534, with and without the group; no user or group is added to
   reads, and gets 403 on PUT and DELETE; with --auth-reads, 403 on reads too, /healthz stays.
 - dbavmctl, with no token file anywhere, finds the socket in the agent's configuration file
   and changes an SLA as root; as the outsider it is refused (exit 1, the 403 said).
+- A client sending its request head slowly over the socket is closed and counted in
+  dbavm_http_connections_closed_total, as over TCP.
 - A socket left by an agent killed with SIGKILL is replaced at the next start; a regular file
   there is refused (the agent does not start, the file stays); a second agent on a socket the
   first listens on does not start and leaves the first's socket working.
@@ -119,6 +121,23 @@ def main():
           r.returncode == 1 and "403" in r.stderr, (r.returncode, r.stderr))
     r = ctl(AS_OTHER, "vms")
     check("... reads", r.returncode == 0 and "vm3" in r.stdout, (r.returncode, r.stderr))
+
+    # A client that sends its request head slowly over the socket is closed, and counted as
+    # over TCP (the counter read TCP's listener alone)
+    def closed():
+        m = curl([], "GET", "/metrics")[1]
+        return sum(float(l.split()[-1]) for l in m.splitlines()
+                   if l.startswith("dbavm_http_connections_closed_total{"))
+    before = closed()
+    slow = socket.socket(socket.AF_UNIX)
+    slow.settimeout(10)
+    slow.connect(SOCK)
+    slow.sendall(b"GET /vms HTTP/1.1\r\nHo")
+    ended = slow.recv(1) == b""  # the agent closes it: 2 s under 256 bytes a second
+    slow.close()
+    check("a slow request head over the socket: closed by the agent", ended)
+    check("... and counted in dbavm_http_connections_closed_total (%d -> %d)" %
+          (before, closed()), closed() == before + 1)
 
     a.kill()  # SIGKILL (timeout's child goes with it: kill the agent itself)
     a.wait()

@@ -74,7 +74,7 @@ void agent_prepare(struct agent_proc *a)
 	snprintf(a->token_file, sizeof(a->token_file), "%s/token", a->dir);
 	snprintf(a->log, sizeof(a->log), "%s/log", a->dir);
 	f = fopen(a->token_file, "w");
-	fputs("s3cret\n", f);
+	fputs("s3cret0123456789\n", f);
 	fclose(f);
 	chmod(a->token_file, 0600);
 	track(a, 1);

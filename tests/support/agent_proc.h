@@ -28,8 +28,8 @@ struct reply {
 	char allow[64];
 };
 
-/* A temp dir with a 0600 token file "s3cret". a must outlive the test (static): after a failed
- * assertion, agent_reap_all reaches it through a pointer. */
+/* A temp dir with a 0600 token file "s3cret0123456789". a must outlive the test (static): after a
+ * failed assertion, agent_reap_all reaches it through a pointer. */
 void agent_prepare(struct agent_proc *a);
 /* Starts dbavmd on the sim with extra arguments (NULL-terminated) and waits until /healthz
  * answers. Returns 0, or the exit status if it stopped instead. */

@@ -123,6 +123,7 @@ static int de_read(struct enforcer *e, struct enf_vif *ev, struct vif_counters *
 	if (((struct dummy_vif *)ev->state)->unreadable)
 		return -EIO;
 	*out = ((struct dummy_vif *)ev->state)->cnt;
+	((struct dummy_vif *)ev->state)->given = *out;
 	return 0;
 }
 
@@ -131,6 +132,8 @@ static int de_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_lim
 	struct dummy_vif *v = ev->state;
 
 	(void)e;
+	if (v->refuses)
+		return -EIO;
 	v->last = *l;
 	v->applies++;
 	return 0;

@@ -50,9 +50,11 @@ struct dummy_vif {
 	char id[PLATFORM_ID_MAX + 4]; /* "/in" for an ingress direction */
 	bool attached;
 	struct vif_counters cnt;
-	struct enf_limit last; /* the last limit applied */
+	struct vif_counters given; /* what the last read gave */
+	struct enf_limit last;	   /* the last limit applied */
 	int applies;
 	bool unreadable; /* reads fail (-EIO) while set */
+	bool refuses;	 /* applies fail (-EIO) while set */
 };
 
 struct dummy_enforcer {

@@ -168,7 +168,7 @@ api_put_sla() {
 # Starts dbavmd on the testbed (netns; netfront unless ENFORCER is given) with a token in
 # $dir; sets $agent.
 agent_start_netns() { # DBAVMD UPLINK_BPS HOST_PPS PORT [ENFORCER [MORE FLAGS...]]
-	printf 's3cret\n' >"$dir/token"
+	printf 's3cret0123456789\n' >"$dir/token"
 	chmod 600 "$dir/token"
 	_bin=$1 _bps=$2 _pps=$3 _port=$4 _enf=${5:-netfront}
 	shift $(($# < 5 ? $# : 5))

@@ -280,6 +280,39 @@ static void alloc_probes_upward_without_offered_load(void **state)
 	assert_int_equal(h.vo[b].demand[ALLOC_PPS], 125);
 }
 
+/* A unit whose senders wait in a shaper (vif-police's ingress) is judged by what passed even
+ * where the enforcer sees the rest's offered load: a TCP flow that offered less for a period
+ * keeps asking for 1.25 x its limit, and one held back lately for its max; a unit beside it
+ * that does not wait keeps its offered load. */
+static void alloc_waiting_unit_probes_where_others_are_seen(void **state)
+{
+	struct host h;
+
+	(void)state;
+	host_init(&h, ALLOC_WORK_CONSERVING, 6000, 0);
+	size_t tcp = add_vm(&h, 7, 1, 0, 3000, 1000);
+	size_t flood = add_vm(&h, 7, 1, 0, U, 5000);
+	size_t idle = add_vm(&h, 7, 1, 0, U, 0);
+	h.vifs[tcp].waits = true;
+	h.vifs[tcp].measured[ALLOC_BPS] = 2900, h.vifs[tcp].limit[ALLOC_BPS] = 3000;
+	run(&h);
+	assert_int_equal(h.vo[tcp].demand[ALLOC_BPS], 3000); /* 1.25 x 3000, capped at its max */
+	assert_int_equal(h.vo[flood].demand[ALLOC_BPS], 5000);
+	assert_int_equal(L(&h, tcp), 3000);
+	assert_int_equal(L(&h, tcp) + L(&h, flood) + L(&h, idle), 6000);
+	/* Seen as offered, the same period's dip would have cost it its limit: */
+	h.vifs[tcp].waits = false;
+	run(&h);
+	assert_int_equal(h.vo[tcp].demand[ALLOC_BPS], 1000);
+	assert_true(L(&h, tcp) < 3000);
+	/* Held back by its shaper lately: its max, whatever passed. */
+	h.vifs[tcp].waits = true;
+	h.vifs[tcp].measured[ALLOC_BPS] = 500;
+	h.vifs[tcp].held = true;
+	run(&h);
+	assert_int_equal(h.vo[tcp].demand[ALLOC_BPS], 3000);
+}
+
 static void alloc_splits_vm_sla_by_traffic_share(void **state)
 {
 	struct host h;
@@ -561,6 +594,8 @@ static void random_host(struct host *h, enum alloc_mode mode)
 
 		v->vm = i < n_vms ? (uint32_t)i : (uint32_t)rnd_below(n_vms);
 		v->uplink = (uint32_t)rnd_below(h->in.n_uplinks);
+		v->waits = h->in.sees_offered && rnd_below(3) == 0;
+		v->held = rnd_below(8) == 0;
 		for (int r = 0; r < ALLOC_NRES; r++) {
 			uint64_t scale = r == ALLOC_BPS ? 3000000000ull : 3000000;
 
@@ -778,6 +813,7 @@ int main(void)
 		cmocka_unit_test(alloc_remainder_goes_to_first_created),
 		cmocka_unit_test(alloc_unlimited_capacity_gives_every_max),
 		cmocka_unit_test(alloc_probes_upward_without_offered_load),
+		cmocka_unit_test(alloc_waiting_unit_probes_where_others_are_seen),
 		cmocka_unit_test(alloc_splits_vm_sla_by_traffic_share),
 		cmocka_unit_test(alloc_splits_silent_vm_equally),
 		cmocka_unit_test(alloc_host_packet_budget_spans_uplinks),

@@ -3,6 +3,7 @@
  * line is the token; a FIFO, a NUL inside the token or blanks around it are refused with a
  * message, never taken in part or waited on.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,9 +71,10 @@ static void a_token_on_the_first_line_is_taken(void **state)
 	char why[256];
 
 	(void)state;
-	assert_int_equal(open_token(token_file("s3cret\n", 7), why, sizeof(why)), 0);
-	assert_int_equal(open_token(token_file("s3cret\r\nmore\n", 13), why, sizeof(why)), 0);
-	assert_int_equal(open_token(token_file("s3cret", 6), why, sizeof(why)), 0);
+	assert_int_equal(open_token(token_file("s3cret0123456789\n", 17), why, sizeof(why)), 0);
+	assert_int_equal(open_token(token_file("s3cret0123456789\r\nmore\n", 23), why, sizeof(why)),
+			 0);
+	assert_int_equal(open_token(token_file("s3cret0123456789", 16), why, sizeof(why)), 0);
 }
 
 static void what_a_client_cannot_send_is_refused(void **state)
@@ -82,9 +84,14 @@ static void what_a_client_cannot_send_is_refused(void **state)
 		size_t len;
 		const char *says;
 	} bad[] = {
-		{ "s3\0cret\n", 8, "NUL" },  { " s3cret\n", 8, "blank" },
-		{ "s3cret \n", 8, "blank" }, { "\ts3cret\n", 8, "blank" },
-		{ "\n", 1, "1 to" },	     { "", 0, "1 to" },
+		{ "s3\0cret0123456789\n", 18, "NUL" },
+		{ " s3cret0123456789\n", 18, "blank" },
+		{ "s3cret0123456789 \n", 18, "blank" },
+		{ "\ts3cret0123456789\n", 18, "blank" },
+		{ "\n", 1, "16 to" },
+		{ "", 0, "16 to" },
+		/* 15 bytes: a guessable token is no token */
+		{ "s3cret012345678\n", 16, "16 to" },
 	};
 	char why[256];
 
@@ -116,12 +123,42 @@ static void a_fifo_is_refused_not_waited_on(void **state)
 static void a_token_others_can_read_is_refused(void **state)
 {
 	char why[256];
-	const char *path = token_file("s3cret\n", 7);
+	const char *path = token_file("s3cret0123456789\n", 17);
 
 	(void)state;
 	chmod(path, 0640);
 	assert_int_not_equal(open_token(path, why, sizeof(why)), 0);
 	assert_non_null(strstr(why, "chmod 600"));
+}
+
+/* StrictModes: a token in a directory another user can write, or owned by another user, is
+ * refused (they could swap it), saying which part of the path is wrong. */
+static void a_token_others_can_replace_is_refused(void **state)
+{
+	char why[512];
+	const char *path = token_file("s3cret0123456789\n", 17);
+
+	(void)state;
+	assert_int_equal(open_token(path, why, sizeof(why)), 0);
+	chmod(dir, 0777); /* the directory it is in, writable by anyone, not sticky */
+	assert_int_equal(open_token(path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "the directory above it"));
+	assert_non_null(strstr(why, "writable by others"));
+	/* Sticky, as /tmp: nobody else can move or replace root's file there (one they made
+	 * themselves is theirs, refused below) */
+	chmod(dir, 01777);
+	assert_int_equal(open_token(path, why, sizeof(why)), 0);
+	chmod(dir, 0770);
+	assert_int_equal(open_token(path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "writable by its group"));
+	chmod(dir, 0700);
+	if (geteuid() == 0) { /* another owner takes root to make */
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(open_token(path, why, sizeof(why)), -EPERM);
+		assert_non_null(strstr(why, "owned by another user"));
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	assert_int_equal(open_token(path, why, sizeof(why)), 0);
 }
 
 int main(void)
@@ -131,6 +168,7 @@ int main(void)
 		cmocka_unit_test(what_a_client_cannot_send_is_refused),
 		cmocka_unit_test(a_fifo_is_refused_not_waited_on),
 		cmocka_unit_test(a_token_others_can_read_is_refused),
+		cmocka_unit_test(a_token_others_can_replace_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -326,7 +326,7 @@ static void metrics_show_the_model(void **state)
 	tick(x);
 	dummy_traffic(x, "a-vif", 8000000);
 	tick(x);
-	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, true);
+	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
 	assert_non_null(t);
 	text = metrics_text_data(t, &len);
 	assert_true(len > 0 && text[len - 1] == '\n');
@@ -389,7 +389,7 @@ static void what_a_hold_in_the_guest_hides_is_null(void **state)
 		json_object_get(json_object_get(json_object_get(doc, "loss"), "policy"), "pps")));
 	json_decref(doc);
 	m = metrics_new(&info);
-	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, true);
+	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
 	assert_non_null(t);
 	text = metrics_text_data(t, &len);
 	assert_true(has(text, len, "\ndbavm_vm_passed_packets_total{vm=\"a\"} "));
@@ -398,6 +398,143 @@ static void what_a_hold_in_the_guest_hides_is_null(void **state)
 	assert_false(has(text, len, "cause=\"policy\""));
 	metrics_text_release(t);
 	metrics_free(m);
+}
+
+/* ---- quiet periods (control.c: incremental): the same as a full pass ---- */
+
+/* A retune that the enforcer's record shows: the limit and what passed, as apply's. */
+static int retune_recorded(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
+{
+	(void)e;
+	((struct dummy_vif *)ev->state)->last = *l;
+	return 0;
+}
+
+/* Nothing counted since the last read (enforcer_ops.unchanged). */
+static bool unchanged_since_read(struct enforcer *e, struct enf_vif *ev)
+{
+	const struct dummy_vif *v = ev->state;
+
+	(void)e;
+	return !v->unreadable && !memcmp(&v->cnt, &v->given, sizeof(v->cnt));
+}
+
+static uint64_t next_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Six VMs, both directions, a 20 Mbit/s uplink they contend for, each unit quiet or at a
+ * steady rate for stretches of ten periods, SLAs set and cleared, a shaper holding packets back, a
+ * vif's counters or its enforcer failing now and then: every period, a host that passes quiet units
+ * by gives the enforcer exactly what one that visits every unit (its generation moved each period,
+ * which forces a full pass) does, and the allocator sees the same input. Under each enforcer kind:
+ * one that sees offered load, one that sees only what passed (windows at the limit), one whose
+ * ingress waits in a shaper. */
+static void quiet_periods_give_what_full_ones_would(void **state)
+{
+	static const char *const ids[] = { "a", "b", "c", "d", "e", "f" };
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int kind = 0; kind < 3; kind++) {
+		struct dummy_host *h[2];
+		struct sla_spec s;
+		int passed_by = 0; /* periods whose apply pass could pass quiet units by */
+		uint64_t level[12];
+
+		for (int k = 0; k < 2; k++) {
+			h[k] = dummy_host_new(20000000);
+			assert_non_null(h[k]);
+			h[k]->ingress = true;
+			for (int i = 0; i < 6; i++)
+				dummy_vm(h[k], i, ids[i], true);
+			assert_int_equal(
+				dummy_host_open(h[k], ALLOC_WORK_CONSERVING,
+						(const uint64_t[ALLOC_NRES]){ 100000, 10 }),
+				0);
+			h[k]->ops.retune = retune_recorded;
+			h[k]->ops.sees_offered = kind != 1;
+			h[k]->ops.passed_only = kind == 1;
+			h[k]->ops.ingress_waits = kind == 2;
+		}
+		h[0]->ops.unchanged = unchanged_since_read; /* the quiet host skips reads too */
+		for (int t = 0; t < 400; t++) {
+			uint64_t r = next_rand(&seed);
+
+			if (t % 50 == 10 || t % 50 == 30) { /* an SLA set, or cleared */
+				sla_spec_default(&s);
+				s.dir[SLA_EGRESS].priority = s.dir[SLA_INGRESS].priority = 1;
+				s.dir[SLA_EGRESS].min_bps = 2000000 + r % 3000000;
+				s.dir[SLA_INGRESS].max_bps = 1000000 + r % 4000000;
+				for (int k = 0; k < 2; k++)
+					if (t % 50 == 10)
+						assert_int_equal(
+							control_set_sla(&h[k]->ctl, ids[r % 6], &s),
+							0);
+					else
+						control_clear_sla(&h[k]->ctl, ids[r % 6]);
+			}
+			if (t % 10 == 0) /* a new stretch: each unit quiet or at a steady rate */
+				for (int i = 0; i < 12; i++) {
+					uint64_t u = next_rand(&seed);
+
+					level[i] = u % 100 < 60 ? 0 : (u >> 8) % 8000000;
+				}
+			for (int i = 0; i < 6; i++)
+				for (int d = 0; d < 2; d++) {
+					char id[16];
+					uint64_t u = next_rand(&seed), bps = level[2 * i + d];
+
+					snprintf(id, sizeof(id), "%s-vif%s", ids[i],
+						 d ? "/in" : "");
+					for (int k = 0; k < 2; k++) {
+						struct dummy_vif *dv = dummy_find(&h[k]->de, id);
+
+						dummy_traffic(h[k], id, bps);
+						if (!dv) /* attached from the first period on */
+							continue;
+						dv->unreadable = u % 97 == 0;
+						dv->refuses = (u >> 16) % 5 == 0;
+						/* a shaper holding some of it back */
+						dv->cnt.held_pkts += bps && (u >> 24) % 4 == 0;
+					}
+				}
+			h[1]->ctl.host.generation++; /* the full pass */
+			for (int k = 0; k < 2; k++)
+				tick(h[k]);
+			passed_by += h[0]->ctl.incremental && !h[0]->ctl.alloc_ran;
+			assert_false(h[1]->ctl.incremental);
+			assert_int_equal(h[0]->ctl.n_flat, h[1]->ctl.n_flat);
+			assert_memory_equal(h[0]->ctl.ain, h[1]->ctl.ain,
+					    h[0]->ctl.n_flat * 2 * sizeof(*h[0]->ctl.ain));
+			for (size_t v = 0; v < DUMMY_MAX_VMS * DUMMY_MAX_VIFS; v++) {
+				const struct dummy_vif *p = &h[0]->de.vifs[v],
+						       *q = &h[1]->de.vifs[v];
+
+				assert_string_equal(p->id, q->id);
+				assert_int_equal(p->applies, q->applies);
+				assert_int_equal(p->last.bps, q->last.bps);
+				assert_int_equal(p->last.pps, q->last.pps);
+				assert_int_equal(p->last.min_bps, q->last.min_bps);
+				assert_int_equal(p->last.min_pps, q->last.min_pps);
+				assert_int_equal(p->last.own_sla, q->last.own_sla);
+				assert_int_equal(p->last.passed.bps, q->last.passed.bps);
+				assert_int_equal(p->last.passed.pps, q->last.passed.pps);
+			}
+		}
+		/* ... and the quiet path was taken often enough to have been tried */
+		print_message("enforcer kind %d: %d of 400 periods passed quiet units by\n", kind,
+			      passed_by);
+		assert_true(passed_by >= 20);
+		for (int k = 0; k < 2; k++) {
+			dummy_host_close(h[k]);
+			free(h[k]);
+		}
+	}
 }
 
 int main(void)
@@ -420,6 +557,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(metrics_show_the_model, setup, dummy_teardown),
 		cmocka_unit_test_setup_teardown(what_a_hold_in_the_guest_hides_is_null, setup,
 						dummy_teardown),
+		cmocka_unit_test(quiet_periods_give_what_full_ones_would),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

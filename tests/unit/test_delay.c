@@ -127,6 +127,45 @@ static void a_period_ends_for_what_was_written_and_a_forgotten_vif_is_not_touche
 	delay_matcher_free(m);
 }
 
+/* What a VM receives: seen at the uplink first, its vif named at the end. Never counted lost
+ * (it may have been for the driver domain), first to go when the matcher is full, and not
+ * taken for an egress sample with the same signature. */
+static void ingress_is_matched_uplink_first_and_never_lost(void **state)
+{
+	struct delay_matcher *m = delay_matcher_new(2, 10 * MS);
+	struct delay_stats in, out;
+
+	(void)state;
+	memset(&in, 0, sizeof(in));
+	memset(&out, 0, sizeof(out));
+	delay_at_entry(m, 5, 1000);
+	delay_at_vif(m, &in, 5, 4000);
+	assert_int_equal(in.total.n, 1);
+	assert_int_equal(in.total.sum_ns, 3000);
+	assert_int_equal(in.sampled, 1);
+	delay_at_vif(m, &in, 5, 5000); /* not seen at the uplink (a neighbour's): nothing */
+	assert_int_equal(in.total.n, 1);
+	/* An egress sample and an ingress one with the same signature: each ends its own way. */
+	delay_at_hook(m, &out, 6, 100);
+	delay_at_entry(m, 6, 200);
+	delay_at_vif(m, &in, 6, 700);
+	assert_int_equal(in.total.sum_ns, 3000 + 500);
+	delay_at_uplink(m, 6, 1100);
+	assert_int_equal(out.total.sum_ns, 1000);
+	/* Full of ingress samples for nobody: an egress sample takes the oldest's room. */
+	delay_at_entry(m, 7, 2000);
+	delay_at_entry(m, 8, 2000);
+	delay_at_hook(m, &out, 9, 2000);
+	assert_int_equal(delay_overflows(m), 0);
+	assert_int_equal(out.sampled, 2);
+	delay_expire(m, 1000 * MS);
+	assert_int_equal(out.lost, 1);
+	assert_int_equal(in.lost, 0);
+	delay_at_vif(m, &in, 8, 1000 * MS); /* expired: no delay */
+	assert_int_equal(in.total.n, 2);
+	delay_matcher_free(m);
+}
+
 static void quantiles_are_within_the_bucket_resolution(void **state)
 {
 	struct delay_matcher *m = delay_matcher_new(4096, 1000 * MS);
@@ -199,6 +238,7 @@ int main(void)
 		cmocka_unit_test(a_forgotten_vif_loses_nothing_and_overflow_is_counted),
 		cmocka_unit_test(
 			a_period_ends_for_what_was_written_and_a_forgotten_vif_is_not_touched),
+		cmocka_unit_test(ingress_is_matched_uplink_first_and_never_lost),
 		cmocka_unit_test(quantiles_are_within_the_bucket_resolution),
 		cmocka_unit_test(the_signature_sees_every_word_and_the_length),
 		cmocka_unit_test(one_sample_in_2_to_the_k_is_taken),

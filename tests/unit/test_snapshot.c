@@ -106,7 +106,8 @@ static void it_says_what_the_model_says(void **state)
 	assert_string_equal(s->refused[0].name, "bad\\xff"); /* escaped */
 	assert_null(s->platform_problem);
 	assert_true(s->started);
-	assert_false(vm->vifs[0].delay_measured); /* the dummy samples no delay */
+	assert_false(vm->vifs[0].delay[SLA_EGRESS].measured); /* the dummy samples no delay */
+	assert_false(vm->vifs[0].delay[SLA_INGRESS].measured);
 	assert_int_equal(s->n_vifs, 2);
 }
 
@@ -142,11 +143,11 @@ static void metrics_render_once_per_snapshot(void **state)
 	struct metrics_text *t1, *t2, *t3;
 
 	assert_int_equal(dummy_tick(x), 0);
-	t1 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, true);
-	t2 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, true);
+	t1 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
+	t2 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
 	assert_ptr_equal(t1, t2);	 /* the same text, shared */
 	control_clear_sla(&x->ctl, "b"); /* a change: published, rendered again */
-	t3 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, true);
+	t3 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
 	assert_ptr_not_equal(t3, t1);
 	metrics_text_release(t1);
 	metrics_text_release(t2);

@@ -102,6 +102,16 @@ static void change_many(struct store *st, const char *prefix, int from, int to, 
 	assert_int_equal(store_in_flight(st), 0);
 }
 
+/* Writes text as the file at path. */
+static void put_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 static off_t file_size(const char *name)
 {
 	char path[128];
@@ -462,13 +472,10 @@ static void store_keeps_a_corrupt_file_aside_and_the_loss_until_acked(void **sta
 	struct store *st;
 	struct store_load ld;
 	struct done_log d = { 0 };
-	FILE *f;
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "%s/slas.json", dir);
-	f = fopen(cmd, "w");
-	fputs("{\"version\": 1, \"slas\": {\"vm1\": ", f);
-	fclose(f);
+	put_text(cmd, "{\"version\": 1, \"slas\": {\"vm1\": ");
 	assert_int_equal(store_open(dir, &st, &ld), 0);
 	assert_true(ld.lost);
 	assert_int_equal(ld.n_entries, 0);
@@ -501,19 +508,50 @@ static void store_keeps_a_corrupt_file_aside_and_the_loss_until_acked(void **sta
 	store_close(st);
 }
 
+/* Evidence is never overwritten: two unusable snapshots found in the same second are kept
+ * aside under two names, each byte for byte; and the state-lost marker is made new, never
+ * written through a link planted in its temp name (the victim stays as it was). */
+static void store_keeps_two_corrupt_files_and_follows_no_planted_link(void **state)
+{
+	char path[256], victim[256], cmd[1024];
+	struct store *st;
+	struct store_load ld;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s.victim", dir);
+	put_text(victim, "not the agent's\n");
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "%s/slas.json", dir);
+		put_text(path, k ? "{\"version\": 1, \"slas\": {\"vm1\": "
+				 : "{\"version\": 1, \"slas\": {\"vm0\": ");
+		snprintf(path, sizeof(path), "%s/state-lost.tmp", dir);
+		if (k == 0) /* the first start writes the marker */
+			assert_int_equal(symlink(victim, path), 0);
+		assert_int_equal(store_open(dir, &st, &ld), 0);
+		assert_true(ld.lost);
+		store_close(st);
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; cd %s; test $(ls slas.json.corrupt-* | wc -l) = 2;"
+		 " test $(grep -l vm0 slas.json.corrupt-* | wc -l) = 1;"
+		 " test $(grep -l vm1 slas.json.corrupt-* | wc -l) = 1;"
+		 " test -f state-lost && test ! -L state-lost; test ! -e state-lost.tmp;"
+		 " test \"$(cat %s)\" = \"not the agent's\"",
+		 dir, victim);
+	assert_int_equal(system(cmd), 0);
+	unlink(victim);
+}
+
 /* An unusable file's reason says where, never what: /readyz shows it, without auth. */
 static void store_says_where_a_file_is_bad_not_what_it_holds(void **state)
 {
 	char path[128];
 	struct store *st;
 	struct store_load ld;
-	FILE *f;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/slas.json", dir);
-	f = fopen(path, "w");
-	fputs("hunter2 is the password\n", f);
-	fclose(f);
+	put_text(path, "hunter2 is the password\n");
 	assert_int_equal(store_open(dir, &st, &ld), 0);
 	assert_true(ld.lost);
 	assert_non_null(strstr(ld.why, "line 1"));
@@ -545,13 +583,10 @@ static void store_leftover_temp_file_is_not_the_state(void **state)
 	char path[128];
 	struct store *st;
 	struct store_load ld;
-	FILE *f;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/slas.json.tmp", dir);
-	f = fopen(path, "w");
-	fputs("{\"version\": 1, \"slas\": {\"half\": {\"priority\":", f);
-	fclose(f);
+	put_text(path, "{\"version\": 1, \"slas\": {\"half\": {\"priority\":");
 	assert_int_equal(store_open(dir, &st, &ld), 0);
 	assert_false(ld.lost);
 	assert_false(ld.recovered);
@@ -604,6 +639,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			store_keeps_a_corrupt_file_aside_and_the_loss_until_acked, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			store_keeps_two_corrupt_files_and_follows_no_planted_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_a_put_appends_a_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_keeps_port_slas_apart_from_vms, setup,
 						teardown),

@@ -102,7 +102,7 @@ for d in 1 2 3; do netdev "$d"; done
 xs=$!
 for _ in $(seq 50); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
 
-printf 's3cret\n' >"$dir/token"
+printf 's3cret0123456789\n' >"$dir/token"
 chmod 600 "$dir/token"
 xenstat_lib="" # the stand-in libxenstat's directory, for the last run only
 # The uplink: the paper's 1 Gbit/s, and 1 Mbit/s more for the floors (100 kbit/s each) of the
@@ -122,7 +122,7 @@ start_agent --enforcer none
 api() { inh curl -sf -m 5 "http://127.0.0.1:8470$1"; }
 put() { # ID BPS PPS: an SLA as the paper's: min = max = BPS, max PPS
 	inh curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:8470/vms/$1/sla" \
-		-H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \
+		-H 'Authorization: Bearer s3cret0123456789' -H 'Content-Type: application/json' \
 		-d "{\"priority\":1,\"bandwidth\":{\"min_bps\":$2,\"max_bps\":$2},
 		     \"packet_rate\":{\"min_pps\":0,\"max_pps\":$3}}"
 }
@@ -298,7 +298,7 @@ sleep 0.3
 [ "$(api /vms/xvm5 | jq '.present')" = true ] && ok "watching again: xvm5 picked up" ||
 	bad "the watch was not registered again"
 c=$(inh curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:8470/vms/xvm3/sla" \
-	-H 'Authorization: Bearer s3cret')
+	-H 'Authorization: Bearer s3cret0123456789')
 sleep 0.3
 [ "$c" = 204 ] && ! xenstore-read /local/domain/0/backend/vif/3/0/rate >/dev/null 2>&1 &&
 	ok "SLA deleted: xvm3's rate node cleared" || bad "SLA delete ($c) left xvm3's rate node"
