@@ -26,19 +26,20 @@ port=$(free_port)
 api="http://127.0.0.1:$port"
 auth="Authorization: Bearer s3cret0123456789"
 
-# The DSCP of each datagram the sink gets on PORT within SECONDS of quiet: "dscp/ecn:count ...".
+# The DSCP of each datagram the sink gets on PORT until SECONDS of quiet after the first: "dscp/ecn:count ...".
 tos_listen() { # PORT SECONDS
-	ip netns exec dbavm-sink timeout $(($2 + 20)) python3 - 198.18.0.254 "$1" "$2" \
+	ip netns exec dbavm-sink timeout $(($2 + 30)) python3 - 198.18.0.254 "$1" "$2" \
 		>"$dir/tos$1" <<'EOF' &
 import collections, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
-s.settimeout(float(sys.argv[3]))
+s.settimeout(15) # the first datagram: the sender may start late on a loaded machine
 seen = collections.Counter()
 try:
     while True:
         _, anc, _, _ = s.recvmsg(2048, socket.CMSG_SPACE(1))
+        s.settimeout(float(sys.argv[3]))
         tos = [c[2][0] for c in anc if c[:2] == (socket.IPPROTO_IP, socket.IP_TOS)]
         seen["%d/%d" % (tos[0] >> 2, tos[0] & 3) if tos else "none"] += 1
 except socket.timeout:
@@ -119,23 +120,54 @@ tos_send 3 5803 184 40
 tos_seen 5803
 expect "vm3's packets (no mark) at the sink" "$seen" "10/0:5 46/0:5"
 # Delay samples under the mark: the hook and the uplink must read the same header, or every
-# sample goes unmatched and counts as lost on the path.
-path_lost() { # VM: its path loss since the agent started, packets
+# sample goes unmatched and counts as lost on the path. A packet the kernel really dropped
+# between the two (a queue behind the hook overflowed: the shaper's in the guest, a CPU's
+# backlog, the uplink's) is lost on the path too, and the kernel counts it: at most 3 x
+# drops / 64 samples (one in 64; the binomial's spread with room). One sample more may go
+# unmatched with nothing counted dropped: seen twice on a loaded machine (CI, and a run beside
+# SCHED_FIFO hogs), 1 sample of 200-270, not found further; a packet that waited past the 2 s a
+# sample is kept would do it. A header read two ways leaves nearly all of them unmatched.
+path_lost() { # VM: its path loss since the agent started, packets (64 per sample)
 	curl -sf -m 5 "$api/metrics" |
 		sed -n "s/^dbavm_vm_lost_packets_total{vm=\"$1\",cause=\"path\"} //p"
 }
+# What the kernel dropped between vm1's hook and the uplink, packets, by where: "WHERE N" lines.
+# (not the hook's own: tc counts what the hook drops on clsact, and those are policy's)
+no_hook='[.[] | select(.kind != "clsact") | .drops // 0] | add // 0'
+drops_at() {
+	# the CPUs' backlogs (netif_rx: a veth's far end; the second column, hexadecimal), the
+	# sink's too: more than the path's, never less
+	echo "backlog $(while read -r _ _d _; do echo $((0x$_d)); done </proc/net/softnet_stat |
+		awk '{ n += $1 } END { print n + 0 }')"
+	for d in dbavm-vif1 dbavm-up0; do
+		echo "$d $(ip -s -j link show dev "$d" | jq '.[0].stats64 | .rx.dropped + .tx.dropped')"
+		echo "$d-qdisc $(tc -s -j qdisc show dev "$d" | jq "$no_hook")"
+	done
+	echo "vm1-eth0 $(ip netns exec dbavm-vm1 ip -s -j link show dev eth0 |
+		jq '.[0].stats64 | .rx.dropped + .tx.dropped')"
+	echo "vm1-eth0-qdisc $(ip netns exec dbavm-vm1 tc -s -j qdisc show dev eth0 |
+		jq "$no_hook")"
+}
 lost0=$(path_lost dbavm-vm1)
+drops_at >"$dir/drops0"
 traffic_serve 1
 traffic_send 1 5M 200 4 || true
 sleep 2.5 # a sample waits 2 s for its match before it counts as lost
 lost1=$(path_lost dbavm-vm1)
+drops_at >"$dir/drops1"
+# each place's drops over the window, and their sum
+where=$(awk 'NR == FNR { was[$1] = $2; next } { printf "%s %d, ", $1, $2 - was[$1] }' \
+	"$dir/drops0" "$dir/drops1")
+drops=$(awk 'NR == FNR { was[$1] = $2; next } { n += $2 - was[$1] } END { print n + 0 }' \
+	"$dir/drops0" "$dir/drops1")
 got=$(curl -sf "$api/vms/dbavm-vm1" | jq -e '.delay.total.samples' || true)
 if [ -z "$got" ]; then bad "vm1's delay samples: no figure"; else above "vm1's delay samples matched under the mark" "$got" 100; fi
 if [ -z "$lost0" ] || [ -z "$lost1" ]; then
 	bad "vm1's path loss under the mark: no figure"
 else
-	expect "vm1's packets lost on the path under the mark (unmatched samples)" \
-		"$((lost1 - lost0))" 0
+	echo "     packets the kernel dropped between the hook and the uplink: $drops ($where)"
+	below "vm1's samples unmatched under the mark, at most what those drops show" \
+		"$(((lost1 - lost0) / 64))" "$((2 + 3 * drops / 64))"
 fi
 
 echo "== (b) max_burst_kbps 4000: 500 kB at once, each way"
