@@ -779,6 +779,25 @@ static void read_lost_mark(struct store *st, struct store_load *ld)
 	free(text);
 }
 
+/* Marks the SLAs lost (all of them, or partly), and why (WHAT), in the file
+ * every start reads until the loss is acknowledged. 0, or a negative errno with ld->why set. */
+static int mark_lost(struct store *st, struct store_load *ld, bool partly, const char *what)
+{
+	const char *how = partly ? "state partly lost" : "state lost";
+	int rc;
+
+	ld->lost = true;
+	snprintf(ld->why, sizeof(ld->why), "%s: %.500s; %s, then POST /host/state/ack", how, what,
+		 partly ? "what those changes said is not in force: put those SLAs again"
+			: "SLAs put before are not in force: put them again");
+	rc = write_file(st, F_LOST_TMP, F_LOST, ld->why);
+	if (!rc && fsync(st->dir_fd) < 0)
+		rc = -errno;
+	if (rc)
+		snprintf(ld->why, sizeof(ld->why), "%s, and not marked: %s", how, strerror(-rc));
+	return rc;
+}
+
 /*
  * The newest generation that reads, and the logs that follow it, one generation after the
  * other: slas.json and slas.log; or slas.json.prev, slas.log.prev (which leads to what
@@ -853,8 +872,8 @@ static int load(struct store *st, struct store_load *ld)
 			continue;
 		ld->n_lost += l->r.bad;
 		snprintf(what + used, sizeof(what) - used,
-			 "%s%zu unreadable changes in %s from line %zu lost%s%s", used ? "; " : "",
-			 l->r.bad, l->name, l->r.first_bad,
+			 "%s%zu unreadable change%s in %s from line %zu lost%s%s", used ? "; " : "",
+			 l->r.bad, l->r.bad == 1 ? "" : "s", l->name, l->r.first_bad,
 			 l->r.bad_ids[0] ? ", of VMs or ports " : "", l->r.bad_ids);
 		anomaly = true;
 	}
@@ -879,19 +898,9 @@ static int load(struct store *st, struct store_load *ld)
 	}
 	if (!complete && !from) {
 		/* Nothing to rebuild from: said at every start until acknowledged. */
-		ld->lost = true;
-		snprintf(ld->why, sizeof(ld->why),
-			 "state lost: %.500s; SLAs put before are not in force: put them again, "
-			 "then POST /host/state/ack",
-			 what);
-		rc = write_file(st, F_LOST_TMP, F_LOST, ld->why);
-		if (!rc && fsync(st->dir_fd) < 0)
-			rc = -errno;
-		if (rc) {
-			snprintf(ld->why, sizeof(ld->why), "state lost, and not marked: %s",
-				 strerror(-rc));
+		rc = mark_lost(st, ld, false, what);
+		if (rc)
 			goto out;
-		}
 		log_error("state lost, starting without the SLAs it held dir=%s slas=%zu why=%s",
 			  st->dir, st->map.n, log_q(what));
 	} else if (anomaly || !complete || from == &prev) {
@@ -901,12 +910,18 @@ static int load(struct store *st, struct store_load *ld)
 		if (!ld->lost)
 			snprintf(ld->why, sizeof(ld->why), "%s",
 				 what[0] ? what : "slas.json missing");
-		if (!ld->n_lost)
+		if (!ld->n_lost) {
 			log_warn("state rebuilt, nothing lost dir=%s from=%s slas=%zu what=%s",
 				 st->dir, from ? from->name : "the logs", st->map.n, log_q(what));
-		else
+		} else {
+			/* A partial loss is shown as a total one is: marked, at every start,
+			 * until acknowledged; the rest goes on in force. */
+			rc = mark_lost(st, ld, true, what);
+			if (rc)
+				goto out;
 			log_error("state rebuilt, changes lost dir=%s from=%s slas=%zu what=%s",
 				  st->dir, from ? from->name : "the logs", st->map.n, log_q(what));
+		}
 	}
 	if (ld->lost || ld->recovered) {
 		/* Two new generations over what is left, beyond any a file read speaks of: one to

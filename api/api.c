@@ -324,7 +324,8 @@ static void get_metrics(struct api *api, struct http_request *req)
 	for (int i = 0; i < HTTP_CUT_N; i++)
 		hc.cut[i] = (api->http ? http_counts(api->http)->cut[i] : 0) +
 			    (api->http_unix ? http_counts(api->http_unix)->cut[i] : 0);
-	struct state_status ss = { api->store_failures, api->store_failing };
+	struct state_status ss = { api->store_failures, api->store_failing, api->state_lost,
+				   api->changes_lost };
 
 	t = metrics_get(api->metrics, s, api->placement ? placement_status(api->placement) : NULL,
 			api->http || api->http_unix ? &hc : NULL, api->store ? &ss : NULL,
@@ -1236,6 +1237,7 @@ int api_open(struct api *api, struct loop *loop, struct control *ctl, struct sto
 	api->cfg = cfg;
 	api->info = *info;
 	api->loop = loop;
+	api->changes_lost = load->n_lost;
 	if (load->lost) {
 		api->state_lost = true;
 		snprintf(api->state_problem, sizeof(api->state_problem), "%s", load->why);

@@ -38,6 +38,7 @@ struct api {
 	struct api_pending *pending; /* in submission order */
 	struct placement *placement; /* NULL without --os-credentials */
 	bool state_lost;	     /* the SLAs were lost at a start, not yet acknowledged */
+	uint64_t changes_lost;	     /* changes the start could not read back */
 	int64_t swept_at;	     /* when api_period last looked at absent VMs (seconds) */
 	char state_problem[700];
 	/* Changes the store failed to write (each answered 500, nothing changed), and whether the

@@ -864,6 +864,15 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 			     "0 from a failed write to the state directory until a write succeeds "
 			     "again (GET /readyz says why), else 1.",
 			     !ss->failing);
+		counter_line(&b, "dbavm_state_lost", "gauge",
+			     "1 while SLAs lost at a start (all, or the changes a damaged record "
+			     "held: GET /readyz says which) are not acknowledged (POST "
+			     "/host/state/ack), else 0.",
+			     ss->lost);
+		counter_line(&b, "dbavm_state_changes_lost", "gauge",
+			     "Changes on disk that the last start could not read back (0 when it "
+			     "read them all).",
+			     ss->changes_lost);
 	}
 	counter_line(&b, "dbavm_vms_refused", "gauge",
 		     "VMs the platform shows that the agent left out for their names (GET /host "

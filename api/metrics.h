@@ -32,6 +32,8 @@ struct http_counts;
 struct state_status {
 	uint64_t write_failures;
 	bool failing;
+	bool lost;	       /* SLAs lost (all or some) at a start, not yet acknowledged */
+	uint64_t changes_lost; /* changes the last start could not read back */
 };
 
 /* The exposition of snapshot s (and of the Placement syncs, pst, the HTTP server's counts, hc,

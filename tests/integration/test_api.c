@@ -636,6 +636,109 @@ static void api_corrupt_state_is_kept_aside_and_reported(void **state)
 	agent_cleanup(&a);
 }
 
+/* TEXT says WHAT, or the test fails showing TEXT. */
+static void says(const char *text, const char *what)
+{
+	if (!text || !strstr(text, what))
+		fail_msg("\"%s\" does not say \"%s\"", text ? text : "(null)", what);
+}
+
+/* The metric NAME's value in the agent's exposition; fails when it is not there. */
+static long metric_of(const struct agent_proc *a, const char *name)
+{
+	struct reply r;
+	char key[128];
+	const char *at;
+	long v;
+
+	agent_http(a, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	snprintf(key, sizeof(key), "\n%s ", name);
+	at = strstr(r.body, key);
+	if (!at)
+		fail_msg("no %s in /metrics", name);
+	v = strtol(at + strlen(key), NULL, 10);
+	reply_free(&r);
+	return v;
+}
+
+/* One damaged record in the middle of slas.log: the rest is in force, and the loss is shown as
+ * a total one is (which VM, which file, which line; /readyz, a metric, at every start) until
+ * acknowledged. */
+static void api_partial_loss_is_shown_until_acknowledged(void **state)
+{
+	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
+	char cmd[512], line[1024], where[64];
+	const char *problem;
+	json_t *j = NULL;
+	int n = 0;
+	FILE *f;
+
+	(void)state;
+	agent_prepare(&a);
+	assert_int_equal(
+		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 0);
+	assert_int_equal(call(&a, "PUT", "/vms/keep1/sla", TOKEN, "{\"priority\":1}", NULL), 201);
+	assert_int_equal(call(&a, "PUT", "/vms/damaged/sla", TOKEN, "{\"priority\":2}", NULL), 201);
+	assert_int_equal(call(&a, "PUT", "/vms/keep2/sla", TOKEN, "{\"priority\":3}", NULL), 201);
+	assert_int_equal(metric_of(&a, "dbavm_state_lost"), 0);
+	assert_int_equal(agent_stop(&a), 0);
+	/* the line of the record to damage, as the store will name it */
+	snprintf(cmd, sizeof(cmd), "%s/slas.log", a.state_dir);
+	f = fopen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) && !strstr(line, "\"damaged\""))
+		n++;
+	fclose(f);
+	snprintf(where, sizeof(where), "slas.log from line %d", n + 1);
+	/* one character of that record changed: its CRC no longer matches */
+	snprintf(cmd, sizeof(cmd),
+		 "sed -i '/\"damaged\"/s/\"priority\":2/\"priority\":4/' '%s/slas.log'",
+		 a.state_dir);
+	assert_int_equal(system(cmd), 0);
+	for (int start = 0; start < 2; start++) { /* shown again at the next start */
+		assert_int_equal(
+			agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL),
+			0);
+		assert_int_equal(call(&a, "GET", "/readyz", NULL, NULL, &j), 503);
+		problem = json_string_value(json_array_get(json_object_get(j, "problems"), 0));
+		assert_non_null(problem);
+		says(problem, "state partly lost");
+		says(problem, where);
+		says(problem, "damaged");
+		says(problem, "POST /host/state/ack");
+		json_decref(j);
+		assert_int_equal(metric_of(&a, "dbavm_state_lost"), 1);
+		/* read at the first start; the second reads what the first wrote again */
+		assert_int_equal(metric_of(&a, "dbavm_state_changes_lost"), start == 0 ? 1 : 0);
+		assert_int_equal(metric_of(&a, "dbavm_ready"), 0);
+		/* the rest in force */
+		assert_int_equal(call(&a, "GET", "/vms/keep1/sla", TOKEN, NULL, NULL), 200);
+		assert_int_equal(call(&a, "GET", "/vms/keep2/sla", TOKEN, NULL, NULL), 200);
+		assert_int_equal(call(&a, "GET", "/vms/damaged/sla", TOKEN, NULL, NULL), 404);
+		assert_int_equal(agent_stop(&a), 0);
+	}
+	assert_int_equal(
+		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 0);
+	assert_int_equal(call(&a, "PUT", "/vms/damaged/sla", TOKEN, "{\"priority\":2}", NULL), 201);
+	assert_int_equal(call(&a, "POST", "/host/state/ack", TOKEN, NULL, NULL), 204);
+	for (int i = 0; i < 50 && call(&a, "GET", "/readyz", NULL, NULL, NULL) != 200; i++)
+		usleep(100000); /* the first period */
+	assert_int_equal(call(&a, "GET", "/readyz", NULL, NULL, NULL), 200);
+	assert_int_equal(metric_of(&a, "dbavm_state_lost"), 0);
+	assert_int_equal(agent_stop(&a), 0);
+	/* acknowledged: the next start is ready, with all three */
+	assert_int_equal(
+		agent_start(&a, "paper-scenario1.json", "--token-file", a.token_file, NULL), 0);
+	for (int i = 0; i < 50 && call(&a, "GET", "/readyz", NULL, NULL, NULL) != 200; i++)
+		usleep(100000);
+	assert_int_equal(call(&a, "GET", "/readyz", NULL, NULL, NULL), 200);
+	assert_int_equal(call(&a, "GET", "/vms/damaged/sla", TOKEN, NULL, NULL), 200);
+	assert_int_equal(metric_of(&a, "dbavm_state_changes_lost"), 0);
+	assert_int_equal(agent_stop(&a), 0);
+	agent_cleanup(&a);
+}
+
 static void api_failed_write_answers_500_and_changes_nothing(void **state)
 {
 	static struct agent_proc a; /* static: the reaper may need it after a failed assertion */
@@ -862,6 +965,7 @@ int main(void)
 		cmocka_unit_test(api_port_slas),
 		cmocka_unit_test(api_reads_can_require_the_token),
 		cmocka_unit_test(api_corrupt_state_is_kept_aside_and_reported),
+		cmocka_unit_test(api_partial_loss_is_shown_until_acknowledged),
 		cmocka_unit_test(api_failed_write_answers_500_and_changes_nothing),
 		cmocka_unit_test(api_refuses_a_token_file_others_can_read),
 		cmocka_unit_test(api_without_token_file_refuses_writes),
