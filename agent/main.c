@@ -118,7 +118,8 @@ static int run_loop(struct agent *a)
 			 tls_creds_require_client(a->tls) ? "required" : "not asked for");
 	rc = store_open(a->cfg->state_dir, &a->store, &load);
 	if (rc) {
-		snprintf(why, sizeof(why), "--state-dir %s: %s", a->cfg->state_dir, load.why);
+		snprintf(why, sizeof(why), "--state-dir %.500s: %.700s", a->cfg->state_dir,
+			 load.why);
 		return usage_error(why);
 	}
 	const struct snapshot *snap = control_snapshot(a->ctl);

@@ -764,37 +764,55 @@ static int keep_aside(struct store *st, struct found *f, char *what, size_t len)
 /* The mark that the SLAs were lost, and why: at every start until acknowledged. */
 static void read_lost_mark(struct store *st, struct store_load *ld)
 {
-	char *text;
-	size_t len, k = 0;
+	char *text, *line[2] = { ld->why, ld->why_public };
+	size_t len, k, i = 0;
 
 	if (read_file(st->dir_fd, F_LOST, &text, &len))
 		return;
 	ld->lost = true;
-	for (size_t i = 0; i < len && k < sizeof(ld->why) - 1; i++) /* printable, one line */
-		if (text[i] >= 0x20 && text[i] < 0x7f)
-			ld->why[k++] = text[i];
-	ld->why[k] = '\0';
-	if (!k)
+	/* The first line says why, the second the same without names (older marks have one:
+	 * then nothing but that it was lost); printable characters only. */
+	for (int n = 0; n < 2; n++, i++) {
+		for (k = 0; i < len && text[i] != '\n'; i++)
+			if (text[i] >= 0x20 && text[i] < 0x7f && k < sizeof(ld->why) - 1)
+				line[n][k++] = text[i];
+		line[n][k] = '\0';
+	}
+	if (!ld->why[0])
 		snprintf(ld->why, sizeof(ld->why), "the SLAs were lost at an earlier start");
+	if (!ld->why_public[0])
+		snprintf(ld->why_public, sizeof(ld->why_public),
+			 "the SLAs were lost at an earlier start (a token reads why)");
 	free(text);
 }
 
 /* Marks the SLAs lost (all of them, or partly), and why (WHAT), in the file
  * every start reads until the loss is acknowledged. 0, or a negative errno with ld->why set. */
-static int mark_lost(struct store *st, struct store_load *ld, bool partly, const char *what)
+static int mark_lost(struct store *st, struct store_load *ld, bool partly, const char *what,
+		     const char *ids)
 {
 	const char *how = partly ? "state partly lost" : "state lost";
+	char text[2 * sizeof(ld->why) + 2];
 	int rc;
 
 	ld->lost = true;
-	snprintf(ld->why, sizeof(ld->why), "%s: %.500s; %s, then POST /host/state/ack", how, what,
+	snprintf(ld->why_public, sizeof(ld->why_public),
+		 "%s: %.600s; %s, then POST /host/state/ack", how, what,
 		 partly ? "what those changes said is not in force: put those SLAs again"
 			: "SLAs put before are not in force: put them again");
-	rc = write_file(st, F_LOST_TMP, F_LOST, ld->why);
+	snprintf(ld->why, sizeof(ld->why), "%s: %.600s; %s%s%.120s%s, then POST /host/state/ack",
+		 how, what,
+		 partly ? "what those changes said is not in force: put those SLAs again"
+			: "SLAs put before are not in force: put them again",
+		 ids[0] ? " (VMs or ports " : "", ids, ids[0] ? ")" : "");
+	snprintf(text, sizeof(text), "%s\n%s\n", ld->why, ld->why_public);
+	rc = write_file(st, F_LOST_TMP, F_LOST, text);
 	if (!rc && fsync(st->dir_fd) < 0)
 		rc = -errno;
-	if (rc)
+	if (rc) {
 		snprintf(ld->why, sizeof(ld->why), "%s, and not marked: %s", how, strerror(-rc));
+		snprintf(ld->why_public, sizeof(ld->why_public), "%s", ld->why);
+	}
 	return rc;
 }
 
@@ -809,7 +827,7 @@ static int load(struct store *st, struct store_load *ld)
 	struct found cur = { 0 }, prev = { 0 }, lg = { 0 }, lgp = { 0 };
 	struct found *logs[2] = { &lgp, &lg }, *all[4] = { &cur, &prev, &lg, &lgp }, *from = NULL;
 	struct map none = { 0 };
-	char what[sizeof(ld->why)] = "";
+	char what[sizeof(ld->why)] = "", ids[200] = "";
 	uint64_t g = 0, newest = 0;
 	bool complete = true, anomaly = false;
 	int rc = 0;
@@ -872,9 +890,12 @@ static int load(struct store *st, struct store_load *ld)
 			continue;
 		ld->n_lost += l->r.bad;
 		snprintf(what + used, sizeof(what) - used,
-			 "%s%zu unreadable change%s in %s from line %zu lost%s%s", used ? "; " : "",
-			 l->r.bad, l->r.bad == 1 ? "" : "s", l->name, l->r.first_bad,
-			 l->r.bad_ids[0] ? ", of VMs or ports " : "", l->r.bad_ids);
+			 "%s%zu unreadable change%s in %s from line %zu lost", used ? "; " : "",
+			 l->r.bad, l->r.bad == 1 ? "" : "s", l->name, l->r.first_bad);
+		used = strlen(ids);
+		if (l->r.bad_ids[0])
+			snprintf(ids + used, sizeof(ids) - used, "%s%s", used ? "," : "",
+				 l->r.bad_ids);
 		anomaly = true;
 	}
 	/* Unusable files (and a log that follows nothing here), kept aside before anything is
@@ -898,7 +919,7 @@ static int load(struct store *st, struct store_load *ld)
 	}
 	if (!complete && !from) {
 		/* Nothing to rebuild from: said at every start until acknowledged. */
-		rc = mark_lost(st, ld, false, what);
+		rc = mark_lost(st, ld, false, what, ids);
 		if (rc)
 			goto out;
 		log_error("state lost, starting without the SLAs it held dir=%s slas=%zu why=%s",
@@ -916,11 +937,13 @@ static int load(struct store *st, struct store_load *ld)
 		} else {
 			/* A partial loss is shown as a total one is: marked, at every start,
 			 * until acknowledged; the rest goes on in force. */
-			rc = mark_lost(st, ld, true, what);
+			rc = mark_lost(st, ld, true, what, ids);
 			if (rc)
 				goto out;
-			log_error("state rebuilt, changes lost dir=%s from=%s slas=%zu what=%s",
-				  st->dir, from ? from->name : "the logs", st->map.n, log_q(what));
+			log_error("state rebuilt, changes lost dir=%s from=%s slas=%zu what=%s "
+				  "ids=%s",
+				  st->dir, from ? from->name : "the logs", st->map.n, log_q(what),
+				  log_q(ids));
 		}
 	}
 	if (ld->lost || ld->recovered) {

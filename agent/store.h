@@ -51,8 +51,10 @@ struct store_entry {
 struct store_load {
 	struct store_entry *entries; /* the SLAs on disk; owned by the store */
 	size_t n_entries;
-	bool lost;	     /* the SLAs were lost (now or at an earlier start, not acknowledged) */
-	char why[640];	     /* ... why, or what was found wrong and kept aside */
+	bool lost;	/* the SLAs were lost (now or at an earlier start, not acknowledged) */
+	char why[1024]; /* ... why, or what was found wrong and kept aside */
+	char why_public[1024]; /* why, without the VMs or ports named (for readers without a
+				 token under --auth-reads) */
 	bool recovered;	     /* a file was unusable; what it held was rebuilt or is counted below */
 	size_t n_lost;	     /* changes that were on disk and could not be read back */
 	uint64_t generation; /* the snapshot's generation the store goes on from */

@@ -307,7 +307,7 @@ static void get_host(struct api *api, struct http_request *req)
 	http_respond_json(req, MHD_HTTP_OK, doc);
 }
 
-static json_t *readiness_problems(const struct api *api, const struct snapshot *s);
+static json_t *readiness_problems(const struct api *api, const struct snapshot *s, bool named);
 
 static void get_metrics(struct api *api, struct http_request *req)
 {
@@ -320,7 +320,7 @@ static void get_metrics(struct api *api, struct http_request *req)
 
 	if (!s)
 		return;
-	problems = readiness_problems(api, s);
+	problems = readiness_problems(api, s, true); /* only its size is used */
 	for (int i = 0; i < HTTP_CUT_N; i++)
 		hc.cut[i] = (api->http ? http_counts(api->http)->cut[i] : 0) +
 			    (api->http_unix ? http_counts(api->http_unix)->cut[i] : 0);
@@ -340,13 +340,15 @@ static void get_metrics(struct api *api, struct http_request *req)
 			    metrics_text_release, t);
 }
 
-/* Why the agent is not ready (GET /readyz, dbavm_ready): an array, empty when it is. */
-static json_t *readiness_problems(const struct api *api, const struct snapshot *s)
+/* Why the agent is not ready (GET /readyz, dbavm_ready): an array, empty when it is. named:
+ * the caller may read what names VMs and ports (not so without a token under --auth-reads). */
+static json_t *readiness_problems(const struct api *api, const struct snapshot *s, bool named)
 {
 	json_t *problems = json_array();
 
 	if (api->state_lost)
-		json_array_append_new(problems, json_string(api->state_problem));
+		json_array_append_new(problems, json_string(named ? api->state_problem
+								  : api->state_problem_public));
 	if (api->store_failing)
 		json_array_append_new(problems, json_string(api->store_problem));
 	if (!s->started)
@@ -363,6 +365,20 @@ static json_t *readiness_problems(const struct api *api, const struct snapshot *
 	return problems;
 }
 
+/* Whether the caller of an open route may read what names VMs and ports: anyone, but under
+ * --auth-reads only a caller with the token, or root or the API group over the local socket. */
+static bool may_read_names(const struct api *api, const struct http_request *req)
+{
+	struct http_peer peer;
+
+	if (!api->cfg->auth_reads)
+		return true;
+	if (http_peer(req, &peer) == 0)
+		return peer.uid == 0 ||
+		       (api->group_known && http_peer_in_group(&peer, api->api_gid));
+	return auth_check(api->auth, http_header(req, "Authorization"));
+}
+
 static void get_readyz(struct api *api, struct http_request *req)
 {
 	const struct snapshot *s = snapshot_or_500(api, req);
@@ -370,7 +386,7 @@ static void get_readyz(struct api *api, struct http_request *req)
 
 	if (!s)
 		return;
-	problems = readiness_problems(api, s);
+	problems = readiness_problems(api, s, may_read_names(api, req));
 
 	if (json_array_size(problems) == 0) {
 		json_decref(problems);
@@ -1241,6 +1257,8 @@ int api_open(struct api *api, struct loop *loop, struct control *ctl, struct sto
 	if (load->lost) {
 		api->state_lost = true;
 		snprintf(api->state_problem, sizeof(api->state_problem), "%s", load->why);
+		snprintf(api->state_problem_public, sizeof(api->state_problem_public), "%s",
+			 load->why_public[0] ? load->why_public : load->why);
 	}
 	api->metrics = metrics_new(info);
 	if (!api->metrics)

@@ -40,7 +40,8 @@ struct api {
 	bool state_lost;	     /* the SLAs were lost at a start, not yet acknowledged */
 	uint64_t changes_lost;	     /* changes the start could not read back */
 	int64_t swept_at;	     /* when api_period last looked at absent VMs (seconds) */
-	char state_problem[700];
+	char state_problem[1100];
+	char state_problem_public[1100]; /* the same without the VMs or ports it names */
 	/* Changes the store failed to write (each answered 500, nothing changed), and whether the
 	 * last one failed: /readyz is not ready from then until a write succeeds again. */
 	uint64_t store_failures;
