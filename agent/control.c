@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "boottime.h"
 #include "log.h"
 #include "loop.h"
 #include "arith.h"
@@ -384,7 +385,7 @@ static int reconcile(struct control *ctl, uint64_t now_ns)
 		while (vm->n_vifs)
 			detach_vif(ctl, vm, vm->n_vifs - 1);
 		vm->present = false;
-		vm->absent_since = (int64_t)time(NULL);
+		vm->absent_since = boot_stamp_now();
 		h->generation++;
 		log_info("vm gone vm=%s sla=%s", log_q(vm->id), vm->has_sla ? "kept" : "default");
 		if (!vm->has_sla)

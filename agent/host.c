@@ -3,6 +3,7 @@
  * while an enforcer holds on to them; the arrays of pointers are what grows.
  */
 #include "host.h"
+#include "boottime.h"
 #include "log.h"
 
 #include <errno.h>
@@ -162,7 +163,7 @@ void vm_remove_vif(struct host *host, struct vm *vm, size_t i)
 
 	if (port) { /* its port leaves with it */
 		port->vif = NULL;
-		port->absent_since = (int64_t)time(NULL);
+		port->absent_since = boot_stamp_now();
 		log_info("port gone port=%s sla=kept", log_q(port->key));
 	}
 	host->generation++;
@@ -326,7 +327,7 @@ void host_bind_ports(struct host *host)
 		if (port->vif)
 			port->absent_since = 0;
 		else if (!port->absent_since) /* left now, or set while away */
-			port->absent_since = (int64_t)time(NULL);
+			port->absent_since = boot_stamp_now();
 		if (was[p] == port->vif)
 			continue;
 		host->generation++;

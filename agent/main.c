@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "boottime.h"
 #include "auth.h"
 #include "log.h"
 #include "loop.h"
@@ -130,7 +131,7 @@ static int run_loop(struct agent *a)
 	}
 	for (size_t i = 0; i < load.n_entries; i++) {
 		const struct store_entry *e = &load.entries[i];
-		int64_t since = e->absent_since ? e->absent_since : (int64_t)time(NULL);
+		int64_t since = e->absent_since ? e->absent_since : boot_stamp_now();
 		const char *kind = e->kind == STORE_PORT ? "port" : "vm";
 
 		/* Taken as stored (the next enforcer may hold it), but said: the API refuses such

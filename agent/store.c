@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "boottime.h"
 #include "log.h"
 #include "owned.h"
 #include "worker.h"
@@ -169,10 +170,56 @@ static int slas_crc(const json_t *const parts[4], unsigned long *crc)
 	return 0;
 }
 
-/* A snapshot's four objects, in slas_crc's order, and their names in the file. */
+/* A snapshot's four objects, in slas_crc's order, and their names in the file; the absences
+ * written before they were durations had names of their own (read, never written). */
 enum { P_SLAS, P_ABSENT, P_PORT_SLAS, P_PORT_ABSENT, P_N };
-static const char *const part_name[P_N] = { "slas", "absent_since", "port_slas",
-					    "port_absent_since" };
+static const char *const part_name[P_N] = { "slas", "absence", "port_slas", "port_absence" };
+static const char *const part_name_wall[P_N] = { NULL, "absent_since", NULL, "port_absent_since" };
+
+/*
+ * Absence on disk. In memory an absence is a stamp on this boot's clock (boottime.h); on disk it
+ * is {"s": how long it had lasted when written, "at": when it began on the writer's boot clock,
+ * in seconds, negative when before that boot}, with the writer's boot id beside it. A start on
+ * the same boot takes "at" (the time the agent was stopped counts), one on another boot "s"
+ * from then on (a reboot's downtime does not: the SLA is kept the longer). Never a wall-clock
+ * time: a clock stepped by years, either way, changes nothing kept or forgotten. Files written
+ * before held the wall-clock time the VM left: read as the duration that gives by the wall
+ * clock at the start, from 0 (a time ahead of now) to ABSENCE_MAX_S.
+ */
+#define ABSENCE_MAX_S ((int64_t)1 << 36) /* some 2,000 years: beyond any forget-absent-after */
+
+static json_t *absence_to_json(int64_t since)
+{
+	int64_t now = boot_stamp_now(), d = now > since ? now - since : 0;
+
+	return json_pack("{s:I, s:I}", "s", (json_int_t)(d < ABSENCE_MAX_S ? d : ABSENCE_MAX_S),
+			 "at", (json_int_t)(since - BOOT_STAMP_ORIGIN));
+}
+
+/* The stamp of an absence read back (boot: the id of the boot that wrote it), or 0 when a is
+ * not an absence. */
+static int64_t absence_from_json(const json_t *a, const char *boot)
+{
+	const json_t *s = json_object_get(a, "s"), *at = json_object_get(a, "at");
+	int64_t now = boot_stamp_now();
+
+	if (!json_is_object(a) || !json_is_integer(s) || !json_is_integer(at) ||
+	    json_integer_value(s) < 0 || json_integer_value(s) > ABSENCE_MAX_S ||
+	    json_integer_value(at) < -2 * ABSENCE_MAX_S || json_integer_value(at) > ABSENCE_MAX_S)
+		return 0;
+	if (boot && boot_id()[0] && !strcmp(boot, boot_id()) &&
+	    json_integer_value(at) + BOOT_STAMP_ORIGIN <= now)
+		return json_integer_value(at) + BOOT_STAMP_ORIGIN;
+	return now - json_integer_value(s);
+}
+
+/* The stamp of an absence written as the wall-clock time t the VM left. */
+static int64_t absence_from_wall(int64_t t)
+{
+	int64_t d = (int64_t)time(NULL) - t;
+
+	return boot_stamp_now() - (d < 0 ? 0 : d > ABSENCE_MAX_S ? ABSENCE_MAX_S : d);
+}
 
 char *store_serialize(const struct store_entry *entries, size_t n, uint64_t generation)
 {
@@ -191,7 +238,7 @@ char *store_serialize(const struct store_entry *entries, size_t n, uint64_t gene
 					sla_spec_to_json(&entries[i].sla)) ||
 		    (entries[i].absent_since &&
 		     json_object_set_new(parts[at + 1], entries[i].id,
-					 json_integer((json_int_t)entries[i].absent_since))))
+					 absence_to_json(entries[i].absent_since))))
 			goto out;
 	}
 	/* The VMs' SLAs always; the rest only when there is one. */
@@ -200,8 +247,8 @@ char *store_serialize(const struct store_entry *entries, size_t n, uint64_t gene
 	if (slas_crc(crc_of, &crc))
 		goto out;
 	snprintf(hex, sizeof(hex), "%08lx", crc);
-	root = json_pack("{s:i, s:I, s:s}", "version", STORE_VERSION, "generation",
-			 (json_int_t)generation, "crc32", hex);
+	root = json_pack("{s:i, s:I, s:s, s:s}", "version", STORE_VERSION, "generation",
+			 (json_int_t)generation, "crc32", hex, "boot_id", boot_id());
 	for (int i = 0; root && i < P_N; i++)
 		if (crc_of[i] && json_object_set(root, part_name[i], parts[i]))
 			goto out;
@@ -213,7 +260,8 @@ out:
 	return text;
 }
 
-/* A time in seconds since the epoch, as an SLA's absence holds it: 0 (none) to 2^40. */
+/* A time in seconds since the epoch, as absences were written before they were durations: 0
+ * (none) to 2^40. */
 static bool valid_time(const json_t *t)
 {
 	return json_is_integer(t) && json_integer_value(t) >= 0 &&
@@ -225,10 +273,10 @@ static bool valid_id(const char *id)
 	return *id && strlen(id) < PLATFORM_ID_MAX;
 }
 
-/* One snapshot object of SLAs (VMs' or ports') and its absences into m; 0, or -EINVAL /
- * -ENOMEM with why. */
+/* One snapshot object of SLAs (VMs' or ports') and its absences into m (wall: as wall-clock
+ * times, else durations that the boot `boot` wrote); 0, or -EINVAL / -ENOMEM with why. */
 static int parse_slas(struct map *m, enum store_kind kind, const json_t *slas, const json_t *absent,
-		      const char *name, char *why, size_t why_len)
+		      bool wall, const char *boot, const char *name, char *why, size_t why_len)
 {
 	const char *id;
 	json_t *v;
@@ -236,6 +284,7 @@ static int parse_slas(struct map *m, enum store_kind kind, const json_t *slas, c
 	json_object_foreach((json_t *)slas, id, v) {
 		struct sla_error e;
 		struct sla_spec sla;
+		int64_t since;
 		json_t *t;
 
 		if (!valid_id(id)) {
@@ -247,11 +296,16 @@ static int parse_slas(struct map *m, enum store_kind kind, const json_t *slas, c
 			snprintf(why, why_len, "%s.%.64s: %s", name, id, e.msg);
 			return -EINVAL;
 		}
-		if (t && !valid_time(t)) {
-			snprintf(why, why_len, "%s absent_since.%.64s is not a time", name, id);
+		since = !t     ? 0
+			: wall ? (valid_time(t) && json_integer_value(t)
+					  ? absence_from_wall(json_integer_value(t))
+					  : 0)
+			       : absence_from_json(t, boot);
+		if (t && (wall ? !valid_time(t) : !since)) {
+			snprintf(why, why_len, "%s: the absence of %.64s is not one", name, id);
 			return -EINVAL;
 		}
-		if (map_put(m, kind, id, &sla, t ? json_integer_value(t) : 0)) {
+		if (map_put(m, kind, id, &sla, since)) {
 			snprintf(why, why_len, "out of memory");
 			return -ENOMEM;
 		}
@@ -265,6 +319,8 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 	struct sla_error jerr;
 	json_t *root, *ver, *g;
 	const json_t *parts[P_N];
+	bool wall[P_N];
+	const char *boot;
 	int rc = -EINVAL;
 
 	root = sla_json_load(text, len, &jerr);
@@ -275,8 +331,19 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 	}
 	ver = json_object_get(root, "version");
 	g = json_object_get(root, "generation");
-	for (int i = 0; i < P_N; i++)
+	for (int i = 0; i < P_N; i++) {
+		const json_t *w =
+			part_name_wall[i] ? json_object_get(root, part_name_wall[i]) : NULL;
+
 		parts[i] = json_object_get(root, part_name[i]);
+		if (parts[i] && w) {
+			snprintf(why, why_len, "both %s and %s", part_name[i], part_name_wall[i]);
+			goto out;
+		}
+		wall[i] = !parts[i] && w;
+		if (wall[i])
+			parts[i] = w;
+	}
 	if (!json_is_integer(ver) ||
 	    (json_integer_value(ver) != STORE_VERSION && json_integer_value(ver) != 1)) {
 		snprintf(why, why_len, "version is not %d", STORE_VERSION);
@@ -315,13 +382,15 @@ static int parse_snapshot(const char *text, size_t len, struct map *m, uint64_t 
 		}
 	}
 	if (parts[P_PORT_ABSENT] && !parts[P_PORT_SLAS]) {
-		snprintf(why, why_len, "port_absent_since without port_slas");
+		snprintf(why, why_len, "port absences without port_slas");
 		goto out;
 	}
-	rc = parse_slas(m, STORE_VM, parts[P_SLAS], parts[P_ABSENT], "slas", why, why_len);
+	boot = json_string_value(json_object_get(root, "boot_id"));
+	rc = parse_slas(m, STORE_VM, parts[P_SLAS], parts[P_ABSENT], wall[P_ABSENT], boot, "slas",
+			why, why_len);
 	if (!rc && parts[P_PORT_SLAS])
 		rc = parse_slas(m, STORE_PORT, parts[P_PORT_SLAS], parts[P_PORT_ABSENT],
-				"port_slas", why, why_len);
+				wall[P_PORT_ABSENT], boot, "port_slas", why, why_len);
 out:
 	json_decref(root);
 	return rc;
@@ -353,7 +422,8 @@ char *store_log_line(enum store_kind kind, const char *id, const struct sla_spec
 		       : json_pack("{s:i, s:I}", "log", 1, "base", (json_int_t)base);
 
 	if (o && id && sla && absent_since &&
-	    json_object_set_new(o, "absent_since", json_integer((json_int_t)absent_since))) {
+	    (json_object_set_new(o, "absence", absence_to_json(absent_since)) ||
+	     json_object_set_new(o, "boot_id", json_string(boot_id())))) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -463,14 +533,19 @@ static int replay(const char *text, size_t len, struct map *m, struct replay *r,
 			struct sla_spec sla;
 			struct sla_error e;
 
-			if (sla_spec_from_json(s, &sla, &e)) {
+			const json_t *a = json_object_get(o, "absence"),
+				     *w = json_object_get(o, "absent_since");
+			int64_t since =
+				a ? absence_from_json(
+					    a, json_string_value(json_object_get(o, "boot_id")))
+				: w && valid_time(w) && json_integer_value(w)
+					? absence_from_wall(json_integer_value(w))
+					: 0;
+
+			if (sla_spec_from_json(s, &sla, &e) || (a && !since) ||
+			    (w && !valid_time(w)) || (a && w)) {
 				note_bad(r, line_no, line, n);
-			} else if (json_object_get(o, "absent_since") &&
-				   !valid_time(json_object_get(o, "absent_since"))) {
-				note_bad(r, line_no, line, n);
-			} else if (map_put(m, kind, id, &sla,
-					   json_integer_value(
-						   json_object_get(o, "absent_since")))) {
+			} else if (map_put(m, kind, id, &sla, since)) {
 				json_decref(o);
 				snprintf(why, why_len, "out of memory");
 				return -ENOMEM;
@@ -1258,6 +1333,24 @@ fail:
 	return rc;
 }
 
+/* The absences written as they stand at the stop (a compaction; the writer has stopped): a
+ * start after a reboot goes on from what they had lasted then, not from their last change. */
+static void absences_at_stop(struct store *st)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < st->map.n && !st->map.e[i].absent_since)
+		i++;
+	if (i == st->map.n)
+		return;
+	rc = compact(st);
+	if (rc)
+		log_warn("absences not written at the stop: a start after a reboot goes on from "
+			 "their last change dir=%s err=%s",
+			 st->dir, strerror(-rc));
+}
+
 void store_close(struct store *st)
 {
 	if (!st)
@@ -1268,6 +1361,7 @@ void store_close(struct store *st)
 		pthread_cond_signal(&st->wake);
 		pthread_mutex_unlock(&st->lock);
 		pthread_join(st->thread, NULL);
+		absences_at_stop(st);
 	}
 	for (struct op *o = st->done, *n; o; o = n) {
 		n = o->next;

@@ -43,8 +43,8 @@ struct store_entry {
 	enum store_kind kind;
 	char id[PLATFORM_ID_MAX];
 	struct sla_spec sla;
-	int64_t absent_since; /* when its VM was last seen leaving (seconds since the epoch); 0:
-				 present, or not known */
+	int64_t absent_since; /* when its VM was last seen leaving (a stamp on this boot's clock,
+				 boottime.h; on disk a duration); 0: present, or not known */
 };
 
 /* What store_open found. */

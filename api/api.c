@@ -24,6 +24,7 @@
 #include <microhttpd.h>
 
 #include "admit.h"
+#include "boottime.h"
 #include "log.h"
 #include "neutron.h"
 #include "owned.h"
@@ -543,7 +544,7 @@ static void put_parsed(struct api *api, struct http_request *req, bool port, con
 	p->sla = sla;
 	p->created = !vm || !vm->has_sla;
 	/* put while its VM is away: absent from now (a reservation lasts from its last PUT) */
-	p->absent_since = vm && vm->present ? 0 : (int64_t)time(NULL);
+	p->absent_since = vm && vm->present ? 0 : boot_stamp_now();
 	submit(api, req, p);
 }
 
@@ -789,7 +790,7 @@ static void put_port_parsed(struct api *api, struct http_request *req, const cha
 	snprintf(p->id, sizeof(p->id), "%s", at);
 	p->sla = *sla;
 	p->created = !r.sla;
-	p->absent_since = r.vif ? 0 : (int64_t)time(NULL);
+	p->absent_since = r.vif ? 0 : boot_stamp_now();
 	submit(api, req, p);
 }
 
@@ -973,7 +974,7 @@ void api_reload(struct api *api, struct auth *auth, struct tls_creds *tls)
 
 void api_period(struct api *api)
 {
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = boot_stamp_now();
 	struct control_absence *due;
 	size_t n;
 

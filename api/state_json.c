@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boottime.h"
+
 static json_t *pair(uint64_t bps, uint64_t pps)
 {
 	return json_pack("{s:o, s:o}", "bps", sla_rate_json(bps), "pps", sla_rate_json(pps));
@@ -281,17 +283,20 @@ static const char *port_key(const struct port_ref *r)
 	return r->sla ? r->sla->key : r->vif->mac[0] ? r->vif->mac : r->vif->id;
 }
 
-/* An absent holder's "absent_since" and "forgotten_at" (both null while present). */
+/* An absent holder's "absent_since" and "forgotten_at" (both null while present): seconds
+ * since the epoch by the wall clock as it reads now, for people; the agent counts absence on
+ * the boot's clock (boottime.h), which no step of the wall clock moves. */
 static void absence_json(const struct snapshot *s, json_t *obj, bool absent, int64_t since,
 			 bool has_sla)
 {
 	uint32_t after = s->forget_absent_after_s;
+	int64_t wall = since ? boot_stamp_to_wall(since) : 0;
 
 	absent = absent && since;
 	json_object_set_new(obj, "absent_since",
-			    absent ? json_integer((json_int_t)since) : json_null());
+			    absent ? json_integer((json_int_t)wall) : json_null());
 	json_object_set_new(obj, "forgotten_at",
-			    absent && after && has_sla ? json_integer((json_int_t)(since + after))
+			    absent && after && has_sla ? json_integer((json_int_t)(wall + after))
 						       : json_null());
 }
 

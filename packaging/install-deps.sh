@@ -10,7 +10,7 @@ PACKAGES="
   build-essential cmake pkg-config
   libjansson-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
   libbpf-dev libmnl-dev libxen-dev libncurses-dev tmux gnuplot-nox xenstore-utils clang llvm bpftool iproute2 iperf3
-  libclang-rt-14-dev libcmocka-dev valgrind jq clang-format prometheus curl python3 nginx-light apache2-utils
+  libclang-rt-14-dev libcmocka-dev valgrind jq clang-format prometheus curl python3 nginx-light apache2-utils faketime
   debootstrap qemu-system-x86 cpio
   libxdp1 libcap-ng0 libnuma1 libunbound8
   python3-keystone python3-placement

@@ -18,7 +18,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <time.h>
+#include <zlib.h>
 
+#include "boottime.h"
 #include "store.h"
 
 static char dir[64];
@@ -122,6 +126,16 @@ static off_t file_size(const char *name)
 }
 
 /* A change costs one appended line: the snapshot is not rewritten, whatever it holds. */
+/* A VM gone an hour ago, on this boot's clock: what an absence is in memory. */
+static int64_t an_hour_ago(void)
+{
+	static int64_t t;
+
+	if (!t)
+		t = boot_stamp_now() - 3600;
+	return t;
+}
+
 static void store_a_put_appends_a_line(void **state)
 {
 	struct store *st;
@@ -134,7 +148,7 @@ static void store_a_put_appends_a_line(void **state)
 	change_many(st, "a", 0, 1000, 0, false); /* past the compaction's 64 lines */
 	assert_int_equal(store_submit(st, STORE_VM, "gone",
 				      &SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED),
-				      1700000000, NULL),
+				      an_hour_ago(), NULL),
 			 0);
 	change_many(st, "a", 0, 2000, 7, false); /* the log as large as the snapshot: folded */
 	store_close(st); /* after the compaction that follows the completions */
@@ -150,12 +164,15 @@ static void store_a_put_appends_a_line(void **state)
 	{
 		char cmd[160];
 
-		snprintf(cmd, sizeof(cmd), "grep -q '\"gone\": 1700000000' %s/slas.json", dir);
-		assert_int_equal(system(cmd), 0); /* in the snapshot, not only the log */
+		/* in the snapshot, not only the log, as a duration */
+		snprintf(cmd, sizeof(cmd),
+			 "grep -A3 '^  \"gone\": {' %s/slas.json | grep -q '\"s\": 36[0-9][0-9]'",
+			 dir);
+		assert_int_equal(system(cmd), 0);
 	}
 	for (size_t i = 0; i < ld.n_entries; i++) /* kept through the snapshots */
 		assert_int_equal(ld.entries[i].absent_since,
-				 strcmp(ld.entries[i].id, "gone") ? 0 : 1700000000);
+				 strcmp(ld.entries[i].id, "gone") ? 0 : an_hour_ago());
 	assert_false(ld.recovered);
 	store_close(st);
 }
@@ -316,7 +333,7 @@ static void store_changes_survive_reopen_in_order(void **state)
 		snprintf(id, sizeof(id), "vm%d", (int)(i % 10));
 		s.dir[SLA_EGRESS].min_bps = (uint64_t)i;
 		assert_int_equal(store_submit(st, STORE_VM, id, i % 10 == 9 && i > 50 ? NULL : &s,
-					      i == 95 ? 1700000000 : 0, (void *)i),
+					      i == 95 ? an_hour_ago() : 0, (void *)i),
 				 0);
 	}
 	assert_int_equal(store_in_flight(st), 100);
@@ -333,7 +350,7 @@ static void store_changes_survive_reopen_in_order(void **state)
 	assert_int_equal(find(&ld, "vm3")->dir[SLA_EGRESS].min_bps, 93);
 	for (size_t i = 0; i < ld.n_entries; i++) /* the absence stored with vm5's last change */
 		assert_int_equal(ld.entries[i].absent_since,
-				 strcmp(ld.entries[i].id, "vm5") ? 0 : 1700000000);
+				 strcmp(ld.entries[i].id, "vm5") ? 0 : an_hour_ago());
 	assert_int_equal(find(&ld, "vm3")->dir[SLA_EGRESS].priority, 3);
 	assert_true(find(&ld, "vm3")->dir[SLA_EGRESS].max_pps == SLA_UNLIMITED);
 	store_close(st);
@@ -432,9 +449,9 @@ static void store_keeps_port_slas_apart_from_vms(void **state)
 			store_compact_after(st, 1);
 		/* the same key as a VM and as a port: two SLAs */
 		assert_int_equal(store_submit(st, STORE_VM, "02:00:00:00:00:01", &vm, 0, NULL), 0);
-		assert_int_equal(
-			store_submit(st, STORE_PORT, "02:00:00:00:00:01", &port, 1700000000, NULL),
-			0);
+		assert_int_equal(store_submit(st, STORE_PORT, "02:00:00:00:00:01", &port,
+					      an_hour_ago(), NULL),
+				 0);
 		assert_int_equal(store_submit(st, STORE_PORT, "vif9.0", &port, 0, NULL), 0);
 		assert_int_equal(store_submit(st, STORE_PORT, "vif9.0", NULL, 0, NULL), 0);
 		wait_done(st, &d, 4 * (round + 1));
@@ -446,7 +463,7 @@ static void store_keeps_port_slas_apart_from_vms(void **state)
 		assert_true(
 			spec_equal(&find_kind(&ld, STORE_PORT, "02:00:00:00:00:01")->sla, &port));
 		assert_int_equal(find_kind(&ld, STORE_PORT, "02:00:00:00:00:01")->absent_since,
-				 1700000000);
+				 an_hour_ago());
 		assert_null(find_kind(&ld, STORE_PORT, "vif9.0"));
 		store_close(st);
 	}
@@ -614,6 +631,98 @@ static void store_failed_write_reports_and_changes_nothing(void **state)
 	store_close(st);
 }
 
+/* Appends a change to slas.log as a writer would: the record's compact, sorted JSON after its
+ * CRC-32. absence: an object; wall: a legacy wall-clock time (0: neither). */
+static void append_record(const char *id, json_t *absence, const char *boot, int64_t wall)
+{
+	struct sla_spec spec = SLA_SPEC_EGRESS(1, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED);
+	json_t *o = json_pack("{s:s, s:o}", "id", id, "sla", sla_spec_to_json(&spec));
+	char path[160], *body;
+	FILE *f;
+
+	if (absence)
+		json_object_set_new(o, "absence", absence);
+	if (boot)
+		json_object_set_new(o, "boot_id", json_string(boot));
+	if (wall)
+		json_object_set_new(o, "absent_since", json_integer((json_int_t)wall));
+	body = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	snprintf(path, sizeof(path), "%s/slas.log", dir);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fprintf(f, "%08lx %s\n", crc32(0, (const Bytef *)body, (uInt)strlen(body)), body);
+	fclose(f);
+	free(body);
+}
+
+#define OTHER_BOOT "00000000-0000-0000-0000-000000000000"
+
+static int64_t absence_of(const struct store_load *ld, const char *id)
+{
+	for (size_t i = 0; i < ld->n_entries; i++)
+		if (!strcmp(ld->entries[i].id, id))
+			return ld->entries[i].absent_since;
+	fail_msg("no %s", id);
+	return 0;
+}
+
+/* An absence is kept as how long it lasted, never as a wall-clock time: read back on this
+ * boot exactly, on another boot from what it had lasted, and as durations from the wall-clock
+ * times files held before (a time ahead of the clock: from now). */
+static void store_absence_is_a_duration_never_a_wall_time(void **state)
+{
+	static const char *const ids[] = { "was", "ahead", "other", "same" };
+	int64_t wall = (int64_t)time(NULL), now, got[4];
+	struct store_load ld;
+	struct store *st;
+	char cmd[512];
+
+	(void)state;
+	assert_int_equal(store_open(dir, &st, &ld), 0);
+	change_many(st, "seed", 0, 1, 0, false); /* a log with its header */
+	store_close(st);
+	append_record("was", NULL, NULL, wall - 7200);
+	append_record("ahead", NULL, NULL, wall + 3 * 365 * 86400);
+	append_record("other", json_pack("{s:i, s:i}", "s", 500, "at", 12345), OTHER_BOOT, 0);
+	append_record("same",
+		      json_pack("{s:i, s:I}", "s", 10, "at",
+				(json_int_t)(boot_stamp_now() - BOOT_STAMP_ORIGIN - 40)),
+		      boot_id(), 0);
+	append_record("bad", json_pack("{s:i, s:i}", "s", -1, "at", 0), boot_id(), 0);
+	assert_int_equal(store_open(dir, &st, &ld), 0);
+	now = boot_stamp_now();
+	assert_in_range(now - absence_of(&ld, "was"), 7199, 7202);
+	assert_in_range(now - absence_of(&ld, "ahead"), 0, 1);
+	assert_in_range(now - absence_of(&ld, "other"), 500, 501);
+	assert_in_range(now - absence_of(&ld, "same"), 40, 41); /* not the 10 it had when written */
+	assert_int_equal(ld.n_lost, 1);				/* "bad" */
+	for (int i = 0; i < 4; i++)
+		got[i] = absence_of(&ld, ids[i]);
+	store_close(st);
+	/* written back as durations (the start compacted after the loss): read the same again */
+	snprintf(cmd, sizeof(cmd), "grep -q absent_since %s/slas.json", dir);
+	assert_int_not_equal(system(cmd), 0);
+	assert_int_equal(store_open(dir, &st, &ld), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(absence_of(&ld, ids[i]), got[i]);
+	sleep(2);
+	store_close(st); /* written at the stop, as they stand: 2 s on */
+	/* read on another boot (its id changed in the snapshot, which its CRC leaves out) 2 s
+	 * later: each goes on from what it had lasted at the stop, those 2 s not counted (this
+	 * boot would count them; what the previous start wrote would be 2 s short) */
+	snprintf(cmd, sizeof(cmd),
+		 "sed -i 's/\"boot_id\": \"[0-9a-f-]*\"/\"boot_id\": \"%s\"/' %s/slas.json && "
+		 "grep -q '\"boot_id\": \"%s\"' %s/slas.json",
+		 OTHER_BOOT, dir, OTHER_BOOT, dir);
+	assert_int_equal(system(cmd), 0);
+	sleep(2);
+	assert_int_equal(store_open(dir, &st, &ld), 0);
+	for (int i = 0; i < 4; i++)
+		assert_in_range(absence_of(&ld, ids[i]) - got[i], 2, 3);
+	store_close(st);
+}
+
 static void store_refuses_an_unusable_directory(void **state)
 {
 	char file[96];
@@ -652,6 +761,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store_leftover_temp_file_is_not_the_state, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(store_failed_write_reports_and_changes_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(store_absence_is_a_duration_never_a_wall_time,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(store_refuses_an_unusable_directory, setup,
 						teardown),
