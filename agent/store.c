@@ -221,6 +221,30 @@ static int64_t absence_from_wall(int64_t t)
 	return boot_stamp_now() - (d < 0 ? 0 : d > ABSENCE_MAX_S ? ABSENCE_MAX_S : d);
 }
 
+/* A time in seconds since the epoch, as absences were written before they were durations: 0
+ * (none) to 2^40. */
+static bool valid_time(const json_t *t)
+{
+	return json_is_integer(t) && json_integer_value(t) >= 0 &&
+	       json_integer_value(t) < (1ll << 40);
+}
+
+/* An absence as a record holds it, a duration (a, with the boot id boot) or a wall-clock time
+ * (wall), or neither: *since its stamp (0: present). False when what is there is not one. */
+static bool absence_read(const json_t *a, const json_t *wall, const char *boot, int64_t *since)
+{
+	*since = 0;
+	if (a && wall)
+		return false;
+	if (a)
+		return (*since = absence_from_json(a, boot)) != 0;
+	if (wall && !valid_time(wall))
+		return false;
+	if (wall && json_integer_value(wall))
+		*since = absence_from_wall(json_integer_value(wall));
+	return true;
+}
+
 char *store_serialize(const struct store_entry *entries, size_t n, uint64_t generation)
 {
 	json_t *parts[P_N] = { NULL }, *root = NULL;
@@ -260,14 +284,6 @@ out:
 	return text;
 }
 
-/* A time in seconds since the epoch, as absences were written before they were durations: 0
- * (none) to 2^40. */
-static bool valid_time(const json_t *t)
-{
-	return json_is_integer(t) && json_integer_value(t) >= 0 &&
-	       json_integer_value(t) < (1ll << 40);
-}
-
 static bool valid_id(const char *id)
 {
 	return *id && strlen(id) < PLATFORM_ID_MAX;
@@ -296,12 +312,7 @@ static int parse_slas(struct map *m, enum store_kind kind, const json_t *slas, c
 			snprintf(why, why_len, "%s.%.64s: %s", name, id, e.msg);
 			return -EINVAL;
 		}
-		since = !t     ? 0
-			: wall ? (valid_time(t) && json_integer_value(t)
-					  ? absence_from_wall(json_integer_value(t))
-					  : 0)
-			       : absence_from_json(t, boot);
-		if (t && (wall ? !valid_time(t) : !since)) {
+		if (!absence_read(wall ? NULL : t, wall ? t : NULL, boot, &since)) {
 			snprintf(why, why_len, "%s: the absence of %.64s is not one", name, id);
 			return -EINVAL;
 		}
@@ -533,17 +544,13 @@ static int replay(const char *text, size_t len, struct map *m, struct replay *r,
 			struct sla_spec sla;
 			struct sla_error e;
 
-			const json_t *a = json_object_get(o, "absence"),
-				     *w = json_object_get(o, "absent_since");
-			int64_t since =
-				a ? absence_from_json(
-					    a, json_string_value(json_object_get(o, "boot_id")))
-				: w && valid_time(w) && json_integer_value(w)
-					? absence_from_wall(json_integer_value(w))
-					: 0;
+			int64_t since;
 
-			if (sla_spec_from_json(s, &sla, &e) || (a && !since) ||
-			    (w && !valid_time(w)) || (a && w)) {
+			if (sla_spec_from_json(s, &sla, &e) ||
+			    !absence_read(json_object_get(o, "absence"),
+					  json_object_get(o, "absent_since"),
+					  json_string_value(json_object_get(o, "boot_id")),
+					  &since)) {
 				note_bad(r, line_no, line, n);
 			} else if (map_put(m, kind, id, &sla, since)) {
 				json_decref(o);

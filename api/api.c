@@ -366,6 +366,12 @@ static json_t *readiness_problems(const struct api *api, const struct snapshot *
 	return problems;
 }
 
+/* Whether a peer on the local socket may do anything (root, or the API group). */
+static bool peer_is_writer(const struct api *api, const struct http_peer *peer)
+{
+	return peer->uid == 0 || (api->group_known && http_peer_in_group(peer, api->api_gid));
+}
+
 /* Whether the caller of an open route may read what names VMs and ports: anyone, but under
  * --auth-reads only a caller with the token, or root or the API group over the local socket. */
 static bool may_read_names(const struct api *api, const struct http_request *req)
@@ -375,8 +381,7 @@ static bool may_read_names(const struct api *api, const struct http_request *req
 	if (!api->cfg->auth_reads)
 		return true;
 	if (http_peer(req, &peer) == 0)
-		return peer.uid == 0 ||
-		       (api->group_known && http_peer_in_group(&peer, api->api_gid));
+		return peer_is_writer(api, &peer);
 	return auth_check(api->auth, http_header(req, "Authorization"));
 }
 
@@ -1106,8 +1111,7 @@ static void handle(struct http_request *req, void *arg)
 	if (http_peer(req, &peer) == 0) {
 		/* The local socket: the kernel says who is asking, no token needed. Root and the
 		 * API group may do anything; others read (nothing with --auth-reads). */
-		bool writer = peer.uid == 0 ||
-			      (api->group_known && http_peer_in_group(&peer, api->api_gid));
+		bool writer = peer_is_writer(api, &peer);
 
 		if (!writer &&
 		    (mutating || (api->cfg->auth_reads && r != R_HEALTHZ && r != R_READYZ))) {

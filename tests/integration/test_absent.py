@@ -19,15 +19,12 @@ dbavmd on the sim (loopback), with --forget-absent-after 4:
 import json
 import os
 import zlib
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from testkit import check, free_port, run_test, wait_for  # noqa: E402
+from testkit import SimAgent, check, run_test, wait_for  # noqa: E402
 
 DBAVMD = sys.argv[1]
 work = tempfile.mkdtemp(prefix="dbavm-absent-test-")
@@ -48,49 +45,10 @@ def sla(min_pps):
     return {"priority": 1, "packet_rate": {"min_pps": min_pps, "max_pps": None}}
 
 
-class Agent:
-    def __init__(self, tag):
-        self.port = free_port()
-        self.log = open(os.path.join(work, tag + ".log"), "w+")
-        self.proc = subprocess.Popen(
-            ["timeout", "120", DBAVMD, "--platform", "sim", "--scenario", scenario,
-             "--listen", "127.0.0.1:%d" % self.port, "--state-dir", state,
-             "--token-file", token, "--forget-absent-after", str(FORGET), "--period", "100"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        procs.append(self.proc)
-        wait_for(lambda: self.call("GET", "/readyz")[0] == 200, 10)
-
-    def call(self, method, path, body=None):
-        req = urllib.request.Request(
-            "http://127.0.0.1:%d%s" % (self.port, path), method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                data = r.read()
-                return r.status, json.loads(data) if data.startswith(b"{") else data
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
-        except OSError as e:
-            return 0, str(e)
-
-    def vms(self):
-        return {v["id"]: v for v in self.call("GET", "/vms")[1].get("vms", [])}
-
-    def metric(self, name):
-        for line in self.call("GET", "/metrics")[1].decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=20)
+def Agent(tag):
+    return SimAgent(DBAVMD, work, procs, tag, TOKEN,
+                    ["--scenario", scenario, "--state-dir", state, "--token-file", token,
+                     "--forget-absent-after", str(FORGET), "--period", "100"])
 
 
 state = os.path.join(work, "state")

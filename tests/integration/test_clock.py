@@ -20,11 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from testkit import check, free_port, run_test, wait_for  # noqa: E402
+from testkit import SimAgent, check, run_test, wait_for  # noqa: E402
 
 DBAVMD = sys.argv[1]
 work = tempfile.mkdtemp(prefix="dbavm-clock-test-")
@@ -47,40 +46,22 @@ def step(spec):
     os.rename(clock + ".new", clock)
 
 
-class Agent:
+class Agent(SimAgent):
+    """The agent under libfaketime, its wall clock what the clock file says."""
+
     def __init__(self, tag):
-        self.port = free_port()
-        self.log = open(os.path.join(work, tag + ".log"), "w+")
         # (under AddressSanitizer, its runtime must not insist on coming first: the library
         # is preloaded before it)
         asan = os.environ.get("ASAN_OPTIONS", "")
         env = dict(os.environ, LD_PRELOAD=LIBFAKETIME, FAKETIME_TIMESTAMP_FILE=clock,
                    FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1",
                    ASAN_OPTIONS=(asan + ":" if asan else "") + "verify_asan_link_order=0")
-        self.proc = subprocess.Popen(
-            ["timeout", "120", DBAVMD, "--platform", "sim", "--scenario", scenario,
-             "--listen", "127.0.0.1:%d" % self.port, "--state-dir", state,
-             "--token-file", token, "--forget-absent-after", str(FORGET), "--period", "100"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        procs.append(self.proc)
-        wait_for(lambda: self.call("GET", "/readyz")[0] == 200, 10)
-
-    def call(self, method, path, body=None):
-        req = urllib.request.Request(
-            "http://127.0.0.1:%d%s" % (self.port, path), method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                data = r.read()
-                return r.status, json.loads(data) if data.startswith(b"{") else data
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
-        except OSError as e:
-            return 0, str(e)
+        super().__init__(DBAVMD, work, procs, tag, TOKEN,
+                         ["--scenario", scenario, "--state-dir", state, "--token-file", token,
+                          "--forget-absent-after", str(FORGET), "--period", "100"], env)
 
     def vm(self, id_):
-        return {v["id"]: v for v in self.call("GET", "/vms")[1].get("vms", [])}.get(id_)
+        return self.vms().get(id_)
 
     def now(self):
         """The agent's wall clock, as its Date header says (what GET /vms reads times by)."""
@@ -88,15 +69,6 @@ class Agent:
         with urllib.request.urlopen(req, timeout=5) as r:
             return time.mktime(time.strptime(r.headers["Date"], "%a, %d %b %Y %H:%M:%S GMT")) \
                 - time.timezone
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=20)
 
 
 SLA = {"priority": 1, "packet_rate": {"min_pps": 1000, "max_pps": None}}
