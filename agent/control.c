@@ -264,9 +264,12 @@ static void reconcile_vm(struct control *ctl, struct vm *vm, const struct platfo
 					  log_q(vm->id), log_q(d->id), ctl->enf->ops->name,
 					  strerror(-rc));
 		}
-		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s ingress=%s",
+		log_info("vif attached vm=%s vif=%s uplink=%s enforcer=%s ingress=%s%s%s",
 			 log_q(vm->id), log_q(d->id), log_q(d->uplink), ctl->enf->ops->name,
-			 vif->side[SLA_INGRESS].attached ? "held" : "not held");
+			 vif->side[SLA_INGRESS].attached ? "held" : "not held",
+			 vif->side[SLA_EGRESS].enf.counted_by ? " counters=" : "",
+			 vif->side[SLA_EGRESS].enf.counted_by ? vif->side[SLA_EGRESS].enf.counted_by
+							      : "");
 		ctl->topology_changed = true;
 	}
 }
@@ -462,12 +465,29 @@ static void read_side(struct control *ctl, struct vif *vif, int dir, uint64_t at
 	}
 	rc = ctl->enf->ops->read_counters(ctl->enf, &sd->enf, &cur);
 	if (rc) {
-		log_debug("counters unreadable vm=%s vif=%s direction=%s err=%s",
-			  log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[dir],
-			  strerror(-rc));
-		memset(&sd->rates, 0, sizeof(sd->rates));
+		/* Not counted: its figures are null, never 0 (the snapshot's readers), and the
+		 * allocator keeps its last rates. Said once, when a vif that was read stops being,
+		 * and at the period that makes it a problem (GET /readyz). */
+		sd->quiet = false;
+		sd->unread_err = rc;
+		vif->vm->hist_unread |= dir == SLA_EGRESS;
+		if (++sd->unread == CONTROL_UNREAD_PROBLEM)
+			log_warn("vif not counted for %u periods vm=%s vif=%s direction=%s "
+				 "err=%s%s%s",
+				 sd->unread, log_q(vif->vm->id), log_q(vif->desc.id),
+				 sla_dir_name[dir], strerror(-rc),
+				 sd->enf.count_note[0] ? " why=" : "",
+				 sd->enf.count_note[0] ? log_q(sd->enf.count_note) : "");
+		else
+			log_debug("counters unreadable vm=%s vif=%s direction=%s err=%s",
+				  log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[dir],
+				  strerror(-rc));
 		return;
 	}
+	if (sd->unread >= CONTROL_UNREAD_PROBLEM)
+		log_info("vif counted again vm=%s vif=%s direction=%s after %u periods",
+			 log_q(vif->vm->id), log_q(vif->desc.id), sla_dir_name[dir], sd->unread);
+	sd->unread = 0;
 	if (sd->have_cnt && at > sd->cnt_ns && cur.offered_pkts == sd->cnt.offered_pkts &&
 	    cur.passed_pkts == sd->cnt.passed_pkts) {
 		/* Idle (offered and passed counts are the ones that move first): nothing to add,

@@ -21,6 +21,9 @@
 #include "platform.h"
 
 #define CONTROL_N_LATENESS 12
+/* Periods in a row a vif's counters fail to read before it is a problem of the host's (GET
+ * /readyz, a warning): fewer is a vif being attached, or a source being changed for it. */
+#define CONTROL_UNREAD_PROBLEM 3u
 extern const uint32_t control_lateness_bucket_us[CONTROL_N_LATENESS];
 
 /* The control loop's state: opaque but to agent/'s core (control_impl.h). */

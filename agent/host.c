@@ -151,7 +151,7 @@ struct vif *vm_add_vif(struct host *host, struct vm *vm, const struct platform_v
 	vif->seq = host->next_vif_seq++;
 	vif->vm = vm;
 	for (int d = 0; d < SLA_NDIR; d++)
-		vif->side[d].enf = (struct enf_vif){ &vif->desc, vm->id, NULL, NULL, d };
+		vif->side[d].enf = (struct enf_vif){ .desc = &vif->desc, .vm = vm->id, .dir = d };
 	vm->vifs[vm->n_vifs++] = vif;
 	host->generation++;
 	return vif;

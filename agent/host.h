@@ -28,7 +28,12 @@ struct vif_side {
 	struct vif_counters total; /* since the agent found the vif; never goes back */
 	uint64_t cnt_ns;	   /* when it was taken */
 	bool have_cnt;
-	struct vif_rates rates; /* over the last period */
+	/* Periods in a row its counters could not be read (0: read at the last period), and the
+	 * last error. While it is not counted its figures are null, and the allocator goes on
+	 * from the rates of its last reading. */
+	uint32_t unread;
+	int unread_err;
+	struct vif_rates rates; /* over the last period it was read */
 	uint64_t held_until;	/* tick until which it counts as held back (control.c) */
 	uint64_t at_limit_until[ALLOC_NRES]; /* ... and as at its limit (passed_only enforcers) */
 	/* How long each limit bound (periods in which it dropped or held a packet), ns */
@@ -64,6 +69,7 @@ struct vm_period {
 	uint64_t tick, t_ms;
 	struct rate offered, passed, dropped;
 	bool offered_na;		     /* offered and dropped not seen (passed_only) */
+	bool passed_na;			     /* a vif of it not counted: no rate or loss known */
 	bool delay_na;			     /* the enforcer does not measure delay */
 	struct delay_summary delay;	     /* over the period; delay.n == 0: no sample in it */
 	bool jitter_na;			     /* not measured, or no two samples yet */
@@ -110,6 +116,7 @@ struct vm {
 	/* Where the last entry left off: timed totals, samples, losses and the time. */
 	struct vif_counters hist_total;
 	uint64_t hist_sampled, hist_lost, hist_ns;
+	bool hist_unread;     /* a vif's counters failed in the entry's time: its rates unknown */
 	uint64_t hist_due_ns; /* when the next history entry is due (a one-second grid) */
 };
 

@@ -119,8 +119,10 @@ void report_vm_period(const struct control *ctl, const struct vm *vm, struct vm_
 	out->tick = ctl->tick;
 	out->t_ms = ctl->now_ns / 1000000u;
 	for (size_t i = 0; i < vm->n_vifs; i++) {
-		const struct vif_rates *r = &vm->vifs[i]->side[SLA_EGRESS].rates;
+		const struct vif_side *sd = &vm->vifs[i]->side[SLA_EGRESS];
+		const struct vif_rates *r = &sd->rates;
 
+		out->passed_na |= sd->attached && sd->unread;
 		out->offered.bps += r->offered.bps;
 		out->offered.pps += r->offered.pps;
 		out->passed.bps += r->passed.bps;
@@ -132,6 +134,8 @@ void report_vm_period(const struct control *ctl, const struct vm *vm, struct vm_
 	delay_into(out, &d);
 	loss_of(out, ctl->enf->ops, d.measured, out->offered.pps, out->passed.pps, out->dropped.pps,
 		d.period_sampled, d.period_lost, 1.0);
+	if (out->passed_na) /* a sum without a vif's share is no VM's figure */
+		out->policy_na = out->path_na = true;
 }
 
 static uint64_t rate_over(uint64_t delta, double dt_s, uint64_t scale)
@@ -169,6 +173,10 @@ static void history_entry(struct control *ctl, struct vm *vm, struct vm_period *
 	loss_of(e, ctl->enf->ops, dl.measured, d.offered_pkts, d.passed_pkts, d.dropped_pkts,
 		dl.sampled > vm->hist_sampled ? dl.sampled - vm->hist_sampled : 0,
 		dl.lost > vm->hist_lost ? dl.lost - vm->hist_lost : 0, dt_s);
+	e->passed_na = vm->hist_unread;
+	if (e->passed_na)
+		e->policy_na = e->path_na = true;
+	vm->hist_unread = false;
 	vm->hist_sampled = dl.sampled;
 	vm->hist_lost = dl.lost;
 }

@@ -24,11 +24,19 @@ static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_
 		const struct vif_side *sd = &v->side[d];
 
 		o->side[d] = (struct snap_side){
-			sd->attached, sd->have_cnt,
-			sd->cnt,      sd->total,
-			sd->rates,    sd->have_alloc,
-			sd->alloc,    { sd->limited_ns[0], sd->limited_ns[1] }
+			.attached = sd->attached,
+			.have_cnt = sd->have_cnt,
+			.cnt = sd->cnt,
+			.total = sd->total,
+			.rates = sd->rates,
+			.have_alloc = sd->have_alloc,
+			.alloc = sd->alloc,
+			.limited_ns = { sd->limited_ns[0], sd->limited_ns[1] },
+			.unread = sd->unread,
+			.unread_err = sd->unread_err,
+			.counted_by = sd->enf.counted_by,
 		};
+		memcpy(o->side[d].count_note, sd->enf.count_note, sizeof(o->side[d].count_note));
 	}
 	for (int d = 0; d < SLA_NDIR; d++) {
 		struct snap_delay *sd = &o->delay[d];

@@ -35,6 +35,12 @@ struct snap_side {
 	bool have_alloc;	   /* else unlimited */
 	struct alloc_vif_out alloc;
 	uint64_t limited_ns[MEASURE_NRES]; /* how long each limit bound (total.limited_pkts) */
+	/* Not counted (its rates null) for that many periods in a row, the last error; what
+	 * counts it, where the enforcer can count it more than one way, and why not the first */
+	uint32_t unread;
+	int unread_err;
+	const char *counted_by; /* static; NULL: the enforcer itself */
+	char count_note[sizeof(((struct enf_vif *)0)->count_note)];
 };
 
 /* One direction's delay on a vif. */

@@ -341,6 +341,54 @@ static void get_metrics(struct api *api, struct http_request *req)
 			    metrics_text_release, t);
 }
 
+/* How the vifs are counted, for GET /readyz: into `problems` (if not NULL) each side not counted
+ * for CONTROL_UNREAD_PROBLEM periods in a row or more, into `fallbacks` (if not NULL) each counted
+ * by a source other than the first. named: with the VM's and the vif's names, else a count. */
+static void counting_notes(const struct snapshot *s, bool named, json_t *problems,
+			   json_t *fallbacks)
+{
+	size_t n_unread = 0, n_fallback = 0;
+	char msg[512];
+
+	for (size_t i = 0; i < s->n_vifs; i++) {
+		const struct snap_vif *v = &s->vifs[i];
+
+		for (int d = 0; d < SLA_NDIR; d++) {
+			const struct snap_side *sd = &v->side[d];
+			const char *vm = s->vms[v->vm].id, *note = sd->count_note;
+
+			if (!sd->attached)
+				continue;
+			if (problems && sd->unread >= CONTROL_UNREAD_PROBLEM) {
+				n_unread++;
+				snprintf(msg, sizeof(msg),
+					 "vif not counted: vm %s vif %s %s, %" PRIu32
+					 " periods (%s%s%s): its figures are null",
+					 vm, v->id, sla_dir_name[d], sd->unread,
+					 strerror(-sd->unread_err), note[0] ? "; " : "", note);
+				if (named)
+					json_array_append_new(problems, json_string(msg));
+			} else if (fallbacks && sd->counted_by && note[0]) {
+				n_fallback++;
+				snprintf(msg, sizeof(msg), "vm %s vif %s %s counted from %s: %s",
+					 vm, v->id, sla_dir_name[d], sd->counted_by, note);
+				if (named)
+					json_array_append_new(fallbacks, json_string(msg));
+			}
+		}
+	}
+	if (problems && !named && n_unread) {
+		snprintf(msg, sizeof(msg), "%zu vif%s not counted: their figures are null",
+			 n_unread, n_unread == 1 ? "" : "s");
+		json_array_append_new(problems, json_string(msg));
+	}
+	if (fallbacks && !named && n_fallback) {
+		snprintf(msg, sizeof(msg), "%zu vif%s counted by a fallback source", n_fallback,
+			 n_fallback == 1 ? "" : "s");
+		json_array_append_new(fallbacks, json_string(msg));
+	}
+}
+
 /* Why the agent is not ready (GET /readyz, dbavm_ready): an array, empty when it is. named:
  * the caller may read what names VMs and ports (not so without a token under --auth-reads). */
 static json_t *readiness_problems(const struct api *api, const struct snapshot *s, bool named)
@@ -356,6 +404,7 @@ static json_t *readiness_problems(const struct api *api, const struct snapshot *
 		json_array_append_new(problems, json_string("no control period has run yet"));
 	if (s->platform_problem)
 		json_array_append_new(problems, json_string(s->platform_problem));
+	counting_notes(s, named, problems, NULL);
 	if (api->placement && placement_status(api->placement)->problem) {
 		char msg[700];
 
@@ -392,19 +441,24 @@ static void get_readyz(struct api *api, struct http_request *req)
 
 	if (!s)
 		return;
-	problems = readiness_problems(api, s, may_read_names(api, req));
+	bool named = may_read_names(api, req);
+	json_t *notes = json_array();
 
+	problems = readiness_problems(api, s, named);
+	/* What works, but not the first way: vifs counted by a fallback source. */
+	counting_notes(s, named, NULL, notes);
 	if (json_array_size(problems) == 0) {
 		json_decref(problems);
 		/* Ready: one tenant's badly named VM does not take the host out of service; the
 		 * count says it is there (GET /host lists them). */
 		http_respond_json(req, MHD_HTTP_OK,
-				  json_pack("{s:s, s:I}", "status", "ready", "refused_vms",
-					    (json_int_t)s->n_refused));
+				  json_pack("{s:s, s:I, s:o}", "status", "ready", "refused_vms",
+					    (json_int_t)s->n_refused, "notes", notes));
 		return;
 	}
 	http_respond_json(req, MHD_HTTP_SERVICE_UNAVAILABLE,
-			  json_pack("{s:s, s:o}", "status", "not ready", "problems", problems));
+			  json_pack("{s:s, s:o, s:o}", "status", "not ready", "problems", problems,
+				    "notes", notes));
 }
 
 /* ---- writes ---- */

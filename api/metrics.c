@@ -310,6 +310,36 @@ static void render_counters(struct buf *b, const struct metrics *m, const struct
 	}
 }
 
+/* Whether each vif is counted, and by what: 0 from its first failed reading until one works
+ * (its figures are then null in the API), with the source that counts it ("" : the enforcer's
+ * own counters). */
+static void render_counted(struct buf *b, const struct metrics *m, const struct snapshot *h)
+{
+	size_t k = 0;
+
+	family(b, "dbavm_vif_counted", "gauge",
+	       "1 when the vif's last reading worked, 0 when its counters cannot be read (its "
+	       "rates are null: GET /readyz says why after 3 periods); source: what counts it "
+	       "where there is a choice (on Xen bpf, netdev or xenstat), else empty.");
+	for (size_t i = 0; i < h->n_vms; i++) {
+		const struct snap_vm *vm = &h->vms[i];
+
+		for (size_t j = 0; j < vm->n_vifs; j++, k++)
+			for (int d = 0; d < SLA_NDIR; d++) {
+				const struct snap_side *sd = &vm->vifs[j].side[d];
+
+				if (!sd->attached)
+					continue;
+				puts_(b, "dbavm_vif_counted");
+				put(b, m->labels + m->vif_label[k * SLA_NDIR + (size_t)d],
+				    m->vif_label_len[k * SLA_NDIR + (size_t)d] - 2u);
+				puts_(b, ",source=\"");
+				puts_(b, sd->counted_by ? sd->counted_by : "");
+				puts_(b, sd->unread ? "\"} 0\n" : "\"} 1\n");
+			}
+	}
+}
+
 /* name{vm="...",extra} and a space: the VM's label set with one label more. */
 static void sample_vm_with(struct buf *b, const char *name, const struct metrics *m, size_t i,
 			   const char *extra)
@@ -890,6 +920,7 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 	render_rings(&b, m, h);
 	render_limited(&b, m, h);
 	render_delay(&b, m, h);
+	render_counted(&b, m, h);
 	if (pst)
 		render_placement(&b, m, h, pst);
 	if (b.oom) {

@@ -25,6 +25,24 @@ static json_t *seen_json(const struct rate *r, bool seen)
 	return seen ? rate_json(r) : json_pack("{s:n, s:n}", "bps", "pps");
 }
 
+/* A side's period rate: null while its counters are not read (snap_side.unread). */
+static json_t *side_rate_json(const struct snap_side *sd, const struct rate *r, bool seen)
+{
+	return seen_json(r, seen && !sd->unread);
+}
+
+/* How a side is counted: whether its last reading worked, by what (null: the enforcer's own
+ * counters), for how many periods it has not, the last error, and why it is not counted by
+ * the first source or by none. */
+static json_t *counters_json(const struct snap_side *sd)
+{
+	return json_pack("{s:b, s:o, s:I, s:o, s:o}", "counted", !sd->unread, "source",
+			 sd->counted_by ? json_string(sd->counted_by) : json_null(),
+			 "unread_periods", (json_int_t)sd->unread, "error",
+			 sd->unread ? json_string(strerror(-sd->unread_err)) : json_null(), "note",
+			 sd->count_note[0] ? json_string(sd->count_note) : json_null());
+}
+
 static json_t *summary_json(const struct delay_summary *s);
 static json_t *seconds_json(double ns);
 static json_t *limited_json(const struct snap_side *sd);
@@ -93,11 +111,12 @@ static json_t *ingress_json(const struct snap_vif *vif)
 		return json_null();
 	side_alloc_json(sd, &demand, &limit);
 	vif_delay_json(&vif->delay[SLA_INGRESS], &delay, &jitter);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "offered",
-			 rate_json(&sd->rates.offered), "demand", demand, "limit", limit, "passed",
-			 rate_json(&sd->rates.passed), "dropped", rate_json(&sd->rates.dropped),
-			 "limited", limited_json(sd), "delay", delay ? delay : json_null(),
-			 "jitter_s", jitter ? jitter : json_null());
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "offered",
+			 side_rate_json(sd, &sd->rates.offered, true), "demand", demand, "limit",
+			 limit, "passed", side_rate_json(sd, &sd->rates.passed, true), "dropped",
+			 side_rate_json(sd, &sd->rates.dropped, true), "limited", limited_json(sd),
+			 "delay", delay ? delay : json_null(), "jitter_s",
+			 jitter ? jitter : json_null(), "counters", counters_json(sd));
 }
 
 /* Where the SLA in force on a vif comes from: its port's own, its VM's, or the default. */
@@ -114,9 +133,10 @@ static json_t *vif_json(const struct snapshot *s, const struct snap_vif *vif, bo
 	side_alloc_json(eg, &demand, &limit);
 	vif_delay_json(&vif->delay[SLA_EGRESS], &delay, &jitter);
 	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", vif->id,
-		      "uplink", vif->uplink, "offered", seen_json(&eg->rates.offered, seen),
-		      "demand", demand, "limit", limit, "passed", rate_json(&eg->rates.passed),
-		      "dropped", seen_json(&eg->rates.dropped, seen), "delay",
+		      "uplink", vif->uplink, "offered",
+		      side_rate_json(eg, &eg->rates.offered, seen), "demand", demand, "limit",
+		      limit, "passed", side_rate_json(eg, &eg->rates.passed, true), "dropped",
+		      side_rate_json(eg, &eg->rates.dropped, seen), "delay",
 		      delay ? delay : json_null(), "jitter_s", jitter ? jitter : json_null(),
 		      "ring", ring_json(eg), "limited", limited_json(eg), "ingress",
 		      ingress_json(vif));
@@ -125,6 +145,7 @@ static json_t *vif_json(const struct snapshot *s, const struct snap_vif *vif, bo
 		json_object_set_new(o, "port_id",
 				    vif->port_id[0] ? json_string(vif->port_id) : json_null());
 		json_object_set_new(o, "sla_from", json_string(sla_from(s, vif)));
+		json_object_set_new(o, "counters", counters_json(eg));
 	}
 	return o;
 }
@@ -134,7 +155,7 @@ static json_t *vif_json(const struct snapshot *s, const struct snap_vif *vif, bo
 static json_t *vm_ingress_json(const struct snap_vm *vm)
 {
 	struct vif_rates sum;
-	bool any = false;
+	bool any = false, unread = false;
 
 	memset(&sum, 0, sizeof(sum));
 	for (size_t i = 0; i < vm->n_vifs; i++) {
@@ -143,6 +164,7 @@ static json_t *vm_ingress_json(const struct snap_vm *vm)
 		if (!sd->attached)
 			continue;
 		any = true;
+		unread |= sd->unread > 0;
 		sum.offered.bps += sd->rates.offered.bps;
 		sum.offered.pps += sd->rates.offered.pps;
 		sum.passed.bps += sd->rates.passed.bps;
@@ -152,8 +174,9 @@ static json_t *vm_ingress_json(const struct snap_vm *vm)
 	}
 	if (!any)
 		return json_null();
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "offered", rate_json(&sum.offered), "passed",
-			 rate_json(&sum.passed), "dropped", rate_json(&sum.dropped), "delay",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "offered", seen_json(&sum.offered, !unread),
+			 "passed", seen_json(&sum.passed, !unread), "dropped",
+			 seen_json(&sum.dropped, !unread), "delay",
 			 vm->delay[SLA_INGRESS].measured
 				 ? json_pack("{s:o, s:o}", "period",
 					     summary_json(&vm->delay_in_period.summary), "total",
@@ -222,9 +245,10 @@ json_t *state_vm_json(const struct snapshot *s, const struct snap_vm *vm)
 			vm->id, "name", vm->id, "uuid",
 			vm->uuid[0] ? json_string(vm->uuid) : json_null(), "present", vm->present,
 			"sla", sla_spec_to_json(&vm->sla_in_force), "sla_set", vm->has_sla, "vifs",
-			vifs, "offered", seen_json(&p->offered, !p->offered_na), "passed",
-			rate_json(&p->passed), "dropped", seen_json(&p->dropped, !p->offered_na),
-			"loss", loss_json(p), "delay", delay ? delay : json_null(), "jitter_s",
+			vifs, "offered", seen_json(&p->offered, !p->offered_na && !p->passed_na),
+			"passed", seen_json(&p->passed, !p->passed_na), "dropped",
+			seen_json(&p->dropped, !p->offered_na && !p->passed_na), "loss",
+			loss_json(p), "delay", delay ? delay : json_null(), "jitter_s",
 			jitter_json(p));
 	if (obj)
 		json_object_set_new(obj, "ingress", vm_ingress_json(vm));
@@ -246,10 +270,11 @@ json_t *state_vm_stats_json(const struct snap_vm *vm, uint32_t period_ms)
 		const struct vm_period *p = vm_history_at(vm->hist, k);
 		json_t *e = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "tick",
 				      (json_int_t)p->tick, "t_ms", (json_int_t)p->t_ms, "offered",
-				      seen_json(&p->offered, !p->offered_na), "passed",
-				      rate_json(&p->passed), "dropped",
-				      seen_json(&p->dropped, !p->offered_na), "loss", loss_json(p),
-				      "delay", p->delay_na ? json_null() : summary_json(&p->delay),
+				      seen_json(&p->offered, !p->offered_na && !p->passed_na),
+				      "passed", seen_json(&p->passed, !p->passed_na), "dropped",
+				      seen_json(&p->dropped, !p->offered_na && !p->passed_na),
+				      "loss", loss_json(p), "delay",
+				      p->delay_na ? json_null() : summary_json(&p->delay),
 				      "jitter_s", jitter_json(p));
 
 		if (json_array_append_new(periods, e)) {

@@ -73,7 +73,13 @@ static void judge(struct row *r)
 	double min_pps = ctl_num(vm, "sla.packet_rate.min_pps", 0);
 	double max_pps = ctl_num(vm, "sla.packet_rate.max_pps", INFINITY);
 	double frame_bits = off_pps > 0 ? off_bps / off_pps : 0;
-	double due_bps =
+	double due_bps;
+
+	if (ctl_num(vm, "passed.bps", -1) < 0) { /* a vif of it not counted: nothing to judge */
+		snprintf(r->why, sizeof r->why, "uncounted");
+		return;
+	}
+	due_bps =
 		fmin(fmin(min_bps, off_bps), frame_bits > 0 ? max_pps * frame_bits : INFINITY);
 	double due_pps =
 		fmin(fmin(min_pps, off_pps), frame_bits > 0 ? max_bps / frame_bits : INFINITY);

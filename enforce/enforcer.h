@@ -38,6 +38,11 @@ struct enf_vif {
 	struct delay_stats *delay; /* where its delay samples go; NULL: not measured */
 	void *state;		   /* the enforcer's own; NULL while not attached */
 	enum sla_dir dir;	   /* SLA_EGRESS: what the VM sends; SLA_INGRESS: receives */
+	/* Set by an enforcer that can count a vif more than one way (on Xen: counter_chain.h):
+	 * the source counting it ("bpf", "netdev", "xenstat"; NULL: the enforcer's only way),
+	 * and why it is not the first one, or why no source counts it ("": neither). */
+	const char *counted_by;
+	char count_note[192];
 };
 
 /* How a limit is held beyond its rates, from the SLA: what the buckets may let through at once

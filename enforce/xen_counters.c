@@ -16,6 +16,7 @@
 
 #include <xenstat.h>
 
+#include "counter_chain.h"
 #include "enforcer.h"
 #include "log.h"
 #include "measure_only.h"
@@ -150,28 +151,28 @@ static xenstat_handle *quiet_xenstat_init(int *err)
 	return h;
 }
 
-int xen_counters_open(struct enforcer *e, enum xen_counters source, uint32_t sample_every,
-		      char *why, size_t why_len)
+static int open_tap(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
+{
+	return netfront_tap_open(e, sample_every, why, why_len);
+}
+
+static int open_netdev(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
+{
+	(void)sample_every;
+	return none_open(e, XEN_NETDEV_L2_BYTES, why, why_len);
+}
+
+static int open_xenstat(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len)
 {
 	struct xst *x;
 	int err;
 	xenstat_handle *h;
 
-	if (source == XEN_COUNTERS_BPF) {
-		log_info("vif counters from the BPF tap on each vif's tc ingress, delay sampled "
-			 "1 in %u",
-			 sample_every);
-		return netfront_tap_open(e, sample_every, why, why_len);
-	}
-	if (source == XEN_COUNTERS_NETDEV) {
-		log_info("vif counters from the vif netdevs");
-		return none_open(e, XEN_NETDEV_L2_BYTES, why, why_len);
-	}
+	(void)sample_every;
 	h = quiet_xenstat_init(&err);
 	if (!h) {
-		log_info("vif counters from the vif netdevs: libxenstat has no hypervisor (%s)",
-			 strerror(err));
-		return none_open(e, XEN_NETDEV_L2_BYTES, why, why_len);
+		snprintf(why, why_len, "xenstat: no hypervisor (%s)", strerror(err));
+		return -err;
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x) {
@@ -182,6 +183,39 @@ int xen_counters_open(struct enforcer *e, enum xen_counters source, uint32_t sam
 	x->h = h;
 	e->ops = &xst_ops;
 	e->priv = x;
-	log_info("vif counters from libxenstat");
 	return 0;
+}
+
+int xen_counters_open(struct enforcer *e, enum xen_counters source, uint32_t sample_every,
+		      char *why, size_t why_len)
+{
+	/* In the order they are tried, from the one asked for: the BPF tap, the netdevs (what
+	 * libxenstat reads too, without a hypercall a period), libxenstat. libxenstat asked for
+	 * on a host with no hypervisor falls back to the netdevs. */
+	static const struct counter_source chain[] = {
+		[XEN_COUNTERS_BPF] = { "bpf", open_tap },
+		[XEN_COUNTERS_NETDEV] = { "netdev", open_netdev },
+		[XEN_COUNTERS_XENSTAT] = { "xenstat", open_xenstat },
+	};
+	static const struct counter_source xenstat_first[] = { { "xenstat", open_xenstat },
+							       { "netdev", open_netdev } };
+	bool xs = source == XEN_COUNTERS_XENSTAT;
+	int rc = counter_chain_open(e, xs ? xenstat_first : &chain[source],
+				    xs ? 2 : sizeof(chain) / sizeof(chain[0]) - (size_t)source,
+				    sample_every, why, why_len);
+
+	const char *first;
+	char sampled[48] = "";
+
+	if (rc)
+		return rc;
+	first = counter_chain_first(e);
+	if (e->sample_every)
+		snprintf(sampled, sizeof(sampled), ", delay sampled 1 in %u", e->sample_every);
+	log_info("vif counters from %s%s; a vif it cannot count from the next source of %s",
+		 !strcmp(first, "bpf")	    ? "the BPF tap on each vif's tc ingress"
+		 : !strcmp(first, "netdev") ? "the vif netdevs"
+					    : "libxenstat",
+		 sampled, xs ? "xenstat, netdev" : "bpf, netdev, xenstat");
+	return rc;
 }

@@ -101,7 +101,9 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 	 * (the rate node) does not wait for them: the tap's two netlink requests took 4-12 ms
 	 * under QEMU, but 180-215 ms twice in a run, most likely waiting for the rtnl lock while
 	 * xl's hotplug scripts set the new vif up, and once that made a new domU's limit late. */
-	v->counted = (struct enf_vif){ ev->desc, ev->vm, ev->delay, NULL, ev->dir };
+	v->counted = (struct enf_vif){
+		.desc = ev->desc, .vm = ev->vm, .delay = ev->delay, .dir = ev->dir
+	};
 	x->vifs[x->n_vifs++] = v;
 	snprintf(v->path, sizeof(v->path), XEN_VIF_BACKEND "/%u/%u/rate", domid, devid);
 	v->pps = UINT64_MAX;
@@ -247,6 +249,13 @@ static void estimate_limited(struct xc *x, const struct enf_vif *ev, struct xc_v
 	v->last_ns = x->now_ns;
 }
 
+/* What counts the vif, as the counters said (their fallbacks: counter_chain.h), for the agent. */
+static void counted_as(struct enf_vif *ev, const struct xc_vif *v)
+{
+	ev->counted_by = v->counted.counted_by;
+	memcpy(ev->count_note, v->counted.count_note, sizeof(ev->count_note));
+}
+
 static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	struct xc *x = e->priv;
@@ -257,6 +266,7 @@ static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 		return -ENOENT;
 	if (!v->counting) {
 		rc = x->counters.ops->attach(&x->counters, &v->counted);
+		counted_as(ev, v);
 		if (rc) {
 			if (!v->count_failed_said)
 				log_warn("vif not counted, tried again each period vm=%s vif=%s "
@@ -269,6 +279,7 @@ static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 		return -EAGAIN; /* counted from the next reading */
 	}
 	rc = x->counters.ops->read_counters(&x->counters, &v->counted, out);
+	counted_as(ev, v);
 	if (rc)
 		return rc;
 	if (v->written) {

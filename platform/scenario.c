@@ -237,10 +237,34 @@ static int load_steps(struct ctx *c, const char *vpath, const json_t *vif, struc
 	return 0;
 }
 
+/* A vif's "unreadable": {"from_ms", "to_ms"}: its counters fail to read in that time. */
+static int load_unreadable(struct ctx *c, const char *vpath, const json_t *vif,
+			   struct scenario_vif *sv)
+{
+	static const char *const keys[] = { "from_ms", "to_ms", NULL };
+	const json_t *u = json_object_get(vif, "unreadable");
+	char path[128];
+	int rc;
+
+	if (!u)
+		return 0;
+	snprintf(path, sizeof(path), "%s.unreadable", vpath);
+	if ((rc = only_keys(c, path, u, keys)) ||
+	    (rc = get_u64(c, path, u, "from_ms", 0, UINT32_MAX * 1000ull, NULL,
+			  &sv->unreadable_from_ms)) ||
+	    (rc = get_u64(c, path, u, "to_ms", 1, UINT32_MAX * 1000ull, NULL,
+			  &sv->unreadable_to_ms)))
+		return rc;
+	if (sv->unreadable_to_ms <= sv->unreadable_from_ms)
+		return fail(c, path, "to_ms must be after from_ms");
+	return 0;
+}
+
 static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct scenario *sc,
 		     struct scenario_vm *svm)
 {
-	static const char *const keys[] = { "id", "uplink", "mac", "port_id", "demand", NULL };
+	static const char *const keys[] = { "id",     "uplink",	    "mac", "port_id",
+					    "demand", "unreadable", NULL };
 	const json_t *arr, *v, *mac;
 	size_t i;
 	int rc;
@@ -281,7 +305,7 @@ static int load_vifs(struct ctx *c, const char *mpath, const json_t *vm, struct 
 		snprintf(sv->desc.guest_ifname, sizeof(sv->desc.guest_ifname), "eth%u",
 			 (unsigned)(i % 10000));
 		svm->n_vifs++;
-		if ((rc = load_steps(c, path, v, sv)))
+		if ((rc = load_steps(c, path, v, sv)) || (rc = load_unreadable(c, path, v, sv)))
 			return rc;
 	}
 	return 0;

@@ -26,6 +26,8 @@ struct scenario_vif {
 	struct platform_vif desc;
 	struct scenario_step *steps; /* t_ms strictly increasing, the first at 0 */
 	size_t n_steps;
+	/* A fault of its counters' source: they cannot be read in [from, to) ms (0, 0: never) */
+	uint64_t unreadable_from_ms, unreadable_to_ms;
 };
 
 struct scenario_vm {

@@ -333,10 +333,13 @@ static void sim_detach(struct enforcer *e, struct enf_vif *ev)
 static int sim_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_counters *out)
 {
 	const struct sim_vif *v = ev->state;
+	const struct sim *s = e->priv;
+	uint64_t t_ms = s->t_ns / 1000000u;
 
-	(void)e;
 	if (!v)
 		return -ENOENT;
+	if (t_ms >= v->sv->unreadable_from_ms && t_ms < v->sv->unreadable_to_ms)
+		return -EIO; /* the scenario's fault: a source that cannot be read */
 	*out = v->cnt;
 	return 0;
 }

@@ -69,7 +69,7 @@ expect "GET /host: five refused, and why" \
 expect "GET /host: names shown whole, \\xNN for what is not printable" \
 	"$(curl -sf "$api/host" | jq -r '.refused_vms[].name' | grep -c 'dbavm-nl\\x0alevel=error\|dbavm-bad\\xff\|dbavm-esc\\x1b]0;PWNED\\x07\|bbbb$')" 4
 expect "/readyz: ready, five refused" "$(curl -s -w ' %{http_code}' "$api/readyz" | tr -d ' \n')" \
-	'{"status":"ready","refused_vms":5}200'
+	'{"status":"ready","refused_vms":5,"notes":[]}200'
 expect "dbavm_vms_refused" "$(curl -sf "$api/metrics" | sed -n 's/^dbavm_vms_refused //p')" 5
 curl -sf "$api/metrics" >"$dir/metrics"
 promtool check metrics <"$dir/metrics" >"$dir/promtool" 2>&1 && ok "promtool: /metrics clean" ||
