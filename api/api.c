@@ -341,6 +341,8 @@ static void get_metrics(struct api *api, struct http_request *req)
 			    metrics_text_release, t);
 }
 
+#define COUNTING_NAMED 16 /* vifs named one by one in each list; the rest counted */
+
 /* How the vifs are counted, for GET /readyz: into `problems` (if not NULL) each side not counted
  * for CONTROL_UNREAD_PROBLEM periods in a row or more, into `fallbacks` (if not NULL) each counted
  * by a source other than the first. named: with the VM's and the vif's names, else a count. */
@@ -366,16 +368,26 @@ static void counting_notes(const struct snapshot *s, bool named, json_t *problem
 					 " periods (%s%s%s): its figures are null",
 					 vm, v->id, sla_dir_name[d], sd->unread,
 					 strerror(-sd->unread_err), note[0] ? "; " : "", note);
-				if (named)
+				if (named && n_unread <= COUNTING_NAMED)
 					json_array_append_new(problems, json_string(msg));
 			} else if (fallbacks && sd->counted_by && note[0]) {
 				n_fallback++;
 				snprintf(msg, sizeof(msg), "vm %s vif %s %s counted from %s: %s",
 					 vm, v->id, sla_dir_name[d], sd->counted_by, note);
-				if (named)
+				if (named && n_fallback <= COUNTING_NAMED)
 					json_array_append_new(fallbacks, json_string(msg));
 			}
 		}
+	}
+	if (named && n_unread > COUNTING_NAMED) {
+		snprintf(msg, sizeof(msg), "and %zu vifs more not counted",
+			 n_unread - COUNTING_NAMED);
+		json_array_append_new(problems, json_string(msg));
+	}
+	if (named && n_fallback > COUNTING_NAMED) {
+		snprintf(msg, sizeof(msg), "and %zu vifs more counted by a fallback source",
+			 n_fallback - COUNTING_NAMED);
+		json_array_append_new(fallbacks, json_string(msg));
 	}
 	if (problems && !named && n_unread) {
 		snprintf(msg, sizeof(msg), "%zu vif%s not counted: their figures are null",

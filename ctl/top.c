@@ -79,8 +79,7 @@ static void judge(struct row *r)
 		snprintf(r->why, sizeof r->why, "uncounted");
 		return;
 	}
-	due_bps =
-		fmin(fmin(min_bps, off_bps), frame_bits > 0 ? max_pps * frame_bits : INFINITY);
+	due_bps = fmin(fmin(min_bps, off_bps), frame_bits > 0 ? max_pps * frame_bits : INFINITY);
 	double due_pps =
 		fmin(fmin(min_pps, off_pps), frame_bits > 0 ? max_bps / frame_bits : INFINITY);
 

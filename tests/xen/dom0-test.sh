@@ -1681,9 +1681,10 @@ expect "rate nodes left after SIGTERM" "$n" 0
 if [ "$MODE" = test ]; then
 echo "== a dom0 whose kernel has no clsact: each vif counted from its netdev, and said"
 # sch_ingress (clsact's module) removed, and modprobe told not to load it again: the BPF tap
-# cannot attach (the kernel's request for the qdisc fails). Every VM sends 3 Mbit/s of UDP at
-# once for 10 s (9.3 Mbit/s on the wire, under scenario 1's 11 Mbit/s HTB on the uplink, still
-# there): some 2,700 datagrams each, where iperf3's own TCP control takes a few dozen frames.
+# cannot attach (the kernel's request for the qdisc fails). Each VM in turn sends 3 Mbit/s of
+# UDP for 8 s (some 2,100 datagrams, where iperf3's own TCP control takes a few dozen frames),
+# checked against what iperf3 numbered: what the VM sent, received or lost in dom0 after the
+# count (three at once, the domUs' one CPU let vm3 send half of it, and dom0 lost 5 % of that).
 echo "install sch_ingress /bin/false" >/etc/modprobe.d/dbavm-no-clsact.conf
 rmmod sch_ingress 2>/dev/null
 if tc qdisc add dev dbavm-up0 clsact 2>/dev/null; then
@@ -1694,7 +1695,10 @@ else
 fi
 start_agent
 wait_present 3 || bad "$(present) domUs present, want 3"
-put vm1 4000000 >/dev/null
+# Nothing holds them back (scenario 1's SLAs are in the store): a VM held by its credit keeps
+# datagrams queued past iperf3's end, counted then but not numbered. vm1 is limited above it.
+expect "vm1 at 4 Mbit/s, vm2 and vm3 without an SLA" "$(put vm1 4000000) $(del_sla vm2) $(del_sla vm3)" \
+	"200 204 204"
 sleep 1
 for i in 1 2 3; do
 	grep -q "vif counted from netdev vm=vm$i vif=vif$(domid "$i").0 why=\"bpf: " /tmp/agent.log &&
@@ -1709,17 +1713,14 @@ expect "each vif's counters: counted, by the netdevs" \
 	"$(api /vms | jq -c '[.vms[] | .vifs[].counters | [.counted, .source]] | unique')" '[[true,"netdev"]]'
 expect "dbavm_vif_counted 1 with source netdev for the three" \
 	"$(api /metrics | grep -c '^dbavm_vif_counted{vm="vm[123]",vif="vif[0-9]*[.]0",direction="egress",source="netdev"} 1$')" 3
-for i in 1 2 3; do counter dbavm_vm_passed_packets_total "vm$i" >"/tmp/c0.$i"; done
 for i in 1 2 3; do
-	iperf_udp "$i" 10 3M &
-	eval "u$i=\$!"
-done
-# shellcheck disable=SC2154 # set by the eval
-wait "$u1" "$u2" "$u3"
-sleep 0.3
-for i in 1 2 3; do
-	d=$(($(counter dbavm_vm_passed_packets_total "vm$i") - $(cat "/tmp/c0.$i")))
-	within "no clsact: vm$i packets counted by the agent vs received by iperf3" "$d" "$(cat "/tmp/p$i")" 3
+	c=$(counter dbavm_vm_passed_packets_total "vm$i")
+	iperf_udp "$i" 8 3M
+	sleep 0.3
+	d=$(($(counter dbavm_vm_passed_packets_total "vm$i") - c))
+	sent=$(jq '.end.sum_received.packets' "/tmp/j$i" 2>/dev/null || echo 0)
+	within "no clsact: vm$i packets counted by the agent vs sent as iperf3 numbered them (received $(cat "/tmp/p$i"))" \
+		"$d" "$sent" 3
 done
 stop_agent && ok "exit status 0" || bad "exit status $?"
 rm -f /etc/modprobe.d/dbavm-no-clsact.conf
