@@ -36,7 +36,9 @@ static void copy_vif(struct snap_vif *o, const struct vif *v, const struct snap_
 			.unread_err = sd->unread_err,
 			.counted_by = sd->enf.counted_by,
 		};
-		memcpy(o->side[d].count_note, sd->enf.count_note, sizeof(o->side[d].count_note));
+		if (sd->enf.count_note[0]) /* nearly always empty, as the literal left it */
+			memcpy(o->side[d].count_note, sd->enf.count_note,
+			       strnlen(sd->enf.count_note, sizeof(o->side[d].count_note) - 1));
 	}
 	for (int d = 0; d < SLA_NDIR; d++) {
 		struct snap_delay *sd = &o->delay[d];
@@ -174,8 +176,12 @@ struct snapshot *snapshot_build(const struct control *ctl)
 		else
 			k = 0, prev = NULL; /* out of step: work the rest out */
 		copy_vm(ctl, &s->vms[i], h->vms[i], vifs, same);
-		for (size_t j = 0; j < h->vms[i]->n_vifs; j++)
+		for (size_t j = 0; j < h->vms[i]->n_vifs; j++) {
 			vifs[j].vm = (uint32_t)i;
+			for (int d = 0; d < SLA_NDIR; d++)
+				s->n_noted_sides +=
+					vifs[j].side[d].unread || vifs[j].side[d].count_note[0];
+		}
 		for (size_t j = 0; j < h->vms[i]->n_vifs; j++)
 			if (h->vms[i]->vifs[j]->port)
 				s->ports[h->vms[i]->vifs[j]->port->index].vif =

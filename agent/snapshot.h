@@ -109,6 +109,9 @@ struct snapshot {
 	size_t n_vms;
 	struct snap_vif *vifs; /* all the VMs' vifs, in the VMs' order (each VM's points here) */
 	size_t n_vifs;
+	/* Sides not read last period, or counted by a fallback source: none, nearly always, and
+	 * then GET /readyz and /metrics need not look at every vif to say so. */
+	size_t n_noted_sides;
 	struct snap_port *ports; /* port SLAs, in the order they were set */
 	size_t n_ports;
 	struct uplink *uplinks;

@@ -352,7 +352,7 @@ static void counting_notes(const struct snapshot *s, bool named, json_t *problem
 	size_t n_unread = 0, n_fallback = 0;
 	char msg[512];
 
-	for (size_t i = 0; i < s->n_vifs; i++) {
+	for (size_t i = 0; s->n_noted_sides && i < s->n_vifs; i++) {
 		const struct snap_vif *v = &s->vifs[i];
 
 		for (int d = 0; d < SLA_NDIR; d++) {

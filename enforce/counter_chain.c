@@ -307,9 +307,9 @@ int counter_chain_open(struct enforcer *e, const struct counter_source *src, siz
 	return 0;
 }
 
-const char *counter_chain_first(const struct enforcer *e)
+const struct counter_source *counter_chain_first(const struct enforcer *e)
 {
 	const struct chain *c = e->priv;
 
-	return c->src[c->first].name;
+	return &c->src[c->first];
 }

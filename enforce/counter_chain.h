@@ -27,7 +27,8 @@ struct enforcer;
 /* One way of counting: its name (a --xen-counters value) and how it opens, as an enforcer
  * that measures only (0, or a negative errno with why set). */
 struct counter_source {
-	const char *name;
+	const char *name; /* in the API and the log: "bpf", "netdev", "xenstat" */
+	const char *what; /* for a person: "the vif netdevs" */
 	int (*open)(struct enforcer *e, uint32_t sample_every, char *why, size_t why_len);
 };
 
@@ -37,7 +38,7 @@ struct counter_source {
 int counter_chain_open(struct enforcer *e, const struct counter_source *src, size_t n,
 		       uint32_t sample_every, char *why, size_t why_len);
 
-/* The name of the source the chain opened first (what counts a vif that any source takes). */
-const char *counter_chain_first(const struct enforcer *e);
+/* The source the chain opened first (what counts a vif that any source takes). */
+const struct counter_source *counter_chain_first(const struct enforcer *e);
 
 #endif

@@ -193,18 +193,20 @@ int xen_counters_open(struct enforcer *e, enum xen_counters source, uint32_t sam
 	 * libxenstat reads too, without a hypercall a period), libxenstat. libxenstat asked for
 	 * on a host with no hypervisor falls back to the netdevs. */
 	static const struct counter_source chain[] = {
-		[XEN_COUNTERS_BPF] = { "bpf", open_tap },
-		[XEN_COUNTERS_NETDEV] = { "netdev", open_netdev },
-		[XEN_COUNTERS_XENSTAT] = { "xenstat", open_xenstat },
+		[XEN_COUNTERS_BPF] = { "bpf", "the BPF tap on each vif's tc ingress", open_tap },
+		[XEN_COUNTERS_NETDEV] = { "netdev", "the vif netdevs", open_netdev },
+		[XEN_COUNTERS_XENSTAT] = { "xenstat", "libxenstat", open_xenstat },
 	};
-	static const struct counter_source xenstat_first[] = { { "xenstat", open_xenstat },
-							       { "netdev", open_netdev } };
+	static const struct counter_source xenstat_first[] = {
+		{ "xenstat", "libxenstat", open_xenstat },
+		{ "netdev", "the vif netdevs", open_netdev },
+	};
 	bool xs = source == XEN_COUNTERS_XENSTAT;
 	int rc = counter_chain_open(e, xs ? xenstat_first : &chain[source],
 				    xs ? 2 : sizeof(chain) / sizeof(chain[0]) - (size_t)source,
 				    sample_every, why, why_len);
 
-	const char *first;
+	const struct counter_source *first;
 	char sampled[48] = "";
 
 	if (rc)
@@ -213,9 +215,6 @@ int xen_counters_open(struct enforcer *e, enum xen_counters source, uint32_t sam
 	if (e->sample_every)
 		snprintf(sampled, sizeof(sampled), ", delay sampled 1 in %u", e->sample_every);
 	log_info("vif counters from %s%s; a vif it cannot count from the next source of %s",
-		 !strcmp(first, "bpf")	    ? "the BPF tap on each vif's tc ingress"
-		 : !strcmp(first, "netdev") ? "the vif netdevs"
-					    : "libxenstat",
-		 sampled, xs ? "xenstat, netdev" : "bpf, netdev, xenstat");
+		 first->what, sampled, xs ? "xenstat, netdev" : "bpf, netdev, xenstat");
 	return rc;
 }

@@ -104,9 +104,9 @@ FAKE_OPEN(0)
 FAKE_OPEN(1)
 FAKE_OPEN(2)
 
-static const struct counter_source sources[] = { { "bpf", open0 },
-						 { "netdev", open1 },
-						 { "xenstat", open2 } };
+static const struct counter_source sources[] = { { "bpf", "the first", open0 },
+						 { "netdev", "the second", open1 },
+						 { "xenstat", "the third", open2 } };
 static const struct platform_vif desc = { .id = "vif3.0", .host_ifindex = 7 };
 
 static int reset(void **state)
@@ -120,6 +120,13 @@ static int reset(void **state)
 static struct enf_vif new_vif(void)
 {
 	return (struct enf_vif){ .desc = &desc, .vm = "vm3", .dir = SLA_EGRESS };
+}
+
+/* The chain over the three sources, opened, with v attached. */
+static void open_attached(struct enforcer *e, struct enf_vif *v, char *why, size_t len)
+{
+	assert_int_equal(counter_chain_open(e, sources, 3, 0, why, len), 0);
+	assert_int_equal(e->ops->attach(e, v), 0);
 }
 
 static void chain_first_that_attaches_counts(void **state)
@@ -157,8 +164,7 @@ static void chain_moves_on_after_failed_readings_without_a_jump(void **state)
 	char why[256] = "";
 
 	(void)state;
-	assert_int_equal(counter_chain_open(&e, sources, 3, 0, why, sizeof(why)), 0);
-	assert_int_equal(e.ops->attach(&e, &v), 0);
+	open_attached(&e, &v, why, sizeof(why));
 	assert_string_equal(v.counted_by, "bpf");
 	assert_string_equal(v.count_note, "");
 	assert_int_equal(e.ops->read_counters(&e, &v, &c), 0);
@@ -193,8 +199,7 @@ static void chain_waits_for_a_source_down_as_a_whole(void **state)
 	char why[256] = "";
 
 	(void)state;
-	assert_int_equal(counter_chain_open(&e, sources, 3, 0, why, sizeof(why)), 0);
-	assert_int_equal(e.ops->attach(&e, &v), 0);
+	open_attached(&e, &v, why, sizeof(why));
 	assert_int_equal(e.ops->read_counters(&e, &v, &c), 0);
 	fake[0].sync_rc = fake[0].read_rc = -EIO; /* libxenstat without an answer */
 	for (int i = 0; i < 3 * CHAIN_FAILS; i++) {
@@ -221,8 +226,7 @@ static void chain_last_source_failing_stays_and_says_so(void **state)
 	(void)state;
 	fake[0].attach_rc = -ENOENT;
 	fake[2].open_rc = -ENODEV;
-	assert_int_equal(counter_chain_open(&e, sources, 3, 0, why, sizeof(why)), 0);
-	assert_int_equal(e.ops->attach(&e, &v), 0);
+	open_attached(&e, &v, why, sizeof(why));
 	fake[1].read_rc = -EAGAIN;
 	for (int i = 0; i < 3 * CHAIN_FAILS; i++)
 		assert_int_equal(e.ops->read_counters(&e, &v, &c), -EAGAIN);
@@ -262,8 +266,7 @@ static void chain_first_that_opens_and_none(void **state)
 
 	(void)state;
 	fake[0].open_rc = -EPERM; /* no BPF for this agent: the netdevs from the start */
-	assert_int_equal(counter_chain_open(&e, sources, 3, 0, why, sizeof(why)), 0);
-	assert_int_equal(e.ops->attach(&e, &v), 0);
+	open_attached(&e, &v, why, sizeof(why));
 	assert_string_equal(v.counted_by, "netdev");
 	assert_non_null(strstr(v.count_note, "source0: Operation not permitted"));
 	e.ops->detach(&e, &v);
