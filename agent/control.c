@@ -627,7 +627,8 @@ static int allocate(struct control *ctl)
 		 * period: a VM held at 1,000 packet/s passed 803 in one, and lost its probe for it.
 		 * At its limit in any of the last CONTROL_HELD_PERIODS, it keeps probing. */
 		for (int r = 0; r < ALLOC_NRES && !(in.sees_offered && !a.waits); r++) {
-			if (ctl->enf->ops->passed_only && a.limit[r] != ALLOC_UNLIMITED &&
+			if (ctl->enf->ops->passed_only && d == SLA_EGRESS &&
+			    a.limit[r] != ALLOC_UNLIMITED &&
 			    (u128)a.measured[r] * 100 >= (u128)a.limit[r] * 95)
 				sd->at_limit_until[r] = ctl->tick + CONTROL_HELD_PERIODS;
 			a.at_limit_lately[r] = ctl->tick < sd->at_limit_until[r];

@@ -268,26 +268,55 @@ static const struct {
 	{ "dropped_packets_total", "Packets dropped." },
 };
 
-/* Offered and dropped have no series where the enforcer does not see them (passed_only). */
-static void render_counters(struct buf *b, const struct metrics *m, const struct snapshot *h,
-			    bool passed_only)
+/* name{vm="...",extra} and a space: the VM's label set with one label more. */
+static void sample_vm_with(struct buf *b, const char *name, const struct metrics *m, size_t i,
+			   const char *extra)
+{
+	puts_(b, name);
+	put(b, m->labels + m->vm_label[i], m->vm_label_len[i] - 2u); /* without "} " */
+	put(b, ",", 1);
+	puts_(b, extra);
+	put(b, "} ", 2);
+}
+
+/* name{vm="...",vif="...",direction="...",label="value"} and a space: vif k's label set in
+ * direction d with one label more (value: one of the agent's own words, not escaped). */
+static void sample_vif_with(struct buf *b, const char *name, const struct metrics *m, size_t k,
+			    int d, const char *label, const char *value)
+{
+	puts_(b, name);
+	put(b, m->labels + m->vif_label[k * SLA_NDIR + (size_t)d],
+	    m->vif_label_len[k * SLA_NDIR + (size_t)d] - 2u); /* without "} " */
+	put(b, ",", 1);
+	puts_(b, label);
+	put(b, "=\"", 2);
+	puts_(b, value);
+	put(b, "\"} ", 3);
+}
+
+/* Offered and dropped have no series where the enforcer does not see them (passed_only: what
+ * VMs send; what they receive, where held, is counted before the drops). */
+static void render_counters(struct buf *b, const struct metrics *m, const struct snapshot *h)
 {
 	char name[64];
 
 	for (int f = 0; f < 6; f++) {
+		bool seen = !h->passed_only || f == PAS_B || f == PAS_P;
 		size_t len, k = 0;
 
-		if (passed_only && f != PAS_B && f != PAS_P)
-			continue;
-		strcpy(name, "dbavm_vm_");
-		strcat(name, counters[f].suffix);
-		len = strlen(name);
-		family(b, name, "counter", counters[f].help);
-		for (size_t i = 0; i < h->n_vms; i++) {
-			sample(b, name, len, VM_LABEL(m, i));
-			put_u64(b, counter_of(&h->vms[i].total, (enum counter_field)f));
-			put(b, "\n", 1);
+		if (seen) {
+			strcpy(name, "dbavm_vm_");
+			strcat(name, counters[f].suffix);
+			len = strlen(name);
+			family(b, name, "counter", counters[f].help);
+			for (size_t i = 0; i < h->n_vms; i++) {
+				sample(b, name, len, VM_LABEL(m, i));
+				put_u64(b, counter_of(&h->vms[i].total, (enum counter_field)f));
+				put(b, "\n", 1);
+			}
 		}
+		if (!seen && !h->holds_ingress)
+			continue;
 		strcpy(name, "dbavm_vif_");
 		strcat(name, counters[f].suffix);
 		len = strlen(name);
@@ -299,7 +328,7 @@ static void render_counters(struct buf *b, const struct metrics *m, const struct
 				for (int d = 0; d < SLA_NDIR; d++) {
 					const struct snap_side *sd = &vm->vifs[j].side[d];
 
-					if (!sd->attached && d != SLA_EGRESS)
+					if (d == SLA_EGRESS ? !seen : !sd->attached)
 						continue;
 					sample(b, name, len, VIF_LABEL(m, k, d));
 					put_u64(b, counter_of(&sd->total, (enum counter_field)f));
@@ -330,25 +359,11 @@ static void render_counted(struct buf *b, const struct metrics *m, const struct 
 
 				if (!sd->attached)
 					continue;
-				puts_(b, "dbavm_vif_counted");
-				put(b, m->labels + m->vif_label[k * SLA_NDIR + (size_t)d],
-				    m->vif_label_len[k * SLA_NDIR + (size_t)d] - 2u);
-				puts_(b, ",source=\"");
-				puts_(b, sd->counted_by ? sd->counted_by : "");
-				puts_(b, sd->unread ? "\"} 0\n" : "\"} 1\n");
+				sample_vif_with(b, "dbavm_vif_counted", m, k, d, "source",
+						sd->counted_by ? sd->counted_by : "");
+				puts_(b, sd->unread ? "0\n" : "1\n");
 			}
 	}
-}
-
-/* name{vm="...",extra} and a space: the VM's label set with one label more. */
-static void sample_vm_with(struct buf *b, const char *name, const struct metrics *m, size_t i,
-			   const char *extra)
-{
-	puts_(b, name);
-	put(b, m->labels + m->vm_label[i], m->vm_label_len[i] - 2u); /* without "} " */
-	put(b, ",", 1);
-	puts_(b, extra);
-	put(b, "} ", 2);
 }
 
 /* Delay, jitter and loss by cause, for the VMs whose enforcer measures
@@ -507,13 +522,8 @@ static void render_limited(struct buf *b, const struct metrics *m, const struct 
 					if (!sd->have_cnt || !sd->cnt.limited_known)
 						continue;
 					for (int r = 0; r < MEASURE_NRES; r++) {
-						puts_(b, names[f]);
-						/* the label set without its "} " */
-						put(b, m->labels + m->vif_label[k * SLA_NDIR + d],
-						    m->vif_label_len[k * SLA_NDIR + d] - 2u);
-						puts_(b, ",resource=\"");
-						puts_(b, res[r]);
-						puts_(b, "\"} ");
+						sample_vif_with(b, names[f], m, k, d, "resource",
+								res[r]);
 						if (f)
 							put_ns_as_seconds(b, sd->limited_ns[r]);
 						else
@@ -915,7 +925,7 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 		     "Limits the enforcer failed to apply to a vif.", h->apply_failures);
 	render_uplinks(&b, h);
 	render_vm_gauges(&b, m, h);
-	render_counters(&b, m, h, h->passed_only);
+	render_counters(&b, m, h);
 	render_vif_gauges(&b, m, h);
 	render_rings(&b, m, h);
 	render_limited(&b, m, h);

@@ -99,10 +99,11 @@ struct enforcer_ops {
 	/* Where its drops happen: in the guest, by policy (netfront), or on the path after the
 	 * copy (netback's HTB: the guest's packets are lost in the driver domain). */
 	bool drops_on_path;
-	/* It counts only what passed its hold: what the guest wanted to send beyond it, and what
-	 * the guest dropped for want of room, stay in the guest, unseen (xen-credit: netback's
-	 * credit leaves requests on the shared ring). Offered load and policy loss are then not
-	 * known, and reported as null, never as passed and 0. */
+	/* Of what a VM sends, it counts only what passed its hold: what the guest wanted to send
+	 * beyond it, and what the guest dropped for want of room, stay in the guest, unseen
+	 * (xen-credit: netback's credit leaves requests on the shared ring). Offered load and
+	 * policy loss are then not known, and reported as null, never as passed and 0. What a VM
+	 * receives, where held, is counted before the drops (holds_ingress). */
 	bool passed_only;
 	/* Its readings stand for the time sync was given (a simulation, or a test's script);
 	 * else, as for every real enforcer, for the moment they are read, which a period's scan

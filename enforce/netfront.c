@@ -100,16 +100,26 @@ _Static_assert(NETFRONT_MAX_VIFS == SLOTS_MAX, "one slot per map entry");
 #define ACK_SHARE 16u
 #define SHAPER_UNLIMITED_BYTES 1000000000000ull
 
-/* The ingress shaper's queue, a bfifo under its class, holds QUEUE_NS of its rate, at least
- * QUEUE_MIN_BYTES (three GSO packets of 64 KiB: a forwarded one is not segmented before it), at
- * most QUEUE_MAX_BYTES. Its sender is not in the guest, where TCP small queues keep a flow's
- * queue to a couple of packets: a forwarded flow fills whatever queue there is, and the default
- * (1,000 packets) held 800 ms at 15 Mbit/s, behind which the VM's own flow the other way waited
- * for its ACKs: iperf3 --bidir under 25 Mbit/s out and 15 in got 16-17 and 13.9 (test_ingress.sh,
- * (d)). */
+/* The ingress shaper's queue, under its data class, holds QUEUE_NS of its rate, at most
+ * QUEUE_MAX_BYTES. Its sender is not in the guest, where TCP small queues keep a flow's queue to
+ * a couple of packets: a forwarded flow fills whatever queue there is, and the default (1,000
+ * packets) held 800 ms at 15 Mbit/s, behind which the VM's own flow the other way waited for its
+ * ACKs: iperf3 --bidir under 25 Mbit/s out and 15 in got 16-17 and 13.9 (test_ingress.sh, (d)).
+ * A forwarded GSO packet (up to 64 KiB: GRO on the uplink, or a sender's TSO through a veth) is
+ * queued whole, so the queue must hold three of them, QUEUE_WHOLE_BYTES: 786 ms at 2 Mbit/s,
+ * all of it the round trip of a TCP flow into a VM under that limit. Where QUEUE_NS of the rate
+ * is less than that, the queue cuts GSO packets longer than QUEUE_SEGMENT_ABOVE into their
+ * frames as it takes them (tc_segmenting_fifo) and holds at least QUEUE_MIN_BYTES, two of the
+ * longest packets left whole (a 9,216-byte jumbo frame and its headers): 74 ms at 2 Mbit/s.
+ * Only there: cutting costs dom0 a packet for each frame, and netback copies a GSO packet into a
+ * guest that takes them as one. The sampled delay of a packet so cut is not seen (its frames do
+ * not bear the signature taken at the uplink). */
 #define QUEUE_HANDLE 0xdb020000u
+#define QUEUE_SEG_HANDLE 0xdb030000u
 #define QUEUE_NS 50000000ull
-#define QUEUE_MIN_BYTES (3u * 65536u)
+#define QUEUE_WHOLE_BYTES (3u * 65536u)
+#define QUEUE_SEGMENT_ABOVE 9234u
+#define QUEUE_MIN_BYTES (2u * QUEUE_SEGMENT_ABOVE)
 #define QUEUE_MAX_BYTES (16u << 20)
 
 struct netfront {
@@ -142,10 +152,12 @@ struct nf_vif {
 	__u32 slot;
 	bool ingress;		/* on the host end's egress: what the VM receives */
 	bool hooked;		/* our filter is attached */
-	bool created_hook;	/* the clsact qdisc is ours to remove */
+	bool uses_clsact;	/* counted in clsacts: the qdisc was made by this process */
 	struct mnl_socket *nl;	/* in the VM's namespace, while the shaper is there */
 	uint64_t shaper_bytes;	/* the shaper's rate, bytes/s */
 	uint64_t shaper_burst;	/* ... and its burst, bytes (0: tc.h's rule) */
+	uint32_t queue_bytes;	/* the ingress shaper's queue (0: none yet) ... */
+	bool queue_cut;		/* ... cutting GSO packets into frames */
 	struct enf_shape shape; /* the SLA's burst and mark in force */
 	uint64_t pps;		/* the packet limit in force, UINT64_MAX: none */
 	/* The packet limit is folded into the shaper's rate by it. */
@@ -170,14 +182,35 @@ struct hook_op {
 	bool attach;
 };
 
-/* The ingress shaper's queue for a rate of bytes_per_s (QUEUE_NS). */
-static uint32_t queue_bytes(uint64_t bytes_per_s)
+/* The ingress shaper's queue for a rate of bytes_per_s (QUEUE_NS), in bytes; cut: whether it
+ * cuts GSO packets into frames (below QUEUE_WHOLE_BYTES). */
+static uint32_t queue_bytes(uint64_t bytes_per_s, bool *cut)
 {
 	uint64_t q = bytes_per_s / (1000000000ull / QUEUE_NS);
 
+	*cut = q < QUEUE_WHOLE_BYTES;
 	return q < QUEUE_MIN_BYTES   ? QUEUE_MIN_BYTES
 	       : q > QUEUE_MAX_BYTES ? QUEUE_MAX_BYTES
 				     : (uint32_t)q;
+}
+
+/* The ingress shaper's queue for the data class's rate, changed when its size or kind does. */
+static int shaper_queue(struct nf_vif *v, uint64_t bytes)
+{
+	bool cut;
+	uint32_t q = queue_bytes(bytes, &cut);
+	int rc;
+
+	if (v->queue_bytes == q && v->queue_cut == cut)
+		return 0;
+	rc = cut ? tc_segmenting_fifo(v->nl, v->key.ifindex, QUEUE_SEG_HANDLE, SHAPER_DATA, q,
+				      QUEUE_SEGMENT_ABOVE)
+		 : tc_bfifo(v->nl, v->key.ifindex, QUEUE_HANDLE, SHAPER_DATA, q);
+	if (!rc) {
+		v->queue_bytes = q;
+		v->queue_cut = cut;
+	}
+	return rc;
 }
 
 /* The shaper's classes at a rate of bytes per second and a burst of burst bytes (0: the rule)
@@ -196,9 +229,8 @@ static int shaper_rate(struct nf_vif *v, uint64_t bytes, uint64_t burst)
 	if (!rc)
 		rc = tc_htb_class_prio(v->nl, ifx, SHAPER_DATA, SHAPER_CLASS, bytes - ack, bytes,
 				       burst, 1);
-	if (!rc && v->ingress &&
-	    (!v->shaper_bytes || queue_bytes(bytes) != queue_bytes(v->shaper_bytes)))
-		rc = tc_bfifo(v->nl, ifx, QUEUE_HANDLE, SHAPER_DATA, queue_bytes(bytes));
+	if (!rc && v->ingress)
+		rc = shaper_queue(v, bytes);
 	if (!rc) {
 		v->shaper_bytes = bytes;
 		v->shaper_burst = burst;
@@ -216,6 +248,7 @@ static int shaper_start(struct nf_vif *v)
 	if (!v->nl)
 		return -errno;
 	v->shaper_bytes = 0;
+	v->queue_bytes = 0;
 	rc = tc_htb_qdisc(v->nl, v->key.ifindex, SHAPER_HANDLE, NETFRONT_CLASS_DATA);
 	if (!rc)
 		rc = shaper_rate(v, SHAPER_UNLIMITED_BYTES, 0);
@@ -241,6 +274,87 @@ static int shaper_stop(struct nf_vif *v)
 	return rc == -ENODEV || rc == -ENOENT || rc == -EINVAL ? 0 : rc;
 }
 
+/*
+ * The clsact qdiscs this process made, and how many of its filters each holds. A vif's two
+ * directions may be held by two enforcers (xen-credit: its counting tap on tc ingress of the
+ * vif in dom0, vif-police's hook for what the VM receives on tc egress), and removing the qdisc
+ * takes both attach points with it: it goes with the last of our filters, and only if it was
+ * made here (one made by someone else stays). Keyed by namespace cookie (0: the agent's own)
+ * and ifindex. The loop's thread alone calls these.
+ */
+struct clsact_use {
+	__u64 cookie;
+	__u32 ifindex;
+	unsigned users;
+};
+static struct clsact_use *clsacts;
+static size_t n_clsacts;
+
+static struct clsact_use *clsact_find(const struct nf_vif *v)
+{
+	for (size_t i = 0; i < n_clsacts; i++)
+		if (clsacts[i].cookie == v->key.netns_cookie &&
+		    clsacts[i].ifindex == v->key.ifindex)
+			return &clsacts[i];
+	return NULL;
+}
+
+/* v's filter goes on the qdisc, which bpf_tc_hook_create just made (created) or found. */
+static int clsact_take(struct nf_vif *v, bool created)
+{
+	struct clsact_use *u = clsact_find(v), *grown;
+
+	if (!u && !created)
+		return 0; /* not ours: left as found */
+	if (!u) {
+		grown = realloc(clsacts, (n_clsacts + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		clsacts = grown;
+		u = &clsacts[n_clsacts++];
+		*u = (struct clsact_use){ v->key.netns_cookie, v->key.ifindex, 0 };
+	}
+	u->users++;
+	v->uses_clsact = true;
+	return 0;
+}
+
+/* v's filter is off the qdisc: true when the qdisc is ours and no filter of ours is left. */
+static bool clsact_give(struct nf_vif *v)
+{
+	struct clsact_use *u = v->uses_clsact ? clsact_find(v) : NULL;
+
+	v->uses_clsact = false;
+	if (!u || --u->users)
+		return false;
+	*u = clsacts[--n_clsacts];
+	if (!n_clsacts) {
+		free(clsacts);
+		clsacts = NULL;
+	}
+	return true;
+}
+
+/* The clsact qdisc on v's device, for a filter of v's at attach_point. */
+static int clsact_open(struct nf_vif *v, struct bpf_tc_hook *hook)
+{
+	int rc = bpf_tc_hook_create(hook);
+
+	if (rc && rc != -EEXIST)
+		return rc;
+	return clsact_take(v, rc == 0);
+}
+
+/* v's filter off: the qdisc removed with the last of ours. Only both attach points together
+ * name the clsact qdisc itself; one alone would just flush its filters. */
+static int clsact_close(struct nf_vif *v, struct bpf_tc_hook *hook)
+{
+	if (!clsact_give(v))
+		return 0;
+	hook->attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	return bpf_tc_hook_destroy(hook);
+}
+
 /* The hook and its shaper on the device's egress, from inside the namespace it is in: the
  * guest end's (entered by in_netns), or the host end's (the agent's own, for ingress). */
 static int hook_in_ns(void *arg)
@@ -262,18 +376,16 @@ static int hook_in_ns(void *arg)
 			rc2 = bpf_tc_detach(&hook, &opts);
 			rc = rc ? rc : rc2;
 		}
-		/* Only both attach points together name the clsact qdisc itself; one alone
-		 * would just flush its filters. */
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		if (op->v->created_hook && !rc)
-			rc = bpf_tc_hook_destroy(&hook);
-		op->v->hooked = op->v->created_hook = false;
+		op->v->hooked = false;
+		if (!rc)
+			rc = clsact_close(op->v, &hook);
+		else
+			clsact_give(op->v);
 		return rc;
 	}
-	rc = bpf_tc_hook_create(&hook);
-	if (rc && rc != -EEXIST)
+	rc = clsact_open(op->v, &hook);
+	if (rc)
 		return rc;
-	op->v->created_hook = rc == 0;
 	opts.prog_fd = bpf_program__fd(prog);
 	opts.flags = BPF_TC_F_REPLACE;
 	rc = bpf_tc_attach(&hook, &opts);
@@ -282,10 +394,7 @@ static int hook_in_ns(void *arg)
 	if (rc) {
 		opts.flags = opts.prog_fd = opts.prog_id = 0;
 		bpf_tc_detach(&hook, &opts);
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		if (op->v->created_hook)
-			bpf_tc_hook_destroy(&hook);
-		op->v->created_hook = false;
+		clsact_close(op->v, &hook);
 		return rc;
 	}
 	op->v->hooked = true;
@@ -301,10 +410,9 @@ static int tap_hook(struct netfront *nf, struct nf_vif *v, bool attach)
 	int rc;
 
 	if (attach) {
-		rc = bpf_tc_hook_create(&hook);
-		if (rc && rc != -EEXIST)
+		rc = clsact_open(v, &hook);
+		if (rc)
 			return rc;
-		v->created_hook = rc == 0;
 		opts.prog_fd = bpf_program__fd(nf->skel->progs.netfront_tap);
 		opts.flags = BPF_TC_F_REPLACE;
 		rc = bpf_tc_attach(&hook, &opts);
@@ -314,11 +422,8 @@ static int tap_hook(struct netfront *nf, struct nf_vif *v, bool attach)
 	} else {
 		rc = v->hooked ? bpf_tc_detach(&hook, &opts) : 0;
 	}
-	/* Both attach points name the clsact qdisc itself (see hook_in_ns). */
-	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-	if (v->created_hook && (!attach || rc))
-		bpf_tc_hook_destroy(&hook);
-	v->hooked = v->created_hook = false;
+	clsact_close(v, &hook);
+	v->hooked = false;
 	return rc == -ENODEV || rc == -ENOENT ? 0 : rc;
 }
 

@@ -15,6 +15,7 @@
 #include "enforcer.h"
 #include "frame.h"
 #include "log.h"
+#include "netfront.h"
 #include "xen.h"
 #include "xen_counters.h"
 
@@ -74,7 +75,11 @@ struct xc {
 	struct xs_handle *xs;
 	bool ring_unreadable_said; /* netback's debugfs: said once when it cannot be read */
 	struct enforcer counters;  /* where it counts: the tap, the netdevs or libxenstat */
-	uint64_t now_ns;	   /* the period's time, from sync */
+	/* What VMs receive is no credit's: vif-police's hook and shaper hold it on the vif's tc
+	 * egress in dom0, ahead of netback's receive copy (ops NULL: not held, BPF missing). */
+	struct enforcer held_in;
+	struct enforcer_ops ops; /* xen_credit_ops, holding ingress when held_in does */
+	uint64_t now_ns;	 /* the period's time, from sync */
 	bool clear_on_exit;
 	struct xc_vif **vifs; /* attached, for clearing on exit */
 	size_t n_vifs;
@@ -88,6 +93,8 @@ static int xc_attach(struct enforcer *e, struct enf_vif *ev)
 	unsigned domid, devid;
 	struct xc_vif *v, **grown;
 
+	if (ev->dir == SLA_INGRESS)
+		return x->held_in.ops->attach(&x->held_in, ev);
 	if (!xen_vif_id_parse(ev->desc->id, &domid, &devid))
 		return -EINVAL;
 	v = calloc(1, sizeof(*v));
@@ -126,6 +133,10 @@ static void xc_detach(struct enforcer *e, struct enf_vif *ev)
 	struct xc *x = e->priv;
 	struct xc_vif *v = ev->state;
 
+	if (ev->dir == SLA_INGRESS) {
+		x->held_in.ops->detach(&x->held_in, ev);
+		return;
+	}
 	if (!v)
 		return;
 	if (v->counting)
@@ -142,8 +153,13 @@ static int xc_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct xc *x = e->priv;
 
+	int rc, rc_in = 0;
+
 	x->now_ns = now_ns;
-	return x->counters.ops->sync(&x->counters, now_ns);
+	rc = x->counters.ops->sync(&x->counters, now_ns);
+	if (x->held_in.ops)
+		rc_in = x->held_in.ops->sync(&x->held_in, now_ns);
+	return rc ? rc : rc_in;
 }
 
 int xen_credit_ring_parse(const char *text, uint32_t *backlog_slots, bool *credit_waiting)
@@ -262,6 +278,8 @@ static int xc_read_counters(struct enforcer *e, struct enf_vif *ev, struct vif_c
 	struct xc_vif *v = ev->state;
 	int rc;
 
+	if (ev->dir == SLA_INGRESS)
+		return x->held_in.ops->read_counters(&x->held_in, ev, out);
 	if (!v)
 		return -ENOENT;
 	if (!v->counting) {
@@ -350,6 +368,8 @@ static int xc_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_lim
 	uint64_t bytes;
 	int rc = 0;
 
+	if (ev->dir == SLA_INGRESS)
+		return x->held_in.ops->apply(&x->held_in, ev, l);
 	if (!v)
 		return -ENOENT;
 	learn_frame(v, l);
@@ -372,16 +392,19 @@ static int xc_apply(struct enforcer *e, struct enf_vif *ev, const struct enf_lim
  * by more than 1 % (so a frame's jitter does not write the store every period). */
 static int xc_retune(struct enforcer *e, struct enf_vif *ev, const struct enf_limit *l)
 {
+	struct xc *x = e->priv;
 	struct xc_vif *v = ev->state;
 	uint64_t bytes, diff;
 
+	if (ev->dir == SLA_INGRESS)
+		return x->held_in.ops->retune(&x->held_in, ev, l);
 	if (!v)
 		return -ENOENT;
 	learn_frame(v, l);
 	if (!v->written || !credit_bytes(l->bps, l->pps, v->frame.bits, &bytes))
 		return 0;
 	diff = bytes > v->bytes ? bytes - v->bytes : v->bytes - bytes;
-	return diff * 100 > v->bytes ? xc_write(e->priv, v, bytes) : 0;
+	return diff * 100 > v->bytes ? xc_write(x, v, bytes) : 0;
 }
 
 static void xc_close(struct enforcer *e)
@@ -395,6 +418,8 @@ static void xc_close(struct enforcer *e)
 	free(x->vifs);
 	if (x->counters.ops)
 		x->counters.ops->close(&x->counters);
+	if (x->held_in.ops)
+		x->held_in.ops->close(&x->held_in);
 	if (x->xs)
 		xs_close(x->xs);
 	free(x);
@@ -410,6 +435,18 @@ static void xc_drain_samples(struct enforcer *e, struct delay_matcher *m)
 		x->counters.ops->drain_samples(&x->counters, m);
 }
 
+/* What a VM receives, held ahead of netback's copy: a vif quiet that way since the last sync
+ * is not read (what a VM sends is always read: its counters are the chain's). */
+static bool xc_unchanged(struct enforcer *e, struct enf_vif *ev)
+{
+	struct xc *x = e->priv;
+
+	return ev->dir == SLA_INGRESS && x->held_in.ops->unchanged(&x->held_in, ev);
+}
+
+/* passed_only is of what a VM sends (the credit's hold, in the guest). What it receives, when
+ * held (xc.ops), is counted before the hook's drops and waits in the shaper (TCP), as under
+ * vif-police. */
 static const struct enforcer_ops xen_credit_ops = {
 	.name = "xen-credit",
 	.sees_offered = false, /* what waits in the guest is not seen: demand is estimated */
@@ -428,6 +465,7 @@ int xen_credit_open(struct enforcer *e, bool clear_on_exit, enum xen_counters co
 		    uint32_t sample_every, char *why, size_t why_len)
 {
 	struct xc *x = calloc(1, sizeof(*x));
+	char in_why[256];
 	int rc;
 
 	if (!x)
@@ -446,7 +484,19 @@ int xen_credit_open(struct enforcer *e, bool clear_on_exit, enum xen_counters co
 		free(x);
 		return rc;
 	}
-	e->ops = &xen_credit_ops;
+	/* Without BPF, what VMs receive is neither held nor counted (an SLA's ingress side is
+	 * refused), and the credit holds what they send as before. Its delay is not sampled:
+	 * the counters' tap samples what they send, and one sampler a packet is all the matcher
+	 * takes. */
+	rc = netfront_police_open(&x->held_in, 0, in_why, sizeof(in_why));
+	if (rc)
+		log_warn("what VMs receive is not held enforcer=xen-credit why=%s", log_q(in_why));
+	x->ops = xen_credit_ops;
+	if (!rc) {
+		x->ops.holds_ingress = x->ops.ingress_waits = true;
+		x->ops.unchanged = xc_unchanged;
+	}
+	e->ops = &x->ops;
 	e->priv = x;
 	e->sample_every = x->counters.sample_every;
 	return 0;

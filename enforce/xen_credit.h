@@ -6,7 +6,9 @@
  * in dom0, which also samples delay (what passed; netback sees nothing of what waits in the
  * guest, so the allocator estimates demand, and offered load and policy loss are reported as
  * unknown). A VM whose SLA is deleted (or was
- * never set) gets its rate node removed: netback's default, unlimited.
+ * never set) gets its rate node removed: netback's default, unlimited. What a VM receives is
+ * held as vif-police holds it (netfront.h: the hook and an HTB on the vif's tc egress in dom0,
+ * ahead of netback's copy into the guest), where BPF loads; else not held.
  */
 #ifndef DBAVM_XEN_CREDIT_H
 #define DBAVM_XEN_CREDIT_H

@@ -15,6 +15,9 @@
 #define BURST_NS 5000000ull /* 5 ms of rate, at least two full frames */
 #define MAX_FRAME_BYTES 1514ull
 #define PSCHED_SHIFT 6 /* the kernel's tc tick: 64 ns */
+/* A TBF rate that never binds: 8 Tbit/s, far above any HTB ceiling the agent sets but the
+ * unlimited one, whose packets it passes at once anyway (its burst is refilled in a few ns). */
+#define TBF_UNBOUND_BYTES 1000000000000ull
 
 struct nlmsghdr *tc_msg(char *buf, int type, unsigned flags, unsigned ifindex, uint32_t handle,
 			uint32_t parent)
@@ -128,6 +131,31 @@ int tc_bfifo(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t 
 
 	mnl_attr_put_strz(nlh, TCA_KIND, "bfifo");
 	mnl_attr_put(nlh, TCA_OPTIONS, sizeof(o), &o);
+	return rtnl_request(nl, nlh, NULL, NULL);
+}
+
+int tc_segmenting_fifo(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t parent,
+		       uint32_t limit_bytes, uint32_t segment_above)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = tc_msg(buf, RTM_NEWQDISC, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+				      ifindex, handle, parent);
+	/* A TBF whose rate never binds (the HTB class above it sets the pace): what it adds is
+	 * its enqueue, which cuts a GSO packet longer than its burst into the frames it carries,
+	 * and its bfifo of limit bytes. */
+	struct tc_tbf_qopt o;
+	struct nlattr *nest;
+
+	memset(&o, 0, sizeof(o));
+	o.rate.rate = UINT32_MAX;
+	o.rate.linklayer = TC_LINKLAYER_ETHERNET; /* no rate table */
+	o.limit = limit_bytes;
+	mnl_attr_put_strz(nlh, TCA_KIND, "tbf");
+	nest = mnl_attr_nest_start(nlh, TCA_OPTIONS);
+	mnl_attr_put(nlh, TCA_TBF_PARMS, sizeof(o), &o);
+	mnl_attr_put_u64(nlh, TCA_TBF_RATE64, TBF_UNBOUND_BYTES);
+	mnl_attr_put_u32(nlh, TCA_TBF_BURST, segment_above);
+	mnl_attr_nest_end(nlh, nest);
 	return rtnl_request(nl, nlh, NULL, NULL);
 }
 

@@ -34,6 +34,12 @@ int tc_htb_class_prio(struct mnl_socket *nl, unsigned ifindex, uint32_t classid,
  * any: the class's queue bounded in bytes, whatever the size of its packets. */
 int tc_bfifo(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t parent,
 	     uint32_t limit_bytes);
+/* The same, cutting every GSO packet longer than segment_above bytes into the frames it carries
+ * as it is queued (a TBF that never limits): the queue can then be as short in time as its rate
+ * wants, not three 64 KiB packets long. segment_above must take the device's largest frame. A
+ * handle other than the bfifo's: a qdisc's kind cannot change under its handle. */
+int tc_segmenting_fifo(struct mnl_socket *nl, unsigned ifindex, uint32_t handle, uint32_t parent,
+		       uint32_t limit_bytes, uint32_t segment_above);
 /* Deletes a qdisc (RTM_DELQDISC) or class (RTM_DELTCLASS). */
 int tc_delete(struct mnl_socket *nl, int type, unsigned ifindex, uint32_t handle, uint32_t parent);
 

@@ -3,6 +3,8 @@
 # into the guest, on the testbed of testbed/testbed.h (root, BPF, iperf3), under netfront:
 #   (a) TCP from the sink to a VM with an ingress max, one flow and four: the frames it
 #       received >= 95 % of the limit, and not above it;
+#       and under 2 Mbit/s: the shaper's queue (GSO packets cut into frames) keeps the
+#       flow's round trip and the agent's ingress delay under 150 ms (786 ms if queued whole);
 #   (b) a UDP flood to vm1, which has no SLA, beside vm2 (ingress class 0, min = max 60 Mbit/s)
 #       receiving TCP, on an uplink the agent is told receives 100 Mbit/s: vm2 gets >= 95 % of
 #       its guarantee, and vm1's flood is held within 5 % of what is left to it (40 Mbit/s);
@@ -71,6 +73,36 @@ else
 	above "vm3 ingress: seconds its limit bound while TCP filled it (of 10)" \
 		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" 7
 fi
+
+echo "== (a2) the shaper's queue at a low limit: TCP through an ingress max of 2 Mbit/s"
+# The sink's TCP sends GSO packets of up to 64 KiB through its veth; below 31 Mbit/s the
+# shaper's queue cuts them into frames as it takes them, so it holds 50 ms of the rate, at
+# least 18 KB (74 ms at 2 Mbit/s); above, it keeps them whole (cutting costs a packet a frame). A queue that took them whole had to hold three (196 KB: 786 ms at 2 Mbit/s), and
+# the flow's round trip, all of it that queue, read 0.74-0.78 s. Judged by the sender's own
+# round trip (iperf3's mean RTT at the sink): 0.54 s with the whole-packet queue, where TCP got
+# 1.88 of its 2 Mbit/s; 0.039-0.051 s cut. The agent's ingress delay over the flow is printed,
+# not judged: it has two samples or so either way (a 64 KiB GSO packet is one packet to sample
+# at the uplink, and one cut into frames is not matched at the vif).
+kinds() { tc qdisc show dev dbavm-vif3 | awk '$2 == "bfifo" || $2 == "tbf" { print $2 }' | xargs; }
+expect "vm3's queue at 40 Mbit/s: GSO packets kept whole (a bfifo)" "$(kinds)" bfifo
+api_sla dbavm-vm3 '{"ingress":{"priority":1,"bandwidth":{"max_bps":2000000}}}'
+settle
+expect "vm3's queue at 2 Mbit/s: GSO packets cut into frames (a TBF that never limits)" "$(kinds)" tbf
+dl() { curl -sf -m 5 "$api/vms/dbavm-vm3" | jq -c '.vifs[0].ingress.delay.total | [.samples, .mean_s]'; }
+d0=$(dl)
+tcp_to 3 6 1
+d1=$(dl)
+got=$(tcp_frames "$dir/in_tcp3.json")
+if need "vm3 received TCP under 2 Mbit/s" "$got"; then
+	above "vm3 received TCP under 2 Mbit/s, frames" "$got" 1900000
+	below "vm3 received TCP, held at 2 Mbit/s" "$got" 2040000
+fi
+rtt=$(jq '[.end.streams[].sender.mean_rtt] | add / length / 1e6' "$dir/in_tcp3.json" 2>/dev/null || true)
+agent_mean=$(echo "$d0 $d1" | tr -d '[]' | tr ',' ' ' |
+	awk '$3 > $1 { printf "%.4f", ($3 * $4 - $1 * $2) / ($3 - $1) }')
+echo "   the sink's mean RTT ${rtt:-?} s; the agent's ingress delay over the flow ${agent_mean:-?} s (samples $d0 -> $d1)"
+need "the sink's TCP round trip (iperf3's mean_rtt)" "$rtt" &&
+	below "the sink's TCP round trip through the 2 Mbit/s shaper, s" "$rtt" 0.15
 
 echo "== (b) a UDP flood to vm1 (no SLA) beside vm2's ingress guarantee of 60 Mbit/s"
 api_sla dbavm-vm2 '{"ingress":{"priority":0,"bandwidth":{"min_bps":60000000,"max_bps":60000000}}}'

@@ -551,31 +551,22 @@ in_tcp() { # I T
 		"the sink's retransmits: $(jq '.end.sum_sent.retransmits' "/tmp/ji$1" 2>/dev/null)," \
 		"its seconds (Mbit/s): $(jq -c '[.intervals[].sum.bits_per_second / 1e5 | round / 10]' "/tmp/ji$1" 2>/dev/null)"
 }
-police_ingress_checks() {
-start_agent --enforcer vif-police
-wait_present 3 || bad "vif-police: $(present) domUs present, want 3"
-expect "vif-police holds ingress: PUT vm1's ingress max 8 Mbit/s" \
-	"$(put_sla vm1 '{"priority":1,"ingress":{"priority":1,"bandwidth":{"max_bps":8000000}}}')" 2xx
-sleep 0.5
-tc qdisc show dev "vif$(domid 1).0" | grep -q "htb db01: root" &&
-	ok "vif-police: the shaper on vm1's vif in dom0" ||
-	bad "vif-police: no shaper on vif$(domid 1).0: $(tc qdisc show dev "vif$(domid 1).0")"
+# vm1 receives TCP from the sink, held at its ingress max of 8 Mbit/s (under enforcer ENF).
 # The check is of TCP held at the limit, not of its start: the first connection from the sink
 # to vm1 since boot read 7.33 and 7.49 of 8 (dom0's count over 2-5 s) in two of five runs,
 # every later one 7.92-8.03 (and the limit, read from the agent's log, 8 throughout the
 # window). A connection of 2 s first.
+in_tcp_check() { # ENF
 sink timeout 15 iperf3 -c 198.18.0.11 -t 2 >/dev/null 2>&1
 in_tcp 1 6
-set -- $(limit_over 1 /tmp/qa /tmp/qb)
-echo "   vm1's ingress limit over the window: ${1:-?} Mbit/s, changed ${2:-?} times (${3:-?} to ${4:-?})"
-within_fig "vif-police: vm1 received TCP from the sink (frames, Mbit/s, dom0's 2-5 s) vs its ingress max" \
+set -- "$1" $(limit_over 1 /tmp/qa /tmp/qb)
+echo "   vm1's ingress limit over the window: ${2:-?} Mbit/s, changed ${3:-?} times (${4:-?} to ${5:-?})"
+within_fig "$1: vm1 received TCP from the sink (frames, Mbit/s, dom0's 2-5 s) vs its ingress max" \
 	"$(cat /tmp/ri1)" 8 5
-# Its delay from the uplink's receive to netback's, through the shaper's queue (TCP fills it)
-v=$(api /vms/vm1)
-echo "   vm1's ingress delay: $(echo "$v" | jq -c '.ingress.delay.total') jitter $(echo "$v" | jq .ingress.jitter_s) s"
-expect "vif-police: vm1's ingress delay sampled, uplink to vif (VM and vif)" \
-	"$(echo "$v" | jq -c '[.ingress.delay.total.samples > 0, .ingress.delay.total.p50_s > 0,
-		.vifs[0].ingress.delay.total.samples > 0, .ingress.jitter_s != null]')" '[true,true,true,true]'
+}
+# A UDP flood at twice vm1's ingress max of 8 Mbit/s: held at it, dropped ahead of netback's
+# copy, each drop counted, and counted as limited by the bit rate (under enforcer ENF).
+in_udp_check() { # ENF
 d0=$(in_metric dbavm_vif_dropped_packets_total 1)
 l0=$(in_limited 1 bps)
 sent_window 2 3 /tmp/qa /tmp/qb "vif$(domid 1).0"
@@ -588,23 +579,41 @@ l1=$(in_limited 1 bps)
 lost=$(jq '.end.sum_received.lost_packets' /tmp/jiu1 2>/dev/null)
 echo "   vm1's UDP as its iperf3 saw it (frames, Mbit/s, its seconds): $(jq '.end.sum_received
 	| (.packets - .lost_packets) * 1442 * 8 / .seconds / 1e6' /tmp/jiu1 2>/dev/null)"
-within_fig "vif-police: vm1 received UDP at 16 Mbit/s (frames, Mbit/s, dom0's 2-5 s) vs its ingress max" \
+within_fig "$1: vm1 received UDP at 16 Mbit/s (frames, Mbit/s, dom0's 2-5 s) vs its ingress max" \
 	"$(sent_rate /tmp/qa /tmp/qb 1)" 8 5
 if [ -n "$d0" ] && [ -n "$d1" ] && [ -n "$lost" ] && [ "$lost" != null ]; then
-	within "vif-police: vm1's ingress drops in dom0 vs iperf3's lost datagrams" \
+	within "$1: vm1's ingress drops in dom0 vs iperf3's lost datagrams" \
 		"$((d1 - d0))" "$lost" 3
-	above "vif-police: vm1, about half the UDP flood dropped ahead of the copy" "$lost" 1500
+	above "$1: vm1, about half the UDP flood dropped ahead of the copy" "$lost" 1500
 	# "Allowance exceeded": the packets the bit rate limit dropped or queued past its burst
 	# (a UDP flood: dropped), against the drops
 	if [ -n "$l0" ] && [ -n "$l1" ]; then
-		within "vif-police: vm1's ingress packets limited by the bit rate vs its drops" \
+		within "$1: vm1's ingress packets limited by the bit rate vs its drops" \
 			"$((l1 - l0))" "$((d1 - d0))" 1
 	else
-		bad "vif-police: vm1's dbavm_vif_limited_packets_total{direction=ingress,resource=bps}: no series"
+		bad "$1: vm1's dbavm_vif_limited_packets_total{direction=ingress,resource=bps}: no series"
 	fi
 else
-	bad "vif-police: vm1's ingress drops: no figure (agent $d0 $d1, iperf3 lost '$lost')"
+	bad "$1: vm1's ingress drops: no figure (agent $d0 $d1, iperf3 lost '$lost')"
 fi
+}
+police_ingress_checks() {
+start_agent --enforcer vif-police
+wait_present 3 || bad "vif-police: $(present) domUs present, want 3"
+expect "vif-police holds ingress: PUT vm1's ingress max 8 Mbit/s" \
+	"$(put_sla vm1 '{"priority":1,"ingress":{"priority":1,"bandwidth":{"max_bps":8000000}}}')" 2xx
+sleep 0.5
+tc qdisc show dev "vif$(domid 1).0" | grep -q "htb db01: root" &&
+	ok "vif-police: the shaper on vm1's vif in dom0" ||
+	bad "vif-police: no shaper on vif$(domid 1).0: $(tc qdisc show dev "vif$(domid 1).0")"
+in_tcp_check vif-police
+# Its delay from the uplink's receive to netback's, through the shaper's queue (TCP fills it)
+v=$(api /vms/vm1)
+echo "   vm1's ingress delay: $(echo "$v" | jq -c '.ingress.delay.total') jitter $(echo "$v" | jq .ingress.jitter_s) s"
+expect "vif-police: vm1's ingress delay sampled, uplink to vif (VM and vif)" \
+	"$(echo "$v" | jq -c '[.ingress.delay.total.samples > 0, .ingress.delay.total.p50_s > 0,
+		.vifs[0].ingress.delay.total.samples > 0, .ingress.jitter_s != null]')" '[true,true,true,true]'
+in_udp_check vif-police
 mac=$(xenstore-read "$B/$(domid 2)/0/mac")
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT "$API/ports/$mac/sla" \
 	-H 'Authorization: Bearer s3cret0123456789' -H 'Content-Type: application/json' \
@@ -624,6 +633,36 @@ within_fig "vif-police: vm2 received TCP (frames, Mbit/s, dom0's 2-5 s) vs its p
 # init now answers ARP on each port for its own address only.)
 two_ports_check
 police_ingress_end
+}
+
+# xen-credit holds what a VM receives as vif-police does (the hook and an HTB on the vif's tc
+# egress in dom0, ahead of netback's receive copy), beside the credit on what it sends: one SLA
+# with a side each way, each held where it belongs.
+credit_ingress_checks() {
+start_agent --enforcer xen-credit
+wait_present 3 || bad "xen-credit: $(present) domUs present, want 3"
+expect "xen-credit: each uplink has a receiving pool (what VMs receive is held)" \
+	"$(api /host | jq -c '[.enforcer, (.uplinks[] | .ingress != null)]')" '["xen-credit",true]'
+expect "xen-credit: PUT vm1's SLA, 4 Mbit/s out (the credit) and 8 in (the hook)" \
+	"$(put_sla vm1 '{"priority":1,"bandwidth":{"max_bps":4000000},"ingress":{"priority":1,"bandwidth":{"max_bps":8000000}}}')" 2xx
+sleep 0.5
+expect "xen-credit: vm1's rate node for what it sends" "$(rate_node 1)" 10000,20000
+tc qdisc show dev "vif$(domid 1).0" | grep -q "htb db01: root" &&
+	ok "xen-credit: the shaper for what vm1 receives on its vif in dom0" ||
+	bad "xen-credit: no shaper on vif$(domid 1).0: $(tc qdisc show dev "vif$(domid 1).0")"
+in_tcp_check xen-credit
+in_udp_check xen-credit
+iperf_tcp 1 6
+held "xen-credit: vm1 sent TCP under its credit (4 Mbit/s) with its ingress held too" "$(cat /tmp/r1)" 4
+v=$(api /vms/vm1)
+expect "xen-credit: what vm1 sends, offered unseen (null); what it receives, offered and dropped seen" \
+	"$(echo "$v" | jq -c '[.offered.bps, .vifs[0].ingress.offered.bps != null, .vifs[0].ingress.dropped.bps != null, .vifs[0].ingress.counters.counted]')" \
+	'[null,true,true,true]'
+expect "DELETE vm1's SLA" "$(del_sla vm1)" 204
+stop_agent
+expect "xen-credit: no rate node left once the agent stopped" "$(rate_node 1)" none
+left=$(for i in 1 2 3; do tc qdisc show dev "vif$(domid "$i").0"; done | grep -c "htb db01:\|clsact" || true)
+expect "xen-credit: no shaper and no clsact left on the vifs once the agent stopped" "$left" 0
 }
 
 two_ports_check() {
@@ -975,6 +1014,9 @@ echo "== vif-police on xen: what each VM receives, held on its vif in dom0 befor
 police_ingress_checks
 echo "== vif-police on xen: the receive pool, a guarantee beside a flood; a Neutron policy"
 police_pool_checks
+
+echo "== xen-credit on xen: what each VM receives, held on its vif in dom0 before the copy"
+credit_ingress_checks
 
 echo "== netback on xen: an HTB on the uplink in dom0, after the copy"
 start_agent --enforcer netback --uplinks dbavm-up0:100000000
