@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -578,6 +579,10 @@ def slow_body():
           "why=\"its request was not in within the request timeout\"" in a.output())
     a.stop()
 
+
+# Stopped (SIGTERM, SIGHUP): unwind, so that the finally below stops the agents.
+for sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
 
 try:
     rows()

@@ -9,12 +9,24 @@ wait for a condition, and a dbavmd on the sim platform to call.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+
+def _stopped(signum, frame):
+    """SIGTERM or SIGHUP (ctest stopped, the run killed): an exit that unwinds, so that every
+    finally and with block stops what the test started (servers, agents) and removes its
+    scratch directory; Python's default for them ends the process where it is."""
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _stopped)
+signal.signal(signal.SIGHUP, _stopped)
 
 # Under AddressSanitizer (the sanitizer pass sets DBAVM_SANITIZED=1) the agent runs several
 # times slower: timing is printed there, not judged; that pass is for memory.
