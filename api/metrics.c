@@ -243,7 +243,7 @@ static inline void sample(struct buf *b, const char *name, size_t name_len, cons
 #define VM_LABEL(m, i) (m)->labels + (m)->vm_label[i], (m)->vm_label_len[i]
 /* vif k's label set in direction d */
 #define VIF_LABEL(m, k, d)                                                                         \
-	(m)->labels + (m)->vif_label[(k)*SLA_NDIR + (d)], (m)->vif_label_len[(k)*SLA_NDIR + (d)]
+	(m)->labels + (m)->vif_label[SLA_NDIR * (k) + (d)], (m)->vif_label_len[SLA_NDIR * (k) + (d)]
 
 /* ---- the families ---- */
 

@@ -63,10 +63,10 @@ int sla_error_set(struct sla_error *err, const char *field, const char *fmt, ...
 	__attribute__((format(printf, 3, 4)));
 
 /* The SLA of a VM nobody set one for: class 7, weight 1, min 0, max unlimited. */
-#define SLA_DEFAULT_INIT                                                                           \
-	{                                                                                          \
-		SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED                            \
-	}
+/* Debian 12's and 13's clang-format lay out a braced initialiser in a macro apart. */
+/* clang-format off */
+#define SLA_DEFAULT_INIT { SLA_PRIORITY_MAX, 1, 0, SLA_UNLIMITED, 0, SLA_UNLIMITED }
+/* clang-format on */
 void sla_default(struct sla *sla);
 /* A whole SLA whose egress side is the initialiser given (as struct sla's fields) and whose
  * ingress side is the default: what a body of one side means. */

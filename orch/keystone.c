@@ -21,10 +21,10 @@ struct var {
 	size_t off, size;
 };
 
-#define V(n, f)                                                                                    \
-	{                                                                                          \
-		n, offsetof(struct os_creds, f), sizeof(((struct os_creds *)0)->f)                 \
-	}
+/* Debian 12's and 13's clang-format lay out a braced initialiser in a macro apart. */
+/* clang-format off */
+#define V(n, f) { n, offsetof(struct os_creds, f), sizeof(((struct os_creds *)0)->f) }
+/* clang-format on */
 static const struct var vars[] = {
 	V("OS_AUTH_URL", auth_url),
 	V("OS_USERNAME", username),

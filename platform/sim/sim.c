@@ -361,12 +361,15 @@ static void sim_enforcer_close(struct enforcer *e)
 	e->priv = NULL; /* the platform owns the shared state */
 }
 
+/* Debian 12's and 13's clang-format lay out a braced initialiser in a macro apart. */
+/* clang-format off */
 #define SIM_ENFORCER(n, on_path)                                                                   \
 	{                                                                                          \
 		.name = n, .sees_offered = true, .attach = sim_attach, .detach = sim_detach,       \
 		.sync = sim_sync, .read_counters = sim_read_counters, .apply = sim_apply,          \
 		.simulated_time = true, .close = sim_enforcer_close, .drops_on_path = on_path      \
 	}
+/* clang-format on */
 static const struct enforcer_ops sim_enforcer_ops[] = {
 	[ENFORCER_NETFRONT] = SIM_ENFORCER("netfront", false),
 	[ENFORCER_NETBACK] = SIM_ENFORCER("netback", true),

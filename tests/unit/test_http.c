@@ -34,13 +34,15 @@ static void valid_text_is_kept(void **state)
 static void invalid_bytes_become_question_marks(void **state)
 {
 	(void)state;
-	assert_string_equal(clean("/\xff", 64), "/?");	       /* curl localhost:8470/%ff */
-	assert_string_equal(clean("a\xc3", 64), "a?");	       /* é cut after its first byte */
-	assert_string_equal(clean("\xe2\x82", 64), "??");      /* € cut after two */
-	assert_string_equal(clean("\xc0\xaf", 64), "??");      /* overlong '/' */
-	assert_string_equal(clean("\xed\xa0\x80", 64), "???"); /* a surrogate */
-	assert_string_equal(clean("\xf4\x90\x80\x80", 64), "????"); /* above U+10FFFF */
-	assert_string_equal(clean("\x80x", 64), "?x");		    /* a lone continuation */
+	/* curl localhost:8470/%ff; é cut after its first byte; € cut after two; an overlong '/';
+	 * a surrogate; above U+10FFFF; a lone continuation */
+	assert_string_equal(clean("/\xff", 64), "/?");
+	assert_string_equal(clean("a\xc3", 64), "a?");
+	assert_string_equal(clean("\xe2\x82", 64), "??");
+	assert_string_equal(clean("\xc0\xaf", 64), "??");
+	assert_string_equal(clean("\xed\xa0\x80", 64), "???");
+	assert_string_equal(clean("\xf4\x90\x80\x80", 64), "????");
+	assert_string_equal(clean("\x80x", 64), "?x");
 }
 
 static void truncation_keeps_whole_characters(void **state)
