@@ -19,14 +19,24 @@
 set -eu
 cd "$(dirname "$0")/../.."
 
-./packaging/install-deps.sh >/dev/null
+# The demo's packages; the Xen part boots a Debian root under QEMU with the Xen test's tools
+# (its sink is built with the tests), as the tests do.
+if [ "${DEMO_XEN:-}" = 1 ]; then
+	./packaging/install-deps.sh >/dev/null
+	tests=ON
+	xen_targets=xen_pgsink
+else
+	./packaging/install-deps.sh demo >/dev/null
+	tests=OFF
+	xen_targets=
+fi
 if [ -n "${DBAVM_BUILD:-}" ]; then
 	B=$DBAVM_BUILD
 else
 	B=build/demo
-	cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=$tests >/dev/null
 	cmake --build "$B" -j "$(nproc 2>/dev/null || echo 2)" --target dbavmd dbavmctl dbavm-testbed \
-		xen_pgsink >/dev/null
+		$xen_targets >/dev/null
 fi
 OUT=${DBAVM_DEMO_OUT:-build/demo/figures}
 mkdir -p "$OUT"
