@@ -152,7 +152,6 @@ static void xc_detach(struct enforcer *e, struct enf_vif *ev)
 static int xc_sync(struct enforcer *e, uint64_t now_ns)
 {
 	struct xc *x = e->priv;
-
 	int rc, rc_in = 0;
 
 	x->now_ns = now_ns;
