@@ -79,8 +79,13 @@ def main():
     check("the agent answers dbavmctl host", up)
     if not up:
         return
-    # The sim's first periods: wait until every VM has sent.
-    wait_for(lambda: "vm4" in ctl("--url", url, "vms")[1], 5)
+    # The sim's first periods: wait until every VM has sent, and a period has counted it (the
+    # first, tick 0, sets limits before any traffic is counted: no demand, so no uplink is
+    # over-committed yet; "host" read then on a loaded machine missed OVER-COMMITTED).
+    def counted():
+        rc, out, _ = ctl("--url", url, "--json", "host")
+        return rc == 0 and json.loads(out).get("tick", 0) >= 2
+    wait_for(lambda: "vm4" in ctl("--url", url, "vms")[1] and counted(), 10)
 
     # ---- vms, host ----
     rc, out, err = ctl("--url", url, "vms")
