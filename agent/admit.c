@@ -30,7 +30,7 @@
 #include <string.h>
 
 static const struct sla_spec default_sla = {
-	{ SLA_DEFAULT_INIT, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0
+	{ SLA_DEFAULT_INIT, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0, { 0 }
 };
 
 /* The SLA VM id will have once the pending changes are through: its own, the default if it

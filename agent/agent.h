@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "loop.h"
+#include "neutron_follow.h"
 #include "placement.h"
 #include "store.h"
 #include "tls.h"
@@ -41,7 +42,8 @@ struct agent {
 	struct control *ctl;
 	struct store *store;
 	struct auth *auth;
-	struct placement *placement; /* NULL without --os-credentials */
+	struct placement *placement;	/* NULL without --os-credentials */
+	struct neutron_follow *neutron; /* NULL without --neutron */
 	struct api api;
 	struct metrics_info info;
 	struct periods periods;

@@ -32,7 +32,9 @@ const char config_usage[] =
 	"              [--os-credentials FILE [--placement-url URL]\n"
 	"               [--placement-host-name NAME] [--physnets UPLINK=NAME,...]\n"
 	"               [--placement-reserved-kbps N] [--placement-reserved-kpps N]\n"
-	"               [--placement-resync S]]\n"
+	"               [--placement-resync S]\n"
+	"               [--neutron [--neutron-url URL] [--neutron-host NAME]\n"
+	"                [--neutron-poll S]]]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
@@ -403,25 +405,57 @@ static int set_os_credentials(struct config *c, const char *v, char *w, size_t w
 	return copy_path(c->os_credentials, sizeof(c->os_credentials), v, w, wl);
 }
 
-static int set_placement_url(struct config *c, const char *v, char *w, size_t wl)
+static int set_url(char *out, size_t size, const char *v, char *w, size_t wl)
 {
 	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
 		return why(w, wl, "must be an http:// or https:// URL, got '%s'", v);
-	if (strlen(v) >= sizeof(c->placement_url) || strpbrk(v, " \t\r\n?#"))
+	if (strlen(v) >= size || strpbrk(v, " \t\r\n?#"))
 		return why(w, wl, "must be a URL without blanks, query or fragment, got '%s'", v);
-	strcpy(c->placement_url, v);
+	strcpy(out, v);
+	return 0;
+}
+
+static int set_placement_url(struct config *c, const char *v, char *w, size_t wl)
+{
+	return set_url(c->placement_url, sizeof(c->placement_url), v, w, wl);
+}
+
+static int set_neutron_url(struct config *c, const char *v, char *w, size_t wl)
+{
+	return set_url(c->neutron_url, sizeof(c->neutron_url), v, w, wl);
+}
+
+static int set_host_name(char *out, size_t size, const char *v, char *w, size_t wl)
+{
+	if (!*v || strlen(v) >= size || strpbrk(v, " \t\r\n:/?&#%"))
+		return why(w, wl,
+			   "must be a host name of 1 to 255 characters without blanks or any of "
+			   ":/?&#%%, got '%s'",
+			   v);
+	strcpy(out, v);
 	return 0;
 }
 
 static int set_placement_host_name(struct config *c, const char *v, char *w, size_t wl)
 {
-	if (!*v || strlen(v) >= sizeof(c->placement_host_name) || strpbrk(v, " \t\r\n:/"))
-		return why(w, wl,
-			   "must be a host name of 1 to 255 characters without blanks, ':' "
-			   "or '/', got '%s'",
-			   v);
-	strcpy(c->placement_host_name, v);
+	return set_host_name(c->placement_host_name, sizeof(c->placement_host_name), v, w, wl);
+}
+
+static int set_neutron_host(struct config *c, const char *v, char *w, size_t wl)
+{
+	return set_host_name(c->neutron_host, sizeof(c->neutron_host), v, w, wl);
+}
+
+static int set_neutron(struct config *c, const char *v, char *w, size_t wl)
+{
+	(void)v, (void)w, (void)wl;
+	c->neutron = true;
 	return 0;
+}
+
+static int set_neutron_poll(struct config *c, const char *v, char *w, size_t wl)
+{
+	return set_u32(&c->neutron_poll_s, v, 1, 3600, " of seconds", w, wl);
 }
 
 static int set_physnets(struct config *c, const char *v, char *w, size_t wl)
@@ -549,6 +583,10 @@ static const struct option_def defs[] = {
 	{ "placement-reserved-kbps", 1, set_placement_reserved_kbps },
 	{ "placement-reserved-kpps", 1, set_placement_reserved_kpps },
 	{ "placement-resync", 1, set_placement_resync },
+	{ "neutron", 0, set_neutron },
+	{ "neutron-url", 1, set_neutron_url },
+	{ "neutron-host", 1, set_neutron_host },
+	{ "neutron-poll", 1, set_neutron_poll },
 	{ "scenario", 1, set_scenario },
 	{ "ticks", 1, set_ticks },
 	{ "report", 1, set_report },
@@ -580,6 +618,7 @@ void config_defaults(struct config *cfg)
 	cfg->floor_bps = 100000;
 	cfg->floor_pps = 10;
 	cfg->placement_resync_s = 60;
+	cfg->neutron_poll_s = 2;
 }
 
 static char *trim(char *s)
@@ -697,6 +736,11 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 		  cfg->placement_reserved_kbps || cfg->placement_reserved_kpps ||
 		  cfg->placement_resync_s != 60))
 		msg = "--placement-* and --physnets go with --os-credentials FILE";
+	else if (!cfg->neutron &&
+		 (cfg->neutron_url[0] || cfg->neutron_host[0] || cfg->neutron_poll_s != 2))
+		msg = "--neutron-url, --neutron-host and --neutron-poll go with --neutron";
+	else if (cfg->neutron && !cfg->os_credentials[0])
+		msg = "--neutron reads Neutron with --os-credentials FILE's identity";
 	else if (cfg->os_credentials[0] && cfg->ticks)
 		msg = "--os-credentials reports a running host; not with --ticks";
 	else if (cfg->platform == PLATFORM_SIM &&
@@ -752,6 +796,10 @@ const char *config_restart_key_changed(const struct config *a, const struct conf
 	SAME(placement_reserved_kbps, "placement-reserved-kbps");
 	SAME(placement_reserved_kpps, "placement-reserved-kpps");
 	SAME(placement_resync_s, "placement-resync");
+	SAME(neutron, "neutron");
+	SAME_STR(neutron_url, "neutron-url");
+	SAME_STR(neutron_host, "neutron-host");
+	SAME(neutron_poll_s, "neutron-poll");
 	SAME(dev, "dev");
 	SAME_STR(scenario, "scenario");
 	SAME(ticks, "ticks");

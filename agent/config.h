@@ -76,6 +76,11 @@ struct config {
 	size_t n_physnets;
 	uint64_t placement_reserved_kbps, placement_reserved_kpps;
 	uint32_t placement_resync_s;
+	/* Following Neutron's QoS policies (neutron_follow.h): off without neutron */
+	bool neutron;
+	char neutron_url[512];
+	char neutron_host[256]; /* binding:host_id; "": --placement-host-name, else the host's */
+	uint32_t neutron_poll_s;
 	bool dev;
 	char scenario[PATH_MAX];
 	uint64_t ticks; /* 0: run in real time */

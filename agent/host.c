@@ -204,7 +204,7 @@ void host_clear_sla(struct host *host, struct vm *vm)
 const struct sla_spec *vm_sla(const struct vm *vm)
 {
 	static const struct sla_spec def = {
-		{ SLA_DEFAULT_INIT, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0
+		{ SLA_DEFAULT_INIT, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0, { 0 }
 	};
 
 	return vm->has_sla ? &vm->sla : &def;

@@ -198,11 +198,26 @@ static int run_loop(struct agent *a)
 		 a->cfg->listen_port, a->tls ? "https" : "http",
 		 auth_configured(a->auth) ? "set" : "none", a->cfg->auth_reads ? "token" : "open");
 	a->api.placement = a->placement;
+	if (a->cfg->neutron &&
+	    (rc = neutron_follow_open(&a->neutron, loop, a->cfg, api_neutron_apply, &a->api, why,
+				      sizeof(why)))) {
+		api_close(&a->api);
+		placement_close(a->placement);
+		periods_stop(a);
+		loop_free(loop);
+		if (rc != -EINVAL) {
+			log_error("%s", why);
+			return 1;
+		}
+		return usage_error(why);
+	}
+	a->api.neutron = a->neutron;
 	periods_first(a);
 	/* under systemd (Type=notify): ready once the API listens and the first period ran */
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u, period %u ms", a->cfg->listen_addr,
 		   a->cfg->listen_port, a->cfg->period_ms);
 	rc = loop_run(loop);
+	neutron_follow_close(a->neutron);
 	api_close(&a->api);
 	placement_close(a->placement);
 	periods_stop(a);

@@ -293,15 +293,17 @@ int snapshot_lookup_port(const struct snapshot *s, const char *key, struct port_
 
 		if (!strcmp(v->id, key) || (is_mac && v->mac[0] && !strcmp(v->mac, mac)) ||
 		    (v->port_id[0] &&
-		     (!strcmp(v->port_id, key) || (is_uuid && !strcmp(v->port_id, uuid)))))
+		     (!strcmp(v->port_id, key) || (is_uuid && !strcmp(v->port_id, uuid)))) ||
+		    (is_uuid && r.sla && !strcmp(r.sla->sla.source.port_id, uuid)))
 			n = found(n, &r, out, other);
 	}
 	for (size_t p = 0; p < s->n_ports; p++) {
 		const struct snap_port *sp = &s->ports[p];
 		struct port_ref r = { NULL, NULL, sp };
 
-		if (sp->vif >= 0 || (strcmp(sp->key, key) && (!is_mac || strcmp(sp->key, mac)) &&
-				     (!is_uuid || strcmp(sp->key, uuid))))
+		if (sp->vif >= 0 ||
+		    (strcmp(sp->key, key) && (!is_mac || strcmp(sp->key, mac)) &&
+		     (!is_uuid || (strcmp(sp->key, uuid) && strcmp(sp->sla.source.port_id, uuid)))))
 			continue;
 		n = found(n, &r, out, other);
 	}

@@ -144,7 +144,8 @@ const struct snap_vm *snapshot_find_vm(const struct snapshot *s, const char *key
 
 /*
  * What key names among the ports (GET /ports/{port}): a vif by its id, its MAC address (any
- * case, colons or dashes) or its orchestrator's port id, a port SLA by its key. 1 with *out
+ * case, colons or dashes) or its orchestrator's port id (the platform's, or the Neutron port
+ * its SLA follows), a port SLA by its key. 1 with *out
  * filled; 0: nothing; 2: more than one port (a MAC two vifs carry), *out and *other the first
  * two.
  */

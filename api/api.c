@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ struct api_pending {
 	bool del;
 	bool ack;	 /* not a change: the acknowledgement that the SLAs were lost */
 	bool background; /* the agent's own: an absence recorded, an SLA forgotten; no request */
+	bool neutron;	 /* the agent's own following Neutron: made real once stored */
 	bool created;
 	struct sla_spec sla;
 	int64_t absent_since; /* what the store is given with the SLA */
@@ -267,6 +269,35 @@ static json_t *placement_json(const struct placement *pl)
 			 (json_int_t)st->conflicts, "providers", provs);
 }
 
+/* GET /host's "neutron": how following Neutron goes, and each of the host's ports Neutron
+ * lists, with what became of its policy. */
+static json_t *neutron_json(const struct neutron_follow *nf)
+{
+	static const char *const state_name[] = { "no_policy", "in_force", "refused" };
+	const struct neutron_status *st = neutron_follow_status(nf);
+	json_t *ports = json_array();
+
+	for (size_t i = 0; ports && i < st->n_ports; i++) {
+		const struct neutron_port *p = &st->ports[i];
+		json_t *o = json_pack(
+			"{s:s, s:s, s:o, s:s, s:s}", "port_id", p->id, "mac", p->mac, "policy_id",
+			p->policy_id[0] ? json_string(p->policy_id) : json_null(), "policy_of",
+			p->from_network ? "network" : "port", "state", state_name[p->state]);
+
+		if (o && p->state == NEUTRON_REFUSED)
+			json_object_set_new(o, "why", json_string(p->why));
+		json_array_append_new(ports, o);
+	}
+	return json_pack(
+		"{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:o}", "host", st->host, "endpoint",
+		st->endpoint[0] ? json_string(st->endpoint) : json_null(), "problem",
+		st->problem ? json_string(st->problem) : json_null(), "problem_since",
+		st->problem ? json_integer(st->problem_since_unix) : json_null(), "last_success",
+		st->last_success_unix ? json_integer(st->last_success_unix) : json_null(), "polls",
+		(json_int_t)st->polls, "requests", (json_int_t)st->requests, "failures",
+		(json_int_t)st->failures, "ports", ports);
+}
+
 /* VMs the platform shows that the agent left out, and why: [{name, why}] (the name with \xNN
  * for each byte that was not printable UTF-8). */
 static json_t *refused_json(const struct snapshot *s)
@@ -305,6 +336,8 @@ static void get_host(struct api *api, struct http_request *req)
 		json_object_set_new(doc, "refused_vms", refused_json(h));
 	if (doc && api->placement)
 		json_object_set_new(doc, "placement", placement_json(api->placement));
+	if (doc && api->neutron)
+		json_object_set_new(doc, "neutron", neutron_json(api->neutron));
 	http_respond_json(req, MHD_HTTP_OK, doc);
 }
 
@@ -329,6 +362,7 @@ static void get_metrics(struct api *api, struct http_request *req)
 				   api->changes_lost };
 
 	t = metrics_get(api->metrics, s, api->placement ? placement_status(api->placement) : NULL,
+			api->neutron ? neutron_follow_status(api->neutron) : NULL,
 			api->http || api->http_unix ? &hc : NULL, api->store ? &ss : NULL,
 			problems && json_array_size(problems) == 0);
 	json_decref(problems);
@@ -422,6 +456,17 @@ static json_t *readiness_problems(const struct api *api, const struct snapshot *
 
 		snprintf(msg, sizeof(msg), "placement: %s",
 			 placement_status(api->placement)->problem);
+		json_array_append_new(problems, json_string(msg));
+	}
+	if (api->neutron && neutron_follow_status(api->neutron)->problem) {
+		const struct neutron_status *ns = neutron_follow_status(api->neutron);
+		char msg[800], since[32];
+		time_t t = (time_t)ns->problem_since_unix;
+		struct tm tm;
+
+		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		snprintf(msg, sizeof(msg), "neutron: %s (since %s; the SLAs in force stay)",
+			 ns->problem, since);
 		json_array_append_new(problems, json_string(msg));
 	}
 	return problems;
@@ -551,6 +596,42 @@ static void put_port_parsed(struct api *api, struct http_request *req, const cha
 			    const struct snapshot *snap, const struct sla_spec *sla,
 			    const struct admit_change *pend, size_t n_pend);
 
+/* Whether this host's enforcer can hold what sla says; if not, the field and why. Taken and
+ * not held would be a limit, or a guarantee, that is not there. */
+static bool enforcer_holds(const struct snapshot *snap, const struct sla_spec *sla,
+			   const char **field, const char **msg)
+{
+	if (!snap->holds_ingress && sla_spec_has_ingress(sla)) {
+		*field = "ingress";
+		*msg = "this host's enforcer does not hold what a VM receives (ingress): only "
+		       "netfront and vif-police do; the SLA's ingress side must be left out";
+		return false;
+	}
+	if (!snap->marks_dscp && sla->dscp_set) {
+		*field = "dscp_mark";
+		*msg = "this host's enforcer does not mark packets: only netfront and vif-police "
+		       "do; the SLA's dscp_mark must be left out";
+		return false;
+	}
+	return true;
+}
+
+/* A 409 for a change by hand to a port SLA the agent keeps as Neutron says; false if none. */
+static bool neutron_owns(struct http_request *req, const struct port_ref *r, const char *key)
+{
+	char msg[400];
+
+	if (!r->sla || r->sla->sla.source.from != SLA_FROM_NEUTRON)
+		return false;
+	snprintf(msg, sizeof(msg),
+		 "port %s's SLA is Neutron's (QoS policy %s, revision %" PRIu64 ", port %s): "
+		 "change the policy in Neutron",
+		 key, r->sla->sla.source.policy_id, r->sla->sla.source.revision,
+		 r->sla->sla.source.port_id);
+	respond_error(req, MHD_HTTP_CONFLICT, NULL, msg);
+	return true;
+}
+
 /* The rest of a PUT, on the loop thread once its body is parsed (rc from api_parse_sla); port:
  * id is a {port} key. */
 static void put_parsed(struct api *api, struct http_request *req, bool port, const char *id, int rc,
@@ -562,6 +643,7 @@ static void put_parsed(struct api *api, struct http_request *req, bool port, con
 	struct sla_spec sla;
 	const struct snap_vm *vm;
 	const struct snapshot *snap;
+	const char *field, *msg;
 	size_t n_pend;
 
 	if (rc) {
@@ -576,19 +658,14 @@ static void put_parsed(struct api *api, struct http_request *req, bool port, con
 		respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "out of memory");
 		return;
 	}
-	if (!snap->holds_ingress && sla_spec_has_ingress(&sla)) {
-		/* Taken and not held would be a limit, or a guarantee, that is not there. */
-		respond_error(
-			req, MHD_HTTP_CONFLICT, "ingress",
-			"this host's enforcer does not hold what a VM receives (ingress): "
-			"only netfront and vif-police do; the SLA's ingress side must be left "
-			"out");
+	if (sla.source.from != SLA_FROM_API) {
+		respond_error(req, MHD_HTTP_BAD_REQUEST, "source",
+			      "source is the agent's to say (an SLA it follows Neutron for); a PUT "
+			      "leaves it out");
 		return;
 	}
-	if (!snap->marks_dscp && sla.dscp_set) {
-		respond_error(req, MHD_HTTP_CONFLICT, "dscp_mark",
-			      "this host's enforcer does not mark packets: only netfront and "
-			      "vif-police do; the SLA's dscp_mark must be left out");
+	if (!enforcer_holds(snap, &sla, &field, &msg)) {
+		respond_error(req, MHD_HTTP_CONFLICT, field, msg);
 		return;
 	}
 	pend = pending_changes(api, &n_pend);
@@ -847,7 +924,7 @@ static void put_port_parsed(struct api *api, struct http_request *req, const cha
 		lookup_port(api, req, key, &r); /* answers the 409 */
 		return;
 	}
-	if (!(at = port_sla_key(req, key, &r, mac, uuid)))
+	if (neutron_owns(req, &r, key) || !(at = port_sla_key(req, key, &r, mac, uuid)))
 		return;
 	if (admit_port_sla(snap, at, &r, sla, pend, n_pend, &refusal)) {
 		log_info("sla refused port=%s why=\"%s\"", log_q(at), refusal.msg);
@@ -878,6 +955,8 @@ static void delete_port_sla(struct api *api, struct http_request *req, const cha
 		respond_error(req, MHD_HTTP_NOT_FOUND, NULL, msg);
 		return;
 	}
+	if (neutron_owns(req, &r, key))
+		return;
 	p = new_pending(req);
 	if (!p)
 		return;
@@ -946,6 +1025,35 @@ static void store_outcome(struct api *api, int rc)
 	control_publish(api->ctl); /* /metrics says it at once */
 }
 
+/* A change the agent made following Neutron is on disk (rc 0): made real and said. */
+static void neutron_stored(struct api *api, struct api_pending *p, int rc)
+{
+	const struct sla_source *src = &p->sla.source;
+
+	if (rc) {
+		log_error("neutron's sla not stored, retried at the next poll port=%s err=%s",
+			  log_q(p->id), strerror(-rc));
+		return;
+	}
+	if (p->del) {
+		control_clear_port_sla(api->ctl, p->id);
+		log_info("sla deleted port=%s source=neutron why=\"no policy for it in neutron\"",
+			 log_q(p->id));
+		return;
+	}
+	if (control_set_port_sla(api->ctl, p->id, &p->sla)) {
+		log_error("neutron's sla stored, not applied (out of memory) port=%s",
+			  log_q(p->id));
+		return;
+	}
+	control_note_port_absence(api->ctl, p->id, p->absent_since, p->absent_since);
+	log_info("sla set port=%s source=neutron neutron_port=%s policy=%s revision=%" PRIu64
+		 " min_bps=%" PRIu64 " max_bps=%" PRIu64 " ingress_max_bps=%" PRIu64,
+		 log_q(p->id), src->port_id, src->policy_id, src->revision,
+		 p->sla.dir[SLA_EGRESS].min_bps, p->sla.dir[SLA_EGRESS].max_bps,
+		 p->sla.dir[SLA_INGRESS].max_bps);
+}
+
 /* The store has written (or failed to write) a change: make it real, then answer. */
 static void on_stored(void *cookie, int rc, void *arg)
 {
@@ -966,6 +1074,11 @@ static void on_stored(void *cookie, int rc, void *arg)
 		;
 	if (*pp)
 		*pp = p->next;
+	if (p->neutron) {
+		neutron_stored(api, p, rc);
+		free(p);
+		return;
+	}
 	if (rc) {
 		snprintf(msg, sizeof(msg), "%s (%s); nothing changed",
 			 p->ack ? "the acknowledgement could not be stored"
@@ -1034,6 +1147,107 @@ static int background(struct api *api, bool port, const char *id, const struct s
 	if (rc)
 		free(p);
 	return rc;
+}
+
+/* ---- following Neutron ---- */
+
+/* A change for Neutron's sake on its way to the store, in the pending list (admission counts
+ * it as made) until it is on disk; sla NULL deletes. */
+static void neutron_submit(struct api *api, const char *key, const struct sla_spec *sla,
+			   int64_t absent_since)
+{
+	struct api_pending *p = calloc(1, sizeof(*p)), **tail = &api->pending;
+
+	if (!p) {
+		log_error("neutron's sla not queued (out of memory) port=%s", log_q(key));
+		return;
+	}
+	p->neutron = p->port = true;
+	snprintf(p->id, sizeof(p->id), "%s", key);
+	p->del = !sla;
+	if (sla)
+		p->sla = *sla;
+	p->absent_since = absent_since;
+	if (store_submit(api->store, STORE_PORT, p->id, sla, absent_since, p)) {
+		log_error("neutron's sla not queued (out of memory) port=%s", log_q(key));
+		free(p);
+		return;
+	}
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p;
+}
+
+/* One of Neutron's ports that cannot have its SLA: said in the port's state. */
+static void neutron_refuse(struct neutron_port *np, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void neutron_refuse(struct neutron_port *np, const char *fmt, ...)
+{
+	va_list ap;
+
+	np->state = NEUTRON_REFUSED;
+	va_start(ap, fmt);
+	vsnprintf(np->why, sizeof(np->why), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * What Neutron says of the host's ports made the Neutron-sourced port SLAs in force, through
+ * the admission and the store a PUT goes through: an SLA that differs is set (under the key the
+ * port's SLA has, else its MAC), one admission refuses is the port's refusal (its last SLA
+ * stays), and an SLA of Neutron's whose port Neutron no longer lists with a policy goes.
+ */
+void api_neutron_apply(void *arg, struct neutron_port *ports, size_t n)
+{
+	struct api *api = arg;
+	const struct snapshot *s = control_snapshot(api->ctl);
+
+	if (!s)
+		return; /* out of memory: the next poll tries again */
+	for (size_t i = 0; i < n; i++) {
+		struct neutron_port *np = &ports[i];
+		struct admit_refusal refusal;
+		struct admit_change *pend;
+		struct port_ref r, other;
+		const char *field, *msg, *key;
+		size_t n_pend;
+		int rc;
+
+		if (np->state != NEUTRON_SLA)
+			continue;
+		if (snapshot_lookup_port(s, np->mac, &r, &other) > 1) {
+			neutron_refuse(np, "MAC %s names two ports on this host", np->mac);
+			continue;
+		}
+		key = r.sla ? r.sla->key : np->mac;
+		if (change_pending(api, true, key) ||
+		    (r.sla && sla_spec_same(&r.sla->sla, &np->sla)))
+			continue;
+		if (!enforcer_holds(s, &np->sla, &field, &msg)) {
+			neutron_refuse(np, "%s", msg);
+			continue;
+		}
+		pend = pending_changes(api, &n_pend);
+		rc = admit_port_sla(s, key, &r, &np->sla, pend, n_pend, &refusal);
+		free(pend);
+		if (rc) {
+			neutron_refuse(np, "%s", refusal.msg);
+			continue;
+		}
+		neutron_submit(api, key, &np->sla, r.vif ? 0 : boot_stamp_now());
+	}
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct snap_port *sp = &s->ports[i];
+		bool listed = false;
+
+		if (sp->sla.source.from != SLA_FROM_NEUTRON)
+			continue;
+		for (size_t j = 0; j < n && !listed; j++)
+			listed = ports[j].state != NEUTRON_NO_POLICY &&
+				 !strcmp(ports[j].id, sp->sla.source.port_id);
+		if (!listed && !change_pending(api, true, sp->key))
+			neutron_submit(api, sp->key, NULL, 0);
+	}
 }
 
 void api_reload(struct api *api, struct auth *auth, struct tls_creds *tls)

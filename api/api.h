@@ -16,6 +16,7 @@
 #include "http.h"
 #include "loop.h"
 #include "metrics.h"
+#include "neutron_follow.h"
 #include "placement.h"
 #include "store.h"
 
@@ -35,11 +36,12 @@ struct api {
 	bool group_known;	       /* ... when it names one */
 	struct worker *parser;	       /* large bodies are parsed here, off the loop */
 	struct loop *loop;
-	struct api_pending *pending; /* in submission order */
-	struct placement *placement; /* NULL without --os-credentials */
-	bool state_lost;	     /* the SLAs were lost at a start, not yet acknowledged */
-	uint64_t changes_lost;	     /* changes the start could not read back */
-	int64_t swept_at;	     /* when api_period last looked at absent VMs (seconds) */
+	struct api_pending *pending;	/* in submission order */
+	struct placement *placement;	/* NULL without --os-credentials */
+	struct neutron_follow *neutron; /* NULL without --neutron */
+	bool state_lost;		/* the SLAs were lost at a start, not yet acknowledged */
+	uint64_t changes_lost;		/* changes the start could not read back */
+	int64_t swept_at;		/* when api_period last looked at absent VMs (seconds) */
 	char state_problem[1100];
 	char state_problem_public[1100]; /* the same without the VMs or ports it names */
 	/* Changes the store failed to write (each answered 500, nothing changed), and whether the
@@ -52,6 +54,10 @@ struct api {
 /* An SLA body, ours or a Neutron QoS policy, parsed and checked: 0, or -EINVAL with *err
  * saying what is wrong and where. Touches nothing but its arguments (any thread). */
 int api_parse_sla(const char *body, size_t len, struct sla_spec *sla, struct sla_error *err);
+
+/* Neutron's picture of the host's ports made the SLAs in force (neutron_follow.h's
+ * neutron_apply_fn; arg: the api). */
+void api_neutron_apply(void *arg, struct neutron_port *ports, size_t n);
 
 /* Starts listening, with HTTPS only when tls is not NULL. Returns 0 or a negative errno. */
 int api_open(struct api *api, struct loop *loop, struct control *ctl, struct store *store,

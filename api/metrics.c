@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "neutron_follow.h"
 #include "placement.h"
 #include "version.h"
 
@@ -817,6 +818,70 @@ static void render_placement(struct buf *b, const struct metrics *m, const struc
 	free(pv);
 }
 
+/* Each port SLA, where it came from: the API, or Neutron (which policy, which revision). */
+static void render_port_slas(struct buf *b, const struct snapshot *h)
+{
+	static const char name[] = "dbavm_port_sla_info";
+
+	family(b, name, "gauge",
+	       "1 for each port SLA; source: api, or neutron with the QoS policy and its "
+	       "revision.");
+	for (size_t i = 0; i < h->n_ports; i++) {
+		const struct sla_source *src = &h->ports[i].sla.source;
+
+		puts_(b, name);
+		puts_(b, "{port=\"");
+		put_label_value(b, h->ports[i].key);
+		if (src->from == SLA_FROM_NEUTRON) {
+			puts_(b, "\",source=\"neutron\",policy_id=\"");
+			put_label_value(b, src->policy_id);
+			puts_(b, "\",policy_revision=\"");
+			put_u64(b, src->revision);
+			puts_(b, "\",neutron_port=\"");
+			put_label_value(b, src->port_id);
+			puts_(b, "\"} 1\n");
+		} else {
+			puts_(b, "\",source=\"api\"} 1\n");
+		}
+	}
+}
+
+/* With --neutron: how following it goes, and its ports by what became of their policies. */
+static void render_neutron(struct buf *b, const struct neutron_status *st)
+{
+	static const char *const state_name[] = { "no_policy", "in_force", "refused" };
+	uint64_t n[3] = { 0 };
+
+	counter_line(b, "dbavm_neutron_polls_total", "counter",
+		     "Polls of Neutron that read the host's ports and their policies.", st->polls);
+	counter_line(b, "dbavm_neutron_requests_total", "counter",
+		     "Requests made to Neutron and Keystone.", st->requests);
+	counter_line(b, "dbavm_neutron_failures_total", "counter",
+		     "Polls of Neutron that failed (the SLAs in force stayed).", st->failures);
+	counter_line(
+		b, "dbavm_neutron_up", "gauge",
+		"1 if the last poll of Neutron read both lists, else 0 (GET /readyz says why).",
+		st->problem == NULL);
+	counter_line(b, "dbavm_neutron_problem_since_timestamp_seconds", "gauge",
+		     "Since when Neutron cannot be read, in seconds since the epoch; 0: it can.",
+		     st->problem ? (uint64_t)st->problem_since_unix : 0);
+	counter_line(
+		b, "dbavm_neutron_last_success_timestamp_seconds", "gauge",
+		"When Neutron was last read and applied, in seconds since the epoch; 0: never.",
+		(uint64_t)st->last_success_unix);
+	for (size_t i = 0; i < st->n_ports; i++)
+		n[st->ports[i].state]++;
+	family(b, "dbavm_neutron_ports", "gauge",
+	       "Neutron's ports bound to this host, by what became of their policy.");
+	for (int k = 0; k < 3; k++) {
+		puts_(b, "dbavm_neutron_ports{state=\"");
+		puts_(b, state_name[k]);
+		puts_(b, "\"} ");
+		put_u64(b, n[k]);
+		put(b, "\n", 1);
+	}
+}
+
 /* ---- the text and its life ---- */
 
 struct metrics *metrics_new(const struct metrics_info *info)
@@ -878,7 +943,8 @@ static void render_http(struct buf *b, const struct http_counts *hc)
 }
 
 static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
-				   const struct placement_status *pst, const struct http_counts *hc,
+				   const struct placement_status *pst,
+				   const struct neutron_status *nst, const struct http_counts *hc,
 				   const struct state_status *ss, bool ready)
 {
 	struct buf b = { 0 };
@@ -931,8 +997,11 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 	render_limited(&b, m, h);
 	render_delay(&b, m, h);
 	render_counted(&b, m, h);
+	render_port_slas(&b, h);
 	if (pst)
 		render_placement(&b, m, h, pst);
+	if (nst)
+		render_neutron(&b, nst);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -945,12 +1014,13 @@ static struct metrics_text *render(struct metrics *m, const struct snapshot *h,
 }
 
 struct metrics_text *metrics_get(struct metrics *m, const struct snapshot *s,
-				 const struct placement_status *pst, const struct http_counts *hc,
+				 const struct placement_status *pst,
+				 const struct neutron_status *nst, const struct http_counts *hc,
 				 const struct state_status *ss, bool ready)
 {
 	/* The text stands for one snapshot of the model, and one readiness. */
 	if (!m->text || m->text_seq != s->seq || m->text_ready != ready) {
-		struct metrics_text *t = render(m, s, pst, hc, ss, ready);
+		struct metrics_text *t = render(m, s, pst, nst, hc, ss, ready);
 
 		if (!t)
 			return NULL;

@@ -26,6 +26,7 @@ struct metrics *metrics_new(const struct metrics_info *info);
 void metrics_free(struct metrics *m);
 
 struct placement_status;
+struct neutron_status;
 struct http_counts;
 
 /* The store's writes: how many failed, and whether it is failing now. */
@@ -40,7 +41,8 @@ struct state_status {
  * and the store's, ss, when not NULL), with a reference the caller must release; NULL on
  * allocation failure. */
 struct metrics_text *metrics_get(struct metrics *m, const struct snapshot *s,
-				 const struct placement_status *pst, const struct http_counts *hc,
+				 const struct placement_status *pst,
+				 const struct neutron_status *nst, const struct http_counts *hc,
 				 const struct state_status *ss, bool ready);
 const char *metrics_text_data(const struct metrics_text *t, size_t *len);
 /* Drops a reference (void * so it can serve as a free callback). */

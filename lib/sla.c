@@ -27,6 +27,24 @@ void sla_spec_default(struct sla_spec *spec)
 		sla_default(&spec->dir[d]);
 }
 
+static int side_same(const struct sla *a, const struct sla *b)
+{
+	return a->priority == b->priority && a->weight == b->weight && a->min_bps == b->min_bps &&
+	       a->max_bps == b->max_bps && a->min_pps == b->min_pps && a->max_pps == b->max_pps;
+}
+
+int sla_spec_same(const struct sla_spec *a, const struct sla_spec *b)
+{
+	for (int d = 0; d < SLA_NDIR; d++)
+		if (!side_same(&a->dir[d], &b->dir[d]) || a->burst[d].bits != b->burst[d].bits ||
+		    a->burst[d].packets != b->burst[d].packets)
+			return 0;
+	return a->dscp_set == b->dscp_set && (!a->dscp_set || a->dscp == b->dscp) &&
+	       a->source.from == b->source.from && a->source.revision == b->source.revision &&
+	       !strcmp(a->source.policy_id, b->source.policy_id) &&
+	       !strcmp(a->source.port_id, b->source.port_id);
+}
+
 int sla_dscp_valid(uint32_t mark)
 {
 	static const uint8_t valid[] = { 0,  8,	 10, 12, 14, 16, 18, 20, 22, 24, 26,
@@ -235,9 +253,40 @@ static int side_from_json(const json_t *obj, const char *at, const char *const *
 	return 0;
 }
 
+/* "source": {"from": "neutron", "policy_id", "policy_revision", "port_id"}, or absent (the
+ * API's). */
+static int source_from_json(const json_t *v, struct sla_source *src, struct sla_error *err)
+{
+	static const char *const keys[] = { "from", "policy_id", "policy_revision", "port_id",
+					    NULL };
+	const char *from = json_string_value(json_object_get(v, "from"));
+	const char *pol = json_string_value(json_object_get(v, "policy_id"));
+	const char *port = json_string_value(json_object_get(v, "port_id"));
+	const json_t *rev = json_object_get(v, "policy_revision");
+	int rc;
+
+	if (!json_is_object(v))
+		return sla_error_set(err, "source", "source must be a JSON object");
+	if ((rc = check_keys(v, "source.", keys, err)))
+		return rc;
+	if (!from || strcmp(from, "neutron"))
+		return sla_error_set(err, "source.from", "source.from must be \"neutron\"");
+	if (!pol || !*pol || strlen(pol) >= sizeof(src->policy_id) || !port ||
+	    strlen(port) >= sizeof(src->port_id))
+		return sla_error_set(err, "source", "source needs policy_id and port_id, UUIDs");
+	if (!json_is_integer(rev) || json_integer_value(rev) < 0)
+		return sla_error_set(err, "source.policy_revision",
+				     "source.policy_revision must be an integer >= 0");
+	src->from = SLA_FROM_NEUTRON;
+	snprintf(src->policy_id, sizeof(src->policy_id), "%s", pol);
+	snprintf(src->port_id, sizeof(src->port_id), "%s", port);
+	src->revision = (uint64_t)json_integer_value(rev);
+	return 0;
+}
+
 int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_error *err)
 {
-	static const char *const dirs[] = { "egress", "ingress", NULL };
+	static const char *const dirs[] = { "egress", "ingress", "source", NULL };
 	const json_t *side[SLA_NDIR];
 	bool flat = false;
 	const char *key;
@@ -249,7 +298,7 @@ int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_erro
 	if (!json_is_object(obj))
 		return sla_error_set(err, "", "the SLA must be a JSON object");
 	json_object_foreach((json_t *)obj, key, v)
-		flat |= strcmp(key, "egress") && strcmp(key, "ingress");
+		flat |= strcmp(key, "egress") && strcmp(key, "ingress") && strcmp(key, "source");
 	for (int d = 0; d < SLA_NDIR; d++)
 		side[d] = json_object_get(obj, sla_dir_name[d]);
 	if (flat && side[SLA_EGRESS])
@@ -266,6 +315,8 @@ int sla_spec_from_json(const json_t *obj, struct sla_spec *spec, struct sla_erro
 				      : 0;
 	if (!rc && side[SLA_INGRESS])
 		rc = side_from_json(side[SLA_INGRESS], "ingress.", NULL, spec, SLA_INGRESS, err);
+	if (!rc && (v = json_object_get(obj, "source")))
+		rc = source_from_json(v, &spec->source, err);
 	return rc;
 }
 
@@ -330,6 +381,15 @@ json_t *sla_spec_to_json(const struct sla_spec *spec)
 	if (o && sla_spec_has_ingress(spec) &&
 	    json_object_set_new(o, "ingress",
 				side_to_json(&spec->dir[SLA_INGRESS], &spec->burst[SLA_INGRESS]))) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && spec->source.from == SLA_FROM_NEUTRON &&
+	    json_object_set_new(o, "source",
+				json_pack("{s:s, s:s, s:I, s:s}", "from", "neutron", "policy_id",
+					  spec->source.policy_id, "policy_revision",
+					  (json_int_t)spec->source.revision, "port_id",
+					  spec->source.port_id))) {
 		json_decref(o);
 		return NULL;
 	}

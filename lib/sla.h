@@ -42,6 +42,17 @@ struct sla_burst {
 #define SLA_DSCP_MAX 63u
 int sla_dscp_valid(uint32_t mark);
 
+/* Who set an SLA: the API (an operator or an orchestrator), or the agent itself following
+ * Neutron (orch/neutron_follow.h), which says which policy at which revision, for which of
+ * Neutron's ports. Kept with the SLA (the store) and shown with it ("source"). */
+enum sla_origin { SLA_FROM_API, SLA_FROM_NEUTRON };
+#define SLA_UUID_LEN 37
+struct sla_source {
+	uint8_t from; /* enum sla_origin */
+	char policy_id[SLA_UUID_LEN], port_id[SLA_UUID_LEN];
+	uint64_t revision; /* the policy's revision_number */
+};
+
 /* The whole SLA: a side for each direction, what each side's enforcer may let through at once,
  * and the DSCP what the VM sends leaves with. A side nobody set is the default. */
 struct sla_spec {
@@ -49,6 +60,7 @@ struct sla_spec {
 	struct sla_burst burst[SLA_NDIR];
 	uint8_t dscp_set; /* else the packets' own DSCP is left as it is */
 	uint8_t dscp;
+	struct sla_source source;
 };
 
 /* Why a document was refused: the field (dotted path, "" for the whole body) and a sentence. */
@@ -71,11 +83,14 @@ void sla_default(struct sla *sla);
 /* A whole SLA whose egress side is the initialiser given (as struct sla's fields) and whose
  * ingress side is the default: what a body of one side means. */
 #define SLA_SPEC_EGRESS(...)                                                                       \
-	((struct sla_spec){ { { __VA_ARGS__ }, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0 })
+	((struct sla_spec){                                                                        \
+		{ { __VA_ARGS__ }, SLA_DEFAULT_INIT }, { { 0, 0 }, { 0, 0 } }, 0, 0, { 0 } })
 /* Both sides the default. */
 void sla_spec_default(struct sla_spec *spec);
 /* Whether a side is the default one (class 7, weight 1, no minimum, no maximum). */
 int sla_is_default(const struct sla *sla);
+/* Whether two SLAs say the same, their source included. */
+int sla_spec_same(const struct sla_spec *a, const struct sla_spec *b);
 /* Whether the spec's ingress side says anything: not the default, or a burst. */
 int sla_spec_has_ingress(const struct sla_spec *spec);
 

@@ -8,7 +8,9 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -303,4 +305,31 @@ int client_request(struct client *c, const char *method, const char *url,
 	c->requests = r;
 	c->n++;
 	return 0;
+}
+
+void client_error_text(const struct client_response *r, char *out, size_t size, char *code,
+		       size_t code_size)
+{
+	json_t *root = json_loadb(r->body ? r->body : "", r->len, 0, NULL);
+	json_t *e = json_array_get(json_object_get(root, "errors"), 0);
+	const char *detail = json_string_value(json_object_get(e, "detail"));
+	const char *c = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(
+		json_object_get(json_object_get(root, "error"), "message")); /* keystone */
+
+	if (!detail)
+		detail = msg;
+	if (!detail) /* neutron */
+		detail = json_string_value(
+			json_object_get(json_object_get(root, "NeutronError"), "message"));
+	if (code)
+		snprintf(code, code_size, "%s", c ? c : "");
+	if (detail) {
+		size_t n = strcspn(detail, "\n");
+
+		snprintf(out, size, "HTTP %ld: %.*s", r->status, (int)(n > 300 ? 300 : n), detail);
+	} else {
+		snprintf(out, size, "HTTP %ld", r->status);
+	}
+	json_decref(root);
 }

@@ -43,4 +43,10 @@ void client_close(struct client *c);
 int client_request(struct client *c, const char *method, const char *url,
 		   const char *const *headers, const char *body, client_done_fn *done, void *arg);
 
+/* An error answer in a sentence: the service's own words where it gave them (Placement's
+ * errors[0].detail and .code, Keystone's error.message, Neutron's NeutronError.message), else
+ * "HTTP <status>"; code (may be NULL) gets Placement's error code or "". */
+void client_error_text(const struct client_response *r, char *out, size_t size, char *code,
+		       size_t code_size);
+
 #endif

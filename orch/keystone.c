@@ -287,7 +287,8 @@ static int parse_time(const char *s, int64_t *out)
 	return 0;
 }
 
-static const char *find_endpoint(const json_t *catalog, const struct os_creds *c)
+static const char *find_endpoint(const json_t *catalog, const struct os_creds *c,
+				 const char *service)
 {
 	size_t i, j;
 	const json_t *svc, *ep;
@@ -295,7 +296,7 @@ static const char *find_endpoint(const json_t *catalog, const struct os_creds *c
 	json_array_foreach(catalog, i, svc) {
 		const char *type = json_string_value(json_object_get(svc, "type"));
 
-		if (!type || strcmp(type, "placement"))
+		if (!type || strcmp(type, service))
 			continue;
 		json_array_foreach(json_object_get(svc, "endpoints"), j, ep) {
 			const char *iface = json_string_value(json_object_get(ep, "interface"));
@@ -335,9 +336,12 @@ int keystone_parse_token(const char *body, size_t len, const struct os_creds *c,
 		goto out;
 	}
 	t->lifetime_s = expires - issued;
-	url = find_endpoint(json_object_get(tok, "catalog"), c);
+	url = find_endpoint(json_object_get(tok, "catalog"), c, "placement");
 	if (url && strlen(url) < sizeof(t->placement))
 		strcpy(t->placement, url);
+	url = find_endpoint(json_object_get(tok, "catalog"), c, "network");
+	if (url && strlen(url) < sizeof(t->network))
+		strcpy(t->network, url);
 	rc = 0;
 out:
 	json_decref(root);

@@ -1,7 +1,8 @@
 /*
  * keystone: what the agent needs of OpenStack's identity service, without I/O: the
  * credentials file operators already keep (an openrc), the v3 token request made of it, and
- * the token's answer read back: when it expires and where Placement is (its service catalog).
+ * the token's answer read back: when it expires and where Placement and Neutron are (its service
+ * catalog).
  */
 #ifndef DBAVM_KEYSTONE_H
 #define DBAVM_KEYSTONE_H
@@ -41,6 +42,7 @@ struct ks_token {
 	int64_t lifetime_s;  /* expires_at - issued_at */
 	char placement[512]; /* the catalog's placement endpoint for the interface and region,
 				"" if it has none */
+	char network[512];   /* ... and its network (Neutron) endpoint */
 };
 
 /* A token answer (201's body). 0, or -EINVAL with err saying what is missing. */

@@ -508,37 +508,12 @@ static void on_timer(struct loop *loop, uint64_t expirations, void *arg)
 
 /* ---- answers ---- */
 
-/* Placement's own words for an error: errors[0].code and .detail, or the status. */
-static void error_text(const struct client_response *r, char *out, size_t size, char *code,
-		       size_t code_size)
-{
-	json_t *root = json_loadb(r->body, r->len, 0, NULL);
-	json_t *e = json_array_get(json_object_get(root, "errors"), 0);
-	const char *detail = json_string_value(json_object_get(e, "detail"));
-	const char *c = json_string_value(json_object_get(e, "code"));
-	const char *msg = json_string_value(
-		json_object_get(json_object_get(root, "error"), "message")); /* keystone */
-
-	if (!detail)
-		detail = msg;
-	if (code)
-		snprintf(code, code_size, "%s", c ? c : "");
-	if (detail) {
-		size_t n = strcspn(detail, "\n");
-
-		snprintf(out, size, "HTTP %ld: %.*s", r->status, (int)(n > 300 ? 300 : n), detail);
-	} else {
-		snprintf(out, size, "HTTP %ld", r->status);
-	}
-	json_decref(root);
-}
-
 static void unexpected(struct placement *p, const struct client_response *r)
 {
 	char why[400];
 	const struct placement_provider *w = p->cur < p->n_want ? &p->want[p->cur] : NULL;
 
-	error_text(r, why, sizeof(why), NULL, 0);
+	client_error_text(r, why, sizeof(why), NULL, 0);
 	if (w && p->step >= ST_RP_GET && p->step <= ST_ALLOCS)
 		fail(p, "%s of %s: %s", step_names[p->step], w->name, why);
 	else
@@ -551,7 +526,7 @@ static void got_token(struct placement *p, const struct client_response *r)
 	char why[300];
 
 	if (r->status != 201 || !r->subject_token || !r->subject_token[0]) {
-		error_text(r, why, sizeof(why), NULL, 0);
+		client_error_text(r, why, sizeof(why), NULL, 0);
 		fail(p, "keystone at %s refused a token: %s", p->tokens_url, why);
 		return;
 	}
@@ -794,7 +769,7 @@ static bool answer_out_of_step(struct placement *p, enum step s, const struct cl
 		return true;
 	}
 	if (r->status == 409 && (s == ST_INV_PUT || s == ST_TRAITS_PUT || s == ST_RP_UPDATE)) {
-		error_text(r, NULL, 0, code, sizeof(code));
+		client_error_text(r, NULL, 0, code, sizeof(code));
 		if (!strcmp(code, "placement.concurrent_update")) {
 			conflict(p, s == ST_INV_PUT	 ? ST_INV_GET
 				    : s == ST_TRAITS_PUT ? ST_TRAITS_GET

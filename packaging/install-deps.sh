@@ -23,7 +23,7 @@ TEST="
   libcmocka-dev valgrind clang-format tmux xenstore-utils prometheus nginx-light
   apache2-utils faketime debootstrap qemu-system-x86 cpio
   libxdp1 libcap-ng0 libnuma1 libunbound8
-  python3-keystone python3-placement
+  python3-keystone python3-placement neutron-common
   debhelper dpkg-dev lintian systemd-container
 "
 case $WHAT in

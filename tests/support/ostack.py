@@ -164,13 +164,16 @@ class Proxy:
 
 
 class OpenStack:
-    def __init__(self, token_expiration=3600, keep_dir=bool(os.environ.get("DBAVM_KEEP"))):
+    def __init__(self, token_expiration=3600, keep_dir=bool(os.environ.get("DBAVM_KEEP")),
+                 neutron=False):
         self.dir = tempfile.mkdtemp(prefix="dbavm-openstack-")
         self.token_expiration = token_expiration
         self.keep_dir = keep_dir
+        self.with_neutron = neutron
         self.procs = {}
         self.ks_port = free_port()
         self.pl_port = free_port()
+        self.nt_port = free_port()
         self.proxy = None
 
     # ---- processes ----
@@ -273,19 +276,20 @@ class OpenStack:
                 token=t)
         service = self._id("projects", "service", t)
         admin_role = self._id("roles", "admin", t)
-        for name in ("placement", "dbavm", "dbavm2"):
+        for name in ("placement", "neutron", "dbavm", "dbavm2"):
             doc, _ = self.ks("POST", "/users", {"user": {"name": name, "password": name + "-pw",
                                                          "domain_id": "default"}}, token=t)
             uid = doc["user"]["id"]
             self.ks("PUT", "/projects/%s/users/%s/roles/%s" % (service, uid, admin_role),
                     token=t)
-        self.user_ids = {n: self._id("users", n, t) for n in ("placement", "dbavm", "dbavm2")}
+        self.user_ids = {n: self._id("users", n, t)
+                         for n in ("placement", "neutron", "dbavm", "dbavm2")}
 
-    def register_placement(self, url):
-        """The catalog's placement endpoint (public), as a deployment tool registers it."""
+    def register_placement(self, url, kind="placement"):
+        """The catalog's endpoint (public) of a service, as a deployment tool registers it."""
         t = self.token()
-        doc, _ = self.ks("POST", "/services", {"service": {"name": "placement",
-                                                           "type": "placement"}}, token=t)
+        doc, _ = self.ks("POST", "/services", {"service": {"name": kind, "type": kind}},
+                         token=t)
         self.ks("POST", "/endpoints", {"endpoint": {"service_id": doc["service"]["id"],
                                                     "interface": "public", "url": url,
                                                     "region_id": "RegionOne"}}, token=t)
@@ -349,6 +353,93 @@ class OpenStack:
             self._admin = (self.token(), now + min(10, self.token_expiration / 3))
         return self._admin[0]
 
+    # ---- neutron ----
+
+    def _neutron_conf(self):
+        d = self.dir + "/neutron-etc"
+        os.makedirs(d, exist_ok=True)
+        auth = ("www_authenticate_uri = %s\nauth_url = %s\nauth_type = password\n"
+                "project_name = service\nuser_domain_name = Default\n"
+                "project_domain_name = Default\n" % (self.keystone_url, self.keystone_url))
+        with open(d + "/neutron.conf", "w") as f:
+            f.write("[DEFAULT]\nlog_file = %s/neutron.log\nbind_host = 127.0.0.1\n"
+                    "bind_port = %d\ncore_plugin = ml2\nservice_plugins = qos\n"
+                    "auth_strategy = keystone\ntransport_url = fake://\n"
+                    "api_workers = 0\nrpc_workers = 0\nrpc_state_report_workers = 0\n"
+                    "api_paste_config = /etc/neutron/api-paste.ini\n"
+                    # the agent row the test writes is its only report: never "down"
+                    "agent_down_time = 86400\n"
+                    "notify_nova_on_port_status_changes = false\n"
+                    "notify_nova_on_port_data_changes = false\n"
+                    "[database]\nconnection = sqlite:///%s/neutron.db\n"
+                    "[keystone_authtoken]\n%susername = neutron\npassword = neutron-pw\n"
+                    "token_cache_time = 5\ninterface = public\n"
+                    "[oslo_concurrency]\nlock_path = %s/lock\n"
+                    "[ml2]\ntype_drivers = flat,vlan\ntenant_network_types =\n"
+                    "mechanism_drivers = openvswitch\nextension_drivers = port_security,qos\n"
+                    "[ml2_type_flat]\nflat_networks = *\n"
+                    "[ml2_type_vlan]\nnetwork_vlan_ranges = physnet2:100:200\n"
+                    % (self.dir, self.nt_port, self.dir, auth, self.dir))
+        return d + "/neutron.conf"
+
+    def start_neutron(self, first=True):
+        """neutron-server on SQLite without a message bus (transport fake://): its schema made
+        from its models, as Neutron's own unit tests make it (neutron-db-manage's migrations
+        do not run on SQLite), then stamped."""
+        conf = self._neutron_conf()
+        if first:
+            db = "sqlite:///%s/neutron.db" % self.dir
+            r = subprocess.run(
+                ["/usr/bin/python3", "-c",
+                 "import sys, sqlalchemy\n"
+                 "from neutron.db.migration.models import head\n"
+                 "e = sqlalchemy.create_engine(sys.argv[1])\n"
+                 "head.get_metadata().create_all(e)\n", db],
+                capture_output=True, text=True, timeout=300)
+            if r.returncode:
+                raise RuntimeError("neutron's schema:\n" + r.stderr[-2000:])
+            self._run(["neutron-db-manage", "--config-file", conf, "stamp", "heads"])
+            db = sqlite3.connect(self.dir + "/neutron.db")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.close()
+        p = self._spawn("neutron", ["neutron-server", "--config-file", conf], {})
+        wait_http(self.nt_port, "/", 120, p, self.dir + "/neutron.out")
+
+    def stop_neutron(self):
+        self._stop("neutron")
+
+    def neutron_agent(self, host, bridge_mappings):
+        """The row an Open vSwitch agent's report leaves for host: what makes ML2 bind the
+        host's ports (there is no agent and no bus here)."""
+        import uuid
+        now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        conf = {"bridge_mappings": bridge_mappings, "tunnel_types": [],
+                "ovs_hybrid_plug": False, "datapath_type": "system",
+                "supported_pnic_types": ["normal"]}
+        db = sqlite3.connect(self.dir + "/neutron.db", timeout=30)
+        db.execute("INSERT INTO agents (id, agent_type, \"binary\", topic, host, "
+                   "admin_state_up, created_at, started_at, heartbeat_timestamp, "
+                   "configurations, load) VALUES (?,?,?,?,?,1,?,?,?,?,0)",
+                   (str(uuid.uuid4()), "Open vSwitch agent", "neutron-openvswitch-agent",
+                    "N/A", host, now, now, now, json.dumps(conf)))
+        db.commit()
+        db.close()
+
+    def neutron(self, method, path, body=None, expect=(200, 201, 204)):
+        """Neutron's API as the admin (the operator); returns (status, document)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.nt_port, timeout=60)
+        h = {"X-Auth-Token": self.admin_token(), "Accept": "application/json"}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+        c.request(method, "/v2.0" + path, body=json.dumps(body) if body is not None else None,
+                  headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if expect is not None and r.status not in expect:
+            raise RuntimeError("neutron %s %s: %d %s" % (method, path, r.status, data[:400]))
+        return r.status, (json.loads(data) if data else None)
+
     # ---- the whole ----
 
     def start(self):
@@ -357,6 +448,9 @@ class OpenStack:
         self.start_placement()
         self.proxy = Proxy(self.pl_port)
         self.register_placement("http://127.0.0.1:%d" % self.proxy.port)
+        if self.with_neutron:
+            self.start_neutron()
+            self.register_placement("http://127.0.0.1:%d" % self.nt_port, "network")
         return self
 
     def openrc(self, path, app_cred=None, cacert=None):

@@ -326,7 +326,7 @@ static void metrics_show_the_model(void **state)
 	tick(x);
 	dummy_traffic(x, "a-vif", 8000000);
 	tick(x);
-	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
+	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, NULL, true);
 	assert_non_null(t);
 	text = metrics_text_data(t, &len);
 	assert_true(len > 0 && text[len - 1] == '\n');
@@ -389,7 +389,7 @@ static void what_a_hold_in_the_guest_hides_is_null(void **state)
 		json_object_get(json_object_get(json_object_get(doc, "loss"), "policy"), "pps")));
 	json_decref(doc);
 	m = metrics_new(&info);
-	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
+	t = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, NULL, true);
 	assert_non_null(t);
 	text = metrics_text_data(t, &len);
 	assert_true(has(text, len, "\ndbavm_vm_passed_packets_total{vm=\"a\"} "));

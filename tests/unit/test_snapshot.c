@@ -143,11 +143,11 @@ static void metrics_render_once_per_snapshot(void **state)
 	struct metrics_text *t1, *t2, *t3;
 
 	assert_int_equal(dummy_tick(x), 0);
-	t1 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
-	t2 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
+	t1 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, NULL, true);
+	t2 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, NULL, true);
 	assert_ptr_equal(t1, t2);	 /* the same text, shared */
 	control_clear_sla(&x->ctl, "b"); /* a change: published, rendered again */
-	t3 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, true);
+	t3 = metrics_get(m, control_snapshot(&x->ctl), NULL, NULL, NULL, NULL, true);
 	assert_ptr_not_equal(t3, t1);
 	metrics_text_release(t1);
 	metrics_text_release(t2);

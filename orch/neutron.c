@@ -151,12 +151,13 @@ static int side_of(const struct rule_vals *rv, int dn, struct sla_spec *spec, st
 	struct sla *sla = &spec->dir[dn];
 	int64_t b = rv->burst[dn][K_BW_LIMIT], bp = rv->burst[dn][K_PPS_LIMIT];
 
-	/* Bursts in bits and packets: as given, or for a bit rate limit without one what
-	 * Neutron's Open vSwitch agent gives (80 % of the rate); a packet rate limit without one
+	/* Bursts in bits and packets: as given, or for a bit rate limit without one (Neutron's
+	 * API answers 0 for "not given") what Neutron's Open vSwitch agent gives (80 % of the
+	 * rate); a packet rate limit without one
 	 * keeps the enforcer's rule, as that agent's meters do (a burst of 0). */
 	if (rv->seen[dn][K_BW_LIMIT])
-		spec->burst[dn].bits = b >= 0 ? (uint64_t)b * 1000
-					      : vals[K_BW_LIMIT] / 100 * DEFAULT_BURST_PERCENT;
+		spec->burst[dn].bits =
+			b > 0 ? (uint64_t)b * 1000 : vals[K_BW_LIMIT] / 100 * DEFAULT_BURST_PERCENT;
 	if (rv->seen[dn][K_PPS_LIMIT] && bp > 0)
 		spec->burst[dn].packets = (uint64_t)bp * 1000;
 	if (dn == SLA_EGRESS && rv->seen[dn][K_DSCP]) {
