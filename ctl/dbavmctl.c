@@ -360,11 +360,18 @@ static void print_sla(const struct ctl *c, const char *vm, json_t *sla)
 
 	printf("%-20s %8s %6s %10s %10s %10s %10s\n", c->port ? "PORT" : "VM", "PRIORITY", "WEIGHT",
 	       "MIN", "MAX", "MIN-PPS", "MAX-PPS");
+	json_t *src = json_object_get(sla, "source");
+
 	print_side(vm, sla);
 	if (json_is_object(in))
 		print_side("  receiving", in);
 	printf("(MIN and MAX in bit/s, PPS in packets/s; - is unlimited; priority 0 is served "
 	       "first; a row is what the VM sends, \"receiving\" what it receives)\n");
+	if (json_is_object(src))
+		printf("set by %s: QoS policy %s, revision %.0f, for its port %s (change it "
+		       "there)\n",
+		       ctl_str(src, "from"), ctl_str(src, "policy_id"),
+		       ctl_num(src, "policy_revision", -1), ctl_str(src, "port_id"));
 }
 
 static int sla_get(struct ctl *c, const char *vm)
@@ -656,6 +663,15 @@ static int vms(struct ctl *c)
 	return CTL_OK;
 }
 
+/* Where a port's SLA comes from: "port" (its own), "neutron" (its own, as Neutron says), "vm",
+ * "default". */
+static const char *sla_from(json_t *p)
+{
+	json_t *src = json_object_get(json_object_get(p, "sla"), "source");
+
+	return json_is_object(src) ? ctl_str(src, "from") : ctl_str(p, "sla_from");
+}
+
 /* Every port (vif) and where its SLA comes from. */
 static int ports(struct ctl *c)
 {
@@ -677,7 +693,7 @@ static int ports(struct ctl *c)
 			printf("%-20s %-20s %-15s %-7s %4d %8s  (not on this host; the SLA waits "
 			       "for "
 			       "it)\n",
-			       ctl_str(p, "port"), "-", "-", ctl_str(p, "sla_from"),
+			       ctl_str(p, "port"), "-", "-", sla_from(p),
 			       (int)ctl_num(p, "sla.priority", -1),
 			       ctl_rate(a, sizeof a, p, "sla.bandwidth.max_bps"));
 			continue;
@@ -687,15 +703,41 @@ static int ports(struct ctl *c)
 		else
 			snprintf(r, sizeof r, "n/a");
 		printf("%-20s %-20s %-15s %-7s %4d %8s %8s %8s %8s\n", ctl_str(p, "port"),
-		       ctl_str(p, "vm"), ctl_str(json_object_get(p, "vif"), "id"),
-		       ctl_str(p, "sla_from"), (int)ctl_num(p, "sla.priority", -1),
+		       ctl_str(p, "vm"), ctl_str(json_object_get(p, "vif"), "id"), sla_from(p),
+		       (int)ctl_num(p, "sla.priority", -1),
 		       ctl_rate(a, sizeof a, p, "sla.bandwidth.max_bps"),
 		       ctl_rate(b, sizeof b, p, "vif.limit.bps"),
 		       ctl_rate(d, sizeof d, p, "vif.passed.bps"), r);
 	}
-	printf("(bit/s over the last period; SLA: the port's own, its VM's, or the default)\n");
+	printf("(bit/s over the last period; SLA: the port's own, Neutron's for the port, its "
+	       "VM's, or the default)\n");
 	json_decref(all);
 	return CTL_OK;
+}
+
+/* GET /host's "neutron", when the agent follows it: how it goes, and the refused ports. */
+static void host_neutron(json_t *n)
+{
+	json_t *p;
+	size_t i, k[3] = { 0 };
+
+	if (!json_is_object(n))
+		return;
+	json_array_foreach(json_object_get(n, "ports"), i, p) {
+		const char *st = ctl_str(p, "state");
+
+		k[!strcmp(st, "in_force") ? 0 : !strcmp(st, "refused") ? 1 : 2]++;
+	}
+	printf("\nneutron: host %s at %s: %zu ports, %zu under their policy, %zu refused, %zu "
+	       "without one; %.0f polls, %.0f failed\n",
+	       ctl_str(n, "host"), ctl_str(n, "endpoint"), k[0] + k[1] + k[2], k[0], k[1], k[2],
+	       ctl_num(n, "polls", 0), ctl_num(n, "failures", 0));
+	if (json_is_string(json_object_get(n, "problem")))
+		printf("  NOT FOLLOWED now (the SLAs in force stay): %s\n", ctl_str(n, "problem"));
+	json_array_foreach(json_object_get(n, "ports"), i, p)
+		if (!strcmp(ctl_str(p, "state"), "refused"))
+			printf("  refused: port %s (%s): %s\n", ctl_str(p, "port_id"),
+			       ctl_str(p, "mac"), ctl_str(p, "why"));
 }
 
 static int host(struct ctl *c)
@@ -746,6 +788,7 @@ static int host(struct ctl *c)
 	json_array_foreach(json_object_get(h, "refused_vms"), i, u)
 		printf("%s  %s  (%s)\n", i ? "" : "\nVMs left out for their names, not limited:\n",
 		       ctl_str(u, "name"), ctl_str(u, "why"));
+	host_neutron(json_object_get(h, "neutron"));
 	json_decref(h);
 	return CTL_OK;
 }

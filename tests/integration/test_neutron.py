@@ -34,6 +34,7 @@ from ostack import OpenStack  # noqa: E402
 from testkit import check, free_port, run_test, timing, wait_for  # noqa: E402
 
 DBAVMD, TESTBED = sys.argv[1], sys.argv[2]
+DBAVMCTL = os.path.join(os.path.dirname(DBAVMD), "dbavmctl")
 work = tempfile.mkdtemp(prefix="dbavm-neutron-test-")
 procs = []
 TOKEN = "s3cret0123456789"
@@ -227,6 +228,22 @@ def main():
               'dbavm_neutron_up 1' in metrics and
               'dbavm_neutron_ports{state="in_force"} 2' in metrics,
               [x for x in metrics.splitlines() if "neutron" in x and "#" not in x])
+        def ctl(*args):
+            r = subprocess.run([DBAVMCTL, "--url", "http://127.0.0.1:%d" % a.port,
+                                "--token-file", os.path.join(work, "token")] + list(args),
+                               capture_output=True, text=True, timeout=20)
+            return r.stdout + r.stderr
+        out = ctl("port", "get", macs[1])
+        check("dbavmctl port get says the SLA is Neutron's, which policy and revision",
+              "set by neutron: QoS policy %s, revision %d, for its port %s" % (
+                  p_port, s1["source"]["policy_revision"], port1) in out, out)
+        out = ctl("ports")
+        check("dbavmctl ports shows the SLA as neutron's",
+              re.search(r"%s .* neutron " % re.escape(macs[1]), out) is not None, out)
+        out = ctl("host")
+        check("dbavmctl host says whom it follows and how",
+              "neutron: host %s at http://127.0.0.1:" % HOST in out and
+              "2 ports, 2 under their policy, 0 refused" in out, out)
         held("port 1's egress (UDP at 30 Mbit/s)", udp_rate(1, "egress", 30000000), 10000000)
         held("port 1's ingress (UDP at 24 Mbit/s)", udp_rate(1, "ingress", 24000000), 8000000)
         held("port 2's egress, its network's policy (UDP at 60 Mbit/s)",
@@ -281,6 +298,9 @@ def main():
         check("... and has no SLA from it", a.sla(macs[3]) is None, a.sla(macs[3]))
         st, rz = a.call("GET", "/readyz")
         check("a refused port does not take the host out of service", st == 200, rz)
+        out = ctl("host")
+        check("dbavmctl host lists the refused port and why",
+              "refused: port %s (%s): min_bps 400000000 exceeds" % (port3, macs[3]) in out, out)
 
         # ---- a port deleted ----
         nt("DELETE", "/ports/%s" % port1)

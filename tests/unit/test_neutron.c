@@ -1,7 +1,9 @@
 /*
  * Neutron QoS policies onto SLAs: the four rule types and their units in both directions,
  * Neutron's own fields ignored, and a clear refusal naming the rule for unknown types and
- * directions, duplicates in one direction, zero maxima and bad values.
+ * directions, duplicates in one direction, zero maxima and bad values. Then what the follower
+ * reads (neutron_follow.h): the host's ports as Neutron lists them, each port's effective
+ * policy, the SLA's source, and what it does with ports and policies it cannot use.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include "neutron.h"
+#include "neutron_follow.h"
 
 static int map(const char *text, struct sla_spec *spec, struct sla_error *err)
 {
@@ -200,6 +203,153 @@ static void neutron_refuses_naming_the_rule(void **state)
 	}
 }
 
+/* Neutron answers max_burst_kbps 0 for a rule given none: the 80 % default, not 0. */
+static void neutron_burst_of_zero_is_none(void **state)
+{
+	struct sla_spec spec;
+	struct sla_error err;
+
+	(void)state;
+	assert_int_equal(map("{\"policy\":{\"rules\":[{\"type\":\"bandwidth_limit\","
+			     "\"max_kbps\":5000,\"max_burst_kbps\":0,\"direction\":\"egress\"}]}}",
+			     &spec, &err),
+			 0);
+	assert_int_equal(spec.burst[SLA_EGRESS].bits, 4000000);
+}
+
+#define P1 "5af80663-18fd-49d0-9dfa-a13f53e45b61"
+#define P2 "70a823ab-ff43-48be-a94f-a6ec0e787a33"
+#define PORT_A "2bc57671-6aed-4bd8-befd-1526b8a277ef"
+#define PORT_B "f26cb6d0-0412-4c33-9c90-b5da62eae083"
+#define PORT_C "ca5b30f4-f626-4a18-a7e6-4886dd7ebf7d"
+
+/* As Neutron 21 answers GET /v2.0/ports?binding:host_id=H&fields=...: the port's own policy
+ * before its network's, MACs lowercased, ports that are not a port skipped. */
+static void follow_reads_the_ports(void **state)
+{
+	const char *body = "{\"ports\": ["
+			   "{\"id\": \"" PORT_A "\", \"mac_address\": \"FA:16:3E:00:00:01\","
+			   " \"qos_policy_id\": \"" P1 "\", \"qos_network_policy_id\": \"" P2 "\"},"
+			   "{\"id\": \"" PORT_B "\", \"mac_address\": \"fa:16:3e:00:00:02\","
+			   " \"qos_policy_id\": null, \"qos_network_policy_id\": \"" P2 "\"},"
+			   "{\"id\": \"" PORT_C "\", \"mac_address\": \"fa:16:3e:00:00:03\","
+			   " \"qos_policy_id\": null, \"qos_network_policy_id\": null},"
+			   "{\"id\": \"not-a-uuid\", \"mac_address\": \"fa:16:3e:00:00:04\"},"
+			   "{\"id\": \"" PORT_C "\", \"mac_address\": \"fa:16:3e:00:00\"},"
+			   "{\"id\": \"" PORT_C "\", \"mac_address\": \"fa:16:3e:00:00:05\","
+			   " \"qos_policy_id\": \"x\"},"
+			   "5]}";
+	struct neutron_port *p;
+	size_t n, skipped;
+	char err[200];
+
+	(void)state;
+	assert_int_equal(
+		neutron_ports_parse(body, strlen(body), &p, &n, &skipped, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(skipped, 4);
+	assert_string_equal(p[0].mac, "fa:16:3e:00:00:01");
+	assert_string_equal(p[0].policy_id, P1);
+	assert_false(p[0].from_network);
+	assert_string_equal(p[1].policy_id, P2);
+	assert_true(p[1].from_network);
+	assert_string_equal(p[2].policy_id, "");
+	assert_int_equal(p[2].state, NEUTRON_NO_POLICY);
+	free(p);
+	assert_int_equal(neutron_ports_parse("{}", 2, &p, &n, &skipped, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "ports"));
+	assert_int_equal(neutron_ports_parse("<html>", 6, &p, &n, &skipped, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(
+		neutron_ports_parse("{\"ports\": []}", 13, &p, &n, &skipped, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	free(p);
+}
+
+/* Two of Neutron's ports with one MAC on a host: neither can be told from the other. */
+static void follow_refuses_a_mac_two_ports_share(void **state)
+{
+	const char *body = "{\"ports\": ["
+			   "{\"id\": \"" PORT_A "\", \"mac_address\": \"fa:16:3e:00:00:01\","
+			   " \"qos_policy_id\": \"" P1 "\"},"
+			   "{\"id\": \"" PORT_B "\", \"mac_address\": \"FA:16:3E:00:00:01\"}]}";
+	struct neutron_port *p;
+	size_t n, skipped;
+	char err[200];
+
+	(void)state;
+	assert_int_equal(
+		neutron_ports_parse(body, strlen(body), &p, &n, &skipped, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(p[i].state, NEUTRON_REFUSED);
+		assert_non_null(strstr(p[i].why, "one MAC address"));
+	}
+	free(p);
+}
+
+/* The policies, as GET /v2.0/qos/policies answers them: each port's mapped with its source;
+ * a policy that is not there or not held is the port's refusal, the others go on. */
+static void follow_maps_the_policies(void **state)
+{
+	const char *ports =
+		"{\"ports\": ["
+		"{\"id\": \"" PORT_A "\", \"mac_address\": \"fa:16:3e:00:00:01\","
+		" \"qos_policy_id\": \"" P1 "\"},"
+		"{\"id\": \"" PORT_B "\", \"mac_address\": \"fa:16:3e:00:00:02\","
+		" \"qos_policy_id\": \"" P2 "\"},"
+		"{\"id\": \"" PORT_C "\", \"mac_address\": \"fa:16:3e:00:00:03\","
+		" \"qos_network_policy_id\": \"4e2e3a60-0000-4000-8000-000000000000\"}]}";
+	const char *policies =
+		"{\"policies\": ["
+		"{\"id\": \"" P1 "\", \"name\": \"p\", \"revision_number\": 4, \"rules\": ["
+		"{\"max_kbps\": 5000, \"max_burst_kbps\": 0, \"direction\": \"egress\","
+		" \"id\": \"32eb0077-1337-46d4-a8c6-587323152eed\", \"qos_policy_id\": \"" P1 "\","
+		" \"type\": \"bandwidth_limit\"},"
+		"{\"min_kpps\": 10, \"direction\": \"any\", \"type\": \"minimum_packet_rate\"}]},"
+		"{\"id\": \"" P2 "\", \"revision_number\": 1, \"rules\": ["
+		"{\"type\": \"packet_rate_limit_v9\", \"max_kpps\": 1}]}]}";
+	struct neutron_port *p;
+	size_t n, skipped;
+	char err[200];
+	json_t *back;
+
+	(void)state;
+	assert_int_equal(
+		neutron_ports_parse(ports, strlen(ports), &p, &n, &skipped, err, sizeof(err)), 0);
+	assert_int_equal(neutron_policies_apply(policies, strlen(policies), p, n, err, sizeof(err)),
+			 0);
+	assert_int_equal(p[0].state, NEUTRON_SLA);
+	assert_int_equal(p[0].sla.dir[SLA_EGRESS].max_bps, 5000000);
+	assert_int_equal(p[0].sla.dir[SLA_EGRESS].min_pps, 10000);
+	assert_int_equal(p[0].sla.source.from, SLA_FROM_NEUTRON);
+	assert_string_equal(p[0].sla.source.policy_id, P1);
+	assert_string_equal(p[0].sla.source.port_id, PORT_A);
+	assert_int_equal(p[0].sla.source.revision, 4);
+	assert_int_equal(p[1].state, NEUTRON_REFUSED);
+	assert_non_null(strstr(p[1].why, "packet_rate_limit_v9"));
+	assert_int_equal(p[2].state, NEUTRON_REFUSED);
+	assert_non_null(strstr(p[2].why, "not readable"));
+	/* the source goes with the SLA into its native form, and back */
+	back = sla_spec_to_json(&p[0].sla);
+	{
+		struct sla_spec again;
+		struct sla_error e;
+
+		assert_string_equal(
+			json_string_value(json_object_get(json_object_get(back, "source"), "from")),
+			"neutron");
+		assert_int_equal(sla_spec_from_json(back, &again, &e), 0);
+		assert_true(sla_spec_same(&again, &p[0].sla));
+		again.source.revision++;
+		assert_false(sla_spec_same(&again, &p[0].sla));
+	}
+	json_decref(back);
+	assert_int_equal(neutron_policies_apply("{\"policy\": {}}", 14, p, n, err, sizeof(err)),
+			 -EINVAL);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +358,10 @@ int main(void)
 		cmocka_unit_test(neutron_takes_bursts_and_the_dscp_mark),
 		cmocka_unit_test(neutron_empty_policy_is_the_default),
 		cmocka_unit_test(neutron_refuses_naming_the_rule),
+		cmocka_unit_test(neutron_burst_of_zero_is_none),
+		cmocka_unit_test(follow_reads_the_ports),
+		cmocka_unit_test(follow_refuses_a_mac_two_ports_share),
+		cmocka_unit_test(follow_maps_the_policies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
