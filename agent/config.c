@@ -32,7 +32,7 @@ const char config_usage[] =
 	"              [--os-credentials FILE [--placement-url URL]\n"
 	"               [--placement-host-name NAME] [--physnets UPLINK=NAME,...]\n"
 	"               [--placement-reserved-kbps N] [--placement-reserved-kpps N]\n"
-	"               [--placement-resync S]\n"
+	"               [--placement-resync S] [--placement-packet-rate any|E:I]\n"
 	"               [--neutron [--neutron-url URL] [--neutron-host NAME]\n"
 	"                [--neutron-poll S]]]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
@@ -505,6 +505,23 @@ static int set_placement_reserved_kpps(struct config *c, const char *v, char *w,
 	return 0;
 }
 
+static int set_placement_packet_rate(struct config *c, const char *v, char *w, size_t wl)
+{
+	char a[32], b[32];
+
+	c->placement_pps_directions = strcmp(v, "any") != 0;
+	if (!c->placement_pps_directions)
+		return 0;
+	if (sscanf(v, "%31[0-9]:%31[0-9]", a, b) != 2 || strlen(a) + strlen(b) + 1 != strlen(v) ||
+	    parse_u64(a, 0, SLA_PPS_MAX / 1000, &c->placement_egress_kpps) ||
+	    parse_u64(b, 0, SLA_PPS_MAX / 1000, &c->placement_ingress_kpps))
+		return why(w, wl,
+			   "must be any, or EGRESS:INGRESS in kpacket/s (whole numbers), got "
+			   "'%s'",
+			   v);
+	return 0;
+}
+
 static int set_placement_resync(struct config *c, const char *v, char *w, size_t wl)
 {
 	return set_u32(&c->placement_resync_s, v, 1, 86400, " of seconds", w, wl);
@@ -583,6 +600,7 @@ static const struct option_def defs[] = {
 	{ "placement-reserved-kbps", 1, set_placement_reserved_kbps },
 	{ "placement-reserved-kpps", 1, set_placement_reserved_kpps },
 	{ "placement-resync", 1, set_placement_resync },
+	{ "placement-packet-rate", 1, set_placement_packet_rate },
 	{ "neutron", 0, set_neutron },
 	{ "neutron-url", 1, set_neutron_url },
 	{ "neutron-host", 1, set_neutron_host },
@@ -734,7 +752,7 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 	else if (!cfg->os_credentials[0] &&
 		 (cfg->placement_url[0] || cfg->placement_host_name[0] || cfg->n_physnets ||
 		  cfg->placement_reserved_kbps || cfg->placement_reserved_kpps ||
-		  cfg->placement_resync_s != 60))
+		  cfg->placement_pps_directions || cfg->placement_resync_s != 60))
 		msg = "--placement-* and --physnets go with --os-credentials FILE";
 	else if (!cfg->neutron &&
 		 (cfg->neutron_url[0] || cfg->neutron_host[0] || cfg->neutron_poll_s != 2))
@@ -796,6 +814,9 @@ const char *config_restart_key_changed(const struct config *a, const struct conf
 	SAME(placement_reserved_kbps, "placement-reserved-kbps");
 	SAME(placement_reserved_kpps, "placement-reserved-kpps");
 	SAME(placement_resync_s, "placement-resync");
+	SAME(placement_pps_directions, "placement-packet-rate");
+	SAME(placement_egress_kpps, "placement-packet-rate");
+	SAME(placement_ingress_kpps, "placement-packet-rate");
 	SAME(neutron, "neutron");
 	SAME_STR(neutron_url, "neutron-url");
 	SAME_STR(neutron_host, "neutron-host");

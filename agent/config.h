@@ -75,6 +75,9 @@ struct config {
 	struct config_physnet physnets[CONFIG_MAX_UPLINKS];
 	size_t n_physnets;
 	uint64_t placement_reserved_kbps, placement_reserved_kpps;
+	/* --placement-packet-rate: direction-less (false), or these kpps each way */
+	bool placement_pps_directions;
+	uint64_t placement_egress_kpps, placement_ingress_kpps;
 	uint32_t placement_resync_s;
 	/* Following Neutron's QoS policies (neutron_follow.h): off without neutron */
 	bool neutron;

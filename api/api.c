@@ -254,11 +254,16 @@ static json_t *placement_json(const struct placement *pl)
 
 		if (p->physnet_trait[0])
 			json_array_append_new(traits, json_string(p->physnet_trait));
-		json_array_append_new(provs, json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "name", p->name,
-						       "uuid", p->uuid, "resource_class",
-						       p->resource_class, "total",
-						       (json_int_t)p->total, "reserved",
-						       (json_int_t)p->reserved, "traits", traits));
+		json_t *inv = json_object();
+
+		for (size_t k = 0; k < p->n_inv; k++)
+			json_object_set_new(inv, p->inv[k].resource_class,
+					    json_pack("{s:I,s:I}", "total",
+						      (json_int_t)p->inv[k].total, "reserved",
+						      (json_int_t)p->inv[k].reserved));
+		json_array_append_new(provs,
+				      json_pack("{s:s,s:s,s:o,s:o}", "name", p->name, "uuid",
+						p->uuid, "inventories", inv, "traits", traits));
 	}
 	return json_pack("{s:b,s:o,s:o,s:o,s:I,s:I,s:I,s:o}", "in_sync", st->in_sync, "problem",
 			 st->problem ? json_string(st->problem) : json_null(), "compute_provider",

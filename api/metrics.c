@@ -773,7 +773,7 @@ static void render_placement(struct buf *b, const struct metrics *m, const struc
 		"Byte rate the orchestrator allocated to the VM in Placement "
 		"(NET_BW_EGR_KILOBIT_PER_SEC).",
 		"Packet rate the orchestrator allocated to the VM in Placement "
-		"(NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC).",
+		"(NET_PACKET_RATE_KILOPACKET_PER_SEC and NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC).",
 		"1 if the VM's Placement allocation differs from its SLA's minimums."
 	};
 

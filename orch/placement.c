@@ -25,7 +25,10 @@
 #include "loop.h"
 
 #define RC_BW "NET_BW_EGR_KILOBIT_PER_SEC"
-#define RC_PPS "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC"
+#define RC_BW_IN "NET_BW_IGR_KILOBIT_PER_SEC"
+#define RC_PPS "NET_PACKET_RATE_KILOPACKET_PER_SEC" /* either direction: Neutron's "any" */
+#define RC_PPS_OUT "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC"
+#define RC_PPS_IN "NET_PACKET_RATE_IGR_KILOPACKET_PER_SEC"
 #define TRAIT_VNIC "CUSTOM_VNIC_TYPE_NORMAL"
 #define MAX_PROVIDERS (1 + CONFIG_MAX_UPLINKS)
 #define MAX_STALE 32
@@ -87,6 +90,7 @@ struct placement {
 	struct platform_uplink seen[CONFIG_MAX_UPLINKS];
 	size_t n_seen;
 	uint64_t seen_pps;
+	bool seen_ingress; /* the enforcer holds what VMs receive */
 
 	/* what Placement should hold, for the sync in progress */
 	struct placement_provider want[MAX_PROVIDERS];
@@ -198,6 +202,7 @@ static uint64_t host_sig(const struct snapshot *h)
 	x = (x ^ ((const unsigned char *)(p))[i_]) * 1099511628211ull
 	MIX(&h->n_uplinks, sizeof(h->n_uplinks));
 	MIX(&h->host_capacity_pps, sizeof(h->host_capacity_pps));
+	MIX(&h->holds_ingress, sizeof(h->holds_ingress));
 	for (size_t u = 0; u < h->n_uplinks; u++) {
 		MIX(h->uplinks[u].cfg.name, strlen(h->uplinks[u].cfg.name) + 1);
 		MIX(&h->uplinks[u].cfg.capacity_bps, sizeof(uint64_t));
@@ -217,26 +222,39 @@ static void add_trait(struct placement *p, const char *t)
 	p->traits[p->n_traits++][n] = '\0';
 }
 
+static void add_inv(struct placement_provider *w, const char *rc, uint64_t total, uint64_t reserved)
+{
+	if (!total || w->n_inv == PLACEMENT_MAX_INV)
+		return; /* unlimited: no inventory */
+	w->inv[w->n_inv++] =
+		(struct placement_inventory){ rc, total, reserved < total ? reserved : total };
+}
+
 static int want_build(struct placement *p)
 {
 	struct placement_provider *w = &p->want[0];
+	const struct config *cfg = p->cfg;
 
 	memset(p->want, 0, sizeof(p->want));
 	p->n_traits = 0;
 	add_trait(p, TRAIT_VNIC);
 	snprintf(w->name, sizeof(w->name), "%s:dbavm", p->host_name);
-	w->resource_class = RC_PPS;
-	w->total = p->seen_pps / 1000;
-	w->reserved = p->cfg->placement_reserved_kpps;
+	if (cfg->placement_pps_directions) {
+		add_inv(w, RC_PPS_OUT, cfg->placement_egress_kpps, cfg->placement_reserved_kpps);
+		add_inv(w, RC_PPS_IN, cfg->placement_ingress_kpps, cfg->placement_reserved_kpps);
+	} else {
+		add_inv(w, RC_PPS, p->seen_pps / 1000, cfg->placement_reserved_kpps);
+	}
 	p->n_want = 1;
 	for (size_t u = 0; u < p->n_seen && p->n_want < MAX_PROVIDERS; u++) {
 		const char *physnet = physnet_of(p->cfg, p->seen[u].name);
 
 		w = &p->want[p->n_want++];
 		snprintf(w->name, sizeof(w->name), "%s:dbavm:%s", p->host_name, p->seen[u].name);
-		w->resource_class = RC_BW;
-		w->total = p->seen[u].capacity_bps / 1000;
-		w->reserved = p->cfg->placement_reserved_kbps;
+		add_inv(w, RC_BW, p->seen[u].capacity_bps / 1000, cfg->placement_reserved_kbps);
+		if (p->seen_ingress) /* the uplink's receive side: a pool of its own */
+			add_inv(w, RC_BW_IN, p->seen[u].capacity_bps / 1000,
+				cfg->placement_reserved_kbps);
 		if (physnet) {
 			placement_physnet_trait(physnet, w->physnet_trait,
 						sizeof(w->physnet_trait));
@@ -244,8 +262,6 @@ static int want_build(struct placement *p)
 		}
 	}
 	for (size_t i = 0; i < p->n_want; i++) {
-		if (p->want[i].reserved > p->want[i].total)
-			p->want[i].reserved = p->want[i].total;
 		if (placement_uuid5(PLACEMENT_UUID_NAMESPACE, p->want[i].name, p->want[i].uuid))
 			return -EIO;
 	}
@@ -377,12 +393,13 @@ static json_t *inventory_body(const struct placement *p, const struct placement_
 {
 	json_t *inv = json_object();
 
-	if (w->total)
-		json_object_set_new(
-			inv, w->resource_class,
-			json_pack("{s:I,s:I,s:i,s:I,s:i,s:f}", "total", (json_int_t)w->total,
-				  "reserved", (json_int_t)w->reserved, "min_unit", 1, "max_unit",
-				  (json_int_t)w->total, "step_size", 1, "allocation_ratio", 1.0));
+	for (size_t i = 0; i < w->n_inv; i++)
+		json_object_set_new(inv, w->inv[i].resource_class,
+				    json_pack("{s:I,s:I,s:i,s:I,s:i,s:f}", "total",
+					      (json_int_t)w->inv[i].total, "reserved",
+					      (json_int_t)w->inv[i].reserved, "min_unit", 1,
+					      "max_unit", (json_int_t)w->inv[i].total, "step_size",
+					      1, "allocation_ratio", 1.0));
 	return json_pack("{s:I,s:o}", "resource_provider_generation", (json_int_t)p->gen,
 			 "inventories", inv);
 }
@@ -619,18 +636,23 @@ static void got_provider(struct placement *p, json_t *root)
 
 static bool inventory_matches(const struct placement_provider *w, json_t *inv)
 {
-	json_t *mine = json_object_get(inv, w->resource_class);
-
-	if (!w->total)
-		return json_object_size(inv) == 0;
-	if (json_object_size(inv) != 1 || !mine)
+	if (json_object_size(inv) != w->n_inv)
 		return false;
-	return json_integer_value(json_object_get(mine, "total")) == (json_int_t)w->total &&
-	       json_integer_value(json_object_get(mine, "reserved")) == (json_int_t)w->reserved &&
-	       json_integer_value(json_object_get(mine, "min_unit")) == 1 &&
-	       json_integer_value(json_object_get(mine, "max_unit")) == (json_int_t)w->total &&
-	       json_integer_value(json_object_get(mine, "step_size")) == 1 &&
-	       json_number_value(json_object_get(mine, "allocation_ratio")) == 1.0;
+	for (size_t i = 0; i < w->n_inv; i++) {
+		const struct placement_inventory *x = &w->inv[i];
+		json_t *mine = json_object_get(inv, x->resource_class);
+
+		if (!mine ||
+		    json_integer_value(json_object_get(mine, "total")) != (json_int_t)x->total ||
+		    json_integer_value(json_object_get(mine, "reserved")) !=
+			    (json_int_t)x->reserved ||
+		    json_integer_value(json_object_get(mine, "min_unit")) != 1 ||
+		    json_integer_value(json_object_get(mine, "max_unit")) != (json_int_t)x->total ||
+		    json_integer_value(json_object_get(mine, "step_size")) != 1 ||
+		    json_number_value(json_object_get(mine, "allocation_ratio")) != 1.0)
+			return false;
+	}
+	return true;
 }
 
 static bool traits_match(const struct placement_provider *w, json_t *traits)
@@ -657,7 +679,9 @@ static void add_rows(struct placement *p, json_t *root)
 	json_object_foreach(allocs, consumer, a) {
 		json_t *res = json_object_get(a, "resources");
 		json_int_t kbps = json_integer_value(json_object_get(res, RC_BW));
-		json_int_t kpps = json_integer_value(json_object_get(res, RC_PPS));
+		/* what the VM sends draws on either: the direction-less class, or egress's */
+		json_int_t kpps = json_integer_value(json_object_get(res, RC_PPS)) +
+				  json_integer_value(json_object_get(res, RC_PPS_OUT));
 		struct placement_alloc *row = NULL;
 
 		if (strlen(consumer) != PLATFORM_UUID_LEN - 1)
@@ -837,10 +861,13 @@ static void answer_with_body(struct placement *p, enum step s, json_t *root)
 		if (inventory_matches(&p->want[p->cur], json_object_get(root, "inventories"))) {
 			go(p, ST_TRAITS_GET, p->cur);
 		} else {
-			log_info("placement inventory set provider=%s %s total=%" PRIu64
-				 " reserved=%" PRIu64,
-				 log_q(p->want[p->cur].name), p->want[p->cur].resource_class,
-				 p->want[p->cur].total, p->want[p->cur].reserved);
+			const struct placement_provider *w = &p->want[p->cur];
+
+			log_info("placement inventory set provider=%s inventories=%zu %s "
+				 "total=%" PRIu64 " reserved=%" PRIu64,
+				 log_q(w->name), w->n_inv,
+				 w->n_inv ? w->inv[0].resource_class : "none",
+				 w->n_inv ? w->inv[0].total : 0, w->n_inv ? w->inv[0].reserved : 0);
 			go(p, ST_INV_PUT, p->cur);
 		}
 		break;
@@ -980,6 +1007,7 @@ void placement_host(struct placement *p, const struct snapshot *h)
 	for (size_t u = 0; u < p->n_seen; u++)
 		p->seen[u] = h->uplinks[u].cfg;
 	p->seen_pps = h->host_capacity_pps;
+	p->seen_ingress = h->holds_ingress;
 	if (p->have_want)
 		log_info("placement host changed, syncing uplinks=%zu host_pps=%" PRIu64,
 			 h->n_uplinks, h->host_capacity_pps);

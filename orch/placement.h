@@ -2,8 +2,11 @@
  * placement: the agent's part in OpenStack's admission control (README, "OpenStack
  * Placement"). Under the compute node's resource provider, which Nova creates, it keeps
  *
- *   <host>:dbavm            NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC  (the host's packet budget)
- *   <host>:dbavm:<uplink>   NET_BW_EGR_KILOBIT_PER_SEC              (one per uplink)
+ *   <host>:dbavm            NET_PACKET_RATE_KILOPACKET_PER_SEC  (the host's packet budget, which
+ *                           serves both directions; or, with --placement-packet-rate E:I,
+ *                           NET_PACKET_RATE_EGR_ and _IGR_KILOPACKET_PER_SEC, E and I)
+ *   <host>:dbavm:<uplink>   NET_BW_EGR_KILOBIT_PER_SEC, and NET_BW_IGR_KILOBIT_PER_SEC where
+ *                           the enforcer holds what VMs receive (one per uplink)
  *
  * with the configured reserved amounts, CUSTOM_VNIC_TYPE_NORMAL and the uplink's
  * CUSTOM_PHYSNET_<NAME>, their UUIDs uuid5 of their names; and it reads back what Nova
@@ -36,12 +39,18 @@ struct placement_alloc {
 	uint64_t kbps, kpps;
 };
 
+/* One inventory of a provider: a resource class, its total and what is reserved of it. */
+struct placement_inventory {
+	const char *resource_class;
+	uint64_t total, reserved; /* total 0: none (an unlimited capacity) */
+};
+#define PLACEMENT_MAX_INV 2
 struct placement_provider {
 	char name[320];
 	char uuid[PLATFORM_UUID_LEN];
-	const char *resource_class;
-	uint64_t total, reserved; /* total 0: no inventory (an unlimited capacity) */
-	char physnet_trait[96];	  /* "" if the uplink has no physical network */
+	struct placement_inventory inv[PLACEMENT_MAX_INV];
+	size_t n_inv;
+	char physnet_trait[96]; /* "" if the uplink has no physical network */
 };
 
 /* What the API shows; valid until the loop runs again. */

@@ -40,6 +40,11 @@ procs = []
 TOKEN = "s3cret0123456789"
 HOST = "dbavm-nt-%s" % uuid.uuid4().hex[:6]
 PAYLOAD = 1400  # UDP payload: 1442-byte frames on the wire
+NS = uuid.UUID("a3b7f0e2-4c1d-4e8b-9f6a-0d2c5e7b1a93")  # the agent's provider UUIDs' namespace
+RP_AGENT, RP_UPLINK = (str(uuid.uuid5(NS, HOST + x)) for x in (":dbavm", ":dbavm:dbavm-up0"))
+BW_OUT, BW_IN = "NET_BW_EGR_KILOBIT_PER_SEC", "NET_BW_IGR_KILOBIT_PER_SEC"
+PPS_ANY = "NET_PACKET_RATE_KILOPACKET_PER_SEC"
+PPS_OUT, PPS_IN = "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC", "NET_PACKET_RATE_IGR_KILOPACKET_PER_SEC"
 # Every answer of the API is recorded here when set, for validation against openapi.yaml.
 RECORD = os.environ.get("DBAVM_API_RECORD")
 
@@ -47,7 +52,7 @@ RECORD = os.environ.get("DBAVM_API_RECORD")
 class Agent:
     """dbavmd on the testbed, following Neutron, bounded by `timeout`."""
 
-    def __init__(self, creds, tag):
+    def __init__(self, creds, tag, extra=()):
         self.port = free_port()
         self.t0 = time.monotonic()
         self.log = open(os.path.join(work, tag + ".log"), "w+")
@@ -57,7 +62,7 @@ class Agent:
              "--listen", "127.0.0.1:%d" % self.port, "--state-dir", os.path.join(work, "state"),
              "--token-file", os.path.join(work, "token"), "--os-credentials", creds,
              "--placement-host-name", HOST, "--physnets", "dbavm-up0=physnet1", "--neutron",
-             "--neutron-poll", "2"],
+             "--neutron-poll", "2"] + list(extra),
             stdout=self.log, stderr=subprocess.STDOUT)
         procs.append(self.proc)
 
@@ -133,6 +138,27 @@ def in_force_within(what, t0, pred, limit_s=10):
     print("%s: in force after %.2f s" % (what, dt), flush=True)
     timing("%s in force within %d s" % (what, limit_s), ok and dt <= limit_s, dt)
     return dt
+
+
+def candidates(os_, port_id):
+    """What Nova asks Placement for the port: Neutron's resource_request as request groups
+    (each group's id its suffix, same_subtree as given; microversion 1.37 >= Nova's 1.36),
+    GET /allocation_candidates; the list of (suffix -> provider UUID) mappings."""
+    _, p = os_.neutron("GET", "/ports/%s" % port_id)
+    rr = p["port"]["resource_request"]
+    q = []
+    for g in rr["request_groups"]:
+        q.append("resources%s=%s" % (g["id"], ",".join(
+            "%s:%d" % kv for kv in sorted(g["resources"].items()))))
+        if g.get("required"):
+            q.append("required%s=%s" % (g["id"], ",".join(g["required"])))
+    if len(rr["request_groups"]) > 1:
+        q.append("group_policy=none")
+    if rr.get("same_subtree"):
+        q.append("same_subtree=" + ",".join(rr["same_subtree"]))
+    _, ac = os_.placement("GET", "/allocation_candidates?" + "&".join(q))
+    return rr, [{k: v[0] for k, v in r["mappings"].items()}
+                for r in ac["allocation_requests"]]
 
 
 def main():
@@ -302,6 +328,43 @@ def main():
         check("dbavmctl host lists the refused port and why",
               "refused: port %s (%s): min_bps 400000000 exceeds" % (port3, macs[3]) in out, out)
 
+        # ---- scheduling, as Nova does it ----
+        def inventory(rp):
+            _, d = os_.placement("GET", "/resource_providers/%s/inventories" % rp)
+            return d["inventories"]
+        check("Placement: the uplink's bandwidth each way (netfront holds both), the host's "
+              "packet rate direction-less",
+              wait_for(lambda: sorted(inventory(RP_UPLINK)) == [BW_OUT, BW_IN] and
+                       list(inventory(RP_AGENT)) == [PPS_ANY], 20),
+              (inventory(RP_UPLINK), inventory(RP_AGENT)))
+        p_min = policy("min", [
+            ("minimum_bandwidth", {"min_kbps": 10000, "direction": "egress"}),
+            ("minimum_bandwidth", {"min_kbps": 10000, "direction": "ingress"}),
+            ("minimum_packet_rate", {"min_kpps": 10, "direction": "any"})])
+        _, d = nt("POST", "/ports", {"port": {"network_id": net, "qos_policy_id": p_min}})
+        unbound = d["port"]["id"]
+        rr, cands = candidates(os_, unbound)
+        groups = {tuple(sorted(g["resources"])): g["id"] for g in rr["request_groups"]}
+        bw_g, pps_g = groups.get((BW_OUT, BW_IN)), groups.get((PPS_ANY,))
+        check("Neutron's resource_request: bandwidth both ways and a direction-less packet "
+              "rate", bw_g and pps_g, rr)
+        check("Placement's candidates for it: the uplink for the bandwidth, the host's "
+              "provider for the packets",
+              {bw_g: RP_UPLINK, pps_g: RP_AGENT} in cands, cands)
+        # the host's guarantees full: Nova's allocations take what is left of what VMs send
+        free_kbps = inventory(RP_UPLINK)[BW_OUT]["total"] - inventory(RP_UPLINK)[BW_OUT][
+            "reserved"]
+        _, usages = os_.placement("GET", "/resource_providers/%s/usages" % RP_UPLINK)
+        filler = str(uuid.uuid4())
+        os_.placement("PUT", "/allocations/" + filler, {
+            "allocations": {RP_UPLINK: {"resources": {
+                BW_OUT: free_kbps - usages["usages"].get(BW_OUT, 0) - 5000}}},
+            "project_id": uuid.uuid4().hex, "user_id": uuid.uuid4().hex,
+            "consumer_generation": None})
+        _, cands = candidates(os_, unbound)
+        check("no candidate once what the uplink guarantees is full", cands == [], cands)
+        os_.placement("DELETE", "/allocations/" + filler)
+
         # ---- a port deleted ----
         nt("DELETE", "/ports/%s" % port1)
         t0 = time.monotonic()
@@ -349,6 +412,22 @@ def main():
               wait_for(lambda: a.call("GET", "/readyz")[0] == 200, 30),
               a.call("GET", "/readyz"))
         print("neutron away for %.0f s" % (time.time() - t_down), flush=True)
+
+        # ---- the packet rate per direction, as Neutron's ..._with_direction ----
+        a.stop()
+        a = Agent(creds, "agent3", ["--placement-packet-rate", "150:100"])
+        check("--placement-packet-rate 150:100: the host's packet rate each way",
+              wait_for(lambda: inventory(RP_AGENT).get(PPS_OUT, {}).get("total") == 150 and
+                       inventory(RP_AGENT).get(PPS_IN, {}).get("total") == 100, 30),
+              inventory(RP_AGENT))
+        for way, rc in (("egress", PPS_OUT), ("ingress", PPS_IN)):
+            pol = policy("pps-" + way, [("minimum_packet_rate", {"min_kpps": 20,
+                                                                  "direction": way})])
+            _, d = nt("POST", "/ports", {"port": {"network_id": net, "qos_policy_id": pol}})
+            rr, cands = candidates(os_, d["port"]["id"])
+            g = [x["id"] for x in rr["request_groups"] if rc in x["resources"]]
+            check("a minimum_packet_rate %s port: its candidate is the host's provider" % way,
+                  g and {g[0]: RP_AGENT} in cands, (rr, cands))
         a.stop()
         check("dbavmd stops cleanly (exit 0)", a.proc.returncode == 0, a.proc.returncode)
 
