@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ const char config_usage[] =
 	"               [--placement-reserved-kbps N] [--placement-reserved-kpps N]\n"
 	"               [--placement-resync S] [--placement-packet-rate any|E:I]\n"
 	"               [--neutron [--neutron-url URL] [--neutron-host NAME]\n"
-	"                [--neutron-poll S]]]\n"
+	"                [--neutron-poll S] [--neutron-unmanaged PORT,...]]]\n"
 	"       dbavmd --dev [--enforcer E] [--uplinks dbavm-up0:BPS] [--host-pps N] [...]\n"
 	"       dbavmd --platform sim --scenario FILE [--ticks N --report json]\n"
 	"       dbavmd --help | --version\n"
@@ -453,6 +454,38 @@ static int set_neutron(struct config *c, const char *v, char *w, size_t wl)
 	return 0;
 }
 
+/* A comma list of Neutron port ids (UUIDs) or MAC addresses, kept lowercase. */
+static int set_neutron_unmanaged(struct config *c, const char *v, char *w, size_t wl)
+{
+	char buf[CONFIG_MAX_UNMANAGED * 38], *save = NULL;
+
+	if (strlen(v) >= sizeof(buf))
+		return why(w, wl, "is too long (at most 64 ports)%s", "");
+	strcpy(buf, v);
+	c->n_neutron_unmanaged = 0;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		size_t n = strlen(item);
+		bool ok = n == 36 || n == 17;
+
+		for (size_t i = 0; ok && i < n; i++) {
+			bool sep = n == 36 ? (i == 8 || i == 13 || i == 18 || i == 23) : i % 3 == 2;
+
+			ok = sep ? item[i] == (n == 36 ? '-' : ':')
+				 : isxdigit((unsigned char)item[i]);
+			item[i] = (char)tolower((unsigned char)item[i]);
+		}
+		if (!ok)
+			return why(w, wl,
+				   "names ports by Neutron's port id (a UUID) or MAC address "
+				   "(aa:bb:cc:dd:ee:ff), got '%s'",
+				   item);
+		if (c->n_neutron_unmanaged == CONFIG_MAX_UNMANAGED)
+			return why(w, wl, "names more than 64 ports%s", "");
+		strcpy(c->neutron_unmanaged[c->n_neutron_unmanaged++], item);
+	}
+	return 0;
+}
+
 static int set_neutron_poll(struct config *c, const char *v, char *w, size_t wl)
 {
 	return set_u32(&c->neutron_poll_s, v, 1, 3600, " of seconds", w, wl);
@@ -605,6 +638,7 @@ static const struct option_def defs[] = {
 	{ "neutron-url", 1, set_neutron_url },
 	{ "neutron-host", 1, set_neutron_host },
 	{ "neutron-poll", 1, set_neutron_poll },
+	{ "neutron-unmanaged", 1, set_neutron_unmanaged },
 	{ "scenario", 1, set_scenario },
 	{ "ticks", 1, set_ticks },
 	{ "report", 1, set_report },
@@ -754,9 +788,10 @@ static int check_combination(const struct config *cfg, char *err, size_t err_len
 		  cfg->placement_reserved_kbps || cfg->placement_reserved_kpps ||
 		  cfg->placement_pps_directions || cfg->placement_resync_s != 60))
 		msg = "--placement-* and --physnets go with --os-credentials FILE";
-	else if (!cfg->neutron &&
-		 (cfg->neutron_url[0] || cfg->neutron_host[0] || cfg->neutron_poll_s != 2))
-		msg = "--neutron-url, --neutron-host and --neutron-poll go with --neutron";
+	else if (!cfg->neutron && (cfg->neutron_url[0] || cfg->neutron_host[0] ||
+				   cfg->neutron_poll_s != 2 || cfg->n_neutron_unmanaged))
+		msg = "--neutron-url, --neutron-host, --neutron-poll and --neutron-unmanaged go "
+		      "with --neutron";
 	else if (cfg->neutron && !cfg->os_credentials[0])
 		msg = "--neutron reads Neutron with --os-credentials FILE's identity";
 	else if (cfg->os_credentials[0] && cfg->ticks)

@@ -19,6 +19,7 @@
 
 enum platform_kind { PLATFORM_AUTO, PLATFORM_XEN, PLATFORM_NETNS, PLATFORM_SIM };
 
+#define CONFIG_MAX_UNMANAGED 64 /* --neutron-unmanaged's ports */
 #define CONFIG_MAX_UPLINKS 16
 
 struct config_uplink {
@@ -84,6 +85,9 @@ struct config {
 	char neutron_url[512];
 	char neutron_host[256]; /* binding:host_id; "": --placement-host-name, else the host's */
 	uint32_t neutron_poll_s;
+	/* ports whose SLA stays the API's (Neutron port ids or MACs, lowercase) */
+	char neutron_unmanaged[CONFIG_MAX_UNMANAGED][37];
+	size_t n_neutron_unmanaged;
 	bool dev;
 	char scenario[PATH_MAX];
 	uint64_t ticks; /* 0: run in real time */

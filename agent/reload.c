@@ -60,13 +60,16 @@ void agent_reload(struct agent *a)
 	a->cfg->floor_bps = next.floor_bps;
 	a->cfg->floor_pps = next.floor_pps;
 	a->cfg->forget_absent_after_s = next.forget_absent_after_s;
+	/* the follower reads the list at each poll */
+	memcpy(a->cfg->neutron_unmanaged, next.neutron_unmanaged, sizeof(next.neutron_unmanaged));
+	a->cfg->n_neutron_unmanaged = next.n_neutron_unmanaged;
 	control_reconfigure(a->ctl, next.mode,
 			    (const uint64_t[ALLOC_NRES]){ next.floor_bps, next.floor_pps },
 			    next.forget_absent_after_s);
 	log_info("reloaded token=%s tls=%s mode=%s floor_bps=%" PRIu64 " floor_pps=%" PRIu64
-		 " forget_absent_after_s=%u log_level=%s",
+		 " forget_absent_after_s=%u log_level=%s neutron_unmanaged=%zu",
 		 auth_configured(auth) ? "set" : "none",
 		 tls ? tls_creds_describe(tls) : "unchanged", config_mode_name(next.mode),
 		 next.floor_bps, next.floor_pps, next.forget_absent_after_s,
-		 log_level_name(next.log_level));
+		 log_level_name(next.log_level), next.n_neutron_unmanaged);
 }

@@ -278,16 +278,16 @@ static json_t *placement_json(const struct placement *pl)
  * lists, with what became of its policy. */
 static json_t *neutron_json(const struct neutron_follow *nf)
 {
-	static const char *const state_name[] = { "no_policy", "in_force", "refused" };
 	const struct neutron_status *st = neutron_follow_status(nf);
 	json_t *ports = json_array();
 
 	for (size_t i = 0; ports && i < st->n_ports; i++) {
 		const struct neutron_port *p = &st->ports[i];
-		json_t *o = json_pack(
-			"{s:s, s:s, s:o, s:s, s:s}", "port_id", p->id, "mac", p->mac, "policy_id",
-			p->policy_id[0] ? json_string(p->policy_id) : json_null(), "policy_of",
-			p->from_network ? "network" : "port", "state", state_name[p->state]);
+		json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s}", "port_id", p->id, "mac", p->mac,
+				      "policy_id",
+				      p->policy_id[0] ? json_string(p->policy_id) : json_null(),
+				      "policy_of", p->from_network ? "network" : "port", "state",
+				      neutron_state_name[p->state]);
 
 		if (o && p->state == NEUTRON_REFUSED)
 			json_object_set_new(o, "why", json_string(p->why));
@@ -1248,7 +1248,8 @@ void api_neutron_apply(void *arg, struct neutron_port *ports, size_t n)
 		if (sp->sla.source.from != SLA_FROM_NEUTRON)
 			continue;
 		for (size_t j = 0; j < n && !listed; j++)
-			listed = ports[j].state != NEUTRON_NO_POLICY &&
+			listed = (ports[j].state == NEUTRON_SLA ||
+				  ports[j].state == NEUTRON_REFUSED) &&
 				 !strcmp(ports[j].id, sp->sla.source.port_id);
 		if (!listed && !change_pending(api, true, sp->key))
 			neutron_submit(api, sp->key, NULL, 0);

@@ -849,8 +849,7 @@ static void render_port_slas(struct buf *b, const struct snapshot *h)
 /* With --neutron: how following it goes, and its ports by what became of their policies. */
 static void render_neutron(struct buf *b, const struct neutron_status *st)
 {
-	static const char *const state_name[] = { "no_policy", "in_force", "refused" };
-	uint64_t n[3] = { 0 };
+	uint64_t n[NEUTRON_N_STATES] = { 0 };
 
 	counter_line(b, "dbavm_neutron_polls_total", "counter",
 		     "Polls of Neutron that read the host's ports and their policies.", st->polls);
@@ -873,9 +872,9 @@ static void render_neutron(struct buf *b, const struct neutron_status *st)
 		n[st->ports[i].state]++;
 	family(b, "dbavm_neutron_ports", "gauge",
 	       "Neutron's ports bound to this host, by what became of their policy.");
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < NEUTRON_N_STATES; k++) {
 		puts_(b, "dbavm_neutron_ports{state=\"");
-		puts_(b, state_name[k]);
+		puts_(b, neutron_state_name[k]);
 		puts_(b, "\"} ");
 		put_u64(b, n[k]);
 		put(b, "\n", 1);

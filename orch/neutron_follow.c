@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ enum step { ST_IDLE, ST_TOKEN, ST_PORTS, ST_POLICIES };
 
 struct neutron_follow {
 	struct loop *loop;
+	const struct config *cfg;
 	struct client *cl;
 	int timer_fd;
 	uint64_t poll_ns;
@@ -46,6 +48,9 @@ struct neutron_follow {
 	char problem[600];
 	struct neutron_status st;
 };
+
+const char *const neutron_state_name[NEUTRON_N_STATES] = { "no_policy", "in_force", "refused",
+							   "unmanaged" };
 
 /* ---- parsing ---- */
 
@@ -128,6 +133,15 @@ int neutron_ports_parse(const char *body, size_t len, struct neutron_port **out,
 	return rc;
 }
 
+void neutron_ports_unmanage(struct neutron_port *ports, size_t n, const char (*keys)[SLA_UUID_LEN],
+			    size_t n_keys)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < n_keys; k++)
+			if (!strcasecmp(ports[i].id, keys[k]) || !strcasecmp(ports[i].mac, keys[k]))
+				ports[i].state = NEUTRON_UNMANAGED;
+}
+
 int neutron_policies_apply(const char *body, size_t len, struct neutron_port *ports, size_t n,
 			   char *err, size_t err_len)
 {
@@ -144,7 +158,8 @@ int neutron_policies_apply(const char *body, size_t len, struct neutron_port *po
 		struct sla_error e;
 		size_t j;
 
-		if (!np->policy_id[0] || np->state == NEUTRON_REFUSED)
+		if (!np->policy_id[0] || np->state == NEUTRON_REFUSED ||
+		    np->state == NEUTRON_UNMANAGED)
 			continue;
 		json_array_foreach(list, j, v) {
 			const char *id = json_string_value(json_object_get(v, "id"));
@@ -392,8 +407,11 @@ static void on_answer(void *arg, const struct client_response *r)
 		}
 		if (skipped)
 			log_debug("neutron ports skipped (no valid id or MAC) n=%zu", skipped);
+		neutron_ports_unmanage(nf->reading, nf->n_reading, nf->cfg->neutron_unmanaged,
+				       nf->cfg->n_neutron_unmanaged);
 		for (size_t i = 0; i < nf->n_reading; i++)
-			if (nf->reading[i].policy_id[0]) {
+			if (nf->reading[i].policy_id[0] &&
+			    nf->reading[i].state != NEUTRON_UNMANAGED) {
 				go(nf, ST_POLICIES);
 				return;
 			}
@@ -436,6 +454,7 @@ int neutron_follow_open(struct neutron_follow **out, struct loop *loop, const st
 	if (!nf)
 		return -ENOMEM;
 	nf->loop = loop;
+	nf->cfg = cfg;
 	nf->timer_fd = -1;
 	nf->apply = apply;
 	nf->apply_arg = arg;

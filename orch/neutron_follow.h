@@ -36,7 +36,11 @@ enum neutron_port_state {
 	NEUTRON_NO_POLICY, /* no policy on the port or its network: no SLA of Neutron's */
 	NEUTRON_SLA,	   /* sla is what its policy says */
 	NEUTRON_REFUSED,   /* the policy cannot be held (why); the last SLA in force stays */
+	NEUTRON_UNMANAGED, /* --neutron-unmanaged names it: its SLA is the API's */
+	NEUTRON_N_STATES
 };
+/* "no_policy", "in_force", "refused", "unmanaged": what the API and /metrics call them. */
+extern const char *const neutron_state_name[NEUTRON_N_STATES];
 struct neutron_port {
 	char id[SLA_UUID_LEN];
 	char mac[NEUTRON_MAC_LEN]; /* lowercase aa:bb:cc:dd:ee:ff: the key its SLA is kept under */
@@ -80,6 +84,10 @@ const struct neutron_port *neutron_follow_port(const struct neutron_follow *nf, 
  * in *skipped), or -ENOMEM. */
 int neutron_ports_parse(const char *body, size_t len, struct neutron_port **out, size_t *n,
 			size_t *skipped, char *err, size_t err_len);
+/* Marks NEUTRON_UNMANAGED the ports the list names (Neutron port ids or MACs, as
+ * --neutron-unmanaged gives them, lowercase). */
+void neutron_ports_unmanage(struct neutron_port *ports, size_t n, const char (*keys)[SLA_UUID_LEN],
+			    size_t n_keys);
 /* GET /v2.0/qos/policies's answer onto ports: each port with a policy gets NEUTRON_SLA (the
  * policy mapped, with its source) or NEUTRON_REFUSED (why). 0, or -EINVAL (the answer is not
  * a list of policies). */

@@ -415,7 +415,24 @@ def main():
 
         # ---- the packet rate per direction, as Neutron's ..._with_direction ----
         a.stop()
-        a = Agent(creds, "agent3", ["--placement-packet-rate", "150:100"])
+        a = Agent(creds, "agent3", ["--placement-packet-rate", "150:100",
+                                    "--neutron-unmanaged", port2.upper()])
+
+        # ---- a port taken out of Neutron's hands ----
+        def unmanaged():
+            st, h = a.call("GET", "/host")
+            for p in (h if st == 200 else {}).get("neutron", {}).get("ports", []):
+                if p["port_id"] == port2:
+                    return p["state"] == "unmanaged"
+        check("--neutron-unmanaged: the port is listed unmanaged and Neutron's SLA goes",
+              wait_for(lambda: unmanaged() and a.sla(macs[2]) is None, 20),
+              (a.call("GET", "/host")[1].get("neutron"), a.sla(macs[2])))
+        st, doc = a.call("PUT", "/ports/%s/sla" % macs[2],
+                         {"priority": 2, "bandwidth": {"max_bps": 30000000}})
+        check("... and a PUT by hand on it is taken", st == 201, (st, doc))
+        time.sleep(4.5)  # two polls
+        check("... and stays", (a.sla(macs[2]) or {}).get("bandwidth", {}).get("max_bps") ==
+              30000000 and "source" not in a.sla(macs[2]), a.sla(macs[2]))
         check("--placement-packet-rate 150:100: the host's packet rate each way",
               wait_for(lambda: inventory(RP_AGENT).get(PPS_OUT, {}).get("total") == 150 and
                        inventory(RP_AGENT).get(PPS_IN, {}).get("total") == 100, 30),

@@ -375,6 +375,7 @@ class OpenStack:
                     "[keystone_authtoken]\n%susername = neutron\npassword = neutron-pw\n"
                     "token_cache_time = 5\ninterface = public\n"
                     "[oslo_concurrency]\nlock_path = %s/lock\n"
+                    "[quotas]\nquota_port = -1\n"  # the benchmark's 1,000 ports
                     "[ml2]\ntype_drivers = flat,vlan\ntenant_network_types =\n"
                     "mechanism_drivers = openvswitch\nextension_drivers = port_security,qos\n"
                     "[ml2_type_flat]\nflat_networks = *\n"

@@ -159,6 +159,22 @@ static void config_placement_flags(void **state)
 	assert_int_equal(c.placement_reserved_kbps, 10000);
 	assert_int_equal(c.placement_reserved_kpps, 2);
 	assert_int_equal(c.placement_resync_s, 5);
+	assert_false(c.placement_pps_directions);
+	assert_int_equal(parse(&c, err, sizeof(err), "--os-credentials", "/c", "--neutron",
+			       "--neutron-host", "cmp-7", "--neutron-poll", "5",
+			       "--neutron-unmanaged",
+			       "FA:16:3E:00:00:01,2BC57671-6aed-4bd8-befd-1526b8a277ef",
+			       "--placement-packet-rate", "150:100", NULL),
+			 0);
+	assert_true(c.neutron);
+	assert_string_equal(c.neutron_host, "cmp-7");
+	assert_int_equal(c.neutron_poll_s, 5);
+	assert_int_equal(c.n_neutron_unmanaged, 2);
+	assert_string_equal(c.neutron_unmanaged[0], "fa:16:3e:00:00:01");
+	assert_string_equal(c.neutron_unmanaged[1], "2bc57671-6aed-4bd8-befd-1526b8a277ef");
+	assert_true(c.placement_pps_directions);
+	assert_int_equal(c.placement_egress_kpps, 150);
+	assert_int_equal(c.placement_ingress_kpps, 100);
 }
 
 struct bad_flag {
@@ -202,6 +218,18 @@ static const struct bad_flag bad_flags[] = {
 	{ { "--os-credentials", "/c", "--placement-reserved-kbps", "-1" },
 	  "--placement-reserved-kbps" },
 	{ { "--physnets", "eth0=physnet1" }, "--os-credentials" },
+	{ { "--neutron" }, "--os-credentials" },
+	{ { "--neutron-unmanaged", "fa:16:3e:00:00:01" }, "--neutron" },
+	{ { "--os-credentials", "/c", "--neutron", "--neutron-unmanaged", "port1" },
+	  "--neutron-unmanaged" },
+	{ { "--os-credentials", "/c", "--neutron", "--neutron-poll", "0" }, "--neutron-poll" },
+	{ { "--os-credentials", "/c", "--neutron", "--neutron-url", "neutron:9696" },
+	  "--neutron-url" },
+	{ { "--os-credentials", "/c", "--neutron", "--neutron-host", "a&b" }, "--neutron-host" },
+	{ { "--os-credentials", "/c", "--placement-packet-rate", "150" },
+	  "--placement-packet-rate" },
+	{ { "--os-credentials", "/c", "--placement-packet-rate", "1:2:3" },
+	  "--placement-packet-rate" },
 	{ { "--placement-url", "http://p" }, "--os-credentials" },
 	{ { "--tls-cert", "/c" }, "--tls-cert and --tls-key go together" },
 	{ { "--tls-key", "/k" }, "--tls-cert and --tls-key go together" },
