@@ -123,7 +123,7 @@ int neutron_ports_parse(const char *body, size_t len, struct neutron_port **out,
 				snprintf(np->why, sizeof(np->why),
 					 "ports %s and %s on this host have one MAC address",
 					 ports[j].id, np->id);
-				snprintf(ports[j].why, sizeof(ports[j].why), "%s", np->why);
+				memcpy(ports[j].why, np->why, sizeof(ports[j].why));
 			}
 		k++;
 	}
