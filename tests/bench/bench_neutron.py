@@ -32,7 +32,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from ostack import OpenStack  # noqa: E402
-from testkit import free_port, stop  # noqa: E402
+from testkit import free_port, stop, wait_for  # noqa: E402
 
 DBAVMD, TESTBED = sys.argv[1], sys.argv[2]
 PORTS = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
@@ -53,16 +53,6 @@ def call(port, path):
         return e.code, None
     except OSError:
         return 0, None
-
-
-def wait(pred, timeout_s, step=0.02):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return None
 
 
 def cpu_s(pid):
@@ -124,7 +114,7 @@ def main():
              "--placement-host-name", HOST, "--neutron", "--log-level", "warn"],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "agent.log"), "w"))
         procs.append(agent)
-        ports = wait(lambda: (call(port, "/ports")[1] or {}).get("ports"), 20)
+        ports = wait_for(lambda: (call(port, "/ports")[1] or {}).get("ports"), 20)
         vm_mac = ports[0]["mac"]
         _, d = nt("POST", "/ports", {"port": {
             "network_id": net, "mac_address": vm_mac, "device_owner": "compute:nova",
@@ -133,7 +123,7 @@ def main():
         def in_force():
             nh = (call(port, "/host")[1] or {}).get("neutron") or {}
             return sum(p["state"] == "in_force" for p in nh.get("ports", [])) == PORTS
-        ok = wait(in_force, 300, 0.2)
+        ok = wait_for(in_force, 300, 0.2)
         print("all %d ports' SLAs in force %.1f s after the agent started%s" %
               (PORTS, time.monotonic() - t0, "" if ok else " (NOT ALL)"), flush=True)
 
@@ -177,11 +167,11 @@ def main():
             nt("PUT", "/qos/policies/%s/bandwidth_limit_rules/%s" % (p_vm, rule),
                {"bandwidth_limit_rule": {"max_kbps": kbps}})
             t = time.monotonic()
-            wait(lambda: ((call(port, "/ports/%s/sla" % vm_mac)[1] or {}).get("bandwidth")
-                          or {}).get("max_bps") == kbps * 1000, 30)
+            wait_for(lambda: ((call(port, "/ports/%s/sla" % vm_mac)[1] or {}).get("bandwidth")
+                              or {}).get("max_bps") == kbps * 1000, 30, 0.02)
             to_sla.append(time.monotonic() - t)
-            wait(lambda: ((((call(port, "/ports/%s" % vm_mac)[1] or {}).get("vif") or {})
-                           .get("limit") or {}).get("bps") == kbps * 1000), 30)
+            wait_for(lambda: ((((call(port, "/ports/%s" % vm_mac)[1] or {}).get("vif") or {})
+                               .get("limit") or {}).get("bps") == kbps * 1000), 30, 0.02)
             to_limit.append(time.monotonic() - t)
             time.sleep(0.7)  # a change lands anywhere in the poll's 2 s
         print("%d changes: to the SLA in force median %.2f s, p99 %.2f s; to the limit "
